@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { z } from 'zod';
+import { AppError, describeZodError } from './errors.ts';
+
+/** The development-only secret; refused when `mode` is 'production'. */
+export const DEFAULT_SECRET = 'spyglass-dev-secret-change-me';
+
+const port = z.number().int().min(0).max(65535);
+
+/**
+ * The whole configuration. Every key has a default that runs on one machine (SQLite and
+ * media files under `dataDir`); unknown keys are errors.
+ */
+export const ConfigSchema = z.strictObject({
+  /** 'development' (default), 'production' or 'test'. Production refuses default secrets. */
+  mode: z.enum(['development', 'production', 'test']).default('development'),
+  /** Secret for signing tokens and links. Default: a development-only value. */
+  secret: z.string().min(16, 'secret must be at least 16 characters').default(DEFAULT_SECRET),
+  /** Directory for the SQLite file and media. Default './data'. */
+  dataDir: z.string().min(1).default('./data'),
+  /** PostgreSQL URL; when unset, SQLite at `<dataDir>/spyglass.db` is used. */
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'databaseUrl must start with postgres://').optional(),
+  /** Redis URL for BullMQ and (with several signalling nodes) the socket.io adapter. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'redisUrl must start with redis://').default('redis://127.0.0.1:6379'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  http: z
+    .strictObject({
+      /** Address to listen on. Default 127.0.0.1 (browsers allow the camera on localhost). */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port to listen on. Default 8080; 0 picks a free port. */
+      port: port.default(8080),
+      /** Serve HTTPS directly with these PEM files (both or neither). */
+      tlsCertFile: z.string().min(1).optional(),
+      tlsKeyFile: z.string().min(1).optional(),
+      /** Trust X-Forwarded-* from a reverse proxy (set when TLS ends at nginx/caddy). Default false. */
+      trustProxy: z.boolean().default(false),
+      /** Public URL printed at start and used in links. Default derived from host and port. */
+      publicUrl: z.url().optional(),
+    })
+    .prefault({}),
+  mediasoup: z
+    .strictObject({
+      /** Number of mediasoup workers. Default: one per core. */
+      numWorkers: z.number().int().min(1).max(64).default(Math.max(1, os.availableParallelism())),
+      /** IP the media sockets bind to. Default 127.0.0.1; use 0.0.0.0 with `announcedAddress` on a server. */
+      listenIp: z.string().min(1).default('127.0.0.1'),
+      /** Address (IP or hostname) browsers use to reach the media sockets. Default: `listenIp`. */
+      announcedAddress: z.string().min(1).optional(),
+      /** First WebRtcServer port; worker i listens on UDP and TCP `webRtcPort + i`. Default 40000; 0 picks free ports. */
+      webRtcPort: port.default(40000),
+      /** Port range for other transports (recording taps, pipes). Default 40100–40999. */
+      rtcMinPort: port.default(40100),
+      rtcMaxPort: port.default(40999),
+      /** Viewers per router before new viewers are served from a piped router on another worker. Default 400. */
+      maxViewersPerRouter: z.number().int().min(1).default(400),
+      logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+    })
+    .prefault({}),
+  live: z
+    .strictObject({
+      /** Seconds a broadcast waits for its broadcaster to reconnect before it ends. Default 30. */
+      graceSeconds: z.number().min(0).max(3600).default(30),
+      /** Chat messages allowed per user per broadcast in `chatWindowSeconds`. Default 5 per 10 s. */
+      chatBurst: z.number().int().min(1).default(5),
+      chatWindowSeconds: z.number().positive().default(10),
+      /** Hearts accepted per user per second. Default 10. */
+      heartsPerSecond: z.number().int().min(1).default(10),
+      /** Hearts are summed and fanned out once per this interval. Default 250 ms. */
+      heartFlushMs: z.number().int().min(20).max(5000).default(250),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Environment variables that map onto config keys (besides SPYGLASS_CONFIG, the file path). */
+const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' }> = {
+  NODE_ENV: { path: ['mode'], type: 'string' },
+  SPYGLASS_SECRET: { path: ['secret'], type: 'string' },
+  DATA_DIR: { path: ['dataDir'], type: 'string' },
+  DATABASE_URL: { path: ['databaseUrl'], type: 'string' },
+  REDIS_URL: { path: ['redisUrl'], type: 'string' },
+  LOG_LEVEL: { path: ['logLevel'], type: 'string' },
+  HOST: { path: ['http', 'host'], type: 'string' },
+  PORT: { path: ['http', 'port'], type: 'number' },
+  SPYGLASS_TLS_CERT: { path: ['http', 'tlsCertFile'], type: 'string' },
+  SPYGLASS_TLS_KEY: { path: ['http', 'tlsKeyFile'], type: 'string' },
+  SPYGLASS_TRUST_PROXY: { path: ['http', 'trustProxy'], type: 'boolean' },
+  SPYGLASS_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
+  SPYGLASS_MEDIASOUP_WORKERS: { path: ['mediasoup', 'numWorkers'], type: 'number' },
+  SPYGLASS_MEDIA_LISTEN_IP: { path: ['mediasoup', 'listenIp'], type: 'string' },
+  SPYGLASS_MEDIA_ANNOUNCED_ADDRESS: { path: ['mediasoup', 'announcedAddress'], type: 'string' },
+  SPYGLASS_MEDIA_PORT: { path: ['mediasoup', 'webRtcPort'], type: 'number' },
+  SPYGLASS_RTC_MIN_PORT: { path: ['mediasoup', 'rtcMinPort'], type: 'number' },
+  SPYGLASS_RTC_MAX_PORT: { path: ['mediasoup', 'rtcMaxPort'], type: 'number' },
+  SPYGLASS_MAX_VIEWERS_PER_ROUTER: { path: ['mediasoup', 'maxViewersPerRouter'], type: 'number' },
+  SPYGLASS_GRACE_SECONDS: { path: ['live', 'graceSeconds'], type: 'number' },
+};
+
+/** Prefixes we own: an unknown variable with one of these is an error, not silently ignored. */
+const OWNED_PREFIX = 'SPYGLASS_';
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = target;
+  for (const key of path.slice(0, -1)) {
+    const next = o[key];
+    if (typeof next !== 'object' || next === null) o[key] = {};
+    o = o[key] as Record<string, unknown>;
+  }
+  o[path[path.length - 1]!] = value;
+}
+
+function coerce(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
+  if (type === 'string') return raw;
+  if (type === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new AppError('BAD_REQUEST', `config: ${name} must be a number, got "${raw}"`);
+    return n;
+  }
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new AppError('BAD_REQUEST', `config: ${name} must be true or false, got "${raw}"`);
+}
+
+/**
+ * Builds the configuration: defaults, then the JSON file named by `SPYGLASS_CONFIG` (or
+ * `file`), then environment variables. Throws AppError with every problem in one message.
+ */
+export function loadConfig(env: Record<string, string | undefined>, overrides: ConfigInput = {}): Config {
+  let input: Record<string, unknown> = {};
+  const file = env.SPYGLASS_CONFIG;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new AppError('BAD_REQUEST', `config: cannot read ${file}: ${(err as Error).message}`);
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+      input = parsed as Record<string, unknown>;
+    } catch (err) {
+      throw new AppError('BAD_REQUEST', `config: ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue;
+    const spec = ENV_KEYS[name];
+    if (spec) {
+      if (name === 'NODE_ENV' && !['development', 'production', 'test'].includes(raw)) continue;
+      setPath(input, spec.path, coerce(name, raw, spec.type));
+    } else if (name.startsWith(OWNED_PREFIX) && name !== 'SPYGLASS_CONFIG') {
+      throw new AppError('BAD_REQUEST', `config: unknown environment variable ${name}`);
+    }
+  }
+  input = mergeDeep(input, overrides as Record<string, unknown>);
+  const r = ConfigSchema.safeParse(input);
+  if (!r.success) throw new AppError('BAD_REQUEST', `config: ${describeZodError(r.error)}`);
+  const config = r.data;
+  if (config.mode === 'production' && config.secret === DEFAULT_SECRET) {
+    throw new AppError('BAD_REQUEST', 'config: refusing to start in production with the default secret; set SPYGLASS_SECRET');
+  }
+  if ((config.http.tlsCertFile === undefined) !== (config.http.tlsKeyFile === undefined)) {
+    throw new AppError('BAD_REQUEST', 'config: http.tlsCertFile and http.tlsKeyFile go together');
+  }
+  if (config.mediasoup.rtcMinPort > config.mediasoup.rtcMaxPort) {
+    throw new AppError('BAD_REQUEST', 'config: mediasoup.rtcMinPort must not exceed rtcMaxPort');
+  }
+  return config;
+}
+
+function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)) {
+      out[k] = mergeDeep(prev as Record<string, unknown>, v as Record<string, unknown>);
+    } else if (v !== undefined) {
+      out[k] = v;
+    }
+  }
+  return out;
+}

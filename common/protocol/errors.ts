@@ -1,0 +1,44 @@
+/**
+ * The error catalog: every error a client can see has a stable string code.
+ * Browser-safe (no Node imports); the server maps codes to HTTP statuses in common/errors.ts.
+ */
+export const ERROR_CODES = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNKNOWN_EVENT: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  USERNAME_TAKEN: 409,
+  ALREADY_LIVE: 409,
+  BROADCAST_ENDED: 410,
+  NOT_JOINED: 409,
+  WRONG_STATE: 409,
+  RATE_LIMITED: 429,
+  MEDIA_ERROR: 500,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The wire shape of an error in acks and HTTP bodies. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Every socket.io request is acknowledged with exactly this shape. */
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: WireError };
+
+/** A typed error a browser client can throw after reading an `{ ok: false }` ack. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  constructor(error: WireError) {
+    super(error.message);
+    this.name = 'ProtocolError';
+    this.code = error.code;
+  }
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { BroadcastIdSchema, MediaIdSchema, UsernameSchema, type BroadcastId, type ChatMessageId, type UserId } from './ids.ts';
+import {
+  DtlsParametersSchema,
+  RtpCapabilitiesSchema,
+  RtpParametersSchema,
+  type ConsumerOptions,
+  type RtpCapabilities,
+  type TransportOptions,
+} from './media.ts';
+import type { Ack } from './errors.ts';
+
+/** Limits that the server enforces and the browser shows. */
+export const LIMITS = {
+  titleMax: 120,
+  chatMax: 500,
+  inviteesMax: 50,
+  /** Largest socket.io message the server accepts, in bytes. */
+  maxMessageBytes: 64 * 1024,
+} as const;
+
+export const VisibilitySchema = z.enum(['public', 'private']);
+export type Visibility = z.infer<typeof VisibilitySchema>;
+
+// ---------------------------------------------------------------- requests --
+
+export const StartBroadcastSchema = z.strictObject({
+  title: z.string().trim().min(1, 'title is required').max(LIMITS.titleMax),
+  visibility: VisibilitySchema.default('public'),
+  invitees: z.array(UsernameSchema).max(LIMITS.inviteesMax).default([]),
+});
+export const BroadcastRefSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
+export const CreateTransportSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
+export const ConnectTransportSchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  transportId: MediaIdSchema,
+  dtlsParameters: DtlsParametersSchema,
+});
+export const ProduceSchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  transportId: MediaIdSchema,
+  kind: z.enum(['audio', 'video']),
+  rtpParameters: RtpParametersSchema,
+});
+export const ConsumeSchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  transportId: MediaIdSchema,
+  rtpCapabilities: RtpCapabilitiesSchema,
+});
+export const ResumeConsumerSchema = z.strictObject({ broadcastId: BroadcastIdSchema, consumerId: MediaIdSchema });
+export const ChatSendSchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  text: z.string().trim().min(1, 'message is empty').max(LIMITS.chatMax, `message is longer than ${LIMITS.chatMax} characters`),
+});
+
+/** Request schemas by event name: the server validates every payload with these. */
+export const RequestSchemas = {
+  'broadcast:start': StartBroadcastSchema,
+  'broadcast:resume': BroadcastRefSchema,
+  'broadcast:stop': BroadcastRefSchema,
+  'broadcast:join': BroadcastRefSchema,
+  'broadcast:leave': BroadcastRefSchema,
+  'transport:create': CreateTransportSchema,
+  'transport:connect': ConnectTransportSchema,
+  produce: ProduceSchema,
+  consume: ConsumeSchema,
+  'consumer:resume': ResumeConsumerSchema,
+  'chat:send': ChatSendSchema,
+  'heart:send': BroadcastRefSchema,
+} as const;
+export type RequestName = keyof typeof RequestSchemas;
+export type RequestInput<E extends RequestName> = z.input<(typeof RequestSchemas)[E]>;
+export type Request<E extends RequestName> = z.output<(typeof RequestSchemas)[E]>;
+
+// --------------------------------------------------------------- responses --
+
+export interface UserSummary {
+  id: UserId;
+  username: string;
+}
+
+export interface BroadcastSummary {
+  id: BroadcastId;
+  title: string;
+  visibility: Visibility;
+  owner: UserSummary;
+  /** 'live' while on air, 'reconnecting' while the broadcaster's grace period runs, 'ended' after. */
+  status: 'live' | 'reconnecting' | 'ended';
+  startedAt: string;
+  endedAt: string | null;
+  viewerCount: number;
+}
+
+export interface ChatMessage {
+  id: ChatMessageId;
+  broadcastId: BroadcastId;
+  user: UserSummary;
+  text: string;
+  /** Milliseconds since the broadcast started: what the replay syncs on. */
+  offsetMs: number;
+  sentAt: string;
+}
+
+export interface Responses {
+  'broadcast:start': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities };
+  'broadcast:resume': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities };
+  'broadcast:stop': { broadcast: BroadcastSummary };
+  'broadcast:join': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities; recentChat: ChatMessage[] };
+  'broadcast:leave': Record<string, never>;
+  'transport:create': TransportOptions;
+  'transport:connect': Record<string, never>;
+  produce: { producerId: string };
+  consume: { consumers: ConsumerOptions[] };
+  'consumer:resume': Record<string, never>;
+  'chat:send': { message: ChatMessage };
+  'heart:send': Record<string, never>;
+}
+
+// ------------------------------------------------------------- event maps --
+
+/** Events the browser sends; every one carries an ack callback. */
+export type ClientToServerEvents = {
+  [E in RequestName]: (payload: RequestInput<E>, ack: (res: Ack<Responses[E]>) => void) => void;
+};
+
+/** Why a broadcast ended or was interrupted. */
+export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown';
+
+/** Events the server pushes to clients in a broadcast. */
+export interface ServerToClientEvents {
+  'viewers:count': (e: { broadcastId: BroadcastId; count: number }) => void;
+  'chat:message': (e: ChatMessage) => void;
+  /** Hearts are aggregated on the server and sent as a count per flush interval. */
+  hearts: (e: { broadcastId: BroadcastId; count: number }) => void;
+  /** The broadcaster produced a new track: viewers call `consume` again. */
+  'producer:new': (e: { broadcastId: BroadcastId; kind: 'audio' | 'video' }) => void;
+  /** Status changes: 'reconnecting' while the broadcaster is away, 'live' when back. */
+  'broadcast:status': (e: { broadcastId: BroadcastId; status: 'live' | 'reconnecting' }) => void;
+  /** The media path of this client was lost (a media worker died): rejoin to continue. */
+  'broadcast:interrupted': (e: { broadcastId: BroadcastId; reason: 'media-worker-died' }) => void;
+  'broadcast:ended': (e: { broadcastId: BroadcastId; reason: EndReason }) => void;
+  /** Sent when a message is dropped without an ack (malformed or unknown event). */
+  'error:dropped': (e: { code: string; message: string }) => void;
+}
+
+// ------------------------------------------------------------------- HTTP --
+
+export const SignUpSchema = z.strictObject({
+  username: UsernameSchema,
+  password: z.string().min(8, 'password must be at least 8 characters').max(256, 'password must be at most 256 characters'),
+});
+export const SignInSchema = z.strictObject({
+  username: z.string().trim().min(1).max(64),
+  password: z.string().min(1).max(256),
+});
+
+export interface AuthResponse {
+  user: UserSummary;
+  /** A bearer token for API clients; browsers use the httpOnly cookie instead. */
+  token: string;
+}

@@ -1,0 +1,51 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SECRET, loadConfig } from '../../../common/config.ts';
+
+describe('loadConfig', () => {
+  it('runs on defaults', () => {
+    const c = loadConfig({});
+    expect(c.mode).toBe('development');
+    expect(c.dataDir).toBe('./data');
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(c.live.graceSeconds).toBe(30);
+    expect(c.mediasoup.numWorkers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('layers defaults, then the file, then the environment', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ http: { port: 9000, host: '0.0.0.0' }, live: { graceSeconds: 5 } }));
+    const c = loadConfig({ SPYGLASS_CONFIG: file, PORT: '9100', SPYGLASS_TRUST_PROXY: 'true' });
+    expect(c.http).toMatchObject({ port: 9100, host: '0.0.0.0', trustProxy: true });
+    expect(c.live.graceSeconds).toBe(5);
+  });
+
+  it('rejects unknown keys in the file and unknown SPYGLASS_ variables', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ htpp: { port: 1 } }));
+    expect(() => loadConfig({ SPYGLASS_CONFIG: file })).toThrow(/htpp/);
+    expect(() => loadConfig({ SPYGLASS_PORTT: '1' })).toThrow(/unknown environment variable SPYGLASS_PORTT/);
+  });
+
+  it('rejects bad values with the key named', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be a number/);
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/http\.port/);
+    expect(() => loadConfig({ REDIS_URL: 'http://x' })).toThrow(/redisUrl/);
+    expect(() => loadConfig({ SPYGLASS_TRUST_PROXY: 'maybe' })).toThrow(/true or false/);
+    expect(() => loadConfig({ SPYGLASS_CONFIG: '/nonexistent/spyglass.json' })).toThrow(/cannot read/);
+  });
+
+  it('refuses the default secret in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/default secret/);
+    expect(loadConfig({ NODE_ENV: 'production', SPYGLASS_SECRET: 'a-real-secret-of-some-length' }).secret).not.toBe(DEFAULT_SECRET);
+  });
+
+  it('requires TLS cert and key together', () => {
+    expect(() => loadConfig({ SPYGLASS_TLS_CERT: '/x.pem' })).toThrow(/go together/);
+  });
+});
