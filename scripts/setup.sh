@@ -31,9 +31,11 @@ PKGS=(ffmpeg redis-tools g++ make python3 pkg-config meson ninja-build libssl-de
   libusrsctp-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler util-linux procps)
 [ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip)
 missing=()
+PG_FRESH=0
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
+[[ " ${missing[*]:-} " == *" postgresql "* ]] && PG_FRESH=1
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -96,6 +98,11 @@ if [ "$FOR_TESTS" = 1 ] && [ -z "${TEST_DATABASE_URL:-}" ]; then
     pg_ctlcluster --skip-systemctl-redirect "$ver" main start >/dev/null 2>&1 || true
     for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
     pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL did not start on 127.0.0.1:5432"
+  fi
+  if [ "$PG_FRESH" = 1 ]; then
+    # Debian's fresh cluster wants a password on 127.0.0.1: give the admin user the one the
+    # tests use (test/helpers/postgres.ts). Clusters we did not install are left alone.
+    su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
   fi
 fi
 exit 0

@@ -1,0 +1,390 @@
+import type { types as ms } from 'mediasoup';
+import { AppError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters, TransportOptions } from '../common/protocol/media.ts';
+import { BroadcastRouter, type BroadcastRouterCloseReason } from './BroadcastRouter.ts';
+import type { MediaWorker } from './MediaWorker.ts';
+import { TypedEmitter } from './TypedEmitter.ts';
+import { Viewer, type ViewerCloseReason } from './Viewer.ts';
+import type { WorkerPool } from './WorkerPool.ts';
+import { toAppError, toMsDtlsParameters, toMsRtpParameters, toTransportOptions, toWireRtpCapabilities } from './wire.ts';
+
+/** Why a broadcast's media closed: the owner stopped it, or the origin router's worker died. */
+export type BroadcastCloseReason = 'stopped' | 'worker-died';
+
+/** Events of {@link Broadcast}. */
+export type BroadcastEvents = {
+  /** Emitted once. After 'worker-died', the media is gone: create a new Broadcast to continue. */
+  close: [reason: BroadcastCloseReason];
+  /** The broadcaster produced a track; viewers may consume again. */
+  newproducer: [{ kind: MediaKind }];
+  /** The broadcaster's send transport and producers were closed (viewers stay). */
+  producersclosed: [];
+};
+
+/** Options of {@link Broadcast.create}. */
+export interface BroadcastOptions {
+  id: string;
+  pool: WorkerPool;
+  /** Viewers per router before the next viewer goes to an edge router. */
+  maxViewersPerRouter: number;
+  logger: Logger;
+}
+
+/**
+ * The media of one live broadcast: an origin router where the broadcaster produces, edge
+ * routers (preferably on other workers) fed by pipeToRouter once the origin is full, and
+ * the viewers attached to them.
+ *
+ * If the origin's worker dies, the broadcast closes with 'worker-died'. If an edge's worker
+ * dies, only that edge's viewers close (with 'worker-died'); the broadcast stays up.
+ */
+export class Broadcast extends TypedEmitter<BroadcastEvents> {
+  readonly id: string;
+  /** The origin router's RTP capabilities, for the broadcaster's and viewers' devices. */
+  readonly rtpCapabilities: RtpCapabilities;
+  readonly #pool: WorkerPool;
+  readonly #maxViewersPerRouter: number;
+  readonly #logger: Logger;
+  readonly #origin: BroadcastRouter;
+  readonly #edges = new Set<BroadcastRouter>();
+  readonly #viewers = new Map<string, { viewer: Viewer; route: BroadcastRouter }>();
+  /** The broadcaster's producers on the origin router, by id. */
+  readonly #producers = new Map<string, ms.Producer>();
+  readonly #producing = new Set<MediaKind>();
+  #sendTransport: ms.WebRtcTransport | undefined;
+  /** Serialises edge creation so that concurrent joins do not each open a new edge. */
+  #edgeQueue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(opts: BroadcastOptions, origin: BroadcastRouter, logger: Logger) {
+    super((event, error) => logger.error({ err: error, event }, 'Broadcast listener threw'));
+    this.id = opts.id;
+    this.#pool = opts.pool;
+    this.#maxViewersPerRouter = opts.maxViewersPerRouter;
+    this.#logger = logger;
+    this.#origin = origin;
+    this.rtpCapabilities = toWireRtpCapabilities(origin.router.rtpCapabilities);
+    origin.on('close', (reason) => {
+      if (reason === 'worker-died') {
+        this.#logger.error({ workerIndex: origin.workerIndex }, 'origin media worker died; closing the broadcast');
+        this.close('worker-died');
+      }
+    });
+  }
+
+  /** Creates the broadcast's origin router on the least-loaded worker. */
+  static async create(opts: BroadcastOptions): Promise<Broadcast> {
+    if (!Number.isInteger(opts.maxViewersPerRouter) || opts.maxViewersPerRouter < 1) {
+      throw new AppError('BAD_REQUEST', 'maxViewersPerRouter must be a positive integer');
+    }
+    const logger = opts.logger.child({ broadcastId: opts.id });
+    const worker = opts.pool.pick();
+    const router = await worker.createRouter();
+    const origin = new BroadcastRouter('origin', worker, router, (event, error) =>
+      logger.error({ err: error, event }, 'router listener threw'),
+    );
+    logger.info({ workerIndex: worker.index, routerId: router.id }, 'broadcast media created');
+    return new Broadcast(opts, origin, logger);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get viewerCount(): number {
+    return this.#viewers.size;
+  }
+
+  /** The broadcaster's current producers. */
+  get producers(): ReadonlyArray<{ id: string; kind: MediaKind }> {
+    return [...this.#producers.values()].map((p) => ({ id: p.id, kind: p.kind }));
+  }
+
+  /** Number of edge routers currently open. */
+  get edgeCount(): number {
+    return this.#edges.size;
+  }
+
+  /** Index of the worker hosting the origin router. */
+  get originWorkerIndex(): number {
+    return this.#origin.workerIndex;
+  }
+
+  // ------------------------------------------------------------- broadcaster --
+
+  /**
+   * Creates the broadcaster's send transport on the origin worker's WebRtcServer. A previous
+   * send transport (e.g. from before a reconnect) is closed with its producers.
+   */
+  async createSendTransport(): Promise<TransportOptions> {
+    this.#assertOpen();
+    this.#closeSendTransport();
+    let transport: ms.WebRtcTransport;
+    try {
+      transport = await this.#origin.router.createWebRtcTransport({
+        webRtcServer: this.#origin.webRtcServer,
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: 1_000_000,
+        appData: { broadcastId: this.id, role: 'send' },
+      });
+    } catch (error) {
+      throw toAppError(error, 'create send transport');
+    }
+    if (this.#closed) {
+      transport.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    // Two overlapping calls: the one that finishes last wins.
+    this.#closeSendTransport();
+    this.#sendTransport = transport;
+    return toTransportOptions(transport);
+  }
+
+  /** Sets the broadcaster's DTLS parameters. AppError('NOT_FOUND') unless `transportId` is the current send transport. */
+  async connectSendTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void> {
+    const transport = this.#sendTransportById(transportId);
+    try {
+      await transport.connect({ dtlsParameters: toMsDtlsParameters(dtlsParameters) });
+    } catch (error) {
+      throw toAppError(error, 'connect send transport');
+    }
+  }
+
+  /**
+   * Creates the broadcaster's audio or video producer (at most one of each) and pipes it to
+   * every edge router before announcing it with 'newproducer'.
+   * @throws AppError('NOT_FOUND') unknown transport, ('WRONG_STATE') a second producer of a
+   *   kind, ('VALIDATION_FAILED') parameters mediasoup rejects, ('MEDIA_ERROR') worker failures.
+   */
+  async produce(p: { transportId: string; kind: MediaKind; rtpParameters: RtpParameters }): Promise<{ producerId: string }> {
+    const transport = this.#sendTransportById(p.transportId);
+    if (this.#producing.has(p.kind) || [...this.#producers.values()].some((x) => x.kind === p.kind)) {
+      throw new AppError('WRONG_STATE', `there is already a ${p.kind} producer`);
+    }
+    // mediasoup maps codecs by mime type only and would accept Opus "video".
+    const wrongKind = p.rtpParameters.codecs.find((c) => !c.mimeType.toLowerCase().startsWith(`${p.kind}/`));
+    if (wrongKind) throw new AppError('VALIDATION_FAILED', `produce: codec ${wrongKind.mimeType} is not ${p.kind}`);
+    this.#producing.add(p.kind);
+    let producer: ms.Producer;
+    try {
+      producer = await transport.produce({ kind: p.kind, rtpParameters: toMsRtpParameters(p.rtpParameters) });
+    } catch (error) {
+      throw toAppError(error, 'produce');
+    } finally {
+      this.#producing.delete(p.kind);
+    }
+    if (this.#closed || transport.closed) {
+      producer.close();
+      throw new AppError('WRONG_STATE', 'the send transport closed while producing');
+    }
+    this.#producers.set(producer.id, producer);
+    this.#origin.addProducer(producer.id, producer);
+    producer.observer.once('close', () => this.#producers.delete(producer.id));
+    this.#logger.info({ producerId: producer.id, kind: producer.kind, type: producer.type }, 'producer created');
+    // Snapshot of the edges in the same tick as the producer was added: an edge created
+    // later pipes every producer it finds (see #createEdge), so each pair is piped once.
+    await Promise.all([...this.#edges].map((edge) => this.#pipeOrDrop(producer, edge)));
+    if (producer.closed) throw new AppError('WRONG_STATE', 'the producer closed while being set up');
+    this.emit('newproducer', { kind: producer.kind });
+    return { producerId: producer.id };
+  }
+
+  /**
+   * The broadcaster is gone (its grace period runs): closes the send transport and producers
+   * and emits 'producersclosed' if there were any. Viewers stay joined.
+   */
+  closeSendTransport(): void {
+    if (this.#closed) return;
+    this.#closeSendTransport();
+  }
+
+  // ----------------------------------------------------------------- viewers --
+
+  /**
+   * Attaches a viewer: to the origin router while it has room, else to an edge router on
+   * another worker (on the same worker when there is no other). Joining again with the id
+   * of an open viewer returns that viewer.
+   * @throws AppError('WRONG_STATE') if the broadcast has ended.
+   */
+  async addViewer(viewerId: string): Promise<Viewer> {
+    this.#assertOpen();
+    const existing = this.#viewers.get(viewerId);
+    if (existing) return existing.viewer;
+    let route = this.#routeWithRoom();
+    while (!route) {
+      const next = this.#edgeQueue.then(() => this.#routeWithRoom() ?? this.#createEdge());
+      this.#edgeQueue = next.catch(() => undefined);
+      const created = await next;
+      this.#assertOpen();
+      const raced = this.#viewers.get(viewerId);
+      if (raced) return raced.viewer;
+      // Other joins may have filled (or a worker death closed) it while we were waiting.
+      route = !created.closed && created.viewerCount < this.#maxViewersPerRouter ? created : this.#routeWithRoom();
+    }
+    // From here on, no await: the seat taken is counted before anyone else can look.
+    const target = route;
+    target.viewerCount += 1;
+    const viewer: Viewer = new Viewer({
+      id: viewerId,
+      route: target,
+      logger: this.#logger.child({ viewerId }),
+      onClose: () => this.#onViewerClosed(viewerId, viewer, target),
+    });
+    this.#viewers.set(viewerId, { viewer, route: target });
+    this.#logger.debug({ viewerId, role: target.role, workerIndex: target.workerIndex }, 'viewer added');
+    return viewer;
+  }
+
+  getViewer(viewerId: string): Viewer | undefined {
+    return this.#viewers.get(viewerId)?.viewer;
+  }
+
+  /** Closes and forgets a viewer ('left'). Unknown ids are ignored. */
+  removeViewer(viewerId: string): void {
+    this.#viewers.get(viewerId)?.viewer.close('left');
+  }
+
+  /** Closes routers, transports, producers and viewers; emits 'close' once. Idempotent. */
+  close(reason: BroadcastCloseReason = 'stopped'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const viewerReason: ViewerCloseReason = reason === 'worker-died' ? 'worker-died' : 'broadcast-closed';
+    for (const { viewer } of [...this.#viewers.values()]) viewer.close(viewerReason);
+    this.#viewers.clear();
+    this.#sendTransport?.close();
+    this.#sendTransport = undefined;
+    for (const edge of [...this.#edges]) edge.close();
+    this.#edges.clear();
+    this.#origin.close();
+    this.#producers.clear();
+    this.#logger.info({ reason }, 'broadcast media closed');
+    this.emit('close', reason);
+    this.removeAllListeners();
+  }
+
+  // ----------------------------------------------------------------- private --
+
+  #routeWithRoom(): BroadcastRouter | undefined {
+    if (this.#origin.viewerCount < this.#maxViewersPerRouter) return this.#origin;
+    for (const edge of this.#edges) if (edge.viewerCount < this.#maxViewersPerRouter) return edge;
+    return undefined;
+  }
+
+  /** Opens an edge router, preferably on a worker the broadcast does not use yet, and pipes every producer to it. */
+  async #createEdge(): Promise<BroadcastRouter> {
+    this.#assertOpen();
+    const used = new Set([this.#origin.workerIndex, ...[...this.#edges].map((e) => e.workerIndex)]);
+    let worker: MediaWorker;
+    try {
+      worker = this.#pool.pick(used);
+    } catch {
+      // One worker only (or all in use): another router on a used worker still spreads the
+      // per-router work, and pipeToRouter works within a worker too.
+      worker = this.#pool.pick();
+    }
+    const router = await worker.createRouter();
+    if (this.#closed) {
+      router.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    const edge = new BroadcastRouter('edge', worker, router, (event, error) =>
+      this.#logger.error({ err: error, event }, 'router listener threw'),
+    );
+    edge.on('close', (reason) => this.#onEdgeClosed(edge, reason));
+    // Added before the producers are snapshotted, in the same tick (see produce()).
+    this.#edges.add(edge);
+    this.#logger.info({ workerIndex: worker.index, routerId: router.id, edges: this.#edges.size }, 'edge router opened');
+    try {
+      await Promise.all([...this.#producers.values()].map((p) => this.#pipe(p, edge)));
+    } catch (error) {
+      edge.close();
+      throw toAppError(error, 'open edge router');
+    }
+    return edge;
+  }
+
+  /** Pipes an origin producer to an edge router (once per pair). */
+  async #pipe(producer: ms.Producer, edge: BroadcastRouter): Promise<void> {
+    if (!edge.claimPipe(producer.id)) return;
+    try {
+      const { pipeProducer } = await this.#origin.router.pipeToRouter({
+        producerId: producer.id,
+        router: edge.router,
+        // Producer ids are unique per worker, and a worker may host the origin and edges of
+        // one broadcast (one worker, or more edges than workers): never reuse the id.
+        // Edges key their producers by the origin id instead.
+        keepId: false,
+      });
+      if (!pipeProducer) throw new AppError('MEDIA_ERROR', 'pipeToRouter returned no producer');
+      if (edge.closed) return;
+      edge.addProducer(producer.id, pipeProducer);
+    } finally {
+      edge.releasePipe(producer.id);
+    }
+  }
+
+  /** Pipes, and if that fails, drops the edge: its viewers lost their media path. */
+  async #pipeOrDrop(producer: ms.Producer, edge: BroadcastRouter): Promise<void> {
+    try {
+      await this.#pipe(producer, edge);
+    } catch (error) {
+      if (producer.closed || this.#closed) return;
+      this.#logger.error({ err: error, workerIndex: edge.workerIndex }, 'could not pipe producer to edge; dropping the edge');
+      this.#dropEdge(edge, 'worker-died');
+    }
+  }
+
+  #onEdgeClosed(edge: BroadcastRouter, reason: BroadcastRouterCloseReason): void {
+    if (this.#closed) return;
+    if (reason === 'worker-died') {
+      this.#logger.error({ workerIndex: edge.workerIndex, viewers: edge.viewerCount }, 'edge media worker died');
+    }
+    this.#dropEdge(edge, 'worker-died');
+  }
+
+  /** Forgets an edge, closes its viewers with `viewerReason`, then the edge itself. */
+  #dropEdge(edge: BroadcastRouter, viewerReason: ViewerCloseReason): void {
+    if (!this.#edges.delete(edge)) return;
+    for (const { viewer, route } of [...this.#viewers.values()]) if (route === edge) viewer.close(viewerReason);
+    edge.close();
+  }
+
+  #onViewerClosed(viewerId: string, viewer: Viewer, route: BroadcastRouter): void {
+    if (this.#viewers.get(viewerId)?.viewer === viewer) this.#viewers.delete(viewerId);
+    route.viewerCount -= 1;
+    // An empty edge costs a router plus a pipe consumer per producer on the origin: close it.
+    if (!this.#closed && route.role === 'edge' && route.viewerCount === 0 && this.#edges.delete(route)) {
+      route.close();
+      this.#logger.info({ workerIndex: route.workerIndex, edges: this.#edges.size }, 'empty edge router closed');
+    }
+  }
+
+  #closeSendTransport(): void {
+    const transport = this.#sendTransport;
+    if (!transport) return;
+    this.#sendTransport = undefined;
+    const hadProducers = this.#producers.size > 0;
+    // Closing the transport closes its producers; their pipe producers and every viewer's
+    // consumers of them follow (mediasoup cascades the close).
+    transport.close();
+    this.#producers.clear();
+    if (hadProducers) {
+      this.#logger.info('broadcaster send transport and producers closed');
+      this.emit('producersclosed');
+    }
+  }
+
+  #sendTransportById(transportId: string): ms.WebRtcTransport {
+    this.#assertOpen();
+    const transport = this.#sendTransport;
+    if (!transport || transport.id !== transportId) throw new AppError('NOT_FOUND', 'unknown transport');
+    return transport;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new AppError('WRONG_STATE', 'the broadcast has ended');
+  }
+}

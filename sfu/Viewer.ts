@@ -1,0 +1,242 @@
+import { parseScalabilityMode, type types as ms } from 'mediasoup';
+import { AppError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { ConsumerOptions, DtlsParameters, RtpCapabilities, TransportOptions } from '../common/protocol/media.ts';
+import type { ViewerRoute } from './BroadcastRouter.ts';
+import { TypedEmitter } from './TypedEmitter.ts';
+import { toAppError, toConsumerOptions, toMsDtlsParameters, toMsRtpCapabilities, toTransportOptions } from './wire.ts';
+
+/** Why a viewer's media session ended. 'worker-died': its media path was lost; rejoining works. */
+export type ViewerCloseReason = 'left' | 'worker-died' | 'broadcast-closed';
+
+/** Events of {@link Viewer}. */
+export type ViewerEvents = {
+  close: [reason: ViewerCloseReason];
+};
+
+/** What a Broadcast hands a Viewer: its router, a logger and a callback for when it closes. */
+export interface ViewerOptions {
+  id: string;
+  route: ViewerRoute;
+  logger: Logger;
+  /** Called once when the viewer closes, before its 'close' event. */
+  onClose: (reason: ViewerCloseReason) => void;
+}
+
+interface ConsumerEntry {
+  consumer: ms.Consumer;
+  /** The broadcast's (origin) producer id, which is what the client knows. */
+  producerId: string;
+}
+
+/**
+ * One viewer of a broadcast: a receive WebRtcTransport on one of the broadcast's routers and
+ * one consumer per producer. Created by {@link Broadcast.addViewer}.
+ */
+export class Viewer extends TypedEmitter<ViewerEvents> {
+  readonly id: string;
+  readonly #route: ViewerRoute;
+  readonly #logger: Logger;
+  readonly #onClose: (reason: ViewerCloseReason) => void;
+  #transport: ms.WebRtcTransport | undefined;
+  /** By consumer id. */
+  readonly #consumers = new Map<string, ConsumerEntry>();
+  /** Origin producer ids with a consume in flight, so that two calls cannot both consume one. */
+  readonly #consuming = new Set<string>();
+  #closed = false;
+
+  constructor(opts: ViewerOptions) {
+    super((event, error) => opts.logger.error({ err: error, event }, 'Viewer listener threw'));
+    this.id = opts.id;
+    this.#route = opts.route;
+    this.#logger = opts.logger;
+    this.#onClose = opts.onClose;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Index of the pool worker hosting this viewer's router. */
+  get routerWorkerIndex(): number {
+    return this.#route.workerIndex;
+  }
+
+  /** OS pid of the worker hosting this viewer's router. */
+  get routerWorkerPid(): number {
+    return this.#route.workerPid;
+  }
+
+  /** Id of the mediasoup router this viewer consumes from. */
+  get routerId(): string {
+    return this.#route.router.id;
+  }
+
+  /** Open consumers of this viewer. */
+  get consumerCount(): number {
+    return this.#consumers.size;
+  }
+
+  /**
+   * Creates the viewer's receive transport on its router's WebRtcServer. A second call
+   * replaces the first transport (and closes its consumers), e.g. after an ICE restart failed.
+   */
+  async createTransport(): Promise<TransportOptions> {
+    this.#assertOpen();
+    this.#closeTransport();
+    let transport: ms.WebRtcTransport;
+    try {
+      transport = await this.#route.router.createWebRtcTransport({
+        webRtcServer: this.#route.webRtcServer,
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: 1_000_000,
+        appData: { viewerId: this.id },
+      });
+    } catch (error) {
+      throw toAppError(error, 'create transport');
+    }
+    if (this.#closed) {
+      transport.close();
+      throw new AppError('WRONG_STATE', 'viewer left');
+    }
+    // Two overlapping calls: the one that finishes last wins.
+    this.#closeTransport();
+    this.#transport = transport;
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.#logger.warn({ transportId: transport.id, state }, 'viewer DTLS state');
+    });
+    return toTransportOptions(transport);
+  }
+
+  /** Completes the DTLS handshake parameters of the viewer's transport. */
+  async connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void> {
+    const transport = this.#transportById(transportId);
+    try {
+      await transport.connect({ dtlsParameters: toMsDtlsParameters(dtlsParameters) });
+    } catch (error) {
+      throw toAppError(error, 'connect transport');
+    }
+  }
+
+  /**
+   * Creates a paused consumer for every producer this viewer does not consume yet and its
+   * device can decode; producers it cannot decode are skipped.
+   * @returns [] when there is nothing new to consume (e.g. the broadcaster has not produced yet).
+   * @throws AppError('VALIDATION_FAILED') if there were producers but none could be consumed with `rtpCapabilities`.
+   */
+  async consume(transportId: string, rtpCapabilities: RtpCapabilities): Promise<ConsumerOptions[]> {
+    const transport = this.#transportById(transportId);
+    const caps = toMsRtpCapabilities(rtpCapabilities);
+    const consumed = new Set([...this.#consumers.values()].map((c) => c.producerId));
+    const todo: Array<[string, ms.Producer]> = [];
+    let refused = 0;
+    for (const [producerId, producer] of this.#route.producers()) {
+      if (consumed.has(producerId) || this.#consuming.has(producerId)) continue;
+      let ok = false;
+      try {
+        ok = this.#route.router.canConsume({ producerId: producer.id, rtpCapabilities: caps });
+      } catch (error) {
+        throw toAppError(error, 'rtpCapabilities');
+      }
+      if (ok) todo.push([producerId, producer]);
+      else refused += 1;
+    }
+    if (todo.length === 0 && refused > 0) {
+      throw new AppError('VALIDATION_FAILED', 'this device cannot decode any of the broadcast’s media');
+    }
+    for (const [producerId] of todo) this.#consuming.add(producerId);
+    const out: ConsumerOptions[] = [];
+    try {
+      for (const [producerId, producer] of todo) {
+        const consumer = await this.#createConsumer(transport, producer, caps);
+        this.#register(consumer, producerId);
+        out.push(toConsumerOptions(consumer, producerId));
+      }
+    } catch (error) {
+      // All or nothing: the client gets either every consumer of this call or an error.
+      for (const c of out) this.#consumers.get(c.id)?.consumer.close();
+      throw toAppError(error, 'consume');
+    } finally {
+      for (const [producerId] of todo) this.#consuming.delete(producerId);
+    }
+    return out;
+  }
+
+  /** Resumes a consumer and, for video, asks for a key frame so playback starts at once. */
+  async resumeConsumer(consumerId: string): Promise<void> {
+    this.#assertOpen();
+    const entry = this.#consumers.get(consumerId);
+    if (!entry) throw new AppError('NOT_FOUND', 'unknown consumer');
+    const { consumer } = entry;
+    try {
+      await consumer.resume();
+      if (consumer.kind === 'video') await consumer.requestKeyFrame();
+    } catch (error) {
+      if (consumer.closed) throw new AppError('NOT_FOUND', 'the consumer has closed (its producer is gone)');
+      throw toAppError(error, 'resume consumer');
+    }
+  }
+
+  /** Closes the transport and consumers. Idempotent. */
+  close(reason: ViewerCloseReason = 'left'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeTransport();
+    this.#consumers.clear();
+    this.#logger.debug({ reason }, 'viewer closed');
+    this.#onClose(reason);
+    this.emit('close', reason);
+    this.removeAllListeners();
+  }
+
+  async #createConsumer(transport: ms.WebRtcTransport, producer: ms.Producer, caps: ms.RtpCapabilities): Promise<ms.Consumer> {
+    const spatialLayers = spatialLayerCount(producer);
+    const consumer = await transport.consume({
+      producerId: producer.id,
+      rtpCapabilities: caps,
+      // Paused until the client has its consumer ready: no packets (or key frames) are lost.
+      paused: true,
+      // mediasoup still adapts the layer to the available bandwidth; this is the ceiling.
+      ...(spatialLayers > 1 ? { preferredLayers: { spatialLayer: spatialLayers - 1 } } : {}),
+    });
+    if (this.#closed || transport.closed) {
+      consumer.close();
+      throw new AppError('WRONG_STATE', 'the transport closed while consuming');
+    }
+    return consumer;
+  }
+
+  #register(consumer: ms.Consumer, producerId: string): void {
+    this.#consumers.set(consumer.id, { consumer, producerId });
+    // Closes with its producer (broadcaster left) or transport; either way forget it.
+    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
+  }
+
+  #transportById(transportId: string): ms.WebRtcTransport {
+    this.#assertOpen();
+    const transport = this.#transport;
+    if (!transport || transport.id !== transportId) throw new AppError('NOT_FOUND', 'unknown transport');
+    return transport;
+  }
+
+  #closeTransport(): void {
+    const transport = this.#transport;
+    this.#transport = undefined;
+    // Closing the transport closes its consumers, whose observers remove them from the map.
+    transport?.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new AppError('WRONG_STATE', 'viewer left');
+  }
+}
+
+/** Spatial layers a producer offers: simulcast streams or SVC spatial layers. */
+function spatialLayerCount(producer: ms.Producer): number {
+  const encodings = producer.rtpParameters.encodings ?? [];
+  if (producer.type === 'simulcast') return encodings.length;
+  if (producer.type === 'svc') return parseScalabilityMode(encodings[0]?.scalabilityMode).spatialLayers;
+  return 1;
+}

@@ -1,0 +1,164 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { AppError, parseOrThrow, toWireError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
+import { BroadcastIdSchema } from '../../common/protocol/ids.ts';
+import type { LiveService } from '../live/LiveService.ts';
+import { toSummary } from '../live/LiveBroadcast.ts';
+import { hashPassword, verifyPassword } from '../store/passwords.ts';
+import type { Stores } from '../store/index.ts';
+import type { UserRecord } from '../store/UserStore.ts';
+import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom, userFrom } from './auth.ts';
+
+export interface AppOptions {
+  stores: Stores;
+  live: LiveService;
+  logger: Logger;
+  /** Directory of the built web client (index.html + assets); pages are not served when absent. */
+  webRoot: string;
+  /** Mark cookies Secure (HTTPS, directly or behind a proxy). */
+  secureCookies: boolean;
+  trustProxy: boolean;
+  /** Readiness: resolves when the database and media workers answer. */
+  ready: () => Promise<void>;
+}
+
+type Async = (req: Request, res: Response) => Promise<unknown>;
+/** Express 5 forwards rejected promises to the error middleware; this only types the handlers. */
+const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
+
+/** A dummy hash verified when a username does not exist, so sign-in timing does not reveal it. */
+let dummyHash: Promise<string> | undefined;
+
+/** Builds the express app: JSON API under /api, health probes, and the web client. */
+export function createApp(o: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  if (o.trustProxy) app.set('trust proxy', true);
+  app.use(express.json({ limit: '16kb' }));
+
+  // Who is calling: cookie or bearer token. Invalid tokens are anonymous, never errors.
+  app.use(async (req, _res, next) => {
+    try {
+      const user = await userFrom(o.stores, { cookie: req.headers.cookie, authorization: req.headers.authorization });
+      (req as Request & { user?: UserRecord | undefined }).user = user;
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/healthz', (_req, res) => void res.json({ ok: true }));
+  app.get(
+    '/readyz',
+    route(async (_req, res) => {
+      try {
+        await o.ready();
+        res.json({ ok: true });
+      } catch (err) {
+        o.logger.warn({ err }, 'not ready');
+        res.status(503).json({ error: { code: 'UNAVAILABLE', message: 'not ready' } });
+      }
+    }),
+  );
+
+  const auth = (user: UserRecord, token: string): AuthResponse => ({ user: { id: user.id, username: user.username }, token });
+
+  app.post(
+    '/api/auth/signup',
+    route(async (req, res) => {
+      const body = parseOrThrow(SignUpSchema, req.body);
+      const user = await o.stores.users.create(body.username, await hashPassword(body.password));
+      const token = await o.stores.sessions.create(user.id, SESSION_TTL_MS);
+      o.logger.info({ userId: user.id }, 'signed up');
+      res.status(201).setHeader('Set-Cookie', sessionCookie(token, o.secureCookies)).json(auth(user, token));
+    }),
+  );
+
+  app.post(
+    '/api/auth/signin',
+    route(async (req, res) => {
+      const body = parseOrThrow(SignInSchema, req.body);
+      const found = await o.stores.users.findByUsername(body.username);
+      const ok = found
+        ? await verifyPassword(body.password, found.passwordHash)
+        : await verifyPassword(body.password, await (dummyHash ??= hashPassword('not-a-real-password')));
+      if (!found || !ok) throw new AppError('INVALID_CREDENTIALS', 'wrong username or password');
+      const token = await o.stores.sessions.create(found.id, SESSION_TTL_MS);
+      res.setHeader('Set-Cookie', sessionCookie(token, o.secureCookies)).json(auth(found, token));
+    }),
+  );
+
+  app.post(
+    '/api/auth/signout',
+    route(async (req, res) => {
+      const token = tokenFrom({ cookie: req.headers.cookie, authorization: req.headers.authorization });
+      if (token) await o.stores.sessions.revoke(token);
+      res.status(204).setHeader('Set-Cookie', clearedSessionCookie(o.secureCookies)).end();
+    }),
+  );
+
+  app.get('/api/auth/me', (req, res) => {
+    const user = requestUser(req);
+    if (!user) throw new AppError('UNAUTHENTICATED', 'not signed in');
+    res.json({ user: { id: user.id, username: user.username } });
+  });
+
+  app.get(
+    '/api/broadcasts',
+    route(async (req, res) => {
+      const user = requestUser(req);
+      const live = await o.stores.broadcasts.listLive({ limit: 100 });
+      const visible = live.filter((b) => o.stores.broadcasts.canView(b, user?.id));
+      res.json({ broadcasts: visible.map((b) => o.live.liveSummary(b.id) ?? toSummary(b, 0)) });
+    }),
+  );
+
+  app.get(
+    '/api/broadcasts/:id',
+    route(async (req, res) => {
+      const parsed = BroadcastIdSchema.safeParse(req.params.id);
+      const record = parsed.success ? await o.stores.broadcasts.get(parsed.data) : undefined;
+      // Private broadcasts the caller may not see are indistinguishable from missing ones.
+      if (!record || !o.stores.broadcasts.canView(record, requestUser(req)?.id)) {
+        throw new AppError('NOT_FOUND', 'broadcast not found');
+      }
+      res.json({ broadcast: o.live.liveSummary(record.id) ?? toSummary(record, 0) });
+    }),
+  );
+
+  app.use('/api', (req) => {
+    throw new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`);
+  });
+
+  // The web client: static assets, and index.html for every other page path (SPA routes).
+  const index = path.join(o.webRoot, 'index.html');
+  if (existsSync(index)) {
+    app.use(express.static(o.webRoot, { index: false, maxAge: '1h' }));
+    app.get('/{*path}', (_req, res) => res.sendFile(index, { maxAge: 0 }));
+  } else {
+    o.logger.warn({ webRoot: o.webRoot }, 'web client not built; pages are not served (run npm run build:web)');
+  }
+
+  // The one error middleware: AppError → its status; body-parser errors → 400/413; else 500.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let wire = toWireError(err);
+    let status = err instanceof AppError ? err.status : 500;
+    const e = err as { type?: string; status?: number };
+    if (e?.type === 'entity.too.large') {
+      wire = { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' };
+      status = 413;
+    } else if (e?.type === 'entity.parse.failed') {
+      wire = { code: 'BAD_REQUEST', message: 'request body is not valid JSON' };
+      status = 400;
+    } else if (wire.code === 'VALIDATION_FAILED') {
+      status = 400;
+    } else if (wire.code === 'INTERNAL') {
+      o.logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    }
+    res.status(status).json({ error: wire });
+  });
+  return app;
+}

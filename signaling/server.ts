@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { Server } from 'socket.io';
+import type { Config } from '../common/config.ts';
+import type { Logger } from '../common/logger.ts';
+import { WorkerPool } from '../sfu/WorkerPool.ts';
+import { createApp } from './http/createApp.ts';
+import { userFrom } from './http/auth.ts';
+import { LiveService } from './live/LiveService.ts';
+import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
+import { openDatabase } from './store/Database.ts';
+import { createStores } from './store/index.ts';
+
+export interface RunningSpyglass {
+  /** The URL to open, e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  pool: WorkerPool;
+  live: LiveService;
+  /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the signalling process's services on a parsed config: database (SQLite or
+ * PostgreSQL), mediasoup workers, the live domain, express and socket.io on one server.
+ */
+export async function startSpyglass(config: Config, logger: Logger, webRoot: string): Promise<RunningSpyglass> {
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: path.join(config.dataDir, 'spyglass.db'),
+    logger: logger.child({ component: 'store' }),
+  });
+  const stores = createStores(db.db, config.secret);
+  const leftovers = await stores.broadcasts.endAllLive('server-shutdown');
+  if (leftovers > 0) logger.warn({ count: leftovers }, 'ended broadcasts left live by an earlier run');
+
+  let pool: WorkerPool;
+  try {
+    pool = await WorkerPool.create({
+      numWorkers: config.mediasoup.numWorkers,
+      listenIp: config.mediasoup.listenIp,
+      announcedAddress: config.mediasoup.announcedAddress,
+      webRtcPort: config.mediasoup.webRtcPort,
+      rtcMinPort: config.mediasoup.rtcMinPort,
+      rtcMaxPort: config.mediasoup.rtcMaxPort,
+      logLevel: config.mediasoup.logLevel,
+      logger: logger.child({ component: 'sfu' }),
+    });
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+
+  const live = new LiveService({
+    stores,
+    pool,
+    logger: logger.child({ component: 'live' }),
+    graceSeconds: config.live.graceSeconds,
+    maxViewersPerRouter: config.mediasoup.maxViewersPerRouter,
+    chatBurst: config.live.chatBurst,
+    chatWindowSeconds: config.live.chatWindowSeconds,
+    heartsPerSecond: config.live.heartsPerSecond,
+    heartFlushMs: config.live.heartFlushMs,
+  });
+
+  const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
+  const app = createApp({
+    stores,
+    live,
+    logger: logger.child({ component: 'http' }),
+    webRoot,
+    secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
+    trustProxy: config.http.trustProxy,
+    ready: async () => {
+      await sql`select 1`.execute(db.db);
+      if (pool.closed || pool.workers.length === 0) throw new Error('no media workers');
+    },
+  });
+  const server = tls
+    ? https.createServer({ cert: readFileSync(config.http.tlsCertFile!), key: readFileSync(config.http.tlsKeyFile!) }, app)
+    : http.createServer(app);
+
+  const io: SpyglassServer = new Server(server, {
+    serveClient: false,
+    // Hard cap per message; the gateway answers PAYLOAD_TOO_LARGE above LIMITS.maxMessageBytes.
+    maxHttpBufferSize: 1_000_000,
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
+  });
+  io.use((socket, next) => {
+    userFrom(stores, socket.handshake.headers, (socket.handshake.auth as { token?: unknown } | undefined)?.token)
+      .then((user) => {
+        socket.data.user = user;
+        next();
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'socket authentication failed');
+        next(new Error('UNAVAILABLE'));
+      });
+  });
+  new SocketGateway(io, live, logger.child({ component: 'socket' }));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+  const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await live.close('server-shutdown');
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      server.closeAllConnections?.();
+      await pool.close();
+      await db.close();
+    })());
+
+  return { url, port, pool, live, close };
+}

@@ -1,0 +1,133 @@
+import type { Server, Socket } from 'socket.io';
+import { AppError, describeZodError, toWireError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import {
+  LIMITS,
+  RequestSchemas,
+  type ClientToServerEvents,
+  type Request,
+  type RequestName,
+  type Responses,
+  type ServerToClientEvents,
+} from '../../common/protocol/events.ts';
+import type { Ack } from '../../common/protocol/errors.ts';
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { LiveService, Notifier } from '../live/LiveService.ts';
+import type { Peer } from '../live/Peer.ts';
+import type { UserRecord } from '../store/UserStore.ts';
+
+/** What the auth middleware leaves on each socket. */
+export interface SocketData {
+  user: UserRecord | undefined;
+}
+
+export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type SpyglassSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+type Handler<E extends RequestName> = (peer: Peer, req: Request<E>) => Promise<Responses[E]> | Responses[E];
+
+const room = (broadcastId: BroadcastId) => `b:${broadcastId}`;
+
+/**
+ * The thin socket layer: for every event, parse → call one LiveService method (which
+ * authorises) → ack. The one place where thrown errors become `{ ok: false, error }`.
+ */
+export class SocketGateway {
+  readonly #io: SpyglassServer;
+  readonly #live: LiveService;
+  readonly #log: Logger;
+  readonly #handlers: { [E in RequestName]: Handler<E> };
+
+  constructor(io: SpyglassServer, live: LiveService, logger: Logger) {
+    this.#io = io;
+    this.#live = live;
+    this.#log = logger;
+    this.#handlers = {
+      'broadcast:start': (p, r) => live.start(p, r),
+      'broadcast:resume': (p, r) => live.resume(p, r),
+      'broadcast:stop': (p, r) => live.stop(p, r),
+      'broadcast:join': (p, r) => live.join(p, r),
+      'broadcast:leave': (p, r) => live.leave(p, r),
+      'transport:create': (p, r) => live.createTransport(p, r),
+      'transport:connect': (p, r) => live.connectTransport(p, r),
+      produce: (p, r) => live.produce(p, r),
+      consume: (p, r) => live.consume(p, r),
+      'consumer:resume': (p, r) => live.resumeConsumer(p, r),
+      'chat:send': (p, r) => live.chat(p, r),
+      'heart:send': (p, r) => live.heart(p, r),
+    };
+    live.setNotifier(this.#notifier());
+    io.on('connection', (socket) => this.#onConnection(socket));
+  }
+
+  #notifier(): Notifier {
+    const io = this.#io;
+    return {
+      toBroadcast: (id, event, ...args) => void io.to(room(id)).emit(event, ...args),
+      toPeer: (peerId, event, ...args) => void io.to(peerId).emit(event, ...args),
+      join: (peerId, id) => io.in(peerId).socketsJoin(room(id)),
+      leave: (peerId, id) => io.in(peerId).socketsLeave(room(id)),
+      clear: (id) => io.in(room(id)).socketsLeave(room(id)),
+    };
+  }
+
+  #onConnection(socket: SpyglassSocket): void {
+    const user = socket.data.user;
+    const peer = this.#live.connect(socket.id, user);
+    const log = this.#log.child({ peerId: socket.id, userId: user?.id });
+    log.debug('connected');
+
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (Object.hasOwn(RequestSchemas, event)) return;
+      const ack = args[args.length - 1];
+      const error = { code: 'UNKNOWN_EVENT' as const, message: `unknown event "${String(event).slice(0, 64)}"` };
+      log.warn({ event: String(event).slice(0, 64) }, 'unknown event');
+      if (typeof ack === 'function') (ack as (a: Ack<never>) => void)({ ok: false, error });
+      else socket.emit('error:dropped', error);
+    });
+
+    for (const name of Object.keys(RequestSchemas) as RequestName[]) {
+      socket.on(name, (...args: unknown[]) => void this.#dispatch(socket, peer, log, name, args));
+    }
+
+    socket.on('disconnect', (reason) => {
+      log.debug({ reason }, 'disconnected');
+      this.#live.disconnect(socket.id);
+    });
+  }
+
+  async #dispatch<E extends RequestName>(socket: SpyglassSocket, peer: Peer, log: Logger, name: E, args: unknown[]): Promise<void> {
+    const ack = args[args.length - 1];
+    if (typeof ack !== 'function' || args.length !== 2) {
+      log.warn({ event: name }, 'dropped a request without an ack callback or with extra arguments');
+      socket.emit('error:dropped', { code: 'BAD_REQUEST', message: `"${name}" needs one payload and an acknowledgement callback` });
+      return;
+    }
+    const reply = ack as (res: Ack<Responses[E]>) => void;
+    try {
+      const payload = args[0];
+      if (jsonSize(payload) > LIMITS.maxMessageBytes) {
+        throw new AppError('PAYLOAD_TOO_LARGE', `payload larger than ${LIMITS.maxMessageBytes} bytes`);
+      }
+      const parsed = RequestSchemas[name].safeParse(payload);
+      if (!parsed.success) throw new AppError('VALIDATION_FAILED', describeZodError(parsed.error));
+      const handler = this.#handlers[name] as Handler<E>;
+      const data = await handler(peer, parsed.data as Request<E>);
+      reply({ ok: true, data });
+    } catch (err) {
+      const error = toWireError(err);
+      if (error.code === 'INTERNAL') log.error({ err, event: name }, 'request failed');
+      else log.debug({ event: name, code: error.code }, error.message);
+      reply({ ok: false, error });
+    }
+  }
+}
+
+/** Size of a payload as JSON, stopping early once it is clearly too large. */
+function jsonSize(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}

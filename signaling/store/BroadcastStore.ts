@@ -1,0 +1,196 @@
+import type { Kysely, Selectable } from 'kysely';
+import { AppError } from '../../common/errors.ts';
+import type { Visibility } from '../../common/protocol/events.ts';
+import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
+import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
+import { isForeignKeyViolation, isUniqueViolation } from './dbErrors.ts';
+import { newBroadcastId } from './newIds.ts';
+import type { BroadcastsTable, BroadcastStatus, DB } from './schema.ts';
+
+/** A broadcast as stored: who, what, who may watch, and where it is in its lifecycle. */
+export interface BroadcastRecord {
+  id: BroadcastId;
+  ownerId: UserId;
+  ownerUsername: string;
+  title: string;
+  visibility: Visibility;
+  status: BroadcastStatus;
+  /** ISO-8601 UTC. */
+  startedAt: string;
+  /** ISO-8601 UTC once ended, else null. */
+  endedAt: string | null;
+  endReason: string | null;
+  /** Users who may watch a private broadcast besides its owner. */
+  invitees: UserId[];
+}
+
+/** Options of `BroadcastStore.listLive`. */
+export interface ListLiveOptions {
+  /** Most broadcasts returned. Default 100, at most 1000. */
+  limit?: number;
+}
+
+const ONE_LIVE_PER_OWNER = { constraint: 'broadcasts_one_live_per_owner', sqliteColumns: 'broadcasts.owner_id' };
+
+type BroadcastRow = Selectable<BroadcastsTable> & { owner_username: string };
+
+function toRecord(row: BroadcastRow, invitees: UserId[]): BroadcastRecord {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    ownerUsername: row.owner_username,
+    title: row.title,
+    visibility: row.visibility,
+    status: row.status,
+    startedAt: toIso(row.started_at),
+    endedAt: row.ended_at === null ? null : toIso(row.ended_at),
+    endReason: row.end_reason,
+    invitees,
+  };
+}
+
+/**
+ * Broadcasts and their invitees. At most one broadcast per owner is not ended (live or
+ * reconnecting); the database enforces it, so racing "go live" requests cannot both win.
+ */
+export class BroadcastStore {
+  readonly #db: Kysely<DB>;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<DB>, options: StoreOptions = {}) {
+    this.#db = db;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  #select(db: Kysely<DB>) {
+    return db
+      .selectFrom('broadcasts')
+      .innerJoin('users', 'users.id', 'broadcasts.owner_id')
+      .selectAll('broadcasts')
+      .select('users.username as owner_username');
+  }
+
+  async #invitees(db: Kysely<DB>, ids: BroadcastId[]): Promise<Map<BroadcastId, UserId[]>> {
+    const byBroadcast = new Map<BroadcastId, UserId[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return byBroadcast;
+    const rows = await db
+      .selectFrom('broadcast_invitees')
+      .select(['broadcast_id', 'user_id'])
+      .where('broadcast_id', 'in', ids)
+      .orderBy('broadcast_id')
+      .orderBy('user_id')
+      .execute();
+    for (const row of rows) byBroadcast.get(row.broadcast_id)?.push(row.user_id);
+    return byBroadcast;
+  }
+
+  async #withInvitees(db: Kysely<DB>, rows: BroadcastRow[]): Promise<BroadcastRecord[]> {
+    const invitees = await this.#invitees(
+      db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((row) => toRecord(row, invitees.get(row.id) ?? []));
+  }
+
+  /**
+   * Starts a broadcast: a new `b_…` id, status 'live', startedAt now, with its invitees, in
+   * one transaction. The owner is not stored as an invitee; duplicates are dropped.
+   * Throws AppError ALREADY_LIVE when the owner has a broadcast that has not ended, NOT_FOUND
+   * when the owner or an invitee does not exist.
+   */
+  async create(b: { ownerId: UserId; title: string; visibility: Visibility; inviteeIds: UserId[] }): Promise<BroadcastRecord> {
+    const id = newBroadcastId();
+    const invitees = [...new Set(b.inviteeIds)].filter((u) => u !== b.ownerId);
+    await this.#db.transaction().execute(async (trx) => {
+      try {
+        await trx
+          .insertInto('broadcasts')
+          .values({ id, owner_id: b.ownerId, title: b.title, visibility: b.visibility, status: 'live', started_at: this.#clock() })
+          .execute();
+        if (invitees.length > 0) {
+          await trx
+            .insertInto('broadcast_invitees')
+            .values(invitees.map((user_id) => ({ broadcast_id: id, user_id })))
+            .execute();
+        }
+      } catch (err) {
+        if (isUniqueViolation(err, ONE_LIVE_PER_OWNER)) throw new AppError('ALREADY_LIVE', 'you already have a broadcast that has not ended');
+        if (isForeignKeyViolation(err)) throw new AppError('NOT_FOUND', 'the owner or an invited user does not exist');
+        throw err;
+      }
+    });
+    const created = await this.get(id);
+    if (!created) throw new Error(`broadcast ${id} vanished right after it was created`);
+    return created;
+  }
+
+  /** The broadcast with this id, in any status. */
+  async get(id: BroadcastId): Promise<BroadcastRecord | undefined> {
+    const row = await this.#select(this.#db).where('broadcasts.id', '=', id).executeTakeFirst();
+    return row && (await this.#withInvitees(this.#db, [row]))[0];
+  }
+
+  /**
+   * Broadcasts that are live or reconnecting, newest first, of every visibility: the
+   * caller filters with `canView`.
+   */
+  async listLive(opts: ListLiveOptions = {}): Promise<BroadcastRecord[]> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 100), 0), 1000);
+    if (limit === 0) return [];
+    const rows = await this.#select(this.#db)
+      .where('broadcasts.status', 'in', ['live', 'reconnecting'])
+      .orderBy('broadcasts.started_at', 'desc')
+      .orderBy('broadcasts.id', 'desc')
+      .limit(limit)
+      .execute();
+    return this.#withInvitees(this.#db, rows);
+  }
+
+  /** The owner's broadcast that is live or reconnecting (there is at most one). */
+  async findLiveByOwner(ownerId: UserId): Promise<BroadcastRecord | undefined> {
+    const row = await this.#select(this.#db)
+      .where('broadcasts.owner_id', '=', ownerId)
+      .where('broadcasts.status', '<>', 'ended')
+      .executeTakeFirst();
+    return row && (await this.#withInvitees(this.#db, [row]))[0];
+  }
+
+  /** Marks a broadcast live or reconnecting. No-op when it has ended or does not exist: an ended broadcast never comes back. */
+  async setStatus(id: BroadcastId, status: 'live' | 'reconnecting'): Promise<void> {
+    await this.#db.updateTable('broadcasts').set({ status }).where('id', '=', id).where('status', '<>', 'ended').execute();
+  }
+
+  /**
+   * Ends a broadcast and returns it; undefined when it does not exist. Idempotent: ending
+   * an ended broadcast keeps its first endedAt and reason.
+   */
+  async end(id: BroadcastId, reason: string): Promise<BroadcastRecord | undefined> {
+    await this.#db
+      .updateTable('broadcasts')
+      .set({ status: 'ended', ended_at: this.#clock(), end_reason: reason })
+      .where('id', '=', id)
+      .where('status', '<>', 'ended')
+      .execute();
+    return this.get(id);
+  }
+
+  /**
+   * Ends every broadcast that is live or reconnecting; returns how many. For process start
+   * with a single signalling node: broadcasts a crash left live have no media any more.
+   */
+  async endAllLive(reason: string): Promise<number> {
+    const r = await this.#db
+      .updateTable('broadcasts')
+      .set({ status: 'ended', ended_at: this.#clock(), end_reason: reason })
+      .where('status', '<>', 'ended')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  /** Whether a user (undefined: anonymous) may watch: public to everyone, private to the owner and invitees. */
+  canView(b: BroadcastRecord, userId: UserId | undefined): boolean {
+    if (b.visibility === 'public') return true;
+    if (userId === undefined) return false;
+    return b.ownerId === userId || b.invitees.includes(userId);
+  }
+}

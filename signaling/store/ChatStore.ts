@@ -1,0 +1,138 @@
+import type { Kysely } from 'kysely';
+import { AppError } from '../../common/errors.ts';
+import type { ChatMessage } from '../../common/protocol/events.ts';
+import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
+import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
+import { isForeignKeyViolation } from './dbErrors.ts';
+import { newChatMessageId } from './newIds.ts';
+import type { DB } from './schema.ts';
+
+/** A heart batch: `count` hearts in the flush interval starting at `offsetMs`. */
+export interface HeartBatch {
+  offsetMs: number;
+  count: number;
+}
+
+// Offsets are whole, non-negative milliseconds.
+function toOffset(offsetMs: number): number {
+  return Number.isFinite(offsetMs) ? Math.max(0, Math.round(offsetMs)) : 0;
+}
+
+/** Chat messages and heart counts of broadcasts: what viewers see live and the replay plays back. */
+export class ChatStore {
+  readonly #db: Kysely<DB>;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<DB>, options: StoreOptions = {}) {
+    this.#db = db;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  #select() {
+    return this.#db
+      .selectFrom('chat_messages')
+      .innerJoin('users', 'users.id', 'chat_messages.user_id')
+      .select([
+        'chat_messages.id',
+        'chat_messages.broadcast_id',
+        'chat_messages.user_id',
+        'users.username',
+        'chat_messages.text',
+        'chat_messages.offset_ms',
+        'chat_messages.sent_at',
+      ]);
+  }
+
+  /**
+   * Stores a message (the caller validated and rate-limited it) and returns it in wire form.
+   * Throws AppError NOT_FOUND when the user or the broadcast does not exist.
+   */
+  async add(m: { broadcastId: BroadcastId; userId: UserId; text: string; offsetMs: number }): Promise<ChatMessage> {
+    const user = await this.#db.selectFrom('users').select('username').where('id', '=', m.userId).executeTakeFirst();
+    if (!user) throw new AppError('NOT_FOUND', 'user not found');
+    const id = newChatMessageId();
+    const sentAt = this.#clock();
+    const offsetMs = toOffset(m.offsetMs);
+    try {
+      await this.#db
+        .insertInto('chat_messages')
+        .values({ id, broadcast_id: m.broadcastId, user_id: m.userId, text: m.text, offset_ms: offsetMs, sent_at: sentAt })
+        .execute();
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new AppError('NOT_FOUND', 'broadcast not found');
+      throw err;
+    }
+    return { id, broadcastId: m.broadcastId, user: { id: m.userId, username: user.username }, text: m.text, offsetMs, sentAt: toIso(sentAt) };
+  }
+
+  /** The last `limit` messages of a broadcast, oldest first (for viewers who join late). */
+  async recent(broadcastId: BroadcastId, limit: number): Promise<ChatMessage[]> {
+    const n = Math.trunc(limit);
+    if (!(n > 0)) return [];
+    const rows = await this.#select()
+      .where('chat_messages.broadcast_id', '=', broadcastId)
+      .orderBy('chat_messages.seq', 'desc')
+      .limit(n)
+      .execute();
+    return rows.reverse().map(toMessage);
+  }
+
+  /** Every message of a broadcast by offsetMs (ties in order sent): what the replay plays back. */
+  async list(broadcastId: BroadcastId): Promise<ChatMessage[]> {
+    const rows = await this.#select()
+      .where('chat_messages.broadcast_id', '=', broadcastId)
+      .orderBy('chat_messages.offset_ms')
+      .orderBy('chat_messages.seq')
+      .execute();
+    return rows.map(toMessage);
+  }
+
+  /**
+   * Adds a batch of hearts at `offsetMs`. Batches at the same offset are summed.
+   * Non-positive counts are ignored. Throws AppError NOT_FOUND for an unknown broadcast.
+   */
+  async addHearts(broadcastId: BroadcastId, offsetMs: number, count: number): Promise<void> {
+    const n = Math.trunc(count);
+    if (!(n > 0)) return;
+    try {
+      await this.#db
+        .insertInto('hearts')
+        .values({ broadcast_id: broadcastId, offset_ms: toOffset(offsetMs), count: n })
+        .onConflict((oc) => oc.columns(['broadcast_id', 'offset_ms']).doUpdateSet((eb) => ({ count: eb('hearts.count', '+', eb.ref('excluded.count')) })))
+        .execute();
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new AppError('NOT_FOUND', 'broadcast not found');
+      throw err;
+    }
+  }
+
+  /** A broadcast's heart batches by offset. */
+  async hearts(broadcastId: BroadcastId): Promise<HeartBatch[]> {
+    const rows = await this.#db
+      .selectFrom('hearts')
+      .select(['offset_ms', 'count'])
+      .where('broadcast_id', '=', broadcastId)
+      .orderBy('offset_ms')
+      .execute();
+    return rows.map((r) => ({ offsetMs: r.offset_ms, count: r.count }));
+  }
+}
+
+function toMessage(row: {
+  id: ChatMessage['id'];
+  broadcast_id: BroadcastId;
+  user_id: UserId;
+  username: string;
+  text: string;
+  offset_ms: number;
+  sent_at: number;
+}): ChatMessage {
+  return {
+    id: row.id,
+    broadcastId: row.broadcast_id,
+    user: { id: row.user_id, username: row.username },
+    text: row.text,
+    offsetMs: row.offset_ms,
+    sentAt: toIso(row.sent_at),
+  };
+}

@@ -1,0 +1,39 @@
+import type { Kysely } from 'kysely';
+import { BroadcastStore } from './BroadcastStore.ts';
+import { ChatStore } from './ChatStore.ts';
+import type { StoreOptions } from './clock.ts';
+import type { DB } from './schema.ts';
+import { SessionStore } from './SessionStore.ts';
+import { UserStore } from './UserStore.ts';
+
+export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
+export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
+export type { DB, Role, BroadcastStatus } from './schema.ts';
+export { systemClock, type Clock, type StoreOptions } from './clock.ts';
+export { hashPassword, verifyPassword } from './passwords.ts';
+export { UserStore, type UserRecord } from './UserStore.ts';
+export { SessionStore } from './SessionStore.ts';
+export { BroadcastStore, type BroadcastRecord, type ListLiveOptions } from './BroadcastStore.ts';
+export { ChatStore, type HeartBatch } from './ChatStore.ts';
+
+/** Every store of the signalling process, over one database. */
+export interface Stores {
+  users: UserStore;
+  sessions: SessionStore;
+  broadcasts: BroadcastStore;
+  chat: ChatStore;
+}
+
+/**
+ * Builds the stores over an open database (see `openDatabase`).
+ * @param secret the process secret; keys the session token hashes.
+ * @param options clock (default: wall clock), for tests.
+ */
+export function createStores(db: Kysely<DB>, secret: string, options: StoreOptions = {}): Stores {
+  return {
+    users: new UserStore(db, options),
+    sessions: new SessionStore(db, secret, options),
+    broadcasts: new BroadcastStore(db, options),
+    chat: new ChatStore(db, options),
+  };
+}

@@ -1,0 +1,134 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import type { Logger } from '../../common/logger.ts';
+
+/** The two supported SQL dialects. */
+export type DialectName = 'sqlite' | 'postgres';
+
+/**
+ * Every schema migration, in order, defined in code so they ship inside the bundle.
+ * One set for both dialects: the builder emits portable DDL (`text`, `bigint`, check
+ * constraints, partial indexes); the only dialect-specific choice is the auto-numbered
+ * `chat_messages.seq` column (`integer primary key` is SQLite's rowid, `bigserial` in PostgreSQL).
+ * Never edit a migration that has shipped: add a new one.
+ */
+export function migrations(dialect: DialectName): Record<string, Migration> {
+  return {
+    '0001_initial': {
+      // Migrations see the schema as it was then, not as `DB` describes it today.
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('username_lower', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull().defaultTo('user'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('users_username_lower_key', ['username_lower'])
+          .addCheckConstraint('users_role_check', sql`role in ('user', 'admin')`)
+          .execute();
+
+        await db.schema
+          .createTable('sessions')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_user_id_idx').on('sessions').column('user_id').execute();
+        await db.schema.createIndex('sessions_expires_at_idx').on('sessions').column('expires_at').execute();
+
+        await db.schema
+          .createTable('broadcasts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('ended_at', 'bigint')
+          .addColumn('end_reason', 'text')
+          .addCheckConstraint('broadcasts_visibility_check', sql`visibility in ('public', 'private')`)
+          .addCheckConstraint('broadcasts_status_check', sql`status in ('live', 'reconnecting', 'ended')`)
+          .execute();
+        // listLive: not-ended broadcasts, newest first.
+        await db.schema.createIndex('broadcasts_status_started_idx').on('broadcasts').columns(['status', 'started_at']).execute();
+        // A user's broadcasts (replays, archive).
+        await db.schema.createIndex('broadcasts_owner_started_idx').on('broadcasts').columns(['owner_id', 'started_at']).execute();
+        // At most one broadcast per owner that has not ended: makes two racing "go live"
+        // requests impossible to both succeed, and serves findLiveByOwner.
+        await db.schema
+          .createIndex('broadcasts_one_live_per_owner')
+          .unique()
+          .on('broadcasts')
+          .column('owner_id')
+          .where(sql.ref('status'), '<>', 'ended')
+          .execute();
+
+        await db.schema
+          .createTable('broadcast_invitees')
+          .addColumn('broadcast_id', 'text', (c) => c.notNull().references('broadcasts.id').onDelete('cascade'))
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addPrimaryKeyConstraint('broadcast_invitees_pkey', ['broadcast_id', 'user_id'])
+          .execute();
+        // Private broadcasts a user is invited to; also the cascade from users.
+        await db.schema.createIndex('broadcast_invitees_user_id_idx').on('broadcast_invitees').column('user_id').execute();
+
+        await db.schema
+          .createTable('chat_messages')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => c.primaryKey())
+          .addColumn('id', 'text', (c) => c.notNull().unique())
+          .addColumn('broadcast_id', 'text', (c) => c.notNull().references('broadcasts.id').onDelete('cascade'))
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addColumn('offset_ms', 'bigint', (c) => c.notNull())
+          .addColumn('sent_at', 'bigint', (c) => c.notNull())
+          .execute();
+        // recent(): the newest N of a broadcast.
+        await db.schema.createIndex('chat_messages_broadcast_seq_idx').on('chat_messages').columns(['broadcast_id', 'seq']).execute();
+        // list(): a broadcast's messages in replay order.
+        await db.schema
+          .createIndex('chat_messages_broadcast_offset_idx')
+          .on('chat_messages')
+          .columns(['broadcast_id', 'offset_ms', 'seq'])
+          .execute();
+        // A user's messages (archive) and the cascade from users.
+        await db.schema.createIndex('chat_messages_user_id_idx').on('chat_messages').column('user_id').execute();
+
+        await db.schema
+          .createTable('hearts')
+          .addColumn('broadcast_id', 'text', (c) => c.notNull().references('broadcasts.id').onDelete('cascade'))
+          .addColumn('offset_ms', 'bigint', (c) => c.notNull())
+          .addColumn('count', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('hearts_pkey', ['broadcast_id', 'offset_ms'])
+          .addCheckConstraint('hearts_count_check', sql`count > 0`)
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        for (const table of ['hearts', 'chat_messages', 'broadcast_invitees', 'broadcasts', 'sessions', 'users']) {
+          await db.schema.dropTable(table).execute();
+        }
+      },
+    },
+  };
+}
+
+/**
+ * Brings the schema up to date. Safe to call on every start and from several processes at
+ * once on PostgreSQL (Kysely holds an advisory lock); returns the names of the migrations
+ * it applied (empty when the schema was already current).
+ */
+export async function migrateToLatest<T>(db: Kysely<T>, dialect: DialectName, logger: Logger): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations(dialect)) },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
+  for (const r of results ?? []) {
+    if (r.status === 'Error') logger.error({ migration: r.migrationName }, 'migration failed');
+  }
+  if (error) throw new Error(`database migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  if (applied.length > 0) logger.info({ applied, dialect }, 'database migrated');
+  return applied;
+}

@@ -1,0 +1,78 @@
+import type { Generated } from 'kysely';
+import type { BroadcastId, ChatMessageId, UserId } from '../../common/protocol/ids.ts';
+import type { Visibility } from '../../common/protocol/events.ts';
+
+/**
+ * The database schema as Kysely sees it. Times are epoch milliseconds (`bigint` columns,
+ * read back as JS numbers on both dialects); the stores turn them into ISO strings.
+ * Id columns carry the branded types: every row is written through the stores, which only
+ * write ids built by the zod schemas, so reading them back as branded ids is sound.
+ */
+export interface DB {
+  users: UsersTable;
+  sessions: SessionsTable;
+  broadcasts: BroadcastsTable;
+  broadcast_invitees: BroadcastInviteesTable;
+  chat_messages: ChatMessagesTable;
+  hearts: HeartsTable;
+}
+
+/** A user's role. Default 'user'. */
+export type Role = 'user' | 'admin';
+
+/** Broadcast lifecycle as stored. */
+export type BroadcastStatus = 'live' | 'reconnecting' | 'ended';
+
+export interface UsersTable {
+  id: UserId;
+  /** As typed at sign-up (display form). */
+  username: string;
+  /** `username` lowercased: the unique, case-insensitive lookup key. */
+  username_lower: string;
+  /** `scrypt$N$r$p$salt$hash`, see passwords.ts. */
+  password_hash: string;
+  role: Generated<Role>;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  /** HMAC of the bearer token; the token itself is never stored. */
+  token_hash: string;
+  user_id: UserId;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface BroadcastsTable {
+  id: BroadcastId;
+  owner_id: UserId;
+  title: string;
+  visibility: Visibility;
+  status: BroadcastStatus;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+}
+
+export interface BroadcastInviteesTable {
+  broadcast_id: BroadcastId;
+  user_id: UserId;
+}
+
+export interface ChatMessagesTable {
+  /** Insertion order: ties in `sent_at`/`offset_ms` are broken by it. */
+  seq: Generated<number>;
+  id: ChatMessageId;
+  broadcast_id: BroadcastId;
+  user_id: UserId;
+  text: string;
+  offset_ms: number;
+  sent_at: number;
+}
+
+export interface HeartsTable {
+  broadcast_id: BroadcastId;
+  /** Start of the flush interval, ms since the broadcast started. */
+  offset_ms: number;
+  count: number;
+}

@@ -1,0 +1,68 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** Debian's Chromium with a fake camera and microphone (see docs/toolchain notes in docs/web.md). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/**
+ * Records every RTCPeerConnection the page creates in `window.__pcs`, so a test can read
+ * WebRTC stats without the app exposing anything.
+ */
+export async function trackPeerConnections(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as { __pcs: RTCPeerConnection[]; RTCPeerConnection: typeof RTCPeerConnection };
+    const Original = w.RTCPeerConnection;
+    w.__pcs = [];
+    w.RTCPeerConnection = class extends Original {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        w.__pcs.push(this);
+      }
+    };
+  });
+}
+
+export interface InboundStats {
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  audioPackets: number;
+}
+
+/** Sums inbound RTP stats over the page's peer connections (the largest video stream counts). */
+export function inboundStats(page: Page): Promise<InboundStats> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, audioPackets: 0 };
+    for (const pc of pcs) {
+      const stats = await pc.getStats();
+      stats.forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video' && Number(s.framesDecoded ?? 0) > out.framesDecoded) {
+          out.framesDecoded = Number(s.framesDecoded ?? 0);
+          out.frameWidth = Number(s.frameWidth ?? 0);
+          out.frameHeight = Number(s.frameHeight ?? 0);
+        }
+        if (s.kind === 'audio') out.audioPackets += Number(s.packetsReceived ?? 0);
+      });
+    }
+    return out;
+  });
+}

@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { io as connectSocket, type Socket } from 'socket.io-client';
+import { loadConfig, type ConfigInput } from '../../common/config.ts';
+import { createLogger } from '../../common/logger.ts';
+import type { Ack } from '../../common/protocol/errors.ts';
+import type {
+  AuthResponse,
+  ClientToServerEvents,
+  RequestInput,
+  RequestName,
+  Responses,
+  ServerToClientEvents,
+} from '../../common/protocol/events.ts';
+import { startSpyglass, type RunningSpyglass } from '../../signaling/server.ts';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface TestServer extends RunningSpyglass {
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export const webRoot = path.join(import.meta.dirname, '..', '..', 'web', 'dist');
+
+/**
+ * Starts the real signalling process in-process: SQLite in a temp dir (or DATABASE_URL from
+ * `overrides`), real mediasoup workers on random ports, HTTP on a free port.
+ */
+export async function startTestServer(overrides: ConfigInput = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
+  const config = loadConfig(
+    {},
+    {
+      mode: 'test',
+      dataDir,
+      ...overrides,
+      http: { port: 0, ...overrides.http },
+      mediasoup: { numWorkers: 1, webRtcPort: 0, ...overrides.mediasoup },
+    },
+  );
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
+  const app = await startSpyglass(config, logger, webRoot);
+  return {
+    ...app,
+    dataDir,
+    async stop() {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs up a user over HTTP; returns the bearer token and the cookie header. */
+export async function signUp(url: string, username: string, password = 'correct horse battery'): Promise<AuthResponse & { cookie: string }> {
+  const res = await fetch(`${url}/api/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 201) throw new Error(`signup ${username}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as AuthResponse;
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  return { ...body, cookie };
+}
+
+/** Connects a real socket.io client (with a bearer token, or anonymous). */
+export async function connect(url: string, token?: string): Promise<ClientSocket> {
+  const socket: ClientSocket = connectSocket(url, {
+    transports: ['websocket'],
+    auth: token ? { token } : {},
+    reconnection: false,
+    forceNew: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+/** Sends one request and resolves with its ack (never rejects on `{ ok: false }`). */
+export function request<E extends RequestName>(socket: ClientSocket, event: E, payload: RequestInput<E>): Promise<Ack<Responses[E]>> {
+  const emit = socket.timeout(10_000).emit as unknown as (e: string, p: unknown, cb: (err: Error | null, res: Ack<Responses[E]>) => void) => void;
+  return new Promise((resolve, reject) => {
+    emit.call(socket, event, payload, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Sends a raw event with any arguments (for bad-input tests); resolves with the ack if one comes. */
+export function rawRequest(socket: ClientSocket, event: string, ...args: unknown[]): Promise<unknown> {
+  const emit = socket.timeout(5_000).emit as unknown as (e: string, ...a: unknown[]) => void;
+  return new Promise((resolve, reject) => {
+    emit.call(socket, event, ...args, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Like `request`, but throws on `{ ok: false }` and returns the data. */
+export async function ok<E extends RequestName>(socket: ClientSocket, event: E, payload: RequestInput<E>): Promise<Responses[E]> {
+  const res = await request(socket, event, payload);
+  if (!res.ok) throw new Error(`${event} failed: ${res.error.code} ${res.error.message}`);
+  return res.data;
+}
+
+/** Resolves with the next event of that name (or rejects after `ms`). */
+export function nextEvent<E extends keyof ServerToClientEvents>(
+  socket: ClientSocket,
+  event: E,
+  ms = 5_000,
+  filter: (...args: Parameters<ServerToClientEvents[E]>) => boolean = () => true,
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, handler as never);
+      reject(new Error(`no ${String(event)} within ${ms} ms`));
+    }, ms);
+    const handler = (...args: Parameters<ServerToClientEvents[E]>) => {
+      if (!filter(...args)) return;
+      clearTimeout(timer);
+      socket.off(event, handler as never);
+      resolve(args[0]);
+    };
+    socket.on(event, handler as never);
+  });
+}

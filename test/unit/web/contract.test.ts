@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { BroadcastIdSchema, UserIdSchema, UsernameSchema } from '../../../common/protocol/ids.ts';
+import { LIMITS, SignUpSchema } from '../../../common/protocol/events.ts';
+import { isBroadcastId, isBroadcastSummary, isErrorCode, isUserId, isWireError } from '../../../web/src/guards.ts';
+import { PASSWORD_MIN, USERNAME_RULES, WEB_LIMITS } from '../../../web/src/limits.ts';
+import { isValidUsername } from '../../../web/src/format.ts';
+import { chooseHandlerName } from '../../../web/src/handler.ts';
+
+// The web client copies a few rules of common/protocol to stay free of zod; these tests
+// fail when the copies drift from the schemas.
+
+describe('limits copied from common/protocol', () => {
+  it('match LIMITS', () => {
+    expect(WEB_LIMITS).toEqual({ titleMax: LIMITS.titleMax, chatMax: LIMITS.chatMax, inviteesMax: LIMITS.inviteesMax });
+  });
+
+  it('match the username and password schemas', () => {
+    for (const name of ['ab', 'abc', 'a'.repeat(32), 'a'.repeat(33), 'al.ice-_9', 'bad name', 'émile']) {
+      expect(isValidUsername(name), name).toBe(UsernameSchema.safeParse(name).success);
+    }
+    expect(USERNAME_RULES.min).toBe(3);
+    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_MIN) }).success).toBe(true);
+    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_MIN - 1) }).success).toBe(false);
+  });
+});
+
+describe('id guards agree with the id schemas', () => {
+  const samples = ['b_0123456789', 'b_abc', 'b_' + 'x'.repeat(40), 'b_' + 'x'.repeat(41), 'u_0123456789', 'b_01234567!9', '', 'b_0123-_abcd'];
+  it.each(samples)('%s', (s) => {
+    expect(isBroadcastId(s)).toBe(BroadcastIdSchema.safeParse(s).success);
+    expect(isUserId(s)).toBe(UserIdSchema.safeParse(s).success);
+  });
+});
+
+describe('response guards', () => {
+  const broadcast = {
+    id: 'b_0123456789',
+    title: 'hello',
+    visibility: 'public',
+    owner: { id: 'u_0123456789', username: 'alice' },
+    status: 'live',
+    startedAt: '2024-01-01T00:00:00.000Z',
+    endedAt: null,
+    viewerCount: 3,
+  };
+  it('accept a broadcast summary and reject broken ones', () => {
+    expect(isBroadcastSummary(broadcast)).toBe(true);
+    expect(isBroadcastSummary({ ...broadcast, status: 'paused' })).toBe(false);
+    expect(isBroadcastSummary({ ...broadcast, owner: null })).toBe(false);
+    expect(isBroadcastSummary({ ...broadcast, viewerCount: '3' })).toBe(false);
+  });
+  it('accept only catalogued error codes', () => {
+    expect(isErrorCode('NOT_FOUND')).toBe(true);
+    expect(isErrorCode('toString')).toBe(false);
+    expect(isWireError({ code: 'RATE_LIMITED', message: 'slow down' })).toBe(true);
+    expect(isWireError({ code: 'WHATEVER', message: 'x' })).toBe(false);
+  });
+});
+
+describe('chooseHandlerName', () => {
+  const headless = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
+  const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+  it('forces Chrome111 for headless Chromium and when detection fails', () => {
+    expect(chooseHandlerName(headless, 'Chrome111')).toBe('Chrome111');
+    expect(chooseHandlerName(headless, undefined)).toBe('Chrome111');
+    expect(chooseHandlerName('SomeBrowser/1.0', undefined)).toBe('Chrome111');
+  });
+  it('keeps the library detection otherwise', () => {
+    expect(chooseHandlerName(chrome, 'Chrome111')).toBeUndefined();
+    expect(chooseHandlerName('Firefox/130', 'Firefox120')).toBeUndefined();
+  });
+});

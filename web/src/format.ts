@@ -1,0 +1,74 @@
+import type { ChatMessage } from '../../common/protocol/events.ts';
+import { USERNAME_RULES, WEB_LIMITS } from './limits.ts';
+
+/** Pure text formatting shared by the pages. */
+
+/** "0 watching", "2 watching": plain digits, no thousands separator, so the text is predictable. */
+export function formatViewers(count: number): string {
+  const n = Number.isFinite(count) && count > 0 ? Math.floor(count) : 0;
+  return `${n} watching`;
+}
+
+/** One chat line exactly as the log shows it: "username: text". */
+export function formatChatLine(message: Pick<ChatMessage, 'user' | 'text'>): string {
+  return `${message.user.username}: ${message.text}`;
+}
+
+/** An error as shown in the alert region: the message, then the stable code. */
+export function formatError(code: string, message: string): string {
+  return `${message} (${code})`;
+}
+
+/** How many floating hearts to draw for a burst of `count`: enough to feel it, never a flood. */
+export function heartsToDraw(count: number, max = 8): number {
+  if (!Number.isFinite(count) || count <= 0) return 0;
+  return Math.min(Math.floor(count), max);
+}
+
+/** Adds a hearts burst to a running total, ignoring nonsense (negative, NaN). */
+export function addHearts(total: number, count: number): number {
+  return Number.isFinite(count) && count > 0 ? total + Math.floor(count) : total;
+}
+
+/** "live for 5 min" style duration between an ISO start and now. */
+export function formatLiveFor(startedAt: string, now: number): string {
+  const start = Date.parse(startedAt);
+  if (Number.isNaN(start)) return '';
+  const minutes = Math.max(0, Math.floor((now - start) / 60_000));
+  if (minutes < 1) return 'just started';
+  if (minutes < 60) return `live for ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? `live for ${hours} h` : `live for ${hours} h ${rest} min`;
+}
+
+/** The rule of `UsernameSchema` (after trimming): 3–32 of letters, digits, "_", "." and "-". */
+export function isValidUsername(name: string): boolean {
+  return name.length >= USERNAME_RULES.min && name.length <= USERNAME_RULES.max && USERNAME_RULES.pattern.test(name);
+}
+
+export type InviteesResult = { ok: true; usernames: string[] } | { ok: false; message: string };
+
+/**
+ * Parses the invitees field: usernames separated by commas or whitespace, an optional
+ * leading "@", duplicates (case-insensitive) dropped. Same rules as the server's schema.
+ */
+export function parseInvitees(text: string): InviteesResult {
+  const seen = new Set<string>();
+  const usernames: string[] = [];
+  for (const raw of text.split(/[\s,;]+/)) {
+    const name = raw.startsWith('@') ? raw.slice(1) : raw;
+    if (name === '') continue;
+    if (!isValidUsername(name)) {
+      return { ok: false, message: `"${name}" is not a valid username` };
+    }
+    const key = name.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    usernames.push(name);
+  }
+  if (usernames.length > WEB_LIMITS.inviteesMax) {
+    return { ok: false, message: `at most ${WEB_LIMITS.inviteesMax} invitees` };
+  }
+  return { ok: true, usernames };
+}

@@ -1,0 +1,142 @@
+import { Api } from './api.ts';
+import { h, replace } from './dom.ts';
+import type { Cleanup, PageContext, PageMount } from './page.ts';
+import { mountSignIn, mountSignUp } from './pages/auth.ts';
+import { mountHome } from './pages/home.ts';
+import { mountNotFound } from './pages/notFound.ts';
+import { matchRoute, shouldIntercept, type Route } from './router.ts';
+import { Session } from './session.ts';
+import { Alerts } from './ui/Alerts.ts';
+
+/**
+ * The app shell and composition root: header with navigation, the alert region, the
+ * router. The live and watch pages (with socket.io-client and mediasoup-client) load
+ * on demand, so the home page stays small.
+ */
+
+const api = new Api();
+const session = new Session();
+const alerts = new Alerts();
+const sessionReady = api
+  .me()
+  .then((user) => session.set(user))
+  .catch(() => session.set(null));
+
+// ---------------------------------------------------------------- layout --
+const nav = h('nav', { 'aria-label': 'Main' });
+const header = h('header', { class: 'site-header' }, h('a', { href: '/', class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), 'Spyglass'), nav);
+const outlet = h('div', { class: 'page' });
+const main = h('main', { id: 'main' }, alerts.element, outlet);
+const app = document.getElementById('app') ?? document.body;
+app.replaceChildren(header, main);
+
+function renderNav(): void {
+  const user = session.user;
+  const here = location.pathname;
+  const link = (href: string, text: string): HTMLAnchorElement =>
+    h('a', { href, 'aria-current': here === href ? 'page' : null }, text);
+  const signOut = h('button', { type: 'button', class: 'link-button' }, 'Sign out');
+  signOut.addEventListener('click', () => {
+    signOut.disabled = true;
+    api
+      .signOut()
+      .catch((err: unknown) => alerts.show(err))
+      .finally(() => {
+        session.set(null);
+        navigate('/');
+      });
+  });
+  replace(
+    nav,
+    h(
+      'ul',
+      {},
+      h('li', {}, link('/', 'Live now')),
+      h('li', {}, link('/live', 'Go live')),
+      ...(user
+        ? [h('li', { class: 'user' }, h('span', { class: 'username', title: 'Signed in' }, user.username)), h('li', {}, signOut)]
+        : [h('li', {}, link('/signin', 'Sign in')), h('li', {}, link('/signup', 'Sign up'))]),
+    ),
+  );
+}
+session.subscribe(renderNav);
+
+// ---------------------------------------------------------------- router --
+let cleanup: Cleanup | null = null;
+let renderToken = 0;
+let firstRender = true;
+
+const ctx: PageContext = {
+  api,
+  session,
+  alerts,
+  sessionReady: sessionReady.then(() => undefined),
+  navigate,
+  setTitle: (title) => {
+    document.title = `${title} · Spyglass`;
+  },
+};
+
+async function pageFor(route: Route): Promise<PageMount> {
+  switch (route.name) {
+    case 'home':
+      return mountHome;
+    case 'signup':
+      return mountSignUp;
+    case 'signin':
+      return mountSignIn;
+    case 'live':
+      return (await import('./pages/live.ts')).mountLive;
+    case 'watch':
+      return (await import('./pages/watch.ts')).watchPage(route.id);
+    case 'not-found':
+      return mountNotFound;
+  }
+}
+
+async function render(): Promise<void> {
+  const token = ++renderToken;
+  cleanup?.();
+  cleanup = null;
+  alerts.clear();
+  renderNav();
+  let mount: PageMount;
+  try {
+    mount = await pageFor(matchRoute(location.pathname));
+  } catch (err) {
+    // A chunk failed to load (offline, or a deploy replaced it): a full load fixes the latter.
+    if (token === renderToken) alerts.show(err);
+    return;
+  }
+  if (token !== renderToken) return;
+  outlet.replaceChildren();
+  cleanup = mount(outlet, ctx);
+  if (!firstRender) {
+    // Move focus to the new page's heading so screen readers announce the navigation.
+    outlet.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+  firstRender = false;
+}
+
+function navigate(path: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  void render();
+}
+
+document.addEventListener('click', (event) => {
+  if (event.defaultPrevented || !(event.target instanceof Element)) return;
+  const anchor = event.target.closest('a');
+  if (!anchor || !anchor.hasAttribute('href')) return;
+  const path = shouldIntercept(anchor.href, location.origin, location.pathname, event, {
+    target: anchor.target,
+    download: anchor.hasAttribute('download'),
+  });
+  if (path === null) return;
+  event.preventDefault();
+  if (path !== location.pathname + location.search + location.hash) navigate(path);
+});
+window.addEventListener('popstate', () => void render());
+
+void render();

@@ -1,0 +1,282 @@
+import { Device, detectDevice } from 'mediasoup-client';
+import type * as ms from 'mediasoup-client/types';
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { RtpCapabilities } from '../../common/protocol/media.ts';
+import { ProtocolError } from '../../common/protocol/errors.ts';
+import { chooseHandlerName } from './handler.ts';
+import {
+  isClientRtpParameters,
+  toClientRtpCapabilities,
+  toClientTransportOptions,
+  toWireRtpCapabilities,
+  toWireRtpParameters,
+} from './rtp.ts';
+import type { Signal } from './signaling.ts';
+
+/** Simulcast layers for the broadcaster's video: quarter, half and full resolution. */
+export const SIMULCAST_ENCODINGS: readonly ms.RtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
+
+/** Camera and microphone constraints for going live. */
+export const CAPTURE_CONSTRAINTS: MediaStreamConstraints = {
+  audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+  video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } },
+};
+
+/** mediasoup-client's detection, which throws in some environments instead of returning undefined. */
+function detect(): string | undefined {
+  try {
+    return detectDevice();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A loaded mediasoup-client Device for a router. A new one per (re)join: a resumed broadcast may live on a new router. */
+export async function loadDevice(rtpCapabilities: RtpCapabilities): Promise<Device> {
+  const handlerName = chooseHandlerName(navigator.userAgent, detect());
+  const device = handlerName === undefined ? new Device() : new Device({ handlerName });
+  await device.load({ routerRtpCapabilities: toClientRtpCapabilities(rtpCapabilities) });
+  return device;
+}
+
+/** State of the WebRTC connection as the pages show it. */
+export type ConnectionState = ms.ConnectionState;
+
+/** Wires a transport's `connect` event to `transport:connect`. */
+function onConnect(signal: Signal, broadcastId: BroadcastId, transport: ms.Transport): void {
+  transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+    signal
+      .request('transport:connect', {
+        broadcastId,
+        transportId: transport.id,
+        dtlsParameters: {
+          ...(dtlsParameters.role === undefined ? {} : { role: dtlsParameters.role }),
+          fingerprints: dtlsParameters.fingerprints,
+        },
+      })
+      .then(() => callback(), errback);
+  });
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** What `publish` returns: the live producers and an idempotent `close()`. */
+export interface Publication {
+  readonly producers: readonly ms.Producer[];
+  readonly closed: boolean;
+  /** Closes producers and the send transport. Tracks keep running (the page owns them). */
+  close(): void;
+}
+
+/** Options for `publish`. */
+export interface PublishOptions {
+  /** Called on every WebRTC connection state change of the send transport. */
+  onConnectionState?: (state: ConnectionState) => void;
+}
+
+/**
+ * Sends `stream` to the SFU for a broadcast the caller owns: creates a send transport,
+ * produces the audio track (Opus) and the video track with three simulcast layers.
+ * Tracks are produced with `stopTracks: false` so that a resume can produce them again.
+ */
+export async function publish(
+  signal: Signal,
+  broadcastId: BroadcastId,
+  rtpCapabilities: RtpCapabilities,
+  stream: MediaStream,
+  options: PublishOptions = {},
+): Promise<Publication> {
+  const device = await loadDevice(rtpCapabilities);
+  const transport = device.createSendTransport(toClientTransportOptions(await signal.request('transport:create', { broadcastId })));
+  const producers: ms.Producer[] = [];
+  let closed = false;
+  const publication: Publication = {
+    get producers() {
+      return producers;
+    },
+    get closed() {
+      return closed;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const p of producers) p.close();
+      transport.close();
+    },
+  };
+
+  onConnect(signal, broadcastId, transport);
+  transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+    signal
+      .request('produce', { broadcastId, transportId: transport.id, kind, rtpParameters: toWireRtpParameters(rtpParameters) })
+      .then(({ producerId }) => callback({ id: producerId }), (err: unknown) => errback(toError(err)));
+  });
+  transport.on('connectionstatechange', (state) => options.onConnectionState?.(state));
+
+  try {
+    const audio = stream.getAudioTracks()[0];
+    if (audio && device.canProduce('audio')) {
+      const opus = device.sendRtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
+      producers.push(
+        await transport.produce({
+          track: audio,
+          stopTracks: false,
+          codecOptions: { opusStereo: false, opusDtx: true, opusFec: true },
+          ...(opus === undefined ? {} : { codec: opus }),
+        }),
+      );
+    }
+    const video = stream.getVideoTracks()[0];
+    if (video && device.canProduce('video')) {
+      producers.push(
+        await transport.produce({
+          track: video,
+          stopTracks: false,
+          encodings: SIMULCAST_ENCODINGS.map((e) => ({ ...e })),
+          codecOptions: { videoGoogleStartBitrate: 1000 },
+        }),
+      );
+    }
+  } catch (err) {
+    publication.close();
+    throw err;
+  }
+  if (producers.length === 0) {
+    publication.close();
+    throw new ProtocolError({ code: 'MEDIA_ERROR', message: 'nothing to send: no camera or microphone track' });
+  }
+  return publication;
+}
+
+/** What `subscribe` returns. */
+export interface Subscription {
+  /** The current stream (a new MediaStream each time the set of tracks changes). */
+  readonly stream: MediaStream;
+  readonly closed: boolean;
+  /** Closes consumers and the receive transport, and stops listening to `producer:new`. */
+  close(): void;
+}
+
+/** Options for `subscribe`. */
+export interface SubscribeOptions {
+  /** Called with a fresh MediaStream whenever a track is added or replaced. */
+  onStream?: (stream: MediaStream) => void;
+  /** Called on every WebRTC connection state change of the receive transport. */
+  onConnectionState?: (state: ConnectionState) => void;
+  /** Called when consuming a new producer fails (the subscription stays open). */
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Receives a broadcast after `broadcast:join`: creates a receive transport, consumes every
+ * producer (consumers start paused on the server and are resumed once created here), and
+ * consumes again on each `producer:new`. A new track of a kind replaces the old one.
+ */
+export async function subscribe(
+  signal: Signal,
+  broadcastId: BroadcastId,
+  rtpCapabilities: RtpCapabilities,
+  options: SubscribeOptions = {},
+): Promise<Subscription> {
+  const device = await loadDevice(rtpCapabilities);
+  const transport = device.createRecvTransport(toClientTransportOptions(await signal.request('transport:create', { broadcastId })));
+  onConnect(signal, broadcastId, transport);
+  transport.on('connectionstatechange', (state) => options.onConnectionState?.(state));
+
+  const consumers = new Map<ms.MediaKind, ms.Consumer>();
+  let stream = new MediaStream();
+  let closed = false;
+
+  const rebuild = (): void => {
+    stream = new MediaStream([...consumers.values()].map((c) => c.track));
+    options.onStream?.(stream);
+  };
+
+  const consumeAll = async (): Promise<void> => {
+    const { consumers: offers } = await signal.request('consume', {
+      broadcastId,
+      transportId: transport.id,
+      rtpCapabilities: toWireRtpCapabilities(device.recvRtpCapabilities),
+    });
+    for (const offer of offers) {
+      if (closed) return;
+      if (!isClientRtpParameters(offer.rtpParameters)) {
+        throw new ProtocolError({ code: 'MEDIA_ERROR', message: `malformed rtpParameters for consumer ${offer.id}` });
+      }
+      const consumer = await transport.consume({
+        id: offer.id,
+        producerId: offer.producerId,
+        kind: offer.kind,
+        rtpParameters: offer.rtpParameters,
+        // One stream id for audio and video lets the browser keep them in lip sync.
+        streamId: broadcastId,
+      });
+      if (closed) {
+        consumer.close();
+        return;
+      }
+      consumers.get(consumer.kind)?.close();
+      consumers.set(consumer.kind, consumer);
+      consumer.on('transportclose', () => {
+        if (consumers.get(consumer.kind) === consumer) consumers.delete(consumer.kind);
+      });
+      await signal.request('consumer:resume', { broadcastId, consumerId: consumer.id });
+      rebuild();
+    }
+  };
+
+  // consume() answers only producers not yet consumed, so calls must not overlap.
+  let queue: Promise<void> = Promise.resolve();
+  const enqueue = (): Promise<void> => {
+    const next = queue.then(() => (closed ? undefined : consumeAll()));
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  const off = signal.on('producer:new', (e) => {
+    if (e.broadcastId !== broadcastId || closed) return;
+    enqueue().catch((err: unknown) => options.onError?.(err));
+  });
+
+  const subscription: Subscription = {
+    get stream() {
+      return stream;
+    },
+    get closed() {
+      return closed;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      off();
+      for (const c of consumers.values()) c.close();
+      consumers.clear();
+      transport.close();
+    },
+  };
+
+  try {
+    await enqueue();
+  } catch (err) {
+    subscription.close();
+    throw err;
+  }
+  return subscription;
+}
+
+/** Asks for camera and microphone; the error names are the browser's (NotAllowedError, NotFoundError…). */
+export async function capture(): Promise<MediaStream> {
+  if (navigator.mediaDevices?.getUserMedia === undefined) {
+    throw new ProtocolError({
+      code: 'MEDIA_ERROR',
+      message: 'this page needs a secure context (https or localhost) to use the camera',
+    });
+  }
+  return navigator.mediaDevices.getUserMedia(CAPTURE_CONSTRAINTS);
+}

@@ -1,0 +1,94 @@
+import type { BroadcastSummary } from '../../../common/protocol/events.ts';
+import { h, replace } from '../dom.ts';
+import { formatLiveFor, formatViewers } from '../format.ts';
+import type { PageMount } from '../page.ts';
+import { watchPath } from '../router.ts';
+
+/** How often the list refreshes while the tab is visible. */
+const REFRESH_MS = 5_000;
+
+/** `/`: the broadcasts that are live now, refreshed every few seconds. */
+export const mountHome: PageMount = (root, ctx) => {
+  ctx.setTitle('Live now');
+  const list = h('ul', { class: 'broadcast-list', 'aria-busy': 'true' });
+  const empty = h('p', { class: 'empty', hidden: true }, 'Nobody is live right now.');
+  const intro = h('p', { class: 'lead' });
+  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, list, empty);
+
+  const renderIntro = (): void => {
+    const user = ctx.session.user;
+    replace(
+      intro,
+      user
+        ? h('a', { href: '/live', class: 'button primary' }, 'Start your broadcast')
+        : h('span', {}, 'Watch live video from anyone. ', h('a', { href: '/signup' }, 'Create an account'), ' to go live yourself.'),
+    );
+  };
+  renderIntro();
+  const offSession = ctx.session.subscribe(renderIntro);
+
+  let disposed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failing = false;
+
+  const renderList = (broadcasts: readonly BroadcastSummary[]): void => {
+    const now = Date.now();
+    replace(
+      list,
+      ...broadcasts.map((b) =>
+        h(
+          'li',
+          { class: 'broadcast-card' },
+          h('a', { href: watchPath(b.id), class: 'broadcast-title' }, b.title),
+          h(
+            'p',
+            { class: 'broadcast-meta' },
+            h('span', { class: 'owner' }, b.owner.username),
+            ' · ',
+            h('span', {}, formatViewers(b.viewerCount)),
+            ' · ',
+            h('span', {}, formatLiveFor(b.startedAt, now)),
+            b.visibility === 'private' ? h('span', { class: 'badge' }, 'Private') : null,
+            b.status === 'reconnecting' ? h('span', { class: 'badge warn' }, 'Reconnecting…') : null,
+          ),
+        ),
+      ),
+    );
+    list.setAttribute('aria-busy', 'false');
+    empty.hidden = broadcasts.length > 0;
+  };
+
+  const refresh = async (): Promise<void> => {
+    if (disposed) return;
+    if (document.visibilityState !== 'hidden') {
+      try {
+        const broadcasts = await ctx.api.listBroadcasts();
+        if (disposed) return;
+        failing = false;
+        renderList(broadcasts.filter((b) => b.status !== 'ended'));
+      } catch (err) {
+        if (disposed) return;
+        // Report the first failure of a streak, not one per poll.
+        if (!failing) ctx.alerts.show(err);
+        failing = true;
+      }
+    }
+    if (!disposed) timer = setTimeout(() => void refresh(), REFRESH_MS);
+  };
+  void refresh();
+
+  const onVisible = (): void => {
+    if (document.visibilityState === 'visible') {
+      clearTimeout(timer);
+      void refresh();
+    }
+  };
+  document.addEventListener('visibilitychange', onVisible);
+
+  return () => {
+    disposed = true;
+    clearTimeout(timer);
+    offSession();
+    document.removeEventListener('visibilitychange', onVisible);
+  };
+};

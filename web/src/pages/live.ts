@@ -1,0 +1,335 @@
+import type { BroadcastId } from '../../../common/protocol/ids.ts';
+import type { BroadcastSummary, Visibility } from '../../../common/protocol/events.ts';
+import { ProtocolError } from '../../../common/protocol/errors.ts';
+import { field, h, uid } from '../dom.ts';
+import { parseInvitees } from '../format.ts';
+import { WEB_LIMITS } from '../limits.ts';
+import { capture, publish, type Publication } from '../media.ts';
+import type { PageMount } from '../page.ts';
+import { watchPath } from '../router.ts';
+import { Signal } from '../signaling.ts';
+import { ChatPanel } from '../ui/ChatPanel.ts';
+import { Hearts } from '../ui/Hearts.ts';
+import { ViewerCount } from '../ui/ViewerCount.ts';
+
+type State = 'idle' | 'starting' | 'live' | 'reconnecting' | 'ending' | 'ended';
+
+const STATE_TEXT: Record<State, string> = {
+  idle: '',
+  starting: 'Going live…',
+  live: 'You are live',
+  reconnecting: 'Reconnecting…',
+  ending: 'Ending…',
+  ended: 'Broadcast ended',
+};
+
+/** Errors after which resuming is pointless: the broadcast is gone. */
+const FINAL_CODES: ReadonlySet<string> = new Set(['BROADCAST_ENDED', 'NOT_FOUND', 'FORBIDDEN']);
+/** Resume attempts after a reconnect before giving up (the server's grace period ends it anyway). */
+const MAX_RESUME_ATTEMPTS = 5;
+
+/** `/live`: camera preview, broadcast settings, then the live controls, viewers, chat and hearts. */
+export const mountLive: PageMount = (root, ctx) => {
+  ctx.setTitle('Go live');
+  let disposed = false;
+  let state: State = 'idle';
+  let stream: MediaStream | null = null;
+  let signal: Signal | null = null;
+  let broadcastId: BroadcastId | null = null;
+  let publication: Publication | null = null;
+  let chat: ChatPanel | null = null;
+  const offs: Array<() => void> = [];
+
+  // ----------------------------------------------------------------- view --
+  const heading = h('h1', { tabindex: -1 }, 'Go live');
+  const preview = h('video', { autoplay: true, playsinline: true, muted: true, 'aria-label': 'Camera preview', class: 'video' });
+  preview.muted = true;
+  const liveBadge = h('span', { class: 'live-badge', hidden: true }, 'LIVE');
+  const hearts = new Hearts();
+  const stage = h('div', { class: 'stage' }, preview, liveBadge, hearts.layer);
+  const retryCamera = h('button', { type: 'button', hidden: true, onclick: () => void startPreview() }, 'Turn on camera');
+
+  const title = field('Title', { type: 'text', name: 'title', maxlength: WEB_LIMITS.titleMax, autocomplete: 'off', placeholder: 'What is happening?' });
+  const radioName = uid('visibility');
+  const radio = (value: Visibility, label: string, checked: boolean): { row: HTMLDivElement; input: HTMLInputElement } => {
+    const id = uid('vis');
+    const input = h('input', { type: 'radio', id, name: radioName, value, checked });
+    return { row: h('div', { class: 'radio' }, input, h('label', { for: id }, label)), input };
+  };
+  const isPublic = radio('public', 'Public', true);
+  const isPrivate = radio('private', 'Private', false);
+  const invitees = field(
+    'Invitees',
+    { type: 'text', name: 'invitees', autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', placeholder: 'alice, bob' },
+    'For a private broadcast: usernames who may watch, separated by commas.',
+  );
+  const visibility = h('fieldset', { class: 'visibility' }, h('legend', {}, 'Who can watch'), isPublic.row, isPrivate.row);
+  const goLive = h('button', { type: 'submit', class: 'primary' }, 'Go live');
+  const form = h('form', { class: 'live-form' }, title.wrapper, visibility, invitees.wrapper, goLive);
+
+  const stateStatus = h('p', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
+  const viewers = new ViewerCount(0);
+  const watchLink = h('a', { href: '/', class: 'watch-link' }, 'Watch link');
+  const watchUrl = h('code', { class: 'watch-url' });
+  const copy = h('button', { type: 'button', class: 'small' }, 'Copy link');
+  const linkRow = h('p', { class: 'link-row', hidden: true }, watchLink, ' ', watchUrl, ' ', copy);
+  const endButton = h('button', { type: 'button', class: 'danger', hidden: true }, 'End broadcast');
+  const chatSlot = h('div', { class: 'chat-slot' });
+  const controls = h('div', { class: 'live-controls' }, stateStatus, h('div', { class: 'counters' }, viewers.element, hearts.counter), linkRow, endButton);
+
+  const signedOut = h(
+    'p',
+    { class: 'notice' },
+    'Sign in to go live. ',
+    h('a', { href: '/signin?next=%2Flive' }, 'Sign in to your account'),
+    ' or ',
+    h('a', { href: '/signup?next=%2Flive' }, 'create one'),
+    '.',
+  );
+
+  const render = (): void => {
+    const editable = state === 'idle' || state === 'ended';
+    for (const input of [title.input, isPublic.input, isPrivate.input, invitees.input]) input.disabled = !editable;
+    goLive.hidden = !editable;
+    goLive.disabled = !editable;
+    const onAir = state === 'live' || state === 'reconnecting' || state === 'ending';
+    endButton.hidden = !onAir;
+    endButton.disabled = state === 'ending';
+    liveBadge.hidden = state !== 'live';
+    stateStatus.textContent = STATE_TEXT[state];
+    stateStatus.className = `broadcast-state state-${state}`;
+    controls.hidden = broadcastId === null && state === 'idle';
+  };
+
+  const setState = (next: State): void => {
+    state = next;
+    render();
+  };
+
+  // --------------------------------------------------------------- camera --
+  async function startPreview(): Promise<MediaStream | null> {
+    if (stream && stream.getTracks().every((t) => t.readyState === 'live')) return stream;
+    retryCamera.hidden = true;
+    try {
+      const captured = await capture();
+      if (disposed) {
+        for (const t of captured.getTracks()) t.stop();
+        return null;
+      }
+      stream = captured;
+      preview.srcObject = captured;
+      preview.play().catch(() => undefined);
+      return captured;
+    } catch (err) {
+      if (!disposed) {
+        ctx.alerts.show(err);
+        retryCamera.hidden = false;
+      }
+      return null;
+    }
+  }
+
+  // ------------------------------------------------------------ signalling --
+  const connect = (): Signal => {
+    if (signal) return signal;
+    const s = Signal.connect();
+    signal = s;
+    const mine = (id: BroadcastId): boolean => id === broadcastId;
+    offs.push(
+      s.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
+      s.on('chat:message', (m) => mine(m.broadcastId) && chat?.add(m)),
+      s.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
+      s.on('broadcast:interrupted', (e) => {
+        if (mine(e.broadcastId) && (state === 'live' || state === 'reconnecting')) void resume();
+      }),
+      s.on('broadcast:ended', (e) => {
+        if (mine(e.broadcastId)) finish();
+      }),
+      s.onDisconnect(() => {
+        if (state === 'live') setState('reconnecting');
+      }),
+      s.onReconnect(() => {
+        if (state === 'live' || state === 'reconnecting') void resume();
+      }),
+    );
+    return s;
+  };
+
+  const showBroadcast = (broadcast: BroadcastSummary): void => {
+    const url = new URL(watchPath(broadcast.id), location.origin).href;
+    watchLink.href = url;
+    watchUrl.textContent = url;
+    linkRow.hidden = false;
+    viewers.set(broadcast.viewerCount);
+    chat = new ChatPanel({
+      send: async (text) => {
+        if (!signal || !broadcastId) throw new ProtocolError({ code: 'WRONG_STATE', message: 'not live' });
+        return (await signal.request('chat:send', { broadcastId, text })).message;
+      },
+      onError: (err) => ctx.alerts.show(err),
+    });
+    chatSlot.replaceChildren(chat.element);
+  };
+
+  copy.addEventListener('click', () => {
+    const url = watchLink.href;
+    navigator.clipboard?.writeText(url).then(
+      () => {
+        copy.textContent = 'Copied';
+        setTimeout(() => (copy.textContent = 'Copy link'), 1500);
+      },
+      () => ctx.alerts.show(new Error('Could not copy the link; select it and copy it by hand.')),
+    );
+  });
+
+  // ------------------------------------------------------------- actions --
+  async function start(): Promise<void> {
+    ctx.alerts.clear();
+    const titleText = title.input.value.trim();
+    if (titleText === '') {
+      ctx.alerts.show(new ProtocolError({ code: 'VALIDATION_FAILED', message: 'Enter a title for your broadcast' }));
+      title.input.focus();
+      return;
+    }
+    const vis: Visibility = isPrivate.input.checked ? 'private' : 'public';
+    const parsed = vis === 'private' ? parseInvitees(invitees.input.value) : { ok: true as const, usernames: [] };
+    if (!parsed.ok) {
+      ctx.alerts.show(new ProtocolError({ code: 'VALIDATION_FAILED', message: `Invitees: ${parsed.message}` }));
+      invitees.input.focus();
+      return;
+    }
+    setState('starting');
+    let startedId: BroadcastId | null = null;
+    try {
+      const media = await startPreview();
+      if (!media) throw new ProtocolError({ code: 'MEDIA_ERROR', message: 'the camera and microphone are needed to go live' });
+      const s = connect();
+      const res = await s.request('broadcast:start', { title: titleText, visibility: vis, invitees: parsed.usernames });
+      startedId = res.broadcast.id;
+      broadcastId = startedId;
+      hearts.reset();
+      showBroadcast(res.broadcast);
+      if (disposed) return;
+      publication = await publish(s, startedId, res.rtpCapabilities, media);
+      if (disposed) return;
+      setState('live');
+      endButton.focus();
+    } catch (err) {
+      if (disposed) return;
+      ctx.alerts.show(err);
+      if (startedId !== null) signal?.request('broadcast:stop', { broadcastId: startedId }).catch(() => undefined);
+      publication?.close();
+      publication = null;
+      broadcastId = null;
+      linkRow.hidden = true;
+      setState('idle');
+    }
+  }
+
+  let resuming = false;
+  let resumeAgain = false;
+  async function resume(attempt = 1): Promise<void> {
+    if (resuming) {
+      resumeAgain = true;
+      return;
+    }
+    const id = broadcastId;
+    const s = signal;
+    if (!id || !s || !stream) return;
+    resuming = true;
+    setState('reconnecting');
+    try {
+      publication?.close();
+      publication = null;
+      const res = await s.request('broadcast:resume', { broadcastId: id });
+      if (disposed || broadcastId !== id) return;
+      viewers.set(res.broadcast.viewerCount);
+      const media = (await startPreview()) ?? stream;
+      publication = await publish(s, id, res.rtpCapabilities, media);
+      if (disposed || broadcastId !== id) {
+        publication.close();
+        return;
+      }
+      setState('live');
+    } catch (err) {
+      if (disposed) return;
+      if (err instanceof ProtocolError && FINAL_CODES.has(err.code)) {
+        finish();
+        return;
+      }
+      if (attempt < MAX_RESUME_ATTEMPTS && s.connected) {
+        setTimeout(() => {
+          if (!disposed && state === 'reconnecting') void resume(attempt + 1);
+        }, 1000 * attempt);
+      } else {
+        ctx.alerts.show(err);
+      }
+    } finally {
+      resuming = false;
+      if (resumeAgain && !disposed) {
+        resumeAgain = false;
+        void resume();
+      }
+    }
+  }
+
+  async function end(): Promise<void> {
+    const id = broadcastId;
+    if (!id || !signal) return;
+    setState('ending');
+    try {
+      await signal.request('broadcast:stop', { broadcastId: id });
+    } catch (err) {
+      if (!(err instanceof ProtocolError && err.code === 'BROADCAST_ENDED')) ctx.alerts.show(err);
+    }
+    if (!disposed) finish();
+  }
+
+  /** The broadcast is over: stop sending, keep the camera for another go. */
+  function finish(): void {
+    publication?.close();
+    publication = null;
+    chat?.setEnabled(false);
+    setState('ended');
+    heading.focus();
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (state === 'idle' || state === 'ended') void start();
+  });
+  endButton.addEventListener('click', () => void end());
+
+  // ---------------------------------------------------------------- mount --
+  root.append(heading);
+  render();
+  void ctx.sessionReady.then(() => {
+    if (disposed) return;
+    if (!ctx.session.user) {
+      root.append(signedOut);
+      return;
+    }
+    root.append(
+      h(
+        'div',
+        { class: 'live-layout' },
+        h('div', { class: 'live-main' }, stage, retryCamera, controls),
+        h('div', { class: 'live-side' }, form, chatSlot),
+      ),
+    );
+    void startPreview();
+  });
+
+  return () => {
+    disposed = true;
+    for (const off of offs) off();
+    if (broadcastId && (state === 'starting' || state === 'live' || state === 'reconnecting')) {
+      // Leaving the page ends the broadcast: its camera is about to stop.
+      signal?.request('broadcast:stop', { broadcastId }).catch(() => undefined);
+    }
+    publication?.close();
+    signal?.close();
+    for (const t of stream?.getTracks() ?? []) t.stop();
+    preview.srcObject = null;
+  };
+};

@@ -1,0 +1,237 @@
+import type { BroadcastId } from '../../../common/protocol/ids.ts';
+import type { BroadcastSummary, EndReason } from '../../../common/protocol/events.ts';
+import { ProtocolError } from '../../../common/protocol/errors.ts';
+import { h, replace } from '../dom.ts';
+import { formatLiveFor } from '../format.ts';
+import { subscribe, type Subscription } from '../media.ts';
+import type { PageMount } from '../page.ts';
+import { Signal } from '../signaling.ts';
+import { ChatPanel } from '../ui/ChatPanel.ts';
+import { Hearts } from '../ui/Hearts.ts';
+import { ViewerCount } from '../ui/ViewerCount.ts';
+
+type State = 'joining' | 'live' | 'reconnecting' | 'ended' | 'unavailable';
+
+const END_TEXT: Record<EndReason, string> = {
+  stopped: 'The broadcaster ended the broadcast.',
+  'broadcaster-left': 'The broadcaster left.',
+  'server-shutdown': 'The server is shutting down.',
+};
+
+/** Join errors that retrying will not fix. */
+const FATAL_JOIN: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'BAD_REQUEST', 'VALIDATION_FAILED']);
+
+/** `/watch/:id`: the live video with sound, chat, hearts and the viewer count. */
+export function watchPage(broadcastId: BroadcastId): PageMount {
+  return (root, ctx) => {
+    ctx.setTitle('Watch');
+    let disposed = false;
+    let state: State = 'joining';
+    let subscription: Subscription | null = null;
+    let joinedOnce = false;
+    const signal = Signal.connect();
+    const offs: Array<() => void> = [];
+
+    // --------------------------------------------------------------- view --
+    const heading = h('h1', { tabindex: -1 }, 'Loading broadcast…');
+    const meta = h('p', { class: 'broadcast-meta' });
+    const video = h('video', { autoplay: true, playsinline: true, 'aria-label': 'Live video', class: 'video' });
+    const unmute = h('button', { type: 'button', class: 'unmute', hidden: true }, 'Unmute');
+    const overlay = h('div', { class: 'stage-overlay', hidden: true });
+    const hearts = new Hearts();
+    const stage = h('div', { class: 'stage' }, video, overlay, hearts.layer, unmute);
+    const stateStatus = h('div', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
+    const viewers = new ViewerCount(0);
+    const heartButton = h('button', { type: 'button', class: 'heart-button' }, h('span', { 'aria-hidden': 'true' }, '♥ '), 'Send a heart');
+    const chat = new ChatPanel({
+      send: async (text) => (await signal.request('chat:send', { broadcastId, text })).message,
+      onError: (err) => ctx.alerts.show(err),
+    });
+    root.append(
+      h(
+        'div',
+        { class: 'watch-layout' },
+        h(
+          'div',
+          { class: 'watch-main' },
+          heading,
+          meta,
+          stage,
+          stateStatus,
+          h('div', { class: 'counters' }, viewers.element, hearts.counter, heartButton),
+        ),
+        h('div', { class: 'watch-side' }, chat.element),
+      ),
+    );
+
+    const render = (reason?: EndReason): void => {
+      overlay.hidden = state !== 'reconnecting' && state !== 'joining';
+      overlay.textContent = state === 'reconnecting' ? 'Reconnecting…' : state === 'joining' ? 'Connecting…' : '';
+      heartButton.disabled = state === 'ended' || state === 'unavailable';
+      chat.setEnabled(state !== 'ended' && state !== 'unavailable');
+      if (state === 'ended') {
+        replace(
+          stateStatus,
+          h('h2', {}, 'Broadcast ended'),
+          reason ? h('p', {}, END_TEXT[reason]) : null,
+          h('p', {}, h('a', { href: '/' }, 'See who else is live')),
+        );
+      } else if (state === 'reconnecting') {
+        replace(stateStatus, h('p', {}, 'Reconnecting…'));
+      } else {
+        stateStatus.replaceChildren();
+      }
+    };
+    render();
+
+    const showBroadcast = (b: BroadcastSummary): void => {
+      heading.textContent = b.title;
+      ctx.setTitle(b.title);
+      replace(meta, h('span', { class: 'owner' }, b.owner.username), ' · ', formatLiveFor(b.startedAt, Date.now()));
+      viewers.set(b.viewerCount);
+    };
+
+    // -------------------------------------------------------------- media --
+    const play = async (): Promise<void> => {
+      try {
+        await video.play();
+      } catch (err) {
+        if (disposed || !(err instanceof DOMException) || err.name !== 'NotAllowedError') return;
+        // Autoplay with sound was refused: start muted and offer to unmute.
+        video.muted = true;
+        unmute.hidden = false;
+        await video.play().catch(() => undefined);
+      }
+    };
+    unmute.addEventListener('click', () => {
+      video.muted = false;
+      unmute.hidden = true;
+      void video.play().catch(() => {
+        video.muted = true;
+        unmute.hidden = false;
+      });
+    });
+    const attach = (stream: MediaStream): void => {
+      if (disposed) return;
+      video.srcObject = stream;
+      void play();
+    };
+
+    const stopMedia = (): void => {
+      subscription?.close();
+      subscription = null;
+    };
+
+    const ended = (reason?: EndReason): void => {
+      state = 'ended';
+      stopMedia();
+      video.srcObject = null;
+      render(reason);
+    };
+
+    // ---------------------------------------------------------------- join --
+    let joining = false;
+    let joinAgain = false;
+    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+    const join = async (attempt = 1): Promise<void> => {
+      if (disposed || state === 'ended' || state === 'unavailable') return;
+      if (joining) {
+        joinAgain = true;
+        return;
+      }
+      joining = true;
+      clearTimeout(retryTimer);
+      stopMedia();
+      if (joinedOnce) {
+        state = 'reconnecting';
+        render();
+      }
+      try {
+        const res = await signal.request('broadcast:join', { broadcastId });
+        if (disposed) return;
+        joinedOnce = true;
+        showBroadcast(res.broadcast);
+        chat.reset(res.recentChat);
+        if (res.broadcast.status === 'ended') {
+          ended();
+          return;
+        }
+        const sub = await subscribe(signal, broadcastId, res.rtpCapabilities, {
+          onStream: attach,
+          onError: (err) => ctx.alerts.show(err),
+        });
+        if (disposed) {
+          sub.close();
+          return;
+        }
+        subscription = sub;
+        attach(sub.stream);
+        state = res.broadcast.status === 'reconnecting' ? 'reconnecting' : 'live';
+        render();
+      } catch (err) {
+        if (disposed) return;
+        if (err instanceof ProtocolError && err.code === 'BROADCAST_ENDED') {
+          ended();
+        } else if (err instanceof ProtocolError && FATAL_JOIN.has(err.code)) {
+          state = 'unavailable';
+          heading.textContent = err.code === 'NOT_FOUND' ? 'Broadcast not found' : 'This broadcast is not available';
+          ctx.alerts.show(err);
+          render();
+        } else {
+          ctx.alerts.show(err);
+          // Transient (timeout, media error): try again with a growing pause.
+          if (signal.connected) retryTimer = setTimeout(() => void join(attempt + 1), Math.min(1000 * attempt, 10_000));
+        }
+      } finally {
+        joining = false;
+        if (joinAgain && !disposed) {
+          joinAgain = false;
+          void join();
+        }
+      }
+    };
+
+    const mine = (id: BroadcastId): boolean => id === broadcastId;
+    offs.push(
+      signal.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
+      signal.on('chat:message', (m) => mine(m.broadcastId) && chat.add(m)),
+      signal.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
+      signal.on('broadcast:status', (e) => {
+        if (!mine(e.broadcastId) || state === 'ended' || state === 'unavailable') return;
+        state = e.status;
+        render();
+      }),
+      signal.on('broadcast:interrupted', (e) => {
+        if (mine(e.broadcastId)) void join();
+      }),
+      signal.on('broadcast:ended', (e) => {
+        if (mine(e.broadcastId)) ended(e.reason);
+      }),
+      signal.onDisconnect(() => {
+        if (state === 'live') {
+          state = 'reconnecting';
+          render();
+        }
+      }),
+      // The server forgets a viewer whose socket dropped: join from scratch.
+      signal.onReconnect(() => void join()),
+    );
+
+    heartButton.addEventListener('click', () => {
+      hearts.float(1);
+      signal.request('heart:send', { broadcastId }).catch((err: unknown) => ctx.alerts.show(err));
+    });
+
+    void join();
+
+    return () => {
+      disposed = true;
+      clearTimeout(retryTimer);
+      for (const off of offs) off();
+      if (joinedOnce && state !== 'ended') signal.request('broadcast:leave', { broadcastId }).catch(() => undefined);
+      stopMedia();
+      signal.close();
+      video.srcObject = null;
+    };
+  };
+}

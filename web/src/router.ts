@@ -1,0 +1,66 @@
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import { isBroadcastId } from './guards.ts';
+
+/** The pages of the single-page app. */
+export type Route =
+  | { name: 'home' }
+  | { name: 'signup' }
+  | { name: 'signin' }
+  | { name: 'live' }
+  | { name: 'watch'; id: BroadcastId }
+  | { name: 'not-found'; path: string };
+
+const STATIC_ROUTES: Readonly<Record<string, Route>> = {
+  '/': { name: 'home' },
+  '/signup': { name: 'signup' },
+  '/signin': { name: 'signin' },
+  '/live': { name: 'live' },
+};
+
+/** Maps a pathname to a route. A trailing slash is ignored; unknown paths are 'not-found'. */
+export function matchRoute(pathname: string): Route {
+  const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') || '/' : pathname || '/';
+  const fixed = STATIC_ROUTES[path];
+  if (fixed) return fixed;
+  const watch = /^\/watch\/([^/]+)$/.exec(path);
+  if (watch && isBroadcastId(watch[1])) return { name: 'watch', id: watch[1] };
+  return { name: 'not-found', path };
+}
+
+/** The path of a broadcast's watch page. */
+export function watchPath(id: BroadcastId): string {
+  return `/watch/${encodeURIComponent(id)}`;
+}
+
+/**
+ * Whether a click on a link should be handled by the router instead of the browser:
+ * same origin, plain left click without modifiers, no target or download, not a hash
+ * jump on the same page, and not an API or socket.io path.
+ */
+export function shouldIntercept(
+  href: string,
+  origin: string,
+  currentPath: string,
+  click: { button: number; metaKey: boolean; ctrlKey: boolean; shiftKey: boolean; altKey: boolean },
+  anchor: { target: string; download: boolean },
+): string | null {
+  if (click.button !== 0 || click.metaKey || click.ctrlKey || click.shiftKey || click.altKey) return null;
+  if ((anchor.target !== '' && anchor.target !== '_self') || anchor.download) return null;
+  let url: URL;
+  try {
+    url = new URL(href, origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== origin) return null;
+  if (url.pathname === currentPath && url.hash !== '') return null;
+  if (url.pathname.startsWith('/api/') || url.pathname.startsWith('/socket.io')) return null;
+  return url.pathname + url.search + url.hash;
+}
+
+/** A `next` query parameter that is safe to navigate to after sign-in (same-site path only). */
+export function safeNext(search: string): string {
+  const next = new URLSearchParams(search).get('next');
+  if (next === null || !next.startsWith('/') || next.startsWith('//')) return '/';
+  return next;
+}
