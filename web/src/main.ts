@@ -138,5 +138,15 @@ document.addEventListener('click', (event) => {
   if (path !== location.pathname + location.search + location.hash) navigate(path);
 });
 window.addEventListener('popstate', () => void render());
+// Closing or reloading the tab ends the page like a navigation would: a broadcaster's
+// broadcast stops (its camera goes away with the tab), a viewer leaves.
+window.addEventListener('pagehide', () => {
+  cleanup?.();
+  cleanup = null;
+});
+// Back from the back/forward cache: the page was cleaned up on the way out, mount it again.
+window.addEventListener('pageshow', (event) => {
+  if (event.persisted) void render();
+});
 
 void render();

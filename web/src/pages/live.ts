@@ -1,7 +1,7 @@
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import type { BroadcastSummary, Visibility } from '../../../common/protocol/events.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
-import { field, h, uid } from '../dom.ts';
+import { field, h, replace, uid } from '../dom.ts';
 import { parseInvitees } from '../format.ts';
 import { WEB_LIMITS } from '../limits.ts';
 import { capture, publish, type Publication } from '../media.ts';
@@ -67,7 +67,7 @@ export const mountLive: PageMount = (root, ctx) => {
   const goLive = h('button', { type: 'submit', class: 'primary' }, 'Go live');
   const form = h('form', { class: 'live-form' }, title.wrapper, visibility, invitees.wrapper, goLive);
 
-  const stateStatus = h('p', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
+  const stateStatus = h('div', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
   const viewers = new ViewerCount(0);
   const watchLink = h('a', { href: '/', class: 'watch-link' }, 'Watch link');
   const watchUrl = h('code', { class: 'watch-url' });
@@ -80,23 +80,26 @@ export const mountLive: PageMount = (root, ctx) => {
   const signedOut = h(
     'p',
     { class: 'notice' },
-    'Sign in to go live. ',
-    h('a', { href: '/signin?next=%2Flive' }, 'Sign in to your account'),
+    // Link texts avoid "Sign in"/"Sign up" so the header's links keep unique names.
+    'To go live, ',
+    h('a', { href: '/signin?next=%2Flive' }, 'use your account'),
     ' or ',
-    h('a', { href: '/signup?next=%2Flive' }, 'create one'),
+    h('a', { href: '/signup?next=%2Flive' }, 'create a new one'),
     '.',
   );
 
   const render = (): void => {
     const editable = state === 'idle' || state === 'ended';
     for (const input of [title.input, isPublic.input, isPrivate.input, invitees.input]) input.disabled = !editable;
-    goLive.hidden = !editable;
+    // Stays visible (disabled) while starting so focus is not lost from the clicked button.
+    goLive.hidden = !editable && state !== 'starting';
     goLive.disabled = !editable;
     const onAir = state === 'live' || state === 'reconnecting' || state === 'ending';
     endButton.hidden = !onAir;
     endButton.disabled = state === 'ending';
     liveBadge.hidden = state !== 'live';
-    stateStatus.textContent = STATE_TEXT[state];
+    // "Broadcast ended" is a heading inside the status, as on the watch page.
+    replace(stateStatus, state === 'ended' ? h('h2', {}, STATE_TEXT.ended) : STATE_TEXT[state]);
     stateStatus.className = `broadcast-state state-${state}`;
     controls.hidden = broadcastId === null && state === 'idle';
   };

@@ -131,6 +131,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
 
     // ---------------------------------------------------------------- join --
     let joining = false;
+    let transientAlert = false;
     let joinAgain = false;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
     const join = async (attempt = 1): Promise<void> => {
@@ -158,7 +159,14 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }
         const sub = await subscribe(signal, broadcastId, res.rtpCapabilities, {
           onStream: attach,
-          onError: (err) => ctx.alerts.show(err),
+          // A failed re-consume during a media move is followed by a rejoin: stay quiet then.
+          onError: (err) => {
+            if (!joining && state === 'live') ctx.alerts.show(err);
+          },
+          // ICE/DTLS gave up (network change, media server gone): start over.
+          onConnectionState: (cs) => {
+            if (cs === 'failed' && !disposed && subscription === sub) void join();
+          },
         });
         if (disposed) {
           sub.close();
@@ -166,6 +174,8 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }
         subscription = sub;
         attach(sub.stream);
+        if (transientAlert) ctx.alerts.clear();
+        transientAlert = false;
         state = res.broadcast.status === 'reconnecting' ? 'reconnecting' : 'live';
         render();
       } catch (err) {
@@ -178,8 +188,12 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           ctx.alerts.show(err);
           render();
         } else {
-          ctx.alerts.show(err);
-          // Transient (timeout, media error): try again with a growing pause.
+          // Transient (timeout, media being moved to another worker): try again with a
+          // growing pause, and only bother the viewer when it keeps failing.
+          if (attempt >= 3) {
+            ctx.alerts.show(err);
+            transientAlert = true;
+          }
           if (signal.connected) retryTimer = setTimeout(() => void join(attempt + 1), Math.min(1000 * attempt, 10_000));
         }
       } finally {
