@@ -29,13 +29,12 @@ type Async = (req: Request, res: Response) => Promise<unknown>;
 /** Express 5 forwards rejected promises to the error middleware; this only types the handlers. */
 const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 
-/** A dummy hash verified when a username does not exist, so sign-in timing does not reveal it. */
-let dummyHash: Promise<string> | undefined;
-
 /** Builds the express app: JSON API under /api, health probes, and the web client. */
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  /** A hash verified when a username does not exist, so sign-in timing does not reveal it. */
+  let dummyHash: Promise<string> | undefined;
   if (o.trustProxy) app.set('trust proxy', true);
   app.use(express.json({ limit: '16kb' }));
 
