@@ -93,7 +93,10 @@ export class LiveService {
     this.#peers.delete(peerId);
     for (const broadcastId of [...peer.viewing.keys()]) this.#removeViewer(peer, broadcastId);
     const live = peer.broadcasting ? this.#live.get(peer.broadcasting) : undefined;
-    if (live && live.broadcasterPeerId === peer.id) this.#broadcasterAway(live);
+    if (live && live.broadcasterPeerId === peer.id) {
+      live.broadcasterPeerId = undefined;
+      this.#broadcasterAway(live);
+    }
   }
 
   /** Live summary of a broadcast, if it is on air here. */
