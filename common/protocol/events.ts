@@ -9,15 +9,9 @@ import {
   type TransportOptions,
 } from './media.ts';
 import type { Ack } from './errors.ts';
+import { LIMITS, PASSWORD_RULES } from './rules.ts';
 
-/** Limits that the server enforces and the browser shows. */
-export const LIMITS = {
-  titleMax: 120,
-  chatMax: 500,
-  inviteesMax: 50,
-  /** Largest socket.io message the server accepts, in bytes. */
-  maxMessageBytes: 64 * 1024,
-} as const;
+export { LIMITS };
 
 export const VisibilitySchema = z.enum(['public', 'private']);
 export type Visibility = z.infer<typeof VisibilitySchema>;
@@ -147,7 +141,10 @@ export interface ServerToClientEvents {
 
 export const SignUpSchema = z.strictObject({
   username: UsernameSchema,
-  password: z.string().min(8, 'password must be at least 8 characters').max(256, 'password must be at most 256 characters'),
+  password: z
+    .string()
+    .min(PASSWORD_RULES.min, `password must be at least ${PASSWORD_RULES.min} characters`)
+    .max(PASSWORD_RULES.max, `password must be at most ${PASSWORD_RULES.max} characters`),
 });
 export const SignInSchema = z.strictObject({
   username: z.string().trim().min(1).max(64),

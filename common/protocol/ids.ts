@@ -1,16 +1,17 @@
 import { z } from 'zod';
+import { ID_PATTERNS, USERNAME_RULES } from './rules.ts';
 
 /**
  * Branded identifiers: a `BroadcastId` cannot be passed where a `UserId` is expected.
  * The schemas validate shape at trust boundaries and produce the branded type.
  */
-export const UserIdSchema = z.string().regex(/^u_[A-Za-z0-9_-]{8,40}$/, 'not a user id').brand<'UserId'>();
+export const UserIdSchema = z.string().regex(ID_PATTERNS.user, 'not a user id').brand<'UserId'>();
 export type UserId = z.infer<typeof UserIdSchema>;
 
-export const BroadcastIdSchema = z.string().regex(/^b_[A-Za-z0-9_-]{8,40}$/, 'not a broadcast id').brand<'BroadcastId'>();
+export const BroadcastIdSchema = z.string().regex(ID_PATTERNS.broadcast, 'not a broadcast id').brand<'BroadcastId'>();
 export type BroadcastId = z.infer<typeof BroadcastIdSchema>;
 
-export const ChatMessageIdSchema = z.string().regex(/^m_[A-Za-z0-9_-]{8,40}$/, 'not a message id').brand<'ChatMessageId'>();
+export const ChatMessageIdSchema = z.string().regex(ID_PATTERNS.chatMessage, 'not a message id').brand<'ChatMessageId'>();
 export type ChatMessageId = z.infer<typeof ChatMessageIdSchema>;
 
 /** mediasoup object ids (transports, producers, consumers) are UUIDs. */
@@ -20,6 +21,6 @@ export const MediaIdSchema = z.uuid();
 export const UsernameSchema = z
   .string()
   .trim()
-  .min(3, 'username must be at least 3 characters')
-  .max(32, 'username must be at most 32 characters')
-  .regex(/^[A-Za-z0-9_.-]+$/, 'username may contain only letters, digits, "_", "." and "-"');
+  .min(USERNAME_RULES.min, `username must be at least ${USERNAME_RULES.min} characters`)
+  .max(USERNAME_RULES.max, `username must be at most ${USERNAME_RULES.max} characters`)
+  .regex(USERNAME_RULES.pattern, 'username may contain only letters, digits, "_", "." and "-"');

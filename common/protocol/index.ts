@@ -3,3 +3,4 @@ export * from './ids.ts';
 export * from './media.ts';
 export * from './events.ts';
 export * from './errors.ts';
+export { ID_PATTERNS, USERNAME_RULES, PASSWORD_RULES } from './rules.ts';

@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../../common/protocol/events.ts';
-import { USERNAME_RULES, WEB_LIMITS } from './limits.ts';
+import { USERNAME_RULES, LIMITS } from '../../common/protocol/rules.ts';
 
 /** Pure text formatting shared by the pages. */
 
@@ -67,8 +67,8 @@ export function parseInvitees(text: string): InviteesResult {
     seen.add(key);
     usernames.push(name);
   }
-  if (usernames.length > WEB_LIMITS.inviteesMax) {
-    return { ok: false, message: `at most ${WEB_LIMITS.inviteesMax} invitees` };
+  if (usernames.length > LIMITS.inviteesMax) {
+    return { ok: false, message: `at most ${LIMITS.inviteesMax} invitees` };
   }
   return { ok: true, usernames };
 }

@@ -1,6 +1,7 @@
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, ChatMessage, UserSummary } from '../../common/protocol/events.ts';
 import { ERROR_CODES, type ErrorCode, type WireError } from '../../common/protocol/errors.ts';
+import { ID_PATTERNS } from '../../common/protocol/rules.ts';
 
 /**
  * Runtime shape checks for what the browser reads from the network.
@@ -10,9 +11,9 @@ import { ERROR_CODES, type ErrorCode, type WireError } from '../../common/protoc
  * response becomes a clear error instead of a crash deep inside a page.
  */
 
-const BROADCAST_ID = /^b_[A-Za-z0-9_-]{8,40}$/;
-const USER_ID = /^u_[A-Za-z0-9_-]{8,40}$/;
-const CHAT_MESSAGE_ID = /^m_[A-Za-z0-9_-]{8,40}$/;
+const BROADCAST_ID = ID_PATTERNS.broadcast;
+const USER_ID = ID_PATTERNS.user;
+const CHAT_MESSAGE_ID = ID_PATTERNS.chatMessage;
 
 /** A plain object (not null, not an array). */
 export function isRecord(x: unknown): x is Record<string, unknown> {

@@ -1,26 +1,32 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BroadcastIdSchema, UserIdSchema, UsernameSchema } from '../../../common/protocol/ids.ts';
-import { LIMITS, SignUpSchema } from '../../../common/protocol/events.ts';
+import { SignUpSchema } from '../../../common/protocol/events.ts';
 import { isBroadcastId, isBroadcastSummary, isErrorCode, isUserId, isWireError } from '../../../web/src/guards.ts';
-import { PASSWORD_MIN, USERNAME_RULES, WEB_LIMITS } from '../../../web/src/limits.ts';
+import { LIMITS, PASSWORD_RULES } from '../../../common/protocol/rules.ts';
 import { isValidUsername } from '../../../web/src/format.ts';
 import { chooseHandlerName } from '../../../web/src/handler.ts';
 
-// The web client copies a few rules of common/protocol to stay free of zod; these tests
-// fail when the copies drift from the schemas.
+// The web client takes its rules from common/protocol/rules.ts (no zod); these tests check
+// that its checks agree with the schemas the server applies.
 
-describe('limits copied from common/protocol', () => {
-  it('match LIMITS', () => {
-    expect(WEB_LIMITS).toEqual({ titleMax: LIMITS.titleMax, chatMax: LIMITS.chatMax, inviteesMax: LIMITS.inviteesMax });
-  });
-
-  it('match the username and password schemas', () => {
+describe('rules shared with the server', () => {
+  it('the username and password checks agree with the schemas', () => {
     for (const name of ['ab', 'abc', 'a'.repeat(32), 'a'.repeat(33), 'al.ice-_9', 'bad name', 'émile']) {
       expect(isValidUsername(name), name).toBe(UsernameSchema.safeParse(name).success);
     }
-    expect(USERNAME_RULES.min).toBe(3);
-    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_MIN) }).success).toBe(true);
-    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_MIN - 1) }).success).toBe(false);
+    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_RULES.min) }).success).toBe(true);
+    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_RULES.min - 1) }).success).toBe(false);
+    expect(SignUpSchema.safeParse({ username: 'alice', password: 'x'.repeat(PASSWORD_RULES.max + 1) }).success).toBe(false);
+    expect(LIMITS.chatMax).toBeGreaterThan(0);
+  });
+
+  it('the built web client does not carry zod', () => {
+    const assets = path.join(import.meta.dirname, '..', '..', '..', 'web', 'dist', 'assets');
+    const js = readdirSync(assets).filter((f) => f.endsWith('.js'));
+    expect(js.length).toBeGreaterThan(0);
+    for (const f of js) expect(readFileSync(path.join(assets, f), 'utf8'), f).not.toMatch(/ZodError|\$ZodType/);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { UserSummary } from '../../../common/protocol/events.ts';
 import { field, h } from '../dom.ts';
-import { PASSWORD_MIN, USERNAME_RULES } from '../limits.ts';
+import { PASSWORD_RULES, USERNAME_RULES } from '../../../common/protocol/rules.ts';
 import type { PageContext, PageMount } from '../page.ts';
 import { safeNext } from '../router.ts';
 
@@ -23,7 +23,7 @@ function mountAuth(mode: Mode): PageMount {
     const password = field(
       'Password',
       { type: 'password', name: 'password', autocomplete: mode === 'signup' ? 'new-password' : 'current-password', maxlength: 256 },
-      mode === 'signup' ? `At least ${PASSWORD_MIN} characters.` : undefined,
+      mode === 'signup' ? `At least ${PASSWORD_RULES.min} characters.` : undefined,
     );
     const submit = h('button', { type: 'submit', class: 'primary' }, text.button);
     const form = h('form', { class: 'auth-form', 'aria-labelledby': 'auth-title' }, username.wrapper, password.wrapper, submit);

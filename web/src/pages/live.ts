@@ -3,7 +3,7 @@ import type { BroadcastSummary, Visibility } from '../../../common/protocol/even
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { field, h, replace, uid } from '../dom.ts';
 import { parseInvitees } from '../format.ts';
-import { WEB_LIMITS } from '../limits.ts';
+import { LIMITS } from '../../../common/protocol/rules.ts';
 import { capture, publish, type Publication } from '../media.ts';
 import type { PageMount } from '../page.ts';
 import { watchPath } from '../router.ts';
@@ -49,7 +49,7 @@ export const mountLive: PageMount = (root, ctx) => {
   const stage = h('div', { class: 'stage' }, preview, liveBadge, hearts.layer);
   const retryCamera = h('button', { type: 'button', hidden: true, onclick: () => void startPreview() }, 'Turn on camera');
 
-  const title = field('Title', { type: 'text', name: 'title', maxlength: WEB_LIMITS.titleMax, autocomplete: 'off', placeholder: 'What is happening?' });
+  const title = field('Title', { type: 'text', name: 'title', maxlength: LIMITS.titleMax, autocomplete: 'off', placeholder: 'What is happening?' });
   const radioName = uid('visibility');
   const radio = (value: Visibility, label: string, checked: boolean): { row: HTMLDivElement; input: HTMLInputElement } => {
     const id = uid('vis');

@@ -1,6 +1,6 @@
 import type { ChatMessage } from '../../../common/protocol/events.ts';
 import { h, field } from '../dom.ts';
-import { WEB_LIMITS } from '../limits.ts';
+import { LIMITS } from '../../../common/protocol/rules.ts';
 
 /** How many messages the log keeps in the DOM. */
 const MAX_LINES = 200;
@@ -30,7 +30,7 @@ export class ChatPanel {
     const { wrapper, input } = field('Chat message', {
       type: 'text',
       name: 'text',
-      maxlength: WEB_LIMITS.chatMax,
+      maxlength: LIMITS.chatMax,
       autocomplete: 'off',
       enterkeyhint: 'send',
     });
