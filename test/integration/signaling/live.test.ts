@@ -124,8 +124,13 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
     const eveLive = await goLive('eve2');
     const intoDave = await request(eveLive.socket, 'produce', { broadcastId: id, transportId: eveLive.transport.id, kind: 'audio', rtpParameters: audioRtpParameters });
     expect(intoDave).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    // Stopping someone else's broadcast.
+    // Stopping or taking over someone else's broadcast; stopping one that does not exist.
     expect(await request(eve, 'broadcast:stop', { broadcastId: id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await request(eve, 'broadcast:resume', { broadcastId: id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await request(eve, 'broadcast:stop', { broadcastId: 'b_doesnotexist000' as BroadcastId })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
     // Anonymous chat.
     await watch(anon, id);
     expect(await request(anon, 'chat:send', { broadcastId: id, text: 'hi' })).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
@@ -142,6 +147,10 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
       ok: false,
       error: { code: 'ALREADY_LIVE' },
     });
+    // Nothing the others tried changed Dave's broadcast.
+    expect(server.live.liveSummary(id)?.status).toBe('live');
+    const late = await open();
+    expect((await watch(late, id)).consumers.map((c) => c.producerId).sort()).toEqual([...live.producerIds].sort());
     await ok(live.socket, 'broadcast:stop', { broadcastId: id });
     await ok(eveLive.socket, 'broadcast:stop', { broadcastId: eveLive.broadcast.id });
   });
