@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReplayOutputSchema, type ReplayOutput } from '../../../workers/jobs.ts';
+import { NoMediaError, assembleReplay } from '../../../workers/media/assemble.ts';
+import { probe } from '../../../workers/media/ffmpeg.ts';
+import { writeRunInfo } from '../../../workers/media/segments.ts';
+import { decodeAll, tmpDir, writeRun } from './mediaFixtures.ts';
+
+/** Top-level MP4 boxes in file order. */
+async function topLevelBoxes(file: string): Promise<string[]> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const boxes: string[] = [];
+    const header = Buffer.alloc(16);
+    for (let pos = 0; pos + 8 <= size; ) {
+      await fh.read(header, 0, 16, pos);
+      let len = header.readUInt32BE(0);
+      if (len === 1) len = Number(header.readBigUInt64BE(8));
+      else if (len === 0) len = size - pos;
+      boxes.push(header.toString('latin1', 4, 8));
+      if (len < 8) break;
+      pos += len;
+    }
+    return boxes;
+  } finally {
+    await fh.close();
+  }
+}
+
+const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+describe('assembleReplay', () => {
+  let root: string;
+  let recordingDir: string;
+  let replayDir: string;
+  let output: ReplayOutput;
+  let preview: { output: ReplayOutput; mp4Existed: boolean; webmProbe: Awaited<ReturnType<typeof probe>> } | undefined;
+  let transcodeMs = 0;
+
+  beforeAll(async () => {
+    root = await tmpDir('assemble');
+    recordingDir = path.join(root, 'recordings', 'b1');
+    replayDir = path.join(root, 'replays', 'b1');
+    // Two runs: ~4 s at offset 1000 and ~3 s at offset 9000 (2 s segments); the second
+    // run's last segment cut to 60 % of its bytes, as a crash would leave it.
+    await writeRun(recordingDir, 'r0000000001000-aaaa', 1000, { seconds: 4 });
+    const second = await writeRun(recordingDir, 'r0000000009000-bbbb', 9000, { seconds: 3 });
+    const last = path.join(second, 'seg-00001.mkv');
+    await truncate(last, Math.floor((await stat(last)).size * 0.6));
+
+    const started = Date.now();
+    output = await assembleReplay({
+      recordingDir,
+      replayDir,
+      onPreview: async (o) => {
+        preview = { output: o, mp4Existed: existsSync(path.join(replayDir, 'replay.mp4')), webmProbe: await probe(path.join(replayDir, o.webm!)) };
+      },
+    });
+    transcodeMs = Date.now() - started;
+  }, 180_000);
+
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('reports a valid output with two spans on the broadcast clock', () => {
+    expect(ReplayOutputSchema.parse(output)).toEqual(output);
+    const [a, b] = output.timeline;
+    expect(output.timeline).toHaveLength(2);
+    expect(a).toMatchObject({ offsetMs: 1000, mediaStartMs: 0 });
+    expect(b).toMatchObject({ offsetMs: 9000, mediaStartMs: a!.durationMs });
+    expect(a!.durationMs).toBeGreaterThan(3700);
+    expect(a!.durationMs).toBeLessThan(4300);
+    // The truncated run keeps its first segment and part of the second.
+    expect(b!.durationMs).toBeGreaterThan(1900);
+    expect(b!.durationMs).toBeLessThan(3100);
+    expect(output.durationMs).toBe(a!.durationMs + b!.durationMs);
+    expect(output).toMatchObject({ width: 640, height: 360, poster: 'poster.jpg', webm: 'video.webm', hls: 'hls/index.m3u8' });
+    console.info(`assembleReplay of ${output.durationMs} ms of media took ${transcodeMs} ms`);
+  });
+
+  it('writes an H.264/AAC MP4 of the timeline length with its index first', async () => {
+    const mp4 = path.join(replayDir, 'replay.mp4');
+    const p = await probe(mp4);
+    expect(p.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+    expect(p.streams.find((s) => s.codecType === 'video')).toMatchObject({ width: 640, height: 360 });
+    expect(Math.abs(p.durationMs! - output.durationMs)).toBeLessThanOrEqual(500);
+    const boxes = await topLevelBoxes(mp4);
+    expect(boxes).toContain('mdat');
+    expect(boxes.indexOf('moov')).toBeGreaterThanOrEqual(0);
+    expect(boxes.indexOf('moov')).toBeLessThan(boxes.indexOf('mdat'));
+    await decodeAll(mp4);
+  });
+
+  it('reports the MP4 size and SHA-256', async () => {
+    const mp4 = path.join(replayDir, 'replay.mp4');
+    expect(output.mp4).toEqual({ name: 'replay.mp4', sizeBytes: (await stat(mp4)).size, sha256: await sha256(mp4) });
+  });
+
+  it('writes a VOD HLS playlist whose segments exist', async () => {
+    const playlist = await readFile(path.join(replayDir, 'hls', 'index.m3u8'), 'utf8');
+    expect(playlist).toContain('#EXT-X-PLAYLIST-TYPE:VOD');
+    expect(playlist).toContain('#EXT-X-ENDLIST');
+    const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    for (const s of segments) expect((await stat(path.join(replayDir, 'hls', s))).size).toBeGreaterThan(0);
+    const total = playlist.split('\n').filter((l) => l.startsWith('#EXTINF:')).reduce((sum, l) => sum + Number.parseFloat(l.slice(8)), 0);
+    expect(Math.abs(total * 1000 - output.durationMs)).toBeLessThanOrEqual(500);
+  });
+
+  it('writes a JPEG poster 640 px wide', async () => {
+    const jpeg = await readFile(path.join(replayDir, 'poster.jpg'));
+    expect([...jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    expect((await probe(path.join(replayDir, 'poster.jpg'))).streams[0]).toMatchObject({ width: 640, height: 360 });
+  });
+
+  it('calls onPreview with the WebM before the MP4 exists', async () => {
+    expect(preview).toBeDefined();
+    expect(preview!.mp4Existed).toBe(false);
+    expect(preview!.output).toEqual({ ...output, hls: null, mp4: null });
+    expect(preview!.webmProbe.formatName).toContain('webm');
+    expect(preview!.webmProbe.streams.map((s) => s.codecName).sort()).toEqual(['opus', 'vp8']);
+    expect(Math.abs(preview!.webmProbe.durationMs! - output.durationMs)).toBeLessThanOrEqual(500);
+    await decodeAll(path.join(replayDir, 'video.webm'));
+  });
+
+  it('leaves only the final outputs', async () => {
+    expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4', 'video.webm']);
+  });
+
+  it('gives the same result when run again (a retried job)', async () => {
+    await writeFile(path.join(replayDir, 'replay.partial.mp4'), 'left over by a killed attempt');
+    const again = await assembleReplay({ recordingDir, replayDir });
+    expect(again).toEqual(output);
+    expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4', 'video.webm']);
+  }, 180_000);
+});
+
+describe('assembleReplay: recordings that are not the usual', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await tmpDir('assemble-odd');
+  });
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('throws NoMediaError for an empty recording directory', async () => {
+    const recordingDir = path.join(root, 'empty');
+    await expect(assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-empty') })).rejects.toBeInstanceOf(NoMediaError);
+  });
+
+  it('throws NoMediaError when no segment decodes', async () => {
+    const recordingDir = path.join(root, 'garbage');
+    const dir = path.join(recordingDir, 'r1');
+    await writeRunInfo(dir, { runId: 'r1', offsetMs: 0, startedAt: new Date().toISOString() });
+    await writeFile(path.join(dir, 'seg-00000.mkv'), Buffer.alloc(4096, 7));
+    const err = await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-garbage') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoMediaError);
+    expect((err as Error).message).toBe('no media was recorded');
+  });
+
+  it('keeps a pause between two segments of a run (segments keep the run clock)', async () => {
+    const recordingDir = path.join(root, 'pause');
+    // 0–2 s, nothing from 2 to 6 s, then 6–8 s: the run lasts ~8 s, not ~4 s.
+    const dir = await writeRun(recordingDir, 'r1', 500, { seconds: 2, segmentSeconds: 10 });
+    await writeRun(recordingDir, 'r1', 500, { seconds: 2, segmentSeconds: 10, startSeconds: 6, firstIndex: 1 });
+    expect((await readdir(dir)).filter((f) => f.endsWith('.mkv')).sort()).toEqual(['seg-00000.mkv', 'seg-00001.mkv']);
+    const out = await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-pause') });
+    expect(out.timeline).toHaveLength(1);
+    expect(out.durationMs).toBeGreaterThan(7500);
+    expect(out.durationMs).toBeLessThan(8500);
+    const mp4 = await probe(path.join(root, 'replay-pause', 'replay.mp4'));
+    expect(Math.abs(mp4.durationMs! - out.durationMs)).toBeLessThanOrEqual(500);
+  }, 120_000);
+
+  it('joins runs of different sizes and layouts into one MP4 (no WebM, no preview)', async () => {
+    const recordingDir = path.join(root, 'mixed');
+    const replayDir = path.join(root, 'replay-mixed');
+    // A small run with sound, then a larger run without sound: the MP4 takes the larger
+    // size and has silence where the second run had no audio.
+    await writeRun(recordingDir, 'r1', 0, { seconds: 2, size: '320x180' });
+    await writeRun(recordingDir, 'r2', 5000, { seconds: 2, size: '1280x720', audio: false });
+    let previewed = false;
+    const out = await assembleReplay({ recordingDir, replayDir, onPreview: async () => void (previewed = true) });
+    expect(previewed).toBe(false);
+    expect(out).toMatchObject({ webm: null, width: 1280, height: 720, poster: 'poster.jpg' });
+    expect(out.timeline.map((s) => s.offsetMs)).toEqual([0, 5000]);
+    const mp4 = await probe(path.join(replayDir, 'replay.mp4'));
+    expect(mp4.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+    expect(mp4.streams.find((s) => s.codecType === 'video')).toMatchObject({ width: 1280, height: 720 });
+    expect(Math.abs(mp4.durationMs! - out.durationMs)).toBeLessThanOrEqual(500);
+    expect(existsSync(path.join(replayDir, 'video.webm'))).toBe(false);
+    await decodeAll(path.join(replayDir, 'replay.mp4'));
+  }, 120_000);
+});

@@ -1,0 +1,277 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TapStream } from '../../../workers/jobs.ts';
+import { assembleReplay } from '../../../workers/media/assemble.ts';
+import { probe, spawnRecorder } from '../../../workers/media/ffmpeg.ts';
+import { recorderArgs } from '../../../workers/media/recorderArgs.ts';
+import { buildSdp } from '../../../workers/media/sdp.ts';
+import { writeRunInfo } from '../../../workers/media/segments.ts';
+import { decodeAll, packetSpanMs, settlesWithin, sleep, startSender, tmpDir } from './mediaFixtures.ts';
+
+const SEGMENT_SECONDS = 2;
+
+/** Four consecutive free UDP ports (RTP/RTCP for video, then audio), starting even. */
+async function freePorts(): Promise<number> {
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => (s.close(), resolve(false)));
+      s.bind(port, '0.0.0.0', () => s.close(() => resolve(true)));
+    });
+  for (;;) {
+    const base = 30000 + 4 * Math.floor(Math.random() * 5000);
+    if ((await Promise.all([0, 1, 2, 3].map((i) => isFree(base + i)))).every(Boolean)) return base;
+  }
+}
+
+/** UDP ports bound on this host, from /proc/net/udp{,6}. */
+async function boundUdpPorts(): Promise<Set<number>> {
+  const ports = new Set<number>();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local) ports.add(Number.parseInt(local.split(':').pop()!, 16));
+    }
+  }
+  return ports;
+}
+
+function streams(base: number, codec: 'vp8' | 'h264' = 'vp8'): TapStream[] {
+  const h264 = { payloadType: 102, mimeType: 'video/H264', parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } };
+  return [
+    { kind: 'video', payloadType: 96, mimeType: 'video/VP8', clockRate: 90000, parameters: {}, rtpPort: base, rtcpPort: base + 1, ...(codec === 'h264' ? h264 : {}) },
+    {
+      kind: 'audio', payloadType: 111, mimeType: 'audio/opus', clockRate: 48000, channels: 2,
+      parameters: { minptime: 10, useinbandfec: 1 }, rtpPort: base + 2, rtcpPort: base + 3,
+    },
+  ];
+}
+
+async function segmentsIn(dir: string): Promise<string[]> {
+  const names = (await readdir(dir)).filter((f) => /^seg-\d+\.mkv$/.test(f)).sort();
+  const out: string[] = [];
+  for (const n of names) if ((await stat(path.join(dir, n))).size > 0) out.push(path.join(dir, n));
+  return out;
+}
+
+const senderExited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null ? r() : p.once('exit', () => r())));
+
+describe('recorder: real ffmpeg receiving RTP', () => {
+  let root: string;
+  const cleanup: Array<() => unknown> = [];
+  beforeAll(async () => {
+    root = await tmpDir('recorder');
+  });
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0)) await fn();
+  });
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  /** A recorder on fresh ports in its own directory; killed after the test. */
+  async function startRecorder(name: string, opts: { wake?: boolean; noPacketTimeoutSeconds?: number; codec?: 'vp8' | 'h264' } = {}) {
+    const dir = path.join(root, name);
+    const base = await freePorts();
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const sdpPath = path.join(dir, 'stream.sdp');
+    await writeFile(sdpPath, buildSdp({ host: '127.0.0.1', streams: streams(base, opts.codec) }));
+    const args = recorderArgs({
+      sdpPath,
+      outDir: dir,
+      segmentSeconds: SEGMENT_SECONDS,
+      ...(opts.noPacketTimeoutSeconds ? { noPacketTimeoutSeconds: opts.noPacketTimeoutSeconds } : {}),
+    });
+    const spawnedAt = Date.now();
+    const recorder = spawnRecorder(args, {
+      cwd: dir,
+      ...(opts.wake ? { wake: { host: '127.0.0.1', rtpPorts: [base, base + 2] } } : {}),
+    });
+    cleanup.push(() => recorder.stop(100));
+    // ffmpeg binds RTP and RTCP for both streams before it waits for packets.
+    const ports = [base, base + 1, base + 2, base + 3];
+    for (;;) {
+      const bound = await boundUdpPorts();
+      if (ports.every((p) => bound.has(p))) break;
+      if (await settlesWithin(recorder.exited, 0)) throw new Error(`ffmpeg exited: ${(await recorder.exited).stderrTail}`);
+      await sleep(10);
+    }
+    const bindMs = Date.now() - spawnedAt;
+    return { dir, base, recorder, bindMs };
+  }
+
+  function send(base: number, seconds?: number, codec: 'vp8' | 'h264' = 'vp8'): ChildProcess {
+    const sender = startSender({ videoPort: base, audioPort: base + 2, codec, ...(seconds ? { seconds } : {}) });
+    cleanup.unshift(async () => {
+      if (sender.exitCode === null && sender.signalCode === null) {
+        sender.kill('SIGCONT');
+        sender.kill('SIGKILL');
+        await senderExited(sender);
+      }
+    });
+    return sender;
+  }
+
+  it('records VP8 + Opus into decodable segments, rides out a 2 s pause, and stops cleanly', async () => {
+    const { dir, base, recorder, bindMs } = await startRecorder('main', { wake: true });
+    console.info(`ffmpeg bound its 4 UDP ports ${bindMs} ms after spawn`);
+    const sender = send(base);
+    const sendingSince = Date.now();
+    await sleep(3000);
+    sender.kill('SIGSTOP'); // no packets for 2 s
+    await sleep(2000);
+    sender.kill('SIGCONT');
+    expect(await settlesWithin(recorder.exited, 0)).toBe(false);
+    await sleep(3000);
+    expect(await settlesWithin(recorder.exited, 0)).toBe(false);
+
+    const stopAt = Date.now();
+    const result = await recorder.stop();
+    const sentMs = stopAt - sendingSince;
+    console.info(`recorder stopped ${Date.now() - stopAt} ms after stop() (code ${result.code})`);
+    expect(result.signal).toBeNull();
+    expect([0, 255]).toContain(result.code); // 255: "Exiting normally, received signal 2"
+
+    const segments = await segmentsIn(dir);
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    let totalMs = 0;
+    for (const seg of segments) {
+      const p = await probe(seg);
+      expect(p.formatName).toContain('matroska');
+      expect(p.streams.map((s) => s.codecName).sort()).toEqual(['opus', 'vp8']);
+      expect(p.streams.find((s) => s.codecType === 'video')).toMatchObject({ width: 640, height: 360 });
+      await decodeAll(seg);
+      const span = await packetSpanMs(seg);
+      expect(span).toBeLessThanOrEqual(SEGMENT_SECONDS * 1000 + 2500);
+      totalMs += span;
+    }
+    // Everything sent was recorded (the first packets arrive once the encoder runs).
+    expect(totalMs).toBeGreaterThan(sentMs - 3500);
+    expect(totalMs).toBeLessThan(sentMs + 1000);
+    const csv = await readFile(path.join(dir, 'segments.csv'), 'utf8');
+    expect(csv).toContain('seg-00000.mkv');
+  }, 60_000);
+
+  it('records H.264 + Opus, and the recording assembles into a replay', async () => {
+    const { dir, base, recorder } = await startRecorder(path.join('h264-recording', 'h264'), { wake: true, codec: 'h264' });
+    send(base, undefined, 'h264');
+    await sleep(5000);
+    const result = await recorder.stop();
+    expect(result.signal).toBeNull();
+    const segments = await segmentsIn(dir);
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    for (const seg of segments) {
+      expect((await probe(seg)).streams.map((s) => s.codecName).sort()).toEqual(['h264', 'opus']);
+      await decodeAll(seg);
+    }
+    await writeRunInfo(dir, { runId: 'h264', offsetMs: 2500, startedAt: new Date().toISOString() });
+    const recordedMs = (await Promise.all(segments.map(packetSpanMs))).reduce((a, b) => a + b, 0);
+    const replayDir = path.join(root, 'h264-replay');
+    const out = await assembleReplay({ recordingDir: path.join(root, 'h264-recording'), replayDir });
+    expect(out).toMatchObject({ webm: null, width: 640, height: 360, hls: 'hls/index.m3u8' });
+    expect(out.timeline).toEqual([{ offsetMs: 2500, mediaStartMs: 0, durationMs: out.durationMs }]);
+    expect(Math.abs(out.durationMs - recordedMs)).toBeLessThanOrEqual(500);
+    const mp4 = await probe(path.join(replayDir, 'replay.mp4'));
+    expect(mp4.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+    expect(Math.abs(mp4.durationMs! - out.durationMs)).toBeLessThanOrEqual(500);
+  }, 60_000);
+
+  it('stop() ends a recorder whose input went quiet at once (RTCP BYE), trailer written', async () => {
+    const { dir, base, recorder } = await startRecorder('quiet', { wake: true });
+    await senderExited(send(base, 3));
+    await sleep(500);
+    expect(await settlesWithin(recorder.exited, 0)).toBe(false);
+    // Without the BYE, ffmpeg would block for its 30 s no-packet timeout and be SIGKILLed at 10 s.
+    const result = await recorder.stop(10_000);
+    expect(result.signal).toBeNull();
+    expect([0, 255]).toContain(result.code);
+    const segments = await segmentsIn(dir);
+    const last = await probe(segments[segments.length - 1]!);
+    expect(last.durationMs).not.toBeNull(); // Matroska trailer (duration, cues) written
+  }, 60_000);
+
+  it('stop() SIGKILLs a recorder that does not end in time', async () => {
+    const { base, recorder } = await startRecorder('stuck');
+    await senderExited(send(base, 2));
+    // No packets and no BYE: after SIGINT ffmpeg waits for a packet or its 30 s timeout.
+    const result = await recorder.stop(1500);
+    expect(result.signal).toBe('SIGKILL');
+    // stop() is idempotent: the same result, no second SIGINT.
+    expect(await recorder.stop()).toBe(result);
+  }, 60_000);
+
+  it('ends on its own after noPacketTimeoutSeconds without packets', async () => {
+    const { dir, base, recorder } = await startRecorder('timeout', { noPacketTimeoutSeconds: 2 });
+    await senderExited(send(base, 2));
+    expect(await settlesWithin(recorder.exited, 20_000)).toBe(true);
+    const result = await recorder.exited;
+    expect(result.signal).toBeNull();
+    expect(result.stderrTail).toContain('Connection timed out');
+    expect((await segmentsIn(dir)).length).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('recorder: parent death', () => {
+  let root: string;
+  let child: ChildProcess | undefined;
+  let ffmpegPid: number | undefined;
+  beforeAll(async () => {
+    root = await tmpDir('pdeathsig');
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    if (ffmpegPid) {
+      try {
+        process.kill(ffmpegPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  const alive = async (pid: number) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    return stat !== null && !/^\d+ \(.*\) Z/.test(stat); // a zombie has exited
+  };
+
+  it(
+    'a recorder whose node parent is killed with kill -9 gets SIGINT and closes its file',
+    async () => {
+      const out = path.join(root, 'out.mkv');
+      const script = fileURLToPath(new URL('./recorder.child.ts', import.meta.url));
+      const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-c:a', 'flac', '-f', 'matroska', out];
+      child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const line = await new Promise<string>((resolve, reject) => {
+        child!.stdout!.setEncoding('utf8').once('data', (d: string) => resolve(d));
+        child!.once('exit', () => reject(new Error('child exited early')));
+      });
+      ffmpegPid = (JSON.parse(line) as { pid: number }).pid;
+      // Wait until ffmpeg has opened its output (slow under a loaded test run), then give it a second
+      // of audio, which it keeps in memory (Matroska clusters are written later): a killed ffmpeg loses it.
+      for (let i = 0; i < 200 && !existsSync(out); i++) await sleep(50);
+      expect(existsSync(out)).toBe(true);
+      await sleep(1000);
+      expect(await alive(ffmpegPid)).toBe(true);
+
+      child.kill('SIGKILL');
+      let gone = false;
+      for (let i = 0; i < 300 && !gone; i++) {
+        gone = !(await alive(ffmpegPid));
+        if (!gone) await sleep(50);
+      }
+      expect(gone).toBe(true);
+      // A clean close: the Matroska trailer (with the duration) was written; a killed ffmpeg leaves none.
+      const p = await probe(out);
+      expect(p.durationMs).toBeGreaterThan(500);
+    },
+    60_000,
+  );
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { recorderArgs } from '../../../workers/media/recorderArgs.ts';
+
+/** The value after `flag` (asserting the flag appears exactly once). */
+function valueOf(args: string[], flag: string): string | undefined {
+  expect(args.filter((a) => a === flag)).toHaveLength(1);
+  return args[args.indexOf(flag) + 1];
+}
+
+describe('recorderArgs', () => {
+  const args = recorderArgs({ sdpPath: '/data/rec/b1/r1/stream.sdp', outDir: '/data/rec/b1/r1', segmentSeconds: 10 });
+
+  it('reads the SDP over RTP/UDP only, waiting long for packets', () => {
+    expect(valueOf(args, '-protocol_whitelist')).toBe('file,udp,rtp');
+    expect(valueOf(args, '-i')).toBe('/data/rec/b1/r1/stream.sdp');
+    expect(Number(valueOf(args, '-listen_timeout'))).toBeGreaterThanOrEqual(30);
+    expect(valueOf(args, '-fpsprobesize')).toBe('0');
+    // Input options come before -i.
+    for (const flag of ['-protocol_whitelist', '-listen_timeout', '-analyzeduration', '-probesize', '-fpsprobesize', '-buffer_size']) {
+      expect(args.indexOf(flag)).toBeLessThan(args.indexOf('-i'));
+    }
+    expect(args).toContain('-nostdin');
+  });
+
+  it('copies every stream into Matroska segments listed in segments.csv', () => {
+    expect(valueOf(args, '-map')).toBe('0');
+    expect(valueOf(args, '-c')).toBe('copy');
+    expect(valueOf(args, '-f')).toBe('segment');
+    expect(valueOf(args, '-segment_time')).toBe('10');
+    expect(valueOf(args, '-segment_format')).toBe('matroska');
+    expect(valueOf(args, '-segment_format_options')).toBe('flush_packets=1');
+    expect(valueOf(args, '-reset_timestamps')).toBe('0');
+    expect(valueOf(args, '-segment_list')).toBe('/data/rec/b1/r1/segments.csv');
+    expect(valueOf(args, '-segment_list_type')).toBe('csv');
+    expect(args[args.length - 1]).toBe('/data/rec/b1/r1/seg-%05d.mkv');
+    for (const flag of ['-map', '-c', '-f', '-segment_time']) expect(args.indexOf(flag)).toBeGreaterThan(args.indexOf('-i'));
+  });
+
+  it('takes a custom no-packet timeout', () => {
+    const custom = recorderArgs({ sdpPath: 's.sdp', outDir: 'o', segmentSeconds: 2.5, noPacketTimeoutSeconds: 60 });
+    expect(valueOf(custom, '-listen_timeout')).toBe('60');
+    expect(valueOf(custom, '-segment_time')).toBe('2.5');
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('rejects segmentSeconds %s', (segmentSeconds) => {
+    expect(() => recorderArgs({ sdpPath: 's.sdp', outDir: 'o', segmentSeconds })).toThrow(/segmentSeconds/);
+  });
+
+  it('rejects a no-packet timeout that is not a positive whole number of seconds', () => {
+    expect(() => recorderArgs({ sdpPath: 's.sdp', outDir: 'o', segmentSeconds: 2, noPacketTimeoutSeconds: 0 })).toThrow(/noPacketTimeout/);
+    expect(() => recorderArgs({ sdpPath: 's.sdp', outDir: 'o', segmentSeconds: 2, noPacketTimeoutSeconds: 1.5 })).toThrow(/noPacketTimeout/);
+  });
+});

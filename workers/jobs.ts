@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { BroadcastIdSchema } from '../common/protocol/ids.ts';
+
+/**
+ * The contract between the signalling process and the workers process: queue names, job
+ * payloads (validated with zod on both sides), the results the workers report back, and
+ * the recording-tap messages they exchange over Redis pub/sub. This file is the only part
+ * of workers/ that signaling/ may import (see docs/architecture.md).
+ */
+
+/** BullMQ queue names. Each deployment prefixes them with its own `prefix` (config.queuePrefix). */
+export const QUEUES = {
+  /** One long-running job per broadcast: records its media into segments. */
+  record: 'record',
+  /** One job per ended broadcast: turns the segments into the replay. */
+  finalize: 'finalize',
+  /** Workers → signalling: state changes to store and show (durable, unlike pub/sub). */
+  results: 'results',
+} as const;
+
+/** Deterministic job ids make both jobs idempotent: adding one twice is a no-op. */
+export const recordJobId = (broadcastId: string): string => `record-${broadcastId}`;
+export const finalizeJobId = (broadcastId: string): string => `finalize-${broadcastId}`;
+
+export const RecordJobSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
+export type RecordJob = z.infer<typeof RecordJobSchema>;
+
+export const FinalizeJobSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
+export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
+
+const TimelineSpanSchema = z.strictObject({
+  offsetMs: z.number().int().min(0),
+  mediaStartMs: z.number().int().min(0),
+  durationMs: z.number().int().min(0),
+});
+
+const FileInfoSchema = z.strictObject({
+  /** Path relative to the replay directory. */
+  name: z.string().min(1),
+  sizeBytes: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/** What the finalize job reports when the quick remux is watchable ('preview') and when all is done ('ready'). */
+export const ReplayOutputSchema = z.strictObject({
+  durationMs: z.number().int().min(0),
+  width: z.number().int().min(0).nullable(),
+  height: z.number().int().min(0).nullable(),
+  timeline: z.array(TimelineSpanSchema),
+  /** Relative to the replay directory: 'poster.jpg', 'video.webm', 'replay.mp4', 'hls/index.m3u8'. */
+  poster: z.string().nullable(),
+  webm: z.string().nullable(),
+  hls: z.string().nullable(),
+  mp4: FileInfoSchema.nullable(),
+});
+export type ReplayOutput = z.infer<typeof ReplayOutputSchema>;
+
+/** Reports from the workers to the signalling process, through the `results` queue. */
+export const ResultJobSchema = z.union([
+  /** The recording started (first run), or stopped before the broadcast ended, with why. */
+  z.strictObject({
+    type: z.literal('recording'),
+    broadcastId: BroadcastIdSchema,
+    state: z.enum(['started', 'stopped']),
+    reason: z.string().max(500).nullable(),
+  }),
+  z.strictObject({
+    type: z.literal('replay'),
+    broadcastId: BroadcastIdSchema,
+    state: z.enum(['preview', 'ready']),
+    output: ReplayOutputSchema,
+  }),
+  z.strictObject({
+    type: z.literal('replay'),
+    broadcastId: BroadcastIdSchema,
+    state: z.literal('failed'),
+    reason: z.string().max(500),
+  }),
+]);
+export type ResultJob = z.infer<typeof ResultJobSchema>;
+
+// --------------------------------------------------------- recording tap --
+
+/**
+ * The recording tap, over Redis pub/sub (common/redisRpc.ts). The worker listens for RTP
+ * on `host` (its own address, reachable from the SFU) and asks the signalling node that
+ * hosts the broadcast to send it there from a mediasoup PlainTransport:
+ *
+ *   open      → the SFU creates paused consumers and answers with their codecs, so the
+ *               worker can write the SDP and start ffmpeg;
+ *   resume    → ffmpeg is listening: consumers resume and a keyframe is requested; the
+ *               answer carries the broadcast offset at that moment (the run's start);
+ *   heartbeat → every second; a tap without one for `tapLeaseMs` is closed by the SFU.
+ *
+ * The SFU announces closed taps on `tapChannels(prefix).closed` ('ended', 'producers-changed',
+ * 'media-closed', 'lease-expired', 'replaced').
+ */
+export function tapChannels(queuePrefix: string): { rpc: string; closed: string } {
+  // Namespaced like the queues, so deployments (and test runs) sharing a Redis never answer each other.
+  return { rpc: `${queuePrefix}:tap`, closed: `${queuePrefix}:tap:closed` };
+}
+
+const portSchema = z.number().int().min(1).max(65535);
+const RtpTargetSchema = z.strictObject({ rtpPort: portSchema, rtcpPort: portSchema });
+
+export const TapRequestSchema = z.discriminatedUnion('op', [
+  z.strictObject({
+    op: z.literal('open'),
+    broadcastId: BroadcastIdSchema,
+    /** IP address the SFU sends RTP to. */
+    host: z.union([z.ipv4(), z.ipv6()]),
+    video: RtpTargetSchema,
+    audio: RtpTargetSchema,
+  }),
+  z.strictObject({ op: z.literal('resume'), tapId: z.string().min(1).max(100) }),
+  z.strictObject({ op: z.literal('heartbeat'), tapId: z.string().min(1).max(100) }),
+  z.strictObject({ op: z.literal('close'), tapId: z.string().min(1).max(100) }),
+]);
+export type TapRequest = z.infer<typeof TapRequestSchema>;
+
+/** One recorded track as the SDP needs it. */
+export const TapStreamSchema = z.strictObject({
+  kind: z.enum(['audio', 'video']),
+  payloadType: z.number().int().min(0).max(127),
+  /** e.g. 'video/VP8', 'video/H264', 'audio/opus'. */
+  mimeType: z.string().min(1),
+  clockRate: z.number().int().min(1),
+  channels: z.number().int().min(1).optional(),
+  /** fmtp parameters, e.g. { 'packetization-mode': 1 }. */
+  parameters: z.record(z.string(), z.union([z.string(), z.number()])),
+  rtpPort: portSchema,
+  rtcpPort: portSchema,
+});
+export type TapStream = z.infer<typeof TapStreamSchema>;
+
+/**
+ * Answers. `open`: 'not-ready' while the broadcaster has no media yet (ask again), 'ended'
+ * when the broadcast is over (finish the job). `heartbeat`: 'ok' or 'closed' with why.
+ */
+export const TapResponseSchema = z.discriminatedUnion('status', [
+  z.strictObject({ status: z.literal('opened'), tapId: z.string(), streams: z.array(TapStreamSchema).min(1) }),
+  z.strictObject({ status: z.literal('resumed'), offsetMs: z.number().int().min(0) }),
+  z.strictObject({ status: z.literal('ok') }),
+  z.strictObject({ status: z.literal('not-ready') }),
+  z.strictObject({ status: z.literal('ended') }),
+  z.strictObject({ status: z.literal('closed'), reason: z.string() }),
+]);
+export type TapResponse = z.infer<typeof TapResponseSchema>;
+
+export const TapClosedSchema = z.strictObject({ tapId: z.string(), broadcastId: BroadcastIdSchema, reason: z.string() });
+export type TapClosed = z.infer<typeof TapClosedSchema>;

@@ -1,0 +1,296 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
+import type { ReplayOutput } from '../jobs.ts';
+import { FfmpegError, probe, runFfmpeg } from './ffmpeg.ts';
+import { listRuns, type RunListing } from './segments.ts';
+
+/** Nothing decodable was recorded: bad input, retrying will not help. */
+export class NoMediaError extends Error {
+  override readonly name = 'NoMediaError';
+  constructor() {
+    super('no media was recorded');
+  }
+}
+
+/** One run, remuxed into a single file. */
+interface RunMedia {
+  offsetMs: number;
+  file: string;
+  durationMs: number;
+  video: { width: number; height: number } | null;
+  hasAudio: boolean;
+  /** Codec names in stream order, e.g. 'vp8,opus': runs with the same layout can be joined by copy. */
+  layout: string;
+}
+
+interface Size {
+  width: number;
+  height: number;
+}
+
+const POSTER = 'poster.jpg';
+const WEBM = 'video.webm';
+const MP4 = 'replay.mp4';
+const HLS_DIR = 'hls';
+const HLS_PLAYLIST = `${HLS_DIR}/index.m3u8`;
+/** The replay is scaled to fit this box (long side × short side). */
+const MAX_LONG_SIDE = 1920;
+const MAX_SHORT_SIDE = 1080;
+const FPS = 30;
+
+/** `replay.mp4` → `replay.partial.mp4`: outputs are written there and renamed when complete. */
+const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
+
+/**
+ * Turns a recording (runs of Matroska segments, see segments.ts) into the replay in
+ * `replayDir`:
+ *
+ * 1. each run's segments are joined by copy into `work/run-<i>.mkv` (a segment cut short
+ *    by a crash is read up to where it ends; a run with nothing decodable is skipped);
+ * 2. the runs are laid back to back on the timeline (common/replay/timeline.ts);
+ * 3. `poster.jpg` and, when every run is VP8/VP9 + Opus in the same layout, `video.webm`
+ *    (joined by copy: watchable seconds after the broadcast); then `onPreview`;
+ * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
+ *    frozen frame and silence) and the parts are joined into `replay.mp4` (faststart), then
+ *    `hls/index.m3u8` + `hls/seg-NNN.ts` by copy from it.
+ *
+ * Every output is written under a temporary name and renamed when complete, so running
+ * it again (a retried job) is safe and gives the same output (and a byte-identical MP4).
+ * `work/` is removed at the end.
+ * @throws NoMediaError when no run has decodable media; FfmpegError when ffmpeg fails.
+ */
+export async function assembleReplay(opts: {
+  recordingDir: string;
+  replayDir: string;
+  signal?: AbortSignal;
+  onPreview?: (o: ReplayOutput) => Promise<void>;
+}): Promise<ReplayOutput> {
+  const { replayDir, signal } = opts;
+  const at = (name: string) => path.join(replayDir, name);
+  const work = at('work');
+  const run = (args: string[], timeoutMs: number, bin: 'ffmpeg' | 'ffprobe' = 'ffmpeg') =>
+    runFfmpeg(args, { timeoutMs, bin, ...(signal ? { signal } : {}) });
+
+  await mkdir(replayDir, { recursive: true });
+  await cleanUp(replayDir);
+  await mkdir(work, { recursive: true });
+  try {
+    // 1. Runs, each remuxed into one file.
+    const { runs } = await listRuns(opts.recordingDir);
+    const media: RunMedia[] = [];
+    for (const listing of runs) {
+      const m = await remuxRun(listing, path.join(work, `run-${media.length}`), run, signal);
+      if (m) media.push(m);
+    }
+    if (media.length === 0) throw new NoMediaError();
+
+    // 2. Timeline: spans[k] is media[k] (both in offset order, all durations > 0).
+    const timeline = buildTimeline(media);
+    const durationMs = timelineDurationMs(timeline);
+    const size = await replaySize(media, run);
+
+    // 3. Poster and quick WebM.
+    signal?.throwIfAborted();
+    const firstVideo = media.find((m) => m.video);
+    const poster = firstVideo ? await makePoster(firstVideo, at(POSTER), run) : null;
+    if (!poster) await rm(at(POSTER), { force: true });
+    const layout = media[0]!.layout;
+    const webmFits = media.every((m) => m.layout === layout) && layout.split(',').every((c) => ['vp8', 'vp9', 'opus'].includes(c));
+    let webm: string | null = null;
+    if (webmFits) {
+      const list = await writeConcatList(path.join(work, 'runs.txt'), media.map((m) => ({ file: m.file, durationMs: m.durationMs })));
+      await run(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', '-f', 'webm', at(partial(WEBM))], 60_000 + durationMs);
+      await rename(at(partial(WEBM)), at(WEBM));
+      webm = WEBM;
+    } else {
+      await rm(at(WEBM), { force: true });
+    }
+    const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
+    if (webm && opts.onPreview) await opts.onPreview({ ...base, hls: null, mp4: null });
+
+    // 4. MP4 (one normalised H.264/AAC part per run, joined by copy), then HLS from it.
+    const parts: Array<{ file: string; durationMs: number }> = [];
+    for (const [i, m] of media.entries()) {
+      signal?.throwIfAborted();
+      const file = path.join(work, `part-${i}.ts`);
+      await run(transcodeArgs(m, size, file), 60_000 + 4 * m.durationMs);
+      parts.push({ file, durationMs: m.durationMs });
+    }
+    const partsList = await writeConcatList(path.join(work, 'parts.txt'), parts);
+    await run(['-f', 'concat', '-safe', '0', '-i', partsList, '-map', '0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', at(partial(MP4))], 60_000 + durationMs);
+    await rename(at(partial(MP4)), at(MP4));
+
+    const hlsTmp = at(partial(HLS_DIR));
+    await mkdir(hlsTmp, { recursive: true });
+    await run(
+      ['-i', at(MP4), '-map', '0', '-c', 'copy', '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod',
+        '-hls_segment_filename', path.join(hlsTmp, 'seg-%03d.ts'), path.join(hlsTmp, 'index.m3u8')],
+      60_000 + durationMs,
+    );
+    await replaceDir(hlsTmp, at(HLS_DIR));
+
+    const { size: sizeBytes } = await stat(at(MP4));
+    return { ...base, hls: HLS_PLAYLIST, mp4: { name: MP4, sizeBytes, sha256: await sha256File(at(MP4)) } };
+  } finally {
+    await cleanUp(replayDir);
+  }
+}
+
+type Run = (args: string[], timeoutMs: number, bin?: 'ffmpeg' | 'ffprobe') => Promise<{ stdout: string; stderrTail: string }>;
+
+/** Joins a run's decodable segments into `<base>.mkv`; null when nothing in it decodes. */
+async function remuxRun(listing: RunListing, base: string, run: Run, signal: AbortSignal | undefined): Promise<RunMedia | null> {
+  // Segments keep the run's clock (recorderArgs: -reset_timestamps 0): their start times
+  // place them, so a pause across a segment boundary stays a pause.
+  const probed = await mapLimit(listing.segments, 4, async (file) => {
+    try {
+      const p = await probe(file, signal ? { signal } : {});
+      return p.streams.length > 0 && p.startMs !== null ? { file, startMs: p.startMs } : null;
+    } catch (err) {
+      if (err instanceof FfmpegError && err.kind === 'exit') return null; // not decodable
+      throw err;
+    }
+  });
+  const segments = probed.filter((s): s is { file: string; startMs: number } => s !== null);
+  if (segments.length === 0) return null;
+  const list = await writeConcatList(
+    `${base}.txt`,
+    segments.map((s, k) => {
+      const next = segments[k + 1];
+      return { file: s.file, durationMs: next && next.startMs > s.startMs ? next.startMs - s.startMs : null };
+    }),
+  );
+  const file = `${base}.mkv`;
+  const spanMs = segments[segments.length - 1]!.startMs - segments[0]!.startMs;
+  await run(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', '-f', 'matroska', file], 60_000 + spanMs);
+  const p = await probe(file, signal ? { signal } : {});
+  const v = p.streams.find((s) => s.codecType === 'video' && s.width && s.height);
+  const hasAudio = p.streams.some((s) => s.codecType === 'audio');
+  if (!p.durationMs || p.durationMs <= 0 || (!v && !hasAudio)) return null;
+  return {
+    offsetMs: listing.offsetMs,
+    file,
+    durationMs: p.durationMs,
+    video: v ? { width: v.width!, height: v.height! } : null,
+    hasAudio,
+    layout: p.streams.map((s) => s.codecName).join(','),
+  };
+}
+
+/**
+ * The replay's frame size: the largest frame any run's keyframes have (a recording may
+ * start on a low simulcast layer and switch up, or turn from landscape to portrait),
+ * fitted into 1920×1080 (either orientation), even. Null when no run has video.
+ */
+async function replaySize(media: RunMedia[], run: Run): Promise<Size | null> {
+  let best: Size | null = null;
+  for (const m of media) {
+    if (!m.video) continue;
+    const { stdout } = await run(
+      ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=width,height', '-of', 'csv=p=0', m.file],
+      60_000 + m.durationMs,
+      'ffprobe',
+    );
+    const sizes = stdout.split('\n').map((line) => line.split(',').map(Number));
+    for (const [width = 0, height = 0] of [...sizes, [m.video.width, m.video.height]]) {
+      if (width > 0 && height > 0 && (!best || width * height > best.width * best.height)) best = { width, height };
+    }
+  }
+  if (!best) return null;
+  const scale = Math.min(1, MAX_LONG_SIDE / Math.max(best.width, best.height), MAX_SHORT_SIDE / Math.min(best.width, best.height));
+  const even = (x: number) => Math.max(2, 2 * Math.floor((x * scale) / 2));
+  return { width: even(best.width), height: even(best.height) };
+}
+
+/** One frame at ~1 s (or the middle of a shorter run; else the first frame), 640 px wide. */
+async function makePoster(m: RunMedia, dest: string, run: Run): Promise<string | null> {
+  const tmp = partial(dest);
+  for (const atMs of [Math.min(1000, Math.floor(m.durationMs / 2)), 0]) {
+    await rm(tmp, { force: true });
+    await run(['-ss', (atMs / 1000).toFixed(3), '-i', m.file, '-map', '0:v:0', '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', '-f', 'image2', '-update', '1', tmp], 60_000);
+    if (await stat(tmp).then((s) => s.size > 0, () => false)) {
+      await rename(tmp, dest);
+      return path.basename(dest);
+    }
+  }
+  return null;
+}
+
+/**
+ * ffmpeg argv that turns one run into an MPEG-TS part of exactly its duration: H.264 at the
+ * replay size (letterboxed; the filter graph is rebuilt when the frame size changes, the
+ * output size stays), a keyframe every 2 s (HLS cuts there), 30 fps; AAC 48 kHz stereo with
+ * gaps filled with silence. A run without video gets black frames, without audio silence.
+ */
+function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
+  const inputs = ['-i', m.file];
+  const outputs: string[] = [];
+  let next = 1;
+  const addSource = (lavfi: string) => (inputs.push('-f', 'lavfi', '-i', lavfi), next++);
+  if (size) {
+    const { width: w, height: h } = size;
+    if (m.video) {
+      const vf = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:-1:-1:color=black,setsar=1,fps=${FPS},format=yuv420p,tpad=stop=-1:stop_mode=clone`;
+      outputs.push('-map', '0:v:0', '-vf', vf);
+    } else {
+      outputs.push('-map', `${addSource(`color=c=black:s=${w}x${h}:r=${FPS}`)}:v:0`);
+    }
+    outputs.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-force_key_frames', 'expr:gte(t,n_forced*2)');
+  }
+  if (m.hasAudio) outputs.push('-map', '0:a:0', '-af', 'aresample=async=1:first_pts=0,apad');
+  else outputs.push('-map', `${addSource('anullsrc=r=48000:cl=stereo')}:a:0`);
+  outputs.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+  return [...inputs, ...outputs, '-t', (m.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
+}
+
+/** Writes an ffconcat list; `durationMs` places the next file (null: the file's own length). */
+async function writeConcatList(file: string, entries: Array<{ file: string; durationMs: number | null }>): Promise<string> {
+  const quote = (p: string) => `'${path.resolve(p).replaceAll("'", "'\\''")}'`;
+  const lines = ['ffconcat version 1.0'];
+  for (const e of entries) {
+    lines.push(`file ${quote(e.file)}`);
+    if (e.durationMs !== null) lines.push(`duration ${(e.durationMs / 1000).toFixed(3)}`);
+  }
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Replaces directory `dest` by `src` (the old one is removed after the swap). */
+async function replaceDir(src: string, dest: string): Promise<void> {
+  const old = `${dest}.old`;
+  await rm(old, { recursive: true, force: true });
+  await rename(dest, old).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await rename(src, dest);
+  await rm(old, { recursive: true, force: true });
+}
+
+/** Removes `work/` and anything a previous attempt left under a temporary name. */
+async function cleanUp(replayDir: string): Promise<void> {
+  for (const name of ['work', partial(POSTER), partial(WEBM), partial(MP4), partial(HLS_DIR), `${HLS_DIR}.old`]) {
+    await rm(path.join(replayDir, name), { recursive: true, force: true });
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,59 @@
+import path from 'node:path';
+
+/**
+ * ffmpeg argv (for spawnRecorder) that receives the RTP described by `sdpPath` and copies
+ * it, untouched, into Matroska segments `<outDir>/seg-00000.mkv`, `seg-00001.mkv`, ... cut
+ * at the first keyframe after every `segmentSeconds`, listed in `<outDir>/segments.csv`.
+ * Each choice was checked against ffmpeg 5.1 (docs/recording.md, "Media pipeline"):
+ *
+ * - `-listen_timeout`: ffmpeg's RTP input ends after this many seconds without a packet
+ *   (default 10). Long (30 s), so that pauses in the media do not end the run; the job
+ *   stops ffmpeg itself. It also bounds how long an orphaned ffmpeg lingers.
+ * - `-fpsprobesize 0`: do not wait for 20 frames to guess a frame rate (copying does not
+ *   need one): the first segment is opened ~0.1 s after the first keyframe instead of ~0.8 s.
+ * - `-analyzeduration 5 s` only bounds the wait for the first video keyframe (without one
+ *   ffmpeg fails with "dimensions not set"); probing stops as soon as every stream is known.
+ * - `-buffer_size 1 MiB`: the UDP receive buffer (the kernel doubles it, capped by
+ *   net.core.rmem_max), room for a keyframe burst while ffmpeg is busy writing.
+ * - `-reset_timestamps 0`: segments keep the run's clock, so a pause in the media that
+ *   falls on a segment boundary stays a pause in the replay (with 1, every segment would
+ *   start at 0 and the pause would vanish, shifting chat against the video).
+ * - `flush_packets=1` for the segment's Matroska muxer: every finished cluster (one per
+ *   keyframe, ~2 s) reaches the disk at once instead of in 256 KiB chunks, so a killed
+ *   ffmpeg loses at most the cluster in progress.
+ * - `-segment_time_delta 0.05`: a keyframe a few ms before the boundary still cuts.
+ * - No `-fflags +genpts`: RTP gives every packet a timestamp; it changed nothing.
+ */
+export function recorderArgs(opts: {
+  sdpPath: string;
+  outDir: string;
+  segmentSeconds: number;
+  /** Seconds without any packet after which ffmpeg ends on its own; default 30. */
+  noPacketTimeoutSeconds?: number;
+}): string[] {
+  const { segmentSeconds } = opts;
+  const noPacketTimeout = opts.noPacketTimeoutSeconds ?? 30;
+  if (!Number.isFinite(segmentSeconds) || segmentSeconds <= 0) throw new Error(`segmentSeconds must be > 0, got ${segmentSeconds}`);
+  if (!Number.isInteger(noPacketTimeout) || noPacketTimeout < 1) throw new Error(`noPacketTimeoutSeconds must be a positive integer`);
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
+    '-protocol_whitelist', 'file,udp,rtp',
+    '-listen_timeout', String(noPacketTimeout),
+    '-analyzeduration', '5000000',
+    '-probesize', '5000000',
+    '-fpsprobesize', '0',
+    '-buffer_size', '1048576',
+    '-i', opts.sdpPath,
+    '-map', '0',
+    '-c', 'copy',
+    '-f', 'segment',
+    '-segment_time', String(segmentSeconds),
+    '-segment_time_delta', '0.05',
+    '-segment_format', 'matroska',
+    '-segment_format_options', 'flush_packets=1',
+    '-reset_timestamps', '0',
+    '-segment_list', path.join(opts.outDir, 'segments.csv'),
+    '-segment_list_type', 'csv',
+    path.join(opts.outDir, 'seg-%05d.mkv'),
+  ];
+}

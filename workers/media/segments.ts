@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The recording layout on disk, one directory per run:
+ *
+ *   <recordingDir>/<runId>/run.json        RunInfo
+ *   <recordingDir>/<runId>/stream.sdp
+ *   <recordingDir>/<runId>/seg-00000.mkv   ...
+ *   <recordingDir>/<runId>/segments.csv    ffmpeg's list (may lack the last segment after a crash)
+ */
+
+/** `run.json`: where in the broadcast the run's media starts. */
+export const RunInfoSchema = z.object({
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+  /** Milliseconds since the broadcast started at which the run's media starts (the chat clock). */
+  offsetMs: z.number().int().min(0),
+  startedAt: z.iso.datetime({ offset: true }),
+});
+export type RunInfo = z.infer<typeof RunInfoSchema>;
+
+const RUN_INFO = 'run.json';
+const SEGMENT_NAME = /^seg-(\d+)\.mkv$/;
+
+/** A sortable run id: `r<13-digit ms>-<4 hex>`, e.g. r1732240000000-3fa2. */
+export function newRunId(now: number = Date.now()): string {
+  return `r${String(Math.floor(now)).padStart(13, '0')}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Writes `<runDir>/run.json` atomically (temporary file, fsync, rename), creating runDir. */
+export async function writeRunInfo(runDir: string, info: RunInfo): Promise<void> {
+  const data = `${JSON.stringify(RunInfoSchema.parse(info))}\n`;
+  await mkdir(runDir, { recursive: true });
+  const tmp = path.join(runDir, `${RUN_INFO}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path.join(runDir, RUN_INFO));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export interface RunListing {
+  runId: string;
+  dir: string;
+  offsetMs: number;
+  startedAt: string;
+  /** Absolute paths of the non-empty segments, in recording order. */
+  segments: string[];
+}
+
+export interface SkippedRun {
+  dir: string;
+  reason: string;
+}
+
+/**
+ * The runs of a recording that can be assembled, sorted by offsetMs (then runId), each
+ * with its segments sorted by index (seg-2 before seg-10, whatever the zero padding),
+ * zero-byte segments left out. Runs without a valid run.json or without segments are
+ * returned in `skipped` with the reason. A missing recordingDir has no runs.
+ */
+export async function listRuns(recordingDir: string): Promise<{ runs: RunListing[]; skipped: SkippedRun[] }> {
+  let entries;
+  try {
+    entries = await readdir(recordingDir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], skipped: [] };
+    throw err;
+  }
+  const runs: RunListing[] = [];
+  const skipped: SkippedRun[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(recordingDir, entry.name);
+    const result = await readRun(dir, entry.name);
+    if ('reason' in result) skipped.push(result);
+    else runs.push(result);
+  }
+  runs.sort((a, b) => a.offsetMs - b.offsetMs || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  return { runs, skipped };
+}
+
+async function readRun(dir: string, name: string): Promise<RunListing | SkippedRun> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, RUN_INFO), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { dir, reason: 'no run.json' };
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { dir, reason: 'run.json is not JSON' };
+  }
+  const parsed = RunInfoSchema.safeParse(json);
+  if (!parsed.success) return { dir, reason: `invalid run.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+  const info = parsed.data;
+  if (info.runId !== name) return { dir, reason: `run.json names run ${info.runId}, not ${name}` };
+
+  const numbered: Array<{ index: number; file: string }> = [];
+  for (const file of await readdir(dir)) {
+    const m = SEGMENT_NAME.exec(file);
+    if (!m) continue;
+    const full = path.join(dir, file);
+    const st = await stat(full).catch(() => null); // removed meanwhile: not a segment any more
+    if (st?.isFile() && st.size > 0) numbered.push({ index: Number(m[1]), file: full });
+  }
+  if (numbered.length === 0) return { dir, reason: 'no segments' };
+  numbered.sort((a, b) => a.index - b.index);
+  return { runId: info.runId, dir, offsetMs: info.offsetMs, startedAt: info.startedAt, segments: numbered.map((s) => s.file) };
+}
