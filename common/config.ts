@@ -70,13 +70,38 @@ export const ConfigSchema = z.strictObject({
       heartFlushMs: z.number().int().min(20).max(5000).default(250),
     })
     .prefault({}),
+  /** Usernames (case-insensitive) that are admins: they see the job dashboard at /admin/queues. */
+  admins: z.array(z.string().min(1)).default([]),
+  /** Prefix of every BullMQ key in Redis, so several deployments (or test runs) can share one Redis. Default 'spyglass'. */
+  queuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'queuePrefix: letters, digits, _ . - only').default('spyglass'),
+  recording: z
+    .strictObject({
+      /** Record every broadcast. Default true. */
+      enabled: z.boolean().default(true),
+      /** Refuse to start, or stop, recording when the data directory's disk has less free space (MiB). Default 1024. */
+      minFreeMb: z.number().min(0).default(1024),
+      /** Address of the workers host that the SFU sends recording RTP to. Default 127.0.0.1. */
+      rtpHost: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+      /** UDP ports the recorder (ffmpeg) listens on for RTP/RTCP. Default 41000–41999. */
+      rtpMinPort: port.default(41000),
+      rtpMaxPort: port.default(41999),
+      /** Target length of a recorded segment in seconds (segments cut at keyframes). Default 4. */
+      segmentSeconds: z.number().min(1).max(10).default(4),
+      /** The SFU asks the broadcaster for a keyframe this often while recording (ms), so segments stay short. Default 2000. */
+      keyframeIntervalMs: z.number().int().min(500).max(10_000).default(2000),
+      /** Record jobs running at once per workers process. Default 50. */
+      concurrency: z.number().int().min(1).max(1000).default(50),
+      /** Finalize jobs (transcodes) at once per workers process. Default 1. */
+      finalizeConcurrency: z.number().int().min(1).max(64).default(1),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 /** Environment variables that map onto config keys (besides SPYGLASS_CONFIG, the file path). */
-const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' }> = {
+const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' | 'list' }> = {
   NODE_ENV: { path: ['mode'], type: 'string' },
   SPYGLASS_SECRET: { path: ['secret'], type: 'string' },
   DATA_DIR: { path: ['dataDir'], type: 'string' },
@@ -97,6 +122,13 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_RTC_MAX_PORT: { path: ['mediasoup', 'rtcMaxPort'], type: 'number' },
   SPYGLASS_MAX_VIEWERS_PER_ROUTER: { path: ['mediasoup', 'maxViewersPerRouter'], type: 'number' },
   SPYGLASS_GRACE_SECONDS: { path: ['live', 'graceSeconds'], type: 'number' },
+  SPYGLASS_QUEUE_PREFIX: { path: ['queuePrefix'], type: 'string' },
+  SPYGLASS_ADMINS: { path: ['admins'], type: 'list' },
+  SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },
+  SPYGLASS_MIN_FREE_MB: { path: ['recording', 'minFreeMb'], type: 'number' },
+  SPYGLASS_RECORDING_RTP_HOST: { path: ['recording', 'rtpHost'], type: 'string' },
+  SPYGLASS_RECORDING_MIN_PORT: { path: ['recording', 'rtpMinPort'], type: 'number' },
+  SPYGLASS_RECORDING_MAX_PORT: { path: ['recording', 'rtpMaxPort'], type: 'number' },
 };
 
 /** Prefixes we own: an unknown variable with one of these is an error, not silently ignored. */
@@ -112,8 +144,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   o[path[path.length - 1]!] = value;
 }
 
-function coerce(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
+function coerce(name: string, raw: string, type: 'string' | 'number' | 'boolean' | 'list'): unknown {
   if (type === 'string') return raw;
+  if (type === 'list') return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (type === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new AppError('BAD_REQUEST', `config: ${name} must be a number, got "${raw}"`);
@@ -168,6 +201,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
   }
   if (config.mediasoup.rtcMinPort > config.mediasoup.rtcMaxPort) {
     throw new AppError('BAD_REQUEST', 'config: mediasoup.rtcMinPort must not exceed rtcMaxPort');
+  }
+  if (config.recording.rtpMinPort + 3 > config.recording.rtpMaxPort) {
+    throw new AppError('BAD_REQUEST', 'config: recording.rtpMinPort..rtpMaxPort must hold at least 4 ports');
   }
   return config;
 }

@@ -1,36 +1,56 @@
 /**
- * `npm start`: runs every Spyglass process on this machine (today the signalling process,
- * which hosts the SFU) and stops them together on Ctrl-C / SIGTERM. Each process reads the
- * same environment, so one set of variables configures the whole service.
+ * `npm start`: runs every Spyglass process on this machine — the signalling process (which
+ * hosts the SFU) and the workers process (recording, replays) — and stops them together on
+ * Ctrl-C / SIGTERM. Each process reads the same environment, so one set of variables
+ * configures the whole service. A workers process that dies is restarted (its recordings
+ * are taken over from the queue); if the signalling process dies, everything stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const processes: Array<{ name: string; entry: string }> = [{ name: 'signaling', entry: 'signaling/main.ts' }];
+const processes: Array<{ name: string; entry: string; restart: boolean }> = [
+  { name: 'signaling', entry: 'signaling/main.ts', restart: false },
+  { name: 'workers', entry: 'workers/main.ts', restart: true },
+];
+/** A process restarted more often than this within a minute is left down (and everything stops). */
+const MAX_RESTARTS_PER_MINUTE = 5;
 
-const children: ChildProcess[] = [];
+const running = new Map<string, ChildProcess>();
 let stopping = false;
+let exitCode = 0;
 
 function stopAll(signal: NodeJS.Signals): void {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill(signal);
+  for (const c of running.values()) c.kill(signal);
+  if (running.size === 0) process.exit(exitCode);
 }
 
-for (const p of processes) {
-  const child = spawn(tsx, [p.entry], { cwd: root, stdio: 'inherit', env: process.env });
-  children.push(child);
+function run(p: (typeof processes)[number], restarts: number[]): void {
+  // tsx as a loader inside the process (not the tsx CLI, which adds a wrapper process):
+  // signals and exit codes are the process's own.
+  const child = spawn(process.execPath, ['--import', 'tsx', p.entry], { cwd: root, stdio: 'inherit', env: process.env });
+  running.set(p.name, child);
   child.on('exit', (code, signal) => {
+    running.delete(p.name);
     if (!stopping) {
+      const now = Date.now();
+      const recent = restarts.filter((t) => now - t < 60_000);
+      if (p.restart && recent.length < MAX_RESTARTS_PER_MINUTE) {
+        process.stderr.write(`${p.name} exited (${signal ?? code}); restarting it\n`);
+        setTimeout(() => run(p, [...recent, now]), 1000);
+        return;
+      }
       process.stderr.write(`${p.name} exited (${signal ?? code}); stopping the others\n`);
+      exitCode = code ?? 1;
       stopAll('SIGTERM');
     }
-    if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(code ?? 0);
+    if (running.size === 0) process.exit(exitCode);
   });
 }
 
+for (const p of processes) run(p, []);
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters, TransportOptions } from '../common/protocol/media.ts';
 import { BroadcastRouter, type BroadcastRouterCloseReason } from './BroadcastRouter.ts';
 import type { MediaWorker } from './MediaWorker.ts';
+import { RecordingTap, type RecordingTarget } from './RecordingTap.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 import { Viewer, type ViewerCloseReason } from './Viewer.ts';
 import type { WorkerPool } from './WorkerPool.ts';
@@ -53,6 +54,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #producers = new Map<string, ms.Producer>();
   readonly #producing = new Set<MediaKind>();
   #sendTransport: ms.WebRtcTransport | undefined;
+  readonly #taps = new Set<RecordingTap>();
   /** Serialises edge creation so that concurrent joins do not each open a new edge. */
   #edgeQueue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -201,6 +203,35 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#closeSendTransport();
   }
 
+  // --------------------------------------------------------------- recording --
+
+  /**
+   * Opens a recording tap of the broadcaster's current tracks towards `target` (see
+   * {@link RecordingTap}). It closes with 'producer-closed' when a track ends, and with the
+   * broadcast.
+   * @throws AppError('WRONG_STATE') if the broadcast has ended or has no tracks.
+   */
+  async openRecordingTap(target: RecordingTarget, keyframeIntervalMs: number): Promise<RecordingTap> {
+    this.#assertOpen();
+    const producers = [...this.#producers.values()];
+    if (producers.length === 0) throw new AppError('WRONG_STATE', 'the broadcaster sends no media yet');
+    const tap = await RecordingTap.open({
+      router: this.#origin.router,
+      producers,
+      listenIp: this.#pool.listenIp,
+      target,
+      keyframeIntervalMs,
+      logger: this.#logger,
+    });
+    if (this.#closed) {
+      tap.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    this.#taps.add(tap);
+    tap.on('close', () => this.#taps.delete(tap));
+    return tap;
+  }
+
   // ----------------------------------------------------------------- viewers --
 
   /**
@@ -254,6 +285,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const viewerReason: ViewerCloseReason = reason === 'worker-died' ? 'worker-died' : 'broadcast-closed';
     for (const { viewer } of [...this.#viewers.values()]) viewer.close(viewerReason);
     this.#viewers.clear();
+    for (const tap of [...this.#taps]) tap.close();
     this.#sendTransport?.close();
     this.#sendTransport = undefined;
     for (const edge of [...this.#edges]) edge.close();

@@ -95,6 +95,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#closed;
   }
 
+  /** The IP media sockets bind to (also the source of recording RTP). */
+  get listenIp(): string {
+    return this.#opts.listenIp;
+  }
+
   /**
    * The least-loaded live worker (see {@link MediaWorker.load}); ties go to the lower index.
    * @param exclude worker indexes to avoid.

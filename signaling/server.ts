@@ -8,12 +8,14 @@ import { Server } from 'socket.io';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
+import { adminQueuesRouter } from './http/adminQueues.ts';
 import { createApp } from './http/createApp.ts';
 import { userFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
+import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { openDatabase } from './store/Database.ts';
-import { createStores } from './store/index.ts';
+import { createStores, type Stores } from './store/index.ts';
 
 export interface RunningSpyglass {
   /** The URL to open, e.g. http://127.0.0.1:8080 */
@@ -21,6 +23,8 @@ export interface RunningSpyglass {
   port: number;
   pool: WorkerPool;
   live: LiveService;
+  /** The stores (tests read replay state through them). */
+  stores: Stores;
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -68,6 +72,21 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
     heartFlushMs: config.live.heartFlushMs,
   });
 
+  let recording: RecordingService | undefined;
+  if (config.recording.enabled) {
+    try {
+      recording = await RecordingService.start(
+        { config, stores, logger: logger.child({ component: 'recording' }) },
+        { lookup: (id) => live.onAir(id), notifyRecording: (id, state, reason) => live.notifyRecording(id, state, reason) },
+      );
+    } catch (err) {
+      await pool.close();
+      await db.close();
+      throw err;
+    }
+    live.setRecorder(recording);
+  }
+
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
     stores,
@@ -76,6 +95,8 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
     webRoot,
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
     trustProxy: config.http.trustProxy,
+    dataDir: config.dataDir,
+    adminRouters: recording ? [adminQueuesRouter({ queues: recording.queues, stores, admins: config.admins })] : [],
     ready: async () => {
       await sql`select 1`.execute(db.db);
       if (pool.closed || pool.workers.length === 0) throw new Error('no media workers');
@@ -120,11 +141,12 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
   const close = () =>
     (closing ??= (async () => {
       await live.close('server-shutdown');
+      await recording?.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       server.closeAllConnections?.();
       await pool.close();
       await db.close();
     })());
 
-  return { url, port, pool, live, close };
+  return { url, port, pool, live, stores, close };
 }

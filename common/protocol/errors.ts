@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   MEDIA_ERROR: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -118,7 +118,7 @@ export type ClientToServerEvents = {
 };
 
 /** Why a broadcast ended or was interrupted. */
-export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown';
+export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable';
 
 /** Events the server pushes to clients in a broadcast. */
 export interface ServerToClientEvents {
@@ -133,6 +133,8 @@ export interface ServerToClientEvents {
   /** The media path of this client was lost (a media worker died): rejoin to continue. */
   'broadcast:interrupted': (e: { broadcastId: BroadcastId; reason: 'media-worker-died' }) => void;
   'broadcast:ended': (e: { broadcastId: BroadcastId; reason: EndReason }) => void;
+  /** To the broadcast's room: the recording runs, or stopped before the end (with why, e.g. disk space). */
+  'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;
   /** Sent when a message is dropped without an ack (malformed or unknown event). */
   'error:dropped': (e: { code: string; message: string }) => void;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { AppError, parseOrThrow, toWireError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
@@ -11,6 +11,7 @@ import { hashPassword, verifyPassword } from '../store/passwords.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom, userFrom } from './auth.ts';
+import { replaysRouter } from './replays.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -23,6 +24,10 @@ export interface AppOptions {
   trustProxy: boolean;
   /** Readiness: resolves when the database and media workers answer. */
   ready: () => Promise<void>;
+  /** The data directory: replay files are served from `<dataDir>/replays/<broadcastId>/`. */
+  dataDir: string;
+  /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
+  adminRouters?: Router[];
 }
 
 type Async = (req: Request, res: Response) => Promise<unknown>;
@@ -127,6 +132,9 @@ export function createApp(o: AppOptions): express.Express {
       res.json({ broadcast: o.live.liveSummary(record.id) ?? toSummary(record, 0) });
     }),
   );
+
+  app.use('/api/replays', replaysRouter({ stores: o.stores, dataDir: o.dataDir }));
+  for (const router of o.adminRouters ?? []) app.use(router);
 
   app.use('/api', (req) => {
     throw new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`);

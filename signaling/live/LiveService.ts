@@ -25,6 +25,16 @@ export interface Notifier {
   clear(broadcastId: BroadcastId): void;
 }
 
+/** How the live domain starts and ends recordings (signaling/recording/RecordingService.ts). */
+export interface Recorder {
+  /** Throws AppError (e.g. INSUFFICIENT_STORAGE) when a new broadcast could not be recorded. */
+  assertCanRecord(): Promise<void>;
+  /** The broadcast is on air; throws when its recording cannot start. */
+  broadcastStarted(id: BroadcastId): Promise<void>;
+  /** The broadcast ended (never throws). */
+  broadcastEnded(id: BroadcastId): Promise<void>;
+}
+
 export interface LiveServiceOptions {
   stores: Stores;
   pool: WorkerPool;
@@ -58,6 +68,7 @@ export class LiveService {
   readonly #heartLimiter: RateLimiter;
   readonly #hearts: HeartAggregator<BroadcastId>;
   #notifier: Notifier | undefined;
+  #recorder: Recorder | undefined;
   #closed = false;
 
   constructor(options: LiveServiceOptions) {
@@ -71,6 +82,11 @@ export class LiveService {
   /** Connects the service to its clients; called once by the socket layer. */
   setNotifier(notifier: Notifier): void {
     this.#notifier = notifier;
+  }
+
+  /** Records every broadcast from now on (not called when recording is disabled). */
+  setRecorder(recorder: Recorder): void {
+    this.#recorder = recorder;
   }
 
   get #notify(): Notifier {
@@ -104,6 +120,16 @@ export class LiveService {
     return this.#live.get(id)?.summary();
   }
 
+  /** The broadcast if it is on air in this process (what the recording tap needs of it). */
+  onAir(id: BroadcastId): LiveBroadcast | undefined {
+    return this.#live.get(id);
+  }
+
+  /** Tells the broadcast's room (the broadcaster above all) how its recording goes. */
+  notifyRecording(id: BroadcastId, state: 'recording' | 'stopped', reason: string | null): void {
+    if (this.#live.has(id)) this.#notify.toBroadcast(id, 'recording:status', { broadcastId: id, state, reason });
+  }
+
   /** Number of viewers of a live broadcast (0 when not on air here). */
   viewerCount(id: BroadcastId): number {
     const live = this.#live.get(id);
@@ -122,6 +148,7 @@ export class LiveService {
       throw new AppError('ALREADY_LIVE', `you are already live in "${existing.title}" (${existing.id}); resume or stop it first`);
     }
     const inviteeIds = await this.#resolveInvitees(req.visibility === 'private' ? req.invitees : [], user);
+    await this.#recorder?.assertCanRecord();
     const record = await this.#o.stores.broadcasts.create({
       ownerId: user.id,
       title: req.title,
@@ -140,6 +167,12 @@ export class LiveService {
     this.#watchMedia(live);
     peer.broadcasting = record.id;
     this.#notify.join(peer.id, record.id);
+    try {
+      await this.#recorder?.broadcastStarted(record.id);
+    } catch (err) {
+      await this.#end(live, 'recording-unavailable');
+      throw err;
+    }
     this.#log.info({ broadcastId: record.id, userId: user.id, visibility: record.visibility }, 'broadcast started');
     return { broadcast: live.summary(), rtpCapabilities: media.rtpCapabilities };
   }
@@ -460,6 +493,7 @@ export class LiveService {
     }
     this.#notify.toBroadcast(live.id, 'broadcast:ended', { broadcastId: live.id, reason });
     this.#notify.clear(live.id);
+    await this.#recorder?.broadcastEnded(live.id);
     this.#log.info({ broadcastId: live.id, reason }, 'broadcast ended');
     return toSummary(live.record, 0);
   }

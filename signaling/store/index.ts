@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { BroadcastStore } from './BroadcastStore.ts';
 import { ChatStore } from './ChatStore.ts';
 import type { StoreOptions } from './clock.ts';
+import { ReplayStore } from './ReplayStore.ts';
 import type { DB } from './schema.ts';
 import { SessionStore } from './SessionStore.ts';
 import { UserStore } from './UserStore.ts';
@@ -15,6 +16,7 @@ export { UserStore, type UserRecord } from './UserStore.ts';
 export { SessionStore } from './SessionStore.ts';
 export { BroadcastStore, type BroadcastRecord, type ListLiveOptions } from './BroadcastStore.ts';
 export { ChatStore, type HeartBatch } from './ChatStore.ts';
+export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
 export interface Stores {
@@ -22,6 +24,7 @@ export interface Stores {
   sessions: SessionStore;
   broadcasts: BroadcastStore;
   chat: ChatStore;
+  replays: ReplayStore;
 }
 
 /**
@@ -35,5 +38,6 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     sessions: new SessionStore(db, secret, options),
     broadcasts: new BroadcastStore(db, options),
     chat: new ChatStore(db, options),
+    replays: new ReplayStore(db, options),
   };
 }

@@ -110,6 +110,49 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+
+    '0002_replays': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // One replay per broadcast. File columns are names relative to the replay directory
+        // (`<dataDir>/replays/<broadcast_id>/`); null until the worker reports the file.
+        await db.schema
+          .createTable('replays')
+          .addColumn('broadcast_id', 'text', (c) => c.primaryKey().references('broadcasts.id').onDelete('cascade'))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('duration_ms', 'bigint')
+          .addColumn('width', 'integer')
+          .addColumn('height', 'integer')
+          .addColumn('timeline', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('poster', 'text')
+          .addColumn('webm', 'text')
+          .addColumn('hls', 'text')
+          .addColumn('mp4_name', 'text')
+          .addColumn('mp4_size', 'bigint')
+          .addColumn('mp4_sha256', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addCheckConstraint('replays_state_check', sql`state in ('recording', 'processing', 'ready', 'failed')`)
+          // The MP4 is described completely or not at all.
+          .addCheckConstraint(
+            'replays_mp4_check',
+            sql`(mp4_name is null and mp4_size is null and mp4_sha256 is null) or (mp4_name is not null and mp4_size is not null and mp4_sha256 is not null)`,
+          )
+          .execute();
+        // listUnfinished: replays still recording or processing.
+        await db.schema.createIndex('replays_state_idx').on('replays').column('state').execute();
+        // listPublic: public broadcasts newest first (ties by id), each probed in replays by key.
+        await db.schema
+          .createIndex('broadcasts_visibility_started_idx')
+          .on('broadcasts')
+          .columns(['visibility', 'started_at', 'id'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropIndex('broadcasts_visibility_started_idx').execute();
+        await db.schema.dropTable('replays').execute();
+      },
+    },
   };
 }
 

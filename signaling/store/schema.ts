@@ -1,6 +1,7 @@
 import type { Generated } from 'kysely';
 import type { BroadcastId, ChatMessageId, UserId } from '../../common/protocol/ids.ts';
 import type { Visibility } from '../../common/protocol/events.ts';
+import type { ReplayState } from '../../common/protocol/replays.ts';
 
 /**
  * The database schema as Kysely sees it. Times are epoch milliseconds (`bigint` columns,
@@ -15,6 +16,7 @@ export interface DB {
   broadcast_invitees: BroadcastInviteesTable;
   chat_messages: ChatMessagesTable;
   hearts: HeartsTable;
+  replays: ReplaysTable;
 }
 
 /** A user's role. Default 'user'. */
@@ -75,4 +77,27 @@ export interface HeartsTable {
   /** Start of the flush interval, ms since the broadcast started. */
   offset_ms: number;
   count: number;
+}
+
+/** One replay per broadcast; see docs/persistence.md for its state machine. */
+export interface ReplaysTable {
+  broadcast_id: BroadcastId;
+  state: ReplayState;
+  /** Why processing failed, or why the recording stopped early; else null. */
+  reason: string | null;
+  duration_ms: number | null;
+  width: number | null;
+  height: number | null;
+  /** JSON array of `TimelineSpan` (common/replay/timeline.ts). */
+  timeline: Generated<string>;
+  /** File names relative to `<dataDir>/replays/<broadcast_id>/`; null until reported. */
+  poster: string | null;
+  webm: string | null;
+  hls: string | null;
+  mp4_name: string | null;
+  mp4_size: number | null;
+  /** Hex SHA-256 of the MP4. */
+  mp4_sha256: string | null;
+  created_at: number;
+  updated_at: number;
 }

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { io as connectSocket, type Socket } from 'socket.io-client';
-import { loadConfig, type ConfigInput } from '../../common/config.ts';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config, type ConfigInput } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import type { Ack } from '../../common/protocol/errors.ts';
 import type {
@@ -19,7 +21,29 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface TestServer extends RunningSpyglass {
   dataDir: string;
+  /** The config the server runs on (a workers process for it must share dataDir, redisUrl and queuePrefix). */
+  config: Config;
   stop(): Promise<void>;
+}
+
+/** A BullMQ key prefix of its own per test server, so test files sharing one Redis never see each other's jobs. */
+export function testQueuePrefix(): string {
+  return `spyglass-test-${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes every Redis key under a test prefix. */
+export async function dropQueues(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export const webRoot = path.join(import.meta.dirname, '..', '..', 'web', 'dist');
@@ -35,6 +59,7 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     {
       mode: 'test',
       dataDir,
+      queuePrefix: testQueuePrefix(),
       ...overrides,
       http: { port: 0, ...overrides.http },
       mediasoup: { numWorkers: 1, webRtcPort: 0, ...overrides.mediasoup },
@@ -45,8 +70,10 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
   return {
     ...app,
     dataDir,
+    config,
     async stop() {
       await app.close();
+      if (config.recording.enabled) await dropQueues(config.redisUrl, config.queuePrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

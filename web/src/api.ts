@@ -1,7 +1,9 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, UserSummary } from '../../common/protocol/events.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
-import { isBroadcastSummary, isRecord, isUserSummary, isWireError } from './guards.ts';
+import type { ReplayChatMessage, ReplayDetail, ReplayDownload, ReplayHearts, ReplaySources, ReplaySummary } from '../../common/protocol/replays.ts';
+import { ID_PATTERNS } from '../../common/protocol/rules.ts';
+import { isBroadcastId, isBroadcastSummary, isRecord, isUserSummary, isWireError } from './guards.ts';
 
 /** The HTTP JSON API of the signalling process. Errors are thrown as `ProtocolError`. */
 export class Api {
@@ -50,6 +52,25 @@ export class Api {
     return broadcast;
   }
 
+  /**
+   * Replays, newest first: `public` ones anyone may see, or `mine` (signed in: the
+   * caller's own, any state and visibility).
+   */
+  async listReplays(scope: 'public' | 'mine'): Promise<ReplaySummary[]> {
+    const body = await this.#call('GET', `/api/replays?scope=${scope}`);
+    const list = isRecord(body) ? body['replays'] : undefined;
+    if (!Array.isArray(list)) throw malformed('/api/replays');
+    return list.filter(isReplaySummary);
+  }
+
+  /** One replay with its sources, download, chat and hearts. NOT_FOUND when missing or not visible. */
+  async getReplay(id: BroadcastId): Promise<ReplayDetail> {
+    const body = await this.#call('GET', `/api/replays/${encodeURIComponent(id)}`);
+    const replay = readReplayDetail(body);
+    if (!replay) throw malformed('/api/replays/:id');
+    return replay;
+  }
+
   async #call(method: 'GET' | 'POST', path: string, json?: unknown): Promise<unknown> {
     const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
     if (json !== undefined) {
@@ -91,4 +112,80 @@ function readUser(body: unknown): UserSummary {
 
 function malformed(what: string): ProtocolError {
   return new ProtocolError({ code: 'INTERNAL', message: `unexpected response from ${what}` });
+}
+
+// ------------------------------------------------------------------ replays --
+// Envelope checks like guards.ts (no zod): a foreign or broken response becomes a clear error.
+
+const REPLAY_STATES: ReadonlySet<unknown> = new Set(['recording', 'processing', 'ready', 'failed']);
+const CHAT_MESSAGE_ID = ID_PATTERNS.chatMessage;
+
+const isStringOrNull = (x: unknown): x is string | null => x === null || typeof x === 'string';
+const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+export function isReplaySummary(x: unknown): x is ReplaySummary {
+  return (
+    isRecord(x) &&
+    isBroadcastId(x['id']) &&
+    typeof x['title'] === 'string' &&
+    isUserSummary(x['owner']) &&
+    (x['visibility'] === 'public' || x['visibility'] === 'private') &&
+    REPLAY_STATES.has(x['state']) &&
+    typeof x['startedAt'] === 'string' &&
+    isStringOrNull(x['endedAt']) &&
+    (x['durationMs'] === null || isFiniteNumber(x['durationMs'])) &&
+    isStringOrNull(x['posterUrl'])
+  );
+}
+
+function isReplaySources(x: unknown): x is ReplaySources {
+  return isRecord(x) && isStringOrNull(x['hls']) && isStringOrNull(x['mp4']) && isStringOrNull(x['webm']);
+}
+
+function isReplayDownload(x: unknown): x is ReplayDownload {
+  return (
+    isRecord(x) &&
+    typeof x['url'] === 'string' &&
+    typeof x['fileName'] === 'string' &&
+    isFiniteNumber(x['sizeBytes']) &&
+    typeof x['sha256'] === 'string'
+  );
+}
+
+function isReplayChatMessage(x: unknown): x is ReplayChatMessage {
+  return (
+    isRecord(x) &&
+    typeof x['id'] === 'string' &&
+    CHAT_MESSAGE_ID.test(x['id']) &&
+    isUserSummary(x['user']) &&
+    typeof x['text'] === 'string' &&
+    isFiniteNumber(x['offsetMs']) &&
+    isFiniteNumber(x['atMs'])
+  );
+}
+
+function isReplayHearts(x: unknown): x is ReplayHearts {
+  return isRecord(x) && isFiniteNumber(x['atMs']) && isFiniteNumber(x['count']);
+}
+
+/**
+ * The replay of a `GET /api/replays/:id` body (a `ReplayDetail`; a `{ replay }` wrapper is
+ * accepted too), or null when the envelope is wrong. Chat messages and heart bursts that do
+ * not fit are dropped rather than failing the page.
+ */
+export function readReplayDetail(body: unknown): ReplayDetail | null {
+  const r = isRecord(body) && isRecord(body['replay']) ? body['replay'] : body;
+  if (!isReplaySummary(r)) return null;
+  const { reason, sources, download, chat, hearts } = r as unknown as Record<string, unknown>;
+  if (!isStringOrNull(reason) || !isReplaySources(sources)) return null;
+  if (download !== null && !isReplayDownload(download)) return null;
+  if (!Array.isArray(chat) || !Array.isArray(hearts)) return null;
+  return {
+    ...r,
+    reason,
+    sources: { hls: sources.hls, mp4: sources.mp4, webm: sources.webm },
+    download,
+    chat: chat.filter(isReplayChatMessage),
+    hearts: hearts.filter(isReplayHearts),
+  };
 }

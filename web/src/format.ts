@@ -1,4 +1,5 @@
 import type { ChatMessage } from '../../common/protocol/events.ts';
+import type { ReplayState } from '../../common/protocol/replays.ts';
 import { USERNAME_RULES, LIMITS } from '../../common/protocol/rules.ts';
 
 /** Pure text formatting shared by the pages. */
@@ -71,4 +72,51 @@ export function parseInvitees(text: string): InviteesResult {
     return { ok: false, message: `at most ${LIMITS.inviteesMax} invitees` };
   }
   return { ok: true, usernames };
+}
+
+/** A video length as "m:ss" ("0:07", "12:34"), or "h:mm:ss" from one hour. Null or nonsense → "". */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '';
+  const total = Math.round(ms / 1000);
+  const s = total % 60;
+  const m = Math.floor(total / 60) % 60;
+  const hours = Math.floor(total / 3600);
+  const ss = String(s).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** A file size in decimal units, one decimal from kB up: "512 B", "12.3 MB", "1.5 GB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '';
+  if (bytes < 1000) return `${Math.floor(bytes)} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'] as const;
+  let value = bytes / 1000;
+  let unit = 0;
+  // Compare the rounded value so 999 999 bytes reads "1.0 MB", not "1000.0 kB".
+  while (Math.round(value * 10) / 10 >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit] ?? 'TB'}`;
+}
+
+/** The badge of a replay that is not ready: "Recording…", "Processing…", "Failed: reason"; null when ready. */
+export function replayStateText(state: ReplayState, reason: string | null): string | null {
+  switch (state) {
+    case 'recording':
+      return 'Recording…';
+    case 'processing':
+      return 'Processing…';
+    case 'failed':
+      return reason ? `Failed: ${reason}` : 'Failed';
+    case 'ready':
+      return null;
+  }
+}
+
+/** A date and time for people, in the browser's locale ("Jan 5, 2025, 3:04 PM"); "" when unparsable. */
+export function formatDateTime(iso: string, locale?: string): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  return new Date(t).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short' });
 }

@@ -10,8 +10,9 @@ import { Alerts } from './ui/Alerts.ts';
 
 /**
  * The app shell and composition root: header with navigation, the alert region, the
- * router. The live and watch pages (with socket.io-client and mediasoup-client) load
- * on demand, so the home page stays small.
+ * router. The live and watch pages (with socket.io-client and mediasoup-client) and the
+ * replay pages (hls.js, itself loaded only where needed) load on demand, so the home page
+ * stays small.
  */
 
 const api = new Api();
@@ -89,6 +90,10 @@ async function pageFor(route: Route): Promise<PageMount> {
       return (await import('./pages/live.ts')).mountLive;
     case 'watch':
       return (await import('./pages/watch.ts')).watchPage(route.id);
+    case 'replays':
+      return (await import('./pages/replays.ts')).mountReplays;
+    case 'replay':
+      return (await import('./pages/replay.ts')).replayPage(route.id);
     case 'not-found':
       return mountNotFound;
   }

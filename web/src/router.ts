@@ -8,6 +8,8 @@ export type Route =
   | { name: 'signin' }
   | { name: 'live' }
   | { name: 'watch'; id: BroadcastId }
+  | { name: 'replays' }
+  | { name: 'replay'; id: BroadcastId }
   | { name: 'not-found'; path: string };
 
 const STATIC_ROUTES: Readonly<Record<string, Route>> = {
@@ -15,6 +17,7 @@ const STATIC_ROUTES: Readonly<Record<string, Route>> = {
   '/signup': { name: 'signup' },
   '/signin': { name: 'signin' },
   '/live': { name: 'live' },
+  '/replays': { name: 'replays' },
 };
 
 /** Maps a pathname to a route. A trailing slash is ignored; unknown paths are 'not-found'. */
@@ -24,12 +27,19 @@ export function matchRoute(pathname: string): Route {
   if (fixed) return fixed;
   const watch = /^\/watch\/([^/]+)$/.exec(path);
   if (watch && isBroadcastId(watch[1])) return { name: 'watch', id: watch[1] };
+  const replay = /^\/replay\/([^/]+)$/.exec(path);
+  if (replay && isBroadcastId(replay[1])) return { name: 'replay', id: replay[1] };
   return { name: 'not-found', path };
 }
 
 /** The path of a broadcast's watch page. */
 export function watchPath(id: BroadcastId): string {
   return `/watch/${encodeURIComponent(id)}`;
+}
+
+/** The path of a broadcast's replay page (a replay has its broadcast's id). */
+export function replayPath(id: BroadcastId): string {
+  return `/replay/${encodeURIComponent(id)}`;
 }
 
 /**

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { addHearts, formatChatLine, formatError, formatLiveFor, formatViewers, heartsToDraw, parseInvitees } from '../../../web/src/format.ts';
+import {
+  addHearts,
+  formatBytes,
+  formatChatLine,
+  formatDateTime,
+  formatDuration,
+  formatError,
+  formatLiveFor,
+  formatViewers,
+  heartsToDraw,
+  parseInvitees,
+  replayStateText,
+} from '../../../web/src/format.ts';
 
 describe('formatViewers', () => {
   it('says "N watching" with plain digits', () => {
@@ -57,5 +69,38 @@ describe('parseInvitees', () => {
     expect(parseInvitees('ab').ok).toBe(false);
     const many = Array.from({ length: 51 }, (_, i) => `user${i}`).join(',');
     expect(parseInvitees(many).ok).toBe(false);
+  });
+});
+
+describe('replay formatting', () => {
+  it('formats durations as m:ss, and h:mm:ss from an hour', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(7_000)).toBe('0:07');
+    expect(formatDuration(9_600)).toBe('0:10');
+    expect(formatDuration(754_000)).toBe('12:34');
+    expect(formatDuration(3_600_000)).toBe('1:00:00');
+    expect(formatDuration(3_725_000)).toBe('1:02:05');
+    expect(formatDuration(null)).toBe('');
+    expect(formatDuration(-1)).toBe('');
+    expect(formatDuration(Number.NaN)).toBe('');
+  });
+  it('formats sizes in decimal units with one decimal', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1_500)).toBe('1.5 kB');
+    expect(formatBytes(12_345_678)).toBe('12.3 MB');
+    expect(formatBytes(999_999)).toBe('1.0 MB');
+    expect(formatBytes(1_500_000_000)).toBe('1.5 GB');
+    expect(formatBytes(-1)).toBe('');
+  });
+  it('names the states that are not ready', () => {
+    expect(replayStateText('recording', null)).toBe('Recording…');
+    expect(replayStateText('processing', null)).toBe('Processing…');
+    expect(replayStateText('failed', 'ffmpeg exited with code 1')).toBe('Failed: ffmpeg exited with code 1');
+    expect(replayStateText('failed', null)).toBe('Failed');
+    expect(replayStateText('ready', 'disk full')).toBeNull();
+  });
+  it('formats a date, or nothing when it cannot be parsed', () => {
+    expect(formatDateTime('2025-01-05T15:04:00.000Z', 'en-US')).toMatch(/2025/);
+    expect(formatDateTime('garbage')).toBe('');
   });
 });

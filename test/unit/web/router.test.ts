@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchRoute, safeNext, shouldIntercept, watchPath } from '../../../web/src/router.ts';
+import { matchRoute, replayPath, safeNext, shouldIntercept, watchPath } from '../../../web/src/router.ts';
 
 const click = { button: 0, metaKey: false, ctrlKey: false, shiftKey: false, altKey: false };
 const self = { target: '', download: false };
@@ -21,6 +21,17 @@ describe('matchRoute', () => {
     expect(matchRoute('/watch/b_short').name).toBe('not-found');
     expect(matchRoute('/watch/').name).toBe('not-found');
     expect(matchRoute('/watch/b_abcdEFGH1234/extra').name).toBe('not-found');
+  });
+
+  it('matches /replays and /replay/:id for well-formed broadcast ids', () => {
+    expect(matchRoute('/replays')).toEqual({ name: 'replays' });
+    expect(matchRoute('/replays/')).toEqual({ name: 'replays' });
+    expect(matchRoute('/replay/b_abcdEFGH1234')).toEqual({ name: 'replay', id: 'b_abcdEFGH1234' });
+    expect(matchRoute('/replay/b_abcdEFGH1234/')).toEqual({ name: 'replay', id: 'b_abcdEFGH1234' });
+    expect(matchRoute('/replay/u_abcdEFGH1234').name).toBe('not-found');
+    expect(matchRoute('/replay/').name).toBe('not-found');
+    expect(matchRoute('/replays/b_abcdEFGH1234').name).toBe('not-found');
+    expect(matchRoute(replayPath(ensureId('b_0123456789')))).toEqual({ name: 'replay', id: 'b_0123456789' });
   });
 
   it('reports unknown paths as not-found with the path', () => {

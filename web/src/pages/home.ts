@@ -13,7 +13,8 @@ export const mountHome: PageMount = (root, ctx) => {
   const list = h('ul', { class: 'broadcast-list', 'aria-busy': 'true' });
   const empty = h('p', { class: 'empty', hidden: true }, 'Nobody is live right now.');
   const intro = h('p', { class: 'lead' });
-  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, list, empty);
+  const replays = h('p', { class: 'more' }, 'Missed a broadcast? ', h('a', { href: '/replays' }, 'Replays'), ' — broadcasts are recorded, with their chat.');
+  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, list, empty, replays);
 
   const renderIntro = (): void => {
     const user = ctx.session.user;

@@ -1,12 +1,12 @@
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
-import type { BroadcastSummary, Visibility } from '../../../common/protocol/events.ts';
+import type { BroadcastSummary, ServerToClientEvents, Visibility } from '../../../common/protocol/events.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { field, h, replace, uid } from '../dom.ts';
 import { parseInvitees } from '../format.ts';
 import { LIMITS } from '../../../common/protocol/rules.ts';
 import { capture, publish, type Publication } from '../media.ts';
 import type { PageMount } from '../page.ts';
-import { watchPath } from '../router.ts';
+import { replayPath, watchPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
 import { Hearts } from '../ui/Hearts.ts';
@@ -68,6 +68,8 @@ export const mountLive: PageMount = (root, ctx) => {
   const form = h('form', { class: 'live-form' }, title.wrapper, visibility, invitees.wrapper, goLive);
 
   const stateStatus = h('div', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
+  // Whether the broadcast is being recorded for its replay (from `recording:status`).
+  const recordingLine = h('p', { class: 'recording-state', hidden: true });
   const viewers = new ViewerCount(0);
   const watchLink = h('a', { href: '/', class: 'watch-link' }, 'Watch link');
   const watchUrl = h('code', { class: 'watch-url' });
@@ -75,7 +77,7 @@ export const mountLive: PageMount = (root, ctx) => {
   const linkRow = h('p', { class: 'link-row', hidden: true }, watchLink, ' ', watchUrl, ' ', copy);
   const endButton = h('button', { type: 'button', class: 'danger', hidden: true }, 'End broadcast');
   const chatSlot = h('div', { class: 'chat-slot' });
-  const controls = h('div', { class: 'live-controls' }, stateStatus, h('div', { class: 'counters' }, viewers.element, hearts.counter), linkRow, endButton);
+  const controls = h('div', { class: 'live-controls' }, stateStatus, recordingLine, h('div', { class: 'counters' }, viewers.element, hearts.counter), linkRow, endButton);
 
   const signedOut = h(
     'p',
@@ -99,7 +101,11 @@ export const mountLive: PageMount = (root, ctx) => {
     endButton.disabled = state === 'ending';
     liveBadge.hidden = state !== 'live';
     // "Broadcast ended" is a heading inside the status, as on the watch page.
-    replace(stateStatus, state === 'ended' ? h('h2', {}, STATE_TEXT.ended) : STATE_TEXT[state]);
+    if (state === 'ended' && broadcastId !== null) {
+      replace(stateStatus, h('h2', {}, STATE_TEXT.ended), h('p', {}, h('a', { href: replayPath(broadcastId) }, 'Watch the replay')));
+    } else {
+      replace(stateStatus, state === 'ended' ? h('h2', {}, STATE_TEXT.ended) : STATE_TEXT[state]);
+    }
     stateStatus.className = `broadcast-state state-${state}`;
     controls.hidden = broadcastId === null && state === 'idle';
   };
@@ -132,6 +138,32 @@ export const mountLive: PageMount = (root, ctx) => {
     }
   }
 
+  // ------------------------------------------------------------ recording --
+  type RecordingEvent = Parameters<ServerToClientEvents['recording:status']>[0];
+  /** A status that arrived before `broadcast:start` was acknowledged (its id unknown yet). */
+  let earlyRecording: RecordingEvent | null = null;
+  const takeEarlyRecording = (): RecordingEvent | null => {
+    const e = earlyRecording;
+    earlyRecording = null;
+    return e;
+  };
+  const showRecording = (e: RecordingEvent): void => {
+    if (e.state === 'recording') {
+      recordingLine.hidden = false;
+      recordingLine.className = 'recording-state on';
+      recordingLine.textContent = 'Recording for the replay';
+      return;
+    }
+    recordingLine.hidden = false;
+    recordingLine.className = 'recording-state off';
+    recordingLine.textContent = e.reason ? `Recording stopped: ${e.reason}` : 'Recording stopped';
+    if (state === 'ended' || state === 'ending') return;
+    // The broadcast goes on; say clearly that the replay will miss the rest.
+    ctx.alerts.show(
+      new Error(`The recording stopped${e.reason ? `: ${e.reason}` : ''}. You are still live, but the replay will not have what follows.`),
+    );
+  };
+
   // ------------------------------------------------------------ signalling --
   const connect = (): Signal => {
     if (signal) return signal;
@@ -147,6 +179,10 @@ export const mountLive: PageMount = (root, ctx) => {
       }),
       s.on('broadcast:ended', (e) => {
         if (mine(e.broadcastId)) finish();
+      }),
+      s.on('recording:status', (e) => {
+        if (mine(e.broadcastId)) showRecording(e);
+        else if (broadcastId === null && state === 'starting') earlyRecording = e;
       }),
       s.onDisconnect(() => {
         if (state === 'live') setState('reconnecting');
@@ -202,6 +238,8 @@ export const mountLive: PageMount = (root, ctx) => {
       return;
     }
     setState('starting');
+    recordingLine.hidden = true;
+    earlyRecording = null;
     let startedId: BroadcastId | null = null;
     try {
       const media = await startPreview();
@@ -210,6 +248,8 @@ export const mountLive: PageMount = (root, ctx) => {
       const res = await s.request('broadcast:start', { title: titleText, visibility: vis, invitees: parsed.usernames });
       startedId = res.broadcast.id;
       broadcastId = startedId;
+      const early = takeEarlyRecording();
+      if (early && early.broadcastId === startedId) showRecording(early);
       hearts.reset();
       showBroadcast(res.broadcast);
       if (disposed) return;
@@ -225,6 +265,7 @@ export const mountLive: PageMount = (root, ctx) => {
       publication = null;
       broadcastId = null;
       linkRow.hidden = true;
+      recordingLine.hidden = true;
       setState('idle');
     }
   }

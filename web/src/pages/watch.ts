@@ -5,6 +5,7 @@ import { h, replace } from '../dom.ts';
 import { formatLiveFor } from '../format.ts';
 import { subscribe, type Subscription } from '../media.ts';
 import type { PageMount } from '../page.ts';
+import { replayPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
 import { Hearts } from '../ui/Hearts.ts';
@@ -16,6 +17,7 @@ const END_TEXT: Record<EndReason, string> = {
   stopped: 'The broadcaster ended the broadcast.',
   'broadcaster-left': 'The broadcaster left.',
   'server-shutdown': 'The server is shutting down.',
+  'recording-unavailable': 'The broadcast could not be recorded, so it ended.',
 };
 
 /** Join errors that retrying will not fix. */
@@ -74,6 +76,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           stateStatus,
           h('h2', {}, 'Broadcast ended'),
           reason ? h('p', {}, END_TEXT[reason]) : null,
+          h('p', {}, h('a', { href: replayPath(broadcastId) }, 'Watch the replay')),
           h('p', {}, h('a', { href: '/' }, 'See who else is live')),
         );
       } else if (state === 'reconnecting') {

@@ -32,6 +32,17 @@ export class Hearts {
     this.#setText();
   }
 
+  /** Sets the total without animating (a replay after a seek: the hearts up to the new time). */
+  set(total: number): void {
+    this.#total = Number.isFinite(total) && total > 0 ? Math.floor(total) : 0;
+    this.#setText();
+  }
+
+  /** Removes the hearts still floating (a replay seeks away from them). */
+  clearFloating(): void {
+    this.layer.replaceChildren();
+  }
+
   /** A `hearts` event from the server: add to the total and float some up. */
   received(count: number): void {
     this.#total = addHearts(this.#total, count);

@@ -1,0 +1,280 @@
+import type { Kysely, Selectable } from 'kysely';
+import { AppError } from '../../common/errors.ts';
+import type { Visibility } from '../../common/protocol/events.ts';
+import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
+import type { ReplayState } from '../../common/protocol/replays.ts';
+import type { TimelineSpan } from '../../common/replay/timeline.ts';
+import type { ReplayOutput } from '../../workers/jobs.ts';
+import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
+import { isForeignKeyViolation } from './dbErrors.ts';
+import type { BroadcastStatus, DB, ReplaysTable } from './schema.ts';
+
+/** A replay as stored. File names are relative to `<dataDir>/replays/<broadcastId>/`. */
+export interface ReplayRecord {
+  broadcastId: BroadcastId;
+  state: ReplayState;
+  /** Why processing failed, or why the recording stopped early (e.g. disk space); else null. */
+  reason: string | null;
+  durationMs: number | null;
+  width: number | null;
+  height: number | null;
+  /** Broadcast offset → replay video time; empty until the worker reports it. */
+  timeline: TimelineSpan[];
+  poster: string | null;
+  webm: string | null;
+  hls: string | null;
+  mp4: { name: string; sizeBytes: number; sha256: string } | null;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A replay with what a list shows of its broadcast. */
+export interface ReplayListItem extends ReplayRecord {
+  title: string;
+  ownerId: UserId;
+  ownerUsername: string;
+  visibility: Visibility;
+  broadcastStatus: BroadcastStatus;
+  /** ISO-8601 UTC. */
+  startedAt: string;
+  endedAt: string | null;
+}
+
+/** Options of the list methods. */
+export interface ListReplaysOptions {
+  /** Most replays returned. Default 100, at most 1000. */
+  limit?: number;
+}
+
+/** States a replay may still leave; 'ready' and 'failed' are final. */
+const OPEN: ReplayState[] = ['recording', 'processing'];
+
+function clampLimit(limit: number | undefined): number {
+  return Math.min(Math.max(Math.trunc(limit ?? 100), 0), 1000);
+}
+
+function isSpan(v: unknown): v is TimelineSpan {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return [s.offsetMs, s.mediaStartMs, s.durationMs].every((n) => typeof n === 'number' && Number.isFinite(n));
+}
+
+function parseTimeline(text: string): TimelineSpan[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  return Array.isArray(value) ? value.filter(isSpan).map((s) => ({ offsetMs: s.offsetMs, mediaStartMs: s.mediaStartMs, durationMs: s.durationMs })) : [];
+}
+
+function toRecord(row: Selectable<ReplaysTable>): ReplayRecord {
+  return {
+    broadcastId: row.broadcast_id,
+    state: row.state,
+    reason: row.reason,
+    durationMs: row.duration_ms,
+    width: row.width,
+    height: row.height,
+    timeline: parseTimeline(row.timeline),
+    poster: row.poster,
+    webm: row.webm,
+    hls: row.hls,
+    mp4:
+      row.mp4_name !== null && row.mp4_size !== null && row.mp4_sha256 !== null
+        ? { name: row.mp4_name, sizeBytes: row.mp4_size, sha256: row.mp4_sha256 }
+        : null,
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  };
+}
+
+type ListRow = Selectable<ReplaysTable> & {
+  title: string;
+  owner_id: UserId;
+  owner_username: string;
+  visibility: Visibility;
+  broadcast_status: BroadcastStatus;
+  started_at: number;
+  ended_at: number | null;
+};
+
+function toListItem(row: ListRow): ReplayListItem {
+  return {
+    ...toRecord(row),
+    title: row.title,
+    ownerId: row.owner_id,
+    ownerUsername: row.owner_username,
+    visibility: row.visibility,
+    broadcastStatus: row.broadcast_status,
+    startedAt: toIso(row.started_at),
+    endedAt: row.ended_at === null ? null : toIso(row.ended_at),
+  };
+}
+
+/**
+ * Replays of broadcasts: their state and the files the workers made. One replay per
+ * broadcast, keyed by its id. State machine (docs/persistence.md): begin → 'recording';
+ * markProcessing: 'recording' → 'processing'; a preview output: 'recording' | 'processing'
+ * → 'processing'; a ready output: → 'ready'; markFailed: → 'failed'.
+ *
+ * 'ready' and 'failed' are final. Every transition is one conditional UPDATE, so results
+ * delivered twice, late or out of order cannot move a replay backwards; the mutators
+ * return whether they changed anything.
+ */
+export class ReplayStore {
+  readonly #db: Kysely<DB>;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<DB>, options: StoreOptions = {}) {
+    this.#db = db;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * The replay of a broadcast starts recording. Idempotent: a replay that exists is left as
+   * it is (returns false). Throws AppError NOT_FOUND when the broadcast does not exist.
+   */
+  async begin(broadcastId: BroadcastId): Promise<boolean> {
+    const now = this.#clock();
+    try {
+      const r = await this.#db
+        .insertInto('replays')
+        .values({ broadcast_id: broadcastId, state: 'recording', created_at: now, updated_at: now })
+        .onConflict((oc) => oc.column('broadcast_id').doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new AppError('NOT_FOUND', 'broadcast not found');
+      throw err;
+    }
+  }
+
+  /** The broadcast ended and the finalize job is queued: 'recording' → 'processing'. No-op in any other state. */
+  async markProcessing(broadcastId: BroadcastId): Promise<boolean> {
+    return this.#update(broadcastId, ['recording'], { state: 'processing' });
+  }
+
+  /** The recording stopped before the broadcast ended (e.g. disk space): keeps the state, records why. Only while recording or processing. */
+  async noteStopped(broadcastId: BroadcastId, reason: string): Promise<boolean> {
+    return this.#update(broadcastId, OPEN, { reason });
+  }
+
+  /**
+   * Stores what the finalize job made. 'preview' (the quick WebM is watchable): duration,
+   * size, timeline, poster and WebM; the replay is 'processing'. 'ready': every file; the
+   * replay is 'ready'. Ignored (false) when the replay is missing, ready or failed, so a
+   * late preview never hides a finished replay.
+   */
+  async applyOutput(broadcastId: BroadcastId, state: 'preview' | 'ready', output: ReplayOutput): Promise<boolean> {
+    const timeline = JSON.stringify(output.timeline.map((s) => ({ offsetMs: s.offsetMs, mediaStartMs: s.mediaStartMs, durationMs: s.durationMs })));
+    const common = {
+      duration_ms: output.durationMs,
+      width: output.width,
+      height: output.height,
+      timeline,
+      poster: output.poster,
+      webm: output.webm,
+    };
+    if (state === 'preview') return this.#update(broadcastId, OPEN, { ...common, state: 'processing' });
+    return this.#update(broadcastId, OPEN, {
+      ...common,
+      state: 'ready',
+      hls: output.hls,
+      mp4_name: output.mp4?.name ?? null,
+      mp4_size: output.mp4?.sizeBytes ?? null,
+      mp4_sha256: output.mp4?.sha256 ?? null,
+    });
+  }
+
+  /** Processing failed for good: 'recording' | 'processing' → 'failed' with why. Never over 'ready'; a failed replay keeps its first reason. */
+  async markFailed(broadcastId: BroadcastId, reason: string): Promise<boolean> {
+    return this.#update(broadcastId, OPEN, { state: 'failed', reason });
+  }
+
+  async #update(
+    broadcastId: BroadcastId,
+    from: ReplayState[],
+    set: Partial<Omit<Selectable<ReplaysTable>, 'broadcast_id' | 'created_at' | 'updated_at'>>,
+  ): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('replays')
+      .set({ ...set, updated_at: this.#clock() })
+      .where('broadcast_id', '=', broadcastId)
+      .where('state', 'in', from)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** The replay of a broadcast, in any state. */
+  async get(broadcastId: BroadcastId): Promise<ReplayRecord | undefined> {
+    const row = await this.#db.selectFrom('replays').selectAll().where('broadcast_id', '=', broadcastId).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  #selectListed() {
+    return this.#db
+      .selectFrom('replays')
+      .innerJoin('broadcasts', 'broadcasts.id', 'replays.broadcast_id')
+      .innerJoin('users', 'users.id', 'broadcasts.owner_id')
+      .selectAll('replays')
+      .select([
+        'broadcasts.title',
+        'broadcasts.owner_id',
+        'users.username as owner_username',
+        'broadcasts.visibility',
+        'broadcasts.status as broadcast_status',
+        'broadcasts.started_at',
+        'broadcasts.ended_at',
+      ]);
+  }
+
+  /**
+   * Ready replays of public broadcasts, newest broadcast first. Replays still processing
+   * are left out: the public list shows only what plays in full.
+   */
+  async listPublic(opts: ListReplaysOptions = {}): Promise<ReplayListItem[]> {
+    const limit = clampLimit(opts.limit);
+    if (limit === 0) return [];
+    const rows = await this.#selectListed()
+      .where('broadcasts.visibility', '=', 'public')
+      .where('replays.state', '=', 'ready')
+      .orderBy('broadcasts.started_at', 'desc')
+      .orderBy('broadcasts.id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toListItem);
+  }
+
+  /** A user's replays in every state and visibility, newest broadcast first. */
+  async listByOwner(ownerId: UserId, opts: ListReplaysOptions = {}): Promise<ReplayListItem[]> {
+    const limit = clampLimit(opts.limit);
+    if (limit === 0) return [];
+    const rows = await this.#selectListed()
+      .where('broadcasts.owner_id', '=', ownerId)
+      .orderBy('broadcasts.started_at', 'desc')
+      .orderBy('broadcasts.id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toListItem);
+  }
+
+  /**
+   * Replays recording or processing whose broadcast has ended, oldest first: their finalize
+   * job must run (again). For process start.
+   */
+  async listUnfinished(): Promise<ReplayRecord[]> {
+    const rows = await this.#db
+      .selectFrom('replays')
+      .innerJoin('broadcasts', 'broadcasts.id', 'replays.broadcast_id')
+      .selectAll('replays')
+      .where('replays.state', 'in', OPEN)
+      .where('broadcasts.status', '=', 'ended')
+      .orderBy('broadcasts.ended_at')
+      .orderBy('replays.broadcast_id')
+      .execute();
+    return rows.map(toRecord);
+  }
+}

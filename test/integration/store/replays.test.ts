@@ -1,0 +1,315 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../../common/errors.ts';
+import { createLogger } from '../../../common/logger.ts';
+import { BroadcastIdSchema } from '../../../common/protocol/ids.ts';
+import type { Visibility } from '../../../common/protocol/events.ts';
+import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
+import type { DialectName } from '../../../signaling/store/migrations.ts';
+import { createStores, type Stores } from '../../../signaling/store/index.ts';
+import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
+import type { ReplayOutput } from '../../../workers/jobs.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+
+const SECRET = 'test-secret-0123456789abcdef';
+const logger = createLogger({ level: 'silent' });
+
+/** A clock tests drive: every read advances 1 ms so timestamps are distinct and ordered. */
+class TestClock {
+  #t = Date.parse('2031-05-01T12:00:00.000Z');
+  readonly now = (): number => this.#t++;
+}
+
+function uniqueName(prefix = 'user'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** What the finalize job reports, with a two-run timeline and an MP4 larger than 2^32 bytes (bigint columns). */
+function output(over: Partial<ReplayOutput> = {}): ReplayOutput {
+  return {
+    durationMs: 5000,
+    width: 1280,
+    height: 720,
+    timeline: [
+      { offsetMs: 0, mediaStartMs: 0, durationMs: 3000 },
+      { offsetMs: 10_000, mediaStartMs: 3000, durationMs: 2000 },
+    ],
+    poster: 'poster.jpg',
+    webm: 'video.webm',
+    hls: 'hls/index.m3u8',
+    mp4: { name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'ab'.repeat(32) },
+    ...over,
+  };
+}
+
+describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: DialectName) => {
+  let handle: DatabaseHandle;
+  let stores: Stores;
+  let tmpDir: string | undefined;
+  let pgDb: TestDatabase | undefined;
+
+  let setupError: unknown;
+  beforeEach(() => {
+    if (setupError) throw setupError;
+  });
+
+  beforeAll(async () => {
+    try {
+      let opts: Parameters<typeof openDatabase>[0];
+      if (dialect === 'sqlite') {
+        tmpDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-replays-'));
+        opts = { sqlitePath: path.join(tmpDir, 'spyglass.db'), logger };
+      } else {
+        pgDb = await createTestDatabase();
+        opts = { databaseUrl: pgDb.url, sqlitePath: '/nonexistent/ignored.db', logger };
+      }
+      handle = await openDatabase(opts);
+      stores = createStores(handle.db, SECRET, { clock: new TestClock().now });
+    } catch (err) {
+      setupError = err;
+    }
+  });
+
+  afterAll(async () => {
+    await handle?.close();
+    await pgDb?.drop();
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  });
+
+  /** A broadcast of a new user; ended unless `live`. */
+  async function broadcast(visibility: Visibility = 'public', live = false): Promise<BroadcastRecord> {
+    const owner = await stores.users.create(uniqueName('owner'), 'scrypt$fake');
+    const b = await stores.broadcasts.create({ ownerId: owner.id, title: `t ${owner.username}`, visibility, inviteeIds: [] });
+    return live ? b : (await stores.broadcasts.end(b.id, 'stopped'))!;
+  }
+
+  it('begins a replay once, recording, with nothing in it yet', async () => {
+    const b = await broadcast('public', true);
+    expect(await stores.replays.get(b.id)).toBeUndefined();
+    expect(await stores.replays.begin(b.id)).toBe(true);
+    const r = await stores.replays.get(b.id);
+    expect(r).toEqual({
+      broadcastId: b.id,
+      state: 'recording',
+      reason: null,
+      durationMs: null,
+      width: null,
+      height: null,
+      timeline: [],
+      poster: null,
+      webm: null,
+      hls: null,
+      mp4: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    expect(new Date(r!.createdAt).toISOString()).toBe(r!.createdAt);
+    // Idempotent: a second begin changes nothing.
+    expect(await stores.replays.begin(b.id)).toBe(false);
+    expect(await stores.replays.get(b.id)).toEqual(r);
+  });
+
+  it('refuses to begin a replay of an unknown broadcast', async () => {
+    const ghost = BroadcastIdSchema.parse('b_doesnotexist00');
+    const err = await stores.replays.begin(ghost).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('NOT_FOUND');
+    expect(await stores.replays.get(ghost)).toBeUndefined();
+  });
+
+  it('goes recording → processing → preview → ready, storing what each step reports', async () => {
+    const b = await broadcast();
+    await stores.replays.begin(b.id);
+    expect(await stores.replays.markProcessing(b.id)).toBe(true);
+    expect(await stores.replays.markProcessing(b.id)).toBe(false);
+    expect((await stores.replays.get(b.id))?.state).toBe('processing');
+
+    // The quick remux: playable WebM and poster, the rest still missing even if reported.
+    expect(await stores.replays.applyOutput(b.id, 'preview', output())).toBe(true);
+    expect(await stores.replays.get(b.id)).toMatchObject({
+      state: 'processing',
+      durationMs: 5000,
+      width: 1280,
+      height: 720,
+      timeline: output().timeline,
+      poster: 'poster.jpg',
+      webm: 'video.webm',
+      hls: null,
+      mp4: null,
+    });
+
+    expect(await stores.replays.applyOutput(b.id, 'ready', output({ durationMs: 5040 }))).toBe(true);
+    const ready = await stores.replays.get(b.id);
+    expect(ready).toMatchObject({
+      state: 'ready',
+      reason: null,
+      durationMs: 5040,
+      timeline: output().timeline,
+      poster: 'poster.jpg',
+      webm: 'video.webm',
+      hls: 'hls/index.m3u8',
+      mp4: { name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'ab'.repeat(32) },
+    });
+    expect(Date.parse(ready!.updatedAt)).toBeGreaterThan(Date.parse(ready!.createdAt));
+  });
+
+  it('accepts a ready output straight from recording, and a preview from recording', async () => {
+    const a = await broadcast();
+    await stores.replays.begin(a.id);
+    expect(await stores.replays.applyOutput(a.id, 'ready', output({ hls: null, mp4: null }))).toBe(true);
+    expect(await stores.replays.get(a.id)).toMatchObject({ state: 'ready', hls: null, mp4: null, webm: 'video.webm' });
+
+    const b = await broadcast();
+    await stores.replays.begin(b.id);
+    expect(await stores.replays.applyOutput(b.id, 'preview', output())).toBe(true);
+    expect((await stores.replays.get(b.id))?.state).toBe('processing');
+  });
+
+  it('never moves a ready replay back: late preview, failure, processing and stop notes are ignored', async () => {
+    const b = await broadcast();
+    await stores.replays.begin(b.id);
+    await stores.replays.applyOutput(b.id, 'ready', output());
+    const ready = await stores.replays.get(b.id);
+
+    expect(await stores.replays.applyOutput(b.id, 'preview', output({ durationMs: 1, poster: null, webm: 'other.webm' }))).toBe(false);
+    expect(await stores.replays.applyOutput(b.id, 'ready', output({ durationMs: 1 }))).toBe(false);
+    expect(await stores.replays.markFailed(b.id, 'too late')).toBe(false);
+    expect(await stores.replays.markProcessing(b.id)).toBe(false);
+    expect(await stores.replays.noteStopped(b.id, 'disk full')).toBe(false);
+    expect(await stores.replays.begin(b.id)).toBe(false);
+    expect(await stores.replays.get(b.id)).toEqual(ready);
+  });
+
+  it('fails from recording or processing, keeps the first reason, and stays failed', async () => {
+    const a = await broadcast();
+    await stores.replays.begin(a.id);
+    expect(await stores.replays.markFailed(a.id, 'no media recorded')).toBe(true);
+    expect(await stores.replays.get(a.id)).toMatchObject({ state: 'failed', reason: 'no media recorded' });
+
+    const b = await broadcast();
+    await stores.replays.begin(b.id);
+    await stores.replays.markProcessing(b.id);
+    expect(await stores.replays.markFailed(b.id, 'ffmpeg exited 1')).toBe(true);
+    const failed = await stores.replays.get(b.id);
+    expect(failed).toMatchObject({ state: 'failed', reason: 'ffmpeg exited 1' });
+
+    expect(await stores.replays.markFailed(b.id, 'second reason')).toBe(false);
+    expect(await stores.replays.applyOutput(b.id, 'preview', output())).toBe(false);
+    expect(await stores.replays.applyOutput(b.id, 'ready', output())).toBe(false);
+    expect(await stores.replays.markProcessing(b.id)).toBe(false);
+    expect(await stores.replays.get(b.id)).toEqual(failed);
+  });
+
+  it('notes an early stop without changing the state', async () => {
+    const b = await broadcast('public', true);
+    await stores.replays.begin(b.id);
+    expect(await stores.replays.noteStopped(b.id, 'disk space low')).toBe(true);
+    expect(await stores.replays.get(b.id)).toMatchObject({ state: 'recording', reason: 'disk space low' });
+    await stores.broadcasts.end(b.id, 'stopped');
+    await stores.replays.markProcessing(b.id);
+    await stores.replays.applyOutput(b.id, 'ready', output());
+    // The reason survives to the finished replay: it says why the replay is short.
+    expect(await stores.replays.get(b.id)).toMatchObject({ state: 'ready', reason: 'disk space low' });
+  });
+
+  it('ignores every transition of a replay that was never begun', async () => {
+    const b = await broadcast();
+    expect(await stores.replays.markProcessing(b.id)).toBe(false);
+    expect(await stores.replays.noteStopped(b.id, 'x')).toBe(false);
+    expect(await stores.replays.applyOutput(b.id, 'preview', output())).toBe(false);
+    expect(await stores.replays.applyOutput(b.id, 'ready', output())).toBe(false);
+    expect(await stores.replays.markFailed(b.id, 'x')).toBe(false);
+    expect(await stores.replays.get(b.id)).toBeUndefined();
+  });
+
+  it('lists ready public replays newest first, and every replay of an owner', async () => {
+    const owner = await stores.users.create(uniqueName('lister'), 'scrypt$fake');
+    const make = async (title: string, visibility: Visibility) => {
+      const b = await stores.broadcasts.create({ ownerId: owner.id, title, visibility, inviteeIds: [] });
+      await stores.replays.begin(b.id);
+      await stores.broadcasts.end(b.id, 'stopped');
+      return b;
+    };
+    const oldest = await make('oldest', 'public');
+    const priv = await make('private', 'private');
+    const processing = await make('processing', 'public');
+    const failed = await make('failed', 'public');
+    const newest = await make('newest', 'public');
+    // Someone else's live broadcast, recording: in no list of this owner, not public.
+    const other = await broadcast('public', true);
+    await stores.replays.begin(other.id);
+
+    for (const b of [oldest, priv, newest]) await stores.replays.applyOutput(b.id, 'ready', output());
+    await stores.replays.applyOutput(processing.id, 'preview', output());
+    await stores.replays.markFailed(failed.id, 'broken');
+
+    // Newest two public ready replays are ours; the private, processing and failed ones are not listed.
+    const pub = await stores.replays.listPublic({ limit: 2 });
+    expect(pub.map((r) => r.broadcastId)).toEqual([newest.id, oldest.id]);
+    expect(pub[0]).toMatchObject({
+      title: 'newest',
+      ownerId: owner.id,
+      ownerUsername: owner.username,
+      visibility: 'public',
+      broadcastStatus: 'ended',
+      startedAt: newest.startedAt,
+      state: 'ready',
+      durationMs: 5000,
+    });
+    expect(pub[0]?.endedAt).not.toBeNull();
+    const all = await stores.replays.listPublic({ limit: 1000 });
+    expect(all.every((r) => r.visibility === 'public' && r.state === 'ready')).toBe(true);
+    expect(all.map((r) => r.broadcastId)).not.toContain(priv.id);
+    expect(await stores.replays.listPublic({ limit: 0 })).toEqual([]);
+
+    const mine = await stores.replays.listByOwner(owner.id);
+    expect(mine.map((r) => [r.title, r.state])).toEqual([
+      ['newest', 'ready'],
+      ['failed', 'failed'],
+      ['processing', 'processing'],
+      ['private', 'ready'],
+      ['oldest', 'ready'],
+    ]);
+    expect((await stores.replays.listByOwner(owner.id, { limit: 2 })).map((r) => r.title)).toEqual(['newest', 'failed']);
+    expect((await stores.replays.listByOwner(other.ownerId)).map((r) => [r.broadcastId, r.state, r.broadcastStatus])).toEqual([
+      [other.id, 'recording', 'live'],
+    ]);
+  });
+
+  it('lists unfinished replays of ended broadcasts only', async () => {
+    const live = await broadcast('public', true);
+    const ended = await broadcast();
+    const processing = await broadcast();
+    const ready = await broadcast();
+    const failed = await broadcast();
+    for (const b of [live, ended, processing, ready, failed]) await stores.replays.begin(b.id);
+    await stores.replays.markProcessing(processing.id);
+    await stores.replays.applyOutput(ready.id, 'ready', output());
+    await stores.replays.markFailed(failed.id, 'x');
+
+    const unfinished = (await stores.replays.listUnfinished()).map((r) => r.broadcastId);
+    expect(unfinished).toContain(ended.id);
+    expect(unfinished).toContain(processing.id);
+    for (const id of [live.id, ready.id, failed.id]) expect(unfinished).not.toContain(id);
+  });
+
+  it('is deleted with its broadcast, and the schema refuses unknown states', async () => {
+    const b = await broadcast();
+    await stores.replays.begin(b.id);
+    await handle.db.deleteFrom('broadcasts').where('id', '=', b.id).execute();
+    expect(await stores.replays.get(b.id)).toBeUndefined();
+
+    const c = await broadcast();
+    await expect(
+      sql`insert into replays (broadcast_id, state, created_at, updated_at) values (${c.id}, 'bogus', 1, 1)`.execute(handle.db),
+    ).rejects.toThrow();
+    await expect(
+      sql`insert into replays (broadcast_id, state, mp4_name, created_at, updated_at) values (${c.id}, 'ready', 'replay.mp4', 1, 1)`.execute(handle.db),
+    ).rejects.toThrow();
+    expect(await stores.replays.get(c.id)).toBeUndefined();
+  });
+});

@@ -1,0 +1,198 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../../common/config.ts';
+import { AppError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { RedisRpc } from '../../common/redisRpc.ts';
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import { freeMb } from '../../common/disk.ts';
+import { TapResponseSchema, type ResultJob, type TapRequest, type TapResponse, type TapStream } from '../jobs.ts';
+import { spawnRecorder } from '../media/ffmpeg.ts';
+import { recorderArgs } from '../media/recorderArgs.ts';
+import { buildSdp } from '../media/sdp.ts';
+import { newRunId, writeRunInfo } from '../media/segments.ts';
+import { allocatePortBlock, waitUntilBound } from './ports.ts';
+import type { TapEvents } from './TapEvents.ts';
+
+export interface RecordDeps {
+  dataDir: string;
+  recording: Config['recording'];
+  rpc: RedisRpc;
+  /** Where tap requests go (tapChannels(prefix).rpc). */
+  tapChannel: string;
+  tapEvents: TapEvents;
+  /** Sends a result to the signalling process (the `results` queue). */
+  report: (result: ResultJob) => Promise<void>;
+  logger: Logger;
+  /** Aborted when this workers process shuts down: stop cleanly and hand the job over. */
+  shutdown: AbortSignal;
+}
+
+/** How a recording ended. 'handover': this process is shutting down; another worker continues. */
+export type RecordOutcome = 'ended' | 'disk-low' | 'sfu-gone' | 'handover';
+
+/** Tap requests wait this long for an answer. */
+const RPC_TIMEOUT_MS = 3000;
+/** Heartbeat period while a run records. */
+const HEARTBEAT_MS = 1000;
+/** A run whose SFU stops answering heartbeats this long is ended (and a new run is asked for). */
+const HEARTBEAT_GIVE_UP_MS = 10_000;
+/** With no signalling node answering for the broadcast this long, the recording ends. */
+const NO_SFU_GIVE_UP_MS = 30_000;
+/** Runs that die this fast this many times in a row make the attempt fail (BullMQ retries it with backoff). */
+const QUICK_RUN_MS = 5000;
+const MAX_QUICK_RUNS = 5;
+/** Free disk space is checked this often while recording. */
+const DISK_CHECK_MS = 2000;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/**
+ * Records one broadcast until it ends: asks the SFU for a tap, runs ffmpeg on it (one run),
+ * and starts a new run whenever the tap closes under it (the broadcaster's tracks changed)
+ * or ffmpeg dies. Every run lands in its own directory with its broadcast offset, so the
+ * finalize job can lay the runs on the broadcast's timeline.
+ */
+export async function recordBroadcast(broadcastId: BroadcastId, deps: RecordDeps): Promise<RecordOutcome> {
+  const log = deps.logger.child({ broadcastId });
+  const recordingDir = path.join(deps.dataDir, 'recordings', broadcastId);
+  await mkdir(recordingDir, { recursive: true });
+  const state = { announced: false, quickRuns: 0, lastAnswer: Date.now() };
+
+  while (!deps.shutdown.aborted) {
+    const free = await freeMb(deps.dataDir);
+    if (free < deps.recording.minFreeMb) {
+      await stopForDisk(broadcastId, free, deps);
+      return 'disk-low';
+    }
+    const block = await allocatePortBlock(deps.recording.rtpMinPort, deps.recording.rtpMaxPort);
+    let res: TapResponse;
+    try {
+      res = await tapCall(deps, {
+        op: 'open',
+        broadcastId,
+        host: deps.recording.rtpHost,
+        video: block.video,
+        audio: block.audio,
+      });
+      state.lastAnswer = Date.now();
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'UNAVAILABLE')) throw err;
+      if (Date.now() - state.lastAnswer > NO_SFU_GIVE_UP_MS) {
+        log.warn('no signalling node answers for this broadcast; ending the recording');
+        return 'sfu-gone';
+      }
+      await sleep(1000, deps.shutdown);
+      continue;
+    }
+    if (res.status === 'ended') return 'ended';
+    if (res.status !== 'opened') {
+      await sleep(500, deps.shutdown);
+      continue;
+    }
+    const startedAt = Date.now();
+    const outcome = await runOnce(broadcastId, recordingDir, res.tapId, res.streams, block.ports, state, deps, log);
+    if (outcome !== 'next-run') return outcome;
+    state.quickRuns = Date.now() - startedAt < QUICK_RUN_MS ? state.quickRuns + 1 : 0;
+    if (state.quickRuns >= MAX_QUICK_RUNS) throw new Error(`the recorder failed ${MAX_QUICK_RUNS} times in a row`);
+    if (state.quickRuns > 0) await sleep(500 * state.quickRuns, deps.shutdown);
+  }
+  return 'handover';
+}
+
+/** One ffmpeg run on one tap. */
+async function runOnce(
+  broadcastId: BroadcastId,
+  recordingDir: string,
+  tapId: string,
+  streams: TapStream[],
+  ports: number[],
+  state: { announced: boolean; lastAnswer: number },
+  deps: RecordDeps,
+  log: Logger,
+): Promise<RecordOutcome | 'next-run'> {
+  const closed = deps.tapEvents.watch(tapId);
+  const runId = newRunId();
+  const runDir = path.join(recordingDir, runId);
+  await mkdir(runDir, { recursive: true });
+  const sdpPath = path.join(runDir, 'stream.sdp');
+  await writeFile(sdpPath, buildSdp({ host: deps.recording.rtpHost, streams }));
+  const recorder = spawnRecorder(recorderArgs({ sdpPath, outDir: runDir, segmentSeconds: deps.recording.segmentSeconds }), {
+    cwd: runDir,
+    // Stopping sends an RTCP BYE too, so ffmpeg ends at once even when no packet comes any more.
+    wake: { host: deps.recording.rtpHost, rtpPorts: streams.map((s) => s.rtpPort) },
+  });
+  const runLog = log.child({ runId, tapId, ffmpegPid: recorder.pid });
+  let exited = false;
+  void recorder.exited.then(() => (exited = true));
+  const finish = async (outcome: RecordOutcome | 'next-run', why: string): Promise<RecordOutcome | 'next-run'> => {
+    closed.dispose();
+    const result = await recorder.stop();
+    if (outcome !== 'ended') await tapCall(deps, { op: 'close', tapId }).catch(() => undefined);
+    runLog.info({ why, outcome, code: result.code, signal: result.signal }, 'recorder run ended');
+    if (why === 'ffmpeg-exited') runLog.warn({ stderr: result.stderrTail }, 'ffmpeg exited on its own');
+    return outcome;
+  };
+
+  if (!(await waitUntilBound(ports, 5000)) || exited) return finish('next-run', 'ffmpeg-exited');
+  let resumed: TapResponse;
+  try {
+    resumed = await tapCall(deps, { op: 'resume', tapId });
+  } catch {
+    return finish('next-run', 'no-answer');
+  }
+  if (resumed.status !== 'resumed') return finish('next-run', `tap ${resumed.status}`);
+  await writeRunInfo(runDir, { runId, offsetMs: resumed.offsetMs, startedAt: new Date().toISOString() });
+  runLog.info({ offsetMs: resumed.offsetMs, kinds: streams.map((s) => s.kind) }, 'recorder run started');
+  if (!state.announced) {
+    state.announced = true;
+    await deps.report({ type: 'recording', broadcastId, state: 'started', reason: null });
+  }
+
+  let lastDiskCheck = Date.now();
+  let lastHeartbeat = Date.now();
+  for (;;) {
+    const event = await Promise.race([
+      closed.reason.then((reason) => ({ kind: 'closed' as const, reason })),
+      recorder.exited.then(() => ({ kind: 'exited' as const })),
+      sleep(HEARTBEAT_MS, deps.shutdown).then(() => ({ kind: 'tick' as const })),
+    ]);
+    if (event.kind === 'closed') return finish(event.reason === 'ended' ? 'ended' : 'next-run', `tap closed: ${event.reason}`);
+    if (event.kind === 'exited') return finish('next-run', 'ffmpeg-exited');
+    if (deps.shutdown.aborted) return finish('handover', 'shutdown');
+    try {
+      const hb = await tapCall(deps, { op: 'heartbeat', tapId });
+      lastHeartbeat = Date.now();
+      state.lastAnswer = lastHeartbeat;
+      if (hb.status === 'closed') return finish(hb.reason === 'ended' ? 'ended' : 'next-run', `tap closed: ${hb.reason}`);
+    } catch {
+      if (Date.now() - lastHeartbeat > HEARTBEAT_GIVE_UP_MS) return finish('next-run', 'heartbeats unanswered');
+    }
+    if (Date.now() - lastDiskCheck >= DISK_CHECK_MS) {
+      lastDiskCheck = Date.now();
+      const free = await freeMb(deps.dataDir);
+      if (free < deps.recording.minFreeMb) {
+        const outcome = await finish('disk-low', 'disk space low');
+        await stopForDisk(broadcastId, free, deps);
+        return outcome;
+      }
+    }
+  }
+}
+
+async function stopForDisk(broadcastId: BroadcastId, free: number, deps: RecordDeps): Promise<void> {
+  const reason = `Recording stopped: the disk has ${Math.floor(free)} MiB free, below the ${deps.recording.minFreeMb} MiB minimum. What was recorded so far is kept.`;
+  deps.logger.warn({ broadcastId, freeMb: Math.floor(free) }, 'recording stopped for disk space');
+  await deps.report({ type: 'recording', broadcastId, state: 'stopped', reason });
+}
+
+async function tapCall(deps: Pick<RecordDeps, 'rpc' | 'tapChannel'>, req: TapRequest): Promise<TapResponse> {
+  const raw = await deps.rpc.call(deps.tapChannel, req, RPC_TIMEOUT_MS);
+  const parsed = TapResponseSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`invalid tap answer to ${req.op}: ${parsed.error.message}`);
+  return parsed.data;
+}
