@@ -124,17 +124,7 @@ export class RecordingService {
   async broadcastStarted(id: BroadcastId): Promise<void> {
     await this.#o.stores.replays.begin(id);
     await withTimeout(
-      this.#record.add(
-        'record',
-        { broadcastId: id },
-        {
-          jobId: recordJobId(id),
-          attempts: 20,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { age: 7 * 24 * 3600 },
-          removeOnFail: { age: 30 * 24 * 3600 },
-        },
-      ),
+      this.#record.add('record', { broadcastId: id }, jobOptions(recordJobId(id), 20, 1000)),
       'start the recording',
     );
   }
@@ -161,17 +151,7 @@ export class RecordingService {
 
   async #enqueueFinalize(id: BroadcastId): Promise<void> {
     await withTimeout(
-      this.#finalize.add(
-        'finalize',
-        { broadcastId: id },
-        {
-          jobId: finalizeJobId(id),
-          attempts: 5,
-          backoff: { type: 'exponential', delay: 2000 },
-          removeOnComplete: { age: 7 * 24 * 3600 },
-          removeOnFail: { age: 30 * 24 * 3600 },
-        },
-      ),
+      this.#finalize.add('finalize', { broadcastId: id }, jobOptions(finalizeJobId(id), 5, 2000)),
       'enqueue the finalize job',
     );
   }
@@ -200,6 +180,17 @@ export class RecordingService {
     }
     this.#log.info({ broadcastId: r.broadcastId, type: r.type, state: r.state }, 'applied a worker result');
   }
+}
+
+/** Idempotent (deterministic id), retried with exponential backoff; kept a week when done, a month when failed (for the dashboard). */
+function jobOptions(jobId: string, attempts: number, backoffMs: number) {
+  return {
+    jobId,
+    attempts,
+    backoff: { type: 'exponential', delay: backoffMs },
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {

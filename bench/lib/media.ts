@@ -1,0 +1,175 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { types as ms } from 'mediasoup';
+
+/**
+ * The synthetic broadcaster of the benchmarks: ffmpeg encodes a short VP8 + Opus clip from
+ * its test sources once (cached in the temp directory), then replays it in a loop, in real
+ * time, as RTP with `-c copy`. Encoding live would cost a core on the machine under test;
+ * replaying costs ~1 % of one.
+ */
+
+export interface ClipSpec {
+  seconds: number;
+  size: string;
+  fps: number;
+  videoKbps: number;
+  /** Keyframe interval in frames. */
+  gop: number;
+  audioKbps: number;
+}
+
+/** ~1 Mbit/s: 720p30 VP8 at 900 kbit/s CBR, a keyframe every 2 s, Opus stereo at 64 kbit/s. */
+export const FULL_CLIP: ClipSpec = { seconds: 10, size: '1280x720', fps: 30, videoKbps: 900, gop: 60, audioKbps: 64 };
+/** Smoke tests: small and quick to encode, a keyframe every 0.5 s so viewers start at once. */
+export const SMOKE_CLIP: ClipSpec = { seconds: 2, size: '320x180', fps: 30, videoKbps: 300, gop: 15, audioKbps: 32 };
+
+/** Payload types and SSRCs the sender uses, and that the ingest producers declare. */
+export const VIDEO_PT = 101;
+export const AUDIO_PT = 100;
+export const VIDEO_SSRC = 22222222;
+export const AUDIO_SSRC = 11111111;
+
+/** Returns the path of the encoded clip, encoding it on first use. */
+export async function synthesiseClip(spec: ClipSpec): Promise<string> {
+  const dir = path.join(os.tmpdir(), 'spyglass-bench');
+  mkdirSync(dir, { recursive: true });
+  const name = `clip-${spec.size}-${spec.fps}fps-${spec.seconds}s-v${spec.videoKbps}-g${spec.gop}-a${spec.audioKbps}.webm`;
+  const file = path.join(dir, name);
+  if (existsSync(file)) return file;
+  // Encoded under a unique name and renamed: parallel test processes never read half a file.
+  const tmp = path.join(dir, `${process.pid}-${Date.now()}-${name}`);
+  const kbps = `${spec.videoKbps}k`;
+  await promisify(execFile)(
+    'ffmpeg',
+    [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', `testsrc2=size=${spec.size}:rate=${spec.fps}`,
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', String(spec.seconds),
+      '-map', '0:v', '-map', '1:a',
+      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',
+      '-b:v', kbps, '-minrate', kbps, '-maxrate', kbps, '-bufsize', kbps,
+      '-g', String(spec.gop), '-keyint_min', String(spec.gop),
+      '-c:a', 'libopus', '-b:a', `${spec.audioKbps}k`, '-ac', '2',
+      tmp,
+    ],
+    { timeout: 120_000 },
+  );
+  renameSync(tmp, file);
+  return file;
+}
+
+/** Where the sender sends one track: RTP and RTCP ports on one IP. */
+export interface RtpEndpoint {
+  ip: string;
+  port: number;
+  rtcpPort: number;
+}
+
+export interface RtpSender {
+  readonly pid: number;
+  /** The last lines ffmpeg wrote on stderr (for error messages). */
+  stderrTail(): string;
+  stop(): Promise<void>;
+}
+
+/** Replays `clip` in a loop as VP8 and Opus RTP to two endpoints, in real time, until stopped. */
+export function startRtpSender(clip: string, video: RtpEndpoint, audio: RtpEndpoint): RtpSender {
+  const url = (e: RtpEndpoint) => `rtp://${e.ip}:${e.port}?rtcpport=${e.rtcpPort}&pkt_size=1200`;
+  const child: ChildProcess = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+      '-re', '-stream_loop', '-1', '-i', clip,
+      '-map', '0:v', '-c', 'copy', '-payload_type', String(VIDEO_PT), '-ssrc', String(VIDEO_SSRC), '-f', 'rtp', url(video),
+      '-map', '0:a', '-c', 'copy', '-payload_type', String(AUDIO_PT), '-ssrc', String(AUDIO_SSRC), '-f', 'rtp', url(audio),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const tail: string[] = [];
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    tail.push(...chunk.split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 20));
+  });
+  child.on('error', (err) => tail.push(`ffmpeg: ${err.message}`));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid: child.pid ?? -1,
+    stderrTail: () => tail.join('\n'),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** The producers' RTP parameters matching {@link startRtpSender}. */
+export const videoProducerRtpParameters: ms.RtpParameters = {
+  codecs: [
+    {
+      mimeType: 'video/VP8',
+      payloadType: VIDEO_PT,
+      clockRate: 90000,
+      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    },
+  ],
+  encodings: [{ ssrc: VIDEO_SSRC }],
+};
+
+export const audioProducerRtpParameters: ms.RtpParameters = {
+  codecs: [{ mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } }],
+  encodings: [{ ssrc: AUDIO_SSRC }],
+};
+
+/** An ingest: two comedia PlainTransports (RTP and RTCP on separate ports, as ffmpeg sends) and their producers. */
+export interface Ingest {
+  video: ms.Producer;
+  audio: ms.Producer;
+  endpoints: { video: RtpEndpoint; audio: RtpEndpoint };
+  close(): void;
+}
+
+/** Opens the ingest of the synthetic broadcaster on `router`. */
+export async function openIngest(router: ms.Router, ip = '127.0.0.1'): Promise<Ingest> {
+  const transports: ms.PlainTransport[] = [];
+  try {
+    const open = async (kind: 'video' | 'audio') => {
+      const transport = await router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip },
+        rtcpMux: false,
+        comedia: true,
+        appData: { role: 'bench-ingest' },
+      });
+      transports.push(transport);
+      const producer = await transport.produce({
+        kind,
+        rtpParameters: kind === 'video' ? videoProducerRtpParameters : audioProducerRtpParameters,
+      });
+      const rtcpPort = transport.rtcpTuple?.localPort;
+      if (rtcpPort === undefined) throw new Error('ingest transport has no RTCP port');
+      return { producer, endpoint: { ip, port: transport.tuple.localPort, rtcpPort } };
+    };
+    const video = await open('video');
+    const audio = await open('audio');
+    return {
+      video: video.producer,
+      audio: audio.producer,
+      endpoints: { video: video.endpoint, audio: audio.endpoint },
+      close: () => transports.forEach((t) => t.close()),
+    };
+  } catch (error) {
+    transports.forEach((t) => t.close());
+    throw error;
+  }
+}
+
+/** RTP packets a producer has received so far (its inbound stream's counter). */
+export async function producerPackets(producer: ms.Producer): Promise<number> {
+  const stats = await producer.getStats();
+  return stats.reduce((sum, s) => sum + (s.type === 'inbound-rtp' ? s.packetCount : 0), 0);
+}

@@ -1,0 +1,64 @@
+/**
+ * The contract every benchmark module follows, so that `bench/run.ts` can run, chart and
+ * summarise any of them. A benchmark lives in `bench/<name>/index.ts` and exports
+ * `run`, `chart` and `summary`; `bench/benchmarks.ts` lists them.
+ */
+
+/** Options every benchmark's `run` takes. */
+export interface RunOptions {
+  /**
+   * Tiny mode for the test suite: a few clients for a second or two, finishes in < 20 s,
+   * and its numbers are only checked for sanity (never against timing thresholds).
+   */
+  smoke: boolean;
+  /** Progress lines (the runner prints them on stderr); default: silent. */
+  log?: ((line: string) => void) | undefined;
+}
+
+/**
+ * The figures of `bench/results/latest.json`. A key is null until its benchmark exists
+ * (or when a run could not measure it); every number of one file comes from one run.
+ */
+export interface LatestFigures {
+  fanout: {
+    /** Viewers served per core of mediasoup worker CPU, at Spyglass's highest step with loss ≤ 1 %. */
+    viewersPerCore: number | null;
+    /** Spyglass's viewers per core ÷ raw mediasoup's, at the highest step both kept loss ≤ 1 %. */
+    ratioVsRawMediasoup: number | null;
+  };
+  join: { p50Ms: number | null; p99Ms: number | null };
+  latency: { p50Ms: number | null; p95Ms: number | null; floorP95Ms: number | null };
+  ttff: { p95Ms: number | null };
+  recording: { framesLost: number | null; replayReadyMs: number | null };
+  archive: { ratioVsCp: number | null };
+}
+
+/** What a benchmark module exports (checked by the registry in bench/benchmarks.ts). */
+export interface BenchmarkModule<R extends BenchResult = BenchResult> {
+  run(opts: RunOptions): Promise<R>;
+  /** A self-contained SVG document of the result. */
+  chart(result: R): string;
+  /** This benchmark's keys of latest.json. */
+  summary(result: R): Partial<LatestFigures>;
+  /** A few human-readable lines (console and README). */
+  describe(result: R): string[];
+}
+
+/** Fields every result object carries. */
+export interface BenchResult {
+  benchmark: string;
+  smoke: boolean;
+  startedAt: string;
+  durationMs: number;
+}
+
+export function emptyLatestFigures(): LatestFigures {
+  return {
+    fanout: { viewersPerCore: null, ratioVsRawMediasoup: null },
+    join: { p50Ms: null, p99Ms: null },
+    latency: { p50Ms: null, p95Ms: null, floorP95Ms: null },
+    ttff: { p95Ms: null },
+    recording: { framesLost: null, replayReadyMs: null },
+    archive: { ratioVsCp: null },
+  };
+}

@@ -1,0 +1,44 @@
+import { loadConfig, type Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+
+/**
+ * The shared body of each process's main.ts (the only readers of process.env): loads the
+ * config (exit 2 with the message when it is bad), starts the process, and on SIGINT or
+ * SIGTERM closes it gracefully once (exit 0, or 1 when closing fails).
+ */
+export function runProcess(
+  name: string,
+  start: (config: Config, logger: Logger) => Promise<{ close(): Promise<void> }>,
+): void {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, name });
+  start(config, logger).then(
+    (running) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        running.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    },
+    (err: unknown) => {
+      process.stderr.write(`Spyglass ${name} failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
