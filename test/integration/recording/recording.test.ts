@@ -105,6 +105,7 @@ describe('recording survives faults', () => {
     expect(stored?.timeline.length).toBeGreaterThanOrEqual(2);
     const duration = probeDuration(path.join(server.dataDir, 'replays', id, 'replay.mp4'));
     // At most ~10 s lost to the crash.
+    console.info(`kill -9 of the workers process: ${liveSeconds.toFixed(1)} s live, ${duration.toFixed(1)} s in the replay`);
     expect(duration).toBeGreaterThan(liveSeconds - 10.5);
     expect(duration).toBeLessThan(liveSeconds + 1);
   }, 180_000);
