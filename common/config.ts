@@ -74,6 +74,14 @@ export const ConfigSchema = z.strictObject({
   admins: z.array(z.string().min(1)).default([]),
   /** Prefix of every BullMQ key in Redis, so several deployments (or test runs) can share one Redis. Default 'spyglass'. */
   queuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'queuePrefix: letters, digits, _ . - only').default('spyglass'),
+  archives: z
+    .strictObject({
+      /** How long an archive's download link works, in hours. Default 168 (7 days). */
+      linkTtlHours: z.number().positive().max(24 * 365).default(168),
+      /** Largest archive the workers will write, in MiB (a quota; 0 = no limit besides the disk). */
+      maxMb: z.number().min(0).default(0),
+    })
+    .prefault({}),
   recording: z
     .strictObject({
       /** Record every broadcast. Default true. */
@@ -122,6 +130,8 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_RTC_MAX_PORT: { path: ['mediasoup', 'rtcMaxPort'], type: 'number' },
   SPYGLASS_MAX_VIEWERS_PER_ROUTER: { path: ['mediasoup', 'maxViewersPerRouter'], type: 'number' },
   SPYGLASS_GRACE_SECONDS: { path: ['live', 'graceSeconds'], type: 'number' },
+  SPYGLASS_ARCHIVE_LINK_TTL_HOURS: { path: ['archives', 'linkTtlHours'], type: 'number' },
+  SPYGLASS_ARCHIVE_MAX_MB: { path: ['archives', 'maxMb'], type: 'number' },
   SPYGLASS_QUEUE_PREFIX: { path: ['queuePrefix'], type: 'string' },
   SPYGLASS_ADMINS: { path: ['admins'], type: 'list' },
   SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },

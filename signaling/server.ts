@@ -12,10 +12,15 @@ import { adminQueuesRouter } from './http/adminQueues.ts';
 import { createApp } from './http/createApp.ts';
 import { userFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
+import { ArchiveService } from './archive/ArchiveService.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { openDatabase } from './store/Database.ts';
 import { createStores, type Stores } from './store/index.ts';
+import { SunsetService } from './sunset/SunsetService.ts';
+
+/** The version in package.json, written into archives' manifests. */
+const APP_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningSpyglass {
   /** The URL to open, e.g. http://127.0.0.1:8080 */
@@ -25,6 +30,8 @@ export interface RunningSpyglass {
   live: LiveService;
   /** The stores (tests read replay state through them). */
   stores: Stores;
+  /** Sunset mode: the phase, computed from the stored schedule and the clock. */
+  sunset: SunsetService;
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -33,13 +40,25 @@ export interface RunningSpyglass {
  * Starts the signalling process's services on a parsed config: database (SQLite or
  * PostgreSQL), mediasoup workers, the live domain, express and socket.io on one server.
  */
-export async function startSpyglass(config: Config, logger: Logger, webRoot: string): Promise<RunningSpyglass> {
+export async function startSpyglass(
+  config: Config,
+  logger: Logger,
+  webRoot: string,
+  options: { /** Time source of the sunset phases (tests move it). */ clock?: () => number } = {},
+): Promise<RunningSpyglass> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     sqlitePath: path.join(config.dataDir, 'spyglass.db'),
     logger: logger.child({ component: 'store' }),
   });
   const stores = createStores(db.db, config.secret);
+  const sunset = new SunsetService({ store: stores.sunset, logger: logger.child({ component: 'sunset' }), ...(options.clock ? { clock: options.clock } : {}) });
+  try {
+    await sunset.start();
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   const leftovers = await stores.broadcasts.endAllLive('server-shutdown');
   if (leftovers > 0) logger.warn({ count: leftovers }, 'ended broadcasts left live by an earlier run');
 
@@ -56,6 +75,7 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
       logger: logger.child({ component: 'sfu' }),
     });
   } catch (err) {
+    sunset.close();
     await db.close();
     throw err;
   }
@@ -71,8 +91,12 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
     heartsPerSecond: config.live.heartsPerSecond,
     heartFlushMs: config.live.heartFlushMs,
   });
+  live.setSunset(sunset);
 
   let recording: RecordingService | undefined;
+  let archives: ArchiveService | undefined;
+  // Assigned once socket.io is up; archive notifications only happen after that.
+  let userRooms: SpyglassServer | undefined;
   if (config.recording.enabled) {
     try {
       recording = await RecordingService.start(
@@ -80,11 +104,21 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
         { lookup: (id) => live.onAir(id), notifyRecording: (id, state, reason) => live.notifyRecording(id, state, reason) },
       );
     } catch (err) {
+      sunset.close();
       await pool.close();
       await db.close();
       throw err;
     }
     live.setRecorder(recording);
+    archives = new ArchiveService({
+      config,
+      stores,
+      logger: logger.child({ component: 'archive' }),
+      appVersion: APP_VERSION,
+      notifyUser: (userId, archive) => userRooms?.to(`u:${userId}`).emit('archive:status', { archive }),
+    });
+    const service = archives;
+    recording.setArchiveHandler((r) => service.applyResult(r));
   }
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
@@ -96,7 +130,9 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
     trustProxy: config.http.trustProxy,
     dataDir: config.dataDir,
-    adminRouters: recording ? [adminQueuesRouter({ queues: recording.queues, stores, admins: config.admins })] : [],
+    sunset: { service: sunset, admins: config.admins },
+    archives,
+    adminRouters: recording ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : [])], stores, admins: config.admins })] : [],
     ready: async () => {
       await sql`select 1`.execute(db.db);
       if (pool.closed || pool.workers.length === 0) throw new Error('no media workers');
@@ -113,6 +149,14 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
+  // From export-only on there is nothing live left to do: refuse socket connections.
+  io.use((_socket, next) => {
+    const phase = sunset.phase();
+    next(phase === 'export-only' || phase === 'off' ? new Error('SERVICE_SUNSET') : undefined);
+  });
+  sunset.onPhaseChange((phase) => {
+    if (phase === 'export-only' || phase === 'off') io.disconnectSockets(true);
+  });
   io.use((socket, next) => {
     userFrom(stores, socket.handshake.headers, (socket.handshake.auth as { token?: unknown } | undefined)?.token)
       .then((user) => {
@@ -125,6 +169,11 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
       });
   });
   new SocketGateway(io, live, logger.child({ component: 'socket' }));
+  // Every connection of a signed-in user joins the user's room (archive progress and the like).
+  io.on('connection', (socket) => {
+    if (socket.data.user) void socket.join(`u:${socket.data.user.id}`);
+  });
+  userRooms = io;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -140,13 +189,15 @@ export async function startSpyglass(config: Config, logger: Logger, webRoot: str
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      sunset.close();
       await live.close('server-shutdown');
       await recording?.close();
+      await archives?.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       server.closeAllConnections?.();
       await pool.close();
       await db.close();
     })());
 
-  return { url, port, pool, live, stores, close };
+  return { url, port, pool, live, stores, sunset, close };
 }

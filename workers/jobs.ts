@@ -16,6 +16,8 @@ export const QUEUES = {
   finalize: 'finalize',
   /** Workers → signalling: state changes to store and show (durable, unlike pub/sub). */
   results: 'results',
+  /** Per-user archives ("Download your data"). */
+  archive: 'archive',
 } as const;
 
 /** Deterministic job ids make both jobs idempotent: adding one twice is a no-op. */
@@ -76,6 +78,18 @@ export const ResultJobSchema = z.union([
     state: z.literal('failed'),
     reason: z.string().max(500),
   }),
+  /** Archive progress (0–100), throttled by the worker to about one a second. */
+  z.strictObject({ type: z.literal('archive'), archiveId: z.string(), state: z.literal('progress'), percent: z.number().min(0).max(100) }),
+  z.strictObject({
+    type: z.literal('archive'),
+    archiveId: z.string(),
+    state: z.literal('ready'),
+    /** Relative to `<dataDir>/archives/<archiveId>/`. */
+    fileName: z.string().regex(/^[A-Za-z0-9._-]+\.zip$/),
+    sizeBytes: z.number().int().min(0),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+  z.strictObject({ type: z.literal('archive'), archiveId: z.string(), state: z.literal('failed'), reason: z.string().max(500) }),
 ]);
 export type ResultJob = z.infer<typeof ResultJobSchema>;
 
@@ -149,3 +163,54 @@ export type TapResponse = z.infer<typeof TapResponseSchema>;
 
 export const TapClosedSchema = z.strictObject({ tapId: z.string(), broadcastId: BroadcastIdSchema, reason: z.string() });
 export type TapClosed = z.infer<typeof TapClosedSchema>;
+
+// --------------------------------------------------------------- archives --
+
+/**
+ * A user's archive ("Download your data"). The signalling process snapshots what goes in
+ * (from the database) into `<dataDir>/archives/<archiveId>/input.json` and enqueues the job;
+ * the workers process streams the zip from that snapshot and the replay files, so it never
+ * touches the database.
+ */
+export const ArchiveJobSchema = z.strictObject({ archiveId: z.string().regex(/^a_[A-Za-z0-9_-]{8,40}$/) });
+export type ArchiveJob = z.infer<typeof ArchiveJobSchema>;
+export const archiveJobId = (archiveId: string): string => `archive-${archiveId}`;
+
+const ArchiveChatSchema = z.strictObject({
+  id: z.string(),
+  username: z.string(),
+  text: z.string(),
+  /** ms since the broadcast started. */
+  offsetMs: z.number().int().min(0),
+  sentAt: z.string(),
+});
+
+export const ArchiveInputSchema = z.strictObject({
+  archiveId: z.string(),
+  createdAt: z.string(),
+  appVersion: z.string(),
+  profile: z.strictObject({ id: z.string(), username: z.string(), createdAt: z.string() }),
+  /** The user's own broadcasts, each with its replay files (relative to `<dataDir>/replays/<id>/`) if any. */
+  broadcasts: z.array(
+    z.strictObject({
+      id: BroadcastIdSchema,
+      title: z.string(),
+      visibility: z.enum(['public', 'private']),
+      startedAt: z.string(),
+      endedAt: z.string().nullable(),
+      replay: z
+        .strictObject({
+          durationMs: z.number().int().min(0).nullable(),
+          timeline: z.array(TimelineSpanSchema),
+          /** e.g. 'replay.mp4', 'poster.jpg'; only files that exist. */
+          files: z.array(z.string().regex(/^[a-z0-9._-]+$/)),
+        })
+        .nullable(),
+      chat: z.array(ArchiveChatSchema),
+      hearts: z.array(z.strictObject({ offsetMs: z.number().int().min(0), count: z.number().int().min(1) })),
+    }),
+  ),
+  /** The user's own messages in other people's broadcasts. */
+  chatElsewhere: z.array(ArchiveChatSchema.extend({ broadcastId: z.string(), broadcastTitle: z.string() })),
+});
+export type ArchiveInput = z.infer<typeof ArchiveInputSchema>;

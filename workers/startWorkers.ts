@@ -1,14 +1,18 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { RedisRpc, redisConnection } from '../common/redisRpc.ts';
+import { ArchiveDiskFullError, buildArchive } from './archive/buildArchive.ts';
 import {
+  ArchiveInputSchema,
+  ArchiveJobSchema,
   FinalizeJobSchema,
   QUEUES,
   RecordJobSchema,
   recordJobId,
+  type ArchiveJob,
   type FinalizeJob,
   type RecordJob,
   type ResultJob,
@@ -159,10 +163,61 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
       }).catch((e: unknown) => logger.error({ err: e }, 'could not report a failed replay'));
     }
   });
-  for (const w of [recordWorker, finalizeWorker]) w.on('error', (err) => logger.warn({ err }, 'worker error'));
+  const archiveWorker = new Worker<ArchiveJob>(
+    QUEUES.archive,
+    async (job) => {
+      const { archiveId } = parseOrUnrecoverable(ArchiveJobSchema, job.data);
+      const dir = path.join(config.dataDir, 'archives', archiveId);
+      const input = parseOrUnrecoverable(ArchiveInputSchema, JSON.parse(await readFile(path.join(dir, 'input.json'), 'utf8')));
+      const fileName = 'spyglass-archive.zip';
+      let lastReport = 0;
+      try {
+        const built = await buildArchive({
+          input,
+          dataDir: config.dataDir,
+          outFile: path.join(dir, fileName),
+          ...(config.archives.maxMb > 0 ? { maxBytes: config.archives.maxMb * 1024 * 1024 } : {}),
+          onProgress: (percent) => {
+            if (percent >= 100 || Date.now() - lastReport < 1000) return;
+            lastReport = Date.now();
+            void report({ type: 'archive', archiveId, state: 'progress', percent }).catch(() => undefined);
+          },
+        });
+        await report({ type: 'archive', archiveId, state: 'ready', fileName, sizeBytes: built.sizeBytes, sha256: built.sha256 });
+        logger.info({ archiveId, sizeBytes: built.sizeBytes, entries: built.entries }, 'archive ready');
+      } catch (err) {
+        if (err instanceof ArchiveDiskFullError) {
+          const reason = 'Not enough disk space to build your archive. The partial file was removed; please try again later.';
+          await report({ type: 'archive', archiveId, state: 'failed', reason });
+          throw new UnrecoverableError(reason);
+        }
+        throw err;
+      }
+    },
+    {
+      connection: redisConnection(config.redisUrl),
+      prefix,
+      concurrency: 1,
+      // Killed mid-archive: the job is taken over and rebuilt from the start (the partial zip never has the final name).
+      lockDuration: 10_000,
+      maxStalledCount: 5,
+      autorun: false,
+    },
+  );
+  archiveWorker.on('failed', (job, err) => {
+    if (!job || err.name === 'UnrecoverableError') return;
+    logger.error({ err, jobId: job.id, attemptsMade: job.attemptsMade }, 'archive attempt failed');
+    if (job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      void report({ type: 'archive', archiveId: job.data.archiveId, state: 'failed', reason: `Building the archive failed: ${err.message}`.slice(0, 500) }).catch(
+        (e: unknown) => logger.error({ err: e }, 'could not report a failed archive'),
+      );
+    }
+  });
+  for (const w of [recordWorker, finalizeWorker, archiveWorker]) w.on('error', (err) => logger.warn({ err }, 'worker error'));
 
   void recordWorker.run();
   void finalizeWorker.run();
+  void archiveWorker.run();
   logger.info({ prefix, recordConcurrency: config.recording.concurrency }, 'workers started');
 
   let closing: Promise<void> | undefined;
@@ -170,7 +225,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     close: () =>
       (closing ??= (async () => {
         shutdown.abort();
-        await Promise.allSettled([recordWorker.close(), finalizeWorker.close()]);
+        await Promise.allSettled([recordWorker.close(), finalizeWorker.close(), archiveWorker.close()]);
         await Promise.allSettled([results.close(), recordQueue.close()]);
         await rpc.close();
         logger.info('workers closed');

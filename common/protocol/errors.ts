@@ -17,10 +17,14 @@ export const ERROR_CODES = {
   NOT_JOINED: 409,
   WRONG_STATE: 409,
   RATE_LIMITED: 429,
+  ARCHIVE_IN_PROGRESS: 409,
+  LINK_EXPIRED: 410,
   MEDIA_ERROR: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
   INSUFFICIENT_STORAGE: 507,
+  /** The service is closing down (sunset mode): this action is no longer available. */
+  SERVICE_SUNSET: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

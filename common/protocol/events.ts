@@ -1,3 +1,4 @@
+import type { ArchiveSummary } from './archives.ts';
 import { z } from 'zod';
 import { BroadcastIdSchema, MediaIdSchema, UsernameSchema, type BroadcastId, type ChatMessageId, type UserId } from './ids.ts';
 import {
@@ -135,6 +136,8 @@ export interface ServerToClientEvents {
   'broadcast:ended': (e: { broadcastId: BroadcastId; reason: EndReason }) => void;
   /** To the broadcast's room: the recording runs, or stopped before the end (with why, e.g. disk space). */
   'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;
+  /** To the user (every connection of theirs): their archive's progress, readiness or failure. */
+  'archive:status': (e: { archive: ArchiveSummary }) => void;
   /** Sent when a message is dropped without an ack (malformed or unknown event). */
   'error:dropped': (e: { code: string; message: string }) => void;
 }

@@ -3,4 +3,6 @@ export * from './ids.ts';
 export * from './media.ts';
 export * from './events.ts';
 export * from './errors.ts';
+export * from './archives.ts';
+export * from './replays.ts';
 export { ID_PATTERNS, USERNAME_RULES, PASSWORD_RULES } from './rules.ts';

@@ -11,7 +11,11 @@ import { hashPassword, verifyPassword } from '../store/passwords.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom, userFrom } from './auth.ts';
+import type { ArchiveService } from '../archive/ArchiveService.ts';
+import { archivesRouter } from './archives.ts';
 import { replaysRouter } from './replays.ts';
+import type { SunsetService } from '../sunset/SunsetService.ts';
+import { sunsetGate, sunsetRouter } from './sunset.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -26,8 +30,12 @@ export interface AppOptions {
   ready: () => Promise<void>;
   /** The data directory: replay files are served from `<dataDir>/replays/<broadcastId>/`. */
   dataDir: string;
+  /** "Download your data"; absent when background jobs are disabled. */
+  archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
   adminRouters?: Router[];
+  /** Sunset mode (docs/sunset.md): its gate runs before everything, its API beside the others. */
+  sunset?: { service: SunsetService; admins: string[] };
 }
 
 type Async = (req: Request, res: Response) => Promise<unknown>;
@@ -38,6 +46,7 @@ const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  if (o.sunset) app.use(sunsetGate(o.sunset.service));
   /** A hash verified when a username does not exist, so sign-in timing does not reveal it. */
   let dummyHash: Promise<string> | undefined;
   if (o.trustProxy) app.set('trust proxy', true);
@@ -133,7 +142,9 @@ export function createApp(o: AppOptions): express.Express {
     }),
   );
 
+  if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, admins: o.sunset.admins, logger: o.logger }));
   app.use('/api/replays', replaysRouter({ stores: o.stores, dataDir: o.dataDir }));
+  if (o.archives) app.use('/api/archives', archivesRouter(o.archives));
   for (const router of o.adminRouters ?? []) app.use(router);
 
   app.use('/api', (req) => {

@@ -35,6 +35,11 @@ export interface Recorder {
   broadcastEnded(id: BroadcastId): Promise<void>;
 }
 
+/** Sunset mode as the live domain sees it: throws AppError('SERVICE_SUNSET') when the action is over. */
+export interface SunsetGate {
+  assertAllowed(action: 'broadcast' | 'chat' | 'heart'): void;
+}
+
 export interface LiveServiceOptions {
   stores: Stores;
   pool: WorkerPool;
@@ -69,6 +74,7 @@ export class LiveService {
   readonly #hearts: HeartAggregator<BroadcastId>;
   #notifier: Notifier | undefined;
   #recorder: Recorder | undefined;
+  #sunset: SunsetGate | undefined;
   #closed = false;
 
   constructor(options: LiveServiceOptions) {
@@ -87,6 +93,11 @@ export class LiveService {
   /** Records every broadcast from now on (not called when recording is disabled). */
   setRecorder(recorder: Recorder): void {
     this.#recorder = recorder;
+  }
+
+  /** Enforces the sunset phase (docs/sunset.md) on going live, chat and hearts. */
+  setSunset(sunset: SunsetGate): void {
+    this.#sunset = sunset;
   }
 
   get #notify(): Notifier {
@@ -139,6 +150,7 @@ export class LiveService {
   // ------------------------------------------------------- broadcaster --
 
   async start(peer: Peer, req: Request<'broadcast:start'>): Promise<Responses['broadcast:start']> {
+    this.#sunset?.assertAllowed('broadcast');
     const user = this.#requireUser(peer, 'sign in to go live');
     if (peer.broadcasting && this.#live.has(peer.broadcasting)) {
       throw new AppError('ALREADY_LIVE', 'this connection is already broadcasting');
@@ -277,6 +289,7 @@ export class LiveService {
   // ------------------------------------------------------ chat, hearts --
 
   async chat(peer: Peer, req: Request<'chat:send'>): Promise<Responses['chat:send']> {
+    this.#sunset?.assertAllowed('chat');
     const user = this.#requireUser(peer, 'sign in to chat');
     const live = this.#requireParticipant(peer, req.broadcastId);
     if (!this.#chatLimiter.take(`${live.id}:${user.id}`)) {
@@ -293,6 +306,7 @@ export class LiveService {
   }
 
   heart(peer: Peer, { broadcastId }: Request<'heart:send'>): Responses['heart:send'] {
+    this.#sunset?.assertAllowed('heart');
     const live = this.#requireParticipant(peer, broadcastId);
     if (!this.#heartLimiter.take(`${live.id}:${peer.actorKey}`)) {
       throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.heartsPerSecond} hearts per second`);

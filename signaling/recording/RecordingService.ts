@@ -50,6 +50,7 @@ export class RecordingService {
   readonly #results: Worker<ResultJob>;
   #tapServer: TapServer | undefined;
   #live: LiveHooks | undefined;
+  #archiveResults: ((r: Extract<ResultJob, { type: 'archive' }>) => Promise<void>) | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(o: RecordingServiceOptions) {
@@ -98,6 +99,11 @@ export class RecordingService {
       throw err;
     }
     return service;
+  }
+
+  /** Archive results (the same `results` queue) go to the archive service. */
+  setArchiveHandler(handler: (r: Extract<ResultJob, { type: 'archive' }>) => Promise<void>): void {
+    this.#archiveResults = handler;
   }
 
   /** The queues, for the admin dashboard. */
@@ -170,6 +176,11 @@ export class RecordingService {
     if (!parsed.success) throw new UnrecoverableError(`invalid result: ${parsed.error.message}`);
     const r = parsed.data;
     const replays = this.#o.stores.replays;
+    if (r.type === 'archive') {
+      if (!this.#archiveResults) throw new Error('archive result but no archive service');
+      await this.#archiveResults(r);
+      return;
+    }
     if (r.type === 'recording') {
       if (r.state === 'stopped' && r.reason !== null) await replays.noteStopped(r.broadcastId, r.reason);
       this.#live?.notifyRecording(r.broadcastId, r.state === 'started' ? 'recording' : 'stopped', r.reason);

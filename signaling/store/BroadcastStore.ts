@@ -146,6 +146,16 @@ export class BroadcastStore {
     return this.#withInvitees(this.#db, rows);
   }
 
+  /** Every broadcast of an owner, oldest first (for their archive). */
+  async listByOwner(ownerId: UserId): Promise<BroadcastRecord[]> {
+    const rows = await this.#select(this.#db)
+      .where('broadcasts.owner_id', '=', ownerId)
+      .orderBy('broadcasts.started_at')
+      .orderBy('broadcasts.id')
+      .execute();
+    return this.#withInvitees(this.#db, rows);
+  }
+
   /** The owner's broadcast that is live or reconnecting (there is at most one). */
   async findLiveByOwner(ownerId: UserId): Promise<BroadcastRecord | undefined> {
     const row = await this.#select(this.#db)

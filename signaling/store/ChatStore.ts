@@ -87,6 +87,19 @@ export class ChatStore {
     return rows.map(toMessage);
   }
 
+  /** A user's messages in broadcasts of other owners, oldest first, with those broadcasts' titles (for their archive). */
+  async listByUserElsewhere(userId: UserId): Promise<Array<ChatMessage & { broadcastTitle: string }>> {
+    const rows = await this.#select()
+      .innerJoin('broadcasts', 'broadcasts.id', 'chat_messages.broadcast_id')
+      .select('broadcasts.title as broadcast_title')
+      .where('chat_messages.user_id', '=', userId)
+      .where('broadcasts.owner_id', '<>', userId)
+      .orderBy('chat_messages.sent_at')
+      .orderBy('chat_messages.seq')
+      .execute();
+    return rows.map((r) => ({ ...toMessage(r), broadcastTitle: r.broadcast_title }));
+  }
+
   /**
    * Adds a batch of hearts at `offsetMs`. Batches at the same offset are summed.
    * Non-positive counts are ignored. Throws AppError NOT_FOUND for an unknown broadcast.

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { ArchiveStore } from './ArchiveStore.ts';
 import { BroadcastStore } from './BroadcastStore.ts';
 import { ChatStore } from './ChatStore.ts';
 import type { StoreOptions } from './clock.ts';
@@ -6,6 +7,8 @@ import { ReplayStore } from './ReplayStore.ts';
 import type { DB } from './schema.ts';
 import { SessionStore } from './SessionStore.ts';
 import { UserStore } from './UserStore.ts';
+import { SunsetStore } from './SunsetStore.ts';
+import { AuditStore } from './AuditStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
@@ -16,6 +19,9 @@ export { UserStore, type UserRecord } from './UserStore.ts';
 export { SessionStore } from './SessionStore.ts';
 export { BroadcastStore, type BroadcastRecord, type ListLiveOptions } from './BroadcastStore.ts';
 export { ChatStore, type HeartBatch } from './ChatStore.ts';
+export { ArchiveStore, newArchiveId, type ArchiveRecord } from './ArchiveStore.ts';
+export { SunsetStore, type SunsetRecord } from './SunsetStore.ts';
+export { AuditStore, type AuditEntry } from './AuditStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -25,6 +31,9 @@ export interface Stores {
   broadcasts: BroadcastStore;
   chat: ChatStore;
   replays: ReplayStore;
+  sunset: SunsetStore;
+  audit: AuditStore;
+  archives: ArchiveStore;
 }
 
 /**
@@ -39,5 +48,8 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     broadcasts: new BroadcastStore(db, options),
     chat: new ChatStore(db, options),
     replays: new ReplayStore(db, options),
+    sunset: new SunsetStore(db, options),
+    audit: new AuditStore(db, options),
+    archives: new ArchiveStore(db, options),
   };
 }

@@ -153,6 +153,80 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('replays').execute();
       },
     },
+
+    '0003_sunset': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Sunset schedules: the current one has active = 1 (unique), cancelled ones null.
+        // The phase is computed from the dates and the clock, never stored.
+        await db.schema
+          .createTable('sunset_schedules')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('announce_at', 'bigint', (c) => c.notNull())
+          .addColumn('read_only_at', 'bigint', (c) => c.notNull())
+          .addColumn('export_only_at', 'bigint', (c) => c.notNull())
+          .addColumn('off_at', 'bigint', (c) => c.notNull())
+          .addColumn('message', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('active', 'integer')
+          .addColumn('cancelled_at', 'bigint')
+          .addColumn('cancelled_by', 'text')
+          .addUniqueConstraint('sunset_schedules_active_key', ['active'])
+          .addCheckConstraint('sunset_schedules_active_check', sql`active is null or active = 1`)
+          .addCheckConstraint(
+            'sunset_schedules_order_check',
+            sql`announce_at < read_only_at and read_only_at < export_only_at and export_only_at < off_at`,
+          )
+          .execute();
+
+        // Admin actions. `seq` orders entries made in the same millisecond.
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor_id', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('details', 'text', (c) => c.notNull().defaultTo('{}'))
+          .execute();
+        await db.schema.createIndex('audit_log_at_idx').on('audit_log').columns(['at', 'seq']).execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('audit_log').execute();
+        await db.schema.dropTable('sunset_schedules').execute();
+      },
+    },
+    '0004_archives': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // A user's archives ("Download your data"). The zip lives in <dataDir>/archives/<id>/.
+        await db.schema
+          .createTable('archives')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('percent', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('file_name', 'text')
+          .addColumn('size_bytes', 'bigint')
+          .addColumn('sha256', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addCheckConstraint('archives_state_check', sql`state in ('building', 'ready', 'failed')`)
+          .execute();
+        await db.schema.createIndex('archives_user_created_idx').on('archives').columns(['user_id', 'created_at']).execute();
+        // One archive being built per user at a time.
+        await db.schema
+          .createIndex('archives_one_building_per_user')
+          .unique()
+          .on('archives')
+          .column('user_id')
+          .where(sql.ref('state'), '=', 'building')
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('archives').execute();
+      },
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import type { ReplayState } from '../../common/protocol/replays.ts';
  * write ids built by the zod schemas, so reading them back as branded ids is sound.
  */
 export interface DB {
+  archives: ArchivesTable;
   users: UsersTable;
   sessions: SessionsTable;
   broadcasts: BroadcastsTable;
@@ -17,6 +18,8 @@ export interface DB {
   chat_messages: ChatMessagesTable;
   hearts: HeartsTable;
   replays: ReplaysTable;
+  sunset_schedules: SunsetSchedulesTable;
+  audit_log: AuditLogTable;
 }
 
 /** A user's role. Default 'user'. */
@@ -100,4 +103,51 @@ export interface ReplaysTable {
   mp4_sha256: string | null;
   created_at: number;
   updated_at: number;
+}
+
+export type ArchiveState = 'building' | 'ready' | 'failed';
+
+export interface ArchivesTable {
+  id: string;
+  user_id: UserId;
+  state: ArchiveState;
+  percent: Generated<number>;
+  file_name: string | null;
+  size_bytes: number | null;
+  sha256: string | null;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+}
+
+/**
+ * Sunset schedules (migration `0003_sunset`). At most one is current: `active` is 1 on the
+ * current row and null on cancelled or replaced ones (a unique column; NULLs never collide).
+ */
+export interface SunsetSchedulesTable {
+  id: string;
+  announce_at: number;
+  read_only_at: number;
+  export_only_at: number;
+  off_at: number;
+  message: string;
+  /** Who scheduled it: a user id, or 'cli'. */
+  created_by: string;
+  created_at: number;
+  active: number | null;
+  cancelled_at: number | null;
+  cancelled_by: string | null;
+}
+
+/** Admin actions: who did what, when (migration `0003_sunset`). */
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: number;
+  /** A user id, or 'cli'. */
+  actor_id: string;
+  /** e.g. 'sunset.schedule', 'sunset.cancel', 'user.grant-admin'. */
+  action: string;
+  /** JSON object text. */
+  details: string;
 }

@@ -52,7 +52,7 @@ export const webRoot = path.join(import.meta.dirname, '..', '..', 'web', 'dist')
  * Starts the real signalling process in-process: SQLite in a temp dir (or DATABASE_URL from
  * `overrides`), real mediasoup workers on random ports, HTTP on a free port.
  */
-export async function startTestServer(overrides: ConfigInput = {}): Promise<TestServer> {
+export async function startTestServer(overrides: ConfigInput = {}, options: { /** Sunset-phase clock (tests move it). */ clock?: () => number } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
   const config = loadConfig(
     {},
@@ -66,7 +66,7 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     },
   );
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
-  const app = await startSpyglass(config, logger, webRoot);
+  const app = await startSpyglass(config, logger, webRoot, options);
   return {
     ...app,
     dataDir,

@@ -1,3 +1,4 @@
+import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, UserSummary } from '../../common/protocol/events.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
@@ -61,6 +62,17 @@ export class Api {
     const list = isRecord(body) ? body['replays'] : undefined;
     if (!Array.isArray(list)) throw malformed('/api/replays');
     return list.filter(isReplaySummary);
+  }
+
+  /** Starts building the signed-in user's archive ("Download your data"). */
+  async requestArchive(): Promise<ArchiveSummary> {
+    return readArchive(await this.#call('POST', '/api/archives'), '/api/archives');
+  }
+
+  /** The signed-in user's newest archive, or null. */
+  async latestArchive(): Promise<ArchiveSummary | null> {
+    const body = await this.#call('GET', '/api/archives/latest');
+    return isRecord(body) && body['archive'] === null ? null : readArchive(body, '/api/archives/latest');
   }
 
   /** One replay with its sources, download, chat and hearts. NOT_FOUND when missing or not visible. */
@@ -188,4 +200,11 @@ export function readReplayDetail(body: unknown): ReplayDetail | null {
     chat: chat.filter(isReplayChatMessage),
     hearts: hearts.filter(isReplayHearts),
   };
+}
+
+/** Reads `{ archive: ArchiveSummary }`. */
+export function readArchive(body: unknown, path: string): ArchiveSummary {
+  const a = isRecord(body) ? body['archive'] : undefined;
+  if (!isRecord(a) || typeof a['id'] !== 'string' || typeof a['state'] !== 'string' || typeof a['percent'] !== 'number') throw malformed(path);
+  return a as unknown as ArchiveSummary;
 }

@@ -6,6 +6,7 @@ import { mountHome } from './pages/home.ts';
 import { mountNotFound } from './pages/notFound.ts';
 import { matchRoute, shouldIntercept, type Route } from './router.ts';
 import { Session } from './session.ts';
+import { mountSunsetBanner } from './sunset.ts';
 import { Alerts } from './ui/Alerts.ts';
 
 /**
@@ -29,7 +30,9 @@ const header = h('header', { class: 'site-header' }, h('a', { href: '/', class: 
 const outlet = h('div', { class: 'page' });
 const main = h('main', { id: 'main' }, alerts.element, outlet);
 const app = document.getElementById('app') ?? document.body;
-app.replaceChildren(header, main);
+// The sunset banner (docs/sunset.md): hidden unless the service is closing down.
+const sunsetBanner = mountSunsetBanner();
+app.replaceChildren(header, sunsetBanner.element, main);
 
 function renderNav(): void {
   const user = session.user;
@@ -55,7 +58,7 @@ function renderNav(): void {
       h('li', {}, link('/', 'Live now')),
       h('li', {}, link('/live', 'Go live')),
       ...(user
-        ? [h('li', { class: 'user' }, h('span', { class: 'username', title: 'Signed in' }, user.username)), h('li', {}, signOut)]
+        ? [h('li', { class: 'user' }, h('a', { href: '/account', class: 'username', title: 'Your account', 'aria-current': here === '/account' ? 'page' : null }, user.username)), h('li', {}, signOut)]
         : [h('li', {}, link('/signin', 'Sign in')), h('li', {}, link('/signup', 'Sign up'))]),
     ),
   );
@@ -94,6 +97,10 @@ async function pageFor(route: Route): Promise<PageMount> {
       return (await import('./pages/replays.ts')).mountReplays;
     case 'replay':
       return (await import('./pages/replay.ts')).replayPage(route.id);
+    case 'account':
+      return (await import('./pages/account.ts')).mountAccount;
+    case 'admin':
+      return (await import('./pages/admin.ts')).mountAdmin;
     case 'not-found':
       return mountNotFound;
   }

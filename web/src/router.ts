@@ -10,6 +10,8 @@ export type Route =
   | { name: 'watch'; id: BroadcastId }
   | { name: 'replays' }
   | { name: 'replay'; id: BroadcastId }
+  | { name: 'account' }
+  | { name: 'admin' }
   | { name: 'not-found'; path: string };
 
 const STATIC_ROUTES: Readonly<Record<string, Route>> = {
@@ -18,6 +20,8 @@ const STATIC_ROUTES: Readonly<Record<string, Route>> = {
   '/signin': { name: 'signin' },
   '/live': { name: 'live' },
   '/replays': { name: 'replays' },
+  '/admin': { name: 'admin' },
+  '/account': { name: 'account' },
 };
 
 /** Maps a pathname to a route. A trailing slash is ignored; unknown paths are 'not-found'. */

@@ -1,0 +1,213 @@
+/**
+ * `npm run admin -- <command>`: admin tasks run against the service's database (the same
+ * configuration as the server: DATA_DIR or DATABASE_URL, SPYGLASS_CONFIG, …). Every change
+ * is recorded in the audit log with the actor 'cli'. See docs/sunset.md.
+ *
+ *   sunset schedule --announce <ISO> --read-only <ISO> --export-only <ISO> --off <ISO> [--message "…"]
+ *   sunset show [--json]
+ *   sunset cancel
+ *   grant-admin <username>
+ */
+import path from 'node:path';
+import { loadConfig } from '../common/config.ts';
+import { createLogger } from '../common/logger.ts';
+import { describePhase, nextSwitchAt, normaliseSchedule, phaseAt, validateSchedule } from '../common/protocol/sunset.ts';
+import { openDatabase, type DatabaseHandle } from '../signaling/store/Database.ts';
+import { createStores, type Stores } from '../signaling/store/index.ts';
+
+const USAGE = `Usage: npm run admin -- <command>
+
+Commands:
+  sunset schedule --announce <ISO> --read-only <ISO> --export-only <ISO> --off <ISO> [--message "…"]
+      Schedule (or replace) the shutdown. Dates are ISO-8601 with a time zone
+      (e.g. 2031-05-01T12:00:00Z), in the future and in this order.
+  sunset show [--json]    Show the current schedule and phase.
+  sunset cancel           Cancel the schedule (the service runs normally again).
+  grant-admin <username>  Give a user the admin role.
+
+The database is the server's: DATA_DIR (SQLite) or DATABASE_URL (PostgreSQL).`;
+
+const ACTOR = 'cli';
+
+const OPTION_OF: Record<string, string> = { announceAt: '--announce', readOnlyAt: '--read-only', exportOnlyAt: '--export-only', offAt: '--off' };
+
+/** Bad input: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+/** A refused operation (unknown user, invalid schedule): exit code 1. */
+class CommandError extends Error {}
+
+/** Splits `--name value` / `--name=value` flags from positional arguments. */
+function parseArgs(args: string[], known: readonly string[], booleans: readonly string[] = []): { flags: Map<string, string>; rest: string[] } {
+  const flags = new Map<string, string>();
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) {
+      rest.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (!known.includes(name) && !booleans.includes(name)) throw new UsageError(`unknown option --${name}`);
+    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
+    if (booleans.includes(name)) {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, 'true');
+    } else if (eq !== -1) {
+      flags.set(name, arg.slice(eq + 1));
+    } else {
+      const value = args[i + 1];
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+      i++;
+    }
+  }
+  return { flags, rest };
+}
+
+function relative(ms: number, now: number): string {
+  const d = ms - now;
+  const abs = Math.abs(d);
+  const text =
+    abs >= 86_400_000 ? `${(abs / 86_400_000).toFixed(1)} days` : abs >= 3_600_000 ? `${(abs / 3_600_000).toFixed(1)} hours` : `${Math.round(abs / 60_000)} minutes`;
+  return d >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+async function show(stores: Stores, json: boolean): Promise<void> {
+  const now = Date.now();
+  const s = await stores.sunset.current();
+  const phase = phaseAt(s, now);
+  if (json) {
+    console.log(JSON.stringify({ phase, schedule: s ?? null, now: new Date(now).toISOString() }, null, 2));
+    return;
+  }
+  if (!s) {
+    console.log('No sunset is scheduled. Phase: none (running normally).');
+    return;
+  }
+  console.log(`Phase now: ${phase} (${describePhase(phase)})`);
+  for (const [label, at] of [
+    ['announced  ', s.announceAt],
+    ['read-only  ', s.readOnlyAt],
+    ['export-only', s.exportOnlyAt],
+    ['off        ', s.offAt],
+  ] as const) {
+    console.log(`  ${label}  ${at}  (${relative(Date.parse(at), now)})`);
+  }
+  if (s.message) console.log(`Message: ${s.message}`);
+  console.log(`Scheduled by ${s.createdBy} at ${s.createdAt}`);
+  const next = nextSwitchAt(s, now);
+  if (next) console.log(`Next switch: ${next.phase} at ${next.at}`);
+}
+
+async function run(argv: string[], open: () => Promise<{ handle: DatabaseHandle; stores: Stores }>): Promise<void> {
+  const [command, sub, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return;
+  }
+  if (command === 'sunset') {
+    if (sub === 'schedule') {
+      const { flags, rest } = parseArgs(args, ['announce', 'read-only', 'export-only', 'off', 'message']);
+      if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+      const input = {
+        announceAt: flags.get('announce'),
+        readOnlyAt: flags.get('read-only'),
+        exportOnlyAt: flags.get('export-only'),
+        offAt: flags.get('off'),
+        message: flags.get('message') ?? '',
+      };
+      const now = Date.now();
+      // The same rules as the admin API, worded with the CLI's option names.
+      const errors = validateSchedule(input, now).map((e) =>
+        e.replace(/\b(announceAt|readOnlyAt|exportOnlyAt|offAt)\b/g, (k) => OPTION_OF[k] ?? k),
+      );
+      if (errors.length > 0) throw new CommandError(`invalid schedule:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
+      const schedule = normaliseSchedule(input, now);
+      const { handle, stores } = await open();
+      try {
+        const record = await stores.sunset.schedule(schedule, ACTOR);
+        await stores.audit.record(ACTOR, 'sunset.schedule', { scheduleId: record.id, ...schedule });
+        console.log('Sunset scheduled.');
+        await show(stores, false);
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    if (sub === 'show') {
+      const { flags, rest } = parseArgs(args, [], ['json']);
+      if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+      const { handle, stores } = await open();
+      try {
+        await show(stores, flags.has('json'));
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    if (sub === 'cancel') {
+      if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}"`);
+      const { handle, stores } = await open();
+      try {
+        const cancelled = await stores.sunset.cancel(ACTOR);
+        if (cancelled) {
+          await stores.audit.record(ACTOR, 'sunset.cancel', { scheduleId: cancelled.id });
+          console.log('Sunset cancelled: the service runs normally again (every server sees it within a few seconds).');
+        } else {
+          console.log('No sunset is scheduled; nothing to cancel.');
+        }
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    throw new UsageError(sub === undefined ? 'sunset needs a subcommand: schedule, show or cancel' : `unknown sunset subcommand "${sub}"`);
+  }
+  if (command === 'grant-admin') {
+    const username = sub;
+    if (username === undefined || username.startsWith('--')) throw new UsageError('grant-admin needs a username');
+    if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}"`);
+    const { handle, stores } = await open();
+    try {
+      const user = await stores.users.findByUsername(username);
+      if (!user) throw new CommandError(`no user named "${username}"`);
+      if (user.role === 'admin') {
+        console.log(`${user.username} is already an admin.`);
+        return;
+      }
+      await handle.db.updateTable('users').set({ role: 'admin' }).where('id', '=', user.id).execute();
+      await stores.audit.record(ACTOR, 'user.grant-admin', { userId: user.id, username: user.username });
+      console.log(`${user.username} is now an admin.`);
+    } finally {
+      await handle.close();
+    }
+    return;
+  }
+  throw new UsageError(`unknown command "${command}"`);
+}
+
+async function main(): Promise<number> {
+  const open = async () => {
+    const config = loadConfig(process.env);
+    const handle = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      sqlitePath: path.join(config.dataDir, 'spyglass.db'),
+      logger: createLogger({ level: 'warn', name: 'admin' }),
+    });
+    return { handle, stores: createStores(handle.db, config.secret) };
+  };
+  try {
+    await run(process.argv.slice(2), open);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`admin: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`admin: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,174 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import type { Config } from '../../common/config.ts';
+import { AppError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { ArchiveSummary } from '../../common/protocol/archives.ts';
+import type { UserId } from '../../common/protocol/ids.ts';
+import { redisConnection } from '../../common/redisRpc.ts';
+import { QUEUES, archiveJobId, type ArchiveInput, type ArchiveJob, type ResultJob } from '../../workers/jobs.ts';
+import type { ArchiveRecord } from '../store/ArchiveStore.ts';
+import type { Stores } from '../store/index.ts';
+import type { UserRecord } from '../store/UserStore.ts';
+
+export interface ArchiveServiceOptions {
+  config: Pick<Config, 'dataDir' | 'redisUrl' | 'queuePrefix' | 'secret' | 'archives'>;
+  stores: Stores;
+  logger: Logger;
+  appVersion: string;
+  /** Pushes an event to every connection of a user. */
+  notifyUser: (userId: UserId, archive: ArchiveSummary) => void;
+  clock?: () => number;
+}
+
+/** Replay files that go into an archive (the download and its poster). */
+const ARCHIVED_REPLAY_FILES = ['replay.mp4', 'poster.jpg'] as const;
+
+/**
+ * "Download your data": snapshots a user's data into `<dataDir>/archives/<id>/input.json`,
+ * enqueues the `archive` job (the workers process streams the zip), applies its progress
+ * and result, and signs expiring download links.
+ */
+export class ArchiveService {
+  readonly #o: ArchiveServiceOptions;
+  readonly #queue: Queue<ArchiveJob>;
+  readonly #clock: () => number;
+
+  constructor(o: ArchiveServiceOptions) {
+    this.#o = o;
+    this.#clock = o.clock ?? Date.now;
+    this.#queue = new Queue<ArchiveJob>(QUEUES.archive, { connection: redisConnection(o.config.redisUrl), prefix: o.config.queuePrefix });
+    this.#queue.on('error', (err) => o.logger.warn({ err }, 'archive queue error'));
+  }
+
+  get queue(): Queue {
+    return this.#queue as Queue;
+  }
+
+  /** Starts building the user's archive. AppError ARCHIVE_IN_PROGRESS if one is being built. */
+  async request(user: UserRecord): Promise<ArchiveSummary> {
+    const record = await this.#o.stores.archives.create(user.id);
+    try {
+      const dir = path.join(this.#o.config.dataDir, 'archives', record.id);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'input.json'), JSON.stringify(await this.#snapshot(user, record)));
+      await this.#queue.add('archive', { archiveId: record.id }, {
+        jobId: archiveJobId(record.id),
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 2000 },
+        removeOnComplete: { age: 7 * 24 * 3600 },
+        removeOnFail: { age: 30 * 24 * 3600 },
+      });
+    } catch (err) {
+      await this.#o.stores.archives.markFailed(record.id, 'could not start building the archive; try again');
+      this.#o.logger.error({ err, archiveId: record.id }, 'could not enqueue an archive');
+      throw new AppError('UNAVAILABLE', 'could not start building your archive; try again in a moment');
+    }
+    this.#o.logger.info({ archiveId: record.id, userId: user.id }, 'archive requested');
+    return this.summary(record);
+  }
+
+  /** The user's newest archive, if any. */
+  async latest(userId: UserId): Promise<ArchiveSummary | null> {
+    const record = await this.#o.stores.archives.latestForUser(userId);
+    return record ? this.summary(record) : null;
+  }
+
+  /** Applies a result of the archive job and tells the user. */
+  async applyResult(r: Extract<ResultJob, { type: 'archive' }>): Promise<void> {
+    const archives = this.#o.stores.archives;
+    if (r.state === 'progress') await archives.setProgress(r.archiveId, r.percent);
+    else if (r.state === 'failed') await archives.markFailed(r.archiveId, r.reason);
+    else {
+      const ttlMs = this.#o.config.archives.linkTtlHours * 3600 * 1000;
+      await archives.markReady(r.archiveId, { fileName: r.fileName, sizeBytes: r.sizeBytes, sha256: r.sha256, expiresAt: this.#clock() + ttlMs });
+    }
+    const record = await archives.get(r.archiveId);
+    if (record) this.#o.notifyUser(record.userId, this.summary(record));
+  }
+
+  /**
+   * Checks a download link and returns the archive's file. The link is signed over the
+   * archive id and its expiry: another archive's id, a changed expiry or signature → 403;
+   * past its expiry → 410 LINK_EXPIRED (ask for the archive again).
+   */
+  async resolveDownload(id: string, expires: string | undefined, sig: string | undefined): Promise<{ file: string; record: ArchiveRecord }> {
+    if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(id) || !expires || !/^\d{1,16}$/.test(expires) || !sig || !/^[0-9a-f]{64}$/.test(sig)) {
+      throw new AppError('FORBIDDEN', 'this download link is not valid');
+    }
+    const expected = Buffer.from(this.#sign(id, Number(expires)), 'hex');
+    if (!timingSafeEqual(expected, Buffer.from(sig, 'hex'))) throw new AppError('FORBIDDEN', 'this download link is not valid');
+    const record = await this.#o.stores.archives.get(id);
+    if (!record || record.state !== 'ready' || !record.fileName) throw new AppError('NOT_FOUND', 'archive not found');
+    if (Number(expires) <= this.#clock() || (record.expiresAt && Date.parse(record.expiresAt) <= this.#clock())) {
+      throw new AppError('LINK_EXPIRED', 'this download link has expired; ask for your archive again');
+    }
+    return { file: path.join(this.#o.config.dataDir, 'archives', id, record.fileName), record };
+  }
+
+  summary(r: ArchiveRecord): ArchiveSummary {
+    const expiresMs = r.expiresAt ? Date.parse(r.expiresAt) : null;
+    const usable = r.state === 'ready' && expiresMs !== null && expiresMs > this.#clock();
+    return {
+      id: r.id,
+      state: r.state,
+      percent: r.percent,
+      sizeBytes: r.sizeBytes,
+      sha256: r.sha256,
+      reason: r.reason,
+      createdAt: r.createdAt,
+      expiresAt: r.expiresAt,
+      downloadUrl: usable ? `/api/archives/${r.id}/download?expires=${expiresMs}&sig=${this.#sign(r.id, expiresMs!)}` : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.close();
+  }
+
+  #sign(id: string, expiresMs: number): string {
+    return createHmac('sha256', this.#o.config.secret).update(`archive:${id}:${expiresMs}`).digest('hex');
+  }
+
+  /** Everything of the user's that goes into the archive, read once from the database. */
+  async #snapshot(user: UserRecord, record: ArchiveRecord): Promise<ArchiveInput> {
+    const { stores } = this.#o;
+    const broadcasts = await stores.broadcasts.listByOwner(user.id);
+    const toChat = (m: { id: string; user: { username: string }; text: string; offsetMs: number; sentAt: string }) => ({
+      id: m.id,
+      username: m.user.username,
+      text: m.text,
+      offsetMs: m.offsetMs,
+      sentAt: m.sentAt,
+    });
+    return {
+      archiveId: record.id,
+      createdAt: record.createdAt,
+      appVersion: this.#o.appVersion,
+      profile: { id: user.id, username: user.username, createdAt: user.createdAt },
+      broadcasts: await Promise.all(
+        broadcasts.map(async (b) => {
+          const replay = await stores.replays.get(b.id);
+          const files = replay?.state === 'ready' ? ARCHIVED_REPLAY_FILES.filter((f) => (f === 'poster.jpg' ? replay.poster === f : replay.mp4?.name === f)) : [];
+          return {
+            id: b.id,
+            title: b.title,
+            visibility: b.visibility,
+            startedAt: b.startedAt,
+            endedAt: b.endedAt,
+            replay: replay && files.length > 0 ? { durationMs: replay.durationMs, timeline: replay.timeline, files: [...files] } : null,
+            chat: (await stores.chat.list(b.id)).map(toChat),
+            hearts: (await stores.chat.hearts(b.id)).map((h) => ({ offsetMs: h.offsetMs, count: h.count })),
+          };
+        }),
+      ),
+      chatElsewhere: (await stores.chat.listByUserElsewhere(user.id)).map((m) => ({
+        ...toChat(m),
+        broadcastId: m.broadcastId,
+        broadcastTitle: m.broadcastTitle,
+      })),
+    };
+  }
+}

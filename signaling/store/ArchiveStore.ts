@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import { AppError } from '../../common/errors.ts';
+import type { UserId } from '../../common/protocol/ids.ts';
+import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
+import { isUniqueViolation } from './dbErrors.ts';
+import type { ArchivesTable, ArchiveState, DB } from './schema.ts';
+
+/** An archive as stored. */
+export interface ArchiveRecord {
+  id: string;
+  userId: UserId;
+  state: ArchiveState;
+  percent: number;
+  fileName: string | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  reason: string | null;
+  createdAt: string;
+  /** ISO time after which the download link no longer works (ready archives). */
+  expiresAt: string | null;
+}
+
+const ONE_BUILDING = { constraint: 'archives_one_building_per_user', sqliteColumns: 'archives.user_id' };
+
+/** A fresh `a_…` archive id. */
+export function newArchiveId(): string {
+  return `a_${randomBytes(12).toString('base64url')}`;
+}
+
+function toRecord(r: Selectable<ArchivesTable>): ArchiveRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    state: r.state,
+    percent: Number(r.percent),
+    fileName: r.file_name,
+    sizeBytes: r.size_bytes === null ? null : Number(r.size_bytes),
+    sha256: r.sha256,
+    reason: r.reason,
+    createdAt: toIso(Number(r.created_at)),
+    expiresAt: r.expires_at === null ? null : toIso(Number(r.expires_at)),
+  };
+}
+
+/** Users' archives: at most one being built per user (the database enforces it). */
+export class ArchiveStore {
+  readonly #db: Kysely<DB>;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<DB>, options: StoreOptions = {}) {
+    this.#db = db;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Starts a new archive. AppError ARCHIVE_IN_PROGRESS when the user already has one being built. */
+  async create(userId: UserId): Promise<ArchiveRecord> {
+    const now = this.#clock();
+    const id = newArchiveId();
+    try {
+      await this.#db.insertInto('archives').values({ id, user_id: userId, state: 'building', created_at: now, updated_at: now }).execute();
+    } catch (err) {
+      if (isUniqueViolation(err, ONE_BUILDING)) throw new AppError('ARCHIVE_IN_PROGRESS', 'your archive is already being built');
+      throw err;
+    }
+    return (await this.get(id))!;
+  }
+
+  async get(id: string): Promise<ArchiveRecord | undefined> {
+    const row = await this.#db.selectFrom('archives').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** The user's newest archive. */
+  async latestForUser(userId: UserId): Promise<ArchiveRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('archives')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** Progress of an archive being built (never backwards). */
+  async setProgress(id: string, percent: number): Promise<void> {
+    const p = Math.max(0, Math.min(99, Math.floor(percent)));
+    await this.#db
+      .updateTable('archives')
+      .set({ percent: p, updated_at: this.#clock() })
+      .where('id', '=', id)
+      .where('state', '=', 'building')
+      .where('percent', '<', p)
+      .execute();
+  }
+
+  /** Ready to download until `expiresAt`. Only from 'building'; returns whether it changed. */
+  async markReady(id: string, f: { fileName: string; sizeBytes: number; sha256: string; expiresAt: number }): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('archives')
+      .set({ state: 'ready', percent: 100, file_name: f.fileName, size_bytes: f.sizeBytes, sha256: f.sha256, expires_at: f.expiresAt, updated_at: this.#clock() })
+      .where('id', '=', id)
+      .where('state', '=', 'building')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Failed with a reason the user sees. Only from 'building'. */
+  async markFailed(id: string, reason: string): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('archives')
+      .set({ state: 'failed', reason: reason.slice(0, 500), updated_at: this.#clock() })
+      .where('id', '=', id)
+      .where('state', '=', 'building')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+}

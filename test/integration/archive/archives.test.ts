@@ -1,0 +1,130 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
+import type { BroadcastId } from '../../../common/protocol/ids.ts';
+import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+
+/**
+ * "Download your data" over the real service: the archive job runs in a real workers
+ * process, progress and readiness reach the user over socket.io, and the download link is
+ * signed, expiring and resumable.
+ */
+describe('archives', () => {
+  let server: TestServer;
+  let workers: WorkersProcess;
+  let owner: Awaited<ReturnType<typeof signUp>>;
+  let socket: ClientSocket;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'spyglass-archive-it-'));
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    workers = await spawnWorkers(server.config);
+    owner = await signUp(server.url, 'archivist');
+    socket = await connect(server.url, owner.token);
+    // One ended broadcast with a chat message and a ready replay (files as the finalize job leaves them).
+    const { broadcast } = await ok(socket, 'broadcast:start', { title: 'Keep this', visibility: 'public', invitees: [] });
+    await ok(socket, 'chat:send', { broadcastId: broadcast.id, text: 'hello archive' });
+    await ok(socket, 'broadcast:stop', { broadcastId: broadcast.id });
+    const dir = path.join(server.dataDir, 'replays', broadcast.id);
+    mkdirSync(dir, { recursive: true });
+    const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { cwd: dir });
+    ff('-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-f', 'lavfi', '-i', 'sine', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', 'replay.mp4');
+    ff('-f', 'lavfi', '-i', 'testsrc2=size=320x180', '-frames:v', '1', 'poster.jpg');
+    const mp4 = execFileSync('sha256sum', [path.join(dir, 'replay.mp4')]).toString().split(' ')[0]!;
+    await server.stores.replays.applyOutput(broadcast.id as BroadcastId, 'ready', {
+      durationMs: 2000,
+      width: 320,
+      height: 180,
+      timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
+      poster: 'poster.jpg',
+      webm: null,
+      hls: null,
+      mp4: { name: 'replay.mp4', sizeBytes: 1, sha256: mp4 },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    socket?.close();
+    await workers?.stop();
+    await server?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const post = (token?: string) =>
+    fetch(`${server.url}/api/archives`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  it('builds the archive, tells the user, and serves it with Range from a signed link', async () => {
+    const ready = nextEvent(socket, 'archive:status', 60_000, (e) => e.archive.state === 'ready');
+    const res = await post(owner.token);
+    expect(res.status).toBe(202);
+    const { archive } = (await res.json()) as { archive: ArchiveSummary };
+    expect(archive).toMatchObject({ state: 'building', downloadUrl: null });
+    // One archive at a time.
+    const again = await post(owner.token);
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('ARCHIVE_IN_PROGRESS');
+
+    const done = (await ready).archive;
+    expect(done.id).toBe(archive.id);
+    expect(done.downloadUrl).toMatch(/^\/api\/archives\/a_[\w-]+\/download\?expires=\d+&sig=[0-9a-f]{64}$/);
+    const latest = (await (await fetch(`${server.url}/api/archives/latest`, { headers: { authorization: `Bearer ${owner.token}` } })).json()) as {
+      archive: ArchiveSummary;
+    };
+    expect(latest.archive).toMatchObject({ id: archive.id, state: 'ready', percent: 100 });
+
+    // The link works without a session (download managers), resumably.
+    const full = await fetch(`${server.url}${done.downloadUrl}`);
+    expect(full.status).toBe(200);
+    expect(full.headers.get('content-type')).toBe('application/zip');
+    expect(full.headers.get('content-disposition')).toMatch(/^attachment; filename="spyglass-archive-\d{4}-\d{2}-\d{2}\.zip"$/);
+    const bytes = Buffer.from(await full.arrayBuffer());
+    expect(bytes.length).toBe(done.sizeBytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(done.sha256);
+    const part = await fetch(`${server.url}${done.downloadUrl}`, { headers: { range: 'bytes=10-99' } });
+    expect(part.status).toBe(206);
+    expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 100))).toBe(0);
+    const zip = path.join(tmp, 'a.zip');
+    writeFileSync(zip, bytes);
+    execFileSync('unzip', ['-tq', zip]);
+    const listing = execFileSync('unzip', ['-Z1', zip]).toString();
+    expect(listing).toMatch(/replay\.mp4/);
+    expect(listing).toMatch(/manifest\.json/);
+    expect(listing).toMatch(/index\.html/);
+  }, 90_000);
+
+  it('refuses tampered, foreign and expired links, and anonymous requests, with clear errors', async () => {
+    const latest = (await (await fetch(`${server.url}/api/archives/latest`, { headers: { authorization: `Bearer ${owner.token}` } })).json()) as {
+      archive: ArchiveSummary;
+    };
+    const url = new URL(latest.archive.downloadUrl!, server.url);
+    const errorOf = async (u: string) => {
+      const r = await fetch(u);
+      return { status: r.status, code: ((await r.json()) as { error: { code: string } }).error.code };
+    };
+    const tampered = new URL(url);
+    tampered.searchParams.set('sig', 'f'.repeat(64));
+    expect(await errorOf(tampered.href)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    const later = new URL(url);
+    later.searchParams.set('expires', String(Number(url.searchParams.get('expires')) + 1000));
+    expect(await errorOf(later.href)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // Someone else's archive id with this link's signature.
+    const foreign = new URL(url.href.replace(latest.archive.id, 'a_someoneelse0000'));
+    expect(await errorOf(foreign.href)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // Traversal in the id never reaches the file system.
+    for (const bad of ['..%2F..%2Fspyglass.db', '%2E%2E%2F%2E%2E%2Fspyglass.db', `${latest.archive.id}%2F..`]) {
+      expect(await errorOf(`${server.url}/api/archives/${bad}/download${url.search}`)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    }
+    // A correctly signed link whose time is up.
+    const past = Date.now() - 1000;
+    const sig = createHmac('sha256', server.config.secret).update(`archive:${latest.archive.id}:${past}`).digest('hex');
+    expect(await errorOf(`${server.url}/api/archives/${latest.archive.id}/download?expires=${past}&sig=${sig}`)).toEqual({
+      status: 410,
+      code: 'LINK_EXPIRED',
+    });
+    expect((await post()).status).toBe(401);
+  });
+});

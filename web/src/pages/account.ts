@@ -1,0 +1,87 @@
+import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
+import { ProtocolError } from '../../../common/protocol/errors.ts';
+import { h, replace } from '../dom.ts';
+import { formatBytes } from '../format.ts';
+import type { PageMount } from '../page.ts';
+import { Signal } from '../signaling.ts';
+
+/**
+ * `/account`: "Download your data". Starts the archive job, shows its progress live (a
+ * progressbar fed by the `archive:status` socket event) and the download link when ready.
+ */
+export const mountAccount: PageMount = (root, ctx) => {
+  ctx.setTitle('Your account');
+  const status = h('p', { role: 'status', 'aria-label': 'Archive status' });
+  const bar = h('progress', { max: 100, value: 0, 'aria-label': 'Archive progress', hidden: true });
+  const link = h('p', {});
+  const button = h('button', { type: 'button' }, 'Download your data');
+  replace(
+    root,
+    h(
+      'section',
+      { class: 'account' },
+      h('h1', {}, 'Your account'),
+      h('h2', {}, 'Download your data'),
+      h(
+        'p',
+        {},
+        'One zip with your replays, the chat and hearts of your broadcasts, your messages in others’ broadcasts, your profile, ' +
+          'a manifest with a SHA-256 for every file, and an offline viewer (open index.html).',
+      ),
+      button,
+      bar,
+      status,
+      link,
+    ),
+  );
+
+  const render = (a: ArchiveSummary | null): void => {
+    bar.hidden = a?.state !== 'building';
+    bar.value = a?.percent ?? 0;
+    button.disabled = a?.state === 'building';
+    if (!a) status.textContent = '';
+    else if (a.state === 'building') status.textContent = `Building your archive… ${a.percent}%`;
+    else if (a.state === 'failed') status.textContent = `Your archive failed: ${a.reason ?? 'unknown error'}`;
+    else status.textContent = a.downloadUrl ? 'Your archive is ready.' : 'Your archive link has expired; ask for a new one.';
+    replace(
+      link,
+      a?.state === 'ready' && a.downloadUrl
+        ? h(
+            'span',
+            {},
+            h('a', { href: a.downloadUrl, download: '' }, 'Download the archive'),
+            ` (${formatBytes(a.sizeBytes ?? 0)}, until ${new Date(a.expiresAt ?? '').toLocaleString()}) `,
+            h('small', { class: 'sha' }, `SHA-256 ${a.sha256 ?? ''}`),
+          )
+        : null,
+    );
+  };
+
+  let closed = false;
+  let signal: Signal | undefined;
+  void ctx.sessionReady.then(async () => {
+    if (closed) return;
+    if (!ctx.session.user) {
+      ctx.navigate(`/signin?next=${encodeURIComponent('/account')}`, { replace: true });
+      return;
+    }
+    signal = Signal.connect();
+    signal.on('archive:status', ({ archive }) => render(archive));
+    try {
+      render(await ctx.api.latestArchive());
+    } catch (err) {
+      ctx.alerts.show((err as Error).message);
+    }
+  });
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    ctx.api.requestArchive().then(render, (err: unknown) => {
+      button.disabled = false;
+      ctx.alerts.show(err instanceof ProtocolError ? `${err.message} (${err.code})` : (err as Error).message);
+    });
+  });
+  return () => {
+    closed = true;
+    signal?.close();
+  };
+};

@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import yazl from 'yazl';
+import { ArchiveInputSchema, type ArchiveInput } from '../jobs.ts';
+import {
+  ARCHIVE_FORMAT,
+  archiveRootName,
+  broadcastJson,
+  chatJson,
+  heartsJson,
+  replayFilesOf,
+  viewerData,
+  type ArchiveReplayFile,
+} from './contents.ts';
+import { renderViewer } from './viewer.ts';
+
+/**
+ * Streams a user's archive zip (see docs/recording.md, "Archives: the zip"). Media files are
+ * STORED (read in 1 MiB chunks, never whole in memory), JSON and HTML are deflated; each
+ * file's SHA-256 is computed as it streams in, and `manifest.json` comes last. The zip is
+ * written to `<outFile>.partial`, fsynced and renamed: a partial zip never has the final name.
+ */
+
+export interface BuildArchiveOptions {
+  /** Validated with ArchiveInputSchema before anything is written. */
+  input: ArchiveInput;
+  dataDir: string;
+  outFile: string;
+  signal?: AbortSignal;
+  /** Share of the expected bytes written so far (0–100), at most every PROGRESS_INTERVAL_MS; 100 once complete. */
+  onProgress?: (percent: number) => void;
+  /** A quota on the zip's size: exceeding it fails like a full disk (ArchiveDiskFullError). */
+  maxBytes?: number;
+}
+
+export interface BuiltArchive {
+  sizeBytes: number;
+  sha256: string;
+  /** Entries in the zip, manifest.json included. */
+  entries: number;
+}
+
+export interface ManifestFile {
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/** The disk (or the archive quota) is full. The partial file has been removed. */
+export class ArchiveDiskFullError extends Error {
+  override readonly name = 'ArchiveDiskFullError';
+}
+
+export const PROGRESS_INTERVAL_MS = 250;
+const READ_CHUNK = 1 << 20;
+
+interface PlannedFile {
+  /** Path inside the zip, under the top folder. */
+  zipPath: string;
+  /** Either a file under `<dataDir>/replays/<id>/` (stored) or an in-memory document (deflated). */
+  source: { kind: 'file'; absPath: string; size: number } | { kind: 'buffer'; data: Buffer };
+}
+
+const json = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+const sha256Hex = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Stats the allowed replay files the input lists; a listed file that is gone is skipped. */
+async function presentReplayFiles(dataDir: string, b: ArchiveInput['broadcasts'][number]) {
+  const out: Array<{ name: ArchiveReplayFile; absPath: string; size: number }> = [];
+  for (const name of replayFilesOf(b)) {
+    // b.id matched BroadcastIdSchema (b_[A-Za-z0-9_-]+) and name is one of ARCHIVE_REPLAY_FILES.
+    const absPath = path.join(dataDir, 'replays', b.id, name);
+    try {
+      const st = await stat(absPath);
+      if (st.isFile()) out.push({ name, absPath, size: st.size });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return out;
+}
+
+async function plan(input: ArchiveInput, dataDir: string, exportedAt: string): Promise<PlannedFile[]> {
+  const files: PlannedFile[] = [{ zipPath: 'profile.json', source: { kind: 'buffer', data: json(input.profile) } }];
+  const included = new Map<string, ArchiveReplayFile[]>();
+  for (const b of input.broadcasts) {
+    const present = await presentReplayFiles(dataDir, b);
+    included.set(
+      b.id,
+      present.map((f) => f.name),
+    );
+    const dir = `broadcasts/${b.id}`;
+    files.push(
+      { zipPath: `${dir}/broadcast.json`, source: { kind: 'buffer', data: json(broadcastJson(b, included.get(b.id) ?? [])) } },
+      { zipPath: `${dir}/chat.json`, source: { kind: 'buffer', data: json(chatJson(b)) } },
+      { zipPath: `${dir}/hearts.json`, source: { kind: 'buffer', data: json(heartsJson(b)) } },
+      ...present.map((f): PlannedFile => ({ zipPath: `${dir}/${f.name}`, source: { kind: 'file', absPath: f.absPath, size: f.size } })),
+    );
+  }
+  files.push(
+    { zipPath: 'chat-elsewhere.json', source: { kind: 'buffer', data: json(input.chatElsewhere) } },
+    { zipPath: 'index.html', source: { kind: 'buffer', data: Buffer.from(renderViewer(viewerData(input, exportedAt, included))) } },
+  );
+  return files;
+}
+
+export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArchive> {
+  // Refuse bad input before anything touches the disk.
+  const input = ArchiveInputSchema.parse(opts.input);
+  const { signal, onProgress, maxBytes } = opts;
+  signal?.throwIfAborted();
+
+  const exportedAt = new Date().toISOString();
+  const mtime = new Date(exportedAt);
+  const root = archiveRootName(input.profile.username);
+  const files = await plan(input, opts.dataDir, exportedAt);
+  signal?.throwIfAborted();
+
+  // Bytes we expect to write (stored media + uncompressed documents): the denominator of progress.
+  const expected = Math.max(1, files.reduce((n, f) => n + (f.source.kind === 'file' ? f.source.size : f.source.data.length), 0));
+  const partial = `${opts.outFile}.partial`;
+  await mkdir(path.dirname(opts.outFile), { recursive: true });
+
+  const zip = new yazl.ZipFile();
+  const manifest: ManifestFile[] = [];
+  let activeRead: ReadStream | null = null;
+  let written = 0;
+  let lastProgressAt = 0;
+  const zipHash = createHash('sha256');
+
+  // Everything the zip writes passes here: count (quota, progress) and hash it.
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      if (maxBytes !== undefined && written + chunk.length > maxBytes) {
+        cb(new ArchiveDiskFullError(`The archive would exceed its quota of ${maxBytes} bytes`));
+        return;
+      }
+      written += chunk.length;
+      zipHash.update(chunk);
+      const now = Date.now();
+      if (onProgress && now - lastProgressAt >= PROGRESS_INTERVAL_MS) {
+        lastProgressAt = now;
+        onProgress(Math.min(99, Math.floor((written / expected) * 100)));
+      }
+      cb(null, chunk);
+    },
+  });
+  const fail = (err: unknown) => meter.destroy(err instanceof Error ? err : new Error(String(err)));
+  zip.on('error', fail);
+
+  for (const f of files) {
+    const zipPath = `${root}/${f.zipPath}`;
+    const source = f.source;
+    if (source.kind === 'buffer') {
+      manifest.push({ path: f.zipPath, sizeBytes: source.data.length, sha256: sha256Hex(source.data) });
+      zip.addBuffer(source.data, zipPath, { mtime, compress: true });
+      continue;
+    }
+    // Opened only when the zip reaches this entry, so one media file is open at a time.
+    zip.addReadStreamLazy(zipPath, { mtime, compress: false, size: source.size }, (cb) => {
+      const hash = createHash('sha256');
+      let size = 0;
+      const read = createReadStream(source.absPath, { highWaterMark: READ_CHUNK });
+      activeRead = read;
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+        flush(done: TransformCallback) {
+          manifest.push({ path: f.zipPath, sizeBytes: size, sha256: hash.digest('hex') });
+          done();
+        },
+      });
+      read.on('error', fail);
+      hashing.on('error', fail);
+      cb(null, read.pipe(hashing));
+    });
+  }
+  const beforeManifest = files.length;
+  // Built when the zip reaches it, i.e. after every other entry has streamed through.
+  zip.addReadStreamLazy(`${root}/manifest.json`, { mtime, compress: true }, (cb) => {
+    if (manifest.length !== beforeManifest) {
+      cb(new Error(`manifest has ${manifest.length} of ${beforeManifest} files`), Readable.from([]));
+      return;
+    }
+    const doc = {
+      format: ARCHIVE_FORMAT,
+      exportedAt,
+      appVersion: input.appVersion,
+      user: { id: input.profile.id, username: input.profile.username },
+      files: manifest,
+    };
+    cb(null, Readable.from([json(doc)]));
+  });
+  zip.end();
+
+  try {
+    const out = createWriteStream(partial, { flags: 'w' });
+    await pipeline(zip.outputStream as NodeJS.ReadableStream, meter, out, signal ? { signal } : {});
+    const fh = await open(partial, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    signal?.throwIfAborted();
+    await rename(partial, opts.outFile);
+  } catch (err) {
+    (activeRead as ReadStream | null)?.destroy();
+    await rm(partial, { force: true });
+    if (isDiskFull(err)) throw new ArchiveDiskFullError('The disk is full', { cause: err });
+    throw err;
+  }
+  await syncDir(path.dirname(opts.outFile));
+  onProgress?.(100);
+  return { sizeBytes: written, sha256: zipHash.digest('hex'), entries: files.length + 1 };
+}
+
+/** Makes a rename durable; best effort (not every file system lets a directory be fsynced). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // ignore
+  }
+}
