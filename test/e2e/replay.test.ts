@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, trackPeerConnections } from '../helpers/browser.ts';
+import { launchChromium, trackPeerConnections, videoTimeWhenChatShows } from '../helpers/browser.ts';
 import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
@@ -120,29 +120,7 @@ describe('recording and replay in Chromium', () => {
     const watcher = await newPage();
     await watcher.goto(`/replay/${id}`);
     await watcher.getByLabel('Replay video').waitFor({ timeout: 15_000 });
-    const shownAt = await watcher.evaluate(async (text) => {
-      const v = document.querySelector('video')!;
-      const log = document.querySelector('[role="log"][aria-label="Chat"]')!;
-      await new Promise<void>((resolve) => {
-        if (v.readyState >= 1) resolve();
-        else v.addEventListener('loadedmetadata', () => resolve(), { once: true });
-      });
-      v.muted = true;
-      v.currentTime = 0;
-      return new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`chat never appeared; at ${v.currentTime}`)), 20_000);
-        const check = () => {
-          if (log.textContent?.includes(text)) {
-            clearTimeout(timer);
-            observer.disconnect();
-            resolve(v.currentTime);
-          }
-        };
-        const observer = new MutationObserver(check);
-        observer.observe(log, { childList: true, subtree: true, characterData: true });
-        void v.play();
-      });
-    }, 'land ho');
+    const shownAt = await videoTimeWhenChatShows(watcher, 'land ho');
     expect(Math.abs(shownAt - chat!.atMs / 1000)).toBeLessThanOrEqual(0.5);
     expect(Math.abs(shownAt - chatSentAt)).toBeLessThanOrEqual(0.5);
 

@@ -66,3 +66,37 @@ export function inboundStats(page: Page): Promise<InboundStats> {
     return out;
   });
 }
+
+/**
+ * Plays the page's `<video>` from 0 (muted) and resolves with its currentTime (s) at the
+ * moment `text` appears in the log named "Chat" — how the replay pages' chat sync is measured.
+ */
+export function videoTimeWhenChatShows(page: Page, text: string, timeoutMs = 20_000): Promise<number> {
+  return page.evaluate(
+    async ({ text, timeoutMs }) => {
+      const v = document.querySelector('video')!;
+      const log = document.querySelector('[role="log"][aria-label="Chat"]')!;
+      await new Promise<void>((resolve, reject) => {
+        if (v.readyState >= 1) resolve();
+        else {
+          v.addEventListener('loadedmetadata', () => resolve(), { once: true });
+          v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}`)), { once: true });
+        }
+      });
+      v.muted = true;
+      v.currentTime = 0;
+      return new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`chat never appeared; at ${v.currentTime}`)), timeoutMs);
+        const observer = new MutationObserver(() => {
+          if (!log.textContent?.includes(text)) return;
+          clearTimeout(timer);
+          observer.disconnect();
+          resolve(v.currentTime);
+        });
+        observer.observe(log, { childList: true, subtree: true, characterData: true });
+        void v.play();
+      });
+    },
+    { text, timeoutMs },
+  );
+}

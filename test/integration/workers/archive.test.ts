@@ -10,7 +10,7 @@ import { buildTimeline } from '../../../common/replay/timeline.ts';
 import { ArchiveDiskFullError, buildArchive } from '../../../workers/archive/buildArchive.ts';
 import type { ArchiveInput } from '../../../workers/jobs.ts';
 import { runFfmpeg } from '../../../workers/media/ffmpeg.ts';
-import { launchChromium } from '../../helpers/browser.ts';
+import { launchChromium, videoTimeWhenChatShows } from '../../helpers/browser.ts';
 import { tmpDir } from './mediaFixtures.ts';
 
 const B1 = 'b_firstcast01';
@@ -224,32 +224,7 @@ describe('buildArchive', () => {
     await page.getByRole('button', { name: TITLE1, exact: true }).click();
     await page.getByLabel('Replay video').waitFor({ timeout: 10_000 });
     const chatLog = page.getByRole('log', { name: 'Chat' });
-    const shownAt = await page.evaluate(async (text) => {
-      const v = document.querySelector('video')!;
-      const log = document.querySelector('[role="log"][aria-label="Chat"]')!;
-      await new Promise<void>((resolve, reject) => {
-        if (v.readyState >= 1) resolve();
-        else {
-          v.addEventListener('loadedmetadata', () => resolve(), { once: true });
-          v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}`)), { once: true });
-        }
-      });
-      v.muted = true;
-      v.currentTime = 0;
-      return new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`chat never appeared; at ${v.currentTime}`)), 20_000);
-        const check = () => {
-          if (log.textContent?.includes(text)) {
-            clearTimeout(timer);
-            observer.disconnect();
-            resolve(v.currentTime);
-          }
-        };
-        const observer = new MutationObserver(check);
-        observer.observe(log, { childList: true, subtree: true, characterData: true });
-        void v.play();
-      });
-    }, 'land ho');
+    const shownAt = await videoTimeWhenChatShows(page, 'land ho');
     expect(Math.abs(shownAt - 2.5)).toBeLessThanOrEqual(0.5);
     expect(await chatLog.textContent()).toContain('hello early');
     await expect.poll(() => page.getByLabel('Hearts so far').textContent()).toContain('3');
