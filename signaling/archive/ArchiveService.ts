@@ -158,7 +158,18 @@ export class ArchiveService {
             visibility: b.visibility,
             startedAt: b.startedAt,
             endedAt: b.endedAt,
-            replay: replay && files.length > 0 ? { durationMs: replay.durationMs, timeline: replay.timeline, files: [...files] } : null,
+            replay:
+              replay && files.length > 0
+                ? {
+                    durationMs: replay.durationMs,
+                    timeline: replay.timeline,
+                    files: [...files],
+                    // The MP4's size and SHA-256 from finalize: the archive does not hash it again.
+                    ...(replay.mp4 && files.some((f) => f === replay.mp4?.name)
+                      ? { hashes: { [replay.mp4.name]: { sizeBytes: replay.mp4.sizeBytes, sha256: replay.mp4.sha256 } } }
+                      : {}),
+                  }
+                : null,
             chat: (await stores.chat.list(b.id)).map(toChat),
             hearts: (await stores.chat.hearts(b.id)).map((h) => ({ offsetMs: h.offsetMs, count: h.count })),
           };

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
+import zlib from 'node:zlib';
 import yazl from 'yazl';
 import { ArchiveInputSchema, type ArchiveInput } from '../jobs.ts';
 import {
@@ -21,9 +24,36 @@ import { renderViewer } from './viewer.ts';
 /**
  * Streams a user's archive zip (see docs/recording.md, "Archives: the zip"). Media files are
  * STORED (read in 1 MiB chunks, never whole in memory), JSON and HTML are deflated; each
- * file's SHA-256 is computed as it streams in, and `manifest.json` comes last. The zip is
+ * file's SHA-256 is the one recorded when its replay was finalized (when the input carries
+ * it and the size still matches) or is computed as it streams in, and `manifest.json` comes
+ * last. The zip's own SHA-256 is computed on a worker thread, beside the writing. The zip is
  * written to `<outFile>.partial`, fsynced and renamed: a partial zip never has the final name.
  */
+
+/**
+ * yazl computes the CRC-32 of every byte it stores through buffer-crc32, a table-driven loop
+ * in JavaScript (~190 MB/s on the 2-core dev VM: 40 % of an archive's CPU time). Node has a
+ * native `zlib.crc32` (≥ 20.15, 22.2), ~8× faster and the same function (yazl's author asked
+ * buffer-crc32 to use it: brianloveswords/buffer-crc32#34, not released). yazl 3.3.1 has no
+ * option for it and takes no precomputed CRC for streamed entries, so the `unsigned` export of
+ * the buffer-crc32 instance yazl loads is replaced, once, by a native version: same results
+ * for what yazl passes (a Buffer and an unsigned previous CRC), the JavaScript one for
+ * anything else, and left alone if a self-check disagrees or zlib.crc32 is missing.
+ */
+export const nativeCrc32 = (() => {
+  if (typeof zlib.crc32 !== 'function') return false;
+  type Crc = (buf: unknown, previous?: unknown) => number;
+  const crc = createRequire(createRequire(import.meta.url).resolve('yazl'))('buffer-crc32') as { unsigned: Crc; spyglassNative?: true };
+  if (crc.spyglassNative) return true;
+  const js = crc.unsigned;
+  const native: Crc = (buf, previous) =>
+    Buffer.isBuffer(buf) && (previous === undefined || typeof previous === 'number') ? zlib.crc32(buf, (previous ?? 0) >>> 0) : js(buf, previous);
+  const probe = Buffer.from('spyglass archive crc check');
+  if (native(probe) !== js(probe) || native(probe, 0xdeadbeef) !== js(probe, 0xdeadbeef)) return false;
+  crc.unsigned = native;
+  crc.spyglassNative = true;
+  return true;
+})();
 
 export interface BuildArchiveOptions {
   /** Validated with ArchiveInputSchema before anything is written. */
@@ -61,8 +91,11 @@ const READ_CHUNK = 1 << 20;
 interface PlannedFile {
   /** Path inside the zip, under the top folder. */
   zipPath: string;
-  /** Either a file under `<dataDir>/replays/<id>/` (stored) or an in-memory document (deflated). */
-  source: { kind: 'file'; absPath: string; size: number } | { kind: 'buffer'; data: Buffer };
+  /**
+   * Either a file under `<dataDir>/replays/<id>/` (stored; `sha256` when the input carries the
+   * finalize-time hash of a file of this very size) or an in-memory document (deflated).
+   */
+  source: { kind: 'file'; absPath: string; size: number; sha256: string | null } | { kind: 'buffer'; data: Buffer };
 }
 
 const json = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
@@ -75,18 +108,26 @@ function isDiskFull(err: unknown): boolean {
 
 /** Stats the allowed replay files the input lists; a listed file that is gone is skipped. */
 async function presentReplayFiles(dataDir: string, b: ArchiveInput['broadcasts'][number]) {
-  const out: Array<{ name: ArchiveReplayFile; absPath: string; size: number }> = [];
+  const out: Array<{ name: ArchiveReplayFile; absPath: string; size: number; sha256: string | null }> = [];
   for (const name of replayFilesOf(b)) {
     // b.id matched BroadcastIdSchema (b_[A-Za-z0-9_-]+) and name is one of ARCHIVE_REPLAY_FILES.
     const absPath = path.join(dataDir, 'replays', b.id, name);
     try {
       const st = await stat(absPath);
-      if (st.isFile()) out.push({ name, absPath, size: st.size });
+      // A stored hash of a file whose size has changed since is not this file's: hash it again.
+      const known = knownHashOf(b, name);
+      if (st.isFile()) out.push({ name, absPath, size: st.size, sha256: known && known.sizeBytes === st.size ? known.sha256 : null });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
   return out;
+}
+
+/** The size and SHA-256 the input carries for a replay file (recorded when the replay was finalized). */
+function knownHashOf(b: ArchiveInput['broadcasts'][number], name: ArchiveReplayFile): { sizeBytes: number; sha256: string } | undefined {
+  const hashes = b.replay?.hashes;
+  return hashes && Object.hasOwn(hashes, name) ? hashes[name] : undefined;
 }
 
 async function plan(input: ArchiveInput, dataDir: string, exportedAt: string): Promise<PlannedFile[]> {
@@ -103,7 +144,7 @@ async function plan(input: ArchiveInput, dataDir: string, exportedAt: string): P
       { zipPath: `${dir}/broadcast.json`, source: { kind: 'buffer', data: json(broadcastJson(b, included.get(b.id) ?? [])) } },
       { zipPath: `${dir}/chat.json`, source: { kind: 'buffer', data: json(chatJson(b)) } },
       { zipPath: `${dir}/hearts.json`, source: { kind: 'buffer', data: json(heartsJson(b)) } },
-      ...present.map((f): PlannedFile => ({ zipPath: `${dir}/${f.name}`, source: { kind: 'file', absPath: f.absPath, size: f.size } })),
+      ...present.map((f): PlannedFile => ({ zipPath: `${dir}/${f.name}`, source: { kind: 'file', absPath: f.absPath, size: f.size, sha256: f.sha256 } })),
     );
   }
   files.push(
@@ -135,7 +176,7 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
   let activeRead: ReadStream | null = null;
   let written = 0;
   let lastProgressAt = 0;
-  const zipHash = createHash('sha256');
+  const zipHash = new OffThreadSha256();
 
   // Everything the zip writes passes here: count (quota, progress) and hash it.
   const meter = new Transform({
@@ -145,13 +186,15 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
         return;
       }
       written += chunk.length;
-      zipHash.update(chunk);
+      const backlogged = zipHash.update(chunk);
       const now = Date.now();
       if (onProgress && now - lastProgressAt >= PROGRESS_INTERVAL_MS) {
         lastProgressAt = now;
         onProgress(Math.min(99, Math.floor((written / expected) * 100)));
       }
-      cb(null, chunk);
+      // The hashing thread is HASH_BACKLOG behind: wait for it (memory stays bounded).
+      if (backlogged) backlogged.then(() => cb(null, chunk), cb);
+      else cb(null, chunk);
     },
   });
   const fail = (err: unknown) => meter.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -167,6 +210,16 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
     }
     // Opened only when the zip reaches this entry, so one media file is open at a time.
     zip.addReadStreamLazy(zipPath, { mtime, compress: false, size: source.size }, (cb) => {
+      const known = source.sha256;
+      if (known !== null) {
+        // The finalize-time hash, of a file of the same size (yazl checks the byte count as it streams).
+        const read = createReadStream(source.absPath, { highWaterMark: READ_CHUNK });
+        activeRead = read;
+        read.on('error', fail);
+        read.once('end', () => manifest.push({ path: f.zipPath, sizeBytes: source.size, sha256: known }));
+        cb(null, read);
+        return;
+      }
       const hash = createHash('sha256');
       let size = 0;
       const read = createReadStream(source.absPath, { highWaterMark: READ_CHUNK });
@@ -205,15 +258,20 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
   });
   zip.end();
 
+  let sha256: string;
   try {
     const out = createWriteStream(partial, { flags: 'w' });
     await pipeline(zip.outputStream as NodeJS.ReadableStream, meter, out, signal ? { signal } : {});
+    // The last bytes are hashed while the file is fsynced.
+    const digest = zipHash.digest();
+    digest.catch(() => undefined); // awaited below; a failing fsync must not leave it unhandled
     const fh = await open(partial, 'r');
     try {
       await fh.sync();
     } finally {
       await fh.close();
     }
+    sha256 = await digest;
     signal?.throwIfAborted();
     await rename(partial, opts.outFile);
   } catch (err) {
@@ -221,10 +279,80 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
     await rm(partial, { force: true });
     if (isDiskFull(err)) throw new ArchiveDiskFullError('The disk is full', { cause: err });
     throw err;
+  } finally {
+    zipHash.close();
   }
   await syncDir(path.dirname(opts.outFile));
   onProgress?.(100);
-  return { sizeBytes: written, sha256: zipHash.digest('hex'), entries: files.length + 1 };
+  return { sizeBytes: written, sha256, entries: files.length + 1 };
+}
+
+/** Bytes handed to the hashing thread and not hashed yet, beyond which the zip's writing waits. */
+const HASH_BACKLOG = 8 << 20;
+
+const HASH_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const hash = require('node:crypto').createHash('sha256');
+parentPort.on('message', (m) => {
+  if (m === 'digest') return parentPort.postMessage({ digest: hash.digest('hex') });
+  hash.update(m);
+  parentPort.postMessage(m.byteLength);
+});
+`;
+
+/**
+ * SHA-256 of a byte stream on a worker thread, so that hashing the zip (~1 GB/s here) runs on
+ * another core beside the reading, CRC and writing. Each chunk is copied once and the copy
+ * transferred (the original goes on to the file); at most HASH_BACKLOG bytes wait unhashed.
+ */
+class OffThreadSha256 {
+  readonly #worker = new Worker(HASH_WORKER, { eval: true, execArgv: [], stdout: false, stderr: false });
+  #pending = 0;
+  #waiting: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  #digest: { resolve: (hex: string) => void; reject: (err: Error) => void } | null = null;
+  #failure: Error | null = null;
+
+  constructor() {
+    this.#worker.on('message', (m: number | { digest: string }) => {
+      if (typeof m === 'number') {
+        this.#pending -= m;
+        if (this.#waiting && this.#pending <= HASH_BACKLOG / 2) {
+          this.#waiting.resolve();
+          this.#waiting = null;
+        }
+      } else this.#digest?.resolve(m.digest);
+    });
+    const fail = (err: Error) => {
+      this.#failure ??= err;
+      this.#waiting?.reject(err);
+      this.#digest?.reject(err);
+    };
+    this.#worker.on('error', fail);
+    this.#worker.on('exit', (code) => fail(new Error(`the hashing thread exited (${code})`)));
+  }
+
+  /** Queues a chunk; returns a promise to wait for when the backlog is full. */
+  update(chunk: Buffer): Promise<void> | null {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const copy = new Uint8Array(chunk.length);
+    copy.set(chunk);
+    this.#worker.postMessage(copy, [copy.buffer]);
+    this.#pending += copy.length;
+    if (this.#pending <= HASH_BACKLOG) return null;
+    return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }));
+  }
+
+  digest(): Promise<string> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const p = new Promise<string>((resolve, reject) => (this.#digest = { resolve, reject }));
+    this.#worker.postMessage('digest');
+    return p;
+  }
+
+  close(): void {
+    this.#worker.removeAllListeners('exit');
+    void this.#worker.terminate();
+  }
 }
 
 /** Makes a rename durable; best effort (not every file system lets a directory be fsynced). */
