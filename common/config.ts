@@ -80,6 +80,13 @@ export const ConfigSchema = z.strictObject({
       linkTtlHours: z.number().positive().max(24 * 365).default(168),
       /** Largest archive the workers will write, in MiB (a quota; 0 = no limit besides the disk). */
       maxMb: z.number().min(0).default(0),
+      /**
+       * Sunset pre-generation (docs/sunset.md): the pause between two users' archives, in
+       * seconds, so that the background sweep leaves the machine to live traffic. Default 5.
+       */
+      sweepGapSeconds: z.number().min(0).max(3600).default(5),
+      /** How fast a background (sunset) archive may be written, in MiB/s; 0 = no limit. Default 100. */
+      backgroundMbPerSecond: z.number().min(0).default(100),
     })
     .prefault({}),
   recording: z
@@ -132,6 +139,8 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_GRACE_SECONDS: { path: ['live', 'graceSeconds'], type: 'number' },
   SPYGLASS_ARCHIVE_LINK_TTL_HOURS: { path: ['archives', 'linkTtlHours'], type: 'number' },
   SPYGLASS_ARCHIVE_MAX_MB: { path: ['archives', 'maxMb'], type: 'number' },
+  SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: { path: ['archives', 'sweepGapSeconds'], type: 'number' },
+  SPYGLASS_ARCHIVE_BACKGROUND_MBPS: { path: ['archives', 'backgroundMbPerSecond'], type: 'number' },
   SPYGLASS_QUEUE_PREFIX: { path: ['queuePrefix'], type: 'string' },
   SPYGLASS_ADMINS: { path: ['admins'], type: 'list' },
   SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },

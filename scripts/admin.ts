@@ -77,8 +77,10 @@ async function show(stores: Stores, json: boolean): Promise<void> {
   const now = Date.now();
   const s = await stores.sunset.current();
   const phase = phaseAt(s, now);
+  // The sunset pre-generation (docs/sunset.md): users with an archive made since the announcement.
+  const archives = s ? { users: await stores.users.count(), ...(await stores.archives.usersWithArchivesSince(Date.parse(s.announceAt))) } : null;
   if (json) {
-    console.log(JSON.stringify({ phase, schedule: s ?? null, now: new Date(now).toISOString() }, null, 2));
+    console.log(JSON.stringify({ phase, schedule: s ?? null, archives, now: new Date(now).toISOString() }, null, 2));
     return;
   }
   if (!s) {
@@ -98,6 +100,7 @@ async function show(stores: Stores, json: boolean): Promise<void> {
   console.log(`Scheduled by ${s.createdBy} at ${s.createdAt}`);
   const next = nextSwitchAt(s, now);
   if (next) console.log(`Next switch: ${next.phase} at ${next.at}`);
+  if (archives) console.log(`Archives made since the announcement: ${archives.ready} of ${archives.users} users ready, ${archives.building} being built`);
 }
 
 async function run(argv: string[], open: () => Promise<{ handle: DatabaseHandle; stores: Stores }>): Promise<void> {

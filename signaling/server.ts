@@ -13,6 +13,7 @@ import { createApp } from './http/createApp.ts';
 import { userFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
 import { ArchiveService } from './archive/ArchiveService.ts';
+import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { openDatabase } from './store/Database.ts';
@@ -44,14 +45,14 @@ export async function startSpyglass(
   config: Config,
   logger: Logger,
   webRoot: string,
-  options: { /** Time source of the sunset phases (tests move it). */ clock?: () => number } = {},
+  options: { /** Time source of the sunset phases and of stored times (tests move it). */ clock?: () => number } = {},
 ): Promise<RunningSpyglass> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     sqlitePath: path.join(config.dataDir, 'spyglass.db'),
     logger: logger.child({ component: 'store' }),
   });
-  const stores = createStores(db.db, config.secret);
+  const stores = createStores(db.db, config.secret, options.clock ? { clock: options.clock } : {});
   const sunset = new SunsetService({ store: stores.sunset, logger: logger.child({ component: 'sunset' }), ...(options.clock ? { clock: options.clock } : {}) });
   try {
     await sunset.start();
@@ -95,6 +96,7 @@ export async function startSpyglass(
 
   let recording: RecordingService | undefined;
   let archives: ArchiveService | undefined;
+  let sweep: ArchiveSweep | undefined;
   // Assigned once socket.io is up; archive notifications only happen after that.
   let userRooms: SpyglassServer | undefined;
   if (config.recording.enabled) {
@@ -116,10 +118,21 @@ export async function startSpyglass(
       logger: logger.child({ component: 'archive' }),
       appVersion: APP_VERSION,
       notifyUser: (userId, archive) => userRooms?.to(`u:${userId}`).emit('archive:status', { archive }),
+      serviceEndsAt: () => (sunset.phase() === 'none' ? null : Date.parse(sunset.schedule!.offAt)),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
     const service = archives;
     recording.setArchiveHandler((r) => service.applyResult(r));
+    sweep = new ArchiveSweep({ config, stores, archives, sunset, logger: logger.child({ component: 'sunset-sweep' }) });
   }
+  // At the read-only switch, whatever is still live ends (and is recorded up to there).
+  sunset.onPhaseChange((phase) => {
+    if (phase !== 'read-only' && phase !== 'export-only' && phase !== 'off') return;
+    live.endAll('service-closing').then(
+      (n) => n > 0 && logger.warn({ broadcasts: n, phase }, 'sunset: ended the broadcasts still live'),
+      (err: unknown) => logger.error({ err }, 'sunset: could not end the live broadcasts'),
+    );
+  });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
@@ -132,7 +145,9 @@ export async function startSpyglass(
     dataDir: config.dataDir,
     sunset: { service: sunset, admins: config.admins },
     archives,
-    adminRouters: recording ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : [])], stores, admins: config.admins })] : [],
+    adminRouters: recording
+      ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores, admins: config.admins })]
+      : [],
     ready: async () => {
       await sql`select 1`.execute(db.db);
       if (pool.closed || pool.workers.length === 0) throw new Error('no media workers');
@@ -174,6 +189,7 @@ export async function startSpyglass(
     if (socket.data.user) void socket.join(`u:${socket.data.user.id}`);
   });
   userRooms = io;
+  sweep?.start();
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -191,6 +207,7 @@ export async function startSpyglass(
     (closing ??= (async () => {
       sunset.close();
       await live.close('server-shutdown');
+      await sweep?.close();
       await recording?.close();
       await archives?.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -18,6 +18,8 @@ export const QUEUES = {
   results: 'results',
   /** Per-user archives ("Download your data"). */
   archive: 'archive',
+  /** Sunset: one job per user, run by the signalling process, that has their archive built in the background. */
+  sweep: 'archive-sweep',
 } as const;
 
 /** Deterministic job ids make both jobs idempotent: adding one twice is a no-op. */
@@ -172,7 +174,11 @@ export type TapClosed = z.infer<typeof TapClosedSchema>;
  * the workers process streams the zip from that snapshot and the replay files, so it never
  * touches the database.
  */
-export const ArchiveJobSchema = z.strictObject({ archiveId: z.string().regex(/^a_[A-Za-z0-9_-]{8,40}$/) });
+export const ArchiveJobSchema = z.strictObject({
+  archiveId: z.string().regex(/^a_[A-Za-z0-9_-]{8,40}$/),
+  /** Background (sunset) archives are written no faster than this; absent = as fast as the disk allows. */
+  maxBytesPerSecond: z.number().int().positive().optional(),
+});
 export type ArchiveJob = z.infer<typeof ArchiveJobSchema>;
 export const archiveJobId = (archiveId: string): string => `archive-${archiveId}`;
 

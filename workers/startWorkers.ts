@@ -166,7 +166,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
   const archiveWorker = new Worker<ArchiveJob>(
     QUEUES.archive,
     async (job) => {
-      const { archiveId } = parseOrUnrecoverable(ArchiveJobSchema, job.data);
+      const { archiveId, maxBytesPerSecond } = parseOrUnrecoverable(ArchiveJobSchema, job.data);
       const dir = path.join(config.dataDir, 'archives', archiveId);
       const input = parseOrUnrecoverable(ArchiveInputSchema, JSON.parse(await readFile(path.join(dir, 'input.json'), 'utf8')));
       const fileName = 'spyglass-archive.zip';
@@ -177,6 +177,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
           dataDir: config.dataDir,
           outFile: path.join(dir, fileName),
           ...(config.archives.maxMb > 0 ? { maxBytes: config.archives.maxMb * 1024 * 1024 } : {}),
+          ...(maxBytesPerSecond ? { maxBytesPerSecond } : {}),
           onProgress: (percent) => {
             if (percent >= 100 || Date.now() - lastReport < 1000) return;
             lastReport = Date.now();
@@ -187,6 +188,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
         logger.info({ archiveId, sizeBytes: built.sizeBytes, entries: built.entries }, 'archive ready');
       } catch (err) {
         if (err instanceof ArchiveDiskFullError) {
+          logger.warn({ err, archiveId }, 'archive failed: no space left');
           const reason = 'Not enough disk space to build your archive. The partial file was removed; please try again later.';
           await report({ type: 'archive', archiveId, state: 'failed', reason });
           throw new UnrecoverableError(reason);
@@ -198,8 +200,10 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
       connection: redisConnection(config.redisUrl),
       prefix,
       concurrency: 1,
-      // Killed mid-archive: the job is taken over and rebuilt from the start (the partial zip never has the final name).
+      // Killed mid-archive: the job is taken over (lock gone after 10 s, checked every 5 s) and
+      // rebuilt from the start; the partial zip never has the final name.
       lockDuration: 10_000,
+      stalledInterval: 5_000,
       maxStalledCount: 5,
       autorun: false,
     },

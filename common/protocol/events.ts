@@ -119,7 +119,8 @@ export type ClientToServerEvents = {
 };
 
 /** Why a broadcast ended or was interrupted. */
-export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable';
+/** Why a broadcast ended. 'service-closing': the sunset reached read-only (docs/sunset.md). */
+export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable' | 'service-closing';
 
 /** Events the server pushes to clients in a broadcast. */
 export interface ServerToClientEvents {

@@ -20,8 +20,24 @@ export interface ArchiveServiceOptions {
   appVersion: string;
   /** Pushes an event to every connection of a user. */
   notifyUser: (userId: UserId, archive: ArchiveSummary) => void;
+  /**
+   * During a sunset, when the service goes off (ms), or null: a link made during a sunset
+   * works at least until then, so a pre-generated archive does not expire before the end.
+   */
+  serviceEndsAt?: () => number | null;
   clock?: () => number;
 }
+
+export interface ArchiveRequestOptions {
+  /**
+   * A background build (the sunset pre-generation): queued behind every archive a user
+   * asked for, and written no faster than `archives.backgroundMbPerSecond`.
+   */
+  background?: boolean;
+}
+
+/** BullMQ priority of background archives; a user's own request has none, so it goes first. */
+const BACKGROUND_PRIORITY = 100;
 
 /** Replay files that go into an archive (the download and its poster). */
 const ARCHIVED_REPLAY_FILES = ['replay.mp4', 'poster.jpg'] as const;
@@ -48,14 +64,17 @@ export class ArchiveService {
   }
 
   /** Starts building the user's archive. AppError ARCHIVE_IN_PROGRESS if one is being built. */
-  async request(user: UserRecord): Promise<ArchiveSummary> {
+  async request(user: UserRecord, options: ArchiveRequestOptions = {}): Promise<ArchiveSummary> {
     const record = await this.#o.stores.archives.create(user.id);
     try {
       const dir = path.join(this.#o.config.dataDir, 'archives', record.id);
       await mkdir(dir, { recursive: true });
       await writeFile(path.join(dir, 'input.json'), JSON.stringify(await this.#snapshot(user, record)));
-      await this.#queue.add('archive', { archiveId: record.id }, {
+      const mbps = this.#o.config.archives.backgroundMbPerSecond;
+      const job: ArchiveJob = options.background && mbps > 0 ? { archiveId: record.id, maxBytesPerSecond: Math.round(mbps * 1024 * 1024) } : { archiveId: record.id };
+      await this.#queue.add('archive', job, {
         jobId: archiveJobId(record.id),
+        ...(options.background ? { priority: BACKGROUND_PRIORITY } : {}),
         attempts: 3,
         backoff: { type: 'exponential', delay: 2000 },
         removeOnComplete: { age: 7 * 24 * 3600 },
@@ -66,7 +85,7 @@ export class ArchiveService {
       this.#o.logger.error({ err, archiveId: record.id }, 'could not enqueue an archive');
       throw new AppError('UNAVAILABLE', 'could not start building your archive; try again in a moment');
     }
-    this.#o.logger.info({ archiveId: record.id, userId: user.id }, 'archive requested');
+    this.#o.logger.info({ archiveId: record.id, userId: user.id, background: options.background === true }, 'archive requested');
     return this.summary(record);
   }
 
@@ -83,7 +102,8 @@ export class ArchiveService {
     else if (r.state === 'failed') await archives.markFailed(r.archiveId, r.reason);
     else {
       const ttlMs = this.#o.config.archives.linkTtlHours * 3600 * 1000;
-      await archives.markReady(r.archiveId, { fileName: r.fileName, sizeBytes: r.sizeBytes, sha256: r.sha256, expiresAt: this.#clock() + ttlMs });
+      const expiresAt = Math.max(this.#clock() + ttlMs, this.#o.serviceEndsAt?.() ?? 0);
+      await archives.markReady(r.archiveId, { fileName: r.fileName, sizeBytes: r.sizeBytes, sha256: r.sha256, expiresAt });
     }
     const record = await archives.get(r.archiveId);
     if (record) this.#o.notifyUser(record.userId, this.summary(record));

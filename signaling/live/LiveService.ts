@@ -317,6 +317,16 @@ export class LiveService {
 
   // ----------------------------------------------------------- closing --
 
+  /**
+   * Ends every live broadcast and keeps serving (the sunset's read-only switch): viewers
+   * and broadcasters are told why, and each broadcast is recorded up to here.
+   */
+  async endAll(reason: EndReason): Promise<number> {
+    const all = [...this.#live.values()];
+    await Promise.allSettled(all.map((live) => this.#end(live, reason)));
+    return all.length;
+  }
+
   /** Ends every live broadcast (process shutdown). Idempotent. */
   async close(reason: EndReason = 'server-shutdown'): Promise<void> {
     if (this.#closed) return;

@@ -83,6 +83,22 @@ export class ArchiveStore {
     return row && toRecord(row);
   }
 
+  /**
+   * How many users have an archive made at or after `sinceMs` (ms), ready or being built: the
+   * sunset pre-generation's progress (`npm run admin -- sunset show`).
+   */
+  async usersWithArchivesSince(sinceMs: number): Promise<{ ready: number; building: number }> {
+    const rows = await this.#db
+      .selectFrom('archives')
+      .select(['state', (eb) => eb.fn.count<number>('user_id').distinct().as('users')])
+      .where('created_at', '>=', sinceMs)
+      .where('state', 'in', ['ready', 'building'])
+      .groupBy('state')
+      .execute();
+    const of = (state: ArchiveState) => Number(rows.find((r) => r.state === state)?.users ?? 0);
+    return { ready: of('ready'), building: of('building') };
+  }
+
   /** Progress of an archive being built (never backwards). */
   async setProgress(id: string, percent: number): Promise<void> {
     const p = Math.max(0, Math.min(99, Math.floor(percent)));

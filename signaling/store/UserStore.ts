@@ -69,6 +69,19 @@ export class UserStore {
     return row && { id: row.id, username: row.username, role: row.role, createdAt: toIso(row.created_at) };
   }
 
+  /** How many accounts there are. */
+  async count(): Promise<number> {
+    const row = await this.#db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Every user's id, in id order, a page at a time: those after `afterId`, at most `limit`. */
+  async listIds(afterId: UserId | null, limit: number): Promise<UserId[]> {
+    let q = this.#db.selectFrom('users').select('id').orderBy('id').limit(limit);
+    if (afterId !== null) q = q.where('id', '>', afterId);
+    return (await q.execute()).map((r) => r.id);
+  }
+
   /**
    * Resolves usernames (any case) to ids in one query. The map is keyed by the lowercased
    * name; names without an account are absent.

@@ -2,7 +2,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { signUpInPage } from '../helpers/liveUi.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
 
 /** "Download your data" from the account page in Chromium, with a real workers process. */
@@ -43,4 +43,59 @@ describe('account page archive', () => {
     expect(zip.includes(Buffer.from('manifest.json'))).toBe(true);
     await context.close();
   }, 90_000);
+});
+
+/** The sunset banner in Chromium: after the announcement, the pre-generated archive is offered on every page. */
+describe('sunset banner with the pre-generated archive', () => {
+  const H = 3600_000;
+  let now = Date.now();
+  const t0 = now;
+  let server: TestServer;
+  let workers: WorkersProcess;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startTestServer({ admins: ['root'], archives: { sweepGapSeconds: 0 } }, { clock: () => now });
+    workers = await spawnWorkers(server.config);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await workers?.stop();
+    await server?.stop();
+  });
+
+  it('shows the countdown, then "Your archive is ready" with a working download link', async () => {
+    const root = await signUp(server.url, 'root');
+    const context = await browser.newContext({ baseURL: server.url, acceptDownloads: true });
+    const page = await context.newPage();
+    await signUpInPage(page, 'leaver');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const res = await fetch(`${server.url}/api/admin/sunset`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${root.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ announceAt: iso(t0 + H), readOnlyAt: iso(t0 + 2 * H), exportOnlyAt: iso(t0 + 3 * H), offAt: iso(t0 + 4 * H), message: 'Thanks for everything.' }),
+    });
+    expect(res.status).toBe(200);
+    now = t0 + H;
+    await server.sunset.refresh();
+
+    // The sweep builds leaver's archive without being asked.
+    let state: string | undefined;
+    for (let i = 0; i < 120 && state !== 'ready'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      state = ((await (await page.request.get('/api/archives/latest')).json()) as { archive: { state: string } | null }).archive?.state;
+    }
+    expect(state).toBe('ready');
+
+    await page.goto('/replays');
+    const banner = page.getByRole('region', { name: 'Service closing' });
+    await banner.getByText('Thanks for everything.').waitFor();
+    expect(await banner.textContent()).toMatch(/closing down.*Read-only in/s);
+    const link = banner.getByRole('link', { name: /^download it \(\d/ });
+    await link.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toMatch(/^spyglass-archive-\d{4}-\d{2}-\d{2}\.zip$/);
+    await context.close();
+  }, 120_000);
 });

@@ -23,7 +23,8 @@ export interface TestServer extends RunningSpyglass {
   dataDir: string;
   /** The config the server runs on (a workers process for it must share dataDir, redisUrl and queuePrefix). */
   config: Config;
-  stop(): Promise<void>;
+  /** Closes the server; then deletes its data dir and Redis keys, unless `keepData` (to start it again). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 /** A BullMQ key prefix of its own per test server, so test files sharing one Redis never see each other's jobs. */
@@ -52,8 +53,16 @@ export const webRoot = path.join(import.meta.dirname, '..', '..', 'web', 'dist')
  * Starts the real signalling process in-process: SQLite in a temp dir (or DATABASE_URL from
  * `overrides`), real mediasoup workers on random ports, HTTP on a free port.
  */
-export async function startTestServer(overrides: ConfigInput = {}, options: { /** Sunset-phase clock (tests move it). */ clock?: () => number } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
+export async function startTestServer(
+  overrides: ConfigInput = {},
+  options: {
+    /** The service's clock: sunset phases and stored times (tests move it). */
+    clock?: () => number;
+    /** Start on this data dir (a restart: pass the config's queuePrefix in `overrides` too). Default: a new temp dir. */
+    dataDir?: string;
+  } = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
   const config = loadConfig(
     {},
     {
@@ -66,13 +75,14 @@ export async function startTestServer(overrides: ConfigInput = {}, options: { /*
     },
   );
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
-  const app = await startSpyglass(config, logger, webRoot, options);
+  const app = await startSpyglass(config, logger, webRoot, options.clock ? { clock: options.clock } : {});
   return {
     ...app,
     dataDir,
     config,
-    async stop() {
+    async stop({ keepData = false } = {}) {
       await app.close();
+      if (keepData) return;
       if (config.recording.enabled) await dropQueues(config.redisUrl, config.queuePrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },

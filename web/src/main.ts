@@ -31,7 +31,7 @@ const outlet = h('div', { class: 'page' });
 const main = h('main', { id: 'main' }, alerts.element, outlet);
 const app = document.getElementById('app') ?? document.body;
 // The sunset banner (docs/sunset.md): hidden unless the service is closing down.
-const sunsetBanner = mountSunsetBanner();
+const sunsetBanner = mountSunsetBanner({ archive: () => sessionReady.then(() => (session.user ? api.latestArchive() : null)) });
 app.replaceChildren(header, sunsetBanner.element, main);
 
 function renderNav(): void {

@@ -6,7 +6,9 @@ import {
   type SunsetSchedule,
   type SunsetStatus,
 } from '../../common/protocol/sunset.ts';
+import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import { h, replace } from './dom.ts';
+import { formatBytes } from './format.ts';
 import { isRecord, isWireError } from './guards.ts';
 
 /**
@@ -112,16 +114,30 @@ const NEXT_TEXT: Record<SunsetPhase, string> = {
   off: 'Closing',
 };
 
+export interface BannerOptions {
+  /** The signed-in user's newest archive (null when signed out or none): shown with a download link. */
+  archive?: () => Promise<ArchiveSummary | null>;
+}
+
 /**
  * The banner: a region named "Service closing", hidden while no sunset is announced. Shows
  * the phase, the admin's message and a countdown (each second) to the next switch, using the
  * server's clock; asks the server again every 30 s, on a switch and after admin changes.
  */
-export function mountSunsetBanner(): { element: HTMLElement; dispose: () => void } {
+export function mountSunsetBanner(options: BannerOptions = {}): { element: HTMLElement; dispose: () => void } {
   const phaseText = h('p', { class: 'sunset-phase' });
   const message = h('p', { class: 'sunset-message' });
   const next = h('p', { class: 'sunset-next' });
-  const element = h('section', { role: 'region', 'aria-label': 'Service closing', class: 'notice sunset-banner', hidden: true }, phaseText, message, next);
+  const yours = h('p', { class: 'sunset-archive', hidden: true });
+  const element = h(
+    'section',
+    { role: 'region', 'aria-label': 'Service closing', class: 'notice sunset-banner', hidden: true },
+    phaseText,
+    message,
+    next,
+    yours,
+  );
+  let archive: ArchiveSummary | null = null;
 
   let status: SunsetStatus | null = null;
   /** Server clock minus browser clock. */
@@ -150,6 +166,20 @@ export function mountSunsetBanner(): { element: HTMLElement; dispose: () => void
     } else {
       next.hidden = true;
     }
+    renderArchive();
+  };
+
+  /** The signed-in user's archive: pre-generated at the announcement (docs/sunset.md). */
+  const renderArchive = (): void => {
+    yours.hidden = !options.archive || status?.phase === 'off';
+    if (yours.hidden) return;
+    if (archive?.state === 'ready' && archive.downloadUrl) {
+      replace(yours, 'Your archive is ready: ', h('a', { href: archive.downloadUrl, download: '' }, `download it (${formatBytes(archive.sizeBytes ?? 0)})`), '.');
+    } else if (archive?.state === 'building') {
+      replace(yours, `Your archive is being prepared (${archive.percent} %). `, h('a', { href: '/account' }, 'Your account'), ' shows its progress.');
+    } else {
+      replace(yours, 'Take your broadcasts and chat with you: ', h('a', { href: '/account' }, 'download your data'), '.');
+    }
   };
 
   const refresh = async (): Promise<void> => {
@@ -164,6 +194,13 @@ export function mountSunsetBanner(): { element: HTMLElement; dispose: () => void
       }
     } catch {
       // Keep showing what we knew; try again later.
+    }
+    if (options.archive && status && status.phase !== 'none' && status.phase !== 'off') {
+      try {
+        archive = await options.archive();
+      } catch {
+        // Signed out, or the server is busy: the generic link is shown.
+      }
     }
     if (disposed) return;
     render();

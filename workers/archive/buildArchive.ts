@@ -65,6 +65,8 @@ export interface BuildArchiveOptions {
   onProgress?: (percent: number) => void;
   /** A quota on the zip's size: exceeding it fails like a full disk (ArchiveDiskFullError). */
   maxBytes?: number;
+  /** Write no faster than this (background archives, so live traffic keeps the disk and CPU). */
+  maxBytesPerSecond?: number;
 }
 
 export interface BuiltArchive {
@@ -157,7 +159,7 @@ async function plan(input: ArchiveInput, dataDir: string, exportedAt: string): P
 export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArchive> {
   // Refuse bad input before anything touches the disk.
   const input = ArchiveInputSchema.parse(opts.input);
-  const { signal, onProgress, maxBytes } = opts;
+  const { signal, onProgress, maxBytes, maxBytesPerSecond } = opts;
   signal?.throwIfAborted();
 
   const exportedAt = new Date().toISOString();
@@ -176,6 +178,7 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
   let activeRead: ReadStream | null = null;
   let written = 0;
   let lastProgressAt = 0;
+  const startedAt = Date.now();
   const zipHash = new OffThreadSha256();
 
   // Everything the zip writes passes here: count (quota, progress) and hash it.
@@ -192,9 +195,12 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
         lastProgressAt = now;
         onProgress(Math.min(99, Math.floor((written / expected) * 100)));
       }
+      // Rate cap: hold this chunk back until the bytes so far are due.
+      const aheadMs = maxBytesPerSecond ? (written / maxBytesPerSecond) * 1000 - (now - startedAt) : 0;
+      const pass = () => (aheadMs >= 1 ? setTimeout(() => cb(null, chunk), aheadMs) : cb(null, chunk));
       // The hashing thread is HASH_BACKLOG behind: wait for it (memory stays bounded).
-      if (backlogged) backlogged.then(() => cb(null, chunk), cb);
-      else cb(null, chunk);
+      if (backlogged) backlogged.then(pass, cb);
+      else pass();
     },
   });
   const fail = (err: unknown) => meter.destroy(err instanceof Error ? err : new Error(String(err)));

@@ -8,7 +8,7 @@ import { createLogger } from '../../../common/logger.ts';
 import type { SunsetStatus } from '../../../common/protocol/sunset.ts';
 import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import { createStores } from '../../../signaling/store/index.ts';
-import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 
 const H = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -186,8 +186,10 @@ describe('sunset mode (real server, controlled clock)', () => {
   let liveId: string;
   let bobSocket: ClientSocket;
 
-  it('read-only: going live, chat and hearts are refused; the broadcast can still end; replays play', async () => {
+  it('read-only: going live, chat and hearts are refused; what is still live is ended; replays play', async () => {
     now = t0 + 2 * H;
+    // Listening before anything awaits: the periodic refresh may see the switch at any moment from here.
+    const ended = nextEvent(bobSocket, 'broadcast:ended');
     expect((await status()).phase).toBe('read-only');
 
     const chat = await request(bobSocket, 'chat:send', { broadcastId: liveId as never, text: 'too late' });
@@ -195,7 +197,10 @@ describe('sunset mode (real server, controlled clock)', () => {
     if (!chat.ok) expect(chat.error.message).toMatch(/read-only/);
     const heart = await request(bobSocket, 'heart:send', { broadcastId: liveId as never });
     expect(heart).toMatchObject({ ok: false, error: { code: 'SERVICE_SUNSET' } });
-    await ok(bobSocket, 'broadcast:stop', { broadcastId: liveId as never });
+    // The switch is seen at the next schedule refresh (every 5 s, or now): the broadcast ends, with why.
+    await server.sunset.refresh();
+    expect(await ended).toEqual({ broadcastId: liveId, reason: 'service-closing' });
+    expect((await server.stores.broadcasts.get(liveId as never))?.status).toBe('ended');
 
     const alice = await socketOf('alice');
     const start = await request(alice, 'broadcast:start', { title: 'one more', visibility: 'public', invitees: [] });

@@ -262,6 +262,18 @@ describe('buildArchive', () => {
     expect(ok.sizeBytes).toBeGreaterThan(60_000);
   });
 
+  test('a background archive is written no faster than its rate cap', async () => {
+    const outFile = path.join(work, 'capped', 'archive.zip');
+    const free = await buildArchive({ input: makeInput(), dataDir, outFile });
+    // A cap of a third of the archive per second: it cannot take less than ~3 s, however idle the machine.
+    const t0 = performance.now();
+    const capped = await buildArchive({ input: makeInput(), dataDir, outFile, maxBytesPerSecond: Math.ceil(free.sizeBytes / 3) });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2_900);
+    // The same archive (its deflated documents carry the export time, so a byte or two may differ).
+    expect(Math.abs(capped.sizeBytes - free.sizeBytes)).toBeLessThan(1000);
+    execFileSync('unzip', ['-tq', outFile]);
+  }, 60_000);
+
   test('aborting mid-way removes the partial file; the final name never holds a partial zip', async () => {
     const bigData = await tmpDir('archive-big');
     try {

@@ -18,6 +18,7 @@ const END_TEXT: Record<EndReason, string> = {
   'broadcaster-left': 'The broadcaster left.',
   'server-shutdown': 'The server is shutting down.',
   'recording-unavailable': 'The broadcast could not be recorded, so it ended.',
+  'service-closing': 'Spyglass is closing down and is now read-only, so the broadcast ended. Its replay will be available.',
 };
 
 /** Join errors that retrying will not fix. */
