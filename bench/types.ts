@@ -23,13 +23,26 @@ export interface LatestFigures {
   fanout: {
     /** Viewers served per core of mediasoup worker CPU, at Spyglass's highest step with loss ≤ 1 %. */
     viewersPerCore: number | null;
-    /** Spyglass's viewers per core ÷ raw mediasoup's, at the highest step both kept loss ≤ 1 %. */
+    /** Spyglass's viewers (= packets) per core of worker CPU ÷ raw mediasoup's, over the steps both kept loss ≤ 1 %. */
     ratioVsRawMediasoup: number | null;
   };
   join: { p50Ms: number | null; p99Ms: number | null };
   latency: { p50Ms: number | null; p95Ms: number | null; floorP95Ms: number | null };
-  ttff: { p95Ms: number | null };
-  recording: { framesLost: number | null; replayReadyMs: number | null };
+  ttff: {
+    /** Spyglass's time to first frame (viewer join → first presented frame), p95 and p50. */
+    p95Ms: number | null;
+    p50Ms?: number | null;
+    /** The same joins against raw mediasoup, p95. */
+    rawP95Ms?: number | null;
+  };
+  recording: {
+    /** VP8 frames sent in steady state (from the first recorded keyframe to the end) missing from the replay's WebM, over the 1 and 10 min broadcasts. */
+    framesLost: number | null;
+    /** Broadcast end (`broadcast:stop`) → replay watchable (`preview`: the WebM), worst of the broadcasts. */
+    previewReadyMs: number | null;
+    /** Broadcast end → replay `ready` (MP4 and HLS), worst of the broadcasts. */
+    replayReadyMs: number | null;
+  };
   archive: { ratioVsCp: number | null };
 }
 
@@ -57,8 +70,8 @@ export function emptyLatestFigures(): LatestFigures {
     fanout: { viewersPerCore: null, ratioVsRawMediasoup: null },
     join: { p50Ms: null, p99Ms: null },
     latency: { p50Ms: null, p95Ms: null, floorP95Ms: null },
-    ttff: { p95Ms: null },
-    recording: { framesLost: null, replayReadyMs: null },
+    ttff: { p95Ms: null, p50Ms: null, rawP95Ms: null },
+    recording: { framesLost: null, previewReadyMs: null, replayReadyMs: null },
     archive: { ratioVsCp: null },
   };
 }

@@ -22,8 +22,11 @@ export interface ClipSpec {
   audioKbps: number;
 }
 
-/** ~1 Mbit/s: 720p30 VP8 at 900 kbit/s CBR, a keyframe every 2 s, Opus stereo at 64 kbit/s. */
-export const FULL_CLIP: ClipSpec = { seconds: 10, size: '1280x720', fps: 30, videoKbps: 900, gop: 60, audioKbps: 64 };
+/**
+ * ~1 Mbit/s: 720p30 VP8 at 900 kbit/s CBR, a keyframe every 2 s, Opus stereo at 64 kbit/s.
+ * 5 s long: any 5 s window of the loop carries the same packets.
+ */
+export const FULL_CLIP: ClipSpec = { seconds: 5, size: '1280x720', fps: 30, videoKbps: 900, gop: 60, audioKbps: 64 };
 /** Smoke tests: small and quick to encode, a keyframe every 0.5 s so viewers start at once. */
 export const SMOKE_CLIP: ClipSpec = { seconds: 2, size: '320x180', fps: 30, videoKbps: 300, gop: 15, audioKbps: 32 };
 
@@ -134,13 +137,18 @@ export interface Ingest {
   close(): void;
 }
 
-/** Opens the ingest of the synthetic broadcaster on `router`. */
+/**
+ * Opens the ingest of the synthetic broadcaster on `router`. Its sockets get the OS default
+ * receive buffer, like Spyglass's WebRtcServer sockets; BENCH_INGEST_RCVBUF=<bytes> asks for
+ * another size (capped by net.core.rmem_max), to see what the default costs.
+ */
 export async function openIngest(router: ms.Router, ip = '127.0.0.1'): Promise<Ingest> {
   const transports: ms.PlainTransport[] = [];
+  const recvBufferSize = Number(process.env.BENCH_INGEST_RCVBUF) || undefined;
   try {
     const open = async (kind: 'video' | 'audio') => {
       const transport = await router.createPlainTransport({
-        listenInfo: { protocol: 'udp', ip },
+        listenInfo: { protocol: 'udp', ip, ...(recvBufferSize ? { recvBufferSize } : {}) },
         rtcpMux: false,
         comedia: true,
         appData: { role: 'bench-ingest' },

@@ -10,20 +10,35 @@ import { serveParent } from './child.ts';
 
 export type SinkRequest =
   | { type: 'open'; count: number; videoPayloadType: number; audioPayloadType: number; recvBufferBytes: number }
-  | { type: 'snapshot' }
-  | { type: 'closeAll' };
+  | { type: 'snapshot' };
 
-/** Cumulative counters, one entry per sink in the order they were opened. */
+/**
+ * Cumulative counters, one entry per sink in the order they were opened. `videoSeq` and
+ * `audioSeq` are the highest extended RTP sequence numbers seen (-1: none yet): their advance
+ * over a window is the number of packets the SFU sent this viewer, read at the same moment
+ * as the packet counts, however far behind the sink process runs.
+ */
 export interface SinkSnapshot {
   video: number[];
   audio: number[];
+  videoSeq: number[];
+  audioSeq: number[];
   other: number[];
   rtcp: number[];
   bytes: number[];
 }
 
 const sockets: dgram.Socket[] = [];
-let counters: SinkSnapshot = { video: [], audio: [], other: [], rtcp: [], bytes: [] };
+const counters: SinkSnapshot = { video: [], audio: [], videoSeq: [], audioSeq: [], other: [], rtcp: [], bytes: [] };
+
+/** Extends a 16-bit RTP sequence number against the highest extended one so far. */
+function extend(highest: number, seq: number): number {
+  if (highest < 0) return seq;
+  let delta = seq - (highest % 65536);
+  if (delta < -32768) delta += 65536;
+  else if (delta > 32768) delta -= 65536;
+  return delta > 0 ? highest + delta : highest;
+}
 
 async function open(count: number, videoPt: number, audioPt: number, recvBufferBytes: number): Promise<number[]> {
   const ports: number[] = [];
@@ -32,18 +47,30 @@ async function open(count: number, videoPt: number, audioPt: number, recvBufferB
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: recvBufferBytes });
     counters.video[i] = 0;
     counters.audio[i] = 0;
+    counters.videoSeq[i] = -1;
+    counters.audioSeq[i] = -1;
     counters.other[i] = 0;
     counters.rtcp[i] = 0;
     counters.bytes[i] = 0;
-    const { video, audio, other, rtcp, bytes } = counters;
+    const { video, audio, videoSeq, audioSeq, other, rtcp, bytes } = counters;
     socket.on('message', (msg) => {
       bytes[i]! += msg.length;
-      const b = msg[1] ?? 0;
+      if (msg.length < 12) return;
+      const b = msg[1]!;
       // RFC 5761 demultiplexing: second byte 192..223 is RTCP (SRTCP here).
-      if (b >= 192 && b <= 223) rtcp[i]! += 1;
-      else if ((b & 0x7f) === videoPt) video[i]! += 1;
-      else if ((b & 0x7f) === audioPt) audio[i]! += 1;
-      else other[i]! += 1;
+      if (b >= 192 && b <= 223) {
+        rtcp[i]! += 1;
+        return;
+      }
+      const pt = b & 0x7f;
+      const seq = msg.readUInt16BE(2);
+      if (pt === videoPt) {
+        video[i]! += 1;
+        videoSeq[i] = extend(videoSeq[i]!, seq);
+      } else if (pt === audioPt) {
+        audio[i]! += 1;
+        audioSeq[i] = extend(audioSeq[i]!, seq);
+      } else other[i]! += 1;
     });
     socket.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -66,9 +93,5 @@ serveParent({ pid: process.pid }, async (body) => {
       return open(req.count, req.videoPayloadType, req.audioPayloadType, req.recvBufferBytes);
     case 'snapshot':
       return counters;
-    case 'closeAll':
-      for (const s of sockets.splice(0)) s.close();
-      counters = { video: [], audio: [], other: [], rtcp: [], bytes: [] };
-      return null;
   }
 });

@@ -27,7 +27,10 @@ export class Sinks {
     return this.#count;
   }
 
-  /** Opens `count` more sinks; returns their UDP ports on 127.0.0.1. */
+  /**
+   * Opens `count` more sinks; returns their UDP ports on 127.0.0.1. Sinks are numbered in the
+   * order they were opened: the first of these is number {@link count} before the call.
+   */
   async open(count: number, payloadTypes: { video: number; audio: number }, recvBufferBytes = 1 << 20): Promise<number[]> {
     const ports = await this.#child.request<number[]>({
       type: 'open',
@@ -42,11 +45,6 @@ export class Sinks {
 
   snapshot(): Promise<SinkSnapshot> {
     return this.#child.request<SinkSnapshot>({ type: 'snapshot' } satisfies SinkRequest);
-  }
-
-  async closeAll(): Promise<void> {
-    await this.#child.request({ type: 'closeAll' } satisfies SinkRequest);
-    this.#count = 0;
   }
 
   stop(): Promise<void> {

@@ -94,8 +94,12 @@ function panel(p: Panel): string {
       const d = pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${f(sx(x))},${f(sy(y))}`).join(' ');
       out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
     }
-    const r = s.style === 'dots' ? 1.8 : 3;
-    for (const [x, y] of pts) out.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="${r}" fill="${color}"/>`);
+    // Points as zero-length round-capped segments of one path: small files with many points.
+    // A long line is drawn without its points.
+    if (pts.length > 0 && (s.style === 'dots' || pts.length <= 60)) {
+      const d = pts.map(([x, y]) => `M${f(sx(x))},${f(sy(y))}h0`).join('');
+      out.push(`<path d="${d}" stroke="${color}" stroke-width="${s.style === 'dots' ? 3.6 : 6}" stroke-linecap="round" fill="none"/>`);
+    }
     // Legend under the x label.
     const lx = M.left + i * 130;
     const ly = M.top + h + 50;

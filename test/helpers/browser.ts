@@ -1,7 +1,13 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-/** Debian's Chromium with a fake camera and microphone (see docs/toolchain notes in docs/web.md). */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Debian's Chromium, headless, as root on these machines (see docs/web.md). By default with a
+ * fake camera and microphone; `fakeDevices: false` for pages that bring their own media.
+ * `unthrottled` keeps timers and rendering of pages in other windows at full rate (benchmarks
+ * with several pages at once).
+ */
+export function launchChromium(options: { fakeDevices?: boolean; unthrottled?: boolean } = {}): Promise<Browser> {
+  const { fakeDevices = true, unthrottled = false } = options;
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
@@ -13,10 +19,11 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--use-fake-device-for-media-stream',
+      ...(fakeDevices ? ['--use-fake-device-for-media-stream'] : []),
       '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection',
       '--autoplay-policy=no-user-gesture-required',
+      ...(unthrottled ? ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] : []),
     ],
   });
 }

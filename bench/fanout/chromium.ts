@@ -1,0 +1,196 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+export { launchChromium } from '../../test/helpers/browser.ts';
+
+/**
+ * Real Chromium for the fan-out benchmark (Debian's, through playwright-core, with the flags
+ * of test/helpers/browser.ts): a broadcaster on Spyglass's /live page with Chromium's fake
+ * camera and microphone, and viewers on the real /watch page whose decoded frames are read
+ * from WebRTC stats.
+ */
+
+const repoRoot = path.join(import.meta.dirname, '..', '..');
+/** The built web client that the signalling server serves. */
+export const WEB_ROOT = path.join(repoRoot, 'web', 'dist');
+
+/** Builds the web client (`npm run build:web`) unless it is built already. */
+export async function ensureWebBuilt(): Promise<void> {
+  if (existsSync(path.join(WEB_ROOT, 'index.html'))) return;
+  await promisify(execFile)(path.join(repoRoot, 'node_modules', '.bin', 'vite'), ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
+    cwd: repoRoot,
+    timeout: 180_000,
+  });
+}
+
+/** A page whose RTCPeerConnections are kept in `window.__pcs`, so that their stats can be read. */
+async function trackedPage(browser: Browser, baseURL: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    const w = window as unknown as { __pcs: RTCPeerConnection[]; RTCPeerConnection: typeof RTCPeerConnection };
+    const Original = w.RTCPeerConnection;
+    w.__pcs = [];
+    w.RTCPeerConnection = class extends Original {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        w.__pcs.push(this);
+      }
+    };
+  });
+  return { context, page };
+}
+
+/** The broadcaster: signed up, live on /live with a public broadcast. */
+export interface ChromiumBroadcaster {
+  broadcastId: string;
+  /** Turns the camera and microphone tracks on or off (off: Chromium sends black frames and silence, nearly free). */
+  setSending(on: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function goLiveInChromium(browser: Browser, url: string, timeoutMs: number): Promise<ChromiumBroadcaster> {
+  const { context, page } = await trackedPage(browser, url);
+  try {
+    const username = `caster${Date.now().toString(36)}`;
+    const res = await page.request.post('/api/auth/signup', { data: { username, password: 'bench password, not secret' } });
+    if (res.status() !== 201) throw new Error(`signup: ${res.status()} ${await res.text()}`);
+    await page.goto('/live');
+    await page.getByRole('textbox', { name: 'Title' }).fill('Fan-out');
+    await page.getByRole('radio', { name: 'Public' }).check();
+    await page.getByRole('button', { name: 'Go live' }).click();
+    const watchLink = page.getByRole('link', { name: 'Watch link' });
+    await watchLink.waitFor({ timeout: timeoutMs });
+    const href = (await watchLink.getAttribute('href')) ?? '';
+    const broadcastId = /\/watch\/(b_[A-Za-z0-9_-]+)$/.exec(href)?.[1];
+    if (!broadcastId) throw new Error(`unexpected watch link ${href}`);
+    await until(timeoutMs, 'the broadcaster sends no video', async () => {
+      const bytes = await page.evaluate(async () => {
+        let sent = 0;
+        for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+          (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+            if (s.type === 'outbound-rtp' && s.kind === 'video') sent += Number(s.bytesSent ?? 0);
+          });
+        }
+        return sent;
+      });
+      return bytes > 20_000;
+    });
+    return {
+      broadcastId,
+      setSending: (on) =>
+        page.evaluate((on) => {
+          for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+            for (const sender of pc.getSenders()) if (sender.track) sender.track.enabled = on;
+          }
+        }, on),
+      close: () => context.close(),
+    };
+  } catch (error) {
+    await context.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Polls `check` every 100 ms until it is true; throws `message` after `timeoutMs`. (Not
+ * page.waitForFunction: it does not await a predicate's promise, and getStats() is async.)
+ */
+async function until(timeoutMs: number, message: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${message} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** What one Chromium viewer decoded. */
+export interface ChromiumViewerResult {
+  /** From opening /watch/<id> to the first decoded frame (null: none within the timeout). */
+  firstFrameMs: number | null;
+  /** Frames decoded and audio packets received during the measurement. */
+  framesDecoded: number;
+  fps: number;
+  width: number;
+  height: number;
+  audioPackets: number;
+  error: string | null;
+}
+
+interface Inbound {
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  audioPackets: number;
+}
+
+function inboundStats(page: Page): Promise<Inbound> {
+  return page.evaluate(async () => {
+    const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, audioPackets: 0 };
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video' && Number(s.framesDecoded ?? 0) > out.framesDecoded) {
+          out.framesDecoded = Number(s.framesDecoded ?? 0);
+          out.frameWidth = Number(s.frameWidth ?? 0);
+          out.frameHeight = Number(s.frameHeight ?? 0);
+        }
+        if (s.kind === 'audio') out.audioPackets += Number(s.packetsReceived ?? 0);
+      });
+    }
+    return out;
+  });
+}
+
+/**
+ * Opens `count` viewers on /watch/<broadcastId> at once, waits for each one's first decoded
+ * frame, then counts what they decode over `measureMs`. A viewer that fails reports its error.
+ */
+export async function watchInChromium(
+  browser: Browser,
+  url: string,
+  broadcastId: string,
+  count: number,
+  opts: { firstFrameTimeoutMs: number; measureMs: number },
+): Promise<ChromiumViewerResult[]> {
+  const contexts: BrowserContext[] = [];
+  try {
+    const viewers = await Promise.all(
+      Array.from({ length: count }, async () => {
+        const { context, page } = await trackedPage(browser, url);
+        contexts.push(context);
+        const start = performance.now();
+        try {
+          await page.goto(`/watch/${broadcastId}`);
+          await until(opts.firstFrameTimeoutMs, 'no frame decoded', async () => (await inboundStats(page)).framesDecoded > 0);
+          return { page, firstFrameMs: Math.round(performance.now() - start), error: null };
+        } catch (error) {
+          return { page, firstFrameMs: null, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
+        }
+      }),
+    );
+    const before = await Promise.all(viewers.map((v) => inboundStats(v.page)));
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, opts.measureMs));
+    const after = await Promise.all(viewers.map((v) => inboundStats(v.page)));
+    const seconds = (performance.now() - t0) / 1000;
+    return viewers.map((v, i) => {
+      const a = before[i]!;
+      const b = after[i]!;
+      const frames = b.framesDecoded - a.framesDecoded;
+      return {
+        firstFrameMs: v.firstFrameMs,
+        framesDecoded: frames,
+        fps: Math.round((frames / seconds) * 10) / 10,
+        width: b.frameWidth,
+        height: b.frameHeight,
+        audioPackets: b.audioPackets - a.audioPackets,
+        error: v.error,
+      };
+    });
+  } finally {
+    await Promise.all(contexts.map((c) => c.close().catch(() => undefined)));
+  }
+}

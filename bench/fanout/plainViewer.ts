@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import type { types as ms } from 'mediasoup';
+
+/**
+ * The benchmark's viewer, the same for both paths (raw mediasoup and Spyglass): one
+ * PlainTransport with SRTP (AES_CM_128_HMAC_SHA1_80, RTP and RTCP muxed) sending to a UDP
+ * sink, and one consumer per producer — the data plane of a WebRTC viewer without ICE and
+ * DTLS. Consumers use the router's own capabilities (with RTX and header extensions, as a
+ * browser's would), start unpaused, and get no RTCP back (no NACK, no bandwidth estimate).
+ */
+
+export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
+
+export interface PlainViewer {
+  transport: ms.PlainTransport;
+  consumers: ms.Consumer[];
+}
+
+/** The sinks never decrypt: any 30-byte master key + salt will do for the (unused) receive direction. */
+const sinkKey = randomBytes(30).toString('base64');
+
+export async function attachPlainViewer(router: ms.Router, producers: readonly ms.Producer[], sinkPort: number): Promise<PlainViewer> {
+  const transport = await router.createPlainTransport({
+    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+    rtcpMux: true,
+    comedia: false,
+    enableSrtp: true,
+    srtpCryptoSuite: SRTP_SUITE,
+    appData: { role: 'bench-viewer' },
+  });
+  try {
+    await transport.connect({ ip: '127.0.0.1', port: sinkPort, srtpParameters: { cryptoSuite: SRTP_SUITE, keyBase64: sinkKey } });
+    const consumers: ms.Consumer[] = [];
+    for (const producer of producers) {
+      consumers.push(await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: false }));
+    }
+    return { transport, consumers };
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+}
+
+/** The payload types consumers of `router` will send VP8 and Opus with (what the sinks count by). */
+export function consumerPayloadTypes(router: ms.Router): { video: number; audio: number } {
+  const pt = (mime: string) => {
+    const codec = router.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mime);
+    if (codec?.preferredPayloadType === undefined) throw new Error(`router offers no ${mime}`);
+    return codec.preferredPayloadType;
+  };
+  return { video: pt('video/vp8'), audio: pt('audio/opus') };
+}
+
+/** RTP packets a consumer has sent so far (its outbound stream, RTX excluded). */
+export async function consumerPacketsSent(consumer: ms.Consumer): Promise<number> {
+  const stats = await consumer.getStats();
+  return stats.reduce((sum, s) => sum + (s.type === 'outbound-rtp' ? s.packetCount : 0), 0);
+}

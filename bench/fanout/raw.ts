@@ -1,0 +1,40 @@
+import { createWorker, type types as ms } from 'mediasoup';
+import { openIngest, type Ingest } from '../lib/media.ts';
+import { attachPlainViewer, consumerPayloadTypes } from './plainViewer.ts';
+import type { FanoutPath } from './path.ts';
+
+/**
+ * The baseline: mediasoup with no Spyglass code at all — one worker, one router (Opus and
+ * VP8), the ingest and every viewer's PlainTransport on it.
+ */
+export async function openRawPath(ports: { rtcMinPort: number; rtcMaxPort: number }): Promise<FanoutPath> {
+  const worker = await createWorker({ logLevel: 'warn', rtcMinPort: ports.rtcMinPort, rtcMaxPort: ports.rtcMaxPort });
+  let ingest: Ingest | undefined;
+  try {
+    const router = await worker.createRouter({
+      mediaCodecs: [
+        { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+        { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+      ],
+    });
+    ingest = await openIngest(router);
+    const producers: ms.Producer[] = [ingest.video, ingest.audio];
+    const opened = ingest;
+    return {
+      name: 'raw',
+      ingest: opened,
+      payloadTypes: consumerPayloadTypes(router),
+      workerPids: () => [worker.pid],
+      addViewer: (_id, sinkPort) => attachPlainViewer(router, producers, sinkPort),
+      layout: () => ({ workers: 1, routers: 1, edges: 0, pipeTransports: 0 }),
+      async close() {
+        opened.close();
+        worker.close();
+      },
+    };
+  } catch (error) {
+    ingest?.close();
+    worker.close();
+    throw error;
+  }
+}

@@ -1,0 +1,97 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BENCHMARKS, isBenchmarkName, type BenchmarkName } from './benchmarks.ts';
+import { machineInfo } from './lib/machine.ts';
+import { machineCpuTicks } from './lib/proc.ts';
+import { RESULTS_DIR, runIdOf, writeLatest, writeResult } from './lib/results.ts';
+import type { LatestFigures } from './types.ts';
+
+/**
+ * The benchmark runner.
+ *
+ *   tsx bench/run.ts                 every benchmark (npm run bench); writes latest.json
+ *   tsx bench/run.ts fanout join     some of them (npm run bench:fanout, bench:join)
+ *   tsx bench/run.ts --smoke [names] tiny mode, prints only (what test/bench runs)
+ *
+ * A non-smoke run writes bench/results/<runId>/<name>.json and .svg, plus summary.md;
+ * a run of every benchmark also rewrites bench/results/latest.json.
+ */
+
+const USAGE = `usage: tsx bench/run.ts [--smoke] [${Object.keys(BENCHMARKS).join('|')} ...]`;
+
+async function main(argv: string[]): Promise<number> {
+  const smoke = argv.includes('--smoke');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  const unknownFlags = argv.filter((a) => a.startsWith('--') && a !== '--smoke');
+  if (argv.includes('--help') || unknownFlags.length > 0 || names.some((n) => !isBenchmarkName(n))) {
+    console.error(USAGE);
+    return argv.includes('--help') ? 0 : 2;
+  }
+  const selected = (names.length > 0 ? names : Object.keys(BENCHMARKS)) as BenchmarkName[];
+  const all = new Set(selected).size === Object.keys(BENCHMARKS).length;
+  const at = new Date();
+  const runId = runIdOf(at);
+  const machine = machineInfo();
+  const log = (line: string) => console.error(`[bench] ${line}`);
+  log(`${smoke ? 'smoke' : 'full'} run ${runId} on ${machine.cores} × ${machine.cpuModel}: ${selected.join(', ')}`);
+  // Figures are only worth keeping from a quiet machine: say how busy it was before we began.
+  const busyBefore = smoke ? null : await machineBusyOver(2000);
+  if (busyBefore !== null) {
+    log(`machine ${Math.round(busyBefore * 100)} % busy before the run${busyBefore > 0.1 ? ' — WARNING: something else is running; figures will be off' : ''}`);
+  }
+
+  const figures: Partial<LatestFigures> = {};
+  const files: Record<string, { json: string; svg: string }> = {};
+  const report: string[] = [];
+  let failed = 0;
+  for (const name of selected) {
+    const bench = BENCHMARKS[name];
+    try {
+      const result = await bench.run({ smoke, log });
+      const lines = bench.describe(result);
+      for (const l of lines) log(`${name}: ${l}`);
+      Object.assign(figures, bench.summary(result));
+      report.push(`### ${name}`, '', ...lines.map((l) => `- ${l}`), '');
+      if (!smoke) {
+        files[name] = writeResult(runId, name, result, bench.chart(result));
+        log(`${name}: wrote ${files[name].json} and ${files[name].svg}`);
+      }
+    } catch (error) {
+      failed += 1;
+      log(`${name} FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  if (!smoke && Object.keys(files).length > 0) {
+    const md = [
+      `# Benchmark run ${runId}`,
+      '',
+      `Machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}, mediasoup ${machine.mediasoup}, ffmpeg ${machine.ffmpeg}` +
+        (busyBefore !== null ? `; ${Math.round(busyBefore * 100)} % busy before the run.` : '.'),
+      '',
+      ...report,
+    ].join('\n');
+    writeFileSync(path.join(RESULTS_DIR, runId, 'summary.md'), `${md}\n`);
+    if (all && failed === 0) {
+      const file = writeLatest(at, runId, { ...machine, busyBeforeRun: busyBefore }, figures, files);
+      log(`wrote ${path.relative(process.cwd(), file)}`);
+    }
+  }
+  console.log(JSON.stringify({ runId, smoke, ...figures }, null, 2));
+  return failed > 0 ? 1 : 0;
+}
+
+/** Busy fraction of all cores over the next `ms`. */
+async function machineBusyOver(ms: number): Promise<number | null> {
+  const a = machineCpuTicks();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = machineCpuTicks();
+  return a && b && b.total > a.total ? Math.round(((b.busy - a.busy) / (b.total - a.total)) * 1000) / 1000 : null;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import * as recording from '../../bench/recording/index.ts';
+
+/**
+ * The recording benchmark in smoke mode: a real Spyglass and workers process record a ~3 s
+ * broadcast from the synthetic broadcaster (320×180, a keyframe every 0.5 s), and the frames
+ * sent are matched against the replay's. Only sanity is checked — no timing thresholds, and
+ * no loss threshold either: CI runs this on 2 busy cores, where the kernel may drop packets.
+ */
+describe('bench: recording fidelity (smoke)', () => {
+  it('records a short broadcast and accounts for every frame sent', { timeout: 90_000 }, async () => {
+    const r = await recording.run({ smoke: true });
+    expect(r.benchmark).toBe('recording');
+    expect(r.broadcasts).toHaveLength(1);
+    const b = r.broadcasts[0]!;
+    // ~3 s at 30 fps.
+    expect(b.framesSent).toBeGreaterThan(45);
+    expect(b.framesSent).toBeLessThan(200);
+    expect(b.startup.framesBeforeFirstRecorded).toBeGreaterThanOrEqual(0);
+    expect(b.startup.framesBeforeFirstRecorded).toBeLessThan(b.framesSent);
+    expect(b.steady.framesSent).toBe(b.framesSent - b.startup.framesBeforeFirstRecorded);
+    // Every frame of the steady state is either in the WebM or counted as lost.
+    expect(b.steady.framesLost).toBeGreaterThanOrEqual(0);
+    expect(b.webm.packets + b.steady.framesLost - b.steady.unmatchedRecorded).toBe(b.steady.framesSent);
+    expect(b.webm.packets).toBeGreaterThan(0);
+    expect(b.webm.decodedFrames).toBe(b.webm.packets);
+    expect(b.webm.keyframes).toBeGreaterThan(0);
+    expect(b.mp4.decodedFrames).toBeGreaterThan(0);
+    expect(b.audio.packetsSent).toBeGreaterThan(0);
+    expect(b.audio.webmPackets).toBeGreaterThan(0);
+    expect(b.previewReadyMs).toBeGreaterThan(0);
+    expect(b.replayReadyMs).toBeGreaterThanOrEqual(b.previewReadyMs);
+    expect(r.framesLost).toBe(b.steady.framesLost);
+
+    expect(recording.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
+    expect(recording.summary(r).recording).toEqual({ framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs });
+    expect(recording.describe(r).length).toBeGreaterThan(1);
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  });
+
+  it('lines sent frames up with recorded ones: start-up, losses in the middle and at the end', () => {
+    const sizes = [500, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106];
+    const sent = sizes.map((size, i) => ({ size, sentAt: 1000 + i * 33 }));
+    // The recording starts at the 3rd frame, misses the 8th and the last two.
+    const recorded = sizes.filter((_, i) => i >= 2 && i !== 7 && i < sizes.length - 2).map((size) => ({ size }));
+    expect(recording.matchFrames(sent, recorded, 1000)).toEqual({ offset: 2, lost: 3, lostAtEnd: 2, unmatched: 0 });
+  });
+});
