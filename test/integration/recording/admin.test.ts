@@ -11,7 +11,7 @@ describe('admin job dashboard', () => {
     await server?.stop();
   });
 
-  it('shows the record, finalize and archive queues to an admin', async () => {
+  it('shows the record, finalize, archive and archive-sweep queues to an admin', async () => {
     const root = await signUp(server.url, 'root');
     const page = await fetch(`${server.url}/admin/queues`, { headers: { authorization: `Bearer ${root.token}` } });
     expect(page.status).toBe(200);
@@ -19,7 +19,7 @@ describe('admin job dashboard', () => {
     const api = await fetch(`${server.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${root.token}` } });
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: Array<{ name: string }> };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['archive', 'finalize', 'record']);
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['archive', 'archive-sweep', 'finalize', 'record']);
   });
 
   it('answers 404 to anonymous and to signed-in non-admins', async () => {
