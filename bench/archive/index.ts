@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { buildArchive, nativeCrc32 } from '../../workers/archive/buildArchive.ts';
+import { buildArchive } from '../../workers/archive/buildArchive.ts';
 import type { ArchiveInput } from '../../workers/jobs.ts';
 import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import { round } from '../lib/proc.ts';
@@ -51,8 +51,6 @@ export interface ArchiveResult extends BenchResult {
   benchmark: 'archive';
   machine: MachineInfo;
   config: ArchiveConfig;
-  /** Whether yazl's CRC-32 runs on Node's native zlib.crc32 (see buildArchive.ts). */
-  nativeCrc32: boolean;
   mediaBytes: number;
   zipBytes: number;
   entries: number;
@@ -255,7 +253,6 @@ export async function run(opts: RunOptions): Promise<ArchiveResult> {
       durationMs: Math.round(performance.now() - t0),
       machine: machineInfo(),
       config,
-      nativeCrc32,
       mediaBytes,
       zipBytes,
       entries,
@@ -304,7 +301,7 @@ export function describe(r: ArchiveResult): string[] {
     `${r.config.replayBytes.length} replays, ${mib} MiB of media, warm page cache, ${r.config.runs} alternating runs each (medians): ` +
       `archive ${r.archive.medianMbPerS} MB/s (${r.archive.medianMs} ms), cp + sync ${r.cp.medianMbPerS} MB/s (${r.cp.medianMs} ms)`,
     `archive ÷ cp = ${r.ratioVsCp} (target ≥ ${r.config.targetRatio}: ${r.targetMet ? 'met' : 'NOT met'}); per pair ${r.pairRatios.join(', ')}`,
-    `archive CPU ${r.archive.cpuSecondsPerGB ?? '?'} s per GB of media (all threads); native CRC-32: ${r.nativeCrc32 ? 'yes' : 'no'}` +
+    `archive CPU ${r.archive.cpuSecondsPerGB ?? '?'} s per GB of media (all threads)` +
       (r.archiveWithoutStoredHashes ? `; without stored hashes (every file hashed again): ${r.archiveWithoutStoredHashes.medianMbPerS} MB/s` : ''),
     `zip ${round(r.zipBytes / MiB, 1)} MiB, ${r.entries} entries; unzip -t and manifest check: ${r.verified ? 'passed' : 'FAILED'}`,
   ];

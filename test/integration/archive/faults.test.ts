@@ -88,12 +88,17 @@ describe('archive faults', () => {
     const ready = nextEvent(user.socket, 'archive:status', 150_000, (e) => e.archive.state === 'ready');
     const archive = await requestArchive(user.token);
     const dir = path.join(archivesDir, archive.id);
-    const partial = path.join(dir, 'spyglass-archive.zip.partial');
     const final = path.join(dir, 'spyglass-archive.zip');
+    // Each attempt writes its own partial file, `spyglass-archive.zip.partial-<pid>-<random>`.
+    const findPartial = () =>
+      existsSync(dir) ? readdirSync(dir).find((n) => n.startsWith('spyglass-archive.zip.partial')) : undefined;
+    let partial = '';
 
     // Kill once the zip is well under way.
     for (let i = 0; ; i++) {
-      if (existsSync(partial) && statSync(partial).size >= 64 * MiB) break;
+      const name = findPartial();
+      partial = name ? path.join(dir, name) : '';
+      if (name && (statSync(partial, { throwIfNoEntry: false })?.size ?? 0) >= 64 * MiB) break;
       if (existsSync(final) || i > 3000) throw new Error(`the archive finished (or never started) before it could be killed:\n${workers.output()}`);
       await sleep(10);
     }
