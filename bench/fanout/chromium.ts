@@ -80,11 +80,26 @@ export async function goLiveInChromium(browser: Browser, url: string, timeoutMs:
     });
     return {
       broadcastId,
+      // Off: the camera and microphone are stopped and the senders emptied (a disabled track
+      // still costs capture, preview and encode — ~0.6 of a core here, which the workers felt).
+      // On: a new capture, put back into every sender of its kind.
       setSending: (on) =>
-        page.evaluate((on) => {
-          for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
-            for (const sender of pc.getSenders()) if (sender.track) sender.track.enabled = on;
+        page.evaluate(async (on) => {
+          const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.filter((pc) => pc.signalingState !== 'closed');
+          const senders = pcs.flatMap((pc) => pc.getSenders());
+          const w = window as unknown as { __benchKinds?: string[] };
+          if (!on) {
+            w.__benchKinds = senders.map((s) => s.track?.kind ?? '');
+            for (const s of senders) {
+              s.track?.stop();
+              await s.replaceTrack(null);
+            }
+            for (const v of document.querySelectorAll('video')) (v.srcObject as MediaStream | null)?.getTracks().forEach((t) => t.stop());
+            return;
           }
+          const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
+          const kinds = w.__benchKinds ?? [];
+          await Promise.all(senders.map((s, i) => (kinds[i] ? s.replaceTrack(stream.getTracks().find((t) => t.kind === kinds[i]) ?? null) : undefined)));
         }, on),
       close: () => context.close(),
     };
