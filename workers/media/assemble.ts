@@ -90,7 +90,6 @@ export async function assembleReplay(opts: {
     // 2. Timeline: spans[k] is media[k] (both in offset order, all durations > 0).
     const timeline = buildTimeline(media);
     const durationMs = timelineDurationMs(timeline);
-    const size = await replaySize(media, run);
 
     // 3. Poster and quick WebM.
     signal?.throwIfAborted();
@@ -108,8 +107,14 @@ export async function assembleReplay(opts: {
     } else {
       await rm(at(WEBM), { force: true });
     }
+    // The preview is the WebM as recorded: its size is the runs' (the largest stream); the
+    // MP4's size, which reads every keyframe (seconds for a long broadcast), comes after it.
+    if (webm && opts.onPreview) {
+      const largest = media.reduce<Size | null>((b, m) => (m.video && (!b || m.video.width * m.video.height > b.width * b.height) ? m.video : b), null);
+      await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, hls: null, mp4: null });
+    }
+    const size = await replaySize(media, run);
     const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
-    if (webm && opts.onPreview) await opts.onPreview({ ...base, hls: null, mp4: null });
 
     // 4. MP4 (one normalised H.264/AAC part per run, joined by copy), then HLS from it.
     const parts: Array<{ file: string; durationMs: number }> = [];
