@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { inboundStats } from '../../test/helpers/browser.ts';
+import { goLiveInPage } from '../../test/helpers/liveUi.ts';
 export { launchChromium } from '../../test/helpers/browser.ts';
 
 /**
@@ -57,15 +59,7 @@ export async function goLiveInChromium(browser: Browser, url: string, timeoutMs:
     const username = `caster${Date.now().toString(36)}`;
     const res = await page.request.post('/api/auth/signup', { data: { username, password: 'bench password, not secret' } });
     if (res.status() !== 201) throw new Error(`signup: ${res.status()} ${await res.text()}`);
-    await page.goto('/live');
-    await page.getByRole('textbox', { name: 'Title' }).fill('Fan-out');
-    await page.getByRole('radio', { name: 'Public' }).check();
-    await page.getByRole('button', { name: 'Go live' }).click();
-    const watchLink = page.getByRole('link', { name: 'Watch link' });
-    await watchLink.waitFor({ timeout: timeoutMs });
-    const href = (await watchLink.getAttribute('href')) ?? '';
-    const broadcastId = /\/watch\/(b_[A-Za-z0-9_-]+)$/.exec(href)?.[1];
-    if (!broadcastId) throw new Error(`unexpected watch link ${href}`);
+    const broadcastId = await goLiveInPage(page, 'Fan-out', timeoutMs);
     await until(timeoutMs, 'the broadcaster sends no video', async () => {
       const bytes = await page.evaluate(async () => {
         let sent = 0;
@@ -132,31 +126,6 @@ export interface ChromiumViewerResult {
   height: number;
   audioPackets: number;
   error: string | null;
-}
-
-interface Inbound {
-  framesDecoded: number;
-  frameWidth: number;
-  frameHeight: number;
-  audioPackets: number;
-}
-
-function inboundStats(page: Page): Promise<Inbound> {
-  return page.evaluate(async () => {
-    const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, audioPackets: 0 };
-    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
-      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
-        if (s.type !== 'inbound-rtp') return;
-        if (s.kind === 'video' && Number(s.framesDecoded ?? 0) > out.framesDecoded) {
-          out.framesDecoded = Number(s.framesDecoded ?? 0);
-          out.frameWidth = Number(s.frameWidth ?? 0);
-          out.frameHeight = Number(s.frameHeight ?? 0);
-        }
-        if (s.kind === 'audio') out.audioPackets += Number(s.packetsReceived ?? 0);
-      });
-    }
-    return out;
-  });
 }
 
 /**

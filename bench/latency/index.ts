@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { benchPage, buildWebClient, collectStamps, goLiveInPage, launchChromium, signUpInContext, waitForFrames } from '../lib/browser.ts';
+import { goLiveInPage } from '../../test/helpers/liveUi.ts';
+import { benchPage, buildWebClient, collectStamps, launchChromium, signUpInContext, waitForFrames } from '../lib/browser.ts';
 import { startChild, type ChildHandle } from '../lib/child.ts';
 import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import { CpuWindow, type CpuReading } from '../lib/proc.ts';
 import type { SpyglassReady } from '../lib/spyglass.child.ts';
 import type { CameraOptions, RtpCounters, StampSample } from '../lib/stamp.browser.ts';
-import { percentile } from '../lib/stats.ts';
+import { percentiles, type Percentiles } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 
@@ -41,16 +42,6 @@ export function latencyConfig(smoke: boolean): LatencyConfig {
   return smoke
     ? { frames: 20, warmupMs: 500, camera: { width: 640, height: 360, fps: 30 }, targetP95Ms: 150, collectTimeoutMs: 20_000 }
     : { frames: 600, warmupMs: 4000, camera: { width: 1280, height: 720, fps: 30 }, targetP95Ms: 150, collectTimeoutMs: 60_000 };
-}
-
-export interface Percentiles {
-  count: number;
-  min: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  max: number | null;
-  mean: number | null;
 }
 
 export interface PathLatency {
@@ -256,22 +247,6 @@ function summarise(
     pipeline,
     cpu,
     series: samples.map((s) => [round((s.drawnAt - first) / 1000, 3), s.callbackMs]),
-  };
-}
-
-export function percentiles(values: readonly number[]): Percentiles {
-  const p = (q: number) => {
-    const v = percentile(values, q);
-    return v === null ? null : round(v);
-  };
-  return {
-    count: values.length,
-    min: values.length ? round(Math.min(...values)) : null,
-    p50: p(50),
-    p95: p(95),
-    p99: p(99),
-    max: values.length ? round(Math.max(...values)) : null,
-    mean: values.length ? round(values.reduce((a, b) => a + b, 0) / values.length) : null,
   };
 }
 

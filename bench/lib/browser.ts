@@ -74,20 +74,6 @@ export async function signUpInContext(context: BrowserContext, username: string)
   if (res.status() !== 201) throw new Error(`signup ${username}: ${res.status()} ${await res.text()}`);
 }
 
-/** Goes live from Spyglass's /live page with a public broadcast; returns its id. */
-export async function goLiveInPage(page: Page, title: string): Promise<string> {
-  await page.goto('/live');
-  await page.getByRole('textbox', { name: 'Title' }).fill(title);
-  await page.getByRole('radio', { name: 'Public' }).check();
-  await page.getByRole('button', { name: 'Go live' }).click();
-  const watchLink = page.getByRole('link', { name: 'Watch link' });
-  await watchLink.waitFor({ timeout: 20_000 });
-  const href = (await watchLink.getAttribute('href')) ?? '';
-  const id = /\/watch\/(b_[A-Za-z0-9_-]+)$/.exec(href)?.[1];
-  if (!id) throw new Error(`unexpected watch link ${href}`);
-  return id;
-}
-
 /** Waits until the page's stamp reader (`readStamps`) has decoded `minFrames` frames; clears what it collected. */
 export async function waitForFrames(page: Page, what: string, minFrames = 10, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -37,3 +37,27 @@ export interface Distribution {
   max: number | null;
   mean: number | null;
 }
+
+/** count, min, p50, p95, p99, max and mean of a sample, rounded to 0.1; nulls when empty. */
+export interface Percentiles {
+  count: number;
+  min: number | null;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  mean: number | null;
+}
+
+export function percentiles(values: readonly number[]): Percentiles {
+  const r = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
+  return {
+    count: values.length,
+    min: r(values.length ? Math.min(...values) : null),
+    p50: r(percentile(values, 50)),
+    p95: r(percentile(values, 95)),
+    p99: r(percentile(values, 99)),
+    max: r(values.length ? Math.max(...values) : null),
+    mean: r(values.length ? values.reduce((a, b) => a + b, 0) / values.length : null),
+  };
+}

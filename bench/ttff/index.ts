@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { benchPage, buildWebClient, bundleBrowserScript, goLiveInPage, launchChromium, signUpInContext } from '../lib/browser.ts';
+import { goLiveInPage } from '../../test/helpers/liveUi.ts';
+import { benchPage, buildWebClient, bundleBrowserScript, launchChromium, signUpInContext } from '../lib/browser.ts';
 import { startChild, type ChildHandle } from '../lib/child.ts';
 import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import type { SpyglassReady } from '../lib/spyglass.child.ts';
 import type { CameraOptions, FirstFrame, Milestone, RequestTiming } from '../lib/stamp.browser.ts';
-import { percentile } from '../lib/stats.ts';
+import { percentiles, type Percentiles } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import type { RawReady } from './raw.child.ts';
@@ -46,15 +47,6 @@ export function ttffConfig(smoke: boolean): TtffConfig {
     ? { joins: 3, warmupJoins: 1, pauseMs: 300, camera: { width: 640, height: 360, fps: 30 }, targetP95Ms: 500, joinTimeoutMs: 15_000 }
     : { joins: 40, warmupJoins: 2, pauseMs: 700, camera: { width: 1280, height: 720, fps: 30 }, targetP95Ms: 500, joinTimeoutMs: 15_000 };
   return joins === undefined ? config : { ...config, joins };
-}
-
-export interface Percentiles {
-  count: number;
-  min: number | null;
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-  mean: number | null;
 }
 
 /** One join; every time in ms after its start (null: the milestone was not seen). */
@@ -312,21 +304,6 @@ function summarise(name: 'spyglass' | 'raw', all: JoinSample[]): PathTtff {
     ),
     requestsTotalMs: percentiles(samples.map((s) => round(s.requests.reduce((a, r) => a + (r.ms ?? 0), 0)))),
     firstSizes,
-  };
-}
-
-function percentiles(values: readonly number[]): Percentiles {
-  const p = (q: number) => {
-    const v = percentile(values, q);
-    return v === null ? null : round(v);
-  };
-  return {
-    count: values.length,
-    min: values.length ? round(Math.min(...values)) : null,
-    p50: p(50),
-    p95: p(95),
-    max: values.length ? round(Math.max(...values)) : null,
-    mean: values.length ? round(values.reduce((a, b) => a + b, 0) / values.length) : null,
   };
 }
 

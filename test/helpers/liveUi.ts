@@ -11,13 +11,13 @@ export async function signUpInPage(page: Page, username: string): Promise<void> 
 }
 
 /** Goes live from /live with a public broadcast; resolves with its id once the page shows the watch link. */
-export async function goLiveInPage(page: Page, title: string): Promise<string> {
+export async function goLiveInPage(page: Page, title: string, timeoutMs = 20_000): Promise<string> {
   await page.goto('/live');
   await page.getByRole('textbox', { name: 'Title' }).fill(title);
   await page.getByRole('radio', { name: 'Public' }).check();
   await page.getByRole('button', { name: 'Go live' }).click();
   const watchLink = page.getByRole('link', { name: 'Watch link' });
-  await watchLink.waitFor({ timeout: 15_000 });
+  await watchLink.waitFor({ timeout: timeoutMs });
   const href = (await watchLink.getAttribute('href')) ?? '';
   const id = /\/watch\/(b_[A-Za-z0-9_-]+)$/.exec(href)?.[1];
   if (!id) throw new Error(`unexpected watch link ${href}`);
