@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { inboundStats } from '../../test/helpers/browser.ts';
+import { inboundStats, trackPeerConnections } from '../../test/helpers/browser.ts';
 import { goLiveInPage } from '../../test/helpers/liveUi.ts';
 export { launchChromium } from '../../test/helpers/browser.ts';
 
@@ -31,17 +31,7 @@ export async function ensureWebBuilt(): Promise<void> {
 async function trackedPage(browser: Browser, baseURL: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ baseURL });
   const page = await context.newPage();
-  await page.addInitScript(() => {
-    const w = window as unknown as { __pcs: RTCPeerConnection[]; RTCPeerConnection: typeof RTCPeerConnection };
-    const Original = w.RTCPeerConnection;
-    w.__pcs = [];
-    w.RTCPeerConnection = class extends Original {
-      constructor(config?: RTCConfiguration) {
-        super(config);
-        w.__pcs.push(this);
-      }
-    };
-  });
+  await trackPeerConnections(page);
   return { context, page };
 }
 
