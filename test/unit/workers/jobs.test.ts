@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FinalizeJobSchema, RecordJobSchema, ResultJobSchema, TapRequestSchema, finalizeJobId, recordJobId, tapChannels } from '../../../workers/jobs.ts';
+import { ArchiveJobSchema, FinalizeJobSchema, RecordJobSchema, ResultJobSchema, TapRequestSchema, finalizeJobId, recordJobId, tapChannels } from '../../../workers/jobs.ts';
 
 const output = {
   durationMs: 10_000,
@@ -51,5 +51,10 @@ describe('job contract', () => {
     expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: 'example.com', ...ports }).success).toBe(false);
     expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: '::1', ...ports, video: { rtpPort: 0, rtcpPort: 1 } }).success).toBe(false);
     expect(TapRequestSchema.safeParse({ op: 'explode', tapId: 'x' }).success).toBe(false);
+    // Archive jobs: an optional whole, positive rate cap (background archives).
+    expect(ArchiveJobSchema.safeParse({ archiveId: 'a_12345678' }).success).toBe(true);
+    expect(ArchiveJobSchema.safeParse({ archiveId: 'a_12345678', maxBytesPerSecond: 104857600 }).success).toBe(true);
+    for (const bad of [0, -1, 1.5, '100']) expect(ArchiveJobSchema.safeParse({ archiveId: 'a_12345678', maxBytesPerSecond: bad }).success).toBe(false);
+    expect(ArchiveJobSchema.safeParse({ archiveId: '../a_12345678' }).success).toBe(false);
   });
 });
