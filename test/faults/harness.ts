@@ -104,6 +104,10 @@ export interface FaultFigures {
   gapS: { median: number; max: number };
   /** Viewers receiving again within the wait after the fault. */
   recovered: number;
+  /** Viewers whose client was told the broadcast ended (`broadcast:ended`, or a join refused with BROADCAST_ENDED). */
+  viewersToldEnded: number;
+  /** Fault → viewer told the broadcast ended (s): median and max over those told. */
+  toldEndedAfterS: { median: number; max: number } | null;
   liveS: number;
   replayS: number | null;
   /** liveS − replayS. */
@@ -134,7 +138,10 @@ export async function finishAndCheck(
   o: { scenario: string; faultAt: number; recovered: number; archiveId: string | null; notes?: string[] },
 ): Promise<FaultFigures> {
   const { caster, viewers, id } = live;
-  const gaps = viewers.stats().map((v) => v.maxGapMs / 1000).sort((a, b) => a - b);
+  const before = viewers.stats();
+  const gaps = before.map((v) => v.maxGapMs / 1000).sort((a, b) => a - b);
+  const viewersToldEnded = before.filter((v) => v.ended !== null).length;
+  const told = before.flatMap((v) => (v.endedAt !== null ? [(v.endedAt - o.faultAt) / 1000] : [])).sort((a, b) => a - b);
   if (caster.live) await caster.stop().catch((e: unknown) => (o.notes ??= []).push(`stop: ${String(e)}`));
   await caster.close();
   viewers.close();
@@ -199,6 +206,8 @@ export async function finishAndCheck(
     viewers: viewers.count,
     gapS: { median: round(gaps[Math.floor(gaps.length / 2)] ?? 0), max: round(gaps.at(-1) ?? 0) },
     recovered: o.recovered,
+    viewersToldEnded,
+    toldEndedAfterS: told.length ? { median: round(told[Math.floor(told.length / 2)]!), max: round(told.at(-1)!) } : null,
     liveS: round(liveMs / 1000),
     replayS: replayS === null ? null : round(replayS),
     lostS: replayS === null ? null : round(liveMs / 1000 - replayS),

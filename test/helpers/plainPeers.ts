@@ -132,14 +132,8 @@ export class PlainBroadcaster {
       this.endedAt = Date.now();
       this.endReason = e.reason;
     });
-    let first = true;
-    socket.on('connect', () => {
-      if (first) {
-        first = false;
-        return;
-      }
-      void this.#resume();
-    });
+    // Constructed once connected: every later 'connect' is a reconnection.
+    socket.on('connect', () => void this.#resume());
   }
 
   /** Goes live (public) with `clip` replayed as its camera and microphone. */
@@ -273,7 +267,9 @@ export interface ViewerStats {
   maxGapAt: number | null;
   joins: number;
   joinFailures: number;
+  /** Why the client learned the broadcast ended (`broadcast:ended`'s reason, or 'ended' from a refused join), and when. */
   ended: string | null;
+  endedAt: number | null;
   rtcp: { rr: number; remb: number; pli: number; nackPackets: number; nackedSeqs: number; srReceived: number };
   /** Video packets dropped on purpose (emulated loss), and retransmissions that filled them. */
   loss: { dropped: number; recovered: number; rtxReceived: number };
@@ -341,6 +337,7 @@ class PlainViewer {
       joins: 0,
       joinFailures: 0,
       ended: null,
+      endedAt: null,
       rtcp: { rr: 0, remb: 0, pli: 0, nackPackets: 0, nackedSeqs: 0, srReceived: 0 },
       loss: { dropped: 0, recovered: 0, rtxReceived: 0 },
     };
@@ -349,7 +346,7 @@ class PlainViewer {
       if (e.broadcastId === broadcastId) void this.join();
     });
     socket.on('broadcast:ended', (e) => {
-      if (e.broadcastId === broadcastId) this.stats.ended = e.reason;
+      if (e.broadcastId === broadcastId) this.#ended(e.reason);
     });
     let first = !socket.connected;
     socket.on('connect', () => {
@@ -380,7 +377,7 @@ class PlainViewer {
       this.#port = null;
       const res = await ask(this.#socket, 'broadcast:join', { broadcastId: id });
       if (res.broadcast.status === 'ended') {
-        this.stats.ended = 'ended';
+        this.#ended('ended');
         return;
       }
       const transport = await ask(this.#socket, 'transport:create', { broadcastId: id });
@@ -415,7 +412,7 @@ class PlainViewer {
     } catch (error) {
       this.stats.joinFailures += 1;
       const code = error instanceof PeerError ? error.code : '';
-      if (code === 'BROADCAST_ENDED') this.stats.ended = 'ended';
+      if (code === 'BROADCAST_ENDED') this.#ended('ended');
       else if (!FINAL_CODES.has(code) && attempt < 20 && !this.#closed) {
         setTimeout(() => void this.join(attempt + 1), Math.min(1000 * attempt, 5000)).unref();
       }
@@ -426,6 +423,12 @@ class PlainViewer {
         void this.join();
       }
     }
+  }
+
+  #ended(reason: string): void {
+    if (this.stats.ended !== null) return;
+    this.stats.ended = reason;
+    this.stats.endedAt = Date.now();
   }
 
   resetGaps(): void {
