@@ -229,7 +229,8 @@ export async function run(opts: RunOptions): Promise<SoakResult> {
         samples: series.length,
         rssFirstMiB: after[0]?.processes[role]?.rssMiB ?? null,
         rssLastMiB: after.at(-1)?.processes[role]?.rssMiB ?? null,
-        rssSlopeMiBPerHour: sl === null ? null : round(sl, 2),
+        // + 0: no -0 in the JSON.
+        rssSlopeMiBPerHour: sl === null ? null : round(sl, 2) + 0,
         fdsFirst: fds[0] ?? null,
         fdsLast: fds.at(-1) ?? null,
         fdsMax: fds.length > 0 ? Math.max(...fds) : null,
