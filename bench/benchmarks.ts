@@ -4,6 +4,7 @@ import * as latency from './latency/index.ts';
 import * as ttff from './ttff/index.ts';
 import * as archive from './archive/index.ts';
 import * as recording from './recording/index.ts';
+import * as soak from './soak/index.ts';
 import type { BenchmarkModule, BenchResult } from './types.ts';
 
 /** Checks a module against the contract, then forgets its result type (the runner only passes results back). */
@@ -23,7 +24,11 @@ export const BENCHMARKS = {
   ttff: entry<ttff.TtffResult>(ttff),
   recording: entry<recording.RecordingResult>(recording),
   archive: entry<archive.ArchiveResult>(archive),
+  soak: entry<soak.SoakResult>(soak),
 };
+
+/** Benchmarks that `npm run bench` (no names) leaves out: they run for an hour, on request only. */
+export const ON_REQUEST_ONLY: ReadonlySet<BenchmarkName> = new Set(['soak']);
 
 export type BenchmarkName = keyof typeof BENCHMARKS;
 

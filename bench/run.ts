@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BENCHMARKS, isBenchmarkName, type BenchmarkName } from './benchmarks.ts';
+import { BENCHMARKS, ON_REQUEST_ONLY, isBenchmarkName, type BenchmarkName } from './benchmarks.ts';
 import { machineInfo } from './lib/machine.ts';
 import { machineCpuTicks } from './lib/proc.ts';
 import { RESULTS_DIR, runIdOf, writeLatest, writeResult } from './lib/results.ts';
@@ -9,26 +9,32 @@ import type { LatestFigures } from './types.ts';
 /**
  * The benchmark runner.
  *
- *   tsx bench/run.ts                 every benchmark (npm run bench); writes latest.json
+ *   tsx bench/run.ts                 every benchmark but the soak (npm run bench); writes latest.json
  *   tsx bench/run.ts fanout join     some of them (npm run bench:fanout, bench:join)
+ *   tsx bench/run.ts soak --minutes 60   the soak, for how long (npm run bench:soak -- --minutes 60)
  *   tsx bench/run.ts --smoke [names] tiny mode, prints only (what test/bench runs)
  *
  * A non-smoke run writes bench/results/<runId>/<name>.json and .svg, plus summary.md;
  * a run of every benchmark also rewrites bench/results/latest.json.
  */
 
-const USAGE = `usage: tsx bench/run.ts [--smoke] [${Object.keys(BENCHMARKS).join('|')} ...]`;
+const USAGE = `usage: tsx bench/run.ts [--smoke] [--minutes N] [${Object.keys(BENCHMARKS).join('|')} ...]`;
 
 async function main(argv: string[]): Promise<number> {
   const smoke = argv.includes('--smoke');
-  const names = argv.filter((a) => !a.startsWith('--'));
-  const unknownFlags = argv.filter((a) => a.startsWith('--') && a !== '--smoke');
-  if (argv.includes('--help') || unknownFlags.length > 0 || names.some((n) => !isBenchmarkName(n))) {
+  const minutesAt = argv.indexOf('--minutes');
+  const minutes = minutesAt >= 0 ? Number(argv[minutesAt + 1]) : undefined;
+  const rest = minutesAt >= 0 ? argv.filter((_, i) => i !== minutesAt && i !== minutesAt + 1) : argv;
+  const names = rest.filter((a) => !a.startsWith('--'));
+  const unknownFlags = rest.filter((a) => a.startsWith('--') && a !== '--smoke');
+  const badMinutes = minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0);
+  if (argv.includes('--help') || badMinutes || unknownFlags.length > 0 || names.some((n) => !isBenchmarkName(n))) {
     console.error(USAGE);
     return argv.includes('--help') ? 0 : 2;
   }
-  const selected = (names.length > 0 ? names : Object.keys(BENCHMARKS)) as BenchmarkName[];
-  const all = new Set(selected).size === Object.keys(BENCHMARKS).length;
+  const everyDefault = (Object.keys(BENCHMARKS) as BenchmarkName[]).filter((n) => !ON_REQUEST_ONLY.has(n));
+  const selected = (names.length > 0 ? names : everyDefault) as BenchmarkName[];
+  const all = everyDefault.every((n) => selected.includes(n));
   const at = new Date();
   const runId = runIdOf(at);
   const machine = machineInfo();
@@ -47,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
   for (const name of selected) {
     const bench = BENCHMARKS[name];
     try {
-      const result = await bench.run({ smoke, log });
+      const result = await bench.run({ smoke, log, minutes });
       const lines = bench.describe(result);
       for (const l of lines) log(`${name}: ${l}`);
       Object.assign(figures, bench.summary(result));

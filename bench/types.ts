@@ -13,6 +13,8 @@ export interface RunOptions {
   smoke: boolean;
   /** Progress lines (the runner prints them on stderr); default: silent. */
   log?: ((line: string) => void) | undefined;
+  /** Length of a benchmark that runs for a set time (the soak), from `--minutes N`; default: its own. */
+  minutes?: number | undefined;
 }
 
 /**

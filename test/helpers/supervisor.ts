@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { dropQueues, testQueuePrefix } from './server.ts';
+
+const root = path.join(import.meta.dirname, '..', '..');
+/** The plain-RTP stand-in for WebRTC, loaded into the signalling process (see plainWebRtc.ts). */
+export const PLAIN_WEBRTC_PRELOAD = path.join(import.meta.dirname, 'plainWebRtc.preload.ts');
+
+/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A real `npm start` (scripts/start.ts: signalling + workers processes) on temp data and free ports. */
+export interface Supervisor {
+  readonly pid: number;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly queuePrefix: string;
+  readonly redisUrl: string;
+  /** Everything the supervisor and its processes printed. */
+  output(): string;
+  /** Resolves with the supervisor's exit code. */
+  readonly exited: Promise<number | null>;
+  /** Waits until the output (from `from` on) matches `re`; returns the match. */
+  waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
+  /** SIGTERM (then SIGKILL after 20 s), then deletes its data dir and Redis keys. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node --import tsx scripts/start.ts` (what `npm start` runs after setup and the web
+ * build) with its own data dir, queue prefix, HTTP port and media port ranges, and the
+ * plain-RTP stand-in for WebRTC in the signalling process. Resolves once it prints its URL.
+ */
+export async function startSupervisor(env: Record<string, string> = {}): Promise<Supervisor> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-supervised-'));
+  const queuePrefix = testQueuePrefix();
+  const port = await freePort();
+  const redisUrl = env.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  // Port blocks of their own, away from the defaults other test servers use.
+  const rtc = 50_000 + randomInt(0, 9) * 1000;
+  const rec = 60_000 + randomInt(0, 25) * 200;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      NODE_OPTIONS: `--import tsx --import ${PLAIN_WEBRTC_PRELOAD}`,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      REDIS_URL: redisUrl,
+      SPYGLASS_QUEUE_PREFIX: queuePrefix,
+      SPYGLASS_MEDIA_PORT: '0',
+      SPYGLASS_RTC_MIN_PORT: String(rtc),
+      SPYGLASS_RTC_MAX_PORT: String(rtc + 999),
+      SPYGLASS_RECORDING_MIN_PORT: String(rec),
+      SPYGLASS_RECORDING_MAX_PORT: String(rec + 199),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: false,
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stopped: Promise<void> | undefined;
+  const sup: Supervisor = {
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    dataDir,
+    queuePrefix,
+    redisUrl,
+    output: () => out,
+    exited,
+    waitFor(re, timeoutMs = 60_000, from = 0) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.slice(from).match(re);
+          if (!m) return false;
+          cleanup();
+          resolve(m);
+          return true;
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no ${re} within ${timeoutMs} ms:\n${out.slice(-4000)}`));
+        }, timeoutMs);
+        const onExit = () => {
+          if (!check()) {
+            cleanup();
+            reject(new Error(`the supervisor exited before ${re}:\n${out.slice(-4000)}`));
+          }
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(listener);
+          void exited.then(() => undefined);
+        };
+        const listener = () => void check();
+        if (check()) return;
+        listeners.add(listener);
+        void exited.then(onExit);
+      });
+    },
+    stop() {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          await exited;
+          clearTimeout(timer);
+        }
+        await dropQueues(redisUrl, queuePrefix).catch(() => undefined);
+        rmSync(dataDir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+  try {
+    await sup.waitFor(/Spyglass is live at (\S+)/, 90_000);
+  } catch (error) {
+    await sup.stop();
+    throw error;
+  }
+  return sup;
+}
