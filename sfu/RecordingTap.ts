@@ -11,11 +11,19 @@ export interface RtpTarget {
   rtcpPort: number;
 }
 
-/** Where the recorder listens: one IP, a port pair per kind. */
+/** SRTP keys of one direction (SDES): AES_CM_128_HMAC_SHA1_80 and its base64 master key + salt. */
+export interface RecordingSrtp {
+  cryptoSuite: 'AES_CM_128_HMAC_SHA1_80';
+  keyBase64: string;
+}
+
+/** Where the recorder listens: one IP, a port pair per kind, and the key it would send with. */
 export interface RecordingTarget {
   ip: string;
   video: RtpTarget;
   audio: RtpTarget;
+  /** The recorder's key: the transports drop any RTCP that reaches them without it. */
+  srtp: RecordingSrtp;
 }
 
 /** One recorded track, as the recorder's SDP needs it. */
@@ -26,7 +34,14 @@ export interface RecordedStream extends RtpTarget {
   clockRate: number;
   channels?: number;
   parameters: Record<string, string | number>;
+  /** The key this stream is encrypted with (the recorder decrypts with it). Never log it. */
+  srtp: RecordingSrtp;
+  /** The address the stream is sent from; null when the transport listens on every address. */
+  sourceIp: string | null;
 }
+
+/** Listen addresses that say "every address": the sending address is then up to routing. */
+const UNSPECIFIED = new Set(['0.0.0.0', '::']);
 
 /** 'closed': its owner closed it; 'producer-closed': a recorded track ended (the broadcaster left or reconnected). */
 export type RecordingTapCloseReason = 'closed' | 'producer-closed';
@@ -46,7 +61,7 @@ export interface RecordingTapOptions {
 
 /**
  * The recording tap of a broadcast: one PlainTransport (RTP and RTCP on separate ports, no
- * comedia) and one paused consumer per broadcaster track, sending to a recorder on another
+ * comedia, SRTP with AES_CM_128_HMAC_SHA1_80) and one paused consumer per broadcaster track, sending to a recorder on another
  * process or host. The recorder first learns the codecs ({@link streams}) to start listening,
  * then calls {@link resume}: consumers resume and a keyframe is requested, so the recording
  * starts on one. Simulcast is recorded from its best layer.
@@ -87,10 +102,21 @@ export class RecordingTap extends TypedEmitter<RecordingTapEvents> {
           listenInfo: { protocol: 'udp', ip: opts.listenIp },
           rtcpMux: false,
           comedia: false,
+          // The hop to the recorder may cross a network: encrypted and authenticated, so
+          // nobody can read the broadcast on the way or inject media into the recording.
+          enableSrtp: true,
+          srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80',
           appData: { role: 'recording' },
         });
         transports.push(transport);
-        await transport.connect({ ip: opts.target.ip, port: target.rtpPort, rtcpPort: target.rtcpPort });
+        await transport.connect({
+          ip: opts.target.ip,
+          port: target.rtpPort,
+          rtcpPort: target.rtcpPort,
+          srtpParameters: opts.target.srtp,
+        });
+        const srtp = transport.srtpParameters;
+        if (srtp?.cryptoSuite !== 'AES_CM_128_HMAC_SHA1_80') throw new Error('the recording transport has no SRTP key');
         const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
         consumers.push(consumer);
         if (consumer.type === 'simulcast' || consumer.type === 'svc') {
@@ -112,6 +138,8 @@ export class RecordingTap extends TypedEmitter<RecordingTapEvents> {
           ),
           rtpPort: target.rtpPort,
           rtcpPort: target.rtcpPort,
+          srtp: { cryptoSuite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 },
+          sourceIp: UNSPECIFIED.has(transport.tuple.localAddress) ? null : transport.tuple.localAddress,
         });
       }
     } catch (error) {
@@ -119,7 +147,8 @@ export class RecordingTap extends TypedEmitter<RecordingTapEvents> {
       throw toAppError(error, 'open recording tap');
     }
     const tap = new RecordingTap(opts, transports, consumers, streams);
-    opts.logger.info({ tapId: tap.id, target: opts.target, kinds: streams.map((s) => s.kind) }, 'recording tap opened');
+    const { srtp: _key, ...where } = opts.target;
+    opts.logger.info({ tapId: tap.id, target: where, kinds: streams.map((s) => s.kind) }, 'recording tap opened');
     return tap;
   }
 

@@ -123,6 +123,8 @@ export async function startSpyglass(
     });
     const service = archives;
     recording.setArchiveHandler((r) => service.applyResult(r));
+    // Leftovers: zips past their expiry, and superseded ones not yet deleted.
+    service.sweepFiles().catch((err: unknown) => logger.warn({ err }, 'could not sweep old archive files (tried again at the next start)'));
     sweep = new ArchiveSweep({ config, stores, archives, sunset, logger: logger.child({ component: 'sunset-sweep' }) });
   }
   // At the read-only switch, whatever is still live ends (and is recorded up to there).

@@ -98,9 +98,9 @@ export type ResultJob = z.infer<typeof ResultJobSchema>;
 // --------------------------------------------------------- recording tap --
 
 /**
- * The recording tap, over Redis pub/sub (common/redisRpc.ts). The worker listens for RTP
- * on `host` (its own address, reachable from the SFU) and asks the signalling node that
- * hosts the broadcast to send it there from a mediasoup PlainTransport:
+ * The recording tap, over Redis pub/sub (common/redisRpc.ts). The worker listens for SRTP
+ * on `host` only (its own address, reachable from the SFU) and asks the signalling node that
+ * hosts the broadcast to send it there from a mediasoup PlainTransport with SRTP:
  *
  *   open      → the SFU creates paused consumers and answers with their codecs, so the
  *               worker can write the SDP and start ffmpeg;
@@ -119,6 +119,17 @@ export function tapChannels(queuePrefix: string): { rpc: string; closed: string 
 const portSchema = z.number().int().min(1).max(65535);
 const RtpTargetSchema = z.strictObject({ rtpPort: portSchema, rtcpPort: portSchema });
 
+/**
+ * SRTP keys of one direction of the tap (SDES, RFC 4568): the one suite mediasoup's
+ * PlainTransport and ffmpeg 5.1 both speak, and its 30-byte master key + salt in base64.
+ * Keys travel over Redis: keep Redis private (docs/recording.md). Never log them.
+ */
+export const TapSrtpSchema = z.strictObject({
+  cryptoSuite: z.literal('AES_CM_128_HMAC_SHA1_80'),
+  keyBase64: z.string().regex(/^[A-Za-z0-9+/]{40}$/, 'a base64 30-byte master key + salt'),
+});
+export type TapSrtp = z.infer<typeof TapSrtpSchema>;
+
 export const TapRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('open'),
@@ -127,6 +138,11 @@ export const TapRequestSchema = z.discriminatedUnion('op', [
     host: z.union([z.ipv4(), z.ipv6()]),
     video: RtpTargetSchema,
     audio: RtpTargetSchema,
+    /**
+     * The key the SFU expects on what the recorder sends back (RTCP), made by the worker
+     * for this run. The SFU sends with its own keys, answered per stream.
+     */
+    srtp: TapSrtpSchema,
   }),
   z.strictObject({ op: z.literal('resume'), tapId: z.string().min(1).max(100) }),
   z.strictObject({ op: z.literal('heartbeat'), tapId: z.string().min(1).max(100) }),
@@ -146,6 +162,13 @@ export const TapStreamSchema = z.strictObject({
   parameters: z.record(z.string(), z.union([z.string(), z.number()])),
   rtpPort: portSchema,
   rtcpPort: portSchema,
+  /** The key the SFU encrypts this stream with (RTP and RTCP); the recorder decrypts with it. */
+  srtp: TapSrtpSchema,
+  /**
+   * The address the SFU sends this stream from (its PlainTransport's local address), so the
+   * recorder accepts packets from there only; null when the SFU listens on every address.
+   */
+  sourceIp: z.union([z.ipv4(), z.ipv6()]).nullable(),
 });
 export type TapStream = z.infer<typeof TapStreamSchema>;
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Config } from '../../common/config.ts';
@@ -107,12 +107,58 @@ export class ArchiveService {
     }
     const record = await archives.get(r.archiveId);
     if (record) this.#o.notifyUser(record.userId, this.summary(record));
+    if (record?.state === 'ready') await this.pruneSuperseded(record.userId);
+  }
+
+  /**
+   * Deletes the zips of the user's superseded archives: every ready archive but the newest
+   * is marked deleted (its link then answers 410) and its directory removed. Archives being
+   * built are never touched. During a sunset an archive whose link was promised to work
+   * until the service goes off (expiry at or after offAt: the sweep's archive, and any made
+   * during the sunset) is kept until it expires. Returns the ids deleted.
+   */
+  async pruneSuperseded(userId: UserId): Promise<string[]> {
+    const [, ...superseded] = await this.#o.stores.archives.keptReady(userId);
+    const endsAt = this.#o.serviceEndsAt?.() ?? null;
+    const deleted: string[] = [];
+    for (const a of superseded) {
+      if (endsAt !== null && a.expiresAt !== null && Date.parse(a.expiresAt) >= endsAt) continue;
+      if (await this.#deleteFiles(a, 'superseded')) deleted.push(a.id);
+    }
+    return deleted;
+  }
+
+  /**
+   * The start-up sweep: deletes the zips of ready archives past their link expiry, and of
+   * superseded archives left over (a crash between "ready" and the pruning, or archives made
+   * before pruning existed). Returns how many were deleted.
+   */
+  async sweepFiles(): Promise<{ expired: number; superseded: number }> {
+    const archives = this.#o.stores.archives;
+    let expired = 0;
+    for (const a of await archives.expiredKept(this.#clock())) if (await this.#deleteFiles(a, 'expired')) expired += 1;
+    let superseded = 0;
+    for (const userId of await archives.usersWithSuperseded()) superseded += (await this.pruneSuperseded(userId)).length;
+    if (expired + superseded > 0) this.#o.logger.info({ expired, superseded }, 'deleted old archive files');
+    return { expired, superseded };
+  }
+
+  /** Marks the archive deleted first (its link stops working), then removes its directory. */
+  async #deleteFiles(a: ArchiveRecord, why: 'superseded' | 'expired'): Promise<boolean> {
+    if (!(await this.#o.stores.archives.markDeleted(a.id))) return false;
+    // The id matched the archive id pattern when it was made; check again before a recursive rm.
+    if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(a.id)) throw new Error(`refusing to delete an archive with a malformed id: ${JSON.stringify(a.id)}`);
+    // A download in progress keeps its open file; the space is freed when it ends.
+    await rm(path.join(this.#o.config.dataDir, 'archives', a.id), { recursive: true, force: true });
+    this.#o.logger.info({ archiveId: a.id, userId: a.userId, why }, 'archive file deleted');
+    return true;
   }
 
   /**
    * Checks a download link and returns the archive's file. The link is signed over the
    * archive id and its expiry: another archive's id, a changed expiry or signature → 403;
-   * past its expiry → 410 LINK_EXPIRED (ask for the archive again).
+   * past its expiry, or its zip deleted because a newer archive replaced it → 410
+   * LINK_EXPIRED with a message saying which.
    */
   async resolveDownload(id: string, expires: string | undefined, sig: string | undefined): Promise<{ file: string; record: ArchiveRecord }> {
     if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(id) || !expires || !/^\d{1,16}$/.test(expires) || !sig || !/^[0-9a-f]{64}$/.test(sig)) {
@@ -125,12 +171,15 @@ export class ArchiveService {
     if (Number(expires) <= this.#clock() || (record.expiresAt && Date.parse(record.expiresAt) <= this.#clock())) {
       throw new AppError('LINK_EXPIRED', 'this download link has expired; ask for your archive again');
     }
+    if (record.deletedAt) {
+      throw new AppError('LINK_EXPIRED', 'a newer archive replaced this one; download the newer one from your account page');
+    }
     return { file: path.join(this.#o.config.dataDir, 'archives', id, record.fileName), record };
   }
 
   summary(r: ArchiveRecord): ArchiveSummary {
     const expiresMs = r.expiresAt ? Date.parse(r.expiresAt) : null;
-    const usable = r.state === 'ready' && expiresMs !== null && expiresMs > this.#clock();
+    const usable = r.state === 'ready' && r.deletedAt === null && expiresMs !== null && expiresMs > this.#clock();
     return {
       id: r.id,
       state: r.state,

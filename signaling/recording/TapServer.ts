@@ -84,7 +84,8 @@ export class TapServer {
   async #handle(payload: unknown): Promise<TapResponse | undefined> {
     const parsed = TapRequestSchema.safeParse(payload);
     if (!parsed.success) {
-      this.#o.logger.warn({ payload }, 'dropped an invalid tap request');
+      // Not the payload: it may carry an SRTP key.
+      this.#o.logger.warn({ issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'dropped an invalid tap request');
       return undefined;
     }
     const req = parsed.data;
@@ -129,7 +130,7 @@ export class TapServer {
 
     const media = source.media;
     const tap = await media.openRecordingTap(
-      { ip: req.host, video: req.video, audio: req.audio },
+      { ip: req.host, video: req.video, audio: req.audio, srtp: req.srtp },
       this.#o.keyframeIntervalMs,
     );
     const tapId = tap.id;

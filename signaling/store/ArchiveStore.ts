@@ -19,6 +19,8 @@ export interface ArchiveRecord {
   createdAt: string;
   /** ISO time after which the download link no longer works (ready archives). */
   expiresAt: string | null;
+  /** ISO time its zip was deleted (a newer archive replaced it, or it expired); null while kept. */
+  deletedAt: string | null;
 }
 
 const ONE_BUILDING = { constraint: 'archives_one_building_per_user', sqliteColumns: 'archives.user_id' };
@@ -40,6 +42,7 @@ function toRecord(r: Selectable<ArchivesTable>): ArchiveRecord {
     reason: r.reason,
     createdAt: toIso(Number(r.created_at)),
     expiresAt: r.expires_at === null ? null : toIso(Number(r.expires_at)),
+    deletedAt: r.deleted_at === null || r.deleted_at === undefined ? null : toIso(Number(r.deleted_at)),
   };
 }
 
@@ -118,6 +121,61 @@ export class ArchiveStore {
       .set({ state: 'ready', percent: 100, file_name: f.fileName, size_bytes: f.sizeBytes, sha256: f.sha256, expires_at: f.expiresAt, updated_at: this.#clock() })
       .where('id', '=', id)
       .where('state', '=', 'building')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The user's ready archives whose zip is still kept, newest first (by creation): the first
+   * is the one to keep, the others are superseded.
+   */
+  async keptReady(userId: UserId): Promise<ArchiveRecord[]> {
+    const rows = await this.#db
+      .selectFrom('archives')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('state', '=', 'ready')
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /** Users with more than one ready archive still kept (leftovers of a superseded archive). */
+  async usersWithSuperseded(): Promise<UserId[]> {
+    const rows = await this.#db
+      .selectFrom('archives')
+      .select('user_id')
+      .where('state', '=', 'ready')
+      .where('deleted_at', 'is', null)
+      .groupBy('user_id')
+      .having((eb) => eb.fn.countAll(), '>', 1)
+      .execute();
+    return rows.map((r) => r.user_id);
+  }
+
+  /** Ready archives still kept whose link expired at or before `nowMs`. */
+  async expiredKept(nowMs: number): Promise<ArchiveRecord[]> {
+    const rows = await this.#db
+      .selectFrom('archives')
+      .selectAll()
+      .where('state', '=', 'ready')
+      .where('deleted_at', 'is', null)
+      .where('expires_at', '<=', nowMs)
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /** Records that a ready archive's zip is deleted (its link answers 410). Returns whether it changed. */
+  async markDeleted(id: string): Promise<boolean> {
+    const now = this.#clock();
+    const r = await this.#db
+      .updateTable('archives')
+      .set({ deleted_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('state', '=', 'ready')
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

@@ -227,6 +227,15 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('archives').execute();
       },
     },
+    '0005_archives_deleted_at': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Set when a ready archive's zip is deleted (a newer one replaced it, or it expired).
+        await db.schema.alterTable('archives').addColumn('deleted_at', 'bigint').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('archives').dropColumn('deleted_at').execute();
+      },
+    },
   };
 }
 

@@ -119,6 +119,8 @@ export interface ArchivesTable {
   created_at: number;
   updated_at: number;
   expires_at: number | null;
+  /** When the zip was deleted (superseded by a newer archive, or past its expiry); its link answers 410. */
+  deleted_at: number | null;
 }
 
 /**

@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { protectRtcp } from './srtp.ts';
 
 /**
  * The one place that starts ffmpeg and ffprobe (argv arrays, never a shell): short batch
@@ -48,12 +49,23 @@ interface Finished {
 function launch(
   command: string,
   argv: string[],
-  opts: { cwd?: string | undefined; captureStdout: boolean; onStderrLine?: ((line: string) => void) | undefined },
+  opts: {
+    cwd?: string | undefined;
+    captureStdout: boolean;
+    onStderrLine?: ((line: string) => void) | undefined;
+    /** Written to the child's stdin, which is then closed. */
+    stdin?: string | undefined;
+  },
 ): { child: ChildProcess; done: Promise<Finished> } {
   const child = spawn(command, argv, {
     cwd: opts.cwd,
-    stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
+  if (opts.stdin !== undefined && child.stdin) {
+    // A child that dies before reading its stdin gives EPIPE; its exit tells why.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.stdin);
+  }
   const tail: string[] = [];
   let partial = '';
   const addLine = (line: string) => {
@@ -229,17 +241,24 @@ const SETPRIV = '/usr/bin/setpriv';
  * kernel sends ffmpeg SIGINT and it closes its segment cleanly instead of running on
  * orphaned. The death signal follows the *thread* that spawned it: call this from the
  * main thread, not from a worker thread that may end first.
- * @param opts.wake where ffmpeg listens (any local address it bound, e.g. the SDP's host)
- *   and its RTP ports, one per stream: stop() sends each an RTCP BYE (see stop()).
+ * @param opts.sdp the SDP (with its SRTP keys), written to ffmpeg's stdin (recorderArgs reads `pipe:0`).
+ * @param opts.wake where ffmpeg listens (the address it bound, the SDP's host) and, per
+ *   stream, its RTP port and the SRTP key it decrypts with: stop() sends each an SRTCP BYE
+ *   (see stop()), from `host` (the SDP's source filter lets it through).
  */
 export function spawnRecorder(
   args: string[],
-  opts: { cwd?: string; onStderrLine?: (line: string) => void; wake?: { host: string; rtpPorts: number[] } } = {},
+  opts: {
+    cwd?: string;
+    sdp?: string;
+    onStderrLine?: (line: string) => void;
+    wake?: { host: string; streams: Array<{ rtpPort: number; srtpKeyBase64: string }> };
+  } = {},
 ): RecorderProcess {
   const [command, argv] = existsSync(SETPRIV)
     ? [SETPRIV, ['--pdeathsig', 'SIGINT', '--', 'ffmpeg', ...args]]
     : ['ffmpeg', args];
-  const { child, done } = launch(command, argv, { cwd: opts.cwd, captureStdout: false, onStderrLine: opts.onStderrLine });
+  const { child, done } = launch(command, argv, { cwd: opts.cwd, captureStdout: false, onStderrLine: opts.onStderrLine, stdin: opts.sdp });
   const pid = child.pid;
   if (pid === undefined) {
     throw new FfmpegError(`could not start ${command}`, { kind: 'spawn', exitCode: null, signal: null, stderrTail: '' });
@@ -253,7 +272,7 @@ export function spawnRecorder(
       if (gone) return exited;
       child.kill('SIGINT');
       const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      if (opts.wake) await sendRtcpBye(opts.wake.host, opts.wake.rtpPorts).catch(() => undefined);
+      if (opts.wake) await sendRtcpBye(opts.wake.host, opts.wake.streams).catch(() => undefined);
       try {
         return await exited;
       } finally {
@@ -266,17 +285,23 @@ export function spawnRecorder(
 }
 
 /**
- * Sends an RTCP BYE to each port. ffmpeg's RTP demuxer ends its input (a clean EOF: trailer
- * written, exit code 0) once every stream got a BYE; it ignores RTCP packets under 12 bytes,
- * so the BYE carries a 3-byte reason.
+ * Sends an SRTCP BYE, protected with the stream's key, to each stream's RTP port on `host`,
+ * from `host`. ffmpeg's RTP demuxer ends its input (a clean EOF: trailer written, exit code
+ * 0) once every stream got a BYE; it drops RTCP that fails SRTP authentication and RTCP
+ * packets under 12 bytes, so the BYE is protected and carries a 3-byte reason.
  */
-export async function sendRtcpBye(host: string, ports: number[]): Promise<void> {
+export async function sendRtcpBye(host: string, streams: Array<{ rtpPort: number; srtpKeyBase64: string }>): Promise<void> {
   const socket = dgram.createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   // V=2, one SSRC; PT 203 (BYE); length 2 (12 bytes); SSRC 0x5359; reason "end".
   const bye = Buffer.from([0x81, 203, 0, 2, 0, 0, 0x53, 0x59, 3, 0x65, 0x6e, 0x64]);
   try {
-    for (const port of ports) {
-      await new Promise<void>((resolve, reject) => socket.send(bye, port, host, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, host, () => (socket.off('error', reject), resolve()));
+    });
+    for (const s of streams) {
+      const packet = protectRtcp(bye, s.srtpKeyBase64);
+      await new Promise<void>((resolve, reject) => socket.send(packet, s.rtpPort, host, (err) => (err ? reject(err) : resolve())));
     }
   } finally {
     socket.close();

@@ -1,8 +1,10 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /**
- * ffmpeg argv (for spawnRecorder) that receives the RTP described by `sdpPath` and copies
- * it, untouched, into Matroska segments `<outDir>/seg-00000.mkv`, `seg-00001.mkv`, ... cut
+ * ffmpeg argv (for spawnRecorder) that receives the SRTP described by the SDP it reads on
+ * stdin (`pipe:0`, so the keys it holds are never on disk or in the argv, which every local
+ * user can read in /proc) on `localAddress` only, and copies it, untouched, into Matroska segments `<outDir>/seg-00000.mkv`, `seg-00001.mkv`, ... cut
  * at the first keyframe after every `segmentSeconds`, listed in `<outDir>/segments.csv`.
  * Each choice was checked against ffmpeg 5.1 (docs/recording.md, "Media pipeline"):
  *
@@ -23,9 +25,13 @@ import path from 'node:path';
  *   ffmpeg loses at most the cluster in progress.
  * - `-segment_time_delta 0.05`: a keyframe a few ms before the boundary still cuts.
  * - No `-fflags +genpts`: RTP gives every packet a timestamp; it changed nothing.
+ * - `-localaddr`: the SDP demuxer binds its RTP and RTCP sockets to this address instead
+ *   of every address (`*`). `-protocol_whitelist pipe,udp,rtp`: no file is ever opened as
+ *   input.
  */
 export function recorderArgs(opts: {
-  sdpPath: string;
+  /** The one local address ffmpeg binds its sockets to (`recording.rtpHost`). */
+  localAddress: string;
   outDir: string;
   segmentSeconds: number;
   /** Seconds without any packet after which ffmpeg ends on its own; default 30. */
@@ -34,16 +40,19 @@ export function recorderArgs(opts: {
   const { segmentSeconds } = opts;
   const noPacketTimeout = opts.noPacketTimeoutSeconds ?? 30;
   if (!Number.isFinite(segmentSeconds) || segmentSeconds <= 0) throw new Error(`segmentSeconds must be > 0, got ${segmentSeconds}`);
+  if (isIP(opts.localAddress) === 0) throw new Error(`localAddress must be an IP address, got ${JSON.stringify(opts.localAddress)}`);
   if (!Number.isInteger(noPacketTimeout) || noPacketTimeout < 1) throw new Error(`noPacketTimeoutSeconds must be a positive integer`);
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
-    '-protocol_whitelist', 'file,udp,rtp',
+    '-protocol_whitelist', 'pipe,udp,rtp',
     '-listen_timeout', String(noPacketTimeout),
+    '-localaddr', opts.localAddress,
     '-analyzeduration', '5000000',
     '-probesize', '5000000',
     '-fpsprobesize', '0',
     '-buffer_size', '1048576',
-    '-i', opts.sdpPath,
+    '-f', 'sdp',
+    '-i', 'pipe:0',
     '-map', '0',
     '-c', 'copy',
     '-f', 'segment',

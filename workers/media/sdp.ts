@@ -2,16 +2,24 @@ import { isIP } from 'node:net';
 import { TapStreamSchema, type TapStream } from '../jobs.ts';
 
 /**
- * The SDP that tells ffmpeg what RTP to expect: one `m=` section per stream, e.g.
+ * The SDP that tells ffmpeg what SRTP to expect: one `m=` section per stream, e.g.
  *
  *   m=video 40000 RTP/AVP 96
  *   a=rtcp:40001
  *   a=rtpmap:96 VP8/90000
+ *   a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<key>
+ *   a=source-filter: incl IN IP4 * 10.0.0.5 10.0.0.9
  *   a=recvonly
  *
- * ffmpeg 5.1 binds the RTP port and the next one for RTCP on every address, and ignores
- * `a=rtcp` (written anyway, for readers): so `rtcpPort` must be `rtpPort + 1`, or RTCP
- * (sender reports, which ffmpeg uses to align audio and video) would go nowhere.
+ * ffmpeg 5.1 binds the RTP port and the next one for RTCP (on the SDP demuxer's
+ * `-localaddr`, see recorderArgs), and ignores `a=rtcp` (written anyway, for readers): so
+ * `rtcpPort` must be `rtpPort + 1`, or RTCP (sender reports, which ffmpeg uses to align audio
+ * and video) would go nowhere. With `a=crypto` it decrypts SRTP and SRTCP and drops every
+ * packet that fails authentication ("HMAC mismatch"). `a=source-filter` makes it drop
+ * packets (RTP and RTCP) from any other source address (not port): the stream's `sourceIp`
+ * (the SFU) and `host` itself, where the recorder's own stop BYE comes from.
+ *
+ * The result holds the keys: never write it to disk or a log (it goes to ffmpeg's stdin).
  * @throws Error on an invalid stream, host, duplicate port or payload type.
  */
 export function buildSdp(opts: { host: string; streams: TapStream[] }): string {
@@ -51,6 +59,14 @@ export function buildSdp(opts: { host: string; streams: TapStream[] }): string {
       return `${k}=${v}`;
     });
     if (params.length > 0) lines.push(`a=fmtp:${s.payloadType} ${params.join(';')}`);
+    lines.push(`a=crypto:1 ${s.srtp.cryptoSuite} inline:${s.srtp.keyBase64}`);
+    if (s.sourceIp !== null) {
+      if (isIP(s.sourceIp) !== family) {
+        throw new Error(`SDP stream ${i}: source ${JSON.stringify(s.sourceIp)} is not an IPv${family} address like the host`);
+      }
+      const sources = s.sourceIp === opts.host ? [s.sourceIp] : [s.sourceIp, opts.host];
+      lines.push(`a=source-filter: incl IN IP${family} * ${sources.join(' ')}`);
+    }
     lines.push('a=recvonly');
   }
   return `${lines.join('\r\n')}\r\n`;

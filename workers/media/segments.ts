@@ -7,7 +7,7 @@ import { z } from 'zod';
  * The recording layout on disk, one directory per run:
  *
  *   <recordingDir>/<runId>/run.json        RunInfo
- *   <recordingDir>/<runId>/stream.sdp
+ *   (no SDP: it holds the SRTP keys and reaches ffmpeg through its stdin)
  *   <recordingDir>/<runId>/seg-00000.mkv   ...
  *   <recordingDir>/<runId>/segments.csv    ffmpeg's list (may lack the last segment after a crash)
  */

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../common/config.ts';
 import { AppError } from '../../common/errors.ts';
@@ -10,6 +10,7 @@ import { TapResponseSchema, type ResultJob, type TapRequest, type TapResponse, t
 import { spawnRecorder } from '../media/ffmpeg.ts';
 import { recorderArgs } from '../media/recorderArgs.ts';
 import { buildSdp } from '../media/sdp.ts';
+import { SRTP_CRYPTO_SUITE, newSrtpKey } from '../media/srtp.ts';
 import { newRunId, writeRunInfo } from '../media/segments.ts';
 import { allocatePortBlock, waitUntilBound } from './ports.ts';
 import type { TapEvents } from './TapEvents.ts';
@@ -78,6 +79,9 @@ export async function recordBroadcast(broadcastId: BroadcastId, deps: RecordDeps
         host: deps.recording.rtpHost,
         video: block.video,
         audio: block.audio,
+        // ffmpeg sends its RTCP receiver reports unencrypted, so the SFU drops them; the key
+        // still makes the SFU drop anyone else's RTCP sent to its tap.
+        srtp: { cryptoSuite: SRTP_CRYPTO_SUITE, keyBase64: newSrtpKey() },
       });
       state.lastAnswer = Date.now();
     } catch (err) {
@@ -119,12 +123,13 @@ async function runOnce(
   const runId = newRunId();
   const runDir = path.join(recordingDir, runId);
   await mkdir(runDir, { recursive: true });
-  const sdpPath = path.join(runDir, 'stream.sdp');
-  await writeFile(sdpPath, buildSdp({ host: deps.recording.rtpHost, streams }));
-  const recorder = spawnRecorder(recorderArgs({ sdpPath, outDir: runDir, segmentSeconds: deps.recording.segmentSeconds }), {
+  const host = deps.recording.rtpHost;
+  const recorder = spawnRecorder(recorderArgs({ localAddress: host, outDir: runDir, segmentSeconds: deps.recording.segmentSeconds }), {
     cwd: runDir,
-    // Stopping sends an RTCP BYE too, so ffmpeg ends at once even when no packet comes any more.
-    wake: { host: deps.recording.rtpHost, rtpPorts: streams.map((s) => s.rtpPort) },
+    // The SDP holds the SRTP keys: through ffmpeg's stdin, never on disk.
+    sdp: buildSdp({ host, streams }),
+    // Stopping sends an SRTCP BYE too, so ffmpeg ends at once even when no packet comes any more.
+    wake: { host, streams: streams.map((s) => ({ rtpPort: s.rtpPort, srtpKeyBase64: s.srtp.keyBase64 })) },
   });
   const runLog = log.child({ runId, tapId, ffmpegPid: recorder.pid });
   let exited = false;

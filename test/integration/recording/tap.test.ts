@@ -9,7 +9,12 @@ import { createTestBroadcast, createTestPool, silentLogger } from '../../helpers
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const channels = tapChannels(`spyglass-test-tap-${process.pid}`);
-const target = { host: '127.0.0.1', video: { rtpPort: 41990, rtcpPort: 41991 }, audio: { rtpPort: 41992, rtcpPort: 41993 } };
+const target = {
+  host: '127.0.0.1',
+  video: { rtpPort: 41990, rtcpPort: 41991 },
+  audio: { rtpPort: 41992, rtcpPort: 41993 },
+  srtp: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'QSXVvCMu21Q/IEeqqeBpQEBtlShRdjEMa3DHYcPt' },
+};
 
 /**
  * The recording tap protocol between a record job and the SFU, over real Redis pub/sub and a
@@ -85,6 +90,9 @@ describe('recording tap over Redis', () => {
     const byKind = Object.fromEntries(opened.streams.map((s) => [s.kind, s]));
     expect(byKind.video).toMatchObject({ mimeType: 'video/VP8', clockRate: 90000, rtpPort: 41990, rtcpPort: 41991 });
     expect(byKind.audio).toMatchObject({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, rtpPort: 41992, rtcpPort: 41993 });
+    // Each stream comes with the SFU's own fresh SRTP key (never the recorder's) and its sending address.
+    for (const s of opened.streams) expect(s).toMatchObject({ srtp: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' }, sourceIp: '127.0.0.1' });
+    expect(new Set([target.srtp.keyBase64, byKind.video!.srtp.keyBase64, byKind.audio!.srtp.keyBase64]).size).toBe(3);
 
     expect(await call({ op: 'resume', tapId: opened.tapId })).toEqual({ status: 'resumed', offsetMs: 4321 });
     expect(await call({ op: 'heartbeat', tapId: opened.tapId })).toEqual({ status: 'ok' });
@@ -129,6 +137,10 @@ describe('recording tap over Redis', () => {
   });
 
   it('stays silent for broadcasts hosted elsewhere and for invalid requests (callers time out)', async () => {
+    // Without the recorder's SRTP key no tap opens.
+    const live1 = await liveBroadcast(['audio', 'video']);
+    const { srtp: _srtp, ...noKey } = target;
+    await expect(clientRpc.call(channels.rpc, { op: 'open', broadcastId: live1.id, ...noKey }, 500)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await expect(clientRpc.call(channels.rpc, { op: 'open', broadcastId: 'b_elsewhere01', ...target }, 500)).rejects.toMatchObject({
       code: 'UNAVAILABLE',
     });

@@ -74,24 +74,33 @@ export async function decodeAll(file: string): Promise<void> {
 
 /**
  * A sender like the SFU's PlainTransport: VP8 (payload type 96) or H.264 (102, constrained
- * baseline, packetization mode 1), a keyframe every 2 s, and Opus (111) over RTP to
- * 127.0.0.1 in real time, for `seconds` (default: until killed).
+ * baseline, packetization mode 1), a keyframe every 2 s, and Opus (111) over SRTP
+ * (AES_CM_128_HMAC_SHA1_80 with the given keys) to 127.0.0.1 in real time, for `seconds`
+ * (default: until killed).
  */
-export function startSender(opts: { videoPort: number; audioPort: number; seconds?: number; codec?: 'vp8' | 'h264' }): ChildProcess {
+export function startSender(opts: {
+  videoPort: number;
+  audioPort: number;
+  keys: { video: string; audio: string };
+  seconds?: number;
+  codec?: 'vp8' | 'h264';
+}): ChildProcess {
   const video =
     opts.codec === 'h264'
       ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-payload_type', '102']
       : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-payload_type', '96'];
   const t = opts.seconds ? ['-t', String(opts.seconds)] : [];
-  const rtp = (port: number) => `rtp://127.0.0.1:${port}?rtcpport=${port + 1}&pkt_size=1200`;
+  const srtp = (port: number, key: string) => [
+    '-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', key, `srtp://127.0.0.1:${port}?rtcpport=${port + 1}&pkt_size=1200`,
+  ];
   return spawn(
     'ffmpeg',
     [
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
       '-re', ...t, '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
       '-re', ...t, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-      '-map', '0:v', ...video, '-g', '60', '-keyint_min', '60', '-ssrc', '1111', '-f', 'rtp', rtp(opts.videoPort),
-      '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-payload_type', '111', '-ssrc', '2222', '-f', 'rtp', rtp(opts.audioPort),
+      '-map', '0:v', ...video, '-g', '60', '-keyint_min', '60', '-ssrc', '1111', '-f', 'rtp', ...srtp(opts.videoPort, opts.keys.video),
+      '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-payload_type', '111', '-ssrc', '2222', '-f', 'rtp', ...srtp(opts.audioPort, opts.keys.audio),
     ],
     { stdio: 'ignore' },
   );

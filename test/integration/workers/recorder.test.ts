@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { assembleReplay } from '../../../workers/media/assemble.ts';
 import { probe, spawnRecorder } from '../../../workers/media/ffmpeg.ts';
 import { recorderArgs } from '../../../workers/media/recorderArgs.ts';
 import { buildSdp } from '../../../workers/media/sdp.ts';
+import { SRTP_CRYPTO_SUITE, newSrtpKey } from '../../../workers/media/srtp.ts';
 import { writeRunInfo } from '../../../workers/media/segments.ts';
 import { decodeAll, packetSpanMs, settlesWithin, sleep, startSender, tmpDir } from './mediaFixtures.ts';
 
@@ -42,13 +43,17 @@ async function boundUdpPorts(): Promise<Set<number>> {
   return ports;
 }
 
-function streams(base: number, codec: 'vp8' | 'h264' = 'vp8'): TapStream[] {
+function streams(base: number, keys: { video: string; audio: string }, codec: 'vp8' | 'h264' = 'vp8'): TapStream[] {
   const h264 = { payloadType: 102, mimeType: 'video/H264', parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } };
+  const srtp = (keyBase64: string) => ({ cryptoSuite: SRTP_CRYPTO_SUITE, keyBase64 });
   return [
-    { kind: 'video', payloadType: 96, mimeType: 'video/VP8', clockRate: 90000, parameters: {}, rtpPort: base, rtcpPort: base + 1, ...(codec === 'h264' ? h264 : {}) },
+    {
+      kind: 'video', payloadType: 96, mimeType: 'video/VP8', clockRate: 90000, parameters: {}, rtpPort: base, rtcpPort: base + 1,
+      srtp: srtp(keys.video), sourceIp: '127.0.0.1', ...(codec === 'h264' ? h264 : {}),
+    },
     {
       kind: 'audio', payloadType: 111, mimeType: 'audio/opus', clockRate: 48000, channels: 2,
-      parameters: { minptime: 10, useinbandfec: 1 }, rtpPort: base + 2, rtcpPort: base + 3,
+      parameters: { minptime: 10, useinbandfec: 1 }, rtpPort: base + 2, rtcpPort: base + 3, srtp: srtp(keys.audio), sourceIp: '127.0.0.1',
     },
   ];
 }
@@ -81,10 +86,10 @@ describe('recorder: real ffmpeg receiving RTP', () => {
     const base = await freePorts();
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    const sdpPath = path.join(dir, 'stream.sdp');
-    await writeFile(sdpPath, buildSdp({ host: '127.0.0.1', streams: streams(base, opts.codec) }));
+    const keys = { video: newSrtpKey(), audio: newSrtpKey() };
+    const tracks = streams(base, keys, opts.codec);
     const args = recorderArgs({
-      sdpPath,
+      localAddress: '127.0.0.1',
       outDir: dir,
       segmentSeconds: SEGMENT_SECONDS,
       ...(opts.noPacketTimeoutSeconds ? { noPacketTimeoutSeconds: opts.noPacketTimeoutSeconds } : {}),
@@ -92,7 +97,8 @@ describe('recorder: real ffmpeg receiving RTP', () => {
     const spawnedAt = Date.now();
     const recorder = spawnRecorder(args, {
       cwd: dir,
-      ...(opts.wake ? { wake: { host: '127.0.0.1', rtpPorts: [base, base + 2] } } : {}),
+      sdp: buildSdp({ host: '127.0.0.1', streams: tracks }),
+      ...(opts.wake ? { wake: { host: '127.0.0.1', streams: tracks.map((s) => ({ rtpPort: s.rtpPort, srtpKeyBase64: s.srtp.keyBase64 })) } } : {}),
     });
     cleanup.push(() => recorder.stop(100));
     // ffmpeg binds RTP and RTCP for both streams before it waits for packets.
@@ -104,11 +110,15 @@ describe('recorder: real ffmpeg receiving RTP', () => {
       await sleep(10);
     }
     const bindMs = Date.now() - spawnedAt;
-    return { dir, base, recorder, bindMs };
+    return { dir, base, keys, recorder, bindMs };
   }
 
-  function send(base: number, seconds?: number, codec: 'vp8' | 'h264' = 'vp8'): ChildProcess {
-    const sender = startSender({ videoPort: base, audioPort: base + 2, codec, ...(seconds ? { seconds } : {}) });
+  function send(
+    { base, keys }: { base: number; keys: { video: string; audio: string } },
+    seconds?: number,
+    codec: 'vp8' | 'h264' = 'vp8',
+  ): ChildProcess {
+    const sender = startSender({ videoPort: base, audioPort: base + 2, keys, codec, ...(seconds ? { seconds } : {}) });
     cleanup.unshift(async () => {
       if (sender.exitCode === null && sender.signalCode === null) {
         sender.kill('SIGCONT');
@@ -120,9 +130,10 @@ describe('recorder: real ffmpeg receiving RTP', () => {
   }
 
   it('records VP8 + Opus into decodable segments, rides out a 2 s pause, and stops cleanly', async () => {
-    const { dir, base, recorder, bindMs } = await startRecorder('main', { wake: true });
+    const rec = await startRecorder('main', { wake: true });
+    const { dir, recorder, bindMs } = rec;
     console.info(`ffmpeg bound its 4 UDP ports ${bindMs} ms after spawn`);
-    const sender = send(base);
+    const sender = send(rec);
     const sendingSince = Date.now();
     await sleep(3000);
     sender.kill('SIGSTOP'); // no packets for 2 s
@@ -166,8 +177,9 @@ describe('recorder: real ffmpeg receiving RTP', () => {
   }, 60_000);
 
   it('records H.264 + Opus, and the recording assembles into a replay', async () => {
-    const { dir, base, recorder } = await startRecorder(path.join('h264-recording', 'h264'), { wake: true, codec: 'h264' });
-    send(base, undefined, 'h264');
+    const rec = await startRecorder(path.join('h264-recording', 'h264'), { wake: true, codec: 'h264' });
+    const { dir, recorder } = rec;
+    send(rec, undefined, 'h264');
     await sleep(5000);
     const result = await recorder.stop();
     expect(result.signal).toBeNull();
@@ -190,8 +202,9 @@ describe('recorder: real ffmpeg receiving RTP', () => {
   }, 60_000);
 
   it('stop() ends a recorder whose input went quiet at once (RTCP BYE), trailer written', async () => {
-    const { dir, base, recorder } = await startRecorder('quiet', { wake: true });
-    await senderExited(send(base, 3));
+    const rec = await startRecorder('quiet', { wake: true });
+    const { dir, recorder } = rec;
+    await senderExited(send(rec, 3));
     await sleep(500);
     expect(await settlesWithin(recorder.exited, 0)).toBe(false);
     // Without the BYE, ffmpeg would block for its 30 s no-packet timeout and be SIGKILLed at 10 s.
@@ -204,8 +217,9 @@ describe('recorder: real ffmpeg receiving RTP', () => {
   }, 60_000);
 
   it('stop() SIGKILLs a recorder that does not end in time', async () => {
-    const { base, recorder } = await startRecorder('stuck');
-    await senderExited(send(base, 2));
+    const rec = await startRecorder('stuck');
+    const { recorder } = rec;
+    await senderExited(send(rec, 2));
     // No packets and no BYE: after SIGINT ffmpeg waits for a packet or its 30 s timeout.
     const result = await recorder.stop(1500);
     expect(result.signal).toBe('SIGKILL');
@@ -214,8 +228,9 @@ describe('recorder: real ffmpeg receiving RTP', () => {
   }, 60_000);
 
   it('ends on its own after noPacketTimeoutSeconds without packets', async () => {
-    const { dir, base, recorder } = await startRecorder('timeout', { noPacketTimeoutSeconds: 2 });
-    await senderExited(send(base, 2));
+    const rec = await startRecorder('timeout', { noPacketTimeoutSeconds: 2 });
+    const { dir, recorder } = rec;
+    await senderExited(send(rec, 2));
     expect(await settlesWithin(recorder.exited, 20_000)).toBe(true);
     const result = await recorder.exited;
     expect(result.signal).toBeNull();

@@ -46,8 +46,13 @@ describe('job contract', () => {
     expect(RecordJobSchema.safeParse({ broadcastId: 'b_12345678' }).success).toBe(true);
     expect(RecordJobSchema.safeParse({ broadcastId: 'b_1' }).success).toBe(false);
     expect(FinalizeJobSchema.safeParse({ broadcastId: 'b_12345678', extra: 1 }).success).toBe(false);
-    const ports = { video: { rtpPort: 41000, rtcpPort: 41001 }, audio: { rtpPort: 41002, rtcpPort: 41003 } };
+    const srtp = { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'QSXVvCMu21Q/IEeqqeBpQEBtlShRdjEMa3DHYcPt' };
+    const ports = { video: { rtpPort: 41000, rtcpPort: 41001 }, audio: { rtpPort: 41002, rtcpPort: 41003 }, srtp };
     expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: '10.0.0.5', ...ports }).success).toBe(true);
+    // The recorder always gives the SFU its SRTP key, in the one suite both sides speak.
+    expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: '10.0.0.5', ...ports, srtp: undefined }).success).toBe(false);
+    expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: '10.0.0.5', ...ports, srtp: { ...srtp, cryptoSuite: 'NONE' } }).success).toBe(false);
+    expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: '10.0.0.5', ...ports, srtp: { ...srtp, keyBase64: 'short' } }).success).toBe(false);
     expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: 'example.com', ...ports }).success).toBe(false);
     expect(TapRequestSchema.safeParse({ op: 'open', broadcastId: 'b_12345678', host: '::1', ...ports, video: { rtpPort: 0, rtcpPort: 1 } }).success).toBe(false);
     expect(TapRequestSchema.safeParse({ op: 'explode', tapId: 'x' }).success).toBe(false);
