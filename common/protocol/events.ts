@@ -10,17 +10,25 @@ import {
   type TransportOptions,
 } from './media.ts';
 import type { Ack } from './errors.ts';
-import { LIMITS, PASSWORD_RULES } from './rules.ts';
+import { controlCharProblem, LIMITS, PASSWORD_RULES } from './rules.ts';
 
 export { LIMITS };
 
 export const VisibilitySchema = z.enum(['public', 'private']);
 export type Visibility = z.infer<typeof VisibilitySchema>;
 
+/** Refuses control characters (see `controlCharProblem`) in text that is stored or looked up. */
+export function withoutControls<S extends z.ZodType<string>>(schema: S, multiLine = false) {
+  return schema.superRefine((text, ctx) => {
+    const problem = controlCharProblem(text, multiLine);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
 // ---------------------------------------------------------------- requests --
 
 export const StartBroadcastSchema = z.strictObject({
-  title: z.string().trim().min(1, 'title is required').max(LIMITS.titleMax),
+  title: withoutControls(z.string().trim().min(1, 'title is required').max(LIMITS.titleMax)),
   visibility: VisibilitySchema.default('public'),
   invitees: z.array(UsernameSchema).max(LIMITS.inviteesMax).default([]),
 });
@@ -45,7 +53,7 @@ export const ConsumeSchema = z.strictObject({
 export const ResumeConsumerSchema = z.strictObject({ broadcastId: BroadcastIdSchema, consumerId: MediaIdSchema });
 export const ChatSendSchema = z.strictObject({
   broadcastId: BroadcastIdSchema,
-  text: z.string().trim().min(1, 'message is empty').max(LIMITS.chatMax, `message is longer than ${LIMITS.chatMax} characters`),
+  text: withoutControls(z.string().trim().min(1, 'message is empty').max(LIMITS.chatMax, `message is longer than ${LIMITS.chatMax} characters`)),
 });
 
 /** Request schemas by event name: the server validates every payload with these. */
@@ -153,7 +161,7 @@ export const SignUpSchema = z.strictObject({
     .max(PASSWORD_RULES.max, `password must be at most ${PASSWORD_RULES.max} characters`),
 });
 export const SignInSchema = z.strictObject({
-  username: z.string().trim().min(1).max(64),
+  username: withoutControls(z.string().trim().min(1).max(64)),
   password: z.string().min(1).max(256),
 });
 
