@@ -94,6 +94,12 @@ export interface BroadcastSummary {
   viewerCount: number;
 }
 
+/** `GET /api/broadcasts`: one page, newest first; `nextCursor` fetches the next (null on the last page). */
+export interface BroadcastList {
+  broadcasts: BroadcastSummary[];
+  nextCursor: string | null;
+}
+
 export interface ChatMessage {
   id: ChatMessageId;
   broadcastId: BroadcastId;
@@ -126,9 +132,11 @@ export type ClientToServerEvents = {
   [E in RequestName]: (payload: RequestInput<E>, ack: (res: Ack<Responses[E]>) => void) => void;
 };
 
-/** Why a broadcast ended or was interrupted. */
-/** Why a broadcast ended. 'service-closing': the sunset reached read-only (docs/sunset.md). */
-export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable' | 'service-closing';
+/**
+ * Why a broadcast ended. 'service-closing': the sunset reached read-only (docs/sunset.md).
+ * 'no-media': no media arrived within `live.noMediaTimeoutSeconds` of going live.
+ */
+export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable' | 'service-closing' | 'no-media';
 
 /** Events the server pushes to clients in a broadcast. */
 export interface ServerToClientEvents {

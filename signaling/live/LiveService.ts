@@ -13,6 +13,7 @@ import { HeartAggregator } from './HeartAggregator.ts';
 import { LiveBroadcast, toSummary } from './LiveBroadcast.ts';
 import { Peer } from './Peer.ts';
 import { RateLimiter } from './RateLimiter.ts';
+import type { Throttle } from '../throttle/RateLimits.ts';
 
 type Events = ServerToClientEvents;
 
@@ -52,6 +53,10 @@ export interface LiveServiceOptions {
   chatWindowSeconds: number;
   heartsPerSecond: number;
   heartFlushMs: number;
+  /** Seconds a new broadcast may go without media before it ends with 'no-media'; 0 never ends it. */
+  noMediaTimeoutSeconds: number;
+  /** Limits on going live, per user and per client address (absent: unlimited). */
+  goLiveLimits?: { perUser: Throttle; perAddress: Throttle } | undefined;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -119,8 +124,8 @@ export class LiveService {
 
   // ------------------------------------------------------------ peers --
 
-  connect(peerId: string, user: UserRecord | undefined): Peer {
-    const peer = new Peer(peerId, user);
+  connect(peerId: string, user: UserRecord | undefined, address: string): Peer {
+    const peer = new Peer(peerId, user, address);
     this.#peers.set(peerId, peer);
     return peer;
   }
@@ -156,7 +161,7 @@ export class LiveService {
   /** Number of viewers of a live broadcast (0 when not on air here). */
   viewerCount(id: BroadcastId): number {
     const live = this.#live.get(id);
-    return live && !live.media.closed ? live.media.viewerCount : 0;
+    return live && !live.media.closed ? live.viewerCount : 0;
   }
 
   // ------------------------------------------------------- broadcaster --
@@ -172,6 +177,9 @@ export class LiveService {
       throw new AppError('ALREADY_LIVE', `you are already live in "${existing.title}" (${existing.id}); resume or stop it first`);
     }
     const inviteeIds = await this.#resolveInvitees(req.visibility === 'private' ? req.invitees : [], user);
+    // Counted once a go-live is otherwise acceptable, so a double click on "Go live" costs nothing.
+    await this.#o.goLiveLimits?.perUser.take(user.id);
+    await this.#o.goLiveLimits?.perAddress.take(peer.address);
     await this.#recorder?.assertCanRecord();
     const record = await this.#o.stores.broadcasts.create({
       ownerId: user.id,
@@ -189,6 +197,7 @@ export class LiveService {
     const live = new LiveBroadcast(record, media, peer.id);
     this.#live.set(record.id, live);
     this.#watchMedia(live);
+    this.#armNoMediaTimer(live);
     peer.broadcasting = record.id;
     this.#notify.join(peer.id, record.id);
     try {
@@ -249,6 +258,7 @@ export class LiveService {
     if (!peer.viewing.has(broadcastId)) {
       const viewer = await live.media.addViewer(peer.id);
       peer.viewing.set(broadcastId, viewer);
+      live.addWatcher(peer.viewerKey, peer.id, peer.user?.id);
       this.#watchViewer(peer, live, viewer);
       this.#notify.join(peer.id, broadcastId);
       this.#scheduleCount(live);
@@ -435,6 +445,7 @@ export class LiveService {
       if (reason !== 'worker-died' || peer.viewing.get(live.id) !== viewer) return;
       // Only this viewer's router was lost: tell it to rejoin.
       peer.viewing.delete(live.id);
+      live.removeWatcher(peer.viewerKey, peer.id);
       this.#notify.toPeer(peer.id, 'broadcast:interrupted', { broadcastId: live.id, reason: 'media-worker-died' });
       this.#scheduleCount(live);
     });
@@ -447,7 +458,13 @@ export class LiveService {
    */
   async #recoverMedia(live: LiveBroadcast): Promise<void> {
     this.#log.warn({ broadcastId: live.id }, 'media worker of broadcast died; moving it to another worker');
+    // Media that flowed before the crash counts: from here the grace period decides.
+    if (live.noMediaTimer && (await live.media.mediaReceived())) {
+      clearTimeout(live.noMediaTimer);
+      live.noMediaTimer = undefined;
+    }
     for (const peer of this.#peers.values()) peer.viewing.delete(live.id);
+    live.clearWatchers();
     this.#broadcasterAway(live);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -470,6 +487,28 @@ export class LiveService {
     this.#watchMedia(live);
     this.#notify.toBroadcast(live.id, 'broadcast:interrupted', { broadcastId: live.id, reason: 'media-worker-died' });
     this.#scheduleCount(live);
+  }
+
+  /**
+   * A broadcast that never sends media ends after `noMediaTimeoutSeconds`, so throwaway
+   * accounts cannot keep empty broadcasts on air. "Media" means RTP that arrived (see
+   * `Broadcast.mediaReceived`), not merely a producer. Once media has flowed the timer is
+   * done: a broadcaster who drops later is covered by the grace period alone.
+   */
+  #armNoMediaTimer(live: LiveBroadcast): void {
+    if (this.#o.noMediaTimeoutSeconds <= 0) return;
+    live.noMediaTimer = setTimeout(() => {
+      live.noMediaTimer = undefined;
+      void this.#endIfNoMedia(live);
+    }, this.#o.noMediaTimeoutSeconds * 1000);
+    live.noMediaTimer.unref();
+  }
+
+  async #endIfNoMedia(live: LiveBroadcast): Promise<void> {
+    if (this.#live.get(live.id) !== live || (await live.media.mediaReceived())) return;
+    if (this.#live.get(live.id) !== live) return;
+    this.#log.info({ broadcastId: live.id, timeoutSeconds: this.#o.noMediaTimeoutSeconds }, 'no media arrived; ending the broadcast');
+    await this.#end(live, 'no-media');
   }
 
   #broadcasterAway(live: LiveBroadcast): void {
@@ -496,6 +535,7 @@ export class LiveService {
     if (!viewer) return;
     peer.viewing.delete(broadcastId);
     const live = this.#live.get(broadcastId);
+    live?.removeWatcher(peer.viewerKey, peer.id);
     if (live && !live.media.closed) live.media.removeViewer(peer.id);
     else viewer.close('left');
     if (live?.broadcasterPeerId !== peer.id) this.#notify.leave(peer.id, broadcastId);
