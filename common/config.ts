@@ -68,6 +68,20 @@ export const ConfigSchema = z.strictObject({
       heartsPerSecond: z.number().int().min(1).default(10),
       /** Hearts are summed and fanned out once per this interval. Default 250 ms. */
       heartFlushMs: z.number().int().min(20).max(5000).default(250),
+      /** A broadcast that receives no media (RTP) within this many seconds of going live ends with 'no-media'; 0 disables. Default 20. */
+      noMediaTimeoutSeconds: z.number().min(0).max(3600).default(20),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Go-lives allowed per user per `goLiveWindowSeconds`. Default 10. */
+      goLivesPerUser: z.number().int().min(1).default(10),
+      /** Go-lives allowed per client address per `goLiveWindowSeconds` (many users may share one address). Default 30. */
+      goLivesPerAddress: z.number().int().min(1).default(30),
+      /** The window of the go-live limits, in seconds. Default 3600. */
+      goLiveWindowSeconds: z.number().int().min(1).max(86_400).default(3600),
+      /** socket.io connections open at once per client address (see http.trustProxy). Default 20. */
+      connectionsPerAddress: z.number().int().min(1).default(20),
     })
     .prefault({}),
   /** Usernames (case-insensitive) that are admins: they see the job dashboard at /admin/queues. */
@@ -137,6 +151,11 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_RTC_MAX_PORT: { path: ['mediasoup', 'rtcMaxPort'], type: 'number' },
   SPYGLASS_MAX_VIEWERS_PER_ROUTER: { path: ['mediasoup', 'maxViewersPerRouter'], type: 'number' },
   SPYGLASS_GRACE_SECONDS: { path: ['live', 'graceSeconds'], type: 'number' },
+  SPYGLASS_NO_MEDIA_TIMEOUT_SECONDS: { path: ['live', 'noMediaTimeoutSeconds'], type: 'number' },
+  SPYGLASS_GO_LIVES_PER_USER: { path: ['limits', 'goLivesPerUser'], type: 'number' },
+  SPYGLASS_GO_LIVES_PER_ADDRESS: { path: ['limits', 'goLivesPerAddress'], type: 'number' },
+  SPYGLASS_GO_LIVE_WINDOW_SECONDS: { path: ['limits', 'goLiveWindowSeconds'], type: 'number' },
+  SPYGLASS_CONNECTIONS_PER_ADDRESS: { path: ['limits', 'connectionsPerAddress'], type: 'number' },
   SPYGLASS_ARCHIVE_LINK_TTL_HOURS: { path: ['archives', 'linkTtlHours'], type: 'number' },
   SPYGLASS_ARCHIVE_MAX_MB: { path: ['archives', 'maxMb'], type: 'number' },
   SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: { path: ['archives', 'sweepGapSeconds'], type: 'number' },

@@ -53,6 +53,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** The broadcaster's producers on the origin router, by id. */
   readonly #producers = new Map<string, ms.Producer>();
   readonly #producing = new Set<MediaKind>();
+  /** RTP from the broadcaster has arrived at some point (see `mediaReceived`). */
+  #mediaReceived = false;
   #sendTransport: ms.WebRtcTransport | undefined;
   readonly #taps = new Set<RecordingTap>();
   /** Serialises edge creation so that concurrent joins do not each open a new edge. */
@@ -101,6 +103,20 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** The broadcaster's current producers. */
   get producers(): ReadonlyArray<{ id: string; kind: MediaKind }> {
     return [...this.#producers.values()].map((p) => ({ id: p.id, kind: p.kind }));
+  }
+
+  /**
+   * Whether RTP from the broadcaster has ever reached this broadcast: a producer was scored
+   * (mediasoup scores only streams that receive RTP) or counts received bytes. A producer
+   * alone proves nothing: a client may create one and never send a packet.
+   */
+  async mediaReceived(): Promise<boolean> {
+    for (const p of this.#producers.values()) {
+      if (this.#mediaReceived) break;
+      const stats = await p.getStats().catch(() => []);
+      if (stats.some((st) => st.byteCount > 0)) this.#mediaReceived = true;
+    }
+    return this.#mediaReceived;
   }
 
   /** Number of edge routers currently open. */
@@ -185,6 +201,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#producers.set(producer.id, producer);
     this.#origin.addProducer(producer.id, producer);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
+    producer.on('score', (score) => {
+      if (score.length > 0) this.#mediaReceived = true;
+    });
     this.#logger.info({ producerId: producer.id, kind: producer.kind, type: producer.type }, 'producer created');
     // Snapshot of the edges in the same tick as the producer was added: an edge created
     // later pipes every producer it finds (see #createEdge), so each pair is piped once.

@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
@@ -16,6 +17,8 @@ import { ArchiveService } from './archive/ArchiveService.ts';
 import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
+import { clientAddress, LocalConnectionLimiter } from './socket/ConnectionLimiter.ts';
+import { RateLimits } from './throttle/RateLimits.ts';
 import { openDatabase } from './store/Database.ts';
 import { createStores, type Stores } from './store/index.ts';
 import { SunsetService } from './sunset/SunsetService.ts';
@@ -81,6 +84,13 @@ export async function startSpyglass(
     throw err;
   }
 
+  // Rate-limit counters live in Redis so limits hold across nodes; offline queue off, so an
+  // unreachable Redis fails fast and the in-memory insurance limiter takes over.
+  const limitsRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  limitsRedis.on('error', (err: unknown) => logger.warn({ err }, 'rate-limit Redis connection error'));
+  limitsRedis.connect().catch(() => undefined);
+  const rateLimits = new RateLimits({ redis: limitsRedis, prefix: config.queuePrefix, logger: logger.child({ component: 'limits' }) });
+  const goLiveWindow = config.limits.goLiveWindowSeconds;
   const live = new LiveService({
     stores,
     pool,
@@ -91,6 +101,11 @@ export async function startSpyglass(
     chatWindowSeconds: config.live.chatWindowSeconds,
     heartsPerSecond: config.live.heartsPerSecond,
     heartFlushMs: config.live.heartFlushMs,
+    noMediaTimeoutSeconds: config.live.noMediaTimeoutSeconds,
+    goLiveLimits: {
+      perUser: rateLimits.create('go-live-user', { points: config.limits.goLivesPerUser, durationSeconds: goLiveWindow }, `you went live ${config.limits.goLivesPerUser} times within ${goLiveWindow} s`),
+      perAddress: rateLimits.create('go-live-address', { points: config.limits.goLivesPerAddress, durationSeconds: goLiveWindow }, `too many broadcasts were started from your address`),
+    },
   });
   live.setSunset(sunset);
 
@@ -107,6 +122,7 @@ export async function startSpyglass(
       );
     } catch (err) {
       sunset.close();
+      limitsRedis.disconnect();
       await pool.close();
       await db.close();
       throw err;
@@ -185,6 +201,15 @@ export async function startSpyglass(
         next(new Error('UNAVAILABLE'));
       });
   });
+  // Last, so that a slot is taken only by a handshake that connects: freed when its transport closes.
+  const connections = new LocalConnectionLimiter(config.limits.connectionsPerAddress);
+  io.use((socket, next) => {
+    const address = clientAddress(socket.request, config.http.trustProxy);
+    if (!connections.tryAcquire(address)) return next(new Error('TOO_MANY_CONNECTIONS'));
+    socket.data.address = address;
+    socket.conn.once('close', () => connections.release(address));
+    next();
+  });
   new SocketGateway(io, live, logger.child({ component: 'socket' }));
   // Every connection of a signed-in user joins the user's room (archive progress and the like).
   io.on('connection', (socket) => {
@@ -216,6 +241,7 @@ export async function startSpyglass(
       server.closeAllConnections?.();
       await pool.close();
       await db.close();
+      limitsRedis.disconnect();
     })());
 
   return { url, port, pool, live, stores, sunset, close };

@@ -10,17 +10,25 @@ import {
   type TransportOptions,
 } from './media.ts';
 import type { Ack } from './errors.ts';
-import { LIMITS, PASSWORD_RULES } from './rules.ts';
+import { controlCharProblem, LIMITS, PASSWORD_RULES } from './rules.ts';
 
 export { LIMITS };
 
 export const VisibilitySchema = z.enum(['public', 'private']);
 export type Visibility = z.infer<typeof VisibilitySchema>;
 
+/** Refuses control characters (see `controlCharProblem`) in text that is stored or looked up. */
+export function withoutControls<S extends z.ZodType<string>>(schema: S, multiLine = false) {
+  return schema.superRefine((text, ctx) => {
+    const problem = controlCharProblem(text, multiLine);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
 // ---------------------------------------------------------------- requests --
 
 export const StartBroadcastSchema = z.strictObject({
-  title: z.string().trim().min(1, 'title is required').max(LIMITS.titleMax),
+  title: withoutControls(z.string().trim().min(1, 'title is required').max(LIMITS.titleMax)),
   visibility: VisibilitySchema.default('public'),
   invitees: z.array(UsernameSchema).max(LIMITS.inviteesMax).default([]),
 });
@@ -45,7 +53,7 @@ export const ConsumeSchema = z.strictObject({
 export const ResumeConsumerSchema = z.strictObject({ broadcastId: BroadcastIdSchema, consumerId: MediaIdSchema });
 export const ChatSendSchema = z.strictObject({
   broadcastId: BroadcastIdSchema,
-  text: z.string().trim().min(1, 'message is empty').max(LIMITS.chatMax, `message is longer than ${LIMITS.chatMax} characters`),
+  text: withoutControls(z.string().trim().min(1, 'message is empty').max(LIMITS.chatMax, `message is longer than ${LIMITS.chatMax} characters`)),
 });
 
 /** Request schemas by event name: the server validates every payload with these. */
@@ -86,6 +94,12 @@ export interface BroadcastSummary {
   viewerCount: number;
 }
 
+/** `GET /api/broadcasts`: one page, newest first; `nextCursor` fetches the next (null on the last page). */
+export interface BroadcastList {
+  broadcasts: BroadcastSummary[];
+  nextCursor: string | null;
+}
+
 export interface ChatMessage {
   id: ChatMessageId;
   broadcastId: BroadcastId;
@@ -118,9 +132,11 @@ export type ClientToServerEvents = {
   [E in RequestName]: (payload: RequestInput<E>, ack: (res: Ack<Responses[E]>) => void) => void;
 };
 
-/** Why a broadcast ended or was interrupted. */
-/** Why a broadcast ended. 'service-closing': the sunset reached read-only (docs/sunset.md). */
-export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable' | 'service-closing';
+/**
+ * Why a broadcast ended. 'service-closing': the sunset reached read-only (docs/sunset.md).
+ * 'no-media': no media arrived within `live.noMediaTimeoutSeconds` of going live.
+ */
+export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable' | 'service-closing' | 'no-media';
 
 /** Events the server pushes to clients in a broadcast. */
 export interface ServerToClientEvents {
@@ -153,7 +169,7 @@ export const SignUpSchema = z.strictObject({
     .max(PASSWORD_RULES.max, `password must be at most ${PASSWORD_RULES.max} characters`),
 });
 export const SignInSchema = z.strictObject({
-  username: z.string().trim().min(1).max(64),
+  username: withoutControls(z.string().trim().min(1).max(64)),
   password: z.string().min(1).max(256),
 });
 

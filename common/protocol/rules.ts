@@ -24,3 +24,23 @@ export const USERNAME_RULES = { min: 3, max: 32, pattern: /^[A-Za-z0-9_.-]+$/ } 
 
 /** Password length bounds at sign-up. */
 export const PASSWORD_RULES = { min: 8, max: 256 } as const;
+
+/**
+ * Characters refused in stored single-line text (titles, chat messages, names): every C0
+ * control (tab and newline included), DEL, every C1 control, and U+2028/U+2029. They have no
+ * business on one line, some databases refuse U+0000, and terminals and logs interpret others.
+ */
+const SINGLE_LINE_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** In multi-line text (the sunset message) tab, newline and carriage return are allowed. */
+const MULTI_LINE_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Why `text` may not be stored, or undefined when it may: names the first control character,
+ * e.g. `must not contain control characters (found U+0000)`.
+ */
+export function controlCharProblem(text: string, multiLine = false): string | undefined {
+  const m = (multiLine ? MULTI_LINE_FORBIDDEN : SINGLE_LINE_FORBIDDEN).exec(text);
+  if (!m) return undefined;
+  const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return `must not contain control characters (found U+${code})`;
+}

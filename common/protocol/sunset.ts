@@ -7,6 +7,8 @@
  * time with no job or timer to fire, and a restart changes nothing.
  */
 
+import { controlCharProblem } from './rules.ts';
+
 /** The phases, in order. 'none': no sunset is announced (or none is scheduled). */
 export type SunsetPhase = 'none' | 'announced' | 'read-only' | 'export-only' | 'off';
 
@@ -109,7 +111,8 @@ export function parseIsoDateTime(value: unknown): number | undefined {
 /**
  * Every problem with a proposed schedule, as readable sentences (empty when valid): all four
  * dates present and well-formed (ISO-8601 with a time zone), each in the future of `nowMs`,
- * in phase order (strictly increasing), and a message string of at most 1000 characters.
+ * in phase order (strictly increasing), and a message string of at most 1000 characters
+ * without control characters other than tab and new lines.
  */
 export function validateSchedule(input: unknown, nowMs: number): string[] {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return ['the schedule must be an object with announceAt, readOnlyAt, exportOnlyAt and offAt'];
@@ -140,6 +143,10 @@ export function validateSchedule(input: unknown, nowMs: number): string[] {
   const message = s['message'];
   if (message !== undefined && typeof message !== 'string') errors.push('message: must be a string');
   else if (typeof message === 'string' && message.length > SUNSET_MESSAGE_MAX) errors.push(`message: at most ${SUNSET_MESSAGE_MAX} characters`);
+  else if (typeof message === 'string') {
+    const problem = controlCharProblem(message, true);
+    if (problem) errors.push(`message: ${problem}`);
+  }
   return errors;
 }
 

@@ -4,15 +4,14 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { AppError, parseOrThrow, toWireError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
-import { BroadcastIdSchema } from '../../common/protocol/ids.ts';
 import type { LiveService } from '../live/LiveService.ts';
-import { toSummary } from '../live/LiveBroadcast.ts';
 import { hashPassword, verifyPassword } from '../store/passwords.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom, userFrom } from './auth.ts';
 import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { archivesRouter } from './archives.ts';
+import { broadcastsRouter } from './broadcastsRouter.ts';
 import { replaysRouter } from './replays.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
 import { sunsetGate, sunsetRouter } from './sunset.ts';
@@ -119,28 +118,7 @@ export function createApp(o: AppOptions): express.Express {
     res.json({ user: { id: user.id, username: user.username } });
   });
 
-  app.get(
-    '/api/broadcasts',
-    route(async (req, res) => {
-      const user = requestUser(req);
-      const live = await o.stores.broadcasts.listLive({ limit: 100 });
-      const visible = live.filter((b) => o.stores.broadcasts.canView(b, user?.id));
-      res.json({ broadcasts: visible.map((b) => o.live.liveSummary(b.id) ?? toSummary(b, 0)) });
-    }),
-  );
-
-  app.get(
-    '/api/broadcasts/:id',
-    route(async (req, res) => {
-      const parsed = BroadcastIdSchema.safeParse(req.params.id);
-      const record = parsed.success ? await o.stores.broadcasts.get(parsed.data) : undefined;
-      // Private broadcasts the caller may not see are indistinguishable from missing ones.
-      if (!record || !o.stores.broadcasts.canView(record, requestUser(req)?.id)) {
-        throw new AppError('NOT_FOUND', 'broadcast not found');
-      }
-      res.json({ broadcast: o.live.liveSummary(record.id) ?? toSummary(record, 0) });
-    }),
-  );
+  app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live }));
 
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, admins: o.sunset.admins, logger: o.logger }));
   app.use('/api/replays', replaysRouter({ stores: o.stores, dataDir: o.dataDir }));

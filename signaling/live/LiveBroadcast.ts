@@ -14,7 +14,15 @@ export class LiveBroadcast {
   broadcasterPeerId: string | undefined;
   graceTimer: NodeJS.Timeout | undefined;
   countTimer: NodeJS.Timeout | undefined;
+  /** Ends the broadcast if no media has arrived by then (`live.noMediaTimeoutSeconds`). */
+  noMediaTimer: NodeJS.Timeout | undefined;
   readonly startedAtMs: number;
+  /**
+   * Who watches, for the public count: one entry per distinct viewer (a signed-in user by id,
+   * an anonymous one by address) with the connections it watches through. The broadcaster
+   * is never in it.
+   */
+  readonly #watchers = new Map<string, Set<string>>();
 
   constructor(record: BroadcastRecord, media: Broadcast, broadcasterPeerId: string) {
     this.record = record;
@@ -32,15 +40,43 @@ export class LiveBroadcast {
     return Math.max(0, now - this.startedAtMs);
   }
 
+  /** Distinct viewers: one client cannot inflate it by opening more connections. */
+  get viewerCount(): number {
+    return this.#watchers.size;
+  }
+
+  /** A connection (`peerId`) of the viewer `key` watches; the owner's connections are not counted. */
+  addWatcher(key: string, peerId: string, userId: string | undefined): void {
+    if (userId !== undefined && userId === this.record.ownerId) return;
+    const peers = this.#watchers.get(key) ?? new Set<string>();
+    peers.add(peerId);
+    this.#watchers.set(key, peers);
+  }
+
+  /** The connection stopped watching (idempotent). */
+  removeWatcher(key: string, peerId: string): void {
+    const peers = this.#watchers.get(key);
+    if (!peers) return;
+    peers.delete(peerId);
+    if (peers.size === 0) this.#watchers.delete(key);
+  }
+
+  /** Nobody watches any more (everyone must rejoin). */
+  clearWatchers(): void {
+    this.#watchers.clear();
+  }
+
   summary(): BroadcastSummary {
-    return toSummary(this.record, this.media.closed ? 0 : this.media.viewerCount);
+    return toSummary(this.record, this.media.closed ? 0 : this.viewerCount);
   }
 
   clearTimers(): void {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     if (this.countTimer) clearTimeout(this.countTimer);
+    if (this.noMediaTimer) clearTimeout(this.noMediaTimer);
     this.graceTimer = undefined;
     this.countTimer = undefined;
+    this.noMediaTimer = undefined;
   }
 }
 

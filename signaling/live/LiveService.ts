@@ -6,12 +6,14 @@ import type { ConsumerOptions, TransportOptions } from '../../common/protocol/me
 import { Broadcast } from '../../sfu/Broadcast.ts';
 import type { Viewer } from '../../sfu/Viewer.ts';
 import type { WorkerPool } from '../../sfu/WorkerPool.ts';
+import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { HeartAggregator } from './HeartAggregator.ts';
 import { LiveBroadcast, toSummary } from './LiveBroadcast.ts';
 import { Peer } from './Peer.ts';
 import { RateLimiter } from './RateLimiter.ts';
+import type { Throttle } from '../throttle/RateLimits.ts';
 
 type Events = ServerToClientEvents;
 
@@ -51,6 +53,10 @@ export interface LiveServiceOptions {
   chatWindowSeconds: number;
   heartsPerSecond: number;
   heartFlushMs: number;
+  /** Seconds a new broadcast may go without media before it ends with 'no-media'; 0 never ends it. */
+  noMediaTimeoutSeconds: number;
+  /** Limits on going live, per user and per client address (absent: unlimited). */
+  goLiveLimits?: { perUser: Throttle; perAddress: Throttle } | undefined;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -61,8 +67,19 @@ const COUNT_PUSH_MS = 250;
 const RECOVERY_ATTEMPTS = 10;
 
 /**
+ * The one answer, code and message, for a broadcast id that does not exist or that the
+ * caller may not see: nothing tells a private broadcast apart from a missing one.
+ */
+const notFound = () => new AppError('NOT_FOUND', 'broadcast not found');
+
+/**
  * The live domain: who broadcasts, who watches, chat, hearts and viewer counts. Socket
  * handlers call exactly one method each; every method authorises its caller first.
+ *
+ * Authorisation runs in one order for every request that names a broadcast: first what does
+ * not depend on the id (sunset phase, signed in), then `#visible` (NOT_FOUND for an id the
+ * caller may not see, exactly as for an unknown one), and only then answers that depend on
+ * the broadcast (FORBIDDEN, BROADCAST_ENDED, NOT_JOINED, …).
  */
 export class LiveService {
   readonly #o: LiveServiceOptions;
@@ -107,8 +124,8 @@ export class LiveService {
 
   // ------------------------------------------------------------ peers --
 
-  connect(peerId: string, user: UserRecord | undefined): Peer {
-    const peer = new Peer(peerId, user);
+  connect(peerId: string, user: UserRecord | undefined, address: string): Peer {
+    const peer = new Peer(peerId, user, address);
     this.#peers.set(peerId, peer);
     return peer;
   }
@@ -144,7 +161,7 @@ export class LiveService {
   /** Number of viewers of a live broadcast (0 when not on air here). */
   viewerCount(id: BroadcastId): number {
     const live = this.#live.get(id);
-    return live && !live.media.closed ? live.media.viewerCount : 0;
+    return live && !live.media.closed ? live.viewerCount : 0;
   }
 
   // ------------------------------------------------------- broadcaster --
@@ -160,6 +177,9 @@ export class LiveService {
       throw new AppError('ALREADY_LIVE', `you are already live in "${existing.title}" (${existing.id}); resume or stop it first`);
     }
     const inviteeIds = await this.#resolveInvitees(req.visibility === 'private' ? req.invitees : [], user);
+    // Counted once a go-live is otherwise acceptable, so a double click on "Go live" costs nothing.
+    await this.#o.goLiveLimits?.perUser.take(user.id);
+    await this.#o.goLiveLimits?.perAddress.take(peer.address);
     await this.#recorder?.assertCanRecord();
     const record = await this.#o.stores.broadcasts.create({
       ownerId: user.id,
@@ -177,6 +197,7 @@ export class LiveService {
     const live = new LiveBroadcast(record, media, peer.id);
     this.#live.set(record.id, live);
     this.#watchMedia(live);
+    this.#armNoMediaTimer(live);
     peer.broadcasting = record.id;
     this.#notify.join(peer.id, record.id);
     try {
@@ -191,7 +212,7 @@ export class LiveService {
 
   /** The broadcaster comes back (new connection, or after its media worker died). */
   async resume(peer: Peer, { broadcastId }: Request<'broadcast:resume'>): Promise<Responses['broadcast:resume']> {
-    const live = this.#requireOwnedLive(peer, broadcastId);
+    const live = await this.#requireOwnedLive(peer, broadcastId, 'resume');
     if (live.broadcasterPeerId && live.broadcasterPeerId !== peer.id) {
       // The old connection has not been noticed as gone yet: the newest one wins.
       const old = this.#peers.get(live.broadcasterPeerId);
@@ -210,10 +231,8 @@ export class LiveService {
 
   async stop(peer: Peer, { broadcastId }: Request<'broadcast:stop'>): Promise<Responses['broadcast:stop']> {
     const user = this.#requireUser(peer, 'sign in to stop a broadcast');
-    const record = await this.#o.stores.broadcasts.get(broadcastId);
-    if (!record || !this.#o.stores.broadcasts.canView(record, user.id)) throw new AppError('NOT_FOUND', 'broadcast not found');
+    const { record, live } = await this.#visible(peer, broadcastId);
     if (record.ownerId !== user.id) throw new AppError('FORBIDDEN', 'only the broadcaster can stop this broadcast');
-    const live = this.#live.get(broadcastId);
     if (live) return { broadcast: await this.#end(live, 'stopped') };
     // Left live by a crash of another process, or already ended: make sure it is ended.
     const ended = (await this.#o.stores.broadcasts.end(broadcastId, 'stopped')) ?? record;
@@ -221,7 +240,7 @@ export class LiveService {
   }
 
   async produce(peer: Peer, req: Request<'produce'>): Promise<Responses['produce']> {
-    const live = this.#requireBroadcasterOf(peer, req.broadcastId);
+    const live = await this.#requireBroadcasterOf(peer, req.broadcastId);
     const { producerId } = await live.media.produce({
       transportId: req.transportId,
       kind: req.kind,
@@ -234,16 +253,12 @@ export class LiveService {
   // ------------------------------------------------------------ viewer --
 
   async join(peer: Peer, { broadcastId }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
-    const record = await this.#o.stores.broadcasts.get(broadcastId);
-    // A private broadcast the caller may not see is indistinguishable from a missing one.
-    if (!record || !this.#o.stores.broadcasts.canView(record, peer.user?.id)) {
-      throw new AppError('NOT_FOUND', 'broadcast not found');
-    }
-    const live = this.#live.get(broadcastId);
+    const { record, live } = await this.#visible(peer, broadcastId);
     if (!live || record.status === 'ended') throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
     if (!peer.viewing.has(broadcastId)) {
       const viewer = await live.media.addViewer(peer.id);
       peer.viewing.set(broadcastId, viewer);
+      live.addWatcher(peer.viewerKey, peer.id, peer.user?.id);
       this.#watchViewer(peer, live, viewer);
       this.#notify.join(peer.id, broadcastId);
       this.#scheduleCount(live);
@@ -258,12 +273,12 @@ export class LiveService {
   }
 
   async consume(peer: Peer, req: Request<'consume'>): Promise<{ consumers: ConsumerOptions[] }> {
-    const viewer = this.#requireViewer(peer, req.broadcastId);
+    const viewer = await this.#requireViewer(peer, req.broadcastId);
     return { consumers: await viewer.consume(req.transportId, req.rtpCapabilities) };
   }
 
   async resumeConsumer(peer: Peer, req: Request<'consumer:resume'>): Promise<Responses['consumer:resume']> {
-    await this.#requireViewer(peer, req.broadcastId).resumeConsumer(req.consumerId);
+    await (await this.#requireViewer(peer, req.broadcastId)).resumeConsumer(req.consumerId);
     return {};
   }
 
@@ -271,17 +286,17 @@ export class LiveService {
 
   /** A send transport for the broadcaster's connection, a receive transport for a viewer's. */
   async createTransport(peer: Peer, { broadcastId }: Request<'transport:create'>): Promise<TransportOptions> {
-    const live = this.#live.get(broadcastId);
+    const { live } = await this.#visible(peer, broadcastId);
     if (live && live.broadcasterPeerId === peer.id) return live.media.createSendTransport();
-    return this.#requireViewer(peer, broadcastId).createTransport();
+    return this.#viewerIn(peer, live, broadcastId).createTransport();
   }
 
   async connectTransport(peer: Peer, req: Request<'transport:connect'>): Promise<Responses['transport:connect']> {
-    const live = this.#live.get(req.broadcastId);
+    const { live } = await this.#visible(peer, req.broadcastId);
     if (live && live.broadcasterPeerId === peer.id) {
       await live.media.connectSendTransport(req.transportId, req.dtlsParameters);
     } else {
-      await this.#requireViewer(peer, req.broadcastId).connectTransport(req.transportId, req.dtlsParameters);
+      await this.#viewerIn(peer, live, req.broadcastId).connectTransport(req.transportId, req.dtlsParameters);
     }
     return {};
   }
@@ -291,7 +306,7 @@ export class LiveService {
   async chat(peer: Peer, req: Request<'chat:send'>): Promise<Responses['chat:send']> {
     this.#sunset?.assertAllowed('chat');
     const user = this.#requireUser(peer, 'sign in to chat');
-    const live = this.#requireParticipant(peer, req.broadcastId);
+    const live = await this.#requireParticipant(peer, req.broadcastId);
     if (!this.#chatLimiter.take(`${live.id}:${user.id}`)) {
       throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.chatBurst} messages per ${this.#o.chatWindowSeconds} s`);
     }
@@ -305,9 +320,9 @@ export class LiveService {
     return { message };
   }
 
-  heart(peer: Peer, { broadcastId }: Request<'heart:send'>): Responses['heart:send'] {
+  async heart(peer: Peer, { broadcastId }: Request<'heart:send'>): Promise<Responses['heart:send']> {
     this.#sunset?.assertAllowed('heart');
-    const live = this.#requireParticipant(peer, broadcastId);
+    const live = await this.#requireParticipant(peer, broadcastId);
     if (!this.#heartLimiter.take(`${live.id}:${peer.actorKey}`)) {
       throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.heartsPerSecond} hearts per second`);
     }
@@ -342,33 +357,52 @@ export class LiveService {
     return peer.user;
   }
 
-  #requireOwnedLive(peer: Peer, broadcastId: BroadcastId): LiveBroadcast {
-    const user = this.#requireUser(peer, 'sign in to broadcast');
+  /**
+   * The broadcast if the caller may see it (public, or theirs, or they are invited), with its
+   * live state here; otherwise NOT_FOUND exactly as for an id that does not exist. A broadcast
+   * on air is checked from memory; any other id costs one primary-key lookup.
+   */
+  async #visible(peer: Peer, broadcastId: BroadcastId): Promise<{ record: BroadcastRecord; live: LiveBroadcast | undefined }> {
     const live = this.#live.get(broadcastId);
-    if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
-    if (live.record.ownerId !== user.id) {
-      throw new AppError('FORBIDDEN', 'only the broadcaster can send media into this broadcast');
+    const record = live ? live.record : await this.#o.stores.broadcasts.get(broadcastId);
+    if (!record || !this.#o.stores.broadcasts.canView(record, peer.user?.id)) throw notFound();
+    return { record, live };
+  }
+
+  async #requireOwnedLive(peer: Peer, broadcastId: BroadcastId, action: 'resume' | 'produce'): Promise<LiveBroadcast> {
+    const user = this.#requireUser(peer, 'sign in to broadcast');
+    const { record, live } = await this.#visible(peer, broadcastId);
+    if (record.ownerId !== user.id) {
+      throw new AppError('FORBIDDEN', action === 'resume' ? 'only the broadcaster can resume this broadcast' : 'only the broadcaster can send media into this broadcast');
     }
+    if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
     return live;
   }
 
-  #requireBroadcasterOf(peer: Peer, broadcastId: BroadcastId): LiveBroadcast {
-    const live = this.#requireOwnedLive(peer, broadcastId);
+  async #requireBroadcasterOf(peer: Peer, broadcastId: BroadcastId): Promise<LiveBroadcast> {
+    const live = await this.#requireOwnedLive(peer, broadcastId, 'produce');
     if (live.broadcasterPeerId !== peer.id) {
       throw new AppError('WRONG_STATE', 'this connection is not the broadcaster; call broadcast:resume first');
     }
     return live;
   }
 
-  #requireViewer(peer: Peer, broadcastId: BroadcastId): Viewer {
+  async #requireViewer(peer: Peer, broadcastId: BroadcastId): Promise<Viewer> {
+    const { live } = await this.#visible(peer, broadcastId);
+    return this.#viewerIn(peer, live, broadcastId);
+  }
+
+  /** The caller's viewer in a broadcast it may see (`live`: undefined when not on air here). */
+  #viewerIn(peer: Peer, live: LiveBroadcast | undefined, broadcastId: BroadcastId): Viewer {
+    if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
     const viewer = peer.viewing.get(broadcastId);
     if (!viewer || viewer.closed) throw new AppError('NOT_JOINED', 'join the broadcast first');
     return viewer;
   }
 
   /** Chat and hearts come from viewers and from the broadcaster. */
-  #requireParticipant(peer: Peer, broadcastId: BroadcastId): LiveBroadcast {
-    const live = this.#live.get(broadcastId);
+  async #requireParticipant(peer: Peer, broadcastId: BroadcastId): Promise<LiveBroadcast> {
+    const { live } = await this.#visible(peer, broadcastId);
     if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
     if (!peer.viewing.has(broadcastId) && live.broadcasterPeerId !== peer.id) {
       throw new AppError('NOT_JOINED', 'join the broadcast first');
@@ -411,6 +445,7 @@ export class LiveService {
       if (reason !== 'worker-died' || peer.viewing.get(live.id) !== viewer) return;
       // Only this viewer's router was lost: tell it to rejoin.
       peer.viewing.delete(live.id);
+      live.removeWatcher(peer.viewerKey, peer.id);
       this.#notify.toPeer(peer.id, 'broadcast:interrupted', { broadcastId: live.id, reason: 'media-worker-died' });
       this.#scheduleCount(live);
     });
@@ -423,7 +458,13 @@ export class LiveService {
    */
   async #recoverMedia(live: LiveBroadcast): Promise<void> {
     this.#log.warn({ broadcastId: live.id }, 'media worker of broadcast died; moving it to another worker');
+    // Media that flowed before the crash counts: from here the grace period decides.
+    if (live.noMediaTimer && (await live.media.mediaReceived())) {
+      clearTimeout(live.noMediaTimer);
+      live.noMediaTimer = undefined;
+    }
     for (const peer of this.#peers.values()) peer.viewing.delete(live.id);
+    live.clearWatchers();
     this.#broadcasterAway(live);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -446,6 +487,28 @@ export class LiveService {
     this.#watchMedia(live);
     this.#notify.toBroadcast(live.id, 'broadcast:interrupted', { broadcastId: live.id, reason: 'media-worker-died' });
     this.#scheduleCount(live);
+  }
+
+  /**
+   * A broadcast that never sends media ends after `noMediaTimeoutSeconds`, so throwaway
+   * accounts cannot keep empty broadcasts on air. "Media" means RTP that arrived (see
+   * `Broadcast.mediaReceived`), not merely a producer. Once media has flowed the timer is
+   * done: a broadcaster who drops later is covered by the grace period alone.
+   */
+  #armNoMediaTimer(live: LiveBroadcast): void {
+    if (this.#o.noMediaTimeoutSeconds <= 0) return;
+    live.noMediaTimer = setTimeout(() => {
+      live.noMediaTimer = undefined;
+      void this.#endIfNoMedia(live);
+    }, this.#o.noMediaTimeoutSeconds * 1000);
+    live.noMediaTimer.unref();
+  }
+
+  async #endIfNoMedia(live: LiveBroadcast): Promise<void> {
+    if (this.#live.get(live.id) !== live || (await live.media.mediaReceived())) return;
+    if (this.#live.get(live.id) !== live) return;
+    this.#log.info({ broadcastId: live.id, timeoutSeconds: this.#o.noMediaTimeoutSeconds }, 'no media arrived; ending the broadcast');
+    await this.#end(live, 'no-media');
   }
 
   #broadcasterAway(live: LiveBroadcast): void {
@@ -472,6 +535,7 @@ export class LiveService {
     if (!viewer) return;
     peer.viewing.delete(broadcastId);
     const live = this.#live.get(broadcastId);
+    live?.removeWatcher(peer.viewerKey, peer.id);
     if (live && !live.media.closed) live.media.removeViewer(peer.id);
     else viewer.close('left');
     if (live?.broadcasterPeerId !== peer.id) this.#notify.leave(peer.id, broadcastId);

@@ -9,14 +9,22 @@ import type { UserRecord } from '../store/UserStore.ts';
 export class Peer {
   readonly id: string;
   readonly user: UserRecord | undefined;
+  /** The client's address (the socket's remote address, or the proxy's client when trusted). */
+  readonly address: string;
   /** The broadcast this connection sends media into, if any. */
   broadcasting: BroadcastId | undefined;
   /** Broadcasts this connection watches, with its media-side viewer in each. */
   readonly viewing = new Map<BroadcastId, Viewer>();
 
-  constructor(id: string, user: UserRecord | undefined) {
+  constructor(id: string, user: UserRecord | undefined, address: string) {
     this.id = id;
     this.user = user;
+    this.address = address;
+  }
+
+  /** Who this is for the viewer count: the user when signed in, else the address (one household behind NAT counts once). */
+  get viewerKey(): string {
+    return this.user ? `u:${this.user.id}` : `a:${this.address}`;
   }
 
   /** A rate-limit key that follows the person when signed in, else the connection. */

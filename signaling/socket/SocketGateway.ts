@@ -19,6 +19,8 @@ import type { UserRecord } from '../store/UserStore.ts';
 /** What the auth middleware leaves on each socket. */
 export interface SocketData {
   user: UserRecord | undefined;
+  /** The client's address (see `clientAddress`), set by the connection cap. */
+  address: string;
 }
 
 export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -73,7 +75,7 @@ export class SocketGateway {
 
   #onConnection(socket: SpyglassSocket): void {
     const user = socket.data.user;
-    const peer = this.#live.connect(socket.id, user);
+    const peer = this.#live.connect(socket.id, user, socket.data.address ?? socket.handshake.address);
     const log = this.#log.child({ peerId: socket.id, userId: user?.id });
     log.debug('connected');
 

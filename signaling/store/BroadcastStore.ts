@@ -30,6 +30,23 @@ export interface ListLiveOptions {
   limit?: number;
 }
 
+/** Where a page of a newest-first list resumes: strictly after this (startedAt, id). */
+export interface ListCursor {
+  /** ISO-8601 UTC, as in `BroadcastRecord.startedAt`. */
+  startedAt: string;
+  id: BroadcastId;
+}
+
+/** Options of `BroadcastStore.listLiveVisible`. */
+export interface ListVisibleOptions {
+  /** Who asks: undefined is anonymous (public broadcasts only). */
+  viewerId: UserId | undefined;
+  /** Most broadcasts returned. Default 20, at most 100. */
+  limit?: number;
+  /** Resume after this broadcast (the last one of the previous page). */
+  after?: ListCursor | undefined;
+}
+
 const ONE_LIVE_PER_OWNER = { constraint: 'broadcasts_one_live_per_owner', sqliteColumns: 'broadcasts.owner_id' };
 
 type BroadcastRow = Selectable<BroadcastsTable> & { owner_username: string };
@@ -143,6 +160,43 @@ export class BroadcastStore {
       .orderBy('broadcasts.id', 'desc')
       .limit(limit)
       .execute();
+    return this.#withInvitees(this.#db, rows);
+  }
+
+  /**
+   * Broadcasts that are live or reconnecting AND that `viewerId` may see (public, or theirs,
+   * or they are invited), newest first by (startedAt, id), one page. Filtered in SQL, so
+   * broadcasts the caller may not see can never crowd the visible ones out of a page.
+   */
+  async listLiveVisible(opts: ListVisibleOptions): Promise<BroadcastRecord[]> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 20), 0), 100);
+    if (limit === 0) return [];
+    const viewerId = opts.viewerId;
+    const after = opts.after;
+    let q = this.#select(this.#db).where('broadcasts.status', 'in', ['live', 'reconnecting']);
+    q = q.where((eb) => {
+      const visible = [eb('broadcasts.visibility', '=', 'public')];
+      if (viewerId !== undefined) {
+        visible.push(eb('broadcasts.owner_id', '=', viewerId));
+        visible.push(
+          eb.exists(
+            eb
+              .selectFrom('broadcast_invitees')
+              .select('broadcast_invitees.user_id')
+              .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
+              .where('broadcast_invitees.user_id', '=', viewerId),
+          ),
+        );
+      }
+      return eb.or(visible);
+    });
+    if (after) {
+      const at = Date.parse(after.startedAt);
+      q = q.where((eb) =>
+        eb.or([eb('broadcasts.started_at', '<', at), eb.and([eb('broadcasts.started_at', '=', at), eb('broadcasts.id', '<', after.id)])]),
+      );
+    }
+    const rows = await q.orderBy('broadcasts.started_at', 'desc').orderBy('broadcasts.id', 'desc').limit(limit).execute();
     return this.#withInvitees(this.#db, rows);
   }
 

@@ -72,6 +72,10 @@ export async function startTestServer(
       ...overrides,
       http: { port: 0, ...overrides.http },
       mediasoup: { numWorkers: 1, webRtcPort: 0, ...overrides.mediasoup },
+      // Test clients send no RTP (fake producers) and all come from 127.0.0.1: the no-media
+      // timeout and the per-address limits are off unless a test sets them (test/security/ does).
+      live: { noMediaTimeoutSeconds: 0, ...overrides.live },
+      limits: { connectionsPerAddress: 100_000, goLivesPerAddress: 100_000, goLivesPerUser: 100_000, ...overrides.limits },
     },
   );
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });

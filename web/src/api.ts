@@ -38,12 +38,20 @@ export class Api {
     await this.#call('POST', '/api/auth/signout');
   }
 
-  /** Live broadcasts the caller may see. */
-  async listBroadcasts(): Promise<BroadcastSummary[]> {
-    const body = await this.#call('GET', '/api/broadcasts');
+  /**
+   * One page of the live broadcasts the caller may see, newest first (`limit` 1–100, default
+   * 20); pass the previous page's `nextCursor` for the next one.
+   */
+  async listBroadcasts(opts: { limit?: number; cursor?: string | null } = {}): Promise<{ broadcasts: BroadcastSummary[]; nextCursor: string | null }> {
+    const query = new URLSearchParams();
+    if (opts.limit !== undefined) query.set('limit', String(opts.limit));
+    if (opts.cursor) query.set('cursor', opts.cursor);
+    const qs = query.toString();
+    const body = await this.#call('GET', `/api/broadcasts${qs ? `?${qs}` : ''}`);
     const list = isRecord(body) ? body['broadcasts'] : undefined;
-    if (!Array.isArray(list)) throw malformed('/api/broadcasts');
-    return list.filter(isBroadcastSummary);
+    const next = isRecord(body) ? body['nextCursor'] : undefined;
+    if (!Array.isArray(list) || (next !== null && typeof next !== 'string')) throw malformed('/api/broadcasts');
+    return { broadcasts: list.filter(isBroadcastSummary), nextCursor: next };
   }
 
   async getBroadcast(id: BroadcastId): Promise<BroadcastSummary> {

@@ -6,6 +6,9 @@ import { watchPath } from '../router.ts';
 
 /** How often the list refreshes while the tab is visible. */
 const REFRESH_MS = 5_000;
+/** Broadcasts per page ("More" loads the next page); the refresh keeps up to MAX_REFRESH loaded. */
+const PAGE = 20;
+const MAX_REFRESH = 100;
 
 /** `/`: the broadcasts that are live now, refreshed every few seconds. */
 export const mountHome: PageMount = (root, ctx) => {
@@ -13,8 +16,9 @@ export const mountHome: PageMount = (root, ctx) => {
   const list = h('ul', { class: 'broadcast-list', 'aria-busy': 'true' });
   const empty = h('p', { class: 'empty', hidden: true }, 'Nobody is live right now.');
   const intro = h('p', { class: 'lead' });
+  const more = h('button', { type: 'button', class: 'button', hidden: true }, 'More');
   const replays = h('p', { class: 'more' }, 'Missed a broadcast? ', h('a', { href: '/replays' }, 'Replays'), ' — broadcasts are recorded, with their chat.');
-  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, list, empty, replays);
+  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, list, more, empty, replays);
 
   const renderIntro = (): void => {
     const user = ctx.session.user;
@@ -31,6 +35,9 @@ export const mountHome: PageMount = (root, ctx) => {
   let disposed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failing = false;
+  /** What is shown, and where the next page starts (null: nothing more). */
+  let shown: BroadcastSummary[] = [];
+  let nextCursor: string | null = null;
 
   const renderList = (broadcasts: readonly BroadcastSummary[]): void => {
     const now = Date.now();
@@ -57,16 +64,20 @@ export const mountHome: PageMount = (root, ctx) => {
     );
     list.setAttribute('aria-busy', 'false');
     empty.hidden = broadcasts.length > 0;
+    more.hidden = nextCursor === null;
   };
 
   const refresh = async (): Promise<void> => {
     if (disposed) return;
     if (document.visibilityState !== 'hidden') {
       try {
-        const broadcasts = await ctx.api.listBroadcasts();
+        // As many as are shown (pages loaded with "More" stay loaded), up to MAX_REFRESH.
+        const page = await ctx.api.listBroadcasts({ limit: Math.min(MAX_REFRESH, Math.max(PAGE, shown.length)) });
         if (disposed) return;
         failing = false;
-        renderList(broadcasts.filter((b) => b.status !== 'ended'));
+        shown = page.broadcasts.filter((b) => b.status !== 'ended');
+        nextCursor = page.nextCursor;
+        renderList(shown);
       } catch (err) {
         if (disposed) return;
         // Report the first failure of a streak, not one per poll.
@@ -77,6 +88,26 @@ export const mountHome: PageMount = (root, ctx) => {
     if (!disposed) timer = setTimeout(() => void refresh(), REFRESH_MS);
   };
   void refresh();
+
+  more.addEventListener('click', () => {
+    if (nextCursor === null) return;
+    more.disabled = true;
+    ctx.api
+      .listBroadcasts({ limit: PAGE, cursor: nextCursor })
+      .then(
+        (page) => {
+          if (disposed) return;
+          const known = new Set(shown.map((b) => b.id));
+          shown = shown.concat(page.broadcasts.filter((b) => b.status !== 'ended' && !known.has(b.id)));
+          nextCursor = page.nextCursor;
+          renderList(shown);
+        },
+        (err: unknown) => ctx.alerts.show(err),
+      )
+      .finally(() => {
+        more.disabled = false;
+      });
+  });
 
   const onVisible = (): void => {
     if (document.visibilityState === 'visible') {

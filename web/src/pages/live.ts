@@ -178,7 +178,11 @@ export const mountLive: PageMount = (root, ctx) => {
         if (mine(e.broadcastId) && (state === 'live' || state === 'reconnecting')) void resume();
       }),
       s.on('broadcast:ended', (e) => {
-        if (mine(e.broadcastId)) finish();
+        if (!mine(e.broadcastId)) return;
+        finish();
+        if (e.reason === 'no-media') {
+          ctx.alerts.show(new Error('Your broadcast ended because no video or sound reached the server. Check your camera and network, then go live again.'));
+        }
       }),
       s.on('recording:status', (e) => {
         if (mine(e.broadcastId)) showRecording(e);

@@ -19,6 +19,7 @@ const END_TEXT: Record<EndReason, string> = {
   'server-shutdown': 'The server is shutting down.',
   'recording-unavailable': 'The broadcast could not be recorded, so it ended.',
   'service-closing': 'Spyglass is closing down and is now read-only, so the broadcast ended. Its replay will be available.',
+  'no-media': 'The broadcast ended because no video or sound arrived from the broadcaster.',
 };
 
 /** Join errors that retrying will not fix. */

@@ -1,0 +1,81 @@
+import express from 'express';
+import { z } from 'zod';
+import { AppError, parseOrThrow } from '../../common/errors.ts';
+import type { BroadcastList } from '../../common/protocol/events.ts';
+import { BroadcastIdSchema } from '../../common/protocol/ids.ts';
+import type { LiveService } from '../live/LiveService.ts';
+import { toSummary } from '../live/LiveBroadcast.ts';
+import type { ListCursor } from '../store/BroadcastStore.ts';
+import type { Stores } from '../store/index.ts';
+import { requestUser } from './auth.ts';
+
+export interface BroadcastRoutesOptions {
+  stores: Stores;
+  live: LiveService;
+}
+
+/** Page sizes of `GET /api/broadcasts`. */
+export const BROADCAST_PAGE = { default: 20, max: 100 } as const;
+
+const LIMIT_RULE = `must be a whole number from 1 to ${BROADCAST_PAGE.max}`;
+const CURSOR_RULE = 'must be the nextCursor of an earlier page';
+
+/** A cursor is `<startedAt ms>.<broadcast id>` in base64url: opaque to clients, checked here. */
+function encodeCursor(c: ListCursor): string {
+  return Buffer.from(`${Date.parse(c.startedAt)}.${c.id}`).toString('base64url');
+}
+
+const CursorSchema = z
+  .string({ error: CURSOR_RULE })
+  .max(200, CURSOR_RULE)
+  .regex(/^[A-Za-z0-9_-]+$/, CURSOR_RULE)
+  .transform((raw, ctx) => {
+    const m = /^(\d{1,16})\.(.+)$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+    const id = m ? BroadcastIdSchema.safeParse(m[2]) : undefined;
+    const ms = m ? Number(m[1]) : NaN;
+    if (!m || !id?.success || !Number.isSafeInteger(ms)) {
+      ctx.addIssue({ code: 'custom', message: CURSOR_RULE });
+      return z.NEVER;
+    }
+    return { startedAt: new Date(ms).toISOString(), id: id.data } satisfies ListCursor;
+  });
+
+const ListQuerySchema = z.object({
+  limit: z
+    .string({ error: LIMIT_RULE })
+    .regex(/^[0-9]{1,3}$/, LIMIT_RULE)
+    .transform(Number)
+    .pipe(z.number().min(1, LIMIT_RULE).max(BROADCAST_PAGE.max, LIMIT_RULE))
+    .default(BROADCAST_PAGE.default),
+  cursor: CursorSchema.optional(),
+});
+
+/** `GET /api/broadcasts` (one page of what the caller may see) and `GET /api/broadcasts/:id`. */
+export function broadcastsRouter(o: BroadcastRoutesOptions): express.Router {
+  const router = express.Router();
+
+  router.get('/', async (req, res) => {
+    const query = parseOrThrow(ListQuerySchema, req.query);
+    // One more than asked tells whether another page follows.
+    const rows = await o.stores.broadcasts.listLiveVisible({ viewerId: requestUser(req)?.id, limit: query.limit + 1, after: query.cursor });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    const body: BroadcastList = {
+      broadcasts: page.map((b) => o.live.liveSummary(b.id) ?? toSummary(b, 0)),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    };
+    res.json(body);
+  });
+
+  router.get('/:id', async (req, res) => {
+    const parsed = BroadcastIdSchema.safeParse(req.params.id);
+    const record = parsed.success ? await o.stores.broadcasts.get(parsed.data) : undefined;
+    // Private broadcasts the caller may not see are indistinguishable from missing ones.
+    if (!record || !o.stores.broadcasts.canView(record, requestUser(req)?.id)) {
+      throw new AppError('NOT_FOUND', 'broadcast not found');
+    }
+    res.json({ broadcast: o.live.liveSummary(record.id) ?? toSummary(record, 0) });
+  });
+
+  return router;
+}
