@@ -66,6 +66,8 @@ export async function startSupervisor(env: Record<string, string> = {}): Promise
       SPYGLASS_RECORDING_MIN_PORT: String(rec),
       SPYGLASS_RECORDING_MAX_PORT: String(rec + 199),
       LOG_LEVEL: 'warn',
+      // Every synthetic peer connects from 127.0.0.1: one address, far more than a person's tabs.
+      SPYGLASS_CONNECTIONS_PER_ADDRESS: '1000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
