@@ -44,8 +44,25 @@ export const ConfigSchema = z.strictObject({
       tlsKeyFile: z.string().min(1).optional(),
       /** Trust X-Forwarded-* from a reverse proxy (set when TLS ends at nginx/caddy). Default false. */
       trustProxy: z.boolean().default(false),
-      /** Public URL printed at start and used in links. Default derived from host and port. */
+      /** Public URL printed at start and used in links; its origin may act on the service. Default derived from host and port. */
       publicUrl: z.url().optional(),
+      /**
+       * Origins (`https://live.example.org`: scheme, host, optional port) whose pages may send
+       * state-changing requests and open socket.io, besides `publicUrl`'s. Default none: with
+       * neither set, the origins the server listens on (docs/security.md).
+       */
+      allowedOrigins: z
+        .array(
+          z.string().refine((o) => {
+            try {
+              const u = new URL(o);
+              return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o.replace(/\/$/, '');
+            } catch {
+              return false;
+            }
+          }, 'must be an origin such as https://live.example.org (scheme, host, optional port; no path)'),
+        )
+        .default([]),
     })
     .prefault({}),
   mediasoup: z
@@ -138,6 +155,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_TLS_KEY: { path: ['http', 'tlsKeyFile'], type: 'string' },
   SPYGLASS_TRUST_PROXY: { path: ['http', 'trustProxy'], type: 'boolean' },
   SPYGLASS_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
+  SPYGLASS_ALLOWED_ORIGINS: { path: ['http', 'allowedOrigins'], type: 'list' },
   SPYGLASS_MEDIASOUP_WORKERS: { path: ['mediasoup', 'numWorkers'], type: 'number' },
   SPYGLASS_MEDIA_LISTEN_IP: { path: ['mediasoup', 'listenIp'], type: 'string' },
   SPYGLASS_MEDIA_ANNOUNCED_ADDRESS: { path: ['mediasoup', 'announcedAddress'], type: 'string' },

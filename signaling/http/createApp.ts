@@ -16,6 +16,7 @@ import { archivesRouter } from './archives.ts';
 import { replaysRouter } from './replays.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
 import { sunsetGate, sunsetRouter } from './sunset.ts';
+import { originGuard } from './originCheck.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -34,6 +35,8 @@ export interface AppOptions {
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
   adminRouters?: Router[];
+  /** Whether a page of this origin may send state-changing requests (originCheck.ts). */
+  isAllowedOrigin: (origin: string) => boolean;
   /** Sunset mode (docs/sunset.md): its gate runs before everything, its API beside the others. */
   sunset?: { service: SunsetService; admins: string[] };
 }
@@ -46,6 +49,8 @@ const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Before anything acts on a request: pages of other origins may not act as the user.
+  app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));
   /** A hash verified when a username does not exist, so sign-in timing does not reveal it. */
   let dummyHash: Promise<string> | undefined;
