@@ -15,7 +15,8 @@ import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { archivesRouter } from './archives.ts';
 import { replaysRouter } from './replays.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
-import { sunsetGate, sunsetRouter } from './sunset.ts';
+import { FAREWELL_STYLE_HASH, sunsetGate, sunsetRouter } from './sunset.ts';
+import { securityHeaders } from './securityHeaders.ts';
 import { originGuard } from './originCheck.ts';
 
 export interface AppOptions {
@@ -24,7 +25,7 @@ export interface AppOptions {
   logger: Logger;
   /** Directory of the built web client (index.html + assets); pages are not served when absent. */
   webRoot: string;
-  /** Mark cookies Secure (HTTPS, directly or behind a proxy). */
+  /** Served over HTTPS, directly or behind a proxy: cookies are Secure, HSTS is sent. */
   secureCookies: boolean;
   trustProxy: boolean;
   /** Readiness: resolves when the database and media workers answer. */
@@ -49,6 +50,7 @@ const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders({ secure: o.secureCookies, styleHashes: [FAREWELL_STYLE_HASH] }));
   // Before anything acts on a request: pages of other origins may not act as the user.
   app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -14,6 +15,11 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/** The farewell page's only style, inline so that the page needs nothing else from a closed service. */
+const FAREWELL_STYLE = 'body{font:1.1rem/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b1b1f}h1{font-size:2rem}';
+/** The CSP `style-src` source that allows exactly that inline style. */
+export const FAREWELL_STYLE_HASH = `'sha256-${createHash('sha256').update(FAREWELL_STYLE).digest('base64')}'`;
+
 /** The static page served for every path once the service is off. */
 export function farewellHtml(message: string, offAt: string | undefined): string {
   const when = offAt ? `<p>Spyglass closed on <time datetime="${escapeHtml(offAt)}">${escapeHtml(offAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC'))}</time>.</p>` : '';
@@ -24,7 +30,7 @@ export function farewellHtml(message: string, offAt: string | undefined): string
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Spyglass has closed</title>
-<style>body{font:1.1rem/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b1b1f}h1{font-size:2rem}</style>
+<style>${FAREWELL_STYLE}</style>
 </head>
 <body>
 <main>
