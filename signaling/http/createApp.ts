@@ -17,6 +17,7 @@ import { replaysRouter } from './replays.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
 import { FAREWELL_STYLE_HASH, sunsetGate, sunsetRouter } from './sunset.ts';
 import { securityHeaders } from './securityHeaders.ts';
+import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
 import { originGuard } from './originCheck.ts';
 
 export interface AppOptions {
@@ -50,7 +51,7 @@ const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders({ secure: o.secureCookies, styleHashes: [FAREWELL_STYLE_HASH] }));
+  app.use(securityHeaders({ secure: o.secureCookies, styleHashes: [FAREWELL_STYLE_HASH], inlineStylePaths: [ADMIN_QUEUES_PATH] }));
   // Before anything acts on a request: pages of other origins may not act as the user.
   app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));

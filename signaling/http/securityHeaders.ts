@@ -7,6 +7,11 @@ export interface SecurityHeadersOptions {
   secure: boolean;
   /** Extra `style-src` hashes (`'sha256-…'`) of inline styles the server itself writes (the farewell page). */
   styleHashes?: readonly string[];
+  /**
+   * Path prefixes whose pages may use inline styles (not scripts): the job dashboard
+   * (bull-board), a third-party page with `style` attributes. Default none.
+   */
+  inlineStylePaths?: readonly string[];
 }
 
 /** A Host header safe to write into a policy (anything else is left to 'self'). */
@@ -20,13 +25,25 @@ const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
  * `Referrer-Policy: no-referrer`, and HSTS only when served over HTTPS.
  */
 export function securityHeaders(o: SecurityHeadersOptions): RequestHandler {
+  const strict = headers(o, false);
+  const prefixes = (o.inlineStylePaths ?? []).map((p) => p.toLowerCase());
+  if (prefixes.length === 0) return strict;
+  const relaxed = headers(o, true);
+  return (req, res, next) => {
+    const p = req.path.toLowerCase();
+    const inline = prefixes.some((prefix) => p === prefix || p.startsWith(`${prefix}/`));
+    (inline ? relaxed : strict)(req, res, next);
+  };
+}
+
+function headers(o: SecurityHeadersOptions, inlineStyles: boolean): RequestHandler {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         'default-src': ["'self'"],
         'script-src': ["'self'"],
-        'style-src': ["'self'", ...(o.styleHashes ?? [])],
+        'style-src': ["'self'", ...(inlineStyles ? ["'unsafe-inline'"] : (o.styleHashes ?? []))],
         'img-src': ["'self'", 'data:', 'blob:'],
         'media-src': ["'self'", 'blob:'],
         'worker-src': ["'self'", 'blob:'],

@@ -38,6 +38,15 @@ describe('security headers', () => {
     }
   });
 
+  it('lets only the job dashboard use inline styles (never inline scripts)', async () => {
+    for (const [p, inline] of [['/admin/queues', true], ['/ADMIN/queues/', true], ['/admin/queuesx', false], ['/account', false]] as const) {
+      const csp = (await fetch(`${server.url}${p}`)).headers.get('content-security-policy') ?? '';
+      expect(/style-src [^;]*'unsafe-inline'/.test(csp), p).toBe(inline);
+      expect(csp, p).toMatch(/script-src 'self';/);
+      expect(csp, p).toContain("frame-ancestors 'none'");
+    }
+  });
+
   it('writes no attacker-chosen Host into the policy', async () => {
     const http = await import('node:http');
     const csp = await new Promise<string>((resolve, reject) => {
