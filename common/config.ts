@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { AppError, describeZodError } from './errors.ts';
 
-/** The development-only secret; refused when `mode` is 'production'. */
+/**
+ * The published development-only secret: used only when no secret is configured and the
+ * process is given no way to generate one; refused in production and whenever the service is
+ * reachable from elsewhere (a non-loopback bind or public URL).
+ */
 export const DEFAULT_SECRET = 'spyglass-dev-secret-change-me';
 
 const port = z.number().int().min(0).max(65535);
@@ -15,7 +20,11 @@ const port = z.number().int().min(0).max(65535);
 export const ConfigSchema = z.strictObject({
   /** 'development' (default), 'production' or 'test'. Production refuses default secrets. */
   mode: z.enum(['development', 'production', 'test']).default('development'),
-  /** Secret for signing tokens and links. Default: a development-only value. */
+  /**
+   * Secret for signing tokens and links (env SPYGLASS_SECRET). Default: under `npm start`,
+   * a random one generated once into `<dataDir>/secret`; required in production and on a
+   * non-loopback bind.
+   */
   secret: z.string().min(16, 'secret must be at least 16 characters').default(DEFAULT_SECRET),
   /** Directory for the SQLite file and media. Default './data'. */
   dataDir: z.string().min(1).default('./data'),
@@ -35,8 +44,25 @@ export const ConfigSchema = z.strictObject({
       tlsKeyFile: z.string().min(1).optional(),
       /** Trust X-Forwarded-* from a reverse proxy (set when TLS ends at nginx/caddy). Default false. */
       trustProxy: z.boolean().default(false),
-      /** Public URL printed at start and used in links. Default derived from host and port. */
+      /** Public URL printed at start and used in links; its origin may act on the service. Default derived from host and port. */
       publicUrl: z.url().optional(),
+      /**
+       * Origins (`https://live.example.org`: scheme, host, optional port) whose pages may send
+       * state-changing requests and open socket.io, besides `publicUrl`'s. Default none: with
+       * neither set, the origins the server listens on (docs/security.md).
+       */
+      allowedOrigins: z
+        .array(
+          z.string().refine((o) => {
+            try {
+              const u = new URL(o);
+              return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o.replace(/\/$/, '');
+            } catch {
+              return false;
+            }
+          }, 'must be an origin such as https://live.example.org (scheme, host, optional port; no path)'),
+        )
+        .default([]),
     })
     .prefault({}),
   mediasoup: z
@@ -143,6 +169,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_TLS_KEY: { path: ['http', 'tlsKeyFile'], type: 'string' },
   SPYGLASS_TRUST_PROXY: { path: ['http', 'trustProxy'], type: 'boolean' },
   SPYGLASS_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
+  SPYGLASS_ALLOWED_ORIGINS: { path: ['http', 'allowedOrigins'], type: 'list' },
   SPYGLASS_MEDIASOUP_WORKERS: { path: ['mediasoup', 'numWorkers'], type: 'number' },
   SPYGLASS_MEDIA_LISTEN_IP: { path: ['mediasoup', 'listenIp'], type: 'string' },
   SPYGLASS_MEDIA_ANNOUNCED_ADDRESS: { path: ['mediasoup', 'announcedAddress'], type: 'string' },
@@ -195,11 +222,29 @@ function coerce(name: string, raw: string, type: 'string' | 'number' | 'boolean'
   throw new AppError('BAD_REQUEST', `config: ${name} must be true or false, got "${raw}"`);
 }
 
+/** True for an address or name that only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+  return false;
+}
+
+export interface LoadConfigOptions {
+  /**
+   * The secret to use when none is configured (neither file, env nor overrides), given the
+   * resolved data directory; processes pass `dataDirSecret` (which persists a random one).
+   * Only used outside production on a loopback bind. Default: none (DEFAULT_SECRET).
+   */
+  secretWhenUnset?: (dataDir: string) => string;
+}
+
 /**
  * Builds the configuration: defaults, then the JSON file named by `SPYGLASS_CONFIG` (or
  * `file`), then environment variables. Throws AppError with every problem in one message.
  */
-export function loadConfig(env: Record<string, string | undefined>, overrides: ConfigInput = {}): Config {
+export function loadConfig(env: Record<string, string | undefined>, overrides: ConfigInput = {}, options: LoadConfigOptions = {}): Config {
   let input: Record<string, unknown> = {};
   const file = env.SPYGLASS_CONFIG;
   if (file) {
@@ -231,8 +276,21 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
   const r = ConfigSchema.safeParse(input);
   if (!r.success) throw new AppError('BAD_REQUEST', `config: ${describeZodError(r.error)}`);
   const config = r.data;
-  if (config.mode === 'production' && config.secret === DEFAULT_SECRET) {
-    throw new AppError('BAD_REQUEST', 'config: refusing to start in production with the default secret; set SPYGLASS_SECRET');
+  const publicHost = config.http.publicUrl === undefined ? undefined : new URL(config.http.publicUrl).hostname;
+  const reachable = !isLoopbackHost(config.http.host) || (publicHost !== undefined && !isLoopbackHost(publicHost));
+  if (input.secret === undefined && options.secretWhenUnset && config.mode !== 'production' && !reachable) {
+    config.secret = options.secretWhenUnset(config.dataDir);
+  }
+  if (config.secret === DEFAULT_SECRET) {
+    if (config.mode === 'production') {
+      throw new AppError('BAD_REQUEST', 'config: refusing to start in production with the published default secret; set SPYGLASS_SECRET');
+    }
+    if (reachable) {
+      throw new AppError(
+        'BAD_REQUEST',
+        `config: refusing the published default secret on a public address (http.host ${config.http.host}${publicHost ? `, publicUrl host ${publicHost}` : ''}): anyone could sign links; set SPYGLASS_SECRET to a long random value`,
+      );
+    }
   }
   if ((config.http.tlsCertFile === undefined) !== (config.http.tlsKeyFile === undefined)) {
     throw new AppError('BAD_REQUEST', 'config: http.tlsCertFile and http.tlsKeyFile go together');

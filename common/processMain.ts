@@ -1,9 +1,11 @@
 import { loadConfig, type Config } from './config.ts';
+import { dataDirSecret } from './dataDirSecret.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 /**
  * The shared body of each process's main.ts (the only readers of process.env): loads the
- * config (exit 2 with the message when it is bad), starts the process, and on SIGINT or
+ * config (exit 2 with the message when it is bad; with no secret configured on a loopback bind,
+ * the one persisted in `<dataDir>/secret`, generated on the first start), starts the process, and on SIGINT or
  * SIGTERM closes it gracefully once (exit 0, or 1 when closing fails).
  */
 export function runProcess(
@@ -12,7 +14,7 @@ export function runProcess(
 ): void {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, {}, { secretWhenUnset: dataDirSecret });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);

@@ -10,6 +10,7 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../common/config.ts';
+import { dataDirSecret } from '../common/dataDirSecret.ts';
 import { createLogger } from '../common/logger.ts';
 import { describePhase, nextSwitchAt, normaliseSchedule, phaseAt, validateSchedule } from '../common/protocol/sunset.ts';
 import { openDatabase, type DatabaseHandle } from '../signaling/store/Database.ts';
@@ -192,7 +193,7 @@ async function run(argv: string[], open: () => Promise<{ handle: DatabaseHandle;
 
 async function main(): Promise<number> {
   const open = async () => {
-    const config = loadConfig(process.env);
+    const config = loadConfig(process.env, {}, { secretWhenUnset: dataDirSecret });
     const handle = await openDatabase({
       databaseUrl: config.databaseUrl,
       sqlitePath: path.join(config.dataDir, 'spyglass.db'),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import type { Logger } from '../common/logger.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
 import { createApp } from './http/createApp.ts';
+import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { userFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
 import { ArchiveService } from './archive/ArchiveService.ts';
@@ -153,7 +155,11 @@ export async function startSpyglass(
   });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
+  // Known once the server listens (the port may be 0); no request arrives before.
+  let origins = new Set<string>();
+  const isAllowedOrigin = (origin: string) => origins.has(origin);
   const app = createApp({
+    isAllowedOrigin,
     stores,
     live,
     logger: logger.child({ component: 'http' }),
@@ -181,6 +187,11 @@ export async function startSpyglass(
     maxHttpBufferSize: 1_000_000,
     pingInterval: 10_000,
     pingTimeout: 10_000,
+    // Browsers send the cookie with a WebSocket to any port of the host: only our own pages may open one.
+    allowRequest: (req, callback) => {
+      const refusal = crossOriginRefusal(req.headers, isAllowedOrigin);
+      callback(refusal ?? null, refusal === undefined);
+    },
   });
   // From export-only on there is nothing live left to do: refuse socket connections.
   io.use((_socket, next) => {
@@ -226,6 +237,15 @@ export async function startSpyglass(
     });
   });
   const port = (server.address() as AddressInfo).port;
+  origins = serviceOrigins({
+    allowedOrigins: config.http.allowedOrigins,
+    publicUrl: config.http.publicUrl,
+    scheme: tls ? 'https' : 'http',
+    host: config.http.host,
+    port,
+    interfaceAddresses: () => Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)),
+  });
+  logger.info({ origins: [...origins] }, 'pages of these origins may act on the service');
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 

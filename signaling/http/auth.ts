@@ -25,10 +25,15 @@ export async function userFrom(
   return token ? stores.sessions.resolve(token) : undefined;
 }
 
+/**
+ * The session cookie: httpOnly, and SameSite=Strict so that no request started by another
+ * site (a link, a form, a frame) carries it; the web client's own requests do, and the pages
+ * themselves need no cookie (archive download links are signed, not cookie-authenticated).
+ */
 export function sessionCookie(token: string, secure: boolean): string {
   return serializeCookie(SESSION_COOKIE, token, {
     httpOnly: true,
-    sameSite: 'lax',
+    sameSite: 'strict',
     secure,
     path: '/',
     maxAge: SESSION_TTL_MS / 1000,
@@ -36,7 +41,7 @@ export function sessionCookie(token: string, secure: boolean): string {
 }
 
 export function clearedSessionCookie(secure: boolean): string {
-  return serializeCookie(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: 0 });
+  return serializeCookie(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: 0 });
 }
 
 export function requestUser(req: Request): UserRecord | undefined {

@@ -14,7 +14,10 @@ import { archivesRouter } from './archives.ts';
 import { broadcastsRouter } from './broadcastsRouter.ts';
 import { replaysRouter } from './replays.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
-import { sunsetGate, sunsetRouter } from './sunset.ts';
+import { FAREWELL_STYLE_HASH, sunsetGate, sunsetRouter } from './sunset.ts';
+import { securityHeaders } from './securityHeaders.ts';
+import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
+import { originGuard } from './originCheck.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -22,7 +25,7 @@ export interface AppOptions {
   logger: Logger;
   /** Directory of the built web client (index.html + assets); pages are not served when absent. */
   webRoot: string;
-  /** Mark cookies Secure (HTTPS, directly or behind a proxy). */
+  /** Served over HTTPS, directly or behind a proxy: cookies are Secure, HSTS is sent. */
   secureCookies: boolean;
   trustProxy: boolean;
   /** Readiness: resolves when the database and media workers answer. */
@@ -33,6 +36,8 @@ export interface AppOptions {
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
   adminRouters?: Router[];
+  /** Whether a page of this origin may send state-changing requests (originCheck.ts). */
+  isAllowedOrigin: (origin: string) => boolean;
   /** Sunset mode (docs/sunset.md): its gate runs before everything, its API beside the others. */
   sunset?: { service: SunsetService; admins: string[] };
 }
@@ -45,6 +50,9 @@ const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders({ secure: o.secureCookies, styleHashes: [FAREWELL_STYLE_HASH], inlineStylePaths: [ADMIN_QUEUES_PATH] }));
+  // Before anything acts on a request: pages of other origins may not act as the user.
+  app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));
   /** A hash verified when a username does not exist, so sign-in timing does not reveal it. */
   let dummyHash: Promise<string> | undefined;

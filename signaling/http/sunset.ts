@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -14,6 +15,11 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/** The farewell page's only style, inline so that the page needs nothing else from a closed service. */
+const FAREWELL_STYLE = 'body{font:1.1rem/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b1b1f}h1{font-size:2rem}';
+/** The CSP `style-src` source that allows exactly that inline style. */
+export const FAREWELL_STYLE_HASH = `'sha256-${createHash('sha256').update(FAREWELL_STYLE).digest('base64')}'`;
+
 /** The static page served for every path once the service is off. */
 export function farewellHtml(message: string, offAt: string | undefined): string {
   const when = offAt ? `<p>Spyglass closed on <time datetime="${escapeHtml(offAt)}">${escapeHtml(offAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC'))}</time>.</p>` : '';
@@ -24,7 +30,7 @@ export function farewellHtml(message: string, offAt: string | undefined): string
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Spyglass has closed</title>
-<style>body{font:1.1rem/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b1b1f}h1{font-size:2rem}</style>
+<style>${FAREWELL_STYLE}</style>
 </head>
 <body>
 <main>
@@ -38,24 +44,42 @@ ${text}
 `;
 }
 
-/** Paths that stay open in export-only besides page loads: replays, downloads, archives, signing in and out, the sunset status. */
-function allowedInExportOnly(req: Request): boolean {
-  const p = req.path;
-  const read = req.method === 'GET' || req.method === 'HEAD';
-  if (!p.startsWith('/api/')) return true; // the web client (pages, assets) and the admin dashboard
-  if (p === '/api/archives' || p.startsWith('/api/archives/')) return true;
-  if (p === ADMIN_SUNSET_PATH) return true; // admins may still cancel or move the dates
-  if (read && (p === '/api/replays' || p.startsWith('/api/replays/') || p === '/api/sunset' || p === '/api/auth/me')) return true;
-  if (req.method === 'POST' && (p === '/api/auth/signin' || p === '/api/auth/signout')) return true;
-  return false;
+/**
+ * The gate's rules, written as express routes so that they match exactly what the app's
+ * routes match (express 5: case-insensitive, one optional trailing slash, mounts by path
+ * segment) — never a hand-made comparison of the raw path, which `/API/…` or `…/` would
+ * sidestep. A rule either lets the request go on (`next('router')`) or throws SERVICE_SUNSET.
+ */
+function gateRouter(sunset: SunsetService, phase: 'announced' | 'read-only' | 'export-only'): Router {
+  const router = Router();
+  const pass: RequestHandler = (_req, _res, next) => next('router');
+  // Creating an account is refused from 'announced' on, whatever else the phase allows.
+  router.post('/api/auth/signup', () => sunset.assertAllowed('signup'));
+  if (phase !== 'export-only') return router;
+  // Export-only: replays, downloads, archives, signing in and out, the sunset status; admins
+  // may still cancel or move the dates. Everything else under /api is refused (default deny),
+  // so a route added later is closed until it is listed here.
+  router.use('/api/archives', pass);
+  router.all(ADMIN_SUNSET_PATH, pass);
+  router.get(['/api/sunset', '/api/auth/me'], pass);
+  router.use('/api/replays', (req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' ? 'router' : undefined));
+  router.post(['/api/auth/signin', '/api/auth/signout'], pass);
+  router.use('/api', () => sunset.assertAllowed('broadcast'));
+  // Anything else (the web client's pages and assets, the admin dashboard, probes) goes on.
+  return router;
 }
 
 /**
  * Enforces the phase over HTTP; mounted first. 'off': every path but `/healthz` answers the
- * farewell page with 410. 'export-only': only what `allowedInExportOnly` lists, else 403
+ * farewell page with 410. 'export-only': only what `gateRouter` lists under /api, else 403
  * SERVICE_SUNSET. From 'announced' on, sign-up is refused with SERVICE_SUNSET.
  */
 export function sunsetGate(sunset: SunsetService): RequestHandler {
+  const gates = {
+    announced: gateRouter(sunset, 'announced'),
+    'read-only': gateRouter(sunset, 'read-only'),
+    'export-only': gateRouter(sunset, 'export-only'),
+  };
   return (req: Request, res: Response, next: NextFunction) => {
     const phase = sunset.phase();
     if (phase === 'none' || req.path === '/healthz') return next();
@@ -66,13 +90,7 @@ export function sunsetGate(sunset: SunsetService): RequestHandler {
         .send(farewellHtml(sunset.schedule?.message ?? '', sunset.schedule?.offAt));
       return;
     }
-    try {
-      if (req.path === '/api/auth/signup') sunset.assertAllowed('signup');
-      if (phase === 'export-only' && !allowedInExportOnly(req)) sunset.assertAllowed('broadcast');
-    } catch (err) {
-      return next(err);
-    }
-    next();
+    gates[phase](req, res, next);
   };
 }
 

@@ -31,7 +31,7 @@ describe('HTTP API', () => {
     expect(signin.status).toBe(200);
     const setCookie = signin.headers.get('set-cookie') ?? '';
     expect(setCookie).toMatch(/HttpOnly/i);
-    expect(setCookie).toMatch(/SameSite=Lax/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
     const { token } = (await signin.json()) as { token: string };
     expect((await fetch(`${server.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
 

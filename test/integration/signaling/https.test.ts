@@ -41,4 +41,13 @@ describe('built-in HTTPS', () => {
     expect(res.status).toBe(201);
     expect(String(res.headers['set-cookie'])).toMatch(/;\s*Secure/i);
   });
+
+  it('sends HSTS over HTTPS (and upgrade-insecure-requests in the CSP)', async () => {
+    for (const p of ['/', '/api/broadcasts']) {
+      const res = await httpsRequest(`${server.url}${p}`, 'GET');
+      expect(res.headers['strict-transport-security'], p).toBe('max-age=15552000');
+      expect(String(res.headers['content-security-policy']), p).toContain('upgrade-insecure-requests');
+      expect(String(res.headers['content-security-policy']), p).toContain(`wss://${new URL(server.url).host}`);
+    }
+  });
 });

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
   it('layers defaults, then the file, then the environment', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
     const file = path.join(dir, 'c.json');
-    writeFileSync(file, JSON.stringify({ http: { port: 9000, host: '0.0.0.0' }, live: { graceSeconds: 5 } }));
+    writeFileSync(file, JSON.stringify({ http: { port: 9000, host: '0.0.0.0' }, live: { graceSeconds: 5 }, secret: 'a-real-secret-of-some-length' }));
     const c = loadConfig({ SPYGLASS_CONFIG: file, PORT: '9100', SPYGLASS_TRUST_PROXY: 'true' });
     expect(c.http).toMatchObject({ port: 9100, host: '0.0.0.0', trustProxy: true });
     expect(c.live.graceSeconds).toBe(5);
