@@ -56,6 +56,8 @@ export function defineOwn(target: Record<string, unknown>, key: string, value: u
 export function nested(depth: number, value: unknown = 'bottom'): unknown {
   let v = value;
   for (let i = 0; i < depth; i++) v = i % 2 === 0 ? { a: v } : [v];
+  // fast-check's report would recurse as deep as the value: print it short.
+  Object.defineProperty(v, fc.toStringMethod, { value: () => `nested(${depth}, ${fc.stringify(value).slice(0, 40)})`, enumerable: false });
   return v;
 }
 
