@@ -55,6 +55,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #producing = new Set<MediaKind>();
   /** RTP from the broadcaster has arrived at some point (see `mediaReceived`). */
   #mediaReceived = false;
+  /** Transports whose connect() was called: a second call is refused before it reaches the worker. */
+  readonly #connected = new WeakSet<ms.WebRtcTransport>();
   #sendTransport: ms.WebRtcTransport | undefined;
   readonly #taps = new Set<RecordingTap>();
   /** Serialises edge creation so that concurrent joins do not each open a new edge. */
@@ -164,9 +166,13 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** Sets the broadcaster's DTLS parameters. AppError('NOT_FOUND') unless `transportId` is the current send transport. */
   async connectSendTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void> {
     const transport = this.#sendTransportById(transportId);
+    // The worker refuses a second connect (and logs it as an error): it is the client's mistake.
+    if (this.#connected.has(transport)) throw new AppError('WRONG_STATE', 'connect send transport: already connected');
+    this.#connected.add(transport);
     try {
       await transport.connect({ dtlsParameters: toMsDtlsParameters(dtlsParameters) });
     } catch (error) {
+      this.#connected.delete(transport);
       throw toAppError(error, 'connect send transport');
     }
   }

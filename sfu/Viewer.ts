@@ -43,6 +43,8 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
   readonly #consumers = new Map<string, ConsumerEntry>();
   /** Origin producer ids with a consume in flight, so that two calls cannot both consume one. */
   readonly #consuming = new Set<string>();
+  /** Transports whose connect() was called: a second call is refused before it reaches the worker. */
+  readonly #connected = new WeakSet<ms.WebRtcTransport>();
   #closed = false;
 
   constructor(opts: ViewerOptions) {
@@ -113,9 +115,13 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
   /** Completes the DTLS handshake parameters of the viewer's transport. */
   async connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void> {
     const transport = this.#transportById(transportId);
+    // The worker refuses a second connect (and logs it as an error): it is the client's mistake.
+    if (this.#connected.has(transport)) throw new AppError('WRONG_STATE', 'connect transport: already connected');
+    this.#connected.add(transport);
     try {
       await transport.connect({ dtlsParameters: toMsDtlsParameters(dtlsParameters) });
     } catch (error) {
+      this.#connected.delete(transport);
       throw toAppError(error, 'connect transport');
     }
   }

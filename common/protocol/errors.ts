@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
   PAYLOAD_TOO_LARGE: 413,
+  /** HTTP: a body in a charset or content encoding the server does not read. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
   UNKNOWN_EVENT: 400,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { ZodError } from 'zod';
 import { AppError, parseOrThrow, toWireError } from '../../common/errors.ts';
+import { ERROR_CODES, type WireError } from '../../common/protocol/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
 import type { LiveService } from '../live/LiveService.ts';
@@ -45,6 +47,28 @@ export interface AppOptions {
 type Async = (req: Request, res: Response) => Promise<unknown>;
 /** Express 5 forwards rejected promises to the error middleware; this only types the handlers. */
 const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
+
+/**
+ * A client's mistake reported by express, its router or body-parser (an http-errors error with
+ * a 4xx status: malformed percent-encoding in a path, a body that is not JSON, in an unknown
+ * charset or content encoding, or too large) as a catalogued error; undefined for anything else.
+ */
+function clientError(err: unknown): WireError | undefined {
+  const e = err as { type?: unknown; status?: unknown; expose?: unknown } | null;
+  if (typeof e !== 'object' || e === null || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return undefined;
+  switch (e.type) {
+    case 'entity.too.large':
+      return { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' };
+    case 'entity.parse.failed':
+      return { code: 'BAD_REQUEST', message: 'request body is not valid JSON' };
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', message: `request body: ${String((err as Error).message).slice(0, 100)}` };
+  }
+  if (e.status === 413) return { code: 'PAYLOAD_TOO_LARGE', message: 'request too large' };
+  if (e.status === 404) return { code: 'NOT_FOUND', message: 'not found' };
+  return { code: 'BAD_REQUEST', message: e.expose === true ? `bad request: ${String((err as Error).message).slice(0, 100)}` : 'bad request' };
+}
 
 /** Builds the express app: JSON API under /api, health probes, and the web client. */
 export function createApp(o: AppOptions): express.Express {
@@ -133,9 +157,10 @@ export function createApp(o: AppOptions): express.Express {
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives));
   for (const router of o.adminRouters ?? []) app.use(router);
 
-  app.use('/api', (req) => {
-    throw new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`);
-  });
+  const noRoute = (req: Request) => {
+    throw new AppError('NOT_FOUND', `no route ${req.method} ${req.path.slice(0, 200)}`);
+  };
+  app.use('/api', noRoute);
 
   // The web client: static assets, and index.html for every other page path (SPA routes).
   const index = path.join(o.webRoot, 'index.html');
@@ -145,24 +170,16 @@ export function createApp(o: AppOptions): express.Express {
   } else {
     o.logger.warn({ webRoot: o.webRoot }, 'web client not built; pages are not served (run npm run build:web)');
   }
+  // Whatever no route took (other methods, paths like //api//x): the JSON 404, not express's HTML page.
+  app.use(noRoute);
 
-  // The one error middleware: AppError → its status; body-parser errors → 400/413; else 500.
+  // The one error middleware: AppError → its status; the client errors of express, its router
+  // and body-parser (http-errors with a 4xx status) → a catalogued code; else 500.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let wire = toWireError(err);
-    let status = err instanceof AppError ? err.status : 500;
-    const e = err as { type?: string; status?: number };
-    if (e?.type === 'entity.too.large') {
-      wire = { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' };
-      status = 413;
-    } else if (e?.type === 'entity.parse.failed') {
-      wire = { code: 'BAD_REQUEST', message: 'request body is not valid JSON' };
-      status = 400;
-    } else if (wire.code === 'VALIDATION_FAILED') {
-      status = 400;
-    } else if (wire.code === 'INTERNAL') {
-      o.logger.error({ err, method: req.method, path: req.path }, 'request failed');
-    }
-    res.status(status).json({ error: wire });
+    const wire = err instanceof AppError || err instanceof ZodError ? toWireError(err) : clientError(err) ?? toWireError(err);
+    if (wire.code === 'INTERNAL') o.logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    else if (!(err instanceof AppError)) o.logger.debug({ err, method: req.method, path: req.path, code: wire.code }, 'bad request');
+    res.status(ERROR_CODES[wire.code]).json({ error: wire });
   });
   return app;
 }

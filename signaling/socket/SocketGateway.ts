@@ -100,12 +100,19 @@ export class SocketGateway {
 
   async #dispatch<E extends RequestName>(socket: SpyglassSocket, peer: Peer, log: Logger, name: E, args: unknown[]): Promise<void> {
     const ack = args[args.length - 1];
-    if (typeof ack !== 'function' || args.length !== 2) {
-      log.warn({ event: name }, 'dropped a request without an ack callback or with extra arguments');
-      socket.emit('error:dropped', { code: 'BAD_REQUEST', message: `"${name}" needs one payload and an acknowledgement callback` });
+    const badShape = { code: 'BAD_REQUEST' as const, message: `"${name}" needs one payload and an acknowledgement callback` };
+    if (typeof ack !== 'function') {
+      log.warn({ event: name }, 'dropped a request without an ack callback');
+      socket.emit('error:dropped', badShape);
       return;
     }
     const reply = ack as (res: Ack<Responses[E]>) => void;
+    // A client that asked for an answer gets one, even when its arguments are wrong.
+    if (args.length !== 2) {
+      log.warn({ event: name, args: args.length - 1 }, 'refused a request without exactly one payload');
+      reply({ ok: false, error: badShape });
+      return;
+    }
     try {
       const payload = args[0];
       if (jsonSize(payload) > LIMITS.maxMessageBytes) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { io as connectSocket, type Socket } from 'socket.io-client';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config, type ConfigInput } from '../../common/config.ts';
-import { createLogger } from '../../common/logger.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import type { Ack } from '../../common/protocol/errors.ts';
 import type {
   AuthResponse,
@@ -60,6 +60,8 @@ export async function startTestServer(
     clock?: () => number;
     /** Start on this data dir (a restart: pass the config's queuePrefix in `overrides` too). Default: a new temp dir. */
     dataDir?: string;
+    /** The service's root logger (e.g. test/helpers/logSink.ts to assert on what it logs). Default: silent, or debug with TEST_LOG_LEVEL=debug. */
+    logger?: Logger;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
@@ -78,7 +80,7 @@ export async function startTestServer(
       limits: { connectionsPerAddress: 100_000, goLivesPerAddress: 100_000, goLivesPerUser: 100_000, ...overrides.limits },
     },
   );
-  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
+  const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
   const app = await startSpyglass(config, logger, webRoot, options.clock ? { clock: options.clock } : {});
   return {
     ...app,
