@@ -144,6 +144,7 @@ export async function startSpyglass(
     trustProxy: config.http.trustProxy,
     dataDir: config.dataDir,
     sunset: { service: sunset, admins: config.admins },
+    auth: {},
     archives,
     adminRouters: recording
       ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores, admins: config.admins })]
