@@ -143,11 +143,11 @@ export async function startSpyglass(
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
     trustProxy: config.http.trustProxy,
     dataDir: config.dataDir,
-    sunset: { service: sunset, admins: config.admins },
+    sunset: { service: sunset },
     auth: {},
     archives,
     adminRouters: recording
-      ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores, admins: config.admins })]
+      ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores })]
       : [],
     ready: async () => {
       await sql`select 1`.execute(db.db);

@@ -34,7 +34,7 @@ export interface AppOptions {
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
   adminRouters?: Router[];
   /** Sunset mode (docs/sunset.md): its gate runs before everything, its API beside the others. */
-  sunset?: { service: SunsetService; admins: string[] };
+  sunset?: { service: SunsetService };
   /** The auth routes' own dependencies (signaling/http/authRouter.ts). */
   auth: Omit<AuthRouterOptions, 'stores' | 'logger' | 'secureCookies'>;
 }
@@ -101,7 +101,7 @@ export function createApp(o: AppOptions): express.Express {
     }),
   );
 
-  if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, admins: o.sunset.admins, logger: o.logger }));
+  if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
   app.use('/api/replays', replaysRouter({ stores: o.stores, dataDir: o.dataDir }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives));
   for (const router of o.adminRouters ?? []) app.use(router);
