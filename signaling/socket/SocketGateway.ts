@@ -19,6 +19,8 @@ import type { UserRecord } from '../store/UserStore.ts';
 /** What the auth middleware leaves on each socket. */
 export interface SocketData {
   user: UserRecord | undefined;
+  /** The id of the session the socket authenticated with (its room is `s:<sessionId>`), if signed in. */
+  sessionId?: string | undefined;
 }
 
 export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
