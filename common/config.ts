@@ -110,8 +110,6 @@ export const ConfigSchema = z.strictObject({
       connectionsPerAddress: z.number().int().min(1).default(20),
     })
     .prefault({}),
-  /** Usernames (case-insensitive) that are admins: they see the job dashboard at /admin/queues. */
-  admins: z.array(z.string().min(1)).default([]),
   /** Prefix of every BullMQ key in Redis, so several deployments (or test runs) can share one Redis. Default 'spyglass'. */
   queuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'queuePrefix: letters, digits, _ . - only').default('spyglass'),
   archives: z
@@ -188,13 +186,21 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: { path: ['archives', 'sweepGapSeconds'], type: 'number' },
   SPYGLASS_ARCHIVE_BACKGROUND_MBPS: { path: ['archives', 'backgroundMbPerSecond'], type: 'number' },
   SPYGLASS_QUEUE_PREFIX: { path: ['queuePrefix'], type: 'string' },
-  SPYGLASS_ADMINS: { path: ['admins'], type: 'list' },
   SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },
   SPYGLASS_MIN_FREE_MB: { path: ['recording', 'minFreeMb'], type: 'number' },
   SPYGLASS_RECORDING_RTP_HOST: { path: ['recording', 'rtpHost'], type: 'string' },
   SPYGLASS_RECORDING_MIN_PORT: { path: ['recording', 'rtpMinPort'], type: 'number' },
   SPYGLASS_RECORDING_MAX_PORT: { path: ['recording', 'rtpMaxPort'], type: 'number' },
 };
+
+/**
+ * Admins used to be named in config (`admins`, SPYGLASS_ADMINS): anyone could sign up under a
+ * configured name that had no account yet and become admin. Admin is now a role on an existing
+ * account, so any value of the old setting is refused with this message.
+ */
+export const ADMINS_SETTING_REMOVED =
+  'config: the admins setting (SPYGLASS_ADMINS) is no longer supported, because a configured name that has no account yet can be taken by anyone who signs up with it. ' +
+  'Remove it, and give an existing account the admin role with `npm run admin -- grant-admin <username>` (see docs/security.md)';
 
 /** Prefixes we own: an unknown variable with one of these is an error, not silently ignored. */
 const OWNED_PREFIX = 'SPYGLASS_';
@@ -261,6 +267,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     } catch (err) {
       throw new AppError('BAD_REQUEST', `config: ${file} is not valid JSON: ${(err as Error).message}`);
     }
+  }
+  if (env.SPYGLASS_ADMINS !== undefined || 'admins' in input || 'admins' in overrides) {
+    throw new AppError('BAD_REQUEST', ADMINS_SETTING_REMOVED);
   }
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined) continue;

@@ -7,6 +7,7 @@
  *   sunset show [--json]
  *   sunset cancel
  *   grant-admin <username>
+ *   revoke-admin <username>
  */
 import path from 'node:path';
 import { loadConfig } from '../common/config.ts';
@@ -24,7 +25,8 @@ Commands:
       (e.g. 2031-05-01T12:00:00Z), in the future and in this order.
   sunset show [--json]    Show the current schedule and phase.
   sunset cancel           Cancel the schedule (the service runs normally again).
-  grant-admin <username>  Give a user the admin role.
+  grant-admin <username>  Give an existing account the admin role (stored on the account, by id).
+  revoke-admin <username> Take the admin role away from an account.
 
 The database is the server's: DATA_DIR (SQLite) or DATABASE_URL (PostgreSQL).`;
 
@@ -168,21 +170,24 @@ async function run(argv: string[], open: () => Promise<{ handle: DatabaseHandle;
     }
     throw new UsageError(sub === undefined ? 'sunset needs a subcommand: schedule, show or cancel' : `unknown sunset subcommand "${sub}"`);
   }
-  if (command === 'grant-admin') {
+  if (command === 'grant-admin' || command === 'revoke-admin') {
     const username = sub;
-    if (username === undefined || username.startsWith('--')) throw new UsageError('grant-admin needs a username');
+    if (username === undefined || username.startsWith('--')) throw new UsageError(`${command} needs a username`);
     if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}"`);
+    const grant = command === 'grant-admin';
     const { handle, stores } = await open();
     try {
+      // Admin belongs to the account found now (its id), not to the name: a name cannot
+      // become admin by being registered later.
       const user = await stores.users.findByUsername(username);
-      if (!user) throw new CommandError(`no user named "${username}"`);
-      if (user.role === 'admin') {
-        console.log(`${user.username} is already an admin.`);
+      if (!user) throw new CommandError(`no user named "${username}" (they must sign up first)`);
+      if ((user.role === 'admin') === grant) {
+        console.log(grant ? `${user.username} is already an admin.` : `${user.username} is not an admin.`);
         return;
       }
-      await handle.db.updateTable('users').set({ role: 'admin' }).where('id', '=', user.id).execute();
-      await stores.audit.record(ACTOR, 'user.grant-admin', { userId: user.id, username: user.username });
-      console.log(`${user.username} is now an admin.`);
+      if (!(await stores.users.setRole(user.id, grant ? 'admin' : 'user'))) throw new CommandError(`no user named "${username}"`);
+      await stores.audit.record(ACTOR, grant ? 'user.grant-admin' : 'user.revoke-admin', { userId: user.id, username: user.username });
+      console.log(grant ? `${user.username} is now an admin.` : `${user.username} is no longer an admin.`);
     } finally {
       await handle.close();
     }

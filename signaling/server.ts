@@ -13,7 +13,7 @@ import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
 import { createApp } from './http/createApp.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
-import { userFrom } from './http/auth.ts';
+import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
 import { ArchiveService } from './archive/ArchiveService.ts';
 import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
@@ -24,6 +24,9 @@ import { RateLimits } from './throttle/RateLimits.ts';
 import { openDatabase } from './store/Database.ts';
 import { createStores, type Stores } from './store/index.ts';
 import { SunsetService } from './sunset/SunsetService.ts';
+
+/** The socket.io room of every connection of one session. */
+const sessionRoom = (sessionId: string) => `s:${sessionId}`;
 
 /** The version in package.json, written into archives' manifests. */
 const APP_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -167,10 +170,11 @@ export async function startSpyglass(
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
     trustProxy: config.http.trustProxy,
     dataDir: config.dataDir,
-    sunset: { service: sunset, admins: config.admins },
+    sunset: { service: sunset },
+    auth: {},
     archives,
     adminRouters: recording
-      ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores, admins: config.admins })]
+      ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores })]
       : [],
     ready: async () => {
       await sql`select 1`.execute(db.db);
@@ -202,9 +206,12 @@ export async function startSpyglass(
     if (phase === 'export-only' || phase === 'off') io.disconnectSockets(true);
   });
   io.use((socket, next) => {
-    userFrom(stores, socket.handshake.headers, (socket.handshake.auth as { token?: unknown } | undefined)?.token)
-      .then((user) => {
-        socket.data.user = user;
+    const explicit = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const token = typeof explicit === 'string' && explicit ? explicit : tokenFrom(socket.handshake.headers);
+    (token ? stores.sessions.resolveSession(token) : Promise.resolve(undefined))
+      .then((session) => {
+        socket.data.user = session?.user;
+        socket.data.sessionId = session?.sessionId;
         next();
       })
       .catch((err: unknown) => {
@@ -222,9 +229,24 @@ export async function startSpyglass(
     next();
   });
   new SocketGateway(io, live, logger.child({ component: 'socket' }));
-  // Every connection of a signed-in user joins the user's room (archive progress and the like).
+  // Every connection of a signed-in user joins the user's room (archive progress and the like)
+  // and its session's room, so that ending the session ends the connection.
   io.on('connection', (socket) => {
     if (socket.data.user) void socket.join(`u:${socket.data.user.id}`);
+    const sessionId = socket.data.sessionId;
+    if (sessionId) {
+      void socket.join(sessionRoom(sessionId));
+      // The session may have been revoked between the handshake and joining its room.
+      stores.sessions.isActive(sessionId).then(
+        (active) => active || socket.disconnect(true),
+        (err: unknown) => logger.warn({ err }, 'could not re-check a socket session'),
+      );
+    }
+  });
+  // Revoking a session (sign-out, sign-out everywhere) disconnects its sockets at once; through
+  // the adapter this reaches every signalling node.
+  const stopRevocations = stores.sessions.onRevoked((ids) => {
+    for (const id of ids) io.in(sessionRoom(id)).disconnectSockets(true);
   });
   userRooms = io;
   sweep?.start();
@@ -253,6 +275,7 @@ export async function startSpyglass(
   const close = () =>
     (closing ??= (async () => {
       sunset.close();
+      stopRevocations();
       await live.close('server-shutdown');
       await sweep?.close();
       await recording?.close();

@@ -11,19 +11,18 @@ import { userFrom } from './auth.ts';
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 
 /**
- * bull-board (the BullMQ dashboard) for admins: users with the 'admin' role or named in
- * `config.admins`. Everyone else gets the same 404 as for a page that does not exist.
+ * bull-board (the BullMQ dashboard) for admins: accounts with the 'admin' role (granted with
+ * `npm run admin -- grant-admin`). Everyone else gets the same 404 as for a page that does not exist.
  */
-export function adminQueuesRouter(opts: { queues: Queue[]; stores: Stores; admins: string[] }): Router {
+export function adminQueuesRouter(opts: { queues: Queue[]; stores: Stores }): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(ADMIN_QUEUES_PATH);
   createBullBoard({ queues: opts.queues.map((q) => new BullMQAdapter(q)), serverAdapter: adapter });
-  const admins = new Set(opts.admins.map((a) => a.toLowerCase()));
   const router = Router();
   router.use(ADMIN_QUEUES_PATH, (req: Request, _res: Response, next: NextFunction) => {
     userFrom(opts.stores, req.headers).then(
       (user) => {
-        if (user && (user.role === 'admin' || admins.has(user.username.toLowerCase()))) next();
+        if (user?.role === 'admin') next();
         else next(new AppError('NOT_FOUND', 'not found'));
       },
       (err: unknown) => next(err),

@@ -2,15 +2,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ZodError } from 'zod';
-import { AppError, parseOrThrow, toWireError } from '../../common/errors.ts';
+import { AppError, toWireError } from '../../common/errors.ts';
 import { ERROR_CODES, type WireError } from '../../common/protocol/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
 import type { LiveService } from '../live/LiveService.ts';
-import { hashPassword, verifyPassword } from '../store/passwords.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
-import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom, userFrom } from './auth.ts';
+import { requestUser, userFrom } from './auth.ts';
+import { authRouter, type AuthRouterOptions } from './authRouter.ts';
 import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { archivesRouter } from './archives.ts';
 import { broadcastsRouter } from './broadcastsRouter.ts';
@@ -41,7 +40,9 @@ export interface AppOptions {
   /** Whether a page of this origin may send state-changing requests (originCheck.ts). */
   isAllowedOrigin: (origin: string) => boolean;
   /** Sunset mode (docs/sunset.md): its gate runs before everything, its API beside the others. */
-  sunset?: { service: SunsetService; admins: string[] };
+  sunset?: { service: SunsetService };
+  /** The auth routes' own dependencies (signaling/http/authRouter.ts). */
+  auth: Omit<AuthRouterOptions, 'stores' | 'logger' | 'secureCookies'>;
 }
 
 type Async = (req: Request, res: Response) => Promise<unknown>;
@@ -78,8 +79,6 @@ export function createApp(o: AppOptions): express.Express {
   // Before anything acts on a request: pages of other origins may not act as the user.
   app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));
-  /** A hash verified when a username does not exist, so sign-in timing does not reveal it. */
-  let dummyHash: Promise<string> | undefined;
   if (o.trustProxy) app.set('trust proxy', true);
   app.use(express.json({ limit: '16kb' }));
 
@@ -108,51 +107,11 @@ export function createApp(o: AppOptions): express.Express {
     }),
   );
 
-  const auth = (user: UserRecord, token: string): AuthResponse => ({ user: { id: user.id, username: user.username }, token });
-
-  app.post(
-    '/api/auth/signup',
-    route(async (req, res) => {
-      const body = parseOrThrow(SignUpSchema, req.body);
-      const user = await o.stores.users.create(body.username, await hashPassword(body.password));
-      const token = await o.stores.sessions.create(user.id, SESSION_TTL_MS);
-      o.logger.info({ userId: user.id }, 'signed up');
-      res.status(201).setHeader('Set-Cookie', sessionCookie(token, o.secureCookies)).json(auth(user, token));
-    }),
-  );
-
-  app.post(
-    '/api/auth/signin',
-    route(async (req, res) => {
-      const body = parseOrThrow(SignInSchema, req.body);
-      const found = await o.stores.users.findByUsername(body.username);
-      const ok = found
-        ? await verifyPassword(body.password, found.passwordHash)
-        : await verifyPassword(body.password, await (dummyHash ??= hashPassword('not-a-real-password')));
-      if (!found || !ok) throw new AppError('INVALID_CREDENTIALS', 'wrong username or password');
-      const token = await o.stores.sessions.create(found.id, SESSION_TTL_MS);
-      res.setHeader('Set-Cookie', sessionCookie(token, o.secureCookies)).json(auth(found, token));
-    }),
-  );
-
-  app.post(
-    '/api/auth/signout',
-    route(async (req, res) => {
-      const token = tokenFrom({ cookie: req.headers.cookie, authorization: req.headers.authorization });
-      if (token) await o.stores.sessions.revoke(token);
-      res.status(204).setHeader('Set-Cookie', clearedSessionCookie(o.secureCookies)).end();
-    }),
-  );
-
-  app.get('/api/auth/me', (req, res) => {
-    const user = requestUser(req);
-    if (!user) throw new AppError('UNAUTHENTICATED', 'not signed in');
-    res.json({ user: { id: user.id, username: user.username } });
-  });
+  app.use(authRouter({ stores: o.stores, logger: o.logger, secureCookies: o.secureCookies, ...o.auth }));
 
   app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live }));
 
-  if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, admins: o.sunset.admins, logger: o.logger }));
+  if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
   app.use('/api/replays', replaysRouter({ stores: o.stores, dataDir: o.dataDir }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives));
   for (const router of o.adminRouters ?? []) app.use(router);

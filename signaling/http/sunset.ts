@@ -97,8 +97,6 @@ export function sunsetGate(sunset: SunsetService): RequestHandler {
 export interface SunsetRoutesOptions {
   stores: Stores;
   sunset: SunsetService;
-  /** Usernames (any case) that are admins besides users with the 'admin' role. */
-  admins: string[];
   logger: Logger;
 }
 
@@ -108,7 +106,6 @@ export interface SunsetRoutesOptions {
  * Mounted after the middleware that resolves the caller.
  */
 export function sunsetRouter(o: SunsetRoutesOptions): Router {
-  const admins = new Set(o.admins.map((a) => a.toLowerCase()));
   const router = Router();
 
   const status = (): SunsetStatus => {
@@ -120,9 +117,11 @@ export function sunsetRouter(o: SunsetRoutesOptions): Router {
     res.set('Cache-Control', 'no-store').json(status());
   });
 
+  // Admin is the role of an existing account (granted by id through the admin CLI), never a
+  // name: a name could be registered later by anyone.
   const requireAdmin = (req: Request): UserRecord => {
     const user = requestUser(req);
-    if (user && (user.role === 'admin' || admins.has(user.username.toLowerCase()))) return user;
+    if (user?.role === 'admin') return user;
     throw new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`);
   };
 

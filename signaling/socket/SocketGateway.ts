@@ -21,6 +21,8 @@ export interface SocketData {
   user: UserRecord | undefined;
   /** The client's address (see `clientAddress`), set by the connection cap. */
   address: string;
+  /** The id of the session the socket authenticated with (its room is `s:<sessionId>`), if signed in. */
+  sessionId?: string | undefined;
 }
 
 export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

@@ -69,6 +69,15 @@ export class UserStore {
     return row && { id: row.id, username: row.username, role: row.role, createdAt: toIso(row.created_at) };
   }
 
+  /**
+   * Sets the role of the account with this id (admin is granted to an account, never to a
+   * name that someone could register later). Returns false when there is no such account.
+   */
+  async setRole(id: UserId, role: Role): Promise<boolean> {
+    const r = await this.#db.updateTable('users').set({ role }).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   /** How many accounts there are. */
   async count(): Promise<number> {
     const row = await this.#db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();

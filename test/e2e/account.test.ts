@@ -2,7 +2,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { signUpInPage } from '../helpers/liveUi.ts';
-import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
+import { grantAdmin, signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
 
 /** "Download your data" from the account page in Chromium, with a real workers process. */
@@ -55,7 +55,7 @@ describe('sunset banner with the pre-generated archive', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    server = await startTestServer({ admins: ['root'], archives: { sweepGapSeconds: 0 } }, { clock: () => now });
+    server = await startTestServer({ archives: { sweepGapSeconds: 0 } }, { clock: () => now });
     workers = await spawnWorkers(server.config);
     browser = await launchChromium();
   });
@@ -67,6 +67,7 @@ describe('sunset banner with the pre-generated archive', () => {
 
   it('shows the countdown, then "Your archive is ready" with a working download link', async () => {
     const root = await signUp(server.url, 'root');
+    await grantAdmin(server, 'root');
     const context = await browser.newContext({ baseURL: server.url, acceptDownloads: true });
     const page = await context.newPage();
     await signUpInPage(page, 'leaver');

@@ -108,6 +108,15 @@ export async function signUp(url: string, username: string, password = 'correct 
   return { ...body, cookie };
 }
 
+/**
+ * Gives an existing account the admin role, as `npm run admin -- grant-admin` does (by the
+ * account's id, through the store). Throws when there is no such account.
+ */
+export async function grantAdmin(server: RunningSpyglass, username: string): Promise<void> {
+  const user = await server.stores.users.findByUsername(username);
+  if (!user || !(await server.stores.users.setRole(user.id, 'admin'))) throw new Error(`grantAdmin: no user named "${username}"`);
+}
+
 /** Connects a real socket.io client (with a bearer token, or anonymous). */
 export async function connect(url: string, token?: string): Promise<ClientSocket> {
   const socket: ClientSocket = connectSocket(url, {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
 
 /** Single-line text with a control character (or a line separator) inside. */
 const BAD = ['a\u0000b', 'a\u0007b', 'a\u001b[2Jb', 'a\nb', 'a\tb', 'a\u007fb', 'a\u0085b', 'a\u2028b'];
@@ -29,8 +29,9 @@ describe.each(['sqlite', 'postgres'] as const)('control characters in stored tex
 
   beforeAll(async () => {
     if (dialect === 'postgres') pg = await createTestDatabase();
-    server = await startTestServer({ recording: { enabled: false }, admins: ['root'], ...(pg ? { databaseUrl: pg.url } : {}) });
+    server = await startTestServer({ recording: { enabled: false }, ...(pg ? { databaseUrl: pg.url } : {}) });
     root = await signUp(server.url, 'root');
+    await grantAdmin(server, 'root');
     alice = await signUp(server.url, 'alice');
     await signUp(server.url, 'bob');
     socket = await connect(server.url, alice.token);

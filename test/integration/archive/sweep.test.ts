@@ -8,7 +8,7 @@ import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { UserId } from '../../../common/protocol/ids.ts';
 import { redisConnection } from '../../../common/redisRpc.ts';
 import { QUEUES } from '../../../workers/jobs.ts';
-import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, grantAdmin, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
 
 const H = 3600_000;
@@ -25,7 +25,7 @@ describe('sunset: every user archive is pre-generated at the announcement', () =
   let now = Date.now();
   const t0 = now;
   const clock = () => now;
-  const overrides = { admins: ['root'], archives: { sweepGapSeconds: 1, backgroundMbPerSecond: 50 } };
+  const overrides = { archives: { sweepGapSeconds: 1, backgroundMbPerSecond: 50 } };
   let server: TestServer;
   let workers: WorkersProcess;
   const names = ['root', 'alice', 'bob', 'carol', 'dave'] as const;
@@ -61,6 +61,7 @@ describe('sunset: every user archive is pre-generated at the announcement', () =
       const a = await signUp(server.url, name);
       users[name] = { token: a.token, id: a.user.id };
     }
+    await grantAdmin(server, 'root');
     // alice has a broadcast with chat: it must be in her archive.
     const s = await connect(server.url, users.alice.token);
     const { broadcast } = await ok(s, 'broadcast:start', { title: 'Before the end', visibility: 'public', invitees: [] });

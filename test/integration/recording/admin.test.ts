@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { grantAdmin, signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 /** The job dashboard (bull-board) is for admins only; everyone else sees a plain 404. */
 describe('admin job dashboard', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ admins: ['Root'] });
+    server = await startTestServer();
   });
   afterAll(async () => {
     await server?.stop();
@@ -13,6 +13,7 @@ describe('admin job dashboard', () => {
 
   it('shows the record, finalize, archive and archive-sweep queues to an admin', async () => {
     const root = await signUp(server.url, 'root');
+    await grantAdmin(server, 'root');
     const page = await fetch(`${server.url}/admin/queues`, { headers: { authorization: `Bearer ${root.token}` } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
