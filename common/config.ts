@@ -42,8 +42,13 @@ export const ConfigSchema = z.strictObject({
       /** Serve HTTPS directly with these PEM files (both or neither). */
       tlsCertFile: z.string().min(1).optional(),
       tlsKeyFile: z.string().min(1).optional(),
-      /** Trust X-Forwarded-* from a reverse proxy (set when TLS ends at nginx/caddy). Default false. */
-      trustProxy: z.boolean().default(false),
+      /**
+       * Reverse proxies in front of the service whose X-Forwarded-* headers are believed: `false`
+       * (none, the default), `true` (one, e.g. nginx or caddy ending TLS) or their number. The
+       * client address is then the one the outermost trusted proxy saw: the X-Forwarded-For entry
+       * that many hops from the right, never an entry the client could have written itself.
+       */
+      trustProxy: z.union([z.boolean(), z.number().int().min(0).max(10)]).default(false),
       /** Public URL printed at start and used in links; its origin may act on the service. Default derived from host and port. */
       publicUrl: z.url().optional(),
       /**
@@ -154,7 +159,10 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 /** Environment variables that map onto config keys (besides SPYGLASS_CONFIG, the file path). */
-const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' | 'list' }> = {
+/** How an environment variable's text becomes a config value; 'hops' is true, false or a count. */
+type EnvType = 'string' | 'number' | 'boolean' | 'list' | 'hops';
+
+const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   NODE_ENV: { path: ['mode'], type: 'string' },
   SPYGLASS_SECRET: { path: ['secret'], type: 'string' },
   DATA_DIR: { path: ['dataDir'], type: 'string' },
@@ -165,7 +173,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   PORT: { path: ['http', 'port'], type: 'number' },
   SPYGLASS_TLS_CERT: { path: ['http', 'tlsCertFile'], type: 'string' },
   SPYGLASS_TLS_KEY: { path: ['http', 'tlsKeyFile'], type: 'string' },
-  SPYGLASS_TRUST_PROXY: { path: ['http', 'trustProxy'], type: 'boolean' },
+  SPYGLASS_TRUST_PROXY: { path: ['http', 'trustProxy'], type: 'hops' },
   SPYGLASS_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
   SPYGLASS_ALLOWED_ORIGINS: { path: ['http', 'allowedOrigins'], type: 'list' },
   SPYGLASS_MEDIASOUP_WORKERS: { path: ['mediasoup', 'numWorkers'], type: 'number' },
@@ -202,6 +210,11 @@ export const ADMINS_SETTING_REMOVED =
   'config: the admins setting (SPYGLASS_ADMINS) is no longer supported, because a configured name that has no account yet can be taken by anyone who signs up with it. ' +
   'Remove it, and give an existing account the admin role with `npm run admin -- grant-admin <username>` (see docs/security.md)';
 
+/** How many reverse proxies `http.trustProxy` trusts (0: none; `true` is one). */
+export function proxyHops(trustProxy: boolean | number): number {
+  return trustProxy === true ? 1 : trustProxy === false ? 0 : trustProxy;
+}
+
 /** Prefixes we own: an unknown variable with one of these is an error, not silently ignored. */
 const OWNED_PREFIX = 'SPYGLASS_';
 
@@ -215,8 +228,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   o[path[path.length - 1]!] = value;
 }
 
-function coerce(name: string, raw: string, type: 'string' | 'number' | 'boolean' | 'list'): unknown {
+function coerce(name: string, raw: string, type: EnvType): unknown {
   if (type === 'string') return raw;
+  if (type === 'hops') return /^\d+$/.test(raw.trim()) ? Number(raw) : coerce(name, raw, 'boolean');
   if (type === 'list') return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (type === 'number') {
     const n = Number(raw);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import type { Config } from '../common/config.ts';
+import { proxyHops, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
@@ -168,7 +168,7 @@ export async function startSpyglass(
     logger: logger.child({ component: 'http' }),
     webRoot,
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
-    trustProxy: config.http.trustProxy,
+    proxyHops: proxyHops(config.http.trustProxy),
     dataDir: config.dataDir,
     sunset: { service: sunset },
     auth: {},
@@ -222,7 +222,7 @@ export async function startSpyglass(
   // Last, so that a slot is taken only by a handshake that connects: freed when its transport closes.
   const connections = new LocalConnectionLimiter(config.limits.connectionsPerAddress);
   io.use((socket, next) => {
-    const address = clientAddress(socket.request, config.http.trustProxy);
+    const address = clientAddress(socket.request, proxyHops(config.http.trustProxy));
     if (!connections.tryAcquire(address)) return next(new Error('TOO_MANY_CONNECTIONS'));
     socket.data.address = address;
     socket.conn.once('close', () => connections.release(address));

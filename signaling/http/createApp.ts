@@ -28,7 +28,8 @@ export interface AppOptions {
   webRoot: string;
   /** Served over HTTPS, directly or behind a proxy: cookies are Secure, HSTS is sent. */
   secureCookies: boolean;
-  trustProxy: boolean;
+  /** Reverse proxies in front whose X-Forwarded-* headers are believed (config `http.trustProxy`). */
+  proxyHops: number;
   /** Readiness: resolves when the database and media workers answer. */
   ready: () => Promise<void>;
   /** The data directory: replay files are served from `<dataDir>/replays/<broadcastId>/`. */
@@ -79,7 +80,9 @@ export function createApp(o: AppOptions): express.Express {
   // Before anything acts on a request: pages of other origins may not act as the user.
   app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));
-  if (o.trustProxy) app.set('trust proxy', true);
+  // A number of hops, never `true`: with `true` express believes the leftmost X-Forwarded-For
+  // entry, which the client writes itself when its proxy appends to the header.
+  if (o.proxyHops > 0) app.set('trust proxy', o.proxyHops);
   app.use(express.json({ limit: '16kb' }));
 
   // Who is calling: cookie or bearer token. Invalid tokens are anonymous, never errors.

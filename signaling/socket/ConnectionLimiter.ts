@@ -45,12 +45,13 @@ export class LocalConnectionLimiter implements ConnectionLimiter {
 }
 
 /**
- * The client's address with express's `trust proxy` semantics (proxy-addr, as express uses):
- * with `trustProxy` every hop is trusted and the client is the leftmost X-Forwarded-For
- * address; without it, the socket's remote address. IPv4-mapped IPv6 addresses are unmapped
- * so `::ffff:1.2.3.4` and `1.2.3.4` count as one client.
+ * The client's address as express computes `req.ip` with `trust proxy` set to `hops`
+ * (proxy-addr, as express uses): the socket's remote address when `hops` is 0, else the
+ * X-Forwarded-For entry `hops` proxies from the socket — what the outermost trusted proxy saw,
+ * never an entry the client wrote. IPv4-mapped IPv6 addresses are unmapped so
+ * `::ffff:1.2.3.4` and `1.2.3.4` count as one client.
  */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  const address = proxyaddr(req, () => trustProxy);
+export function clientAddress(req: IncomingMessage, hops: number): string {
+  const address = proxyaddr(req, (_addr, i) => i < hops);
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -124,4 +124,12 @@ describe('behind a trusted proxy the cap is per X-Forwarded-For client', () => {
     expect(one.filter((s) => s === 'TOO_MANY_CONNECTIONS')).toHaveLength(2);
     expect(two.filter((s) => typeof s !== 'string')).toHaveLength(2);
   });
+
+  it('a client cannot escape the cap by writing its own X-Forwarded-For: the proxy appends the address it saw', async () => {
+    // nginx's $proxy_add_x_forwarded_for keeps what the client sent and appends the real address.
+    const forged = await Promise.all(Array.from({ length: 5 }, (_, i) => tryConnect(server.url, { forwardedFor: `203.0.113.${i + 1}, 198.51.100.7` })));
+    for (const s of forged) if (typeof s !== 'string') sockets.push(s);
+    expect(forged.filter((s) => typeof s !== 'string')).toHaveLength(3);
+    expect(forged.filter((s) => s === 'TOO_MANY_CONNECTIONS')).toHaveLength(2);
+  });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SECRET, loadConfig } from '../../../common/config.ts';
+import { DEFAULT_SECRET, loadConfig, proxyHops } from '../../../common/config.ts';
 
 describe('loadConfig', () => {
   it('runs on defaults', () => {
@@ -22,6 +22,14 @@ describe('loadConfig', () => {
     const c = loadConfig({ SPYGLASS_CONFIG: file, PORT: '9100', SPYGLASS_TRUST_PROXY: 'true' });
     expect(c.http).toMatchObject({ port: 9100, host: '0.0.0.0', trustProxy: true });
     expect(c.live.graceSeconds).toBe(5);
+  });
+
+  it('takes http.trustProxy as true, false or a number of proxies, and refuses anything else', () => {
+    expect(loadConfig({ SPYGLASS_TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(proxyHops(loadConfig({ SPYGLASS_TRUST_PROXY: 'true' }).http.trustProxy)).toBe(1);
+    expect(proxyHops(loadConfig({}).http.trustProxy)).toBe(0);
+    expect(() => loadConfig({ SPYGLASS_TRUST_PROXY: 'all' })).toThrow(/SPYGLASS_TRUST_PROXY must be true or false/);
+    expect(() => loadConfig({ SPYGLASS_TRUST_PROXY: '11' })).toThrow(/trustProxy/);
   });
 
   it('rejects unknown keys in the file and unknown SPYGLASS_ variables', () => {
