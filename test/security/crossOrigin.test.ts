@@ -212,7 +212,7 @@ describe('a hostile page on another port of the same host (Chromium)', () => {
       archive: (await (await fetch('/api/archives/latest')).json()) as unknown,
       live: (await (await fetch('/api/broadcasts')).json()) as unknown,
     }));
-    expect(state).toEqual({ me: 200, archive: { archive: null }, live: { broadcasts: [] } });
+    expect(state).toEqual({ me: 200, archive: { archive: null }, live: { broadcasts: [], nextCursor: null } });
     const cookies = await context.cookies(server.url);
     expect(cookies.find((c) => c.name === 'spyglass_session')?.sameSite).toBe('Strict');
     await context.close();
