@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { Server } from 'socket.io';
 import type { Config } from '../common/config.ts';
@@ -19,6 +20,10 @@ import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { openDatabase } from './store/Database.ts';
 import { createStores, type Stores } from './store/index.ts';
 import { SunsetService } from './sunset/SunsetService.ts';
+import { PasswordHasher, type Kdf } from './store/passwords.ts';
+import { PasswordPolicy } from './store/PasswordPolicy.ts';
+import { AuthLimits } from './throttle/AuthLimits.ts';
+import { RateLimits } from './throttle/RateLimits.ts';
 
 /** The socket.io room of every connection of one session. */
 const sessionRoom = (sessionId: string) => `s:${sessionId}`;
@@ -48,7 +53,12 @@ export async function startSpyglass(
   config: Config,
   logger: Logger,
   webRoot: string,
-  options: { /** Time source of the sunset phases and of stored times (tests move it). */ clock?: () => number } = {},
+  options: {
+    /** Time source of the sunset phases and of stored times (tests move it). */
+    clock?: () => number;
+    /** The password KDF (default: scrypt); tests wrap it to observe how many run at once. */
+    kdf?: Kdf;
+  } = {},
 ): Promise<RunningSpyglass> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -137,6 +147,18 @@ export async function startSpyglass(
     );
   });
 
+  // Rate-limit counters live in Redis so that limits hold across nodes. Commands fail fast
+  // instead of queueing while Redis is away; RateLimits then falls back to per-process memory.
+  const limitsRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  let redisDown = false;
+  limitsRedis.on('error', (err: Error) => {
+    if (!redisDown) logger.warn({ err }, 'rate limits: Redis does not answer; counting in this process until it does');
+    redisDown = true;
+  });
+  limitsRedis.on('ready', () => {
+    redisDown = false;
+  });
+  const rateLimits = new RateLimits({ redis: limitsRedis, prefix: config.queuePrefix, logger: logger.child({ component: 'limits' }) });
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
     stores,
@@ -147,7 +169,12 @@ export async function startSpyglass(
     trustProxy: config.http.trustProxy,
     dataDir: config.dataDir,
     sunset: { service: sunset },
-    auth: {},
+    auth: {
+      limits: new AuthLimits(rateLimits, config.limits),
+      hasher: new PasswordHasher({ concurrency: config.limits.hashConcurrency, maxQueue: config.limits.hashQueue, ...(options.kdf ? { kdf: options.kdf } : {}) }),
+      // Built once per process: the dictionaries take tens of ms and several MB to load.
+      passwordPolicy: new PasswordPolicy(),
+    },
     archives,
     adminRouters: recording
       ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores })]
@@ -236,6 +263,7 @@ export async function startSpyglass(
       await new Promise<void>((resolve) => io.close(() => resolve()));
       server.closeAllConnections?.();
       await pool.close();
+      limitsRedis.disconnect();
       await db.close();
     })());
 

@@ -16,6 +16,7 @@ import type {
   ServerToClientEvents,
 } from '../../common/protocol/events.ts';
 import { startSpyglass, type RunningSpyglass } from '../../signaling/server.ts';
+import type { Kdf } from '../../signaling/store/passwords.ts';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -60,6 +61,8 @@ export async function startTestServer(
     clock?: () => number;
     /** Start on this data dir (a restart: pass the config's queuePrefix in `overrides` too). Default: a new temp dir. */
     dataDir?: string;
+    /** The password KDF (default: scrypt), e.g. wrapped to count computations. */
+    kdf?: Kdf;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
@@ -72,10 +75,15 @@ export async function startTestServer(
       ...overrides,
       http: { port: 0, ...overrides.http },
       mediasoup: { numWorkers: 1, webRtcPort: 0, ...overrides.mediasoup },
+      // Test files sign up many users from 127.0.0.1; the security tests set small limits themselves.
+      limits: { signUpsPerAddress: 10_000, ...overrides.limits },
     },
   );
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
-  const app = await startSpyglass(config, logger, webRoot, options.clock ? { clock: options.clock } : {});
+  const app = await startSpyglass(config, logger, webRoot, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.kdf ? { kdf: options.kdf } : {}),
+  });
   return {
     ...app,
     dataDir,
@@ -83,7 +91,8 @@ export async function startTestServer(
     async stop({ keepData = false } = {}) {
       await app.close();
       if (keepData) return;
-      if (config.recording.enabled) await dropQueues(config.redisUrl, config.queuePrefix);
+      // Job queues, and the rate-limit counters that every server keeps under the prefix.
+      await dropQueues(config.redisUrl, config.queuePrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
