@@ -103,6 +103,11 @@ export const ConfigSchema = z.strictObject({
       noMediaTimeoutSeconds: z.number().min(0).max(3600).default(20),
     })
     .prefault({}),
+  /**
+   * Throttling (docs/security.md). Counters live in Redis under `queuePrefix`, so they hold
+   * across signalling nodes (the connection cap is per process). Client addresses are express's
+   * `req.ip`: set `http.trustProxy` behind a reverse proxy, and only then.
+   */
   limits: z
     .strictObject({
       /** Go-lives allowed per user per `goLiveWindowSeconds`. Default 10. */
@@ -113,6 +118,22 @@ export const ConfigSchema = z.strictObject({
       goLiveWindowSeconds: z.number().int().min(1).max(86_400).default(3600),
       /** socket.io connections open at once per client address (see http.trustProxy). Default 20. */
       connectionsPerAddress: z.number().int().min(1).default(20),
+      /** Wrong passwords in a row for one username (known or not) before sign-in to it is blocked. Default 10. */
+      signInFailuresPerAccount: z.number().int().min(1).max(1000).default(10),
+      /** How long a username stays blocked after that, in seconds. Default 900 (15 minutes). */
+      signInAccountBlockSeconds: z.number().int().min(1).max(86_400).default(900),
+      /** Failed sign-ins allowed per client address in `signInAddressWindowSeconds`; then blocked for the window. Default 100. */
+      signInFailuresPerAddress: z.number().int().min(1).max(1_000_000).default(100),
+      /** The window of `signInFailuresPerAddress`, in seconds. Default 3600 (an hour). */
+      signInAddressWindowSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+      /** Sign-up attempts (that pass validation) allowed per client address in `signUpWindowSeconds`. Default 5. */
+      signUpsPerAddress: z.number().int().min(1).max(1_000_000).default(5),
+      /** The window of `signUpsPerAddress`, in seconds. Default 3600 (an hour). */
+      signUpWindowSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+      /** Password hashes (scrypt, on libuv's thread pool) computed at once. Default: twice the cores. */
+      hashConcurrency: z.number().int().min(1).max(256).default(2 * Math.max(1, os.availableParallelism())),
+      /** Password hashes waiting for a slot; beyond this, sign-in and sign-up answer 503 UNAVAILABLE. Default 32. */
+      hashQueue: z.number().int().min(0).max(10_000).default(32),
     })
     .prefault({}),
   /** Prefix of every BullMQ key in Redis, so several deployments (or test runs) can share one Redis. Default 'spyglass'. */
@@ -194,6 +215,14 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: { path: ['archives', 'sweepGapSeconds'], type: 'number' },
   SPYGLASS_ARCHIVE_BACKGROUND_MBPS: { path: ['archives', 'backgroundMbPerSecond'], type: 'number' },
   SPYGLASS_QUEUE_PREFIX: { path: ['queuePrefix'], type: 'string' },
+  SPYGLASS_SIGNIN_FAILURES_PER_ACCOUNT: { path: ['limits', 'signInFailuresPerAccount'], type: 'number' },
+  SPYGLASS_SIGNIN_ACCOUNT_BLOCK_SECONDS: { path: ['limits', 'signInAccountBlockSeconds'], type: 'number' },
+  SPYGLASS_SIGNIN_FAILURES_PER_ADDRESS: { path: ['limits', 'signInFailuresPerAddress'], type: 'number' },
+  SPYGLASS_SIGNIN_ADDRESS_WINDOW_SECONDS: { path: ['limits', 'signInAddressWindowSeconds'], type: 'number' },
+  SPYGLASS_SIGNUPS_PER_ADDRESS: { path: ['limits', 'signUpsPerAddress'], type: 'number' },
+  SPYGLASS_SIGNUP_WINDOW_SECONDS: { path: ['limits', 'signUpWindowSeconds'], type: 'number' },
+  SPYGLASS_HASH_CONCURRENCY: { path: ['limits', 'hashConcurrency'], type: 'number' },
+  SPYGLASS_HASH_QUEUE: { path: ['limits', 'hashQueue'], type: 'number' },
   SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },
   SPYGLASS_MIN_FREE_MB: { path: ['recording', 'minFreeMb'], type: 'number' },
   SPYGLASS_RECORDING_RTP_HOST: { path: ['recording', 'rtpHost'], type: 'string' },

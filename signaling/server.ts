@@ -4,8 +4,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
 import { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import { Server } from 'socket.io';
 import { proxyHops, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
@@ -24,6 +24,9 @@ import { RateLimits } from './throttle/RateLimits.ts';
 import { openDatabase } from './store/Database.ts';
 import { createStores, type Stores } from './store/index.ts';
 import { SunsetService } from './sunset/SunsetService.ts';
+import { PasswordHasher, type Kdf } from './store/passwords.ts';
+import { PasswordPolicy } from './store/PasswordPolicy.ts';
+import { AuthLimits } from './throttle/AuthLimits.ts';
 
 /** The socket.io room of every connection of one session. */
 const sessionRoom = (sessionId: string) => `s:${sessionId}`;
@@ -53,7 +56,12 @@ export async function startSpyglass(
   config: Config,
   logger: Logger,
   webRoot: string,
-  options: { /** Time source of the sunset phases and of stored times (tests move it). */ clock?: () => number } = {},
+  options: {
+    /** Time source of the sunset phases and of stored times (tests move it). */
+    clock?: () => number;
+    /** The password KDF (default: scrypt); tests wrap it to observe how many run at once. */
+    kdf?: Kdf;
+  } = {},
 ): Promise<RunningSpyglass> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -89,11 +97,17 @@ export async function startSpyglass(
     throw err;
   }
 
-  // Rate-limit counters live in Redis so limits hold across nodes; offline queue off, so an
-  // unreachable Redis fails fast and the in-memory insurance limiter takes over.
-  const limitsRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
-  limitsRedis.on('error', (err: unknown) => logger.warn({ err }, 'rate-limit Redis connection error'));
-  limitsRedis.connect().catch(() => undefined);
+  // Rate-limit counters live in Redis so that limits hold across nodes. Commands fail fast
+  // instead of queueing while Redis is away; RateLimits then falls back to per-process memory.
+  const limitsRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  let redisDown = false;
+  limitsRedis.on('error', (err: Error) => {
+    if (!redisDown) logger.warn({ err }, 'rate limits: Redis does not answer; counting in this process until it does');
+    redisDown = true;
+  });
+  limitsRedis.on('ready', () => {
+    redisDown = false;
+  });
   const rateLimits = new RateLimits({ redis: limitsRedis, prefix: config.queuePrefix, logger: logger.child({ component: 'limits' }) });
   const goLiveWindow = config.limits.goLiveWindowSeconds;
   const live = new LiveService({
@@ -171,7 +185,12 @@ export async function startSpyglass(
     proxyHops: proxyHops(config.http.trustProxy),
     dataDir: config.dataDir,
     sunset: { service: sunset },
-    auth: {},
+    auth: {
+      limits: new AuthLimits(rateLimits, config.limits),
+      hasher: new PasswordHasher({ concurrency: config.limits.hashConcurrency, maxQueue: config.limits.hashQueue, ...(options.kdf ? { kdf: options.kdf } : {}) }),
+      // Built once per process: the dictionaries take tens of ms and several MB to load.
+      passwordPolicy: new PasswordPolicy(),
+    },
     archives,
     adminRouters: recording
       ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores })]
@@ -283,8 +302,8 @@ export async function startSpyglass(
       await new Promise<void>((resolve) => io.close(() => resolve()));
       server.closeAllConnections?.();
       await pool.close();
-      await db.close();
       limitsRedis.disconnect();
+      await db.close();
     })());
 
   return { url, port, pool, live, stores, sunset, close };

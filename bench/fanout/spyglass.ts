@@ -60,6 +60,8 @@ export async function openSpyglassPath(opts: {
         logLevel: 'warn',
       },
       recording: { enabled: false },
+      // Every run signs up from 127.0.0.1; the default (5 an hour) would refuse the sixth run.
+      limits: { signUpsPerAddress: 1000 },
     },
   );
   const app = await startSpyglass(config, createLogger({ level: 'error', name: 'bench-spyglass' }), WEB_ROOT);

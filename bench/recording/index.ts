@@ -174,6 +174,7 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
       http: { host: '127.0.0.1', port: 0 },
       // One media worker: the other core is left to the workers process (ffmpeg).
       mediasoup: { numWorkers: 1, webRtcPort: 0, logLevel: 'warn' },
+      limits: { signUpsPerAddress: 1000 },
     },
   );
   const app = await startSpyglass(serverConfig, createLogger({ level: 'error', name: 'bench-recording' }), path.join(dataDir, 'no-web'));

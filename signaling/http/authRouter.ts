@@ -1,9 +1,11 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { AppError, parseOrThrow } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
-import { hashPassword, verifyPassword } from '../store/passwords.ts';
+import { hashPassword, type PasswordHasher } from '../store/passwords.ts';
+import type { PasswordPolicy } from '../store/PasswordPolicy.ts';
 import type { Stores } from '../store/index.ts';
+import type { AuthLimits } from '../throttle/AuthLimits.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom } from './auth.ts';
 
@@ -13,6 +15,17 @@ export interface AuthRouterOptions {
   logger: Logger;
   /** Mark the session cookie Secure (HTTPS, directly or behind a proxy). */
   secureCookies: boolean;
+  /** Password hashing, bounded in concurrency (503 UNAVAILABLE when its queue is full). */
+  hasher: PasswordHasher;
+  /** Refuses common and trivial passwords at sign-up. */
+  passwordPolicy: PasswordPolicy;
+  /** Sign-in failures per username and per address, sign-ups per address (429 RATE_LIMITED). */
+  limits: AuthLimits;
+}
+
+/** The client's address as express sees it: the socket's peer, or X-Forwarded-For's when `trust proxy` is set. */
+function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 
 type Async = (req: Request, res: Response) => Promise<unknown>;
@@ -34,7 +47,10 @@ export function authRouter(o: AuthRouterOptions): Router {
     '/api/auth/signup',
     route(async (req, res) => {
       const body = parseOrThrow(SignUpSchema, req.body);
-      const user = await o.stores.users.create(body.username, await hashPassword(body.password));
+      // Counted before the costly parts (strength estimate, scrypt), so a flood pays for nothing.
+      await o.limits.signUp(clientAddress(req));
+      o.passwordPolicy.assertAcceptable(body.password, body.username);
+      const user = await o.stores.users.create(body.username, await o.hasher.hash(body.password));
       const token = await o.stores.sessions.create(user.id, SESSION_TTL_MS);
       o.logger.info({ userId: user.id }, 'signed up');
       res.status(201).setHeader('Set-Cookie', sessionCookie(token, o.secureCookies)).json(auth(user, token));
@@ -45,11 +61,20 @@ export function authRouter(o: AuthRouterOptions): Router {
     '/api/auth/signin',
     route(async (req, res) => {
       const body = parseOrThrow(SignInSchema, req.body);
+      const address = clientAddress(req);
+      // Blocked names are refused before any lookup, the same whether an account exists or not.
+      await o.limits.beforeSignIn(body.username, address);
       const found = await o.stores.users.findByUsername(body.username);
+      // Unknown names verify against a dummy hash (computed once, outside the bound) so that
+      // timing does not tell them apart; both go through the bounded hasher.
       const ok = found
-        ? await verifyPassword(body.password, found.passwordHash)
-        : await verifyPassword(body.password, await (dummyHash ??= hashPassword('not-a-real-password')));
-      if (!found || !ok) throw new AppError('INVALID_CREDENTIALS', 'wrong username or password');
+        ? await o.hasher.verify(body.password, found.passwordHash)
+        : await o.hasher.verify(body.password, await (dummyHash ??= hashPassword('not-a-real-password')));
+      if (!found || !ok) {
+        await o.limits.signInFailed(body.username, address);
+        throw new AppError('INVALID_CREDENTIALS', 'wrong username or password');
+      }
+      await o.limits.signInSucceeded(body.username);
       const token = await o.stores.sessions.create(found.id, SESSION_TTL_MS);
       res.setHeader('Set-Cookie', sessionCookie(token, o.secureCookies)).json(auth(found, token));
     }),
@@ -68,6 +93,14 @@ export function authRouter(o: AuthRouterOptions): Router {
     const user = requestUser(req);
     if (!user) throw new AppError('UNAUTHENTICATED', 'not signed in');
     res.json({ user: { id: user.id, username: user.username } });
+  });
+
+  // Refusals that say when to come back (429 RATE_LIMITED, 503 UNAVAILABLE when busy) carry
+  // Retry-After; the app's error middleware writes the body.
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const retry = (err as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+    if (err instanceof AppError && typeof retry === 'number') res.setHeader('Retry-After', String(retry));
+    next(err);
   });
 
   return router;

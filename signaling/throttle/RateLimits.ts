@@ -25,11 +25,13 @@ export class Throttle {
   readonly name: string;
   readonly #limiter: RateLimiterAbstract;
   readonly #message: string;
+  readonly #points: number;
 
-  constructor(name: string, limiter: RateLimiterAbstract, message: string) {
+  constructor(name: string, limiter: RateLimiterAbstract, message: string, points: number) {
     this.name = name;
     this.#limiter = limiter;
     this.#message = message;
+    this.#points = points;
   }
 
   /** Spends `points` of `key`'s allowance; throws RateLimitedError when it is spent. */
@@ -46,6 +48,17 @@ export class Throttle {
   async check(key: string): Promise<void> {
     const res = await this.#limiter.get(key);
     if (res && res.remainingPoints <= 0 && res.msBeforeNext > 0) throw new RateLimitedError(this.#message, res.msBeforeNext);
+  }
+
+  /**
+   * Throws RateLimitedError while `key` is blocked, i.e. once it spent more than its allowance
+   * (the spend that went over started the block). For failure counters (the pattern of
+   * rate-limiter-flexible's login protection): `check` before the attempt, `take` after a
+   * failure, `reset` after a success.
+   */
+  async checkBlocked(key: string): Promise<void> {
+    const res = await this.#limiter.get(key);
+    if (res && res.consumedPoints > this.#points && res.msBeforeNext > 0) throw new RateLimitedError(this.#message, res.msBeforeNext);
   }
 
   /** Forgets `key` (e.g. a successful sign-in clears its failures). */
@@ -82,6 +95,6 @@ export class RateLimits {
     const limiter = this.#o.redis
       ? new RateLimiterRedis({ ...base, keyPrefix, storeClient: this.#o.redis, insuranceLimiter: memory })
       : memory;
-    return new Throttle(name, limiter, message);
+    return new Throttle(name, limiter, message, spec.points);
   }
 }

@@ -16,6 +16,7 @@ import type {
   ServerToClientEvents,
 } from '../../common/protocol/events.ts';
 import { startSpyglass, type RunningSpyglass } from '../../signaling/server.ts';
+import type { Kdf } from '../../signaling/store/passwords.ts';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -62,6 +63,8 @@ export async function startTestServer(
     dataDir?: string;
     /** The service's root logger (e.g. test/helpers/logSink.ts to assert on what it logs). Default: silent, or debug with TEST_LOG_LEVEL=debug. */
     logger?: Logger;
+    /** The password KDF (default: scrypt), e.g. wrapped to count computations. */
+    kdf?: Kdf;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
@@ -77,11 +80,20 @@ export async function startTestServer(
       // Test clients send no RTP (fake producers) and all come from 127.0.0.1: the no-media
       // timeout and the per-address limits are off unless a test sets them (test/security/ does).
       live: { noMediaTimeoutSeconds: 0, ...overrides.live },
-      limits: { connectionsPerAddress: 100_000, goLivesPerAddress: 100_000, goLivesPerUser: 100_000, ...overrides.limits },
+      limits: {
+        connectionsPerAddress: 100_000,
+        goLivesPerAddress: 100_000,
+        goLivesPerUser: 100_000,
+        signUpsPerAddress: 100_000,
+        ...overrides.limits,
+      },
     },
   );
   const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
-  const app = await startSpyglass(config, logger, webRoot, options.clock ? { clock: options.clock } : {});
+  const app = await startSpyglass(config, logger, webRoot, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.kdf ? { kdf: options.kdf } : {}),
+  });
   return {
     ...app,
     dataDir,
@@ -89,7 +101,8 @@ export async function startTestServer(
     async stop({ keepData = false } = {}) {
       await app.close();
       if (keepData) return;
-      if (config.recording.enabled) await dropQueues(config.redisUrl, config.queuePrefix);
+      // Job queues, and the rate-limit counters that every server keeps under the prefix.
+      await dropQueues(config.redisUrl, config.queuePrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -23,7 +23,8 @@ function mountAuth(mode: Mode): PageMount {
     const password = field(
       'Password',
       { type: 'password', name: 'password', autocomplete: mode === 'signup' ? 'new-password' : 'current-password', maxlength: 256 },
-      mode === 'signup' ? `At least ${PASSWORD_RULES.min} characters.` : undefined,
+      // The server refuses common and easily guessed passwords and says why (shown in the alert).
+      mode === 'signup' ? `At least ${PASSWORD_RULES.min} characters; not a common or easily guessed password (a few uncommon words work well).` : undefined,
     );
     const submit = h('button', { type: 'submit', class: 'primary' }, text.button);
     const form = h('form', { class: 'auth-form', 'aria-labelledby': 'auth-title' }, username.wrapper, password.wrapper, submit);
