@@ -11,6 +11,7 @@ import { openIngest, type Ingest } from '../lib/media.ts';
 import { goLiveInChromium, watchInChromium, WEB_ROOT, type ChromiumBroadcaster, type ChromiumViewerResult } from './chromium.ts';
 import type { FanoutPath } from './path.ts';
 import { attachPlainViewer, consumerPayloadTypes } from './plainViewer.ts';
+import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
  * Spyglass's path: the real signalling server (`startSpyglass`, in the bench process: SQLite in
@@ -60,8 +61,7 @@ export async function openSpyglassPath(opts: {
         logLevel: 'warn',
       },
       recording: { enabled: false },
-      // Every run signs up from 127.0.0.1; the default (5 an hour) would refuse the sixth run.
-      limits: { signUpsPerAddress: 1000 },
+      limits: BENCH_LIMITS,
     },
   );
   const app = await startSpyglass(config, createLogger({ level: 'error', name: 'bench-spyglass' }), WEB_ROOT);

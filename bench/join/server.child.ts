@@ -9,6 +9,7 @@ import { createLogger } from '../../common/logger.ts';
 import { startSpyglass } from '../../signaling/server.ts';
 import { serveParent } from '../lib/child.ts';
 import { openIngest, producerPackets, type Ingest, type RtpEndpoint } from '../lib/media.ts';
+import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
  * The signalling server under test for the join storm, in its own process as in production:
@@ -56,6 +57,7 @@ const config = loadConfig(
     http: { host: '127.0.0.1', port: 0 },
     mediasoup: { numWorkers, webRtcPort: 0, rtcMinPort: 30000, rtcMaxPort: 31999, logLevel: 'warn' },
     recording: { enabled: false },
+    limits: BENCH_LIMITS,
   },
 );
 const logger = createLogger({ level: 'error', name: 'bench-server' });

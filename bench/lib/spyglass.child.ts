@@ -5,6 +5,7 @@ import { loadConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { startSpyglass } from '../../signaling/server.ts';
 import { serveParent } from './child.ts';
+import { BENCH_LIMITS } from './limits.ts';
 
 /**
  * A real Spyglass for the browser benchmarks (latency, time to first frame), in its own
@@ -31,8 +32,7 @@ const config = loadConfig(
     http: { host: '127.0.0.1', port: 0 },
     mediasoup: { numWorkers, webRtcPort: 0, logLevel: 'warn' },
     recording: { enabled: false },
-    // Every run signs up from 127.0.0.1; the default (5 an hour) would refuse the sixth run.
-    limits: { signUpsPerAddress: 1000 },
+    limits: BENCH_LIMITS,
   },
 );
 const logger = createLogger({ level: 'error', name: 'bench-spyglass' });

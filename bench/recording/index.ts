@@ -18,6 +18,7 @@ import { round, udpReceiveErrors } from '../lib/proc.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { FrameRelay, type SentFrame } from './frameRelay.ts';
+import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
  * Recording fidelity: a real Spyglass (signalling, mediasoup) and the real workers process
@@ -174,7 +175,7 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
       http: { host: '127.0.0.1', port: 0 },
       // One media worker: the other core is left to the workers process (ffmpeg).
       mediasoup: { numWorkers: 1, webRtcPort: 0, logLevel: 'warn' },
-      limits: { signUpsPerAddress: 1000 },
+      limits: BENCH_LIMITS,
     },
   );
   const app = await startSpyglass(serverConfig, createLogger({ level: 'error', name: 'bench-recording' }), path.join(dataDir, 'no-web'));
