@@ -5,19 +5,10 @@ import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { RedisRpc, redisConnection } from '../common/redisRpc.ts';
 import { ArchiveDiskFullError, buildArchive } from './archive/buildArchive.ts';
-import {
-  ArchiveInputSchema,
-  ArchiveJobSchema,
-  FinalizeJobSchema,
-  QUEUES,
-  RecordJobSchema,
-  recordJobId,
-  type ArchiveJob,
-  type FinalizeJob,
-  type RecordJob,
-  type ResultJob,
-  tapChannels,
-} from './jobs.ts';
+import { ArchiveJobSchema, FinalizeJobSchema, QUEUES, RecordJobSchema, recordJobId, type ArchiveJob, type FinalizeJob, type RecordJob } from '../common/jobs/queues.ts';
+import type { ResultJob } from '../common/jobs/results.ts';
+import { tapChannels } from '../common/jobs/tap.ts';
+import { ArchiveInputSchema } from '../common/jobs/archiveInput.ts';
 import { NoMediaError, assembleReplay } from './media/assemble.ts';
 import { recordBroadcast, type RecordOutcome } from './record/recordBroadcast.ts';
 import { TapEvents } from './record/TapEvents.ts';

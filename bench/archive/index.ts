@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { buildArchive } from '../../workers/archive/buildArchive.ts';
-import type { ArchiveInput } from '../../workers/jobs.ts';
+import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
 import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import { round } from '../lib/proc.ts';
 import { median } from '../lib/stats.ts';

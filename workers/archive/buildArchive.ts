@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { ArchiveInputSchema, type ArchiveInput } from '../jobs.ts';
+import { ArchiveInputSchema, type ArchiveInput } from '../../common/jobs/archiveInput.ts';
 import {
   ARCHIVE_FORMAT,
   archiveRootName,

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildTimeline } from '../../../common/replay/timeline.ts';
 import { ArchiveDiskFullError, buildArchive } from '../../../workers/archive/buildArchive.ts';
-import type { ArchiveInput } from '../../../workers/jobs.ts';
+import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { runFfmpeg } from '../../../workers/media/ffmpeg.ts';
 import { launchChromium, videoTimeWhenChatShows } from '../../helpers/browser.ts';
 import { tmpDir } from './mediaFixtures.ts';

@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildArchive } from '../../../workers/archive/buildArchive.ts';
 import { plannedZipSize, ZipWriter, type PlannedEntry } from '../../../workers/archive/zipWriter.ts';
-import type { ArchiveInput } from '../../../workers/jobs.ts';
+import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { tmpDir } from './mediaFixtures.ts';
 
 /**
