@@ -13,6 +13,7 @@ import { round } from '../lib/proc.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import { LocalDiskStorage } from '../../common/storage/LocalDiskStorage.ts';
 
 /**
  * Archive throughput ("Download your data") against `cp` of the same bytes on the same disk,
@@ -188,7 +189,7 @@ export async function run(opts: RunOptions): Promise<ArchiveResult> {
       await settle();
       const cpu = process.cpuUsage();
       const t = performance.now();
-      const built = await buildArchive({ input: kind === 'archive' ? input : withoutStoredHashes(input), dataDir, outFile });
+      const built = await buildArchive({ input: kind === 'archive' ? input : withoutStoredHashes(input), storage: new LocalDiskStorage(dataDir), outFile });
       const ms = performance.now() - t;
       const used = process.cpuUsage(cpu);
       zipBytes = built.sizeBytes;
