@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import { Server } from 'socket.io';
 import { proxyHops, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
+import { LocalDiskStorage } from '../common/storage/LocalDiskStorage.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
 import { createApp } from './http/createApp.ts';
@@ -68,6 +69,8 @@ export async function startSpyglass(
     sqlitePath: path.join(config.dataDir, 'spyglass.db'),
     logger: logger.child({ component: 'store' }),
   });
+  // The one-host default of the storage port: files under the data directory.
+  const storage = new LocalDiskStorage(config.dataDir);
   const stores = createStores(db.db, config.secret, options.clock ? { clock: options.clock } : {});
   const sunset = new SunsetService({ store: stores.sunset, logger: logger.child({ component: 'sunset' }), ...(options.clock ? { clock: options.clock } : {}) });
   try {
@@ -150,6 +153,7 @@ export async function startSpyglass(
     archives = new ArchiveService({
       config,
       stores,
+      storage,
       logger: logger.child({ component: 'archive' }),
       appVersion: APP_VERSION,
       notifyUser: (userId, archive) => userRooms?.to(`u:${userId}`).emit('archive:status', { archive }),
@@ -183,7 +187,7 @@ export async function startSpyglass(
     webRoot,
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
     proxyHops: proxyHops(config.http.trustProxy),
-    dataDir: config.dataDir,
+    storage,
     sunset: { service: sunset },
     auth: {
       limits: new AuthLimits(rateLimits, config.limits),

@@ -4,20 +4,13 @@ import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { RedisRpc, redisConnection } from '../common/redisRpc.ts';
+import { LocalDiskStorage } from '../common/storage/LocalDiskStorage.ts';
+import { ARCHIVE_INPUT_FILE, archiveKey, archivePrefix } from '../common/storage/storageKeys.ts';
 import { ArchiveDiskFullError, buildArchive } from './archive/buildArchive.ts';
-import {
-  ArchiveInputSchema,
-  ArchiveJobSchema,
-  FinalizeJobSchema,
-  QUEUES,
-  RecordJobSchema,
-  recordJobId,
-  type ArchiveJob,
-  type FinalizeJob,
-  type RecordJob,
-  type ResultJob,
-  tapChannels,
-} from './jobs.ts';
+import { ArchiveJobSchema, FinalizeJobSchema, QUEUES, RecordJobSchema, recordJobId, type ArchiveJob, type FinalizeJob, type RecordJob } from '../common/jobs/queues.ts';
+import type { ResultJob } from '../common/jobs/results.ts';
+import { tapChannels } from '../common/jobs/tap.ts';
+import { ArchiveInputSchema } from '../common/jobs/archiveInput.ts';
 import { NoMediaError, assembleReplay } from './media/assemble.ts';
 import { recordBroadcast, type RecordOutcome } from './record/recordBroadcast.ts';
 import { TapEvents } from './record/TapEvents.ts';
@@ -45,6 +38,8 @@ const FINALIZE_WAIT_FOR_RECORDER_MS = 60_000;
  */
 export async function startWorkers(config: Config, logger: Logger): Promise<RunningWorkers> {
   const prefix = config.queuePrefix;
+  // The one-host default of the storage port: files under the data directory.
+  const storage = new LocalDiskStorage(config.dataDir);
   const rpc = new RedisRpc(config.redisUrl, logger.child({ component: 'rpc' }));
   await rpc.ready();
   const tapEvents = await TapEvents.start(rpc, prefix);
@@ -167,15 +162,16 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     QUEUES.archive,
     async (job) => {
       const { archiveId, maxBytesPerSecond } = parseOrUnrecoverable(ArchiveJobSchema, job.data);
-      const dir = path.join(config.dataDir, 'archives', archiveId);
-      const input = parseOrUnrecoverable(ArchiveInputSchema, JSON.parse(await readFile(path.join(dir, 'input.json'), 'utf8')));
+      const input = parseOrUnrecoverable(ArchiveInputSchema, JSON.parse((await storage.readFile(archiveKey(archiveId, ARCHIVE_INPUT_FILE))).toString('utf8')));
       const fileName = 'spyglass-archive.zip';
       let lastReport = 0;
+      // The zip is written locally (partial file, fsync, rename) and stored on commit.
+      const out = await storage.localDir(archivePrefix(archiveId));
       try {
         const built = await buildArchive({
           input,
-          dataDir: config.dataDir,
-          outFile: path.join(dir, fileName),
+          storage,
+          outFile: path.join(out.path, fileName),
           ...(config.archives.maxMb > 0 ? { maxBytes: config.archives.maxMb * 1024 * 1024 } : {}),
           ...(maxBytesPerSecond ? { maxBytesPerSecond } : {}),
           onProgress: (percent) => {
@@ -184,6 +180,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
             void report({ type: 'archive', archiveId, state: 'progress', percent }).catch(() => undefined);
           },
         });
+        await out.commit();
         await report({ type: 'archive', archiveId, state: 'ready', fileName, sizeBytes: built.sizeBytes, sha256: built.sha256 });
         logger.info({ archiveId, sizeBytes: built.sizeBytes, entries: built.entries }, 'archive ready');
       } catch (err) {
@@ -194,6 +191,8 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
           throw new UnrecoverableError(reason);
         }
         throw err;
+      } finally {
+        await out.release();
       }
     },
     {

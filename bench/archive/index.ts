@@ -7,12 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { buildArchive } from '../../workers/archive/buildArchive.ts';
-import type { ArchiveInput } from '../../workers/jobs.ts';
+import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
 import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import { round } from '../lib/proc.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import { LocalDiskStorage } from '../../common/storage/LocalDiskStorage.ts';
 
 /**
  * Archive throughput ("Download your data") against `cp` of the same bytes on the same disk,
@@ -188,7 +189,7 @@ export async function run(opts: RunOptions): Promise<ArchiveResult> {
       await settle();
       const cpu = process.cpuUsage();
       const t = performance.now();
-      const built = await buildArchive({ input: kind === 'archive' ? input : withoutStoredHashes(input), dataDir, outFile });
+      const built = await buildArchive({ input: kind === 'archive' ? input : withoutStoredHashes(input), storage: new LocalDiskStorage(dataDir), outFile });
       const ms = performance.now() - t;
       const used = process.cpuUsage(cpu);
       zipBytes = built.sizeBytes;

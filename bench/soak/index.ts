@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { QUEUES } from '../../workers/jobs.ts';
+import { QUEUES } from '../../common/jobs/queues.ts';
 import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../test/helpers/plainPeers.ts';
 import { signUp } from '../../test/helpers/server.ts';
 import { startSupervisor, type Supervisor } from '../../test/helpers/supervisor.ts';

@@ -1,6 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Config } from '../../common/config.ts';
 import { AppError } from '../../common/errors.ts';
@@ -8,14 +6,20 @@ import type { Logger } from '../../common/logger.ts';
 import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import type { UserId } from '../../common/protocol/ids.ts';
 import { redisConnection } from '../../common/redisRpc.ts';
-import { QUEUES, archiveJobId, type ArchiveInput, type ArchiveJob, type ResultJob } from '../../workers/jobs.ts';
+import { QUEUES, archiveJobId, type ArchiveJob } from '../../common/jobs/queues.ts';
+import type { ResultJob } from '../../common/jobs/results.ts';
+import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
+import type { LocalFile, Storage } from '../../common/storage/Storage.ts';
+import { ARCHIVE_INPUT_FILE, archiveKey, archivePrefix } from '../../common/storage/storageKeys.ts';
 import type { ArchiveRecord } from '../store/ArchiveStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
 export interface ArchiveServiceOptions {
-  config: Pick<Config, 'dataDir' | 'redisUrl' | 'queuePrefix' | 'secret' | 'archives'>;
+  config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'secret' | 'archives'>;
   stores: Stores;
+  /** Where the input snapshots and the zips are (`archives/<archiveId>/…`). */
+  storage: Storage;
   logger: Logger;
   appVersion: string;
   /** Pushes an event to every connection of a user. */
@@ -43,7 +47,7 @@ const BACKGROUND_PRIORITY = 100;
 const ARCHIVED_REPLAY_FILES = ['replay.mp4', 'poster.jpg'] as const;
 
 /**
- * "Download your data": snapshots a user's data into `<dataDir>/archives/<id>/input.json`,
+ * "Download your data": snapshots a user's data into `archives/<id>/input.json` in the storage,
  * enqueues the `archive` job (the workers process streams the zip), applies its progress
  * and result, and signs expiring download links.
  */
@@ -67,9 +71,7 @@ export class ArchiveService {
   async request(user: UserRecord, options: ArchiveRequestOptions = {}): Promise<ArchiveSummary> {
     const record = await this.#o.stores.archives.create(user.id);
     try {
-      const dir = path.join(this.#o.config.dataDir, 'archives', record.id);
-      await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, 'input.json'), JSON.stringify(await this.#snapshot(user, record)));
+      await this.#o.storage.writeFile(archiveKey(record.id, ARCHIVE_INPUT_FILE), JSON.stringify(await this.#snapshot(user, record)));
       const mbps = this.#o.config.archives.backgroundMbPerSecond;
       const job: ArchiveJob = options.background && mbps > 0 ? { archiveId: record.id, maxBytesPerSecond: Math.round(mbps * 1024 * 1024) } : { archiveId: record.id };
       await this.#queue.add('archive', job, {
@@ -149,18 +151,18 @@ export class ArchiveService {
     // The id matched the archive id pattern when it was made; check again before a recursive rm.
     if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(a.id)) throw new Error(`refusing to delete an archive with a malformed id: ${JSON.stringify(a.id)}`);
     // A download in progress keeps its open file; the space is freed when it ends.
-    await rm(path.join(this.#o.config.dataDir, 'archives', a.id), { recursive: true, force: true });
+    await this.#o.storage.deletePrefix(archivePrefix(a.id));
     this.#o.logger.info({ archiveId: a.id, userId: a.userId, why }, 'archive file deleted');
     return true;
   }
 
   /**
-   * Checks a download link and returns the archive's file. The link is signed over the
+   * Checks a download link and returns a local file of the archive's zip (release it when sent). The link is signed over the
    * archive id and its expiry: another archive's id, a changed expiry or signature → 403;
    * past its expiry, or its zip deleted because a newer archive replaced it → 410
    * LINK_EXPIRED with a message saying which.
    */
-  async resolveDownload(id: string, expires: string | undefined, sig: string | undefined): Promise<{ file: string; record: ArchiveRecord }> {
+  async resolveDownload(id: string, expires: string | undefined, sig: string | undefined): Promise<{ file: LocalFile; record: ArchiveRecord }> {
     if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(id) || !expires || !/^\d{1,16}$/.test(expires) || !sig || !/^[0-9a-f]{64}$/.test(sig)) {
       throw new AppError('FORBIDDEN', 'this download link is not valid');
     }
@@ -174,7 +176,7 @@ export class ArchiveService {
     if (record.deletedAt) {
       throw new AppError('LINK_EXPIRED', 'a newer archive replaced this one; download the newer one from your account page');
     }
-    return { file: path.join(this.#o.config.dataDir, 'archives', id, record.fileName), record };
+    return { file: await this.#o.storage.localFile(archiveKey(id, record.fileName)), record };
   }
 
   summary(r: ArchiveRecord): ArchiveSummary {

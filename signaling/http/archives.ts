@@ -31,7 +31,7 @@ export function archivesRouter(archives: ArchiveService): express.Router {
     );
     await new Promise<void>((resolve, reject) => {
       res.sendFile(
-        file,
+        file.path,
         {
           headers: {
             'Content-Type': 'application/zip',
@@ -39,7 +39,11 @@ export function archivesRouter(archives: ArchiveService): express.Router {
             'Cache-Control': 'private, no-store',
           },
         },
-        (err) => (err && !res.headersSent ? reject(err) : resolve()),
+        (err) => {
+          void file.release();
+          if (err && !res.headersSent) reject(err);
+          else resolve();
+        },
       );
     });
   });

@@ -19,6 +19,7 @@ import { FAREWELL_STYLE_HASH, sunsetGate, sunsetRouter } from './sunset.ts';
 import { securityHeaders } from './securityHeaders.ts';
 import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
 import { originGuard } from './originCheck.ts';
+import type { Storage } from '../../common/storage/Storage.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -32,8 +33,8 @@ export interface AppOptions {
   proxyHops: number;
   /** Readiness: resolves when the database and media workers answer. */
   ready: () => Promise<void>;
-  /** The data directory: replay files are served from `<dataDir>/replays/<broadcastId>/`. */
-  dataDir: string;
+  /** The files under the data directory: replay files are served from it (`replays/<broadcastId>/…`). */
+  storage: Storage;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
@@ -115,7 +116,7 @@ export function createApp(o: AppOptions): express.Express {
   app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live }));
 
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
-  app.use('/api/replays', replaysRouter({ stores: o.stores, dataDir: o.dataDir }));
+  app.use('/api/replays', replaysRouter({ stores: o.stores, storage: o.storage }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives));
   for (const router of o.adminRouters ?? []) app.use(router);
 

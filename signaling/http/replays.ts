@@ -1,4 +1,3 @@
-import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, parseOrThrow } from '../../common/errors.ts';
@@ -6,6 +5,8 @@ import type { Visibility } from '../../common/protocol/events.ts';
 import { BroadcastIdSchema, type BroadcastId, type UserId } from '../../common/protocol/ids.ts';
 import type { ReplayDetail, ReplayList, ReplayState, ReplaySummary } from '../../common/protocol/replays.ts';
 import { toMediaTime } from '../../common/replay/timeline.ts';
+import type { Storage } from '../../common/storage/Storage.ts';
+import { replayKey } from '../../common/storage/storageKeys.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { ReplayRecord } from '../store/ReplayStore.ts';
@@ -14,8 +15,8 @@ import { requestUser } from './auth.ts';
 
 export interface ReplayRoutesOptions {
   stores: Stores;
-  /** The data directory; replays live in `<dataDir>/replays/<broadcastId>/`. */
-  dataDir: string;
+  /** Where the replay files are (`replays/<broadcastId>/…`, common/storage/storageKeys.ts). */
+  storage: Storage;
 }
 
 /**
@@ -131,7 +132,6 @@ function contentDisposition(names: { utf8: string; ascii: string }): string {
 /** The replay routes, mounted at /api/replays (docs/http-api.md). */
 export function replaysRouter(o: ReplayRoutesOptions): express.Router {
   const router = express.Router();
-  const replaysDir = path.join(path.resolve(o.dataDir), 'replays');
 
   /** The broadcast and replay of `:id` if the caller may see them; else the one NOT_FOUND. */
   async function visible(req: Request): Promise<{ b: BroadcastRecord; r: ReplayRecord }> {
@@ -148,7 +148,7 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
    * HEAD). A file that is not there is NOT_FOUND; an unsatisfiable range 416 with
    * `Content-Range: bytes *\/size` and no body.
    */
-  function sendReplayFile(req: Request, res: Response, next: NextFunction, b: BroadcastRecord, file: string, type: string, extra: Record<string, string> = {}): void {
+  async function sendReplayFile(req: Request, res: Response, next: NextFunction, b: BroadcastRecord, file: string, type: string, extra: Record<string, string> = {}): Promise<void> {
     const headers = {
       'Content-Type': type,
       // Private replays stay out of shared caches; everything revalidates by ETag.
@@ -156,7 +156,10 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
       'X-Content-Type-Options': 'nosniff',
       ...extra,
     };
-    res.sendFile(file, { root: path.join(replaysDir, b.id), dotfiles: 'deny', cacheControl: false, headers }, (err?: Error) => {
+    // `send` does Range, conditional GETs and HEAD on a local file: the storage gives one.
+    const local = await o.storage.localFile(replayKey(b.id, file));
+    res.sendFile(local.path, { dotfiles: 'deny', cacheControl: false, headers }, (err?: Error) => {
+      void local.release();
       if (!err) return;
       const e = err as Error & { status?: number; code?: string; syscall?: string };
       if (res.headersSent || e.code === 'ECONNABORTED' || e.syscall === 'write') return;
@@ -211,7 +214,7 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
     router.get(`/:id/${FILES[kind].name}`, async (req, res, next) => {
       const { b, r } = await visible(req);
       if (!filesOf(b, r)[kind]) throw new AppError('NOT_FOUND', 'replay file not found');
-      sendReplayFile(req, res, next, b, FILES[kind].name, FILES[kind].type);
+      await sendReplayFile(req, res, next, b, FILES[kind].name, FILES[kind].type);
     });
   }
 
@@ -219,13 +222,13 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
     const { b, r } = await visible(req);
     const file = req.params.file;
     if (!filesOf(b, r).hls || typeof file !== 'string' || !HLS_FILE.test(file)) throw new AppError('NOT_FOUND', 'replay file not found');
-    sendReplayFile(req, res, next, b, `hls/${file}`, file.endsWith('.m3u8') ? FILES.hls.type : 'video/mp2t');
+    await sendReplayFile(req, res, next, b, `hls/${file}`, file.endsWith('.m3u8') ? FILES.hls.type : 'video/mp2t');
   });
 
   router.get('/:id/download', async (req, res, next) => {
     const { b, r } = await visible(req);
     if (!filesOf(b, r).mp4) throw new AppError('NOT_FOUND', 'replay file not found');
-    sendReplayFile(req, res, next, b, FILES.mp4.name, FILES.mp4.type, { 'Content-Disposition': contentDisposition(downloadNames(b)) });
+    await sendReplayFile(req, res, next, b, FILES.mp4.name, FILES.mp4.type, { 'Content-Disposition': contentDisposition(downloadNames(b)) });
   });
 
   return router;

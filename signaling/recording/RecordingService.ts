@@ -5,15 +5,8 @@ import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { RedisRpc, redisConnection } from '../../common/redisRpc.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import {
-  QUEUES,
-  ResultJobSchema,
-  finalizeJobId,
-  recordJobId,
-  type FinalizeJob,
-  type RecordJob,
-  type ResultJob,
-} from '../../workers/jobs.ts';
+import { QUEUES, finalizeJobId, recordJobId, type FinalizeJob, type RecordJob } from '../../common/jobs/queues.ts';
+import { ResultJobSchema, type ResultJob } from '../../common/jobs/results.ts';
 import type { Stores } from '../store/index.ts';
 import { TapServer, type TapSource } from './TapServer.ts';
 

@@ -3,13 +3,7 @@ import type { RedisRpc } from '../../common/redisRpc.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { Broadcast } from '../../sfu/Broadcast.ts';
 import type { RecordingTap } from '../../sfu/RecordingTap.ts';
-import {
-  TapRequestSchema,
-  tapChannels,
-  type TapClosed,
-  type TapRequest,
-  type TapResponse,
-} from '../../workers/jobs.ts';
+import { TapRequestSchema, tapChannels, type TapClosed, type TapRequest, type TapResponse } from '../../common/jobs/tap.ts';
 
 /** What the tap server needs of a broadcast on air in this process. */
 export interface TapSource {
@@ -47,7 +41,7 @@ interface OpenTap {
 const REMEMBER_CLOSED = 1000;
 
 /**
- * The SFU side of the recording tap protocol (workers/jobs.ts): opens, resumes and closes
+ * The SFU side of the recording tap protocol (common/jobs/tap.ts): opens, resumes and closes
  * {@link RecordingTap}s for record jobs that ask over Redis, one tap per broadcast, and
  * announces every close so the recorder can start a new run or finish.
  */

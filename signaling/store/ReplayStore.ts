@@ -4,7 +4,7 @@ import type { Visibility } from '../../common/protocol/events.ts';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { ReplayState } from '../../common/protocol/replays.ts';
 import type { TimelineSpan } from '../../common/replay/timeline.ts';
-import type { ReplayOutput } from '../../workers/jobs.ts';
+import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
 import type { BroadcastStatus, DB, ReplaysTable } from './schema.ts';

@@ -7,7 +7,7 @@ import type { Logger } from '../../common/logger.ts';
 import { UserIdSchema, type UserId } from '../../common/protocol/ids.ts';
 import type { SunsetPhase } from '../../common/protocol/sunset.ts';
 import { redisConnection } from '../../common/redisRpc.ts';
-import { QUEUES } from '../../workers/jobs.ts';
+import { QUEUES } from '../../common/jobs/queues.ts';
 import type { ArchiveService } from '../archive/ArchiveService.ts';
 import type { Stores } from '../store/index.ts';
 import type { SunsetService } from './SunsetService.ts';

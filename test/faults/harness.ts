@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import type { TimelineSpan } from '../../common/replay/timeline.ts';
 import type { ReplayDetail } from '../../common/protocol/replays.ts';
 import type { ArchiveSummary } from '../../common/protocol/archives.ts';
-import { finalizeJobId, QUEUES, recordJobId } from '../../workers/jobs.ts';
+import { finalizeJobId, QUEUES, recordJobId } from '../../common/jobs/queues.ts';
 import { synthesiseClip, type ClipSpec } from '../../bench/lib/media.ts';
 import { PlainBroadcaster, PlainViewers } from '../helpers/plainPeers.ts';
 import { signUp, type TestServer } from '../helpers/server.ts';

@@ -6,7 +6,7 @@ import type { types as ms } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaCodecs } from '../../sfu/index.ts';
 import { RecordingTap } from '../../sfu/RecordingTap.ts';
-import { TapStreamSchema } from '../../workers/jobs.ts';
+import { TapStreamSchema } from '../../common/jobs/tap.ts';
 import { runFfmpeg, spawnRecorder, type RecorderProcess } from '../../workers/media/ffmpeg.ts';
 import { recorderArgs } from '../../workers/media/recorderArgs.ts';
 import { buildSdp } from '../../workers/media/sdp.ts';

@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { ArchiveInputSchema, type ArchiveInput } from '../jobs.ts';
+import { ArchiveInputSchema, type ArchiveInput } from '../../common/jobs/archiveInput.ts';
+import type { LocalFile, Storage } from '../../common/storage/Storage.ts';
+import { replayKey } from '../../common/storage/storageKeys.ts';
 import {
   ARCHIVE_FORMAT,
   archiveRootName,
@@ -31,7 +33,9 @@ import { deflateBound, plannedZipSize, ZipWriter, type PlannedEntry } from './zi
 export interface BuildArchiveOptions {
   /** Validated with ArchiveInputSchema before anything is written. */
   input: ArchiveInput;
-  dataDir: string;
+  /** Where the replay files are (`replays/<broadcastId>/…`). */
+  storage: Storage;
+  /** A local file: the zip is written beside it as a partial file, then renamed to it. */
   outFile: string;
   signal?: AbortSignal;
   /** Share of the expected bytes written so far (0–100), at most every PROGRESS_INTERVAL_MS; 100 once complete. */
@@ -68,7 +72,7 @@ interface PlannedFile {
   /** Path inside the zip, under the top folder. */
   zipPath: string;
   /**
-   * Either a file under `<dataDir>/replays/<id>/` (stored; `sha256` when the input carries the
+   * Either a replay file (a local file of the storage's `replays/<id>/<name>`, stored; `sha256` when the input carries the
    * finalize-time hash of a file of this very size) or an in-memory document (deflated).
    */
   source: { kind: 'file'; absPath: string; size: number; sha256: string | null } | { kind: 'buffer'; data: Buffer };
@@ -83,11 +87,14 @@ function isDiskFull(err: unknown): boolean {
 }
 
 /** Stats the allowed replay files the input lists; a listed file that is gone is skipped. */
-async function presentReplayFiles(dataDir: string, b: ArchiveInput['broadcasts'][number]) {
+async function presentReplayFiles(storage: Storage, b: ArchiveInput['broadcasts'][number], held: LocalFile[]) {
   const out: Array<{ name: ArchiveReplayFile; absPath: string; size: number; sha256: string | null }> = [];
   for (const name of replayFilesOf(b)) {
     // b.id matched BroadcastIdSchema (b_[A-Za-z0-9_-]+) and name is one of ARCHIVE_REPLAY_FILES.
-    const absPath = path.join(dataDir, 'replays', b.id, name);
+    // The zip copies them with the kernel, so it needs local files; released once it is written.
+    const local = await storage.localFile(replayKey(b.id, name));
+    held.push(local);
+    const absPath = local.path;
     try {
       const st = await stat(absPath);
       // A stored hash of a file whose size has changed since is not this file's: hash it again.
@@ -106,11 +113,11 @@ function knownHashOf(b: ArchiveInput['broadcasts'][number], name: ArchiveReplayF
   return hashes && Object.hasOwn(hashes, name) ? hashes[name] : undefined;
 }
 
-async function plan(input: ArchiveInput, dataDir: string, exportedAt: string): Promise<PlannedFile[]> {
+async function plan(input: ArchiveInput, storage: Storage, exportedAt: string, held: LocalFile[]): Promise<PlannedFile[]> {
   const files: PlannedFile[] = [{ zipPath: 'profile.json', source: { kind: 'buffer', data: json(input.profile) } }];
   const included = new Map<string, ArchiveReplayFile[]>();
   for (const b of input.broadcasts) {
-    const present = await presentReplayFiles(dataDir, b);
+    const present = await presentReplayFiles(storage, b, held);
     included.set(
       b.id,
       present.map((f) => f.name),
@@ -131,6 +138,15 @@ async function plan(input: ArchiveInput, dataDir: string, exportedAt: string): P
 }
 
 export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArchive> {
+  const held: LocalFile[] = [];
+  try {
+    return await writeArchive(opts, held);
+  } finally {
+    await Promise.all(held.map((f) => f.release()));
+  }
+}
+
+async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promise<BuiltArchive> {
   // Refuse bad input before anything touches the disk.
   const input = ArchiveInputSchema.parse(opts.input);
   const { signal, onProgress, maxBytes, maxBytesPerSecond } = opts;
@@ -140,7 +156,7 @@ export async function buildArchive(opts: BuildArchiveOptions): Promise<BuiltArch
   const exportedAt = new Date().toISOString();
   const mtime = new Date(exportedAt);
   const root = archiveRootName(input.profile.username);
-  const files = await plan(input, opts.dataDir, exportedAt);
+  const files = await plan(input, opts.storage, exportedAt, held);
   signal?.throwIfAborted();
 
   // Documents are in memory: deflate them now, so that the zip's size is known before it is

@@ -1,5 +1,5 @@
 import { toMediaTime } from '../../common/replay/timeline.ts';
-import type { ArchiveInput } from '../jobs.ts';
+import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
 
 /**
  * What goes into a user's archive, as pure data: the JSON documents per broadcast and the

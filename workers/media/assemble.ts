@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
-import type { ReplayOutput } from '../jobs.ts';
+import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { FfmpegError, probe, runFfmpeg } from './ffmpeg.ts';
 import { listRuns, type RunListing } from './segments.ts';
 

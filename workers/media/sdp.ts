@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { TapStreamSchema, type TapStream } from '../jobs.ts';
+import { TapStreamSchema, type TapStream } from '../../common/jobs/tap.ts';
 
 /**
  * The SDP that tells ffmpeg what SRTP to expect: one `m=` section per stream, e.g.

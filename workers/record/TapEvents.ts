@@ -1,5 +1,5 @@
 import type { RedisRpc } from '../../common/redisRpc.ts';
-import { TapClosedSchema, tapChannels } from '../jobs.ts';
+import { TapClosedSchema, tapChannels } from '../../common/jobs/tap.ts';
 
 /** A watch on one tap: resolves with the reason the SFU closed it. */
 export interface TapWatch {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { UserId } from '../../../common/protocol/ids.ts';
 import { redisConnection } from '../../../common/redisRpc.ts';
-import { QUEUES } from '../../../workers/jobs.ts';
+import { QUEUES } from '../../../common/jobs/queues.ts';
 import { connect, grantAdmin, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
 

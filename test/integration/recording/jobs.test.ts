@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisConnection } from '../../../common/redisRpc.ts';
-import { QUEUES, finalizeJobId, recordJobId } from '../../../workers/jobs.ts';
+import { QUEUES, finalizeJobId, recordJobId } from '../../../common/jobs/queues.ts';
 import { newRunId } from '../../../workers/media/segments.ts';
 import { writeRun } from '../workers/mediaFixtures.ts';
 import { connect, ok, signUp, startTestServer, type TestServer } from '../../helpers/server.ts';

@@ -3,7 +3,7 @@ import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { RedisRpc } from '../../../common/redisRpc.ts';
 import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
 import { TapServer } from '../../../signaling/recording/TapServer.ts';
-import { TapResponseSchema, tapChannels, type TapClosed, type TapResponse } from '../../../workers/jobs.ts';
+import { TapResponseSchema, tapChannels, type TapClosed, type TapResponse } from '../../../common/jobs/tap.ts';
 import { audioRtpParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
 import { createTestBroadcast, createTestPool, silentLogger } from '../../helpers/sfu.ts';
 

@@ -11,7 +11,7 @@ import { UserIdSchema, type BroadcastId } from '../../../common/protocol/ids.ts'
 import type { ReplayDetail, ReplayList } from '../../../common/protocol/replays.ts';
 import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
-import type { ReplayOutput } from '../../../workers/jobs.ts';
+import type { ReplayOutput } from '../../../common/jobs/results.ts';
 import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 
 const run = promisify(execFile);

@@ -12,7 +12,7 @@ import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Data
 import type { DialectName } from '../../../signaling/store/migrations.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
-import type { ReplayOutput } from '../../../workers/jobs.ts';
+import type { ReplayOutput } from '../../../common/jobs/results.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
 
 const SECRET = 'test-secret-0123456789abcdef';

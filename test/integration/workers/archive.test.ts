@@ -8,10 +8,11 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildTimeline } from '../../../common/replay/timeline.ts';
 import { ArchiveDiskFullError, buildArchive } from '../../../workers/archive/buildArchive.ts';
-import type { ArchiveInput } from '../../../workers/jobs.ts';
+import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { runFfmpeg } from '../../../workers/media/ffmpeg.ts';
 import { launchChromium, videoTimeWhenChatShows } from '../../helpers/browser.ts';
 import { tmpDir } from './mediaFixtures.ts';
+import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
 
 const B1 = 'b_firstcast01';
 const B2 = 'b_secondcast2';
@@ -135,7 +136,7 @@ describe('buildArchive', () => {
   test('writes a valid zip: manifest, stored MP4, offline viewer in sync', async () => {
     const outFile = path.join(work, 'ok', 'archive.zip');
     const progress: number[] = [];
-    const result = await buildArchive({ input: makeInput(), dataDir, outFile, onProgress: (p) => progress.push(p) });
+    const result = await buildArchive({ input: makeInput(), storage: new LocalDiskStorage(dataDir), outFile, onProgress: (p) => progress.push(p) });
 
     expect(partialsOf(outFile)).toEqual([]);
     expect(result.sizeBytes).toBe(statSync(outFile).size);
@@ -260,21 +261,21 @@ describe('buildArchive', () => {
 
   test('a quota smaller than the archive fails like a full disk and leaves no file', async () => {
     const outFile = path.join(work, 'quota', 'archive.zip');
-    const err = await buildArchive({ input: makeInput(), dataDir, outFile, maxBytes: 60_000 }).catch((e: unknown) => e);
+    const err = await buildArchive({ input: makeInput(), storage: new LocalDiskStorage(dataDir), outFile, maxBytes: 60_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArchiveDiskFullError);
     expect(existsSync(outFile)).toBe(false);
     expect(partialsOf(outFile)).toEqual([]);
     // The same input fits without the quota (the failure was the quota, not the input).
-    const ok = await buildArchive({ input: makeInput(), dataDir, outFile });
+    const ok = await buildArchive({ input: makeInput(), storage: new LocalDiskStorage(dataDir), outFile });
     expect(ok.sizeBytes).toBeGreaterThan(60_000);
   });
 
   test('a background archive is written no faster than its rate cap', async () => {
     const outFile = path.join(work, 'capped', 'archive.zip');
-    const free = await buildArchive({ input: makeInput(), dataDir, outFile });
+    const free = await buildArchive({ input: makeInput(), storage: new LocalDiskStorage(dataDir), outFile });
     // A cap of a third of the archive per second: it cannot take less than ~3 s, however idle the machine.
     const t0 = performance.now();
-    const capped = await buildArchive({ input: makeInput(), dataDir, outFile, maxBytesPerSecond: Math.ceil(free.sizeBytes / 3) });
+    const capped = await buildArchive({ input: makeInput(), storage: new LocalDiskStorage(dataDir), outFile, maxBytesPerSecond: Math.ceil(free.sizeBytes / 3) });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(2_900);
     // The same archive (its deflated documents carry the export time, so a byte or two may differ).
     expect(Math.abs(capped.sizeBytes - free.sizeBytes)).toBeLessThan(1000);
@@ -293,7 +294,7 @@ describe('buildArchive', () => {
       const seen: Array<{ percent: number; partial: boolean; final: boolean }> = [];
       const err = await buildArchive({
         input: makeInput(),
-        dataDir: bigData,
+        storage: new LocalDiskStorage(bigData),
         outFile,
         signal: ac.signal,
         onProgress: (percent) => {
@@ -316,10 +317,10 @@ describe('buildArchive', () => {
     const outFile = path.join(outDir, 'archive.zip');
     const input = makeInput();
     input.broadcasts[0]!.replay!.files = ['../../../etc/passwd'];
-    await expect(buildArchive({ input, dataDir, outFile })).rejects.toThrow(/Invalid|invalid/);
+    await expect(buildArchive({ input, storage: new LocalDiskStorage(dataDir), outFile })).rejects.toThrow(/Invalid|invalid/);
     const badId = makeInput();
     (badId.broadcasts[0] as { id: string }).id = '../b_firstcast01';
-    await expect(buildArchive({ input: badId, dataDir, outFile })).rejects.toThrow(/broadcast id/);
+    await expect(buildArchive({ input: badId, storage: new LocalDiskStorage(dataDir), outFile })).rejects.toThrow(/broadcast id/);
     expect(existsSync(outDir)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplayOutputSchema, type ReplayOutput } from '../../../workers/jobs.ts';
+import { ReplayOutputSchema, type ReplayOutput } from '../../../common/jobs/results.ts';
 import { NoMediaError, assembleReplay } from '../../../workers/media/assemble.ts';
 import { probe } from '../../../workers/media/ffmpeg.ts';
 import { writeRunInfo } from '../../../workers/media/segments.ts';

@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TapStream } from '../../../workers/jobs.ts';
+import type { TapStream } from '../../../common/jobs/tap.ts';
 import { assembleReplay } from '../../../workers/media/assemble.ts';
 import { probe, spawnRecorder } from '../../../workers/media/ffmpeg.ts';
 import { recorderArgs } from '../../../workers/media/recorderArgs.ts';

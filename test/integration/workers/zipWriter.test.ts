@@ -7,8 +7,9 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildArchive } from '../../../workers/archive/buildArchive.ts';
 import { plannedZipSize, ZipWriter, type PlannedEntry } from '../../../workers/archive/zipWriter.ts';
-import type { ArchiveInput } from '../../../workers/jobs.ts';
+import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { tmpDir } from './mediaFixtures.ts';
+import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
 
 /**
  * The archives' zip writer (workers/archive/zipWriter.ts) against two independent readers:
@@ -213,7 +214,7 @@ describe('buildArchive with ZIP64 forced', () => {
       chatElsewhere: [],
     };
     const outFile = path.join(work, 'built', 'archive.zip');
-    const built = await buildArchive({ input, dataDir, outFile, forceZip64: true });
+    const built = await buildArchive({ input, storage: new LocalDiskStorage(dataDir), outFile, forceZip64: true });
     const bytes = readFileSync(outFile);
     expect(built.sizeBytes).toBe(bytes.length);
     expect(built.sha256).toBe(sha256(bytes));

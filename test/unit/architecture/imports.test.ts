@@ -14,7 +14,9 @@ const ALLOWED: Record<Layer, (target: string) => boolean> = {
   common: (t) => t.startsWith('common/'),
   sfu: (t) => t.startsWith('common/') || t.startsWith('sfu/'),
   workers: (t) => t.startsWith('common/') || t.startsWith('workers/'),
-  signaling: (t) => /^(common|sfu|signaling)\//.test(t) || t.startsWith('workers/jobs'),
+  // The contracts with the workers process live in common/jobs/: a node that serves media and
+  // signalling never loads workers/ code, so it can run on a host without the workers.
+  signaling: (t) => /^(common|sfu|signaling)\//.test(t),
   web: (t) => t.startsWith('common/protocol/') || t.startsWith('web/'),
 };
 
@@ -38,7 +40,10 @@ function sourceFiles(dir: string): string[] {
 /** Relative imports of a file, resolved to repo-relative paths. */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  // Static imports and re-exports, dynamic import() and bare side-effect imports.
+  const specs = [
+    ...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|^import\s+['"](\.[^'"]+)['"]/gm),
+  ].map((m) => m[1] ?? m[2] ?? m[3]!);
   return specs.map((s) => path.relative(root, path.resolve(path.dirname(file), s)).split(path.sep).join('/'));
 }
 
@@ -55,6 +60,13 @@ describe('architecture', () => {
       .filter(([from]) => from.startsWith(`${layer}/`))
       .flatMap(([from, targets]) => targets.filter((t) => !ALLOWED[layer](t)).map((t) => `${from} → ${t}`));
     expect(violations).toEqual([]);
+  });
+
+  it('keeps signaling/ and sfu/ out of workers/ entirely', () => {
+    const intoWorkers = [...graph]
+      .filter(([from]) => from.startsWith('signaling/') || from.startsWith('sfu/'))
+      .flatMap(([from, targets]) => targets.filter((t) => t === 'workers' || t.startsWith('workers/')).map((t) => `${from} → ${t}`));
+    expect(intoWorkers).toEqual([]);
   });
 
   it('has no import cycles', () => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { buildTimeline } from '../../../common/replay/timeline.ts';
 import { archiveRootName, chatJson, heartsJson, replayFilesOf, viewerData } from '../../../workers/archive/contents.ts';
 import { jsonForScript, renderViewer } from '../../../workers/archive/viewer.ts';
-import { ArchiveInputSchema, type ArchiveInput } from '../../../workers/jobs.ts';
+import { ArchiveInputSchema, type ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 
 type B = ArchiveInput['broadcasts'][number];
 const broadcast = (over: Partial<B> = {}): B =>

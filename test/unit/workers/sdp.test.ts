@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TapStream } from '../../../workers/jobs.ts';
+import type { TapStream } from '../../../common/jobs/tap.ts';
 import { buildSdp } from '../../../workers/media/sdp.ts';
 
 const KEY_A = 'QSXVvCMu21Q/IEeqqeBpQEBtlShRdjEMa3DHYcPt';

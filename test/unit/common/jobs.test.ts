@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ArchiveJobSchema, FinalizeJobSchema, RecordJobSchema, ResultJobSchema, TapRequestSchema, finalizeJobId, recordJobId, tapChannels } from '../../../workers/jobs.ts';
+import { ArchiveJobSchema, FinalizeJobSchema, RecordJobSchema, finalizeJobId, recordJobId } from '../../../common/jobs/queues.ts';
+import { ResultJobSchema } from '../../../common/jobs/results.ts';
+import { TapRequestSchema, tapChannels } from '../../../common/jobs/tap.ts';
 
 const output = {
   durationMs: 10_000,

@@ -1,0 +1,17 @@
+/**
+ * The layout of the storage (Storage.ts): where each kind of object lives. The one place that
+ * knows it; ids reach these functions already validated (BroadcastIdSchema, the archive id
+ * pattern), and the storage checks every key again.
+ */
+
+/** The segments (and run metadata) of a broadcast's recording. */
+export const recordingPrefix = (broadcastId: string): string => `recordings/${broadcastId}`;
+
+/** The replay of a broadcast: 'replay.mp4', 'poster.jpg', 'video.webm', 'hls/…'. */
+export const replayPrefix = (broadcastId: string): string => `replays/${broadcastId}`;
+export const replayKey = (broadcastId: string, file: string): string => `${replayPrefix(broadcastId)}/${file}`;
+
+/** A user's archive: its input snapshot and its zip. */
+export const archivePrefix = (archiveId: string): string => `archives/${archiveId}`;
+export const archiveKey = (archiveId: string, file: string): string => `${archivePrefix(archiveId)}/${file}`;
+export const ARCHIVE_INPUT_FILE = 'input.json';
