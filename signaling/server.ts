@@ -266,8 +266,8 @@ export async function startSpyglass(
       );
     }
   });
-  // Revoking a session (sign-out, sign-out everywhere) disconnects its sockets at once; through
-  // the adapter this reaches every signalling node.
+  // Revoking a session (sign-out) disconnects its sockets on this node at once; with one
+  // socket.io adapter across nodes (not wired yet: docs/security.md, "Known limits") it would reach every node.
   const stopRevocations = stores.sessions.onRevoked((ids) => {
     for (const id of ids) io.in(sessionRoom(id)).disconnectSockets(true);
   });
