@@ -70,13 +70,13 @@ describe('recording and replay in Chromium', () => {
     const recordingFrom = Date.parse((JSON.parse(readFileSync(runInfo()!, 'utf8')) as { startedAt: string }).startedAt);
 
     await viewer.getByRole('textbox', { name: 'Chat message' }).fill('land ho');
-    await viewer.waitForTimeout(5000 - (Date.now() - recordingFrom));
+    await viewer.waitForTimeout(Math.max(0, 5000 - (Date.now() - recordingFrom)));
     await viewer.getByRole('button', { name: 'Send', exact: true }).click();
     const chatSentAt = (Date.now() - recordingFrom) / 1000;
     const heart = viewer.getByRole('button', { name: 'Send a heart' });
     for (let i = 0; i < 3; i++) await heart.click();
 
-    await host.waitForTimeout(10_000 - (Date.now() - recordingFrom));
+    await host.waitForTimeout(Math.max(0, 10_000 - (Date.now() - recordingFrom)));
     await host.getByRole('button', { name: 'End broadcast' }).click();
     const recordedSeconds = (Date.now() - recordingFrom) / 1000;
 
@@ -89,9 +89,9 @@ describe('recording and replay in Chromium', () => {
     expect(replay.download).not.toBeNull();
     const chat = replay.chat.find((m) => m.text === 'land ho');
     expect(chat).toBeDefined();
-    // Placed where it was sent, ~5 s into the recording.
+    // Placed where it was sent (5 s into the recording, later on a loaded machine), not at its start.
+    expect(chatSentAt).toBeGreaterThanOrEqual(5);
     expect(Math.abs(chat!.atMs / 1000 - chatSentAt)).toBeLessThanOrEqual(0.5);
-    expect(Math.abs(chat!.atMs / 1000 - 5)).toBeLessThanOrEqual(0.5);
     expect(replay.hearts.reduce((n, h) => n + h.count, 0)).toBe(3);
 
     // The download: H.264 + AAC, as long as the broadcast (±1 s), and Range requests work.

@@ -8,7 +8,7 @@ import { dropQueues, testQueuePrefix } from './server.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 /** The plain-RTP stand-in for WebRTC, loaded into the signalling process (see plainWebRtc.ts). */
-export const PLAIN_WEBRTC_PRELOAD = path.join(import.meta.dirname, 'plainWebRtc.preload.ts');
+export const PLAIN_WEBRTC_PRELOAD = path.join(import.meta.dirname, 'plainWebRtc.preload.mjs');
 
 /** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
 export async function freePort(): Promise<number> {
