@@ -4,6 +4,13 @@ import { createCipheriv, createHmac, randomBytes, randomInt } from 'node:crypto'
  * SRTP keying for the hop from the SFU to the recorder (RFC 3711, RFC 4568 SDES). The one
  * suite both mediasoup's PlainTransport and ffmpeg 5.1's RTP demuxer speak:
  * AES_CM_128_HMAC_SHA1_80, keyed by 30 bytes (16 key + 14 salt) written as base64.
+ *
+ * Why hand-written: the media itself is protected by mediasoup and unprotected by ffmpeg;
+ * Spyglass protects exactly one packet per recording run — the RTCP BYE that tells ffmpeg to
+ * stop (protectRtcp below). The one npm SRTP implementation (werift-rtp) is a whole RTP stack
+ * with its own session state; this needs the RFC 3711 key derivation and one AES-CTR + HMAC
+ * over node:crypto, ~40 lines, checked by ffmpeg itself accepting the BYE
+ * (test/integration/workers/recorder.test.ts, "stop() ends a recorder … (RTCP BYE)").
  */
 export const SRTP_CRYPTO_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
 
