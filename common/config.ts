@@ -33,6 +33,11 @@ export const ConfigSchema = z.strictObject({
   /** Redis URL for BullMQ and (with several signalling nodes) the socket.io adapter. */
   redisUrl: z.string().regex(/^rediss?:\/\//, 'redisUrl must start with redis://').default('redis://127.0.0.1:6379'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * How long a process may take to close gracefully on SIGINT/SIGTERM before it exits anyway
+   * (code 1). Default 30 s: above the recorder's 10 s stop and BullMQ's job hand-over.
+   */
+  shutdownTimeoutSeconds: z.number().min(1).max(3600).default(30),
   http: z
     .strictObject({
       /** Address to listen on. Default 127.0.0.1 (browsers allow the camera on localhost). */
@@ -190,6 +195,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   DATABASE_URL: { path: ['databaseUrl'], type: 'string' },
   REDIS_URL: { path: ['redisUrl'], type: 'string' },
   LOG_LEVEL: { path: ['logLevel'], type: 'string' },
+  SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
   HOST: { path: ['http', 'host'], type: 'string' },
   PORT: { path: ['http', 'port'], type: 'number' },
   SPYGLASS_TLS_CERT: { path: ['http', 'tlsCertFile'], type: 'string' },

@@ -6,7 +6,8 @@ import { createLogger, type Logger } from './logger.ts';
  * The shared body of each process's main.ts (the only readers of process.env): loads the
  * config (exit 2 with the message when it is bad; with no secret configured on a loopback bind,
  * the one persisted in `<dataDir>/secret`, generated on the first start), starts the process, and on SIGINT or
- * SIGTERM closes it gracefully once (exit 0, or 1 when closing fails).
+ * SIGTERM closes it gracefully once (exit 0, or 1 when closing fails). A close that hangs does
+ * not keep the process alive: after `shutdownTimeoutSeconds` it exits with code 1 and says so.
  */
 export function runProcess(
   name: string,
@@ -24,9 +25,16 @@ export function runProcess(
     (running) => {
       let stopping = false;
       const stop = (signal: string) => {
+        // A second signal is expected, not urgent: Ctrl-C under `npm start` reaches each
+        // process from the terminal and again from the supervisor.
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'shutting down');
+        const timeoutSeconds = config.shutdownTimeoutSeconds;
+        setTimeout(() => {
+          logger.error({ timeoutSeconds }, 'shutdown timed out: exiting now');
+          process.exit(1);
+        }, timeoutSeconds * 1000).unref();
         running.close().then(
           () => process.exit(0),
           (err: unknown) => {
