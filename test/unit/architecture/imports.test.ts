@@ -1,88 +1,63 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
 
 /**
- * The layering rules of docs/architecture.md, checked on the source: which top-level folder
- * may import which, and no import cycles.
+ * The layering rules of docs/architecture.md, as dependency-cruiser rules
+ * (.dependency-cruiser.cjs) over every folder: which folder may import which, no cycles, no
+ * dev dependency in product code, every import resolvable.
  */
 const root = path.join(import.meta.dirname, '..', '..', '..');
-const LAYERS = ['common', 'sfu', 'signaling', 'workers', 'web'] as const;
-type Layer = (typeof LAYERS)[number];
+const FOLDERS = ['common', 'sfu', 'signaling', 'workers', 'web', 'scripts', 'bench', 'test'];
+const depcruise = path.join(root, 'node_modules', '.bin', 'depcruise');
 
-const ALLOWED: Record<Layer, (target: string) => boolean> = {
-  common: (t) => t.startsWith('common/'),
-  sfu: (t) => t.startsWith('common/') || t.startsWith('sfu/'),
-  workers: (t) => t.startsWith('common/') || t.startsWith('workers/'),
-  // The contracts with the workers process live in common/jobs/: a node that serves media and
-  // signalling never loads workers/ code, so it can run on a host without the workers.
-  signaling: (t) => /^(common|sfu|signaling)\//.test(t),
-  web: (t) => t.startsWith('common/protocol/') || t.startsWith('web/'),
-};
-
-function sourceFiles(dir: string): string[] {
-  let out: string[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    if (name === 'node_modules' || name === 'dist') continue;
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out = out.concat(sourceFiles(full));
-    else if (/\.ts$/.test(name) && !name.endsWith('.d.ts') && !name.endsWith('vite.config.ts')) out.push(full);
-  }
-  return out;
+interface Result {
+  summary: { totalCruised: number; violations: Array<{ rule: { name: string }; from: string; to: string }> };
 }
 
-/** Relative imports of a file, resolved to repo-relative paths. */
-function importsOf(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  // Static imports and re-exports, dynamic import() and bare side-effect imports.
-  const specs = [
-    ...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|^import\s+['"](\.[^'"]+)['"]/gm),
-  ].map((m) => m[1] ?? m[2] ?? m[3]!);
-  return specs.map((s) => path.relative(root, path.resolve(path.dirname(file), s)).split(path.sep).join('/'));
+async function cruise(cwd: string, folders: string[]): Promise<Result> {
+  const args = ['--config', path.join(root, '.dependency-cruiser.cjs'), '--output-type', 'json', ...folders];
+  // Exit code 1 means "violations found"; the JSON says which.
+  const { stdout } = await promisify(execFile)(depcruise, args, { cwd, maxBuffer: 64 * 1024 * 1024 }).catch(
+    (err: { stdout?: string; code?: number }) => {
+      if (err.code === 1 && err.stdout) return { stdout: err.stdout };
+      throw err;
+    },
+  );
+  return JSON.parse(stdout) as Result;
 }
 
-const files = LAYERS.flatMap((l) => sourceFiles(path.join(root, l)));
-const graph = new Map(files.map((f) => [path.relative(root, f).split(path.sep).join('/'), importsOf(f)]));
+const violations = (r: Result) => r.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`);
 
 describe('architecture', () => {
-  it('finds the source', () => {
-    expect(graph.size).toBeGreaterThan(30);
-  });
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'spyglass-layers-'));
+  afterAll(() => rmSync(probe, { recursive: true, force: true }));
 
-  it.each(LAYERS)('%s imports only what its layer may', (layer) => {
-    const violations = [...graph]
-      .filter(([from]) => from.startsWith(`${layer}/`))
-      .flatMap(([from, targets]) => targets.filter((t) => !ALLOWED[layer](t)).map((t) => `${from} → ${t}`));
-    expect(violations).toEqual([]);
-  });
+  it('every folder keeps the rules', async () => {
+    const r = await cruise(root, FOLDERS);
+    expect(r.summary.totalCruised).toBeGreaterThan(200);
+    expect(violations(r)).toEqual([]);
+  }, 60_000);
 
-  it('keeps signaling/ and sfu/ out of workers/ entirely', () => {
-    const intoWorkers = [...graph]
-      .filter(([from]) => from.startsWith('signaling/') || from.startsWith('sfu/'))
-      .flatMap(([from, targets]) => targets.filter((t) => t === 'workers' || t.startsWith('workers/')).map((t) => `${from} → ${t}`));
-    expect(intoWorkers).toEqual([]);
-  });
-
-  it('has no import cycles', () => {
-    const cycles: string[] = [];
-    const state = new Map<string, 'visiting' | 'done'>();
-    const visit = (node: string, stack: string[]) => {
-      if (state.get(node) === 'done') return;
-      if (state.get(node) === 'visiting') {
-        cycles.push([...stack.slice(stack.indexOf(node)), node].join(' → '));
-        return;
-      }
-      state.set(node, 'visiting');
-      for (const next of graph.get(node) ?? []) if (graph.has(next)) visit(next, [...stack, node]);
-      state.set(node, 'done');
+  it('the rules bite: signalling loading workers code, a cycle, web importing the server', async () => {
+    const files: Record<string, string> = {
+      'tsconfig.json': '{"compilerOptions":{"module":"NodeNext","moduleResolution":"NodeNext","allowImportingTsExtensions":true,"noEmit":true}}',
+      'package.json': '{"type":"module"}',
+      'workers/job.ts': 'export const job = 1;\n',
+      'signaling/a.ts': "import { job } from '../workers/job.ts';\nimport { b } from './b.ts';\nexport const a = job + b;\n",
+      'signaling/b.ts': "import { a } from './a.ts';\nexport const b = () => a;\n",
+      'web/page.ts': "import { a } from '../signaling/a.ts';\nexport const page = a;\n",
     };
-    for (const node of graph.keys()) visit(node, []);
-    expect(cycles).toEqual([]);
-  });
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(probe, name)), { recursive: true });
+      writeFileSync(path.join(probe, name), text);
+    }
+    const found = violations(await cruise(probe, ['signaling', 'workers', 'web']));
+    expect(found).toContain('signaling-never-loads-workers: signaling/a.ts → workers/job.ts');
+    expect(found).toContain('web-on-the-wire-contract: web/page.ts → signaling/a.ts');
+    expect(found.some((v) => v.startsWith('no-circular: signaling/'))).toBe(true);
+  }, 60_000);
 });
