@@ -16,11 +16,11 @@ import {
   type ArchiveReplayFile,
 } from './contents.ts';
 import { renderViewer } from './viewer.ts';
-import { deflateBound, plannedZipSize, ZipWriter, type PlannedEntry } from './zipWriter.ts';
+import { deflateBound, plannedZipSize, ZipWriter, type PlannedEntry } from './zip/ZipWriter.ts';
 
 /**
  * Writes a user's archive zip (see docs/recording.md, "Archives: the zip", and
- * docs/archives.md, "Speed"), with our own zip writer (zipWriter.ts). Media files are STORED
+ * docs/archives.md, "Speed"), with our own zip writer (zip/ZipWriter.ts). Media files are STORED
  * and copied by the kernel (`cat` → copy_file_range; in user space, paced, for background
  * archives), JSON and HTML are deflated; each file's SHA-256 is the one recorded when its
  * replay was finalized (when the input carries it and the size still matches) or is computed

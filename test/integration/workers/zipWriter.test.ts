@@ -6,7 +6,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildArchive } from '../../../workers/archive/buildArchive.ts';
-import { plannedZipSize, ZipWriter, type PlannedEntry } from '../../../workers/archive/zipWriter.ts';
+import { plannedZipSize, ZipWriter, type PlannedEntry } from '../../../workers/archive/zip/ZipWriter.ts';
 import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { tmpDir } from './mediaFixtures.ts';
 import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
