@@ -38,6 +38,18 @@ export const ConfigSchema = z.strictObject({
    * (code 1). Default 30 s: above the recorder's 10 s stop and BullMQ's job hand-over.
    */
   shutdownTimeoutSeconds: z.number().min(1).max(3600).default(30),
+  /**
+   * Prometheus metrics (docs/operations.md, "Metrics"). Always at `/metrics` for admins; with a
+   * port, also without authentication on `host:port` (signalling) and `host:workersPort` (the
+   * workers process), for a Prometheus on a private network.
+   */
+  metrics: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.optional(),
+      workersPort: port.optional(),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       /** Address to listen on. Default 127.0.0.1 (browsers allow the camera on localhost). */
@@ -196,6 +208,9 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   REDIS_URL: { path: ['redisUrl'], type: 'string' },
   LOG_LEVEL: { path: ['logLevel'], type: 'string' },
   SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
+  SPYGLASS_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
+  SPYGLASS_METRICS_PORT: { path: ['metrics', 'port'], type: 'number' },
+  SPYGLASS_WORKERS_METRICS_PORT: { path: ['metrics', 'workersPort'], type: 'number' },
   HOST: { path: ['http', 'host'], type: 'string' },
   PORT: { path: ['http', 'port'], type: 'number' },
   SPYGLASS_TLS_CERT: { path: ['http', 'tlsCertFile'], type: 'string' },

@@ -12,6 +12,14 @@ import { mediaCodecs } from './mediaCodecs.ts';
  * workers. Pipe consumers feeding edge routers count like viewers' consumers.
  * The counts follow mediasoup's observer events, so they stay right whoever closes what.
  */
+/** What a worker hosts besides routers. Viewer consumers by kind; pipe consumers (feeding other routers) apart. */
+export interface MediaCounts {
+  transports: number;
+  producers: Record<ms.MediaKind, number>;
+  consumers: Record<ms.MediaKind, number>;
+  pipeConsumers: number;
+}
+
 export class MediaWorker {
   /** Position in the pool; a replacement worker keeps the index (and the WebRTC port). */
   readonly index: number;
@@ -20,6 +28,7 @@ export class MediaWorker {
   #routers = 0;
   #consumers = 0;
   #pendingRouters = 0;
+  readonly #counts: MediaCounts = { transports: 0, producers: { audio: 0, video: 0 }, consumers: { audio: 0, video: 0 }, pipeConsumers: 0 };
 
   constructor(index: number, worker: ms.Worker, webRtcServer: ms.WebRtcServer) {
     this.index = index;
@@ -31,10 +40,22 @@ export class MediaWorker {
         this.#routers -= 1;
       });
       router.observer.on('newtransport', (transport) => {
+        const c = this.#counts;
+        c.transports += 1;
+        transport.observer.once('close', () => (c.transports -= 1));
+        transport.observer.on('newproducer', (producer) => {
+          c.producers[producer.kind] += 1;
+          producer.observer.once('close', () => (c.producers[producer.kind] -= 1));
+        });
         transport.observer.on('newconsumer', (consumer) => {
           this.#consumers += 1;
+          const pipe = consumer.type === 'pipe';
+          if (pipe) c.pipeConsumers += 1;
+          else c.consumers[consumer.kind] += 1;
           consumer.observer.once('close', () => {
             this.#consumers -= 1;
+            if (pipe) c.pipeConsumers -= 1;
+            else c.consumers[consumer.kind] -= 1;
           });
         });
       });
@@ -59,6 +80,17 @@ export class MediaWorker {
   /** Number of consumers (viewer and pipe) on this worker. */
   get consumerCount(): number {
     return this.#consumers;
+  }
+
+  /** Routers hosted (for /metrics). */
+  get routerCount(): number {
+    return this.#routers;
+  }
+
+  /** Transports, producers and consumers hosted, by kind (for /metrics); a snapshot. */
+  get counts(): MediaCounts {
+    const c = this.#counts;
+    return { transports: c.transports, producers: { ...c.producers }, consumers: { ...c.consumers }, pipeConsumers: c.pipeConsumers };
   }
 
   /** Creates a router with the service's media codecs. AppError('UNAVAILABLE') if the worker is gone. */

@@ -12,6 +12,9 @@ import type { Logger } from '../common/logger.ts';
 import { LocalDiskStorage } from '../common/storage/LocalDiskStorage.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
+import { metricsRouter } from './http/metricsRouter.ts';
+import { createNodeMetrics } from './metrics/nodeMetrics.ts';
+import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
@@ -43,6 +46,8 @@ export interface RunningSpyglass {
   live: LiveService;
   /** The stores (tests read replay state through them). */
   stores: Stores;
+  /** Where `metrics.port` serves /metrics without authentication, when configured. */
+  metricsUrl: string | undefined;
   /** Sunset mode: the phase, computed from the stored schedule and the clock. */
   sunset: SunsetService;
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
@@ -175,6 +180,16 @@ export async function startSpyglass(
     );
   });
 
+  const queues = recording ? [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])] : [];
+  const metrics = createNodeMetrics({
+    dataDir: config.dataDir,
+    pool,
+    // Read at scrape time, once socket.io is up.
+    connections: () => io.engine.clientsCount,
+    liveBroadcasts: () => stores.broadcasts.countLive(),
+    queues: () => queues,
+  });
+
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   // Known once the server listens (the port may be 0); no request arrives before.
   let origins = new Set<string>();
@@ -196,9 +211,10 @@ export async function startSpyglass(
       passwordPolicy: new PasswordPolicy(),
     },
     archives,
-    adminRouters: recording
-      ? [adminQueuesRouter({ queues: [...recording.queues, ...(archives ? [archives.queue] : []), ...(sweep ? [sweep.queue] : [])], stores })]
-      : [],
+    adminRouters: [
+      ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
+      metricsRouter({ registry: metrics, stores }),
+    ],
     ready: async () => {
       await sql`select 1`.execute(db.db);
       if (pool.closed || pool.workers.length === 0) throw new Error('no media workers');
@@ -282,6 +298,10 @@ export async function startSpyglass(
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const metricsServer =
+    config.metrics.port === undefined
+      ? undefined
+      : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   origins = serviceOrigins({
     allowedOrigins: config.http.allowedOrigins,
     publicUrl: config.http.publicUrl,
@@ -298,6 +318,7 @@ export async function startSpyglass(
   const close = () =>
     (closing ??= (async () => {
       sunset.close();
+      await metricsServer?.close();
       stopRevocations();
       await live.close('server-shutdown');
       await sweep?.close();
@@ -310,5 +331,6 @@ export async function startSpyglass(
       await db.close();
     })());
 
-  return { url, port, pool, live, stores, sunset, close };
+  const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
+  return { url, port, metricsUrl, pool, live, stores, sunset, close };
 }

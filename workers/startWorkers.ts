@@ -12,6 +12,8 @@ import { createFinalizeProcessor } from './processors/finalize.ts';
 import { createRecordProcessor } from './processors/record.ts';
 import { watchFailures, withFailurePolicy, type FailurePolicyDeps } from './processors/failurePolicy.ts';
 import type { JobProcessor } from './processors/JobProcessor.ts';
+import { MetricsServer } from '../common/metrics/MetricsServer.ts';
+import { workersMetrics } from './workersMetrics.ts';
 
 export interface RunningWorkers {
   /** Graceful: recordings stop cleanly and are handed back to the queue; transcodes finish. Idempotent. */
@@ -65,9 +67,19 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
   ] as Array<JobProcessor<never>>;
 
   const policy: FailurePolicyDeps = { report, logger };
+  const running = new Map<string, number>(processors.map((p) => [p.queue, 0]));
   const workers = processors.map((p) => {
     const reported = new WeakSet<object>();
-    const worker = new Worker(p.queue, withFailurePolicy(p.process, p.failureReport, policy, reported), {
+    const process = withFailurePolicy(p.process, p.failureReport, policy, reported);
+    const counted: typeof process = async (job, token) => {
+      running.set(p.queue, (running.get(p.queue) ?? 0) + 1);
+      try {
+        return await process(job, token);
+      } finally {
+        running.set(p.queue, (running.get(p.queue) ?? 1) - 1);
+      }
+    };
+    const worker = new Worker(p.queue, counted, {
       ...p.options,
       connection: connection(),
       prefix,
@@ -78,6 +90,11 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     return worker;
   });
   for (const w of workers) void w.run();
+  const metrics = workersMetrics({ dataDir: config.dataDir, queues: [recordQueue, results], running });
+  const metricsServer =
+    config.metrics.workersPort === undefined
+      ? undefined
+      : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.workersPort, logger: logger.child({ component: 'metrics' }) });
   logger.info({ prefix, recordConcurrency: config.recording.concurrency }, 'workers started');
 
   let closing: Promise<void> | undefined;
@@ -85,6 +102,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     close: () =>
       (closing ??= (async () => {
         shutdown.abort();
+        await metricsServer?.close();
         await Promise.allSettled(workers.map((w) => w.close()));
         await Promise.allSettled([results.close(), recordQueue.close()]);
         await rpc.close();

@@ -147,6 +147,17 @@ export class BroadcastStore {
     return row && (await this.#withInvitees(this.#db, [row]))[0];
   }
 
+  /** How many broadcasts are live or reconnecting (every visibility; for /metrics). */
+  async countLive(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('broadcasts')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .where('status', 'in', ['live', 'reconnecting'])
+      .executeTakeFirstOrThrow();
+    // PostgreSQL's count is a bigint, which its driver returns as a string.
+    return Number(row.n);
+  }
+
   /**
    * Broadcasts that are live or reconnecting, newest first, of every visibility: the
    * caller filters with `canView`.

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { audioRtpParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
+import { connect, grantAdmin, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+
+const dtlsParameters = {
+  role: 'client' as const,
+  fingerprints: [{ algorithm: 'sha-256' as const, value: Array.from({ length: 32 }, () => 'AB').join(':') }],
+};
+
+/** The value of one sample (`name{labels} value`) in a Prometheus text exposition, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** The sum of every sample of `name` whose labels include `labels`. */
+function total(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('/metrics', () => {
+  let server: TestServer;
+  const sockets: ClientSocket[] = [];
+  beforeAll(async () => {
+    server = await startTestServer({ metrics: { port: 0 } });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.disconnect();
+    await server?.stop();
+  });
+
+  it('answers admins on the service port and hides from everyone else like a missing page', async () => {
+    const missing = await fetch(`${server.url}/no-such-page`);
+    const anonymous = await fetch(`${server.url}/metrics`);
+    expect(anonymous.status).toBe(missing.status);
+    expect(await anonymous.text()).toBe(await missing.text());
+    const user = await signUp(server.url, 'metricsuser');
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${user.token}` } })).status).toBe(missing.status);
+    const admin = await signUp(server.url, 'metricsadmin');
+    await grantAdmin(server, 'metricsadmin');
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${admin.token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(sample(text, 'spyglass_media_workers')).toBe(server.pool.workers.length);
+    expect(sample(text, 'spyglass_disk_free_bytes')).toBeGreaterThan(0);
+    expect(text).toContain('spyglass_process_cpu_seconds_total');
+  });
+
+  it('counts what a live broadcast and a viewer hold, and nothing of them once they are gone', async () => {
+    const scrape = async () => {
+      const res = await fetch(server.metricsUrl!);
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const before = await scrape();
+    expect(sample(before, 'spyglass_live_broadcasts')).toBe(0);
+
+    const alice = await signUp(server.url, 'metricsalice');
+    const socket = await connect(server.url, alice.token);
+    sockets.push(socket);
+    const { broadcast } = await ok(socket, 'broadcast:start', { title: 'counted', visibility: 'public', invitees: [] });
+    const send = await ok(socket, 'transport:create', { broadcastId: broadcast.id });
+    await ok(socket, 'transport:connect', { broadcastId: broadcast.id, transportId: send.id, dtlsParameters });
+    await ok(socket, 'produce', { broadcastId: broadcast.id, transportId: send.id, kind: 'audio', rtpParameters: audioRtpParameters });
+    await ok(socket, 'produce', { broadcastId: broadcast.id, transportId: send.id, kind: 'video', rtpParameters: videoSimulcastRtpParameters });
+
+    const viewer = await connect(server.url);
+    sockets.push(viewer);
+    const joined = await ok(viewer, 'broadcast:join', { broadcastId: broadcast.id });
+    const recv = await ok(viewer, 'transport:create', { broadcastId: broadcast.id });
+    await ok(viewer, 'transport:connect', { broadcastId: broadcast.id, transportId: recv.id, dtlsParameters });
+    await ok(viewer, 'consume', { broadcastId: broadcast.id, transportId: recv.id, rtpCapabilities: joined.rtpCapabilities });
+
+    const during = await scrape();
+    expect(sample(during, 'spyglass_live_broadcasts')).toBe(1);
+    expect(sample(during, 'spyglass_socket_connections')).toBe(2);
+    expect(total(during, 'spyglass_media_producers', { kind: 'audio' })).toBe(1);
+    expect(total(during, 'spyglass_media_producers', { kind: 'video' })).toBe(1);
+    expect(total(during, 'spyglass_media_consumers', { kind: 'audio' })).toBe(1);
+    expect(total(during, 'spyglass_media_consumers', { kind: 'video' })).toBe(1);
+    expect(total(during, 'spyglass_media_transports')).toBeGreaterThanOrEqual(2);
+    expect(total(during, 'spyglass_media_worker_cpu_seconds_total')).toBeGreaterThan(0);
+    // No label names a user or a broadcast.
+    expect(during).not.toContain(broadcast.id);
+    expect(during).not.toContain('metricsalice');
+
+    await ok(socket, 'broadcast:stop', { broadcastId: broadcast.id });
+    viewer.disconnect();
+    await expect
+      .poll(async () => {
+        const t = await scrape();
+        return [sample(t, 'spyglass_live_broadcasts'), total(t, 'spyglass_media_consumers'), total(t, 'spyglass_media_producers')];
+      })
+      .toEqual([0, 0, 0]);
+  });
+
+  it('answers 404 on the metrics port for anything but GET /metrics', async () => {
+    const base = server.metricsUrl!.replace(/\/metrics$/, '');
+    expect((await fetch(`${base}/`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${base}/metrics/../admin`)).status).toBe(404);
+  });
+});
