@@ -226,6 +226,9 @@ export async function startSpyglass(
 
   const io: SpyglassServer = new Server(server, {
     serveClient: false,
+    // WebSocket only: long-polling spreads one client over many HTTP requests, which several
+    // nodes behind a load balancer could serve only with sticky sessions.
+    transports: ['websocket'],
     // Hard cap per message; the gateway answers PAYLOAD_TOO_LARGE above LIMITS.maxMessageBytes.
     maxHttpBufferSize: 1_000_000,
     pingInterval: 10_000,

@@ -63,7 +63,9 @@ export class Signal {
 
   /** Connects to the signalling server on this origin (the session cookie authenticates). */
   static connect(options: SignalOptions = {}): Signal {
-    const opts = { path: '/socket.io', withCredentials: true, transports: ['websocket', 'polling'] };
+    // WebSocket only (as the server): one connection per client, so any node behind a plain
+    // load balancer can take it, with no sticky sessions (docs/operations.md).
+    const opts = { path: '/socket.io', withCredentials: true, transports: ['websocket'] };
     const socket = options.url === undefined ? io(opts) : io(options.url, opts);
     return new Signal(socket, options.timeoutMs);
   }
