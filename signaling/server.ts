@@ -23,6 +23,8 @@ import { ArchiveService } from './archive/ArchiveService.ts';
 import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
+import { SocketNotifier } from './socket/SocketNotifier.ts';
+import { Closers } from './Closers.ts';
 import { clientAddress, LocalConnectionLimiter } from './socket/ConnectionLimiter.ts';
 import { RateLimits } from './throttle/RateLimits.ts';
 import { openDatabase } from './store/Database.ts';
@@ -54,6 +56,13 @@ export interface RunningSpyglass {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Time source of the sunset phases and of stored times (tests move it). */
+  clock?: () => number;
+  /** The password KDF (default: scrypt); tests wrap it to observe how many run at once. */
+  kdf?: Kdf;
+}
+
 /**
  * Starts the signalling process's services on a parsed config: database (SQLite or
  * PostgreSQL), mediasoup workers, the live domain, express and socket.io on one server.
@@ -62,52 +71,51 @@ export async function startSpyglass(
   config: Config,
   logger: Logger,
   webRoot: string,
-  options: {
-    /** Time source of the sunset phases and of stored times (tests move it). */
-    clock?: () => number;
-    /** The password KDF (default: scrypt); tests wrap it to observe how many run at once. */
-    kdf?: Kdf;
-  } = {},
+  options: StartOptions = {},
 ): Promise<RunningSpyglass> {
+  // Everything opened below pushes its closer: a failure half-way closes what was opened,
+  // and close() runs the same stack.
+  const closers = new Closers(logger);
+  try {
+    return await open(config, logger, webRoot, options, closers);
+  } catch (err) {
+    await closers.closeAll();
+    throw err;
+  }
+}
+
+async function open(config: Config, logger: Logger, webRoot: string, options: StartOptions, closers: Closers): Promise<RunningSpyglass> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     sqlitePath: path.join(config.dataDir, 'spyglass.db'),
     logger: logger.child({ component: 'store' }),
   });
+  closers.push('database', () => db.close());
   // The one-host default of the storage port: files under the data directory.
   const storage = new LocalDiskStorage(config.dataDir);
   const stores = createStores(db.db, config.secret, options.clock ? { clock: options.clock } : {});
   const sunset = new SunsetService({ store: stores.sunset, logger: logger.child({ component: 'sunset' }), ...(options.clock ? { clock: options.clock } : {}) });
-  try {
-    await sunset.start();
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
+  closers.push('sunset', () => sunset.close());
+  await sunset.start();
   const leftovers = await stores.broadcasts.endAllLive('server-shutdown');
   if (leftovers > 0) logger.warn({ count: leftovers }, 'ended broadcasts left live by an earlier run');
 
-  let pool: WorkerPool;
-  try {
-    pool = await WorkerPool.create({
-      numWorkers: config.mediasoup.numWorkers,
-      listenIp: config.mediasoup.listenIp,
-      announcedAddress: config.mediasoup.announcedAddress,
-      webRtcPort: config.mediasoup.webRtcPort,
-      rtcMinPort: config.mediasoup.rtcMinPort,
-      rtcMaxPort: config.mediasoup.rtcMaxPort,
-      logLevel: config.mediasoup.logLevel,
-      logger: logger.child({ component: 'sfu' }),
-    });
-  } catch (err) {
-    sunset.close();
-    await db.close();
-    throw err;
-  }
+  const pool = await WorkerPool.create({
+    numWorkers: config.mediasoup.numWorkers,
+    listenIp: config.mediasoup.listenIp,
+    announcedAddress: config.mediasoup.announcedAddress,
+    webRtcPort: config.mediasoup.webRtcPort,
+    rtcMinPort: config.mediasoup.rtcMinPort,
+    rtcMaxPort: config.mediasoup.rtcMaxPort,
+    logLevel: config.mediasoup.logLevel,
+    logger: logger.child({ component: 'sfu' }),
+  });
+  closers.push('media workers', () => pool.close());
 
   // Rate-limit counters live in Redis so that limits hold across nodes. Commands fail fast
   // instead of queueing while Redis is away; RateLimits then falls back to per-process memory.
   const limitsRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  closers.push('rate-limit Redis', () => limitsRedis.disconnect());
   let redisDown = false;
   limitsRedis.on('error', (err: Error) => {
     if (!redisDown) logger.warn({ err }, 'rate limits: Redis does not answer; counting in this process until it does');
@@ -117,6 +125,61 @@ export async function startSpyglass(
     redisDown = false;
   });
   const rateLimits = new RateLimits({ redis: limitsRedis, prefix: config.queuePrefix, logger: logger.child({ component: 'limits' }) });
+
+  // socket.io first (attached to the HTTP server once that exists): the live domain and the
+  // archives reach clients through it from their construction on.
+  const io: SpyglassServer = new Server({
+    serveClient: false,
+    // WebSocket only: long-polling spreads one client over many HTTP requests, which several
+    // nodes behind a load balancer could serve only with sticky sessions.
+    transports: ['websocket'],
+    // Hard cap per message; the gateway answers PAYLOAD_TOO_LARGE above LIMITS.maxMessageBytes.
+    maxHttpBufferSize: 1_000_000,
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
+    // Browsers send the cookie with a WebSocket to any port of the host: only our own pages may open one.
+    allowRequest: (req, callback) => {
+      const refusal = crossOriginRefusal(req.headers, isAllowedOrigin);
+      callback(refusal ?? null, refusal === undefined);
+    },
+  });
+  let httpServer: http.Server | undefined;
+  closers.push('socket.io and HTTP', async () => {
+    // After the live broadcasts told their clients they ended: io.close() closes the HTTP
+    // server too; connections still open (keep-alive) are cut.
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+    httpServer?.closeAllConnections();
+  });
+  // Known once the server listens (the port may be 0); no request arrives before.
+  let origins = new Set<string>();
+  const isAllowedOrigin = (origin: string) => origins.has(origin);
+
+  let archives: ArchiveService | undefined;
+  let recording: RecordingService | undefined;
+  if (config.recording.enabled) {
+    archives = new ArchiveService({
+      config,
+      stores,
+      storage,
+      logger: logger.child({ component: 'archive' }),
+      appVersion: APP_VERSION,
+      notifyUser: (userId, archive) => io.to(`u:${userId}`).emit('archive:status', { archive }),
+      serviceEndsAt: () => (sunset.phase() === 'none' ? null : Date.parse(sunset.schedule!.offAt)),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    const archiveService = archives;
+    closers.push('archives', () => archiveService.close());
+    recording = await RecordingService.start(
+      { config, stores, logger: logger.child({ component: 'recording' }), archiveResults: (r) => archiveService.applyResult(r) },
+      // The live domain, built next, is what the tap serves and what hears of recordings.
+      { lookup: (id) => live.onAir(id), notifyRecording: (id, state, reason) => live.notifyRecording(id, state, reason) },
+    );
+    const recordingService = recording;
+    closers.push('recording', () => recordingService.close());
+    // Leftovers: zips past their expiry, and superseded ones not yet deleted.
+    archiveService.sweepFiles().catch((err: unknown) => logger.warn({ err }, 'could not sweep old archive files (tried again at the next start)'));
+  }
+
   const goLiveWindow = config.limits.goLiveWindowSeconds;
   const live = new LiveService({
     stores,
@@ -133,43 +196,18 @@ export async function startSpyglass(
       perUser: rateLimits.create('go-live-user', { points: config.limits.goLivesPerUser, durationSeconds: goLiveWindow }, `you went live ${config.limits.goLivesPerUser} times within ${goLiveWindow} s`),
       perAddress: rateLimits.create('go-live-address', { points: config.limits.goLivesPerAddress, durationSeconds: goLiveWindow }, `too many broadcasts were started from your address`),
     },
+    notifier: new SocketNotifier(io),
+    recorder: recording,
+    sunset,
   });
-  live.setSunset(sunset);
+  // Broadcasts end before the services they record into and the sockets they notify close.
+  closers.push('live broadcasts', () => live.close('server-shutdown'));
 
-  let recording: RecordingService | undefined;
-  let archives: ArchiveService | undefined;
   let sweep: ArchiveSweep | undefined;
-  // Assigned once socket.io is up; archive notifications only happen after that.
-  let userRooms: SpyglassServer | undefined;
-  if (config.recording.enabled) {
-    try {
-      recording = await RecordingService.start(
-        { config, stores, logger: logger.child({ component: 'recording' }) },
-        { lookup: (id) => live.onAir(id), notifyRecording: (id, state, reason) => live.notifyRecording(id, state, reason) },
-      );
-    } catch (err) {
-      sunset.close();
-      limitsRedis.disconnect();
-      await pool.close();
-      await db.close();
-      throw err;
-    }
-    live.setRecorder(recording);
-    archives = new ArchiveService({
-      config,
-      stores,
-      storage,
-      logger: logger.child({ component: 'archive' }),
-      appVersion: APP_VERSION,
-      notifyUser: (userId, archive) => userRooms?.to(`u:${userId}`).emit('archive:status', { archive }),
-      serviceEndsAt: () => (sunset.phase() === 'none' ? null : Date.parse(sunset.schedule!.offAt)),
-      ...(options.clock ? { clock: options.clock } : {}),
-    });
-    const service = archives;
-    recording.setArchiveHandler((r) => service.applyResult(r));
-    // Leftovers: zips past their expiry, and superseded ones not yet deleted.
-    service.sweepFiles().catch((err: unknown) => logger.warn({ err }, 'could not sweep old archive files (tried again at the next start)'));
-    sweep = new ArchiveSweep({ config, stores, archives, sunset, logger: logger.child({ component: 'sunset-sweep' }) });
+  if (archives) {
+    const sweepService = new ArchiveSweep({ config, stores, archives, sunset, logger: logger.child({ component: 'sunset-sweep' }) });
+    sweep = sweepService;
+    closers.push('archive sweep', () => sweepService.close());
   }
   // At the read-only switch, whatever is still live ends (and is recorded up to there).
   sunset.onPhaseChange((phase) => {
@@ -184,16 +222,12 @@ export async function startSpyglass(
   const metrics = createNodeMetrics({
     dataDir: config.dataDir,
     pool,
-    // Read at scrape time, once socket.io is up.
     connections: () => io.engine.clientsCount,
     liveBroadcasts: () => stores.broadcasts.countLive(),
     queues: () => queues,
   });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
-  // Known once the server listens (the port may be 0); no request arrives before.
-  let origins = new Set<string>();
-  const isAllowedOrigin = (origin: string) => origins.has(origin);
   const app = createApp({
     isAllowedOrigin,
     stores,
@@ -223,22 +257,9 @@ export async function startSpyglass(
   const server = tls
     ? https.createServer({ cert: readFileSync(config.http.tlsCertFile!), key: readFileSync(config.http.tlsKeyFile!) }, app)
     : http.createServer(app);
+  httpServer = server;
+  io.attach(server);
 
-  const io: SpyglassServer = new Server(server, {
-    serveClient: false,
-    // WebSocket only: long-polling spreads one client over many HTTP requests, which several
-    // nodes behind a load balancer could serve only with sticky sessions.
-    transports: ['websocket'],
-    // Hard cap per message; the gateway answers PAYLOAD_TOO_LARGE above LIMITS.maxMessageBytes.
-    maxHttpBufferSize: 1_000_000,
-    pingInterval: 10_000,
-    pingTimeout: 10_000,
-    // Browsers send the cookie with a WebSocket to any port of the host: only our own pages may open one.
-    allowRequest: (req, callback) => {
-      const refusal = crossOriginRefusal(req.headers, isAllowedOrigin);
-      callback(refusal ?? null, refusal === undefined);
-    },
-  });
   // From export-only on there is nothing live left to do: refuse socket connections.
   io.use((_socket, next) => {
     const phase = sunset.phase();
@@ -287,10 +308,12 @@ export async function startSpyglass(
   });
   // Revoking a session (sign-out) disconnects its sockets on this node at once; with one
   // socket.io adapter across nodes (not wired yet: docs/security.md, "Known limits") it would reach every node.
-  const stopRevocations = stores.sessions.onRevoked((ids) => {
-    for (const id of ids) io.in(sessionRoom(id)).disconnectSockets(true);
-  });
-  userRooms = io;
+  closers.push(
+    'session revocations',
+    stores.sessions.onRevoked((ids) => {
+      for (const id of ids) io.in(sessionRoom(id)).disconnectSockets(true);
+    }),
+  );
   sweep?.start();
 
   await new Promise<void>((resolve, reject) => {
@@ -301,10 +324,6 @@ export async function startSpyglass(
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const metricsServer =
-    config.metrics.port === undefined
-      ? undefined
-      : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   origins = serviceOrigins({
     allowedOrigins: config.http.allowedOrigins,
     publicUrl: config.http.publicUrl,
@@ -317,23 +336,11 @@ export async function startSpyglass(
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      sunset.close();
-      await metricsServer?.close();
-      stopRevocations();
-      await live.close('server-shutdown');
-      await sweep?.close();
-      await recording?.close();
-      await archives?.close();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      server.closeAllConnections?.();
-      await pool.close();
-      limitsRedis.disconnect();
-      await db.close();
-    })());
-
+  const metricsServer =
+    config.metrics.port === undefined
+      ? undefined
+      : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
+  if (metricsServer) closers.push('metrics server', () => metricsServer.close());
   const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
-  return { url, port, metricsUrl, pool, live, stores, sunset, close };
+  return { url, port, metricsUrl, pool, live, stores, sunset, close: () => closers.closeAll() };
 }

@@ -14,33 +14,9 @@ import { LiveBroadcast, toSummary } from './LiveBroadcast.ts';
 import { Peer } from './Peer.ts';
 import { RateLimiter } from './RateLimiter.ts';
 import type { Throttle } from '../throttle/RateLimits.ts';
+import type { Notifier, Recorder, SunsetGate } from './ports.ts';
 
 type Events = ServerToClientEvents;
-
-/** How the live domain reaches clients; implemented over socket.io rooms by the socket layer. */
-export interface Notifier {
-  toBroadcast<E extends keyof Events>(broadcastId: BroadcastId, event: E, ...args: Parameters<Events[E]>): void;
-  toPeer<E extends keyof Events>(peerId: string, event: E, ...args: Parameters<Events[E]>): void;
-  join(peerId: string, broadcastId: BroadcastId): void;
-  leave(peerId: string, broadcastId: BroadcastId): void;
-  /** Removes every connection from the broadcast's room. */
-  clear(broadcastId: BroadcastId): void;
-}
-
-/** How the live domain starts and ends recordings (signaling/recording/RecordingService.ts). */
-export interface Recorder {
-  /** Throws AppError (e.g. INSUFFICIENT_STORAGE) when a new broadcast could not be recorded. */
-  assertCanRecord(): Promise<void>;
-  /** The broadcast is on air; throws when its recording cannot start. */
-  broadcastStarted(id: BroadcastId): Promise<void>;
-  /** The broadcast ended (never throws). */
-  broadcastEnded(id: BroadcastId): Promise<void>;
-}
-
-/** Sunset mode as the live domain sees it: throws AppError('SERVICE_SUNSET') when the action is over. */
-export interface SunsetGate {
-  assertAllowed(action: 'broadcast' | 'chat' | 'heart'): void;
-}
 
 export interface LiveServiceOptions {
   stores: Stores;
@@ -57,6 +33,12 @@ export interface LiveServiceOptions {
   noMediaTimeoutSeconds: number;
   /** Limits on going live, per user and per client address (absent: unlimited). */
   goLiveLimits?: { perUser: Throttle; perAddress: Throttle } | undefined;
+  /** How the service reaches its clients (signaling/socket/SocketNotifier.ts). */
+  notifier: Notifier;
+  /** Records every broadcast (absent when recording is disabled). */
+  recorder?: Recorder | undefined;
+  /** Enforces the sunset phase (docs/sunset.md) on going live, chat and hearts. */
+  sunset: SunsetGate;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -89,9 +71,9 @@ export class LiveService {
   readonly #chatLimiter: RateLimiter;
   readonly #heartLimiter: RateLimiter;
   readonly #hearts: HeartAggregator<BroadcastId>;
-  #notifier: Notifier | undefined;
-  #recorder: Recorder | undefined;
-  #sunset: SunsetGate | undefined;
+  readonly #notify: Notifier;
+  readonly #recorder: Recorder | undefined;
+  readonly #sunset: SunsetGate;
   #closed = false;
 
   constructor(options: LiveServiceOptions) {
@@ -100,26 +82,9 @@ export class LiveService {
     this.#chatLimiter = new RateLimiter(options.chatBurst, options.chatWindowSeconds * 1000);
     this.#heartLimiter = new RateLimiter(options.heartsPerSecond, 1000);
     this.#hearts = new HeartAggregator(options.heartFlushMs, (id, count) => this.#flushHearts(id, count));
-  }
-
-  /** Connects the service to its clients; called once by the socket layer. */
-  setNotifier(notifier: Notifier): void {
-    this.#notifier = notifier;
-  }
-
-  /** Records every broadcast from now on (not called when recording is disabled). */
-  setRecorder(recorder: Recorder): void {
-    this.#recorder = recorder;
-  }
-
-  /** Enforces the sunset phase (docs/sunset.md) on going live, chat and hearts. */
-  setSunset(sunset: SunsetGate): void {
-    this.#sunset = sunset;
-  }
-
-  get #notify(): Notifier {
-    if (!this.#notifier) throw new Error('LiveService used before setNotifier()');
-    return this.#notifier;
+    this.#notify = options.notifier;
+    this.#recorder = options.recorder;
+    this.#sunset = options.sunset;
   }
 
   // ------------------------------------------------------------ peers --
@@ -167,7 +132,7 @@ export class LiveService {
   // ------------------------------------------------------- broadcaster --
 
   async start(peer: Peer, req: Request<'broadcast:start'>): Promise<Responses['broadcast:start']> {
-    this.#sunset?.assertAllowed('broadcast');
+    this.#sunset.assertAllowed('broadcast');
     const user = this.#requireUser(peer, 'sign in to go live');
     if (peer.broadcasting && this.#live.has(peer.broadcasting)) {
       throw new AppError('ALREADY_LIVE', 'this connection is already broadcasting');
@@ -304,7 +269,7 @@ export class LiveService {
   // ------------------------------------------------------ chat, hearts --
 
   async chat(peer: Peer, req: Request<'chat:send'>): Promise<Responses['chat:send']> {
-    this.#sunset?.assertAllowed('chat');
+    this.#sunset.assertAllowed('chat');
     const user = this.#requireUser(peer, 'sign in to chat');
     const live = await this.#requireParticipant(peer, req.broadcastId);
     if (!this.#chatLimiter.take(`${live.id}:${user.id}`)) {
@@ -321,7 +286,7 @@ export class LiveService {
   }
 
   async heart(peer: Peer, { broadcastId }: Request<'heart:send'>): Promise<Responses['heart:send']> {
-    this.#sunset?.assertAllowed('heart');
+    this.#sunset.assertAllowed('heart');
     const live = await this.#requireParticipant(peer, broadcastId);
     if (!this.#heartLimiter.take(`${live.id}:${peer.actorKey}`)) {
       throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.heartsPerSecond} hearts per second`);

@@ -20,6 +20,8 @@ export interface RecordingServiceOptions {
   config: Pick<Config, 'dataDir' | 'redisUrl' | 'queuePrefix' | 'recording'>;
   stores: Stores;
   logger: Logger;
+  /** Where archive results (the same `results` queue) go: the archive domain. */
+  archiveResults: (r: Extract<ResultJob, { type: 'archive' }>) => Promise<void>;
 }
 
 /** Redis calls made while a user waits (going live) give up after this long. */
@@ -43,7 +45,6 @@ export class RecordingService {
   readonly #results: Worker<ResultJob>;
   #tapServer: TapServer | undefined;
   #live: LiveHooks | undefined;
-  #archiveResults: ((r: Extract<ResultJob, { type: 'archive' }>) => Promise<void>) | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(o: RecordingServiceOptions) {
@@ -65,7 +66,7 @@ export class RecordingService {
     this.#results.on('error', (err) => this.#log.warn({ err }, 'results worker error'));
   }
 
-  /** Connects to Redis and serves the tap; call {@link attach} before broadcasts start. */
+  /** Connects to Redis, serves the tap, and applies the workers' results. */
   static async start(o: RecordingServiceOptions, live: LiveHooks): Promise<RecordingService> {
     const service = new RecordingService(o);
     service.#live = live;
@@ -92,11 +93,6 @@ export class RecordingService {
       throw err;
     }
     return service;
-  }
-
-  /** Archive results (the same `results` queue) go to the archive service. */
-  setArchiveHandler(handler: (r: Extract<ResultJob, { type: 'archive' }>) => Promise<void>): void {
-    this.#archiveResults = handler;
   }
 
   /** The queues, for the admin dashboard. */
@@ -170,8 +166,7 @@ export class RecordingService {
     const r = parsed.data;
     const replays = this.#o.stores.replays;
     if (r.type === 'archive') {
-      if (!this.#archiveResults) throw new Error('archive result but no archive service');
-      await this.#archiveResults(r);
+      await this.#o.archiveResults(r);
       return;
     }
     if (r.type === 'recording') {

@@ -11,8 +11,7 @@ import {
   type ServerToClientEvents,
 } from '../../common/protocol/events.ts';
 import type { Ack } from '../../common/protocol/errors.ts';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { LiveService, Notifier } from '../live/LiveService.ts';
+import type { LiveService } from '../live/LiveService.ts';
 import type { Peer } from '../live/Peer.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
@@ -30,20 +29,16 @@ type SpyglassSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<
 
 type Handler<E extends RequestName> = (peer: Peer, req: Request<E>) => Promise<Responses[E]> | Responses[E];
 
-const room = (broadcastId: BroadcastId) => `b:${broadcastId}`;
-
 /**
  * The thin socket layer: for every event, parse → call one LiveService method (which
  * authorises) → ack. The one place where thrown errors become `{ ok: false, error }`.
  */
 export class SocketGateway {
-  readonly #io: SpyglassServer;
   readonly #live: LiveService;
   readonly #log: Logger;
   readonly #handlers: { [E in RequestName]: Handler<E> };
 
   constructor(io: SpyglassServer, live: LiveService, logger: Logger) {
-    this.#io = io;
     this.#live = live;
     this.#log = logger;
     this.#handlers = {
@@ -60,19 +55,7 @@ export class SocketGateway {
       'chat:send': (p, r) => live.chat(p, r),
       'heart:send': (p, r) => live.heart(p, r),
     };
-    live.setNotifier(this.#notifier());
     io.on('connection', (socket) => this.#onConnection(socket));
-  }
-
-  #notifier(): Notifier {
-    const io = this.#io;
-    return {
-      toBroadcast: (id, event, ...args) => void io.to(room(id)).emit(event, ...args),
-      toPeer: (peerId, event, ...args) => void io.to(peerId).emit(event, ...args),
-      join: (peerId, id) => io.in(peerId).socketsJoin(room(id)),
-      leave: (peerId, id) => io.in(peerId).socketsLeave(room(id)),
-      clear: (id) => io.in(room(id)).socketsLeave(room(id)),
-    };
   }
 
   #onConnection(socket: SpyglassSocket): void {
