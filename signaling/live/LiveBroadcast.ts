@@ -1,82 +1,310 @@
+import { AppError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { BroadcastSummary } from '../../common/protocol/events.ts';
+import type { BroadcastSummary, EndReason } from '../../common/protocol/events.ts';
 import type { Broadcast } from '../../sfu/Broadcast.ts';
+import { TypedEmitter } from '../../sfu/TypedEmitter.ts';
+import type { Viewer } from '../../sfu/Viewer.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
+import type { Stores } from '../store/index.ts';
+import type { Notifier, Recorder } from './ports.ts';
 
-/**
- * A broadcast that is on air in this process: its stored record, its media side, who
- * sends into it, and its timers. Owned by the LiveService.
- */
-export class LiveBroadcast {
+/** Viewer-count pushes are coalesced to at most one per this interval per broadcast. */
+const COUNT_PUSH_MS = 250;
+/** Tries to move a broadcast off a dead worker, 200 ms × attempt apart (about 9 s in all). */
+const RECOVERY_ATTEMPTS = 10;
+
+export interface LiveBroadcastOptions {
   record: BroadcastRecord;
   media: Broadcast;
-  /** The peer currently sending media, or undefined while the broadcaster is away. */
-  broadcasterPeerId: string | undefined;
-  graceTimer: NodeJS.Timeout | undefined;
-  countTimer: NodeJS.Timeout | undefined;
-  /** Ends the broadcast if no media has arrived by then (`live.noMediaTimeoutSeconds`). */
-  noMediaTimer: NodeJS.Timeout | undefined;
-  readonly startedAtMs: number;
-  /**
-   * Who watches, for the public count: one entry per distinct viewer (a signed-in user by id,
-   * an anonymous one by address) with the connections it watches through. The broadcaster
-   * is never in it.
-   */
-  readonly #watchers = new Map<string, Set<string>>();
+  /** The connection that started it. */
+  broadcasterPeerId: string;
+  /** Makes the media side again on a healthy worker (after a worker death). */
+  createMedia: () => Promise<Broadcast>;
+  stores: Stores;
+  notifier: Notifier;
+  recorder: Recorder | undefined;
+  logger: Logger;
+  /** Seconds the broadcast waits for its broadcaster to come back. */
+  graceSeconds: number;
+  /** Seconds it may go without media before it ends with 'no-media'; 0 never ends it. */
+  noMediaTimeoutSeconds: number;
+}
 
-  constructor(record: BroadcastRecord, media: Broadcast, broadcasterPeerId: string) {
-    this.record = record;
-    this.media = media;
-    this.broadcasterPeerId = broadcasterPeerId;
-    this.startedAtMs = Date.parse(record.startedAt);
+export type LiveBroadcastEvents = {
+  /** Emitted once, as the broadcast starts ending, while its clients still listen. */
+  ending: [];
+  /** Emitted once, when the broadcast has ended (stored and told to its clients). */
+  close: [reason: EndReason];
+};
+
+/** One connection's viewer in this broadcast, and who it counts as. */
+interface Watching {
+  viewer: Viewer;
+  /** Who this is for the count: a user by id, an anonymous viewer by address; null for the owner (never counted). */
+  key: string | null;
+}
+
+/**
+ * A broadcast on air in this process, the entity that owns everything of it: its media side
+ * (moved to another worker when its worker dies), who sends into it and the grace period
+ * while they are away, the no-media timeout, its viewers and their coalesced count, and its
+ * end. `close(reason)` is idempotent and emits `close` once. The LiveService holds the map of
+ * these and authorises callers; this class trusts its caller.
+ */
+export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
+  readonly #o: LiveBroadcastOptions;
+  readonly #log: Logger;
+  #record: BroadcastRecord;
+  #media: Broadcast;
+  #broadcasterPeerId: string | undefined;
+  readonly #viewers = new Map<string, Watching>();
+  readonly #startedAtMs: number;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #countTimer: NodeJS.Timeout | undefined;
+  #noMediaTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<BroadcastSummary> | undefined;
+
+  constructor(o: LiveBroadcastOptions) {
+    super((event, error) => o.logger.error({ err: error, event }, 'a live broadcast listener threw'));
+    this.#o = o;
+    this.#log = o.logger;
+    this.#record = o.record;
+    this.#media = o.media;
+    this.#broadcasterPeerId = o.broadcasterPeerId;
+    this.#startedAtMs = Date.parse(o.record.startedAt);
+    this.#watchMedia();
+    this.#armNoMediaTimer();
+    o.notifier.join(o.broadcasterPeerId, this.id);
   }
 
   get id(): BroadcastId {
-    return this.record.id;
+    return this.#record.id;
+  }
+
+  get record(): BroadcastRecord {
+    return this.#record;
+  }
+
+  /** The media side (replaced when its worker dies). */
+  get media(): Broadcast {
+    return this.#media;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** The connection sending media, or undefined while the broadcaster is away. */
+  get broadcasterPeerId(): string | undefined {
+    return this.#broadcasterPeerId;
   }
 
   /** Milliseconds since the broadcast started: the timeline the replay syncs chat and hearts on. */
   offsetMs(now = Date.now()): number {
-    return Math.max(0, now - this.startedAtMs);
+    return Math.max(0, now - this.#startedAtMs);
   }
 
-  /** Distinct viewers: one client cannot inflate it by opening more connections. */
+  /** Distinct viewers (one person's many connections count once; the owner never counts). */
   get viewerCount(): number {
-    return this.#watchers.size;
-  }
-
-  /** A connection (`peerId`) of the viewer `key` watches; the owner's connections are not counted. */
-  addWatcher(key: string, peerId: string, userId: string | undefined): void {
-    if (userId !== undefined && userId === this.record.ownerId) return;
-    const peers = this.#watchers.get(key) ?? new Set<string>();
-    peers.add(peerId);
-    this.#watchers.set(key, peers);
-  }
-
-  /** The connection stopped watching (idempotent). */
-  removeWatcher(key: string, peerId: string): void {
-    const peers = this.#watchers.get(key);
-    if (!peers) return;
-    peers.delete(peerId);
-    if (peers.size === 0) this.#watchers.delete(key);
-  }
-
-  /** Nobody watches any more (everyone must rejoin). */
-  clearWatchers(): void {
-    this.#watchers.clear();
+    if (this.#media.closed) return 0;
+    const keys = new Set<string>();
+    for (const w of this.#viewers.values()) if (w.key !== null) keys.add(w.key);
+    return keys.size;
   }
 
   summary(): BroadcastSummary {
-    return toSummary(this.record, this.media.closed ? 0 : this.viewerCount);
+    return toSummary(this.#record, this.viewerCount);
   }
 
-  clearTimers(): void {
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    if (this.countTimer) clearTimeout(this.countTimer);
-    if (this.noMediaTimer) clearTimeout(this.noMediaTimer);
-    this.graceTimer = undefined;
-    this.countTimer = undefined;
-    this.noMediaTimer = undefined;
+  // ------------------------------------------------------- broadcaster --
+
+  /** `peerId` takes over sending (a new connection, or after a worker death); the grace period ends. */
+  async resumeBroadcaster(peerId: string): Promise<void> {
+    this.#media.closeSendTransport();
+    this.#broadcasterPeerId = peerId;
+    this.#o.notifier.join(peerId, this.id);
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    if (this.#record.status !== 'live') await this.#setStatus('live');
+  }
+
+  /** The broadcaster's connection went away: the broadcast waits out its grace period. */
+  broadcasterLeft(peerId: string): void {
+    if (this.#broadcasterPeerId !== peerId) return;
+    this.#broadcasterPeerId = undefined;
+    this.#broadcasterAway();
+  }
+
+  // ------------------------------------------------------------ viewers --
+
+  /** `peerId` watches from now on (idempotent); `key` is who it counts as. */
+  async addViewer(peerId: string, key: string, userId: string | undefined): Promise<void> {
+    if (this.#viewers.has(peerId)) return;
+    const viewer = await this.#media.addViewer(peerId);
+    if (this.closed) {
+      viewer.close('left');
+      throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
+    }
+    // The owner watching their own broadcast from another tab is not an audience.
+    this.#viewers.set(peerId, { viewer, key: userId !== undefined && userId === this.#record.ownerId ? null : key });
+    viewer.on('close', (reason) => {
+      if (reason !== 'worker-died' || this.#viewers.get(peerId)?.viewer !== viewer) return;
+      // Only this viewer's router was lost: tell it to rejoin.
+      this.#viewers.delete(peerId);
+      this.#o.notifier.toPeer(peerId, 'broadcast:interrupted', { broadcastId: this.id, reason: 'media-worker-died' });
+      this.#scheduleCount();
+    });
+    this.#o.notifier.join(peerId, this.id);
+    this.#scheduleCount();
+  }
+
+  /** `peerId`'s viewer here, if it watches and its viewer is alive. */
+  viewerOf(peerId: string): Viewer | undefined {
+    const v = this.#viewers.get(peerId)?.viewer;
+    return v && !v.closed ? v : undefined;
+  }
+
+  /** Whether `peerId` watches or broadcasts (who may chat and send hearts). */
+  isParticipant(peerId: string): boolean {
+    return this.#viewers.has(peerId) || this.#broadcasterPeerId === peerId;
+  }
+
+  /** `peerId` stops watching (idempotent). */
+  removeViewer(peerId: string): void {
+    const watching = this.#viewers.get(peerId);
+    if (!watching) return;
+    this.#viewers.delete(peerId);
+    if (!this.#media.closed) this.#media.removeViewer(peerId);
+    else watching.viewer.close('left');
+    if (this.#broadcasterPeerId !== peerId) this.#o.notifier.leave(peerId, this.id);
+    this.#scheduleCount();
+  }
+
+  // ------------------------------------------------------------- the end --
+
+  /** Ends the broadcast: stored, its clients told why, its recording finalised. Idempotent. */
+  close(reason: EndReason): Promise<BroadcastSummary> {
+    return (this.#closing ??= this.#close(reason));
+  }
+
+  async #close(reason: EndReason): Promise<BroadcastSummary> {
+    this.emit('ending');
+    for (const t of [this.#graceTimer, this.#countTimer, this.#noMediaTimer]) if (t) clearTimeout(t);
+    this.#media.close('stopped');
+    this.#viewers.clear();
+    this.#broadcasterPeerId = undefined;
+    try {
+      const ended = await this.#o.stores.broadcasts.end(this.id, reason);
+      if (ended) this.#record = ended;
+    } catch (err) {
+      this.#log.error({ err }, 'could not store the end of a broadcast');
+      this.#record = { ...this.#record, status: 'ended', endedAt: new Date().toISOString(), endReason: reason };
+    }
+    this.#o.notifier.toBroadcast(this.id, 'broadcast:ended', { broadcastId: this.id, reason });
+    this.#o.notifier.clear(this.id);
+    this.emit('close', reason);
+    await this.#o.recorder?.broadcastEnded(this.id);
+    this.#log.info({ reason }, 'broadcast ended');
+    return toSummary(this.#record, 0);
+  }
+
+  // ----------------------------------------------------------- private --
+
+  #watchMedia(): void {
+    const media = this.#media;
+    media.on('newproducer', ({ kind }) => {
+      if (this.#media === media && !this.closed) this.#o.notifier.toBroadcast(this.id, 'producer:new', { broadcastId: this.id, kind });
+    });
+    media.on('close', (reason) => {
+      if (reason === 'worker-died' && this.#media === media && !this.closed) void this.#recoverMedia();
+    });
+  }
+
+  /**
+   * The media worker died: new routers on a healthy worker (waiting for the pool to replace
+   * workers if none is up), then everyone is told to rejoin. Until the broadcaster produces
+   * again, the broadcast is reconnecting, with the usual grace period.
+   */
+  async #recoverMedia(): Promise<void> {
+    this.#log.warn('media worker of broadcast died; moving it to another worker');
+    // Media that flowed before the crash counts: from here the grace period decides.
+    if (this.#noMediaTimer && (await this.#media.mediaReceived())) {
+      clearTimeout(this.#noMediaTimer);
+      this.#noMediaTimer = undefined;
+    }
+    this.#viewers.clear();
+    this.#broadcasterAway();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const media = await this.#o.createMedia();
+        if (this.closed) {
+          media.close('stopped');
+          return;
+        }
+        this.#media = media;
+        break;
+      } catch (err) {
+        if (attempt >= RECOVERY_ATTEMPTS || this.closed) {
+          this.#log.error({ err }, 'could not recreate media for broadcast');
+          await this.close('broadcaster-left');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, attempt * 200));
+      }
+    }
+    this.#watchMedia();
+    this.#o.notifier.toBroadcast(this.id, 'broadcast:interrupted', { broadcastId: this.id, reason: 'media-worker-died' });
+    this.#scheduleCount();
+  }
+
+  /**
+   * A broadcast that never sends media ends after `noMediaTimeoutSeconds`, so throwaway
+   * accounts cannot keep empty broadcasts on air. "Media" means RTP that arrived (see
+   * `Broadcast.mediaReceived`), not merely a producer. Once media has flowed the timer is
+   * done: a broadcaster who drops later is covered by the grace period alone.
+   */
+  #armNoMediaTimer(): void {
+    const seconds = this.#o.noMediaTimeoutSeconds;
+    if (seconds <= 0) return;
+    this.#noMediaTimer = setTimeout(() => {
+      this.#noMediaTimer = undefined;
+      void this.#endIfNoMedia();
+    }, seconds * 1000);
+    this.#noMediaTimer.unref();
+  }
+
+  async #endIfNoMedia(): Promise<void> {
+    if (this.closed || (await this.#media.mediaReceived()) || this.closed) return;
+    this.#log.info({ timeoutSeconds: this.#o.noMediaTimeoutSeconds }, 'no media arrived; ending the broadcast');
+    await this.close('no-media');
+  }
+
+  #broadcasterAway(): void {
+    if (!this.#media.closed) this.#media.closeSendTransport();
+    if (this.#graceTimer) return;
+    this.#graceTimer = setTimeout(() => void this.close('broadcaster-left'), this.#o.graceSeconds * 1000);
+    this.#graceTimer.unref();
+    void this.#setStatus('reconnecting');
+    this.#log.info({ graceSeconds: this.#o.graceSeconds }, 'broadcaster away; waiting');
+  }
+
+  async #setStatus(status: 'live' | 'reconnecting'): Promise<void> {
+    this.#record = { ...this.#record, status };
+    this.#o.notifier.toBroadcast(this.id, 'broadcast:status', { broadcastId: this.id, status });
+    try {
+      await this.#o.stores.broadcasts.setStatus(this.id, status);
+    } catch (err) {
+      this.#log.error({ err }, 'could not store broadcast status');
+    }
+  }
+
+  #scheduleCount(): void {
+    if (this.#countTimer || this.closed) return;
+    this.#countTimer = setTimeout(() => {
+      this.#countTimer = undefined;
+      if (!this.closed) this.#o.notifier.toBroadcast(this.id, 'viewers:count', { broadcastId: this.id, count: this.viewerCount });
+    }, COUNT_PUSH_MS);
   }
 }
 

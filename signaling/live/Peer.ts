@@ -1,10 +1,9 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { Viewer } from '../../sfu/Viewer.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
 /**
- * One signalling connection (a socket): who it is and what it is doing. A peer may
- * broadcast one broadcast and watch several; the LiveService owns every Peer.
+ * One signalling connection (a socket): who it is and which broadcasts it is in, by id. The
+ * broadcasts themselves hold the media (LiveBroadcast); the LiveService owns every Peer.
  */
 export class Peer {
   readonly id: string;
@@ -13,8 +12,8 @@ export class Peer {
   readonly address: string;
   /** The broadcast this connection sends media into, if any. */
   broadcasting: BroadcastId | undefined;
-  /** Broadcasts this connection watches, with its media-side viewer in each. */
-  readonly viewing = new Map<BroadcastId, Viewer>();
+  /** Broadcasts this connection watches. */
+  readonly watching = new Set<BroadcastId>();
 
   constructor(id: string, user: UserRecord | undefined, address: string) {
     this.id = id;
