@@ -34,6 +34,11 @@ export const ConfigSchema = z.strictObject({
   redisUrl: z.string().regex(/^rediss?:\/\//, 'redisUrl must start with redis://').default('redis://127.0.0.1:6379'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
+   * How socket.io reaches sockets on other nodes: 'memory' (one node, the default) or 'redis'
+   * (the Redis streams adapter on `redisUrl`; every node of a deployment must use it).
+   */
+  socketAdapter: z.enum(['memory', 'redis']).default('memory'),
+  /**
    * How long a process may take to close gracefully on SIGINT/SIGTERM before it exits anyway
    * (code 1). Default 30 s: above the recorder's 10 s stop and BullMQ's job hand-over.
    */
@@ -207,6 +212,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   DATABASE_URL: { path: ['databaseUrl'], type: 'string' },
   REDIS_URL: { path: ['redisUrl'], type: 'string' },
   LOG_LEVEL: { path: ['logLevel'], type: 'string' },
+  SPYGLASS_SOCKET_ADAPTER: { path: ['socketAdapter'], type: 'string' },
   SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
   SPYGLASS_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
   SPYGLASS_METRICS_PORT: { path: ['metrics', 'port'], type: 'number' },

@@ -24,6 +24,7 @@ import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { SocketNotifier } from './socket/SocketNotifier.ts';
+import { socketAdapter } from './socket/socketAdapter.ts';
 import { Closers } from './Closers.ts';
 import { clientAddress, LocalConnectionLimiter } from './socket/ConnectionLimiter.ts';
 import { RateLimits } from './throttle/RateLimits.ts';
@@ -128,7 +129,10 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
 
   // socket.io first (attached to the HTTP server once that exists): the live domain and the
   // archives reach clients through it from their construction on.
+  const adapter = socketAdapter(config, logger.child({ component: 'socket-adapter' }));
+  closers.push('socket.io adapter', () => adapter.close());
   const io: SpyglassServer = new Server({
+    ...(adapter.adapter ? { adapter: adapter.adapter } : {}),
     serveClient: false,
     // WebSocket only: long-polling spreads one client over many HTTP requests, which several
     // nodes behind a load balancer could serve only with sticky sessions.
@@ -306,8 +310,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       );
     }
   });
-  // Revoking a session (sign-out) disconnects its sockets on this node at once; with one
-  // socket.io adapter across nodes (not wired yet: docs/security.md, "Known limits") it would reach every node.
+  // Revoking a session (sign-out) disconnects its sockets at once: on every node with the
+  // Redis adapter (socketAdapter: 'redis'), on this node with the in-memory one.
   closers.push(
     'session revocations',
     stores.sessions.onRevoked((ids) => {

@@ -1,0 +1,41 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { connect, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+
+/**
+ * Two Spyglass nodes on one PostgreSQL database and one Redis prefix, as a deployment of
+ * several nodes: what one node does to a room reaches sockets on the other only through the
+ * socket.io adapter.
+ */
+describe.each(['redis', 'memory'] as const)('two nodes with the %s socket.io adapter', (kind) => {
+  let db: TestDatabase | undefined;
+  const servers: TestServer[] = [];
+  const sockets: ClientSocket[] = [];
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.disconnect();
+    for (const s of servers.splice(0)) await s.stop().catch(() => undefined);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  async function twoNodes(): Promise<[TestServer, TestServer]> {
+    db ??= await createTestDatabase();
+    const shared = { databaseUrl: db.url, queuePrefix: testQueuePrefix(), socketAdapter: kind, recording: { enabled: false } };
+    servers.push(await startTestServer(shared));
+    servers.push(await startTestServer(shared));
+    return [servers[0]!, servers[1]!];
+  }
+
+  it(kind === 'redis' ? 'signing out on node A disconnects the session’s socket on node B' : 'control: node B’s socket stays connected (nothing crosses nodes)', async () => {
+    const [a, b] = await twoNodes();
+    const user = await signUp(a.url, `adapter${kind}`);
+    const onB = await connect(b.url, user.token);
+    sockets.push(onB);
+    const disconnected = new Promise<string>((resolve) => onB.once('disconnect', (reason) => resolve(reason)));
+    const res = await fetch(`${a.url}/api/auth/signout`, { method: 'POST', headers: { authorization: `Bearer ${user.token}` } });
+    expect(res.status).toBe(204);
+    const outcome = await Promise.race([disconnected, new Promise<string>((resolve) => setTimeout(() => resolve('still connected'), 1500))]);
+    expect(outcome).toBe(kind === 'redis' ? 'io server disconnect' : 'still connected');
+  });
+});
