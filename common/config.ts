@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
+import { NodeIdSchema } from './cluster/nodeIds.ts';
 import { AppError, describeZodError } from './errors.ts';
 
 /**
@@ -38,6 +39,18 @@ export const ConfigSchema = z.strictObject({
    * (the Redis streams adapter on `redisUrl`; every node of a deployment must use it).
    */
   socketAdapter: z.enum(['memory', 'redis']).default('memory'),
+  /** Several nodes (docs/scale.md): each registers in Redis and beats; off on one host. */
+  cluster: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** This node's id (default: the host name and the HTTP port). */
+      nodeId: NodeIdSchema.optional(),
+      heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
+      /** A node whose last heartbeat is older than this is taken for dead. */
+      ttlMs: z.number().int().min(300).max(300_000).default(5000),
+    })
+    .refine((c) => c.ttlMs >= 3 * c.heartbeatMs, 'cluster.ttlMs must be at least 3 heartbeats')
+    .prefault({}),
   /**
    * How long a process may take to close gracefully on SIGINT/SIGTERM before it exits anyway
    * (code 1). Default 30 s: above the recorder's 10 s stop and BullMQ's job hand-over.
@@ -213,6 +226,10 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   REDIS_URL: { path: ['redisUrl'], type: 'string' },
   LOG_LEVEL: { path: ['logLevel'], type: 'string' },
   SPYGLASS_SOCKET_ADAPTER: { path: ['socketAdapter'], type: 'string' },
+  SPYGLASS_CLUSTER: { path: ['cluster', 'enabled'], type: 'boolean' },
+  SPYGLASS_NODE_ID: { path: ['cluster', 'nodeId'], type: 'string' },
+  SPYGLASS_HEARTBEAT_MS: { path: ['cluster', 'heartbeatMs'], type: 'number' },
+  SPYGLASS_NODE_TTL_MS: { path: ['cluster', 'ttlMs'], type: 'number' },
   SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
   SPYGLASS_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
   SPYGLASS_METRICS_PORT: { path: ['metrics', 'port'], type: 'number' },

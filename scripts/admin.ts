@@ -8,8 +8,13 @@
  *   sunset cancel
  *   grant-admin <username>
  *   revoke-admin <username>
+ *   nodes [--json]
+ *   node drain <id>
  */
 import path from 'node:path';
+import { Redis } from 'ioredis';
+import { NodeRegistry } from '../common/cluster/NodeRegistry.ts';
+import { NodeIdSchema } from '../common/cluster/nodeIds.ts';
 import { loadConfig } from '../common/config.ts';
 import { dataDirSecret } from '../common/dataDirSecret.ts';
 import { createLogger } from '../common/logger.ts';
@@ -27,8 +32,11 @@ Commands:
   sunset cancel           Cancel the schedule (the service runs normally again).
   grant-admin <username>  Give an existing account the admin role (stored on the account, by id).
   revoke-admin <username> Take the admin role away from an account.
+  nodes [--json]          List the live nodes of the deployment (Redis) with their load.
+  node drain <id>         Stop new broadcasts on a node (viewers stay until they leave).
 
-The database is the server's: DATA_DIR (SQLite) or DATABASE_URL (PostgreSQL).`;
+The database is the server's: DATA_DIR (SQLite) or DATABASE_URL (PostgreSQL); nodes live in
+the server's Redis (REDIS_URL, SPYGLASS_QUEUE_PREFIX).`;
 
 const ACTOR = 'cli';
 
@@ -106,12 +114,53 @@ async function show(stores: Stores, json: boolean): Promise<void> {
   if (archives) console.log(`Archives made since the announcement: ${archives.ready} of ${archives.users} users ready, ${archives.building} being built`);
 }
 
+/** The deployment's node registry, for the `nodes` commands; closes its Redis connection after `use`. */
+async function withRegistry<T>(use: (registry: NodeRegistry) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env, {}, { secretWhenUnset: () => 'unused-by-the-nodes-commands' });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000 });
+  redis.on('error', () => undefined);
+  try {
+    return await use(new NodeRegistry({ redis, prefix: config.queuePrefix, logger: createLogger({ level: 'warn', name: 'admin' }) }));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function nodes(argv: string[]): Promise<void> {
+  const [command, sub, ...args] = argv;
+  if (command === 'nodes') {
+    const { flags, rest } = parseArgs([sub, ...args].filter((a) => a !== undefined), [], ['json']);
+    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    const list = await withRegistry((r) => r.list());
+    if (flags.has('json')) {
+      console.log(JSON.stringify(list, null, 2));
+      return;
+    }
+    if (list.length === 0) {
+      console.log('No live nodes (none beats in this Redis under this prefix).');
+      return;
+    }
+    for (const n of list) {
+      const state = n.draining ? 'draining' : 'serving';
+      console.log(`${n.id}  ${state}  ${n.url}  media ${n.announcedAddress ?? '-'}  routers ${n.load.routers}  consumers ${n.load.consumers}  workers ${n.load.workers.length}  since ${n.startedAt}`);
+    }
+    return;
+  }
+  if (sub !== 'drain') throw new UsageError(`unknown command "node ${sub ?? ''}"`);
+  const [id, extra] = args;
+  if (!id || extra !== undefined) throw new UsageError('node drain takes one node id');
+  if (!NodeIdSchema.safeParse(id).success) throw new UsageError(`"${id.slice(0, 80)}" is not a node id`);
+  if (!(await withRegistry((r) => r.drain(id)))) throw new CommandError(`no live node "${id}" (see npm run admin -- nodes)`);
+  console.log(`${id} is draining: it starts no new broadcasts (its viewers stay until they leave).`);
+}
+
 async function run(argv: string[], open: () => Promise<{ handle: DatabaseHandle; stores: Stores }>): Promise<void> {
   const [command, sub, ...args] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return;
   }
+  if (command === 'nodes' || command === 'node') return nodes(argv);
   if (command === 'sunset') {
     if (sub === 'schedule') {
       const { flags, rest } = parseArgs(args, ['announce', 'read-only', 'export-only', 'off', 'message']);

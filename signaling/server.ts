@@ -26,6 +26,7 @@ import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { SocketNotifier } from './socket/SocketNotifier.ts';
 import { socketAdapter } from './socket/socketAdapter.ts';
 import { Closers } from './Closers.ts';
+import { NodeRegistry } from '../common/cluster/NodeRegistry.ts';
 import { clientAddress, LocalConnectionLimiter } from './socket/ConnectionLimiter.ts';
 import { RateLimits } from './throttle/RateLimits.ts';
 import { openDatabase } from './store/Database.ts';
@@ -203,6 +204,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     notifier: new SocketNotifier(io),
     recorder: recording,
     sunset,
+    draining: () => registry?.draining ?? false,
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
@@ -339,6 +341,37 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   logger.info({ origins: [...origins] }, 'pages of these origins may act on the service');
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
+
+  // Several nodes: this one registers in Redis and beats with its load (docs/scale.md).
+  let registry: NodeRegistry | undefined;
+  if (config.cluster.enabled) {
+    const nodeId = config.cluster.nodeId ?? `${os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 50)}-${port}`;
+    const registryRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+    registryRedis.on('error', () => undefined); // the heartbeat logs its own failures
+    closers.push('node registry Redis', () => registryRedis.disconnect());
+    const nodes = new NodeRegistry({
+      redis: registryRedis,
+      prefix: config.queuePrefix,
+      heartbeatMs: config.cluster.heartbeatMs,
+      ttlMs: config.cluster.ttlMs,
+      logger: logger.child({ component: 'nodes' }),
+    });
+    const startedAt = new Date().toISOString();
+    await nodes.start(() => ({
+      id: nodeId,
+      url,
+      announcedAddress: config.mediasoup.announcedAddress ?? null,
+      startedAt,
+      load: {
+        routers: pool.workers.reduce((n, w) => n + w.routerCount, 0),
+        consumers: pool.workers.reduce((n, w) => n + w.consumerCount, 0),
+        workers: pool.workers.map((w) => ({ index: w.index, pid: w.pid })),
+      },
+    }));
+    closers.push('node registry', () => nodes.close());
+    registry = nodes;
+    logger.info({ nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, 'registered as a node');
+  }
 
   const metricsServer =
     config.metrics.port === undefined

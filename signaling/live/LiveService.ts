@@ -36,6 +36,8 @@ export interface LiveServiceOptions {
   recorder?: Recorder | undefined;
   /** Enforces the sunset phase (docs/sunset.md) on going live, chat and hearts. */
   sunset: SunsetGate;
+  /** True while an admin drains this node: no new broadcast starts here (docs/scale.md). */
+  draining?: () => boolean;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -116,6 +118,7 @@ export class LiveService {
   async start(peer: Peer, req: Request<'broadcast:start'>): Promise<Responses['broadcast:start']> {
     this.#o.sunset.assertAllowed('broadcast');
     const user = this.#requireUser(peer, 'sign in to go live');
+    if (this.#o.draining?.()) throw new AppError('UNAVAILABLE', 'this server is being drained: reconnect and go live again (another server will take it)');
     if (peer.broadcasting && this.#live.has(peer.broadcasting)) {
       throw new AppError('ALREADY_LIVE', 'this connection is already broadcasting');
     }

@@ -1,25 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigInput } from '../../common/config.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { runScript } from '../helpers/scripts.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 
-const root = path.join(import.meta.dirname, '..', '..');
-
-/** Runs a script of the project with tsx and `env` on top of a clean environment; never rejects on a non-zero exit. */
-function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' };
-  for (const k of Object.keys(base)) if (k.startsWith('SPYGLASS_') || k === 'DATABASE_URL' || k === 'DATA_DIR') delete base[k];
-  return new Promise((resolve) => {
-    execFile('npx', ['tsx', script, ...args], { cwd: root, env: { ...base, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const asAdmin = (server: TestServer, token: string, p: string) => fetch(`${server.url}${p}`, { headers: { authorization: `Bearer ${token}` } });
 
