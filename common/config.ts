@@ -31,6 +31,26 @@ export const ConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   /** PostgreSQL URL; when unset, SQLite at `<dataDir>/spyglass.db` is used. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'databaseUrl must start with postgres://').optional(),
+  /**
+   * Where recordings' replays and archives are kept (the storage port): the data directory
+   * (default), or an S3-compatible object store (AWS S3, Ceph RGW, MinIO, R2).
+   */
+  storage: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('local') }),
+      z.strictObject({
+        kind: z.literal('s3'),
+        endpoint: z.url(),
+        region: z.string().min(1).default('us-east-1'),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'storage.bucket must be an S3 bucket name (3–63 lower-case letters, digits, dots, dashes)'),
+        /** Keys are stored under this prefix, so that several deployments can share a bucket. */
+        prefix: z.string().regex(/^([A-Za-z0-9_-][A-Za-z0-9._-]{0,199})?$/, 'storage.prefix is one path segment (letters, digits, . _ -) or empty').default('spyglass'),
+        accessKeyId: z.string().min(1),
+        secretAccessKey: z.string().min(1),
+        forcePathStyle: z.boolean().default(true),
+      }),
+    ])
+    .prefault({ kind: 'local' }),
   /** Redis URL for BullMQ and (with several signalling nodes) the socket.io adapter. */
   redisUrl: z.string().regex(/^rediss?:\/\//, 'redisUrl must start with redis://').default('redis://127.0.0.1:6379'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -226,6 +246,14 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   REDIS_URL: { path: ['redisUrl'], type: 'string' },
   LOG_LEVEL: { path: ['logLevel'], type: 'string' },
   SPYGLASS_SOCKET_ADAPTER: { path: ['socketAdapter'], type: 'string' },
+  SPYGLASS_STORAGE: { path: ['storage', 'kind'], type: 'string' },
+  SPYGLASS_S3_ENDPOINT: { path: ['storage', 'endpoint'], type: 'string' },
+  SPYGLASS_S3_REGION: { path: ['storage', 'region'], type: 'string' },
+  SPYGLASS_S3_BUCKET: { path: ['storage', 'bucket'], type: 'string' },
+  SPYGLASS_S3_PREFIX: { path: ['storage', 'prefix'], type: 'string' },
+  SPYGLASS_S3_ACCESS_KEY: { path: ['storage', 'accessKeyId'], type: 'string' },
+  SPYGLASS_S3_SECRET_KEY: { path: ['storage', 'secretAccessKey'], type: 'string' },
+  SPYGLASS_S3_FORCE_PATH_STYLE: { path: ['storage', 'forcePathStyle'], type: 'boolean' },
   SPYGLASS_CLUSTER: { path: ['cluster', 'enabled'], type: 'boolean' },
   SPYGLASS_NODE_ID: { path: ['cluster', 'nodeId'], type: 'string' },
   SPYGLASS_HEARTBEAT_MS: { path: ['cluster', 'heartbeatMs'], type: 'number' },

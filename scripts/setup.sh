@@ -6,7 +6,7 @@
 #   bash scripts/setup.sh            # what `npm start` needs
 #   bash scripts/setup.sh --test     # also PostgreSQL and Chromium, for `npm test`
 #
-# Steps: Debian packages (ffmpeg, mediasoup build deps; chromium + postgresql with --test)
+# Steps: Debian packages (ffmpeg, mediasoup build deps; chromium, postgresql and Ceph's RGW with --test)
 # → npm dependencies (npm ci --ignore-scripts, then the one native addon we need)
 # → the mediasoup worker, built offline from the npm package's sources and cached outside
 #   the repo by version (scripts/build-mediasoup-worker.sh)
@@ -29,7 +29,8 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # ------------------------------------------------------- Debian packages --
 PKGS=(ffmpeg redis-tools g++ make python3 pkg-config meson ninja-build libssl-dev libuv1-dev libsrtp2-dev
   libusrsctp-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler util-linux procps)
-[ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip)
+# Ceph (one monitor, one OSD, radosgw): the real S3 server the storage tests run against (scripts/start-rgw.sh).
+[ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip ceph-mon ceph-osd radosgw ceph-common curl)
 missing=()
 PG_FRESH=0
 for p in "${PKGS[@]}"; do

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { Server } from 'socket.io';
 import { proxyHops, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import { LocalDiskStorage } from '../common/storage/LocalDiskStorage.ts';
+import { createStorage } from '../common/storage/createStorage.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
 import { metricsRouter } from './http/metricsRouter.ts';
@@ -93,8 +93,9 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     logger: logger.child({ component: 'store' }),
   });
   closers.push('database', () => db.close());
-  // The one-host default of the storage port: files under the data directory.
-  const storage = new LocalDiskStorage(config.dataDir);
+  // The data directory (the one-host default) or an S3 bucket.
+  const { storage, close: closeStorage } = await createStorage(config);
+  closers.push('storage', closeStorage);
   const stores = createStores(db.db, config.secret, options.clock ? { clock: options.clock } : {});
   const sunset = new SunsetService({ store: stores.sunset, logger: logger.child({ component: 'sunset' }), ...(options.clock ? { clock: options.clock } : {}) });
   closers.push('sunset', () => sunset.close());

@@ -2,7 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { RedisRpc, redisConnection } from '../common/redisRpc.ts';
-import { LocalDiskStorage } from '../common/storage/LocalDiskStorage.ts';
+import { createStorage } from '../common/storage/createStorage.ts';
 import { QUEUES, type RecordJob } from '../common/jobs/queues.ts';
 import type { ResultJob } from '../common/jobs/results.ts';
 import { tapChannels } from '../common/jobs/tap.ts';
@@ -29,8 +29,8 @@ export interface RunningWorkers {
 export async function startWorkers(config: Config, logger: Logger): Promise<RunningWorkers> {
   const prefix = config.queuePrefix;
   const connection = () => redisConnection(config.redisUrl);
-  // The one-host default of the storage port: files under the data directory.
-  const storage = new LocalDiskStorage(config.dataDir);
+  // The data directory (the one-host default) or an S3 bucket.
+  const { storage, close: closeStorage } = await createStorage(config);
   const rpc = new RedisRpc(config.redisUrl, logger.child({ component: 'rpc' }));
   await rpc.ready();
   const tapEvents = await TapEvents.start(rpc, prefix);
@@ -58,6 +58,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     }),
     createFinalizeProcessor({
       dataDir: config.dataDir,
+      storage,
       recordQueue,
       concurrency: config.recording.finalizeConcurrency,
       report,
@@ -106,6 +107,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
         await Promise.allSettled(workers.map((w) => w.close()));
         await Promise.allSettled([results.close(), recordQueue.close()]);
         await rpc.close();
+        closeStorage();
         logger.info('workers closed');
       })()),
   };

@@ -4,6 +4,8 @@ import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from '../../common/logger.ts';
 import { FinalizeJobSchema, QUEUES, recordJobId, type FinalizeJob, type RecordJob } from '../../common/jobs/queues.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
+import type { Storage } from '../../common/storage/Storage.ts';
+import { replayPrefix } from '../../common/storage/storageKeys.ts';
 import { NoMediaError, assembleReplay } from '../media/assemble.ts';
 import { PermanentJobError, parseOrPermanent, type FailureReport } from './failurePolicy.ts';
 import type { JobProcessor } from './JobProcessor.ts';
@@ -16,7 +18,10 @@ const FINALIZE_RECHECK_MS = 500;
 const RECORDING_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
 export interface FinalizeProcessorDeps {
+  /** Where the recording's segments are (the workers host's data directory). */
   dataDir: string;
+  /** Where the replay goes. */
+  storage: Storage;
   /** The record queue: finalize waits while the broadcast's record job may still write. */
   recordQueue: Queue<RecordJob>;
   concurrency: number;
@@ -36,18 +41,21 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
       throw new DelayedError();
     }
     const recordingDir = path.join(deps.dataDir, 'recordings', broadcastId);
-    const replayDir = path.join(deps.dataDir, 'replays', broadcastId);
+    // The replay is written locally and stored (on local disk: written in place).
+    const replay = await deps.storage.localDir(replayPrefix(broadcastId));
     const log = deps.logger.child({ broadcastId });
     const started = Date.now();
     try {
       const output = await assembleReplay({
         recordingDir,
-        replayDir,
+        replayDir: replay.path,
         onPreview: async (preview) => {
+          await replay.commit();
           log.info({ ms: Date.now() - started, durationMs: preview.durationMs }, 'replay preview ready');
           await deps.report({ type: 'replay', broadcastId, state: 'preview', output: preview });
         },
       });
+      await replay.commit();
       await deps.report({ type: 'replay', broadcastId, state: 'ready', output });
       log.info({ ms: Date.now() - started, durationMs: output.durationMs, sizeBytes: output.mp4?.sizeBytes }, 'replay ready');
       // The replay holds every recorded frame now; the segments are no longer needed.
@@ -57,6 +65,8 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
         throw new PermanentJobError(recordJob?.failedReason ? `${err.message} (${recordJob.failedReason})` : err.message);
       }
       throw err;
+    } finally {
+      await replay.release();
     }
   };
   const failureReport: FailureReport<FinalizeJob> = (job, err, kind) => {

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Storage } from '../../../common/storage/S3Storage.ts';
+import { freePort } from '../../helpers/supervisor.ts';
+import { startRgw, type Rgw } from '../../helpers/rgw.ts';
+import { storageContract } from './storageContract.ts';
+
+/**
+ * The S3 implementation of the storage port against a real S3 server: Ceph RGW from Debian
+ * (a single-node cluster of the test's own, scripts/start-rgw.sh), never a mock.
+ */
+let rgw: Rgw;
+const BUCKET = 'spyglass-test';
+const storages: S3Storage[] = [];
+const s3 = (prefix: string, over: Partial<ConstructorParameters<typeof S3Storage>[0]> = {}) => {
+  const s = new S3Storage({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    bucket: BUCKET,
+    prefix,
+    accessKeyId: rgw.accessKeyId,
+    secretAccessKey: rgw.secretAccessKey,
+    forcePathStyle: true,
+    ...over,
+  });
+  storages.push(s);
+  return s;
+};
+
+beforeAll(async () => {
+  rgw = await startRgw();
+  console.log(`RGW answered ${rgw.startSeconds.toFixed(1)} s after start`);
+  await s3('').ensureBucket();
+}, 180_000);
+afterAll(async () => {
+  for (const s of storages) s.close();
+  await rgw?.stop();
+});
+
+// Each test its own prefix in one bucket: also what several deployments sharing a bucket do.
+storageContract('S3 (Ceph RGW)', async () => {
+  const storage = s3(`t-${randomBytes(6).toString('hex')}`);
+  return { storage, cleanup: async () => undefined };
+});
+
+describe('S3Storage: what the contract does not say', () => {
+  it('keeps deployments that share a bucket apart by prefix', async () => {
+    const a = s3('deployment-a');
+    const b = s3('deployment-b');
+    await a.writeFile('replays/b_same/poster.jpg', 'a');
+    expect(await b.stat('replays/b_same/poster.jpg')).toBeNull();
+    expect(await b.list('replays/b_same')).toEqual([]);
+    await b.deletePrefix('replays/b_same');
+    expect((await a.readFile('replays/b_same/poster.jpg')).toString()).toBe('a');
+  });
+
+  it('uploads a large file in parts and reads any range of it back', async () => {
+    const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-s3-big-'));
+    try {
+      const bytes = randomBytes(20 << 20);
+      const file = path.join(dir, 'big.mp4');
+      writeFileSync(file, bytes);
+      const storage = s3('big');
+      await storage.putFile('replays/b_big/replay.mp4', file);
+      expect((await storage.stat('replays/b_big/replay.mp4'))?.sizeBytes).toBe(bytes.length);
+      const start = (17 << 20) - 5;
+      const chunks: Buffer[] = [];
+      for await (const c of await storage.createReadStream('replays/b_big/replay.mp4', { start, end: start + 99 })) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks)).toEqual(bytes.subarray(start, start + 100));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('says clearly when the credentials are wrong', async () => {
+    await expect(s3('creds', { secretAccessKey: 'wrong-secret-key-0000000000000000000000' }).writeFile('replays/b_x/poster.jpg', 'x')).rejects.toThrow(
+      /storage: could not write replays\/b_x\/poster\.jpg: SignatureDoesNotMatch \(HTTP 403\)/,
+    );
+  });
+
+  it('says clearly, and soon, when nothing listens at the endpoint', async () => {
+    const storage = s3('down', { endpoint: `http://127.0.0.1:${await freePort()}`, requestTimeoutMs: 2000 });
+    await expect(storage.stat('replays/b_x/poster.jpg')).rejects.toThrow(/storage: could not stat replays\/b_x\/poster\.jpg: .*ECONNREFUSED/);
+  }, 20_000);
+});
