@@ -59,7 +59,7 @@ export const ConfigSchema = z.strictObject({
    * (the Redis streams adapter on `redisUrl`; every node of a deployment must use it).
    */
   socketAdapter: z.enum(['memory', 'redis']).default('memory'),
-  /** Several nodes (docs/scale.md): each registers in Redis and beats; off on one host. */
+  /** Several nodes (docs/scale.md): each registers in Redis, claims the broadcasts it hosts and relays the others'; off on one host. */
   cluster: z
     .strictObject({
       enabled: z.boolean().default(false),
@@ -68,6 +68,8 @@ export const ConfigSchema = z.strictObject({
       heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
       /** A node whose last heartbeat is older than this is taken for dead. */
       ttlMs: z.number().int().min(300).max(300_000).default(5000),
+      /** A node's relay of a broadcast hosted elsewhere closes this long after its last viewer left. */
+      relayIdleMs: z.number().int().min(0).max(3_600_000).default(10_000),
     })
     .refine((c) => c.ttlMs >= 3 * c.heartbeatMs, 'cluster.ttlMs must be at least 3 heartbeats')
     .prefault({}),
@@ -258,6 +260,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_NODE_ID: { path: ['cluster', 'nodeId'], type: 'string' },
   SPYGLASS_HEARTBEAT_MS: { path: ['cluster', 'heartbeatMs'], type: 'number' },
   SPYGLASS_NODE_TTL_MS: { path: ['cluster', 'ttlMs'], type: 'number' },
+  SPYGLASS_RELAY_IDLE_MS: { path: ['cluster', 'relayIdleMs'], type: 'number' },
   SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
   SPYGLASS_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
   SPYGLASS_METRICS_PORT: { path: ['metrics', 'port'], type: 'number' },

@@ -2,7 +2,10 @@ import type { types as ms } from 'mediasoup';
 import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters, TransportOptions } from '../common/protocol/media.ts';
+import type { PipedProducer, PipeEndpoint } from '../common/cluster/pipeProtocol.ts';
 import { BroadcastRouter, type BroadcastRouterCloseReason } from './BroadcastRouter.ts';
+import { EdgeFeed } from './EdgeFeed.ts';
+import { OriginPipe } from './OriginPipe.ts';
 import type { MediaWorker } from './MediaWorker.ts';
 import { RecordingTap, type RecordingTarget } from './RecordingTap.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
@@ -59,6 +62,10 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #connected = new WeakSet<ms.WebRtcTransport>();
   #sendTransport: ms.WebRtcTransport | undefined;
   readonly #taps = new Set<RecordingTap>();
+  /** Pipes to edge nodes (this node is the broadcast's origin). */
+  readonly #pipes = new Set<OriginPipe>();
+  /** The pipe from the origin node (this node is an edge of the broadcast). */
+  #feed: EdgeFeed | undefined;
   /** Serialises edge creation so that concurrent joins do not each open a new edge. */
   #edgeQueue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -204,6 +211,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       producer.close();
       throw new AppError('WRONG_STATE', 'the send transport closed while producing');
     }
+    await this.#adopt(producer);
+    return { producerId: producer.id };
+  }
+
+  /** Registers a producer of the origin router, feeds it to every local edge and pipe, then announces it. */
+  async #adopt(producer: ms.Producer): Promise<void> {
     this.#producers.set(producer.id, producer);
     this.#origin.addProducer(producer.id, producer);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
@@ -213,10 +226,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#logger.info({ producerId: producer.id, kind: producer.kind, type: producer.type }, 'producer created');
     // Snapshot of the edges in the same tick as the producer was added: an edge created
     // later pipes every producer it finds (see #createEdge), so each pair is piped once.
-    await Promise.all([...this.#edges].map((edge) => this.#pipeOrDrop(producer, edge)));
+    await Promise.all([
+      ...[...this.#edges].map((edge) => this.#pipeOrDrop(producer, edge)),
+      ...[...this.#pipes].map((pipe) => this.#feedPipe(pipe, producer)),
+    ]);
     if (producer.closed) throw new AppError('WRONG_STATE', 'the producer closed while being set up');
     this.emit('newproducer', { kind: producer.kind });
-    return { producerId: producer.id };
   }
 
   /**
@@ -226,6 +241,72 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   closeSendTransport(): void {
     if (this.#closed) return;
     this.#closeSendTransport();
+  }
+
+  // ------------------------------------------------------ pipes across nodes --
+
+  /**
+   * This node is the broadcast's origin: opens a pipe to an edge node's `edge` end, with
+   * every current producer consumed into it (later ones follow, announced by the pipe).
+   */
+  async openPipe(edge: PipeEndpoint, pipeId: string): Promise<{ pipe: OriginPipe; producers: PipedProducer[] }> {
+    this.#assertOpen();
+    const opened = await OriginPipe.open(
+      { router: this.#origin.router, ...this.#pipeListen(), edge, producers: [...this.#producers.values()], logger: this.#logger },
+      pipeId,
+    );
+    if (this.#closed) {
+      opened.pipe.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    this.#pipes.add(opened.pipe);
+    opened.pipe.on('close', () => this.#pipes.delete(opened.pipe));
+    return opened;
+  }
+
+  /** Number of pipes to edge nodes. */
+  get pipeCount(): number {
+    return this.#pipes.size;
+  }
+
+  /**
+   * This node is an edge of the broadcast: its origin router is fed from the origin node
+   * instead of by a broadcaster. Returns the feed (connect it to the origin's end); one per
+   * broadcast.
+   */
+  async openFeed(): Promise<EdgeFeed> {
+    this.#assertOpen();
+    if (this.#feed) throw new AppError('WRONG_STATE', 'the broadcast is fed already');
+    const feed = await EdgeFeed.create({ router: this.#origin.router, ...this.#pipeListen(), logger: this.#logger });
+    if (this.#closed) {
+      feed.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    this.#feed = feed;
+    return feed;
+  }
+
+  /** Re-creates an origin producer from the feed and serves it like a broadcaster's (see produce()). */
+  async addFedProducer(p: PipedProducer): Promise<void> {
+    this.#assertOpen();
+    const feed = this.#feed;
+    if (!feed) throw new AppError('WRONG_STATE', 'the broadcast has no feed');
+    if (this.#producers.has(p.id)) return;
+    if ([...this.#producers.values()].some((x) => x.kind === p.kind)) {
+      throw new AppError('WRONG_STATE', `there is already a ${p.kind} producer`);
+    }
+    const producer = await feed.produce(p);
+    if (this.#closed) {
+      producer.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    await this.#adopt(producer);
+  }
+
+  /** The origin's producer `id` ended: its copy here closes (and its consumers with it). */
+  closeFedProducer(id: string): void {
+    this.#producers.get(id)?.close();
+    this.#producers.delete(id);
   }
 
   // --------------------------------------------------------------- recording --
@@ -311,6 +392,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     for (const { viewer } of [...this.#viewers.values()]) viewer.close(viewerReason);
     this.#viewers.clear();
     for (const tap of [...this.#taps]) tap.close();
+    for (const pipe of [...this.#pipes]) pipe.close();
+    this.#pipes.clear();
+    this.#feed?.close();
     this.#sendTransport?.close();
     this.#sendTransport = undefined;
     for (const edge of [...this.#edges]) edge.close();
@@ -392,6 +476,21 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       this.#logger.error({ err: error, workerIndex: edge.workerIndex }, 'could not pipe producer to edge; dropping the edge');
       this.#dropEdge(edge, 'worker-died');
     }
+  }
+
+  /** Feeds a new producer into a pipe to an edge node; a failing pipe is closed (the edge rebuilds it). */
+  async #feedPipe(pipe: OriginPipe, producer: ms.Producer): Promise<void> {
+    try {
+      await pipe.addProducer(producer);
+    } catch (error) {
+      if (producer.closed || this.#closed) return;
+      this.#logger.error({ err: error, pipeId: pipe.id }, 'could not feed a producer into a pipe; closing the pipe');
+      pipe.close();
+    }
+  }
+
+  #pipeListen(): { listenIp: string; announcedAddress: string } {
+    return { listenIp: this.#pool.listenIp, announcedAddress: this.#pool.announcedAddress };
   }
 
   #onEdgeClosed(edge: BroadcastRouter, reason: BroadcastRouterCloseReason): void {

@@ -100,6 +100,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#opts.listenIp;
   }
 
+  /** The address other hosts reach this one's media sockets on (default: `listenIp`). */
+  get announcedAddress(): string {
+    return this.#opts.announcedAddress ?? this.#opts.listenIp;
+  }
+
   /**
    * The least-loaded live worker (see {@link MediaWorker.load}); ties go to the lower index.
    * @param exclude worker indexes to avoid.

@@ -26,7 +26,9 @@ import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { SocketNotifier } from './socket/SocketNotifier.ts';
 import { socketAdapter } from './socket/socketAdapter.ts';
 import { Closers } from './Closers.ts';
-import { NodeRegistry } from '../common/cluster/NodeRegistry.ts';
+import { LocalBroadcastDirectory } from '../common/cluster/BroadcastDirectory.ts';
+import { ClusterNode, COUNT_REFRESH_MS } from './cluster/ClusterNode.ts';
+import { localTally } from './live/ports.ts';
 import { clientAddress, LocalConnectionLimiter } from './socket/ConnectionLimiter.ts';
 import { RateLimits } from './throttle/RateLimits.ts';
 import { openDatabase } from './store/Database.ts';
@@ -54,6 +56,8 @@ export interface RunningSpyglass {
   metricsUrl: string | undefined;
   /** Sunset mode: the phase, computed from the stored schedule and the clock. */
   sunset: SunsetService;
+  /** This process as one node of several (`cluster.enabled`), else undefined. */
+  cluster: ClusterNode | undefined;
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -100,8 +104,12 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const sunset = new SunsetService({ store: stores.sunset, logger: logger.child({ component: 'sunset' }), ...(options.clock ? { clock: options.clock } : {}) });
   closers.push('sunset', () => sunset.close());
   await sunset.start();
-  const leftovers = await stores.broadcasts.endAllLive('server-shutdown');
-  if (leftovers > 0) logger.warn({ count: leftovers }, 'ended broadcasts left live by an earlier run');
+  // One host: what an earlier run left live has no media any more. Several nodes: the others'
+  // broadcasts are not this node's to end; the OrphanSweeper ends those of dead nodes.
+  if (!config.cluster.enabled) {
+    const leftovers = await stores.broadcasts.endAllLive('server-shutdown');
+    if (leftovers > 0) logger.warn({ count: leftovers }, 'ended broadcasts left live by an earlier run');
+  }
 
   const pool = await WorkerPool.create({
     numWorkers: config.mediasoup.numWorkers,
@@ -160,6 +168,10 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   let origins = new Set<string>();
   const isAllowedOrigin = (origin: string) => origins.has(origin);
 
+  const notifier = new SocketNotifier(io);
+  // Several nodes: this one's registry entry, the directory, relays and pipes (docs/scale.md).
+  const cluster = config.cluster.enabled ? await ClusterNode.open({ config, logger, pool, notifier, closers }) : undefined;
+
   let archives: ArchiveService | undefined;
   let recording: RecordingService | undefined;
   if (config.recording.enabled) {
@@ -202,10 +214,18 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       perUser: rateLimits.create('go-live-user', { points: config.limits.goLivesPerUser, durationSeconds: goLiveWindow }, `you went live ${config.limits.goLivesPerUser} times within ${goLiveWindow} s`),
       perAddress: rateLimits.create('go-live-address', { points: config.limits.goLivesPerAddress, durationSeconds: goLiveWindow }, `too many broadcasts were started from your address`),
     },
-    notifier: new SocketNotifier(io),
+    notifier,
     recorder: recording,
     sunset,
-    draining: () => registry?.draining ?? false,
+    draining: () => cluster?.registry.draining ?? false,
+    origin: {
+      nodeId: cluster?.nodeId ?? 'local',
+      directory: cluster?.directory ?? new LocalBroadcastDirectory(config.cluster.ttlMs),
+      renewMs: Math.floor(config.cluster.ttlMs / 3),
+    },
+    tally: cluster?.tally ?? localTally,
+    countRefreshMs: COUNT_REFRESH_MS,
+    relays: cluster?.relays,
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
@@ -232,6 +252,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     connections: () => io.engine.clientsCount,
     liveBroadcasts: () => stores.broadcasts.countLive(),
     queues: () => queues,
+    ...(cluster ? { cluster: { pipesByNode: () => cluster.pipesByNode(), relays: () => cluster.relays.count } } : {}),
   });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
@@ -343,36 +364,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 
-  // Several nodes: this one registers in Redis and beats with its load (docs/scale.md).
-  let registry: NodeRegistry | undefined;
-  if (config.cluster.enabled) {
-    const nodeId = config.cluster.nodeId ?? `${os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 50)}-${port}`;
-    const registryRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
-    registryRedis.on('error', () => undefined); // the heartbeat logs its own failures
-    closers.push('node registry Redis', () => registryRedis.disconnect());
-    const nodes = new NodeRegistry({
-      redis: registryRedis,
-      prefix: config.queuePrefix,
-      heartbeatMs: config.cluster.heartbeatMs,
-      ttlMs: config.cluster.ttlMs,
-      logger: logger.child({ component: 'nodes' }),
-    });
-    const startedAt = new Date().toISOString();
-    await nodes.start(() => ({
-      id: nodeId,
-      url,
-      announcedAddress: config.mediasoup.announcedAddress ?? null,
-      startedAt,
-      load: {
-        routers: pool.workers.reduce((n, w) => n + w.routerCount, 0),
-        consumers: pool.workers.reduce((n, w) => n + w.consumerCount, 0),
-        workers: pool.workers.map((w) => ({ index: w.index, pid: w.pid })),
-      },
-    }));
-    closers.push('node registry', () => nodes.close());
-    registry = nodes;
-    logger.info({ nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, 'registered as a node');
-  }
+  await cluster?.serve({ url, originMedia: (id) => live.onAir(id)?.media, stores, recorder: recording });
 
   const metricsServer =
     config.metrics.port === undefined
@@ -380,5 +372,5 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   if (metricsServer) closers.push('metrics server', () => metricsServer.close());
   const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
-  return { url, port, metricsUrl, pool, live, stores, sunset, close: () => closers.closeAll() };
+  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, close: () => closers.closeAll() };
 }

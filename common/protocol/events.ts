@@ -148,8 +148,8 @@ export interface ServerToClientEvents {
   'producer:new': (e: { broadcastId: BroadcastId; kind: 'audio' | 'video' }) => void;
   /** Status changes: 'reconnecting' while the broadcaster is away, 'live' when back. */
   'broadcast:status': (e: { broadcastId: BroadcastId; status: 'live' | 'reconnecting' }) => void;
-  /** The media path of this client was lost (a media worker died): rejoin to continue. */
-  'broadcast:interrupted': (e: { broadcastId: BroadcastId; reason: 'media-worker-died' }) => void;
+  /** The media path of this client was lost (a media worker died, or the broadcast's origin node changed): rejoin to continue. */
+  'broadcast:interrupted': (e: { broadcastId: BroadcastId; reason: 'media-worker-died' | 'origin-moved' }) => void;
   'broadcast:ended': (e: { broadcastId: BroadcastId; reason: EndReason }) => void;
   /** To the broadcast's room: the recording runs, or stopped before the end (with why, e.g. disk space). */
   'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;

@@ -5,12 +5,12 @@ import type { BroadcastSummary, EndReason } from '../../common/protocol/events.t
 import type { Broadcast } from '../../sfu/Broadcast.ts';
 import { TypedEmitter } from '../../sfu/TypedEmitter.ts';
 import type { Viewer } from '../../sfu/Viewer.ts';
+import type { OriginLease } from '../cluster/OriginLease.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
-import type { Notifier, Recorder } from './ports.ts';
+import { Audience } from './Audience.ts';
+import type { Notifier, Recorder, ViewerTally } from './ports.ts';
 
-/** Viewer-count pushes are coalesced to at most one per this interval per broadcast. */
-const COUNT_PUSH_MS = 250;
 /** Tries to move a broadcast off a dead worker, 200 ms × attempt apart (about 9 s in all). */
 const RECOVERY_ATTEMPTS = 10;
 
@@ -23,6 +23,12 @@ export interface LiveBroadcastOptions {
   createMedia: () => Promise<Broadcast>;
   stores: Stores;
   notifier: Notifier;
+  /** Adds up the viewer count over nodes. */
+  tally: ViewerTally;
+  /** With a shared tally, how often the count is added up again. */
+  countRefreshMs: number;
+  /** This node's claim on the broadcast in the directory; released when it ends here. */
+  lease: OriginLease;
   recorder: Recorder | undefined;
   logger: Logger;
   /** Seconds the broadcast waits for its broadcaster to come back. */
@@ -38,13 +44,6 @@ export type LiveBroadcastEvents = {
   close: [reason: EndReason];
 };
 
-/** One connection's viewer in this broadcast, and who it counts as. */
-interface Watching {
-  viewer: Viewer;
-  /** Who this is for the count: a user by id, an anonymous viewer by address; null for the owner (never counted). */
-  key: string | null;
-}
-
 /**
  * A broadcast on air in this process, the entity that owns everything of it: its media side
  * (moved to another worker when its worker dies), who sends into it and the grace period
@@ -58,10 +57,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #record: BroadcastRecord;
   #media: Broadcast;
   #broadcasterPeerId: string | undefined;
-  readonly #viewers = new Map<string, Watching>();
+  readonly #audience: Audience;
   readonly #startedAtMs: number;
   #graceTimer: NodeJS.Timeout | undefined;
-  #countTimer: NodeJS.Timeout | undefined;
   #noMediaTimer: NodeJS.Timeout | undefined;
   #closing: Promise<BroadcastSummary> | undefined;
 
@@ -73,8 +71,17 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     this.#media = o.media;
     this.#broadcasterPeerId = o.broadcasterPeerId;
     this.#startedAtMs = Date.parse(o.record.startedAt);
+    this.#audience = new Audience({
+      broadcastId: o.record.id,
+      ownerId: o.record.ownerId,
+      notifier: o.notifier,
+      tally: o.tally,
+      refreshMs: o.countRefreshMs,
+      logger: o.logger,
+    });
     this.#watchMedia();
     this.#armNoMediaTimer();
+    o.lease.on('lost', () => void this.abandon());
     o.notifier.join(o.broadcasterPeerId, this.id);
   }
 
@@ -105,12 +112,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     return Math.max(0, now - this.#startedAtMs);
   }
 
-  /** Distinct viewers (one person's many connections count once; the owner never counts). */
+  /** Distinct viewers over every node (one person's many connections count once; the owner never counts). */
   get viewerCount(): number {
-    if (this.#media.closed) return 0;
-    const keys = new Set<string>();
-    for (const w of this.#viewers.values()) if (w.key !== null) keys.add(w.key);
-    return keys.size;
+    return this.#media.closed ? 0 : this.#audience.total;
   }
 
   summary(): BroadcastSummary {
@@ -140,45 +144,32 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
 
   /** `peerId` watches from now on (idempotent); `key` is who it counts as. */
   async addViewer(peerId: string, key: string, userId: string | undefined): Promise<void> {
-    if (this.#viewers.has(peerId)) return;
+    if (this.#audience.has(peerId)) return;
     const viewer = await this.#media.addViewer(peerId);
     if (this.closed) {
       viewer.close('left');
       throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
     }
-    // The owner watching their own broadcast from another tab is not an audience.
-    this.#viewers.set(peerId, { viewer, key: userId !== undefined && userId === this.#record.ownerId ? null : key });
-    viewer.on('close', (reason) => {
-      if (reason !== 'worker-died' || this.#viewers.get(peerId)?.viewer !== viewer) return;
-      // Only this viewer's router was lost: tell it to rejoin.
-      this.#viewers.delete(peerId);
-      this.#o.notifier.toPeer(peerId, 'broadcast:interrupted', { broadcastId: this.id, reason: 'media-worker-died' });
-      this.#scheduleCount();
-    });
-    this.#o.notifier.join(peerId, this.id);
-    this.#scheduleCount();
+    this.#audience.add(peerId, viewer, key, userId);
   }
 
   /** `peerId`'s viewer here, if it watches and its viewer is alive. */
   viewerOf(peerId: string): Viewer | undefined {
-    const v = this.#viewers.get(peerId)?.viewer;
-    return v && !v.closed ? v : undefined;
+    return this.#audience.viewerOf(peerId);
   }
 
   /** Whether `peerId` watches or broadcasts (who may chat and send hearts). */
   isParticipant(peerId: string): boolean {
-    return this.#viewers.has(peerId) || this.#broadcasterPeerId === peerId;
+    return this.#audience.has(peerId) || this.#broadcasterPeerId === peerId;
   }
 
   /** `peerId` stops watching (idempotent). */
   removeViewer(peerId: string): void {
-    const watching = this.#viewers.get(peerId);
-    if (!watching) return;
-    this.#viewers.delete(peerId);
+    const viewer = this.#audience.remove(peerId);
+    if (!viewer) return;
     if (!this.#media.closed) this.#media.removeViewer(peerId);
-    else watching.viewer.close('left');
+    else viewer.close('left');
     if (this.#broadcasterPeerId !== peerId) this.#o.notifier.leave(peerId, this.id);
-    this.#scheduleCount();
   }
 
   // ------------------------------------------------------------- the end --
@@ -188,11 +179,31 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     return (this.#closing ??= this.#close(reason));
   }
 
+  /**
+   * Another node holds the broadcast now (this one lost its claim, e.g. while cut off from
+   * Redis): stop serving it here without ending it. Clients here are told to rejoin (the
+   * broadcaster to resume), which takes them to the new origin.
+   */
+  abandon(): Promise<BroadcastSummary> {
+    return (this.#closing ??= (async () => {
+      this.emit('ending');
+      for (const t of [this.#graceTimer, this.#noMediaTimer]) if (t) clearTimeout(t);
+      this.#media.close('stopped');
+      this.#audience.close();
+      this.#broadcasterPeerId = undefined;
+      this.#o.notifier.toBroadcastHere(this.id, 'broadcast:interrupted', { broadcastId: this.id, reason: 'origin-moved' });
+      await this.#o.lease.release();
+      this.#log.warn('broadcast abandoned here: another node is its origin now');
+      this.emit('close', 'server-shutdown');
+      return toSummary(this.#record, 0);
+    })());
+  }
+
   async #close(reason: EndReason): Promise<BroadcastSummary> {
     this.emit('ending');
-    for (const t of [this.#graceTimer, this.#countTimer, this.#noMediaTimer]) if (t) clearTimeout(t);
+    for (const t of [this.#graceTimer, this.#noMediaTimer]) if (t) clearTimeout(t);
     this.#media.close('stopped');
-    this.#viewers.clear();
+    this.#audience.close();
     this.#broadcasterPeerId = undefined;
     try {
       const ended = await this.#o.stores.broadcasts.end(this.id, reason);
@@ -203,6 +214,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     }
     this.#o.notifier.toBroadcast(this.id, 'broadcast:ended', { broadcastId: this.id, reason });
     this.#o.notifier.clear(this.id);
+    await this.#o.lease.release();
     this.emit('close', reason);
     await this.#o.recorder?.broadcastEnded(this.id);
     this.#log.info({ reason }, 'broadcast ended');
@@ -214,7 +226,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #watchMedia(): void {
     const media = this.#media;
     media.on('newproducer', ({ kind }) => {
-      if (this.#media === media && !this.closed) this.#o.notifier.toBroadcast(this.id, 'producer:new', { broadcastId: this.id, kind });
+      if (this.#media === media && !this.closed) this.#o.notifier.toBroadcastHere(this.id, 'producer:new', { broadcastId: this.id, kind });
     });
     media.on('close', (reason) => {
       if (reason === 'worker-died' && this.#media === media && !this.closed) void this.#recoverMedia();
@@ -233,7 +245,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       clearTimeout(this.#noMediaTimer);
       this.#noMediaTimer = undefined;
     }
-    this.#viewers.clear();
+    this.#audience.clear();
     this.#broadcasterAway();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -254,8 +266,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       }
     }
     this.#watchMedia();
-    this.#o.notifier.toBroadcast(this.id, 'broadcast:interrupted', { broadcastId: this.id, reason: 'media-worker-died' });
-    this.#scheduleCount();
+    // Here only: edge nodes lose their pipe with the old media and tell their own viewers.
+    this.#o.notifier.toBroadcastHere(this.id, 'broadcast:interrupted', { broadcastId: this.id, reason: 'media-worker-died' });
   }
 
   /**
@@ -297,14 +309,6 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     } catch (err) {
       this.#log.error({ err }, 'could not store broadcast status');
     }
-  }
-
-  #scheduleCount(): void {
-    if (this.#countTimer || this.closed) return;
-    this.#countTimer = setTimeout(() => {
-      this.#countTimer = undefined;
-      if (!this.closed) this.#o.notifier.toBroadcast(this.id, 'viewers:count', { broadcastId: this.id, count: this.viewerCount });
-    }, COUNT_PUSH_MS);
   }
 }
 

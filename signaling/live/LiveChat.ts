@@ -5,9 +5,15 @@ import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { HeartAggregator } from './HeartAggregator.ts';
-import type { LiveBroadcast } from './LiveBroadcast.ts';
 import type { Notifier } from './ports.ts';
 import { RateLimiter } from './RateLimiter.ts';
+
+/** What chat and hearts need of a broadcast on air here (as its origin or as a relay). */
+export interface ChatRoom {
+  readonly id: BroadcastId;
+  /** Milliseconds since the broadcast started (the replay's timeline). */
+  offsetMs(): number;
+}
 
 export interface LiveChatOptions {
   stores: Stores;
@@ -20,7 +26,7 @@ export interface LiveChatOptions {
   /** Hearts are summed and sent (and stored) once per this interval. */
   heartFlushMs: number;
   /** The broadcast on air here, for hearts flushed after they were sent. */
-  onAir: (id: BroadcastId) => LiveBroadcast | undefined;
+  onAir: (id: BroadcastId) => ChatRoom | undefined;
 }
 
 /**
@@ -42,7 +48,7 @@ export class LiveChat {
     this.#hearts = new HeartAggregator(o.heartFlushMs, (id, count) => this.#flushHearts(id, count));
   }
 
-  async send(live: LiveBroadcast, user: UserRecord, text: string): Promise<ChatMessage> {
+  async send(live: ChatRoom, user: UserRecord, text: string): Promise<ChatMessage> {
     if (!this.#chatLimiter.take(`${live.id}:${user.id}`)) {
       throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.chatBurst} messages per ${this.#o.chatWindowSeconds} s`);
     }
@@ -52,7 +58,7 @@ export class LiveChat {
   }
 
   /** `actorKey`: the person when signed in, else the connection. */
-  heart(live: LiveBroadcast, actorKey: string): void {
+  heart(live: ChatRoom, actorKey: string): void {
     if (!this.#heartLimiter.take(`${live.id}:${actorKey}`)) {
       throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.heartsPerSecond} hearts per second`);
     }

@@ -10,10 +10,17 @@ import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import type { Throttle } from '../throttle/RateLimits.ts';
+import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
+import type { EdgeRelays } from '../cluster/EdgeRelays.ts';
+import { OriginLease } from '../cluster/OriginLease.ts';
 import { LiveBroadcast, toSummary } from './LiveBroadcast.ts';
 import { LiveChat } from './LiveChat.ts';
 import { Peer } from './Peer.ts';
-import type { Notifier, Recorder, SunsetGate } from './ports.ts';
+import type { Notifier, Recorder, SunsetGate, ViewerTally } from './ports.ts';
+import type { RelayedBroadcast } from './RelayedBroadcast.ts';
+
+/** A broadcast served here: as its origin (LiveBroadcast) or through a pipe from its origin (RelayedBroadcast). */
+type OnAir = LiveBroadcast | RelayedBroadcast;
 
 export interface LiveServiceOptions {
   stores: Stores;
@@ -38,6 +45,20 @@ export interface LiveServiceOptions {
   sunset: SunsetGate;
   /** True while an admin drains this node: no new broadcast starts here (docs/scale.md). */
   draining?: () => boolean;
+  /**
+   * This node in the broadcast directory: every broadcast it hosts is claimed there (one
+   * host: a LocalBroadcastDirectory and any id).
+   */
+  origin: { nodeId: string; directory: BroadcastDirectory; renewMs: number };
+  /** Adds up viewer counts over nodes (one host: signaling/live/ports.ts localTally). */
+  tally: ViewerTally;
+  /** With a shared tally, how often counts are added up again. */
+  countRefreshMs: number;
+  /**
+   * Several nodes: relays of broadcasts hosted elsewhere, for this node's viewers. With them a
+   * broadcaster may also resume here a broadcast whose origin died (this node becomes its origin).
+   */
+  relays?: EdgeRelays | undefined;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -72,7 +93,7 @@ export class LiveService {
   constructor(options: LiveServiceOptions) {
     this.#o = options;
     this.#log = options.logger;
-    this.#chat = new LiveChat({ ...options, onAir: (id) => this.#live.get(id) });
+    this.#chat = new LiveChat({ ...options, onAir: (id) => this.#here(id) });
   }
 
   // ------------------------------------------------------------ peers --
@@ -88,14 +109,14 @@ export class LiveService {
     const peer = this.#peers.get(peerId);
     if (!peer) return;
     this.#peers.delete(peerId);
-    for (const broadcastId of peer.watching) this.#live.get(broadcastId)?.removeViewer(peer.id);
+    for (const broadcastId of peer.watching) this.#here(broadcastId)?.removeViewer(peer.id);
     peer.watching.clear();
     if (peer.broadcasting) this.#live.get(peer.broadcasting)?.broadcasterLeft(peer.id);
   }
 
   /** Live summary of a broadcast, if it is on air here. */
   liveSummary(id: BroadcastId): BroadcastSummary | undefined {
-    return this.#live.get(id)?.summary();
+    return this.#here(id)?.summary();
   }
 
   /** The broadcast if it is on air in this process (what the recording tap needs of it). */
@@ -110,7 +131,7 @@ export class LiveService {
 
   /** Number of viewers of a live broadcast (0 when not on air here). */
   viewerCount(id: BroadcastId): number {
-    return this.#live.get(id)?.viewerCount ?? 0;
+    return this.#here(id)?.viewerCount ?? 0;
   }
 
   // ------------------------------------------------------- broadcaster --
@@ -131,15 +152,25 @@ export class LiveService {
     await this.#o.goLiveLimits?.perUser.take(user.id);
     await this.#o.goLiveLimits?.perAddress.take(peer.address);
     await this.#o.recorder?.assertCanRecord();
-    const record = await this.#o.stores.broadcasts.create({ ownerId: user.id, title: req.title, visibility: req.visibility, inviteeIds });
+    const record = await this.#o.stores.broadcasts.create({
+      ownerId: user.id,
+      title: req.title,
+      visibility: req.visibility,
+      inviteeIds,
+      originNode: this.#o.relays ? this.#o.origin.nodeId : null,
+    });
     let media: Broadcast;
+    let lease: OriginLease | null = null;
     try {
+      lease = await this.#takeLease(record.id);
+      if (!lease) throw new AppError('INTERNAL', 'a new broadcast was claimed by another node');
       media = await this.#createMedia(record.id);
     } catch (err) {
+      await lease?.release();
       await this.#o.stores.broadcasts.end(record.id, 'media-error');
       throw err;
     }
-    const live = this.#add(record, media, peer.id);
+    const live = this.#add(record, media, peer.id, lease);
     peer.broadcasting = record.id;
     try {
       await this.#o.recorder?.broadcastStarted(record.id);
@@ -153,7 +184,7 @@ export class LiveService {
 
   /** The broadcaster comes back (new connection, or after its media worker died). */
   async resume(peer: Peer, { broadcastId }: Request<'broadcast:resume'>): Promise<Responses['broadcast:resume']> {
-    const live = await this.#requireOwnedLive(peer, broadcastId, 'resume');
+    const live = await this.#requireOwnedLive(peer, broadcastId, 'resume', (record) => this.#adopt(record, peer));
     const previous = live.broadcasterPeerId;
     if (previous && previous !== peer.id) {
       // The old connection has not been noticed as gone yet: the newest one wins.
@@ -185,18 +216,22 @@ export class LiveService {
 
   // ------------------------------------------------------------ viewer --
 
+  /** Watches a broadcast: from its origin when that is this node, else through this node's relay of it. */
   async join(peer: Peer, { broadcastId }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
     const { record, live } = await this.#visible(peer, broadcastId);
-    if (!live || record.status === 'ended') throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
-    await live.addViewer(peer.id, peer.viewerKey, peer.user?.id);
+    if (record.status === 'ended') throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
+    const here: OnAir | undefined = live ?? (this.#o.relays ? await this.#o.relays.relay(record) : undefined);
+    if (!here) throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
+    await here.addViewer(peer.id, peer.viewerKey, peer.user?.id);
     peer.watching.add(broadcastId);
     const recentChat = await this.#o.stores.chat.recent(broadcastId, RECENT_CHAT);
-    return { broadcast: live.summary(), rtpCapabilities: live.media.rtpCapabilities, recentChat };
+    // A relay's status is the origin's, as stored (fresher than the relay's copy).
+    return { broadcast: toSummary(record, here.viewerCount), rtpCapabilities: here.media.rtpCapabilities, recentChat };
   }
 
   leave(peer: Peer, { broadcastId }: Request<'broadcast:leave'>): Responses['broadcast:leave'] {
     peer.watching.delete(broadcastId);
-    this.#live.get(broadcastId)?.removeViewer(peer.id);
+    this.#here(broadcastId)?.removeViewer(peer.id);
     return {};
   }
 
@@ -216,7 +251,7 @@ export class LiveService {
   async createTransport(peer: Peer, { broadcastId }: Request<'transport:create'>): Promise<TransportOptions> {
     const { live } = await this.#visible(peer, broadcastId);
     if (live && live.broadcasterPeerId === peer.id) return live.media.createSendTransport();
-    return this.#viewerIn(peer, live).createTransport();
+    return this.#viewerIn(peer, live ?? this.#o.relays?.get(broadcastId)).createTransport();
   }
 
   async connectTransport(peer: Peer, req: Request<'transport:connect'>): Promise<Responses['transport:connect']> {
@@ -224,7 +259,7 @@ export class LiveService {
     if (live && live.broadcasterPeerId === peer.id) {
       await live.media.connectSendTransport(req.transportId, req.dtlsParameters);
     } else {
-      await this.#viewerIn(peer, live).connectTransport(req.transportId, req.dtlsParameters);
+      await this.#viewerIn(peer, live ?? this.#o.relays?.get(req.broadcastId)).connectTransport(req.transportId, req.dtlsParameters);
     }
     return {};
   }
@@ -262,13 +297,14 @@ export class LiveService {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#live.values()].map((live) => live.close(reason)));
+    this.#o.relays?.close();
     this.#chat.close();
   }
 
   // ----------------------------------------------------------- private --
 
   /** Puts a new broadcast on air here; it leaves the map when it closes, whoever closes it. */
-  #add(record: BroadcastRecord, media: Broadcast, broadcasterPeerId: string): LiveBroadcast {
+  #add(record: BroadcastRecord, media: Broadcast, broadcasterPeerId: string, lease: OriginLease): LiveBroadcast {
     const live = new LiveBroadcast({
       record,
       media,
@@ -276,6 +312,9 @@ export class LiveService {
       createMedia: () => this.#createMedia(record.id),
       stores: this.#o.stores,
       notifier: this.#o.notifier,
+      tally: this.#o.tally,
+      countRefreshMs: this.#o.countRefreshMs,
+      lease,
       recorder: this.#o.recorder,
       logger: this.#log.child({ broadcastId: record.id }),
       graceSeconds: this.#o.graceSeconds,
@@ -312,14 +351,59 @@ export class LiveService {
     return { record, live };
   }
 
-  async #requireOwnedLive(peer: Peer, broadcastId: BroadcastId, action: 'resume' | 'produce'): Promise<LiveBroadcast> {
+  /** The caller's own broadcast on air here; `adopt` may take one that is live but hosted nowhere here. */
+  async #requireOwnedLive(
+    peer: Peer,
+    broadcastId: BroadcastId,
+    action: 'resume' | 'produce',
+    adopt?: (record: BroadcastRecord) => Promise<LiveBroadcast | undefined>,
+  ): Promise<LiveBroadcast> {
     const user = this.#requireUser(peer, 'sign in to broadcast');
     const { record, live } = await this.#visible(peer, broadcastId);
     if (record.ownerId !== user.id) {
       throw new AppError('FORBIDDEN', action === 'resume' ? 'only the broadcaster can resume this broadcast' : 'only the broadcaster can send media into this broadcast');
     }
-    if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
-    return live;
+    const target = live ?? (record.status !== 'ended' ? await adopt?.(record) : undefined);
+    if (!target) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
+    return target;
+  }
+
+  /**
+   * Several nodes: the broadcaster resumes here a broadcast that is live but on air on no node
+   * here — its origin died, or it ended up on this node through the load balancer. This node
+   * claims it (refused while another live node holds it) and becomes its origin; edges that
+   * relayed it from the old origin see the claim change and send their viewers here.
+   */
+  async #adopt(record: BroadcastRecord, peer: Peer): Promise<LiveBroadcast | undefined> {
+    if (!this.#o.relays) return undefined;
+    this.#o.sunset.assertAllowed('broadcast');
+    if (this.#o.draining?.()) throw new AppError('UNAVAILABLE', 'this server is being drained: reconnect and resume again');
+    const lease = await this.#takeLease(record.id);
+    if (!lease) throw new AppError('UNAVAILABLE', 'this broadcast is still held by another server; trying again');
+    // Viewers of this node's relay of it rejoin as viewers of the origin.
+    this.#o.relays.get(record.id)?.close('origin-lost');
+    let media: Broadcast;
+    try {
+      media = await this.#createMedia(record.id);
+    } catch (err) {
+      await lease.release();
+      throw err;
+    }
+    await this.#o.stores.broadcasts.setOriginNode(record.id, this.#o.origin.nodeId);
+    this.#log.info({ broadcastId: record.id, token: lease.token, previous: record.originNode }, 'took over a broadcast whose origin was gone');
+    return this.#add({ ...record, status: 'reconnecting' }, media, peer.id, lease);
+  }
+
+  #takeLease(id: BroadcastId): Promise<OriginLease | null> {
+    const { directory, nodeId, renewMs } = this.#o.origin;
+    return OriginLease.take({ directory, broadcastId: id, nodeId, renewMs, logger: this.#log.child({ broadcastId: id }) }).catch((err: unknown) => {
+      throw new AppError('UNAVAILABLE', 'the broadcast directory does not answer; try again', { cause: err });
+    });
+  }
+
+  /** The broadcast served here, as its origin or as a relay. */
+  #here(id: BroadcastId): OnAir | undefined {
+    return this.#live.get(id) ?? this.#o.relays?.get(id);
   }
 
   async #requireBroadcasterOf(peer: Peer, broadcastId: BroadcastId): Promise<LiveBroadcast> {
@@ -332,11 +416,11 @@ export class LiveService {
 
   async #requireViewer(peer: Peer, broadcastId: BroadcastId): Promise<Viewer> {
     const { live } = await this.#visible(peer, broadcastId);
-    return this.#viewerIn(peer, live);
+    return this.#viewerIn(peer, live ?? this.#o.relays?.get(broadcastId));
   }
 
   /** The caller's viewer in a broadcast it may see (`live`: undefined when not on air here). */
-  #viewerIn(peer: Peer, live: LiveBroadcast | undefined): Viewer {
+  #viewerIn(peer: Peer, live: OnAir | undefined): Viewer {
     if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
     const viewer = live.viewerOf(peer.id);
     if (!viewer) throw new AppError('NOT_JOINED', 'join the broadcast first');
@@ -344,8 +428,9 @@ export class LiveService {
   }
 
   /** Chat and hearts come from viewers and from the broadcaster. */
-  async #requireParticipant(peer: Peer, broadcastId: BroadcastId): Promise<LiveBroadcast> {
-    const { live } = await this.#visible(peer, broadcastId);
+  async #requireParticipant(peer: Peer, broadcastId: BroadcastId): Promise<OnAir> {
+    const { live: origin } = await this.#visible(peer, broadcastId);
+    const live = origin ?? this.#o.relays?.get(broadcastId);
     if (!live) throw new AppError('BROADCAST_ENDED', 'this broadcast is not live');
     if (!live.isParticipant(peer.id)) throw new AppError('NOT_JOINED', 'join the broadcast first');
     return live;

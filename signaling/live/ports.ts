@@ -7,7 +7,13 @@ type Events = ServerToClientEvents;
 
 /** How the live domain reaches clients; implemented over socket.io rooms by the socket layer. */
 export interface Notifier {
+  /** To the broadcast's connections on every node (chat, hearts, status, its end). */
   toBroadcast<E extends keyof Events>(broadcastId: BroadcastId, event: E, ...args: Parameters<Events[E]>): void;
+  /**
+   * To the broadcast's connections on this node only: what depends on the node a client is
+   * served by (its media: new producers, interruptions; and the count this node added up).
+   */
+  toBroadcastHere<E extends keyof Events>(broadcastId: BroadcastId, event: E, ...args: Parameters<Events[E]>): void;
   toPeer<E extends keyof Events>(peerId: string, event: E, ...args: Parameters<Events[E]>): void;
   join(peerId: string, broadcastId: BroadcastId): void;
   leave(peerId: string, broadcastId: BroadcastId): void;
@@ -29,3 +35,20 @@ export interface Recorder {
 export interface SunsetGate {
   assertAllowed(action: 'broadcast' | 'chat' | 'heart'): void;
 }
+
+/** Adds up a broadcast's viewer counts over the nodes that serve it (signaling/cluster/RedisViewerTally.ts). */
+export interface ViewerTally {
+  /** Whether other nodes count too (their changes must be picked up by polling). */
+  readonly shared: boolean;
+  /** This node counts `localCount` viewers of `broadcastId`; resolves to the total over nodes. */
+  report(broadcastId: BroadcastId, localCount: number): Promise<number>;
+  /** This node no longer serves `broadcastId`. */
+  withdraw(broadcastId: BroadcastId): Promise<void>;
+}
+
+/** The one-host tally: this node's count is the count. */
+export const localTally: ViewerTally = {
+  shared: false,
+  report: (_id, localCount) => Promise.resolve(localCount),
+  withdraw: () => Promise.resolve(),
+};

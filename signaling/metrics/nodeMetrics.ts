@@ -11,12 +11,14 @@ export interface NodeMetricsDeps {
   /** Broadcasts live or reconnecting (the database's count: every node's). */
   liveBroadcasts: () => Promise<number>;
   queues: () => readonly Queue[];
+  /** Several nodes: pipes this node feeds, by edge node, and the relays it is fed through. */
+  cluster?: { pipesByNode(): Map<string, number>; relays(): number };
 }
 
 /**
  * The metrics of a signalling + SFU node: its mediasoup workers (CPU from
  * getResourceUsage, routers, transports, producers and consumers by kind, pipe consumers),
- * socket.io connections and live broadcasts, on top of the common ones (commonMetrics.ts).
+ * socket.io connections, live broadcasts and, on several nodes, pipes and relays, on top of the common ones (commonMetrics.ts).
  */
 export function createNodeMetrics(d: NodeMetricsDeps): Registry {
   const registry = createRegistry({ process: 'signaling', dataDir: d.dataDir, queues: d.queues });
@@ -86,5 +88,12 @@ export function createNodeMetrics(d: NodeMetricsDeps): Registry {
       this.set(await d.liveBroadcasts());
     },
   });
+  const cluster = d.cluster;
+  if (cluster) {
+    media('spyglass_cluster_pipes', 'pipes this node (as origin) feeds, by edge node', ['edge_node'], (g) => {
+      for (const [node, n] of cluster.pipesByNode()) g.set({ edge_node: node }, n);
+    });
+    media('spyglass_cluster_relays', 'broadcasts this node serves through a pipe from their origin', [], (g) => g.set(cluster.relays()));
+  }
   return registry;
 }

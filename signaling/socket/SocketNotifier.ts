@@ -18,6 +18,7 @@ export class SocketNotifier implements Notifier {
   }
 
   toBroadcast: Notifier['toBroadcast'] = (id, event, ...args) => void this.#io.to(room(id)).emit(event, ...args);
+  toBroadcastHere: Notifier['toBroadcastHere'] = (id, event, ...args) => void this.#io.local.to(room(id)).emit(event, ...args);
   toPeer: Notifier['toPeer'] = (peerId, event, ...args) => void this.#io.to(peerId).emit(event, ...args);
   join(peerId: string, id: BroadcastId): void {
     this.#io.in(peerId).socketsJoin(room(id));

@@ -20,6 +20,8 @@ export interface BroadcastRecord {
   /** ISO-8601 UTC once ended, else null. */
   endedAt: string | null;
   endReason: string | null;
+  /** The node it is (or was last) on air on; null on one host. */
+  originNode: string | null;
   /** Users who may watch a private broadcast besides its owner. */
   invitees: UserId[];
 }
@@ -62,6 +64,7 @@ function toRecord(row: BroadcastRow, invitees: UserId[]): BroadcastRecord {
     startedAt: toIso(row.started_at),
     endedAt: row.ended_at === null ? null : toIso(row.ended_at),
     endReason: row.end_reason,
+    originNode: row.origin_node,
     invitees,
   };
 }
@@ -115,14 +118,14 @@ export class BroadcastStore {
    * Throws AppError ALREADY_LIVE when the owner has a broadcast that has not ended, NOT_FOUND
    * when the owner or an invitee does not exist.
    */
-  async create(b: { ownerId: UserId; title: string; visibility: Visibility; inviteeIds: UserId[] }): Promise<BroadcastRecord> {
+  async create(b: { ownerId: UserId; title: string; visibility: Visibility; inviteeIds: UserId[]; originNode?: string | null }): Promise<BroadcastRecord> {
     const id = newBroadcastId();
     const invitees = [...new Set(b.inviteeIds)].filter((u) => u !== b.ownerId);
     await this.#db.transaction().execute(async (trx) => {
       try {
         await trx
           .insertInto('broadcasts')
-          .values({ id, owner_id: b.ownerId, title: b.title, visibility: b.visibility, status: 'live', started_at: this.#clock() })
+          .values({ id, owner_id: b.ownerId, title: b.title, visibility: b.visibility, status: 'live', started_at: this.#clock(), origin_node: b.originNode ?? null })
           .execute();
         if (invitees.length > 0) {
           await trx
@@ -233,6 +236,25 @@ export class BroadcastStore {
   /** Marks a broadcast live or reconnecting. No-op when it has ended or does not exist: an ended broadcast never comes back. */
   async setStatus(id: BroadcastId, status: 'live' | 'reconnecting'): Promise<void> {
     await this.#db.updateTable('broadcasts').set({ status }).where('id', '=', id).where('status', '<>', 'ended').execute();
+  }
+
+  /** Records the node a broadcast moved to (another node took it over). No-op once ended. */
+  async setOriginNode(id: BroadcastId, node: string | null): Promise<void> {
+    await this.#db.updateTable('broadcasts').set({ origin_node: node }).where('id', '=', id).where('status', '<>', 'ended').execute();
+  }
+
+  /**
+   * Ends a broadcast if it is not ended yet; true only for the caller whose update ended it
+   * (several nodes may try at once: exactly one is told true).
+   */
+  async endIfLive(id: BroadcastId, reason: string): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('broadcasts')
+      .set({ status: 'ended', ended_at: this.#clock(), end_reason: reason })
+      .where('id', '=', id)
+      .where('status', '<>', 'ended')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   /**

@@ -236,6 +236,15 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('archives').dropColumn('deleted_at').execute();
       },
     },
+    '0006_broadcasts_origin_node': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // The node a broadcast is on air on (several nodes share one database).
+        await db.schema.alterTable('broadcasts').addColumn('origin_node', 'text').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('broadcasts').dropColumn('origin_node').execute();
+      },
+    },
   };
 }
 

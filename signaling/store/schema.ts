@@ -57,6 +57,8 @@ export interface BroadcastsTable {
   started_at: number;
   ended_at: number | null;
   end_reason: string | null;
+  /** The node that hosts it (its origin; docs/scale.md); null on one host and for older rows. */
+  origin_node: string | null;
 }
 
 export interface BroadcastInviteesTable {

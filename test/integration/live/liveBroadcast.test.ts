@@ -6,7 +6,9 @@ import type { EndReason } from '../../../common/protocol/events.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import type { WorkerPool } from '../../../sfu/index.ts';
 import { LiveBroadcast } from '../../../signaling/live/LiveBroadcast.ts';
-import type { Notifier, Recorder } from '../../../signaling/live/ports.ts';
+import { localTally, type Notifier, type Recorder } from '../../../signaling/live/ports.ts';
+import { LocalBroadcastDirectory } from '../../../common/cluster/BroadcastDirectory.ts';
+import { OriginLease } from '../../../signaling/cluster/OriginLease.ts';
 import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
@@ -17,6 +19,7 @@ function recordingNotifier() {
   const sent: Array<{ to: string; event: string; payload: unknown }> = [];
   const notifier: Notifier = {
     toBroadcast: (id, event, ...args) => void sent.push({ to: `b:${id}`, event, payload: args[0] }),
+    toBroadcastHere: (id, event, ...args) => void sent.push({ to: `b:${id}@here`, event, payload: args[0] }),
     toPeer: (peerId, event, ...args) => void sent.push({ to: peerId, event, payload: args[0] }),
     join: () => undefined,
     leave: () => undefined,
@@ -44,6 +47,8 @@ describe('LiveBroadcast (real mediasoup, real SQLite store)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const directory = new LocalBroadcastDirectory(5000);
+
   async function make(o: { graceSeconds?: number; recorder?: Recorder } = {}) {
     const record = await stores.broadcasts.create({ ownerId: owner.id, title: 'test', visibility: 'public', inviteeIds: [] });
     const { notifier, sent } = recordingNotifier();
@@ -54,6 +59,9 @@ describe('LiveBroadcast (real mediasoup, real SQLite store)', () => {
       createMedia: () => createTestBroadcast(pool),
       stores,
       notifier,
+      tally: localTally,
+      countRefreshMs: 1000,
+      lease: (await OriginLease.take({ directory, broadcastId: record.id, nodeId: 'local', renewMs: 1000, logger: silentLogger() }))!,
       recorder: o.recorder,
       logger: silentLogger(),
       graceSeconds: o.graceSeconds ?? 60,

@@ -1,0 +1,158 @@
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import { RedisBroadcastDirectory, type BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
+import { NodeRegistry } from '../../common/cluster/NodeRegistry.ts';
+import type { Config } from '../../common/config.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import { RedisRpc } from '../../common/redisRpc.ts';
+import type { Broadcast } from '../../sfu/Broadcast.ts';
+import type { WorkerPool } from '../../sfu/WorkerPool.ts';
+import type { Closers } from '../Closers.ts';
+import type { Notifier, Recorder } from '../live/ports.ts';
+import type { Stores } from '../store/index.ts';
+import { EdgeRelays } from './EdgeRelays.ts';
+import { OrphanSweeper } from './OrphanSweeper.ts';
+import { PipeServer } from './PipeServer.ts';
+import { RedisViewerTally } from './RedisViewerTally.ts';
+
+/** How often pipes, relays and orphans are checked against the registry and the directory. */
+const CHECK_MS = 1000;
+/** How long a node waits for another to answer a pipe request. */
+const RPC_TIMEOUT_MS = 3000;
+/** With several nodes, how often each adds up the viewer counts of what it serves. */
+export const COUNT_REFRESH_MS = 1000;
+
+export interface ClusterNodeOptions {
+  config: Config;
+  logger: Logger;
+  pool: WorkerPool;
+  notifier: Notifier;
+  closers: Closers;
+}
+
+/** What the node serves once the live domain exists. */
+export interface ClusterServeOptions {
+  /** Where clients reach this node (for the registry). */
+  url: string;
+  /** The media of a broadcast this node is the origin of. */
+  originMedia: (id: BroadcastId) => Broadcast | undefined;
+  stores: Stores;
+  recorder: Recorder | undefined;
+}
+
+/**
+ * This process as one node of several (`cluster.enabled`; docs/scale.md): its id, its entry
+ * in the node registry, the broadcast directory, the viewer tally, the relays of broadcasts
+ * hosted elsewhere, the pipe server for its own broadcasts, and the sweeper that ends the
+ * broadcasts of dead nodes. Built before the live domain (which takes the directory, the
+ * tally and the relays), then {@link serve}d once the live domain and the URL exist.
+ * Everything it opens is pushed onto the process's closers.
+ */
+export class ClusterNode {
+  readonly nodeId: string;
+  readonly directory: BroadcastDirectory;
+  readonly tally: RedisViewerTally;
+  readonly relays: EdgeRelays;
+  readonly registry: NodeRegistry;
+  readonly #o: ClusterNodeOptions;
+  readonly #rpc: RedisRpc;
+  #pipes: PipeServer | undefined;
+
+  private constructor(o: ClusterNodeOptions, nodeId: string, redis: Redis, rpc: RedisRpc) {
+    const { config, logger } = o;
+    this.#o = o;
+    this.nodeId = nodeId;
+    this.#rpc = rpc;
+    const prefix = config.queuePrefix;
+    this.registry = new NodeRegistry({ redis, prefix, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs, logger: logger.child({ component: 'nodes' }) });
+    this.directory = new RedisBroadcastDirectory({ redis, prefix, ttlMs: config.cluster.ttlMs });
+    this.tally = new RedisViewerTally({ redis, prefix, nodeId, entryTtlMs: 3 * COUNT_REFRESH_MS });
+    this.relays = new EdgeRelays({
+      rpc,
+      queuePrefix: prefix,
+      nodeId,
+      directory: this.directory,
+      pool: o.pool,
+      maxViewersPerRouter: config.mediasoup.maxViewersPerRouter,
+      notifier: o.notifier,
+      tally: this.tally,
+      countRefreshMs: COUNT_REFRESH_MS,
+      idleMs: config.cluster.relayIdleMs,
+      checkMs: CHECK_MS,
+      rpcTimeoutMs: RPC_TIMEOUT_MS,
+      logger: logger.child({ component: 'relays' }),
+    });
+  }
+
+  /** Connects to Redis and starts answering other nodes' pipe announcements. */
+  static async open(o: ClusterNodeOptions): Promise<ClusterNode> {
+    const { config, logger, closers } = o;
+    const nodeId = config.cluster.nodeId ?? defaultNodeId(config.http.port);
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined); // each user logs its own failures
+    closers.push('cluster Redis', () => redis.disconnect());
+    const rpc = new RedisRpc(config.redisUrl, logger.child({ component: 'cluster-rpc' }));
+    closers.push('cluster rpc', () => rpc.close());
+    await rpc.ready();
+    const node = new ClusterNode(o, nodeId, redis, rpc);
+    await node.relays.start();
+    closers.push('relays', () => node.relays.close());
+    return node;
+  }
+
+  /** Pipes for this node's broadcasts, the sweeper of dead nodes' broadcasts, and the heartbeat. */
+  async serve(s: ClusterServeOptions): Promise<void> {
+    const { config, logger, pool, notifier, closers } = this.#o;
+    const pipes = new PipeServer({
+      rpc: this.#rpc,
+      queuePrefix: config.queuePrefix,
+      nodeId: this.nodeId,
+      lookup: s.originMedia,
+      aliveNodes: async () => new Set((await this.registry.list()).map((n) => n.id)),
+      checkMs: CHECK_MS,
+      rpcTimeoutMs: RPC_TIMEOUT_MS,
+      logger: logger.child({ component: 'pipes' }),
+    });
+    await pipes.start();
+    this.#pipes = pipes;
+    closers.push('pipes', () => pipes.close());
+    const sweeper = new OrphanSweeper({
+      stores: s.stores,
+      directory: this.directory,
+      notifier,
+      recorder: s.recorder,
+      isOriginHere: (id) => s.originMedia(id) !== undefined,
+      graceMs: config.live.graceSeconds * 1000,
+      intervalMs: CHECK_MS,
+      logger: logger.child({ component: 'orphans' }),
+    });
+    sweeper.start();
+    closers.push('orphan sweeper', () => sweeper.close());
+    const startedAt = new Date().toISOString();
+    await this.registry.start(() => ({
+      id: this.nodeId,
+      url: s.url,
+      announcedAddress: config.mediasoup.announcedAddress ?? null,
+      startedAt,
+      load: {
+        routers: pool.workers.reduce((n, w) => n + w.routerCount, 0),
+        consumers: pool.workers.reduce((n, w) => n + w.consumerCount, 0),
+        workers: pool.workers.map((w) => ({ index: w.index, pid: w.pid })),
+      },
+    }));
+    closers.push('node registry', () => this.registry.close());
+    logger.info({ nodeId: this.nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, 'registered as a node');
+  }
+
+  /** Pipes open to each edge node (for /metrics). */
+  pipesByNode(): Map<string, number> {
+    return this.#pipes?.pipesByNode() ?? new Map();
+  }
+}
+
+/** The host name and the HTTP port; with port 0 (tests), the process id instead. */
+function defaultNodeId(port: number): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 50) || 'node';
+  return `${host}-${port === 0 ? `p${process.pid}` : port}`;
+}

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
+import { EdgeRequestSchema, PipeOpenedSchema, pipeChannels, type EdgeRequest } from '../../common/cluster/pipeProtocol.ts';
+import { AppError, describeZodError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { RedisRpc } from '../../common/redisRpc.ts';
+import { Broadcast } from '../../sfu/Broadcast.ts';
+import type { WorkerPool } from '../../sfu/WorkerPool.ts';
+import type { Notifier, ViewerTally } from '../live/ports.ts';
+import { RelayedBroadcast } from '../live/RelayedBroadcast.ts';
+import type { BroadcastRecord } from '../store/BroadcastStore.ts';
+
+export interface EdgeRelaysOptions {
+  rpc: RedisRpc;
+  queuePrefix: string;
+  nodeId: string;
+  directory: BroadcastDirectory;
+  pool: WorkerPool;
+  maxViewersPerRouter: number;
+  notifier: Notifier;
+  tally: ViewerTally;
+  countRefreshMs: number;
+  /** A relay with no viewer closes after this long. */
+  idleMs: number;
+  /** How often each relay's origin claim is checked. */
+  checkMs: number;
+  /** How long the origin may take to answer. */
+  rpcTimeoutMs: number;
+  logger: Logger;
+}
+
+interface Entry {
+  broadcastId: BroadcastId;
+  pipeId: string;
+  originNodeId: string;
+  /** The origin's claim token when the pipe opened: a new claim (a new origin) ends the relay. */
+  token: number;
+  media: Broadcast;
+  relay: RelayedBroadcast | undefined;
+}
+
+/**
+ * This node's side of media across nodes (common/cluster/pipeProtocol.ts): the relays of
+ * broadcasts whose origin is another node, one per broadcast, opened on the first join and
+ * fed through a pipe from the origin. Serves the origin's announcements (new and closed
+ * producers, a closed pipe) and closes a relay whose origin's claim lapsed or changed hands.
+ */
+export class EdgeRelays {
+  readonly #o: EdgeRelaysOptions;
+  readonly #log: Logger;
+  readonly #byBroadcast = new Map<BroadcastId, Entry>();
+  readonly #byPipe = new Map<string, Entry>();
+  readonly #opening = new Map<BroadcastId, Promise<RelayedBroadcast>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(o: EdgeRelaysOptions) {
+    this.#o = o;
+    this.#log = o.logger;
+  }
+
+  async start(): Promise<void> {
+    await this.#o.rpc.serve(pipeChannels(this.#o.queuePrefix, this.#o.nodeId).edge, (payload) => this.#handle(payload));
+    this.#timer = setInterval(() => void this.#check(), this.#o.checkMs);
+    this.#timer.unref();
+  }
+
+  /** The relay of `id` here, if open. */
+  get(id: BroadcastId): RelayedBroadcast | undefined {
+    const relay = this.#byBroadcast.get(id)?.relay;
+    return relay && !relay.closed ? relay : undefined;
+  }
+
+  get count(): number {
+    return this.#byBroadcast.size;
+  }
+
+  /**
+   * The relay of a live broadcast hosted by another node, opened if needed.
+   * @throws AppError('UNAVAILABLE') when no node is its origin right now (it is moving, or
+   *   its origin died and its broadcaster has not resumed yet) or the origin does not answer.
+   */
+  relay(record: BroadcastRecord): Promise<RelayedBroadcast> {
+    const open = this.get(record.id);
+    if (open) return Promise.resolve(open);
+    if (this.#closed) return Promise.reject(new AppError('UNAVAILABLE', 'this server is shutting down'));
+    let opening = this.#opening.get(record.id);
+    if (!opening) {
+      opening = this.#open(record).finally(() => this.#opening.delete(record.id));
+      this.#opening.set(record.id, opening);
+    }
+    return opening;
+  }
+
+  /** Closes every relay. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    for (const entry of [...this.#byBroadcast.values()]) this.#closeEntry(entry, 'shutdown');
+  }
+
+  async #open(record: BroadcastRecord): Promise<RelayedBroadcast> {
+    const claim = await this.#o.directory.lookup(record.id).catch(() => {
+      throw new AppError('UNAVAILABLE', 'the broadcast directory does not answer; try again');
+    });
+    if (!claim || claim.nodeId === this.#o.nodeId) {
+      throw new AppError('UNAVAILABLE', 'this broadcast is moving between servers; try again in a moment');
+    }
+    const logger = this.#log.child({ broadcastId: record.id, originNodeId: claim.nodeId });
+    const media = await Broadcast.create({ id: record.id, pool: this.#o.pool, maxViewersPerRouter: this.#o.maxViewersPerRouter, logger });
+    // Registered before the origin is asked: it may announce producers before it answers.
+    const entry: Entry = { broadcastId: record.id, pipeId: randomUUID(), originNodeId: claim.nodeId, token: claim.token, media, relay: undefined };
+    this.#byBroadcast.set(record.id, entry);
+    this.#byPipe.set(entry.pipeId, entry);
+    try {
+      const feed = await media.openFeed();
+      const answer = await this.#o.rpc.call(
+        pipeChannels(this.#o.queuePrefix, claim.nodeId).origin,
+        { op: 'open', broadcastId: record.id, pipeId: entry.pipeId, edgeNodeId: this.#o.nodeId, edge: feed.endpoint },
+        this.#o.rpcTimeoutMs,
+      );
+      const opened = PipeOpenedSchema.safeParse(answer);
+      if (!opened.success) throw new AppError('UNAVAILABLE', `the origin answered a malformed pipe: ${describeZodError(opened.error)}`);
+      await feed.connect(opened.data.origin);
+      for (const p of opened.data.producers) await media.addFedProducer(p);
+      if (this.#closed || media.closed) throw new AppError('UNAVAILABLE', 'the relay closed while opening; join again');
+      const relay = new RelayedBroadcast({
+        record,
+        media,
+        notifier: this.#o.notifier,
+        tally: this.#o.tally,
+        countRefreshMs: this.#o.countRefreshMs,
+        idleMs: this.#o.idleMs,
+        logger,
+      });
+      entry.relay = relay;
+      relay.on('close', (reason) => {
+        this.#forget(entry);
+        if (reason !== 'origin-closed') this.#tellOrigin(entry);
+      });
+      logger.info({ pipeId: entry.pipeId, producers: opened.data.producers.length }, 'relay opened');
+      return relay;
+    } catch (err) {
+      this.#forget(entry);
+      media.close('stopped');
+      this.#tellOrigin(entry);
+      if (err instanceof AppError && err.code === 'NOT_FOUND') {
+        // The origin no longer hosts it (it just ended or moved).
+        throw new AppError('UNAVAILABLE', 'this broadcast is moving between servers; try again in a moment', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async #handle(payload: unknown): Promise<{ ok: true }> {
+    const parsed = EdgeRequestSchema.safeParse(payload);
+    if (!parsed.success) throw new AppError('VALIDATION_FAILED', describeZodError(parsed.error));
+    const req: EdgeRequest = parsed.data;
+    const entry = this.#byPipe.get(req.pipeId);
+    if (!entry || entry.broadcastId !== req.broadcastId) throw new AppError('NOT_FOUND', 'no such pipe on this node');
+    switch (req.op) {
+      case 'producer':
+        await entry.media.addFedProducer(req.producer);
+        break;
+      case 'producer-closed':
+        entry.media.closeFedProducer(req.producerId);
+        break;
+      case 'closed':
+        this.#closeEntry(entry, 'origin-closed');
+        break;
+    }
+    return { ok: true };
+  }
+
+  /** Closes relays whose origin claim lapsed or changed hands (the origin died or moved). */
+  async #check(): Promise<void> {
+    for (const entry of [...this.#byBroadcast.values()]) {
+      if (!entry.relay) continue;
+      let claim;
+      try {
+        claim = await this.#o.directory.lookup(entry.broadcastId);
+      } catch {
+        return; // Redis away: keep serving what flows
+      }
+      if (!claim || claim.nodeId !== entry.originNodeId || claim.token !== entry.token) this.#closeEntry(entry, 'origin-lost');
+    }
+  }
+
+  #closeEntry(entry: Entry, reason: 'origin-closed' | 'origin-lost' | 'shutdown'): void {
+    if (entry.relay) entry.relay.close(reason);
+    else {
+      this.#forget(entry);
+      entry.media.close('stopped');
+    }
+  }
+
+  #forget(entry: Entry): void {
+    if (this.#byBroadcast.get(entry.broadcastId) === entry) this.#byBroadcast.delete(entry.broadcastId);
+    this.#byPipe.delete(entry.pipeId);
+  }
+
+  #tellOrigin(entry: Entry): void {
+    const { broadcastId } = entry;
+    this.#o.rpc
+      .call(pipeChannels(this.#o.queuePrefix, entry.originNodeId).origin, { op: 'close', broadcastId, pipeId: entry.pipeId, edgeNodeId: this.#o.nodeId }, this.#o.rpcTimeoutMs)
+      .catch((err: unknown) => this.#log.debug({ err, pipeId: entry.pipeId }, 'the origin did not hear that a pipe closed (it closes it when this node lapses)'));
+  }
+}
