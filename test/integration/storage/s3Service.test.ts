@@ -32,14 +32,6 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     rgw = await startRgw();
     const storage = { kind: 's3' as const, endpoint: rgw.endpoint, region: rgw.region, bucket: 'spyglass-service', prefix: 'it', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true };
     server = await startTestServer({ storage });
-    workers = await spawnWorkers(server.config, {
-      SPYGLASS_STORAGE: 's3',
-      SPYGLASS_S3_ENDPOINT: rgw.endpoint,
-      SPYGLASS_S3_BUCKET: 'spyglass-service',
-      SPYGLASS_S3_PREFIX: 'it',
-      SPYGLASS_S3_ACCESS_KEY: rgw.accessKeyId,
-      SPYGLASS_S3_SECRET_KEY: rgw.secretAccessKey,
-    });
     bucket = new S3Storage({ ...storage });
     owner = await signUp(server.url, 's3owner');
     socket = await connect(server.url, owner.token);
@@ -53,7 +45,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     mp4 = readFileSync(path.join(tmp, 'replay.mp4'));
     await bucket.writeFile(`replays/${broadcastId}/replay.mp4`, mp4);
     await bucket.writeFile(`replays/${broadcastId}/poster.jpg`, readFileSync(path.join(tmp, 'poster.jpg')));
-    await server.stores.replays.applyOutput(broadcastId, 'ready', {
+    const applied = await server.stores.replays.applyOutput(broadcastId, 'ready', {
       durationMs: 2000,
       width: 320,
       height: 180,
@@ -62,6 +54,17 @@ describe('the service on S3 storage (Ceph RGW)', () => {
       webm: null,
       hls: null,
       mp4: { name: 'replay.mp4', sizeBytes: mp4.length, sha256: createHash('sha256').update(mp4).digest('hex') },
+    });
+    expect(applied).toBe(true);
+    // The workers start only now: the finalize job of that media-less broadcast, queued at its
+    // stop, would otherwise race this hand-made replay and mark it failed first.
+    workers = await spawnWorkers(server.config, {
+      SPYGLASS_STORAGE: 's3',
+      SPYGLASS_S3_ENDPOINT: rgw.endpoint,
+      SPYGLASS_S3_BUCKET: 'spyglass-service',
+      SPYGLASS_S3_PREFIX: 'it',
+      SPYGLASS_S3_ACCESS_KEY: rgw.accessKeyId,
+      SPYGLASS_S3_SECRET_KEY: rgw.secretAccessKey,
     });
   }, 180_000);
   afterAll(async () => {
