@@ -12,7 +12,8 @@ import type { ClientSocket } from './server.ts';
  * plainWebRtc.ts): a broadcaster and viewers that go through the whole socket.io protocol
  * and behave as the web client does (web/src/pages/live.ts, watch.ts): socket.io reconnects
  * by itself; after a reconnection or a `broadcast:interrupted` the broadcaster resumes and
- * re-publishes, a viewer joins again from scratch; `broadcast:ended` is final.
+ * re-publishes, a viewer joins again from scratch (and on `producer:new` of a kind it lacks);
+ * `broadcast:ended` is final.
  *
  * The broadcaster's media is ffmpeg replaying a clip as RTP (bench/lib/media.ts), relayed
  * from one local socket to its send transport's port. A viewer receives on one UDP socket
@@ -200,7 +201,9 @@ export class PlainBroadcaster {
     }
   }
 
+  /** Stops sending and disconnects. Idempotent. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     await this.#sender.stop();
     this.#relay.close();
@@ -347,6 +350,10 @@ class PlainViewer {
     });
     socket.on('broadcast:ended', (e) => {
       if (e.broadcastId === broadcastId) this.#ended(e.reason);
+    });
+    // Joined before the broadcaster (re-)published a track: consume it (the web client does too).
+    socket.on('producer:new', (e) => {
+      if (e.broadcastId === broadcastId && ![...this.#streams.values()].some((st) => st.kind === e.kind)) void this.join();
     });
     let first = !socket.connected;
     socket.on('connect', () => {

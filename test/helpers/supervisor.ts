@@ -40,16 +40,17 @@ export interface Supervisor {
  * Starts `node --import tsx scripts/start.ts` (what `npm start` runs after setup and the web
  * build) with its own data dir, queue prefix, HTTP port and media port ranges, and the
  * plain-RTP stand-in for WebRTC in the signalling process. Resolves once it prints its URL.
+ * `entry: 'signaling/main.ts'` starts the signalling process alone (one node, no supervisor).
  */
-export async function startSupervisor(env: Record<string, string> = {}): Promise<Supervisor> {
+export async function startSupervisor(env: Record<string, string> = {}, entry = 'scripts/start.ts'): Promise<Supervisor> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-supervised-'));
-  const queuePrefix = testQueuePrefix();
+  const queuePrefix = env.SPYGLASS_QUEUE_PREFIX ?? testQueuePrefix();
   const port = await freePort();
   const redisUrl = env.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   // Port blocks of their own, away from the defaults other test servers use.
   const rtc = 50_000 + randomInt(0, 9) * 1000;
   const rec = 60_000 + randomInt(0, 25) * 200;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
