@@ -85,8 +85,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   let db: Kysely<DB>;
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, types: pgTypes });
-    // An idle client losing its connection (server restart) must not crash the process.
+    // A client losing its connection (a server restart) must not crash the process: the pool
+    // hears idle clients' errors; a checked-out client between queries (Kysely holds one for a
+    // transaction) emits its own, which the query in flight or the next one reports.
     pool.on('error', (err) => opts.logger.warn({ err }, 'postgres idle client error'));
+    pool.on('connect', (client) => client.on('error', (err) => opts.logger.debug({ err }, 'postgres client lost its connection')));
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (opts.sqlitePath !== ':memory:') mkdirSync(path.dirname(path.resolve(opts.sqlitePath)), { recursive: true });
