@@ -19,7 +19,7 @@ describe('PostgreSQL drops a connection held by a transaction', () => {
 
   it('fails the transaction and raises no uncaught exception; the pool serves the next query', async () => {
     db = await createTestDatabase();
-    const handle = await openDatabase({ databaseUrl: db.url, logger: createLogger({ level: 'silent' }) });
+    const handle = await openDatabase({ databaseUrl: db.url, sqlitePath: '/nonexistent/ignored.db', logger: createLogger({ level: 'silent' }) });
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.prependListener('uncaughtException', onUncaught);
