@@ -47,8 +47,9 @@ export async function startSupervisor(env: Record<string, string> = {}, entry = 
   const queuePrefix = env.SPYGLASS_QUEUE_PREFIX ?? testQueuePrefix();
   const port = await freePort();
   const redisUrl = env.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  // Port blocks of their own, away from the defaults other test servers use.
-  const rtc = 50_000 + randomInt(0, 9) * 1000;
+  // Port blocks of their own, away from the defaults other test servers use, and below the
+  // kernel's ephemeral range (32768–60999), where tests that ask for a free port get theirs.
+  const rtc = 20_000 + randomInt(0, 10) * 1000;
   const rec = 60_000 + randomInt(0, 25) * 200;
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
