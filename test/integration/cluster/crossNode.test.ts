@@ -144,11 +144,12 @@ describe('two nodes: a broadcast on A watched on B', () => {
     const origin = pipeChannels(a!.config.queuePrefix, 'node-a').origin;
     const edge = { ip: '127.0.0.1', port: 40000, srtp: { cryptoSuite: 'AEAD_AES_256_GCM', keyBase64: `${'A'.repeat(59)}=` } };
     const open = (over: Record<string, unknown>) => ({ op: 'open', broadcastId: caster.broadcastId, pipeId: randomUUID(), edgeNodeId: 'node-b', edge, ...over });
-    const codeOf = (payload: unknown) =>
-      rpc!.call(origin, payload, 3000).then(
+    const codeOn = (channel: string, payload: unknown) =>
+      rpc!.call(channel, payload, 3000).then(
         () => 'answered',
         (err: unknown) => (err instanceof AppError ? err.code : String(err)),
       );
+    const codeOf = (payload: unknown) => codeOn(origin, payload);
     try {
       expect(await codeOf({ op: 'open' })).toBe('VALIDATION_FAILED');
       expect(await codeOf(open({ edge: { ...edge, ip: 'not-an-ip' } }))).toBe('VALIDATION_FAILED');
@@ -161,11 +162,7 @@ describe('two nodes: a broadcast on A watched on B', () => {
       expect(await codeOf({ op: 'close', broadcastId: caster.broadcastId, pipeId: randomUUID(), edgeNodeId: 'node-b' })).toBe('answered');
       // The edge's channel refuses announcements for pipes it did not open.
       const toEdge = pipeChannels(a!.config.queuePrefix, 'node-b').edge;
-      const edgeCode = await rpc!.call(toEdge, { op: 'closed', broadcastId: caster.broadcastId, pipeId: randomUUID() }, 3000).then(
-        () => 'answered',
-        (err: unknown) => (err instanceof AppError ? err.code : String(err)),
-      );
-      expect(edgeCode).toBe('NOT_FOUND');
+      expect(await codeOn(toEdge, { op: 'closed', broadcastId: caster.broadcastId, pipeId: randomUUID() })).toBe('NOT_FOUND');
       expect(a!.cluster!.pipesByNode().size).toBe(0);
       expect(a!.live.onAir(caster.broadcastId as BroadcastId)).toBeDefined();
     } finally {
