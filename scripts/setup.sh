@@ -30,7 +30,9 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 PKGS=(ffmpeg redis-tools g++ make python3 pkg-config meson ninja-build libssl-dev libuv1-dev libsrtp2-dev
   libusrsctp-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler util-linux procps)
 # Ceph (one monitor, one OSD, radosgw): the real S3 server the storage tests run against (scripts/start-rgw.sh).
-[ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip ceph-mon ceph-osd radosgw ceph-common curl)
+# socat forwards the machine's services onto the bridge of hosts in network namespaces, and
+# nftables drops packets on a link between them (scripts/cluster/: the many-hosts tests, `npm run cluster`).
+[ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip ceph-mon ceph-osd radosgw ceph-common curl socat nftables iproute2)
 missing=()
 PG_FRESH=0
 for p in "${PKGS[@]}"; do

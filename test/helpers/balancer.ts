@@ -1,5 +1,10 @@
 import net from 'node:net';
 
+export interface Backend {
+  host: string;
+  port: number;
+}
+
 /**
  * A TCP load balancer in front of several Spyglass nodes, as a deployment has one (docs/scale.md):
  * each new connection goes to the first backend, in order, that accepts it, so that a client
@@ -9,18 +14,21 @@ import net from 'node:net';
 export class TcpBalancer {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
-  readonly #backends: number[];
+  readonly #backends: Backend[];
   port = 0;
 
-  private constructor(backends: number[]) {
+  private constructor(backends: Backend[]) {
     this.#backends = backends;
     this.#server = net.createServer((client) => void this.#route(client));
   }
 
-  /** Listens on a free port of 127.0.0.1 in front of `backends` (ports of 127.0.0.1). */
-  static async start(backends: number[]): Promise<TcpBalancer> {
-    const b = new TcpBalancer(backends);
-    await new Promise<void>((resolve) => b.#server.listen(0, '127.0.0.1', () => resolve()));
+  /**
+   * Listens on `port` (default: a free one) of 127.0.0.1 in front of `backends`: ports of
+   * 127.0.0.1, or host and port (e.g. nodes in network namespaces).
+   */
+  static async start(backends: Array<number | Backend>, port = 0): Promise<TcpBalancer> {
+    const b = new TcpBalancer(backends.map((x) => (typeof x === 'number' ? { host: '127.0.0.1', port: x } : x)));
+    await new Promise<void>((resolve) => b.#server.listen(port, '127.0.0.1', () => resolve()));
     b.port = (b.#server.address() as net.AddressInfo).port;
     return b;
   }
@@ -37,8 +45,8 @@ export class TcpBalancer {
   async #route(client: net.Socket): Promise<void> {
     this.#track(client);
     client.pause();
-    for (const port of this.#backends) {
-      const upstream = await connectTo(port);
+    for (const backend of this.#backends) {
+      const upstream = await connectTo(backend);
       if (!upstream) continue;
       this.#track(upstream);
       client.pipe(upstream).pipe(client);
@@ -57,9 +65,9 @@ export class TcpBalancer {
   }
 }
 
-function connectTo(port: number): Promise<net.Socket | undefined> {
+function connectTo(backend: Backend): Promise<net.Socket | undefined> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
+    const s = net.connect(backend.port, backend.host);
     s.once('connect', () => resolve(s));
     s.once('error', () => {
       s.destroy();

@@ -75,6 +75,25 @@ export function inboundStats(page: Page): Promise<InboundStats> {
 }
 
 /**
+ * Frames decoded so far by every inbound video stream of the page's open peer connections,
+ * keyed by connection and SSRC: a stream re-created (a rejoin, another node) is a new key, so
+ * a caller can tell frames of the new stream from those of the old one.
+ */
+export function videoFramesByStream(page: Page): Promise<Record<string, number>> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const out: Record<string, number> = {};
+    for (const [i, pc] of pcs.entries()) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') out[`${i}:${String(s.ssrc)}`] = Number(s.framesDecoded ?? 0);
+      });
+    }
+    return out;
+  });
+}
+
+/**
  * Plays the page's `<video>` from 0 (muted) and resolves with its currentTime (s) at the
  * moment `text` appears in the log named "Chat" — how the replay pages' chat sync is measured.
  */

@@ -1,23 +1,16 @@
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../scripts/cluster/freePort.ts';
 import { dropQueues, testQueuePrefix } from './server.ts';
+
+export { freePort };
 
 const root = path.join(import.meta.dirname, '..', '..');
 /** The plain-RTP stand-in for WebRTC, loaded into the signalling process (see plainWebRtc.ts). */
 export const PLAIN_WEBRTC_PRELOAD = path.join(import.meta.dirname, 'plainWebRtc.preload.mjs');
-
-/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A real `npm start` (scripts/start.ts: signalling + workers processes) on temp data and free ports. */
 export interface Supervisor {
