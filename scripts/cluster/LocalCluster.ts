@@ -72,6 +72,8 @@ export class LocalCluster {
   readonly redisUrl: string;
   readonly #o: LocalClusterOptions;
   readonly #services: HostProcess[] = [];
+  #redis: HostProcess | undefined;
+  #redisDir: string | undefined;
   readonly #dirs: string[] = [];
   #stopped: Promise<void> | undefined;
 
@@ -199,15 +201,33 @@ export class LocalCluster {
   /** The deployment's Redis on the bridge, and the machine's PostgreSQL and object store forwarded onto it. */
   async #startServices(): Promise<void> {
     const bridge = this.network.bridgeAddress;
-    const redisDir = this.#dataDir('redis');
-    this.#service('redis', 'redis-server', ['--bind', bridge, '--port', '6379', '--dir', redisDir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--logfile', path.join(redisDir, 'redis.log')]);
-    await waitForPort(bridge, 6379, 10_000);
+    await this.startRedis();
     const forwards = [new URL(this.#o.databaseUrl), ...(this.#o.s3 ? [new URL(this.#o.s3.endpoint)] : [])];
     for (const u of forwards) {
       const port = Number(u.port || (u.protocol === 'postgres:' || u.protocol === 'postgresql:' ? 5432 : 80));
       this.#service(`forward ${port}`, 'socat', [`TCP-LISTEN:${port},bind=${bridge},fork,reuseaddr`, `TCP:${u.hostname}:${port}`]);
       await waitForPort(bridge, port, 10_000);
     }
+  }
+
+  /**
+   * Starts the deployment's Redis (again, after `stopRedis`): on the bridge, keeping its data
+   * in an append-only file of its own, so that a Redis that comes back has what it had.
+   */
+  async startRedis(): Promise<void> {
+    if (this.#redis?.running) return;
+    this.#redisDir ??= this.#dataDir('redis');
+    const args = ['--bind', this.network.bridgeAddress, '--port', '6379', '--dir', this.#redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
+    this.#redis = this.#service('redis', 'redis-server', [...args, '--protected-mode', 'no', '--logfile', path.join(this.#redisDir, 'redis.log')]);
+    await waitForPort(this.network.bridgeAddress, 6379, 10_000);
+  }
+
+  /** Kills the deployment's Redis (SIGKILL): an outage, until `startRedis`. */
+  async stopRedis(): Promise<void> {
+    const redis = this.#redis;
+    if (!redis?.running) return;
+    redis.kill('SIGKILL');
+    await redis.exited;
   }
 
   #service(name: string, cmd: string, args: string[]): HostProcess {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { RedisBroadcastDirectory, type BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
@@ -89,12 +90,15 @@ export class ClusterNode {
   static async open(o: ClusterNodeOptions): Promise<ClusterNode> {
     const { config, logger, closers } = o;
     const nodeId = config.cluster.nodeId ?? defaultNodeId(config.http.port);
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+    // No offline queue: while Redis is away, what needs it (a join that must find a broadcast's
+    // origin, a heartbeat, a claim) fails at once with UNAVAILABLE and is retried by its caller,
+    // instead of waiting in a queue; what is already flowing (media, open relays) goes on.
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     redis.on('error', () => undefined); // each user logs its own failures
     closers.push('cluster Redis', () => redis.disconnect());
     const rpc = new RedisRpc(config.redisUrl, logger.child({ component: 'cluster-rpc' }));
     closers.push('cluster rpc', () => rpc.close());
-    await rpc.ready();
+    await Promise.all([rpc.ready(), redis.status === 'ready' ? undefined : once(redis, 'ready')]);
     const node = new ClusterNode(o, nodeId, redis, rpc);
     await node.relays.start();
     closers.push('relays', () => node.relays.close());

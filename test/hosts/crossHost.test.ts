@@ -1,13 +1,8 @@
-import { randomBytes, randomInt } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster } from '../../scripts/cluster/LocalCluster.ts';
-import { TcpBalancer } from '../helpers/balancer.ts';
-import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from '../helpers/browser.ts';
+import { inboundStats, videoFramesByStream } from '../helpers/browser.ts';
+import { decodingSteadily, framesOver, Hosts, newStreamDecodingAt } from '../helpers/hosts.ts';
 import { goLiveInPage, signUpInPage, waitUntilSending } from '../helpers/liveUi.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { freePort } from '../helpers/supervisor.ts';
-import { testQueuePrefix } from '../helpers/server.ts';
 
 /**
  * Spyglass on three hosts (network namespaces, each node its own address; scripts/cluster):
@@ -20,120 +15,26 @@ import { testQueuePrefix } from '../helpers/server.ts';
  * (its viewer decodes again through C); kill -9 of the origin A (the broadcaster resumes on C,
  * and the viewers on C decode again). The figures are printed; the thresholds are the issue's.
  */
-const name = `ch${randomInt(0, 1000)}`;
-const subnet = randomInt(1, 99);
-const PORT = 8080;
-
 describe('one broadcast across three hosts', () => {
-  let db: TestDatabase;
-  let cluster: LocalCluster;
-  let browser: Browser;
-  const balancers: TcpBalancer[] = [];
-  const queuePrefix = testQueuePrefix();
+  let hosts: Hosts;
   let host: Page;
   let viewerB: Page;
   let viewerC: Page;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const origins = ports.map((p) => `http://127.0.0.1:${p}`);
-    cluster = await LocalCluster.start({
-      name,
-      subnet,
-      nodes: ['a', 'b', 'c'],
-      workers: false,
-      databaseUrl: db.url,
-      secret: randomBytes(32).toString('hex'),
-      queuePrefix,
-      port: PORT,
-      allowedOrigins: origins,
-      env: {
-        LOG_LEVEL: 'warn',
-        SPYGLASS_RECORDING: 'false',
-        SPYGLASS_CONNECTIONS_PER_ADDRESS: '1000',
-        // A dead node's claims lapse after 2 s (heartbeat every 500 ms).
-        SPYGLASS_HEARTBEAT_MS: '500',
-        SPYGLASS_NODE_TTL_MS: '2000',
-      },
-    });
-    const at = (id: string) => ({ host: cluster.node(id).address, port: PORT });
-    const routes = [
-      [at('a'), at('c')],
-      [at('b'), at('c')],
-      [at('c'), at('b')],
-    ];
-    for (const [i, backends] of routes.entries()) balancers.push(await TcpBalancer.start(backends, ports[i]));
-    browser = await launchChromium();
+    hosts = await Hosts.start({ name: 'ch', nodes: ['a', 'b', 'c'], routes: [['a', 'c'], ['b', 'c'], ['c', 'b']] });
   }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    for (const b of balancers) await b.close();
-    // The cluster's Redis (on its bridge, nothing saved) goes with it.
-    await cluster?.stop();
-    await db?.drop();
-  }, 60_000);
-
-  async function newPage(via: TcpBalancer): Promise<Page> {
-    const context = await browser.newContext({ baseURL: via.url });
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
-
-  /** Frames decoded by `page` over `ms`, and the longest stretch (ms) in which none was (polled every 50 ms). */
-  async function watchFor(page: Page, ms: number): Promise<{ frames: number; longestFreezeMs: number }> {
-    let last = await videoFramesByStream(page);
-    let frames = 0;
-    let lastChange = performance.now();
-    let longest = 0;
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      await page.waitForTimeout(50);
-      const now = await videoFramesByStream(page);
-      const t = performance.now();
-      const more = Object.entries(now).reduce((sum, [k, v]) => sum + Math.max(0, v - (last[k] ?? 0)), 0);
-      if (more > 0) {
-        frames += more;
-        longest = Math.max(longest, t - lastChange);
-        lastChange = t;
-      }
-      last = now;
-    }
-    longest = Math.max(longest, performance.now() - lastChange);
-    return { frames, longestFreezeMs: Math.round(longest) };
-  }
-
-  /**
-   * Milliseconds from `t0` until `page` decodes a frame of a video stream it did not have
-   * before (`before`: its streams then): the stream of its rejoin. Polled every 50 ms.
-   */
-  async function newStreamDecodingAt(page: Page, before: Record<string, number>, t0: number, timeoutMs: number): Promise<number> {
-    while (performance.now() - t0 < timeoutMs) {
-      const now = await videoFramesByStream(page);
-      if (Object.entries(now).some(([k, v]) => !(k in before) && v > 0)) return Math.round(performance.now() - t0);
-      await page.waitForTimeout(50);
-    }
-    throw new Error(`no frame of a new stream within ${timeoutMs} ms`);
-  }
-
-  /** Resolves once `page` decodes frames again, i.e. frames decoded grow for half a second. */
-  async function decodingSteadily(page: Page): Promise<void> {
-    await expect.poll(async () => (await inboundStats(page)).framesDecoded, { timeout: 20_000, interval: 250 }).toBeGreaterThan(10);
-    const first = (await inboundStats(page)).framesDecoded;
-    await expect.poll(async () => (await inboundStats(page)).framesDecoded, { timeout: 10_000 }).toBeGreaterThan(first + 10);
-  }
+  afterAll(() => hosts?.stop(), 60_000);
 
   it('serves a broadcast on A to viewers on B and C, with chat, hearts and the total count', async () => {
-    host = await newPage(balancers[0]!);
+    host = await hosts.page(0);
     await signUpInPage(host, 'harbour_cam');
     const id = await goLiveInPage(host, 'Three hosts, one harbour');
     await waitUntilSending(host);
 
-    viewerB = await newPage(balancers[1]!);
+    viewerB = await hosts.page(1);
     await signUpInPage(viewerB, 'viewer_on_b');
-    viewerC = await newPage(balancers[2]!);
+    viewerC = await hosts.page(2);
     await Promise.all([viewerB.goto(`/watch/${id}`), viewerC.goto(`/watch/${id}`)]);
     for (const viewer of [viewerB, viewerC]) {
       await decodingSteadily(viewer);
@@ -167,21 +68,21 @@ describe('one broadcast across three hosts', () => {
   });
 
   it('keeps B decoding through 2 % loss on the A–B link, without a freeze over 1 s', async () => {
-    await cluster.network.setLoss('a', 'b', 2);
+    await hosts.cluster.network.setLoss('a', 'b', 2);
     try {
-      const lossy = await watchFor(viewerB, 10_000);
+      const lossy = await framesOver(viewerB, 10_000);
       console.log(`2 % loss A–B: B decoded ${lossy.frames} frames in 10 s, longest freeze ${lossy.longestFreezeMs} ms`);
       expect(lossy.frames).toBeGreaterThan(100);
       expect(lossy.longestFreezeMs).toBeLessThan(1000);
     } finally {
-      await cluster.network.setLoss('a', 'b', 0);
+      await hosts.cluster.network.setLoss('a', 'b', 0);
     }
   });
 
   it('moves the viewer of a killed edge node B to C within 5 s', async () => {
     const before = await videoFramesByStream(viewerB);
     const t0 = performance.now();
-    cluster.node('b').process.kill('SIGKILL');
+    hosts.cluster.node('b').process.kill('SIGKILL');
     // The page's peer connection to B dies; socket.io reconnects through the balancer to C and joins again.
     const backMs = await newStreamDecodingAt(viewerB, before, t0, 15_000);
     console.log(`kill -9 of edge B: its viewer decodes again through C ${backMs} ms later`);
@@ -192,7 +93,7 @@ describe('one broadcast across three hosts', () => {
   it('resumes the broadcast on C when the origin A is killed, and the viewers on C decode again', async () => {
     const before = await Promise.all([viewerB, viewerC].map((v) => videoFramesByStream(v)));
     const t0 = performance.now();
-    cluster.node('a').process.kill('SIGKILL');
+    hosts.cluster.node('a').process.kill('SIGKILL');
     // The broadcaster's page reconnects (through its balancer, to C) and resumes once A's claim lapsed.
     const state = host.locator('.broadcast-state');
     await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 5_000, interval: 50 }).toContain('Reconnecting');
