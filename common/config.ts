@@ -149,9 +149,9 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** Seconds a broadcast waits for its broadcaster to reconnect before it ends. Default 30. */
       graceSeconds: z.number().min(0).max(3600).default(30),
-      /** Chat messages allowed per user per broadcast in `chatWindowSeconds`. Default 5 per 10 s. */
+      /** Chat messages allowed per user per broadcast in `chatWindowSeconds` (whole seconds). Default 5 per 10 s. */
       chatBurst: z.number().int().min(1).default(5),
-      chatWindowSeconds: z.number().positive().default(10),
+      chatWindowSeconds: z.number().int().min(1).max(86_400).default(10),
       /** Hearts accepted per user per second. Default 10. */
       heartsPerSecond: z.number().int().min(1).default(10),
       /** Hearts are summed and fanned out once per this interval. Default 250 ms. */

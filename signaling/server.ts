@@ -205,6 +205,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     logger: logger.child({ component: 'live' }),
     graceSeconds: config.live.graceSeconds,
     maxViewersPerRouter: config.mediasoup.maxViewersPerRouter,
+    rateLimits,
     chatBurst: config.live.chatBurst,
     chatWindowSeconds: config.live.chatWindowSeconds,
     heartsPerSecond: config.live.heartsPerSecond,

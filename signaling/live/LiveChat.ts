@@ -1,12 +1,11 @@
-import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { ChatMessage } from '../../common/protocol/events.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
+import type { RateLimits, Throttle } from '../throttle/RateLimits.ts';
 import { HeartAggregator } from './HeartAggregator.ts';
 import type { Notifier } from './ports.ts';
-import { RateLimiter } from './RateLimiter.ts';
 
 /** What chat and hearts need of a broadcast on air here (as its origin or as a relay). */
 export interface ChatRoom {
@@ -19,9 +18,12 @@ export interface LiveChatOptions {
   stores: Stores;
   notifier: Notifier;
   logger: Logger;
-  /** Chat messages per person per broadcast: `chatBurst` per `chatWindowSeconds`. */
+  /** Where the chat and heart counters live (Redis: the limits hold across nodes). */
+  rateLimits: RateLimits;
+  /** Chat messages per person per broadcast: `chatBurst` per `chatWindowSeconds` (whole seconds). */
   chatBurst: number;
   chatWindowSeconds: number;
+  /** Hearts per person (anonymous: per connection) per broadcast and second. */
   heartsPerSecond: number;
   /** Hearts are summed and sent (and stored) once per this interval. */
   heartFlushMs: number;
@@ -33,47 +35,47 @@ export interface LiveChatOptions {
  * Chat and hearts of the live broadcasts, with their rate limits: a message is stored at its
  * offset on the broadcast's timeline (the replay shows it there) and pushed to the broadcast's
  * room; hearts are summed per broadcast and pushed and stored once per interval. Callers have
- * authorised the sender (LiveService).
+ * authorised the sender (LiveService). The limits are fixed windows counted in Redis
+ * (RateLimits), so a person has one allowance whatever node they reach the broadcast through;
+ * the counters lapse with their window, so nothing is forgotten when a broadcast ends.
  */
 export class LiveChat {
   readonly #o: LiveChatOptions;
-  readonly #chatLimiter: RateLimiter;
-  readonly #heartLimiter: RateLimiter;
+  readonly #chatLimit: Throttle;
+  readonly #heartLimit: Throttle;
   readonly #hearts: HeartAggregator<BroadcastId>;
 
   constructor(o: LiveChatOptions) {
     this.#o = o;
-    this.#chatLimiter = new RateLimiter(o.chatBurst, o.chatWindowSeconds * 1000);
-    this.#heartLimiter = new RateLimiter(o.heartsPerSecond, 1000);
+    this.#chatLimit = o.rateLimits.create(
+      'chat',
+      { points: o.chatBurst, durationSeconds: o.chatWindowSeconds },
+      `slow down: at most ${o.chatBurst} messages per ${o.chatWindowSeconds} s`,
+    );
+    this.#heartLimit = o.rateLimits.create('hearts', { points: o.heartsPerSecond, durationSeconds: 1 }, `slow down: at most ${o.heartsPerSecond} hearts per second`);
     this.#hearts = new HeartAggregator(o.heartFlushMs, (id, count) => this.#flushHearts(id, count));
   }
 
+  /** Stores and pushes a message; throws RateLimitedError (RATE_LIMITED) past the sender's allowance. */
   async send(live: ChatRoom, user: UserRecord, text: string): Promise<ChatMessage> {
-    if (!this.#chatLimiter.take(`${live.id}:${user.id}`)) {
-      throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.chatBurst} messages per ${this.#o.chatWindowSeconds} s`);
-    }
+    await this.#chatLimit.take(`${live.id}:${user.id}`);
     const message = await this.#o.stores.chat.add({ broadcastId: live.id, userId: user.id, text, offsetMs: live.offsetMs() });
     this.#o.notifier.toBroadcast(live.id, 'chat:message', message);
     return message;
   }
 
-  /** `actorKey`: the person when signed in, else the connection. */
-  heart(live: ChatRoom, actorKey: string): void {
-    if (!this.#heartLimiter.take(`${live.id}:${actorKey}`)) {
-      throw new AppError('RATE_LIMITED', `slow down: at most ${this.#o.heartsPerSecond} hearts per second`);
-    }
+  /**
+   * Counts a heart for the next flush; throws RateLimitedError (RATE_LIMITED) past the
+   * allowance. `actorKey`: the person when signed in, else the connection.
+   */
+  async heart(live: ChatRoom, actorKey: string): Promise<void> {
+    await this.#heartLimit.take(`${live.id}:${actorKey}`);
     this.#hearts.add(live.id);
   }
 
   /** The broadcast is ending: its pending hearts go out now, while its room still listens. */
   ending(): void {
     this.#hearts.flushNow();
-  }
-
-  /** The broadcast ended: its rate-limit counters are forgotten. */
-  ended(id: BroadcastId): void {
-    this.#chatLimiter.forget(`${id}:`);
-    this.#heartLimiter.forget(`${id}:`);
   }
 
   close(): void {

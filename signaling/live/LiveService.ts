@@ -9,7 +9,7 @@ import type { WorkerPool } from '../../sfu/WorkerPool.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
-import type { Throttle } from '../throttle/RateLimits.ts';
+import type { RateLimits, Throttle } from '../throttle/RateLimits.ts';
 import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
 import type { EdgeRelays } from '../cluster/EdgeRelays.ts';
 import { OriginLease } from '../cluster/OriginLease.ts';
@@ -29,6 +29,8 @@ export interface LiveServiceOptions {
   /** Seconds a broadcast waits for its broadcaster to come back. */
   graceSeconds: number;
   maxViewersPerRouter: number;
+  /** Where chat and heart counters live (LiveChat). */
+  rateLimits: RateLimits;
   chatBurst: number;
   chatWindowSeconds: number;
   heartsPerSecond: number;
@@ -276,7 +278,7 @@ export class LiveService {
   async heart(peer: Peer, { broadcastId }: Request<'heart:send'>): Promise<Responses['heart:send']> {
     this.#o.sunset.assertAllowed('heart');
     const live = await this.#requireParticipant(peer, broadcastId);
-    this.#chat.heart(live, peer.actorKey);
+    await this.#chat.heart(live, peer.actorKey);
     return {};
   }
 
@@ -329,7 +331,6 @@ export class LiveService {
         if (peer.broadcasting === live.id) peer.broadcasting = undefined;
       }
     });
-    live.on('close', () => this.#chat.ended(live.id));
     this.#live.set(record.id, live);
     return live;
   }

@@ -3,9 +3,13 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 
-/** One limit: `points` actions per `durationSeconds`; once spent, blocked for `blockSeconds` (default: the rest of the window). */
+/**
+ * One limit: `points` actions per `durationSeconds` (a fixed window that starts at the key's
+ * first action); once spent, blocked for `blockSeconds` (default: the rest of the window).
+ */
 export interface LimitSpec {
   points: number;
+  /** Whole seconds: Redis expires the counters in whole seconds. */
   durationSeconds: number;
   blockSeconds?: number;
 }
@@ -89,6 +93,10 @@ export class RateLimits {
 
   /** A limit named `name` (unique per deployment); `message` says what was refused. */
   create(name: string, spec: LimitSpec, message: string): Throttle {
+    // rate-limiter-flexible rounds a Redis window down to whole seconds: 0.5 s would never expire.
+    if (!Number.isInteger(spec.durationSeconds) || spec.durationSeconds < 1) {
+      throw new RangeError(`limit ${name}: the window must be a whole number of seconds, got ${spec.durationSeconds}`);
+    }
     const base = { points: spec.points, duration: spec.durationSeconds, blockDuration: spec.blockSeconds ?? 0 };
     const keyPrefix = `${this.#o.prefix}:rl:${name}`;
     const memory = new RateLimiterMemory({ ...base, keyPrefix });

@@ -47,6 +47,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SPYGLASS_TRUST_PROXY: 'maybe' })).toThrow(/true or false/);
     expect(() => loadConfig({ SPYGLASS_CONFIG: '/nonexistent/spyglass.json' })).toThrow(/cannot read/);
     expect(() => loadConfig({ SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: '-1' })).toThrow(/archives\.sweepGapSeconds/);
+    // Rate-limit windows are Redis TTLs, in whole seconds.
+    expect(() => loadConfig({}, { live: { chatWindowSeconds: 0.5 } })).toThrow(/live\.chatWindowSeconds/);
     expect(() => loadConfig({ SPYGLASS_ARCHIVE_BACKGROUND_MBPS: 'fast' })).toThrow(/SPYGLASS_ARCHIVE_BACKGROUND_MBPS must be a number/);
     expect(() => loadConfig({ SPYGLASS_ARCHIVE_BACKGROUND_MBPS: '-5' })).toThrow(/archives\.backgroundMbPerSecond/);
     expect(loadConfig({ SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: '0.5', SPYGLASS_ARCHIVE_BACKGROUND_MBPS: '0' }).archives).toMatchObject({ sweepGapSeconds: 0.5, backgroundMbPerSecond: 0 });
