@@ -29,6 +29,14 @@ export interface OriginPipeOptions extends PipeListen {
  * router and one pipe consumer per producer. The edge re-creates each producer with the same
  * id from {@link PipedProducer}. Closing it (or its router) stops the media towards that edge.
  */
+/** Totals of one pipe, or of several (OriginPipe.traffic). */
+export interface PipeTraffic {
+  bytes: number;
+  packets: number;
+  nacks: number;
+  keyFrameRequests: number;
+}
+
 export class OriginPipe extends TypedEmitter<OriginPipeEvents> {
   readonly id: string;
   /** The origin's end, for the edge to connect to. */
@@ -91,6 +99,26 @@ export class OriginPipe extends TypedEmitter<OriginPipeEvents> {
     };
     if (!existing && this.#announce) this.emit('producer', piped);
     return piped;
+  }
+
+  /**
+   * What the pipe carried since it opened, over its consumers (mediasoup's `outbound-rtp`
+   * stats): bytes and packets sent to the edge, NACKs and key-frame requests (PLI + FIR)
+   * received from it.
+   */
+  async traffic(): Promise<PipeTraffic> {
+    const total: PipeTraffic = { bytes: 0, packets: 0, nacks: 0, keyFrameRequests: 0 };
+    for (const consumer of [...this.#consumers.values()]) {
+      const stats = await consumer.getStats().catch(() => []);
+      for (const s of stats) {
+        if (s.type !== 'outbound-rtp') continue;
+        total.bytes += s.byteCount;
+        total.packets += s.packetCount;
+        total.nacks += s.nackCount;
+        total.keyFrameRequests += s.pliCount + s.firCount;
+      }
+    }
+    return total;
   }
 
   /** Closes the transport and its consumers; emits 'close' once. Idempotent. */

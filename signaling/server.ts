@@ -253,7 +253,16 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     connections: () => io.engine.clientsCount,
     liveBroadcasts: () => stores.broadcasts.countLive(),
     queues: () => queues,
-    ...(cluster ? { cluster: { pipesByNode: () => cluster.pipesByNode(), relays: () => cluster.relays.count } } : {}),
+    ...(cluster
+      ? {
+          cluster: {
+            liveNodes: async () => (await cluster.registry.list()).length,
+            pipesByNode: () => cluster.pipesByNode(),
+            pipeTrafficByNode: () => cluster.pipeTrafficByNode(),
+            relays: () => cluster.relays.count,
+          },
+        }
+      : {}),
   });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;

@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { RedisRpc } from '../../common/redisRpc.ts';
 import type { Broadcast } from '../../sfu/Broadcast.ts';
+import type { PipeTraffic } from '../../sfu/OriginPipe.ts';
 import type { WorkerPool } from '../../sfu/WorkerPool.ts';
 import type { Closers } from '../Closers.ts';
 import type { Notifier, Recorder } from '../live/ports.ts';
@@ -152,6 +153,11 @@ export class ClusterNode {
   /** Pipes open to each edge node (for /metrics). */
   pipesByNode(): Map<string, number> {
     return this.#pipes?.pipesByNode() ?? new Map();
+  }
+
+  /** What the open pipes to each edge node carried (for /metrics). */
+  pipeTrafficByNode(): Promise<Map<string, PipeTraffic>> {
+    return this.#pipes?.trafficByNode() ?? Promise.resolve(new Map());
   }
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { RedisRpc } from '../../common/redisRpc.ts';
 import type { Broadcast } from '../../sfu/Broadcast.ts';
-import type { OriginPipe } from '../../sfu/OriginPipe.ts';
+import type { OriginPipe, PipeTraffic } from '../../sfu/OriginPipe.ts';
 
 export interface PipeServerOptions {
   rpc: RedisRpc;
@@ -54,6 +54,18 @@ export class PipeServer {
   pipesByNode(): Map<string, number> {
     const out = new Map<string, number>();
     for (const p of this.#pipes.values()) out.set(p.edgeNodeId, (out.get(p.edgeNodeId) ?? 0) + 1);
+    return out;
+  }
+
+  /** What the open pipes carried since they opened, summed by edge node (for /metrics). */
+  async trafficByNode(): Promise<Map<string, PipeTraffic>> {
+    const out = new Map<string, PipeTraffic>();
+    for (const p of [...this.#pipes.values()]) {
+      const t = await p.pipe.traffic();
+      const sum = out.get(p.edgeNodeId) ?? { bytes: 0, packets: 0, nacks: 0, keyFrameRequests: 0 };
+      for (const k of Object.keys(sum) as Array<keyof PipeTraffic>) sum[k] += t[k];
+      out.set(p.edgeNodeId, sum);
+    }
     return out;
   }
 

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createRegistry } from '../../common/metrics/commonMetrics.ts';
+import type { PipeTraffic } from '../../sfu/OriginPipe.ts';
 import type { WorkerPool } from '../../sfu/WorkerPool.ts';
 
 export interface NodeMetricsDeps {
@@ -11,8 +12,13 @@ export interface NodeMetricsDeps {
   /** Broadcasts live or reconnecting (the database's count: every node's). */
   liveBroadcasts: () => Promise<number>;
   queues: () => readonly Queue[];
-  /** Several nodes: pipes this node feeds, by edge node, and the relays it is fed through. */
-  cluster?: { pipesByNode(): Map<string, number>; relays(): number };
+  /** Several nodes: live nodes, pipes this node feeds (count and traffic by edge node), and the relays it is fed through. */
+  cluster?: {
+    liveNodes(): Promise<number>;
+    pipesByNode(): Map<string, number>;
+    pipeTrafficByNode(): Promise<Map<string, PipeTraffic>>;
+    relays(): number;
+  };
 }
 
 /**
@@ -94,6 +100,39 @@ export function createNodeMetrics(d: NodeMetricsDeps): Registry {
       for (const [node, n] of cluster.pipesByNode()) g.set({ edge_node: node }, n);
     });
     media('spyglass_cluster_relays', 'broadcasts this node serves through a pipe from their origin', [], (g) => g.set(cluster.relays()));
+    new Gauge({
+      name: 'spyglass_cluster_nodes',
+      help: 'nodes of the deployment whose heartbeat is current (the registry in Redis)',
+      registers,
+      async collect() {
+        this.set(await cluster.liveNodes().catch(() => Number.NaN));
+      },
+    });
+    // Totals of the pipes open now, each since it opened: they fall when a pipe closes, so gauges.
+    const traffic: Array<[keyof PipeTraffic, string, string]> = [
+      ['bytes', 'spyglass_cluster_pipe_sent_bytes', 'bytes sent to each edge node over the pipes open now, since each opened'],
+      ['packets', 'spyglass_cluster_pipe_sent_packets', 'RTP packets sent to each edge node over the pipes open now, since each opened'],
+      ['nacks', 'spyglass_cluster_pipe_nacks', 'NACKs received from each edge node over the pipes open now (loss repaired by RTX)'],
+      ['keyFrameRequests', 'spyglass_cluster_pipe_keyframe_requests', 'key-frame requests (PLI, FIR) received from each edge node over the pipes open now'],
+    ];
+    // One stats pass serves the four gauges of a scrape: kept for a second.
+    let read: { at: number; byNode: Promise<Map<string, PipeTraffic>> } | undefined;
+    const byNode = () => {
+      if (!read || performance.now() - read.at > 1000) read = { at: performance.now(), byNode: cluster.pipeTrafficByNode() };
+      return read.byNode;
+    };
+    for (const [key, name, help] of traffic) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['edge_node'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [node, t] of await byNode()) this.set({ edge_node: node }, t[key]);
+        },
+      });
+    }
   }
   return registry;
 }

@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboundStats, videoFramesByStream } from '../helpers/browser.ts';
+import { METRICS_PORT } from '../../scripts/cluster/LocalCluster.ts';
 import { decodingSteadily, framesOver, Hosts, newStreamDecodingAt } from '../helpers/hosts.ts';
 import { goLiveInPage, signUpInPage, waitUntilSending } from '../helpers/liveUi.ts';
 
@@ -68,12 +69,20 @@ describe('one broadcast across three hosts', () => {
   });
 
   it('keeps B decoding through 2 % loss on the A–B link, without a freeze over 1 s', async () => {
+    // A's /metrics: the NACKs its pipe to B received (B asking for what the link lost).
+    const nacks = async () => {
+      const text = await (await fetch(`http://${hosts.cluster.node('a').address}:${METRICS_PORT}/metrics`)).text();
+      return Number(/^spyglass_cluster_pipe_nacks\{edge_node="b",process="signaling"\} (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+    };
+    const nacksBefore = await nacks();
     await hosts.cluster.network.setLoss('a', 'b', 2);
     try {
       const lossy = await framesOver(viewerB, 10_000);
-      console.log(`2 % loss A–B: B decoded ${lossy.frames} frames in 10 s, longest freeze ${lossy.longestFreezeMs} ms`);
+      const repaired = (await nacks()) - nacksBefore;
+      console.log(`2 % loss A–B: B decoded ${lossy.frames} frames in 10 s, longest freeze ${lossy.longestFreezeMs} ms; the pipe received ${repaired} NACKs`);
       expect(lossy.frames).toBeGreaterThan(100);
       expect(lossy.longestFreezeMs).toBeLessThan(1000);
+      expect(repaired).toBeGreaterThan(0);
     } finally {
       await hosts.cluster.network.setLoss('a', 'b', 0);
     }

@@ -95,6 +95,13 @@ describe('two nodes: a broadcast on A watched on B', () => {
       const metricsB = await (await fetch(b!.metricsUrl!)).text();
       expect(metricsA).toContain('spyglass_cluster_pipes{edge_node="node-b",process="signaling"} 1');
       expect(metricsB).toMatch(/^spyglass_cluster_relays\{process="signaling"\} 1$/m);
+      expect(metricsA).toMatch(/^spyglass_cluster_nodes\{process="signaling"\} 2$/m);
+      // The pipe's traffic: packets and bytes flowed to node-b (and its NACK and key-frame counters are there).
+      const sent = (name: string) => Number(new RegExp(`^${name}\\{edge_node="node-b",process="signaling"\\} (\\d+)$`, 'm').exec(metricsA)?.[1] ?? -1);
+      expect(sent('spyglass_cluster_pipe_sent_packets')).toBeGreaterThan(0);
+      expect(sent('spyglass_cluster_pipe_sent_bytes')).toBeGreaterThan(sent('spyglass_cluster_pipe_sent_packets'));
+      expect(sent('spyglass_cluster_pipe_nacks')).toBeGreaterThanOrEqual(0);
+      expect(sent('spyglass_cluster_pipe_keyframe_requests')).toBeGreaterThanOrEqual(0);
 
       // The broadcaster's count adds up both nodes.
       await until('the broadcaster sees the viewers of both nodes', () => counts.at(-1) === 4, 10_000);
