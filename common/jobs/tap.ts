@@ -13,7 +13,9 @@ import { BroadcastIdSchema } from '../protocol/ids.ts';
  *   heartbeat → every second; a tap without one for `tapLeaseMs` is closed by the SFU.
  *
  * The SFU announces closed taps on `tapChannels(prefix).closed` ('ended', 'producers-changed',
- * 'media-closed', 'lease-expired', 'replaced').
+ * 'media-closed', 'lease-expired', 'replaced'). A node that takes a broadcast over from a dead
+ * origin announces 'origin-moved' for the broadcast with no tap id: every tap of it is gone
+ * with the old origin, and the recorder asks again at once (the new origin answers).
  */
 export function tapChannels(queuePrefix: string): { rpc: string; closed: string } {
   // Namespaced like the queues, so deployments (and test runs) sharing a Redis never answer each other.
@@ -90,5 +92,6 @@ export const TapResponseSchema = z.discriminatedUnion('status', [
 ]);
 export type TapResponse = z.infer<typeof TapResponseSchema>;
 
-export const TapClosedSchema = z.strictObject({ tapId: z.string(), broadcastId: BroadcastIdSchema, reason: z.string() });
+/** A closed tap; without `tapId`, every tap of the broadcast. */
+export const TapClosedSchema = z.strictObject({ tapId: z.string().optional(), broadcastId: BroadcastIdSchema, reason: z.string() });
 export type TapClosed = z.infer<typeof TapClosedSchema>;

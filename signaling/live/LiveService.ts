@@ -392,7 +392,9 @@ export class LiveService {
     }
     await this.#o.stores.broadcasts.setOriginNode(record.id, this.#o.origin.nodeId);
     this.#log.info({ broadcastId: record.id, token: lease.token, previous: record.originNode }, 'took over a broadcast whose origin was gone');
-    return this.#add({ ...record, status: 'reconnecting' }, media, peer.id, lease);
+    const live = this.#add({ ...record, status: 'reconnecting' }, media, peer.id, lease);
+    this.#o.recorder?.broadcastMoved(record.id);
+    return live;
   }
 
   #takeLease(id: BroadcastId): Promise<OriginLease | null> {

@@ -29,6 +29,8 @@ export interface Recorder {
   broadcastStarted(id: BroadcastId): Promise<void>;
   /** The broadcast ended (never throws). */
   broadcastEnded(id: BroadcastId): Promise<void>;
+  /** The broadcast was taken over here from a dead origin: its recorder must ask this node for its tap (never throws). */
+  broadcastMoved(id: BroadcastId): void;
 }
 
 /** Sunset mode as the live domain sees it: throws AppError('SERVICE_SUNSET') when the action is over. */

@@ -136,6 +136,10 @@ export class RecordingService {
     }
   }
 
+  broadcastMoved(id: BroadcastId): void {
+    this.#tapServer?.broadcastMoved(id);
+  }
+
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
       this.#tapServer?.close();

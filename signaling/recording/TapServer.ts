@@ -69,6 +69,18 @@ export class TapServer {
     if (tapId) this.#close(tapId, 'ended');
   }
 
+  /**
+   * The broadcast was taken over here from a dead origin: every recorder of it is told that
+   * its tap is gone ('origin-moved'), so it asks again now rather than after its heartbeats
+   * went unanswered.
+   */
+  broadcastMoved(id: BroadcastId): void {
+    const message: TapClosed = { broadcastId: id, reason: 'origin-moved' };
+    this.#o.rpc.publish(tapChannels(this.#o.queuePrefix).closed, message).catch((err: unknown) => {
+      this.#o.logger.warn({ err, broadcastId: id }, 'could not announce a moved broadcast');
+    });
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRgw, type Rgw } from '../../scripts/cluster/rgw.ts';
 import { Hosts } from '../helpers/hosts.ts';
@@ -30,7 +31,7 @@ describe('a replay recorded off the nodes, stored in S3', () => {
       nodes: ['a', 'b'],
       workers: true,
       s3: { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: 'spyglass-hosts' },
-      routes: [['a'], ['b']],
+      routes: [['a', 'b'], ['b']],
       env: { SPYGLASS_RECORDING: 'true', SPYGLASS_MIN_FREE_MB: '10' },
     });
   }, 240_000);
@@ -39,6 +40,29 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     await rgw?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }, 90_000);
+
+  /**
+   * The owner (the page's cookies) reads the replay of `id` through node B once it is ready:
+   * downloads it, checks that every frame decodes, and returns its length and stream kinds.
+   */
+  async function replayThroughB(owner: Page, id: string): Promise<{ seconds: number; streams: string[] }> {
+    const onB = await hosts.browser.newContext({ baseURL: hosts.balancers[1]!.url, storageState: await owner.context().storageState() });
+    const page = await onB.newPage();
+    const replay = await waitForReplay(page, id, 120_000);
+    expect(replay.state).toBe('ready');
+    const res = await page.request.get(`/api/replays/${id}/download`);
+    expect(res.status()).toBe(200);
+    const file = path.join(tmp, `${id}.mp4`);
+    writeFileSync(file, await res.body());
+    await onB.close();
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]).toString()) as {
+      format: { duration: string };
+      streams: Array<{ codec_type: string }>;
+    };
+    // Every frame decodes.
+    execFileSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
+    return { seconds: Number(probe.format.duration), streams: probe.streams.map((x) => x.codec_type).sort() };
+  }
 
   it('is complete and playable through another node, and never touches a node’s disk', async () => {
     const host = await hosts.page(0);
@@ -50,30 +74,42 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     await host.getByRole('button', { name: 'End broadcast' }).click();
     await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
 
-    // The owner, signed in on the same cookie, reads the replay through node B.
-    const onB = await hosts.browser.newContext({ baseURL: hosts.balancers[1]!.url, storageState: await host.context().storageState() });
-    const page = await onB.newPage();
-    const replay = await waitForReplay(page, id, 120_000);
-    expect(replay.state).toBe('ready');
-    const res = await page.request.get(`/api/replays/${id}/download`);
-    expect(res.status()).toBe(200);
-    const file = path.join(tmp, 'replay.mp4');
-    writeFileSync(file, await res.body());
-    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]).toString()) as {
-      format: { duration: string };
-      streams: Array<{ codec_type: string; nb_frames?: string }>;
-    };
-    const seconds = Number(probe.format.duration);
-    console.log(`replay recorded on the workers host: ${seconds.toFixed(2)} s for a broadcast of about ${liveFor / 1000} s; streams ${probe.streams.map((s) => s.codec_type).join(', ')}`);
-    expect(probe.streams.map((s) => s.codec_type).sort()).toEqual(['audio', 'video']);
-    expect(seconds).toBeGreaterThan(liveFor / 1000 - 2);
-    // Every frame decodes.
-    execFileSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
+    const replay = await replayThroughB(host, id);
+    console.log(`replay recorded on the workers host: ${replay.seconds.toFixed(2)} s for a broadcast of about ${liveFor / 1000} s; streams ${replay.streams.join(', ')}`);
+    expect(replay.streams).toEqual(['audio', 'video']);
+    expect(replay.seconds).toBeGreaterThan(liveFor / 1000 - 2);
 
     // The nodes' data directories hold no media: no recording, no replay.
     for (const node of hosts.cluster.nodes) {
       const media = filesUnder(node.dataDir).filter((f) => /^(recordings|replays|archives)\//.test(f));
       expect(media, `node ${node.id}`).toEqual([]);
     }
+  }, 240_000);
+
+  it('goes on from the new origin when the origin is killed mid-broadcast: the replay lacks only the gap', async () => {
+    const host = await hosts.page(0);
+    await signUpInPage(host, 'origin_dies_owner');
+    const id = await goLiveInPage(host, 'The origin dies');
+    await waitUntilSending(host);
+    const t0 = performance.now();
+    await host.waitForTimeout(6000);
+    hosts.cluster.node('a').process.kill('SIGKILL');
+    const killedAt = performance.now();
+    const state = host.locator('.broadcast-state');
+    await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 10_000, interval: 50 }).toContain('Reconnecting');
+    await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 30_000, interval: 100 }).toContain('You are live');
+    const gapMs = performance.now() - killedAt;
+    await host.waitForTimeout(6000);
+    await host.getByRole('button', { name: 'End broadcast' }).click();
+    await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
+    const onAirMs = performance.now() - t0;
+
+    const replay = await replayThroughB(host, id);
+    console.log(
+      `origin killed while recording: on air ${(onAirMs / 1000).toFixed(1)} s with a gap of ${(gapMs / 1000).toFixed(1)} s until the broadcaster was live on B; replay ${replay.seconds.toFixed(2)} s (${replay.streams.join(', ')})`,
+    );
+    expect(replay.streams).toEqual(['audio', 'video']);
+    // Both halves are in it: at least the time on air minus the gap, less 2 s for the cuts at keyframes.
+    expect(replay.seconds).toBeGreaterThan((onAirMs - gapMs) / 1000 - 2);
   }, 240_000);
 });

@@ -13,21 +13,25 @@ export interface TapWatch {
  * run's next heartbeat instead (the SFU answers 'closed' with the reason).
  */
 export class TapEvents {
-  readonly #watchers = new Map<string, (reason: string) => void>();
+  readonly #watchers = new Map<string, { broadcastId: string; resolve: (reason: string) => void }>();
 
   static async start(rpc: RedisRpc, queuePrefix: string): Promise<TapEvents> {
     const events = new TapEvents();
     await rpc.subscribe(tapChannels(queuePrefix).closed, (message) => {
       const parsed = TapClosedSchema.safeParse(message);
-      if (parsed.success) events.#watchers.get(parsed.data.tapId)?.(parsed.data.reason);
+      if (!parsed.success) return;
+      const { tapId, broadcastId, reason } = parsed.data;
+      if (tapId !== undefined) events.#watchers.get(tapId)?.resolve(reason);
+      else for (const w of events.#watchers.values()) if (w.broadcastId === broadcastId) w.resolve(reason);
     });
     return events;
   }
 
-  watch(tapId: string): TapWatch {
+  /** Resolves when tap `tapId` closes, or every tap of `broadcastId` does ('origin-moved'). */
+  watch(tapId: string, broadcastId: string): TapWatch {
     let resolve!: (reason: string) => void;
     const reason = new Promise<string>((r) => (resolve = r));
-    this.#watchers.set(tapId, resolve);
+    this.#watchers.set(tapId, { broadcastId, resolve });
     return { reason, dispose: () => this.#watchers.delete(tapId) };
   }
 }

@@ -37,8 +37,13 @@ export type RecordOutcome = 'ended' | 'disk-low' | 'sfu-gone' | 'handover';
 const RPC_TIMEOUT_MS = 3000;
 /** Heartbeat period while a run records. */
 const HEARTBEAT_MS = 1000;
-/** A run whose SFU stops answering heartbeats this long is ended (and a new run is asked for). */
-const HEARTBEAT_GIVE_UP_MS = 10_000;
+/**
+ * A run whose SFU stops answering heartbeats this long is ended, and a new run is asked for:
+ * the node that served the tap died, and the broadcast may already be on air on another node
+ * (its broadcaster resumed there, docs/scale.md), whose tap the new run gets. As short as one
+ * unanswered heartbeat, since every second waited here is a second missing from the replay.
+ */
+const HEARTBEAT_GIVE_UP_MS = RPC_TIMEOUT_MS;
 /** With no signalling node answering for the broadcast this long, the recording ends. */
 const NO_SFU_GIVE_UP_MS = 30_000;
 /** Runs that die this fast this many times in a row make the attempt fail (BullMQ retries it with backoff). */
@@ -120,7 +125,7 @@ async function runOnce(
   deps: RecordDeps,
   log: Logger,
 ): Promise<RecordOutcome | 'next-run'> {
-  const closed = deps.tapEvents.watch(tapId);
+  const closed = deps.tapEvents.watch(tapId, broadcastId);
   const runId = newRunId();
   const runDir = path.join(recordingDir, runId);
   await mkdir(runDir, { recursive: true });
@@ -138,7 +143,9 @@ async function runOnce(
   const finish = async (outcome: RecordOutcome | 'next-run', why: string): Promise<RecordOutcome | 'next-run'> => {
     closed.dispose();
     const result = await recorder.stop();
-    if (outcome !== 'ended') await tapCall(deps, { op: 'close', tapId }).catch(() => undefined);
+    // Not awaited: a dead SFU would hold the next run back for the call's timeout, and a tap
+    // nobody closes is closed by its lease.
+    if (outcome !== 'ended') void tapCall(deps, { op: 'close', tapId }).catch(() => undefined);
     runLog.info({ why, outcome, code: result.code, signal: result.signal }, 'recorder run ended');
     if (why === 'ffmpeg-exited') runLog.warn({ stderr: result.stderrTail }, 'ffmpeg exited on its own');
     return outcome;
@@ -170,13 +177,21 @@ async function runOnce(
     if (event.kind === 'closed') return finish(event.reason === 'ended' ? 'ended' : 'next-run', `tap closed: ${event.reason}`);
     if (event.kind === 'exited') return finish('next-run', 'ffmpeg-exited');
     if (deps.shutdown.aborted) return finish('handover', 'shutdown');
-    try {
-      const hb = await tapCall(deps, { op: 'heartbeat', tapId });
+    // An announcement that the tap closed ends the wait for an answer (its SFU may be dead).
+    const answer = await Promise.race([
+      tapCall(deps, { op: 'heartbeat', tapId }).then(
+        (hb) => ({ kind: 'answer' as const, hb }),
+        () => ({ kind: 'unanswered' as const }),
+      ),
+      closed.reason.then((reason) => ({ kind: 'closed' as const, reason })),
+    ]);
+    if (answer.kind === 'closed') return finish(answer.reason === 'ended' ? 'ended' : 'next-run', `tap closed: ${answer.reason}`);
+    if (answer.kind === 'answer') {
       lastHeartbeat = Date.now();
       state.lastAnswer = lastHeartbeat;
-      if (hb.status === 'closed') return finish(hb.reason === 'ended' ? 'ended' : 'next-run', `tap closed: ${hb.reason}`);
-    } catch {
-      if (Date.now() - lastHeartbeat > HEARTBEAT_GIVE_UP_MS) return finish('next-run', 'heartbeats unanswered');
+      if (answer.hb.status === 'closed') return finish(answer.hb.reason === 'ended' ? 'ended' : 'next-run', `tap closed: ${answer.hb.reason}`);
+    } else if (Date.now() - lastHeartbeat > HEARTBEAT_GIVE_UP_MS) {
+      return finish('next-run', 'heartbeats unanswered');
     }
     if (Date.now() - lastDiskCheck >= DISK_CHECK_MS) {
       lastDiskCheck = Date.now();

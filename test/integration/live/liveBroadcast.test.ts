@@ -74,7 +74,7 @@ describe('LiveBroadcast (real mediasoup, real SQLite store)', () => {
 
   it('closes once, whoever asks and however often: stored, told, recorded, one close event', async () => {
     const ended: BroadcastId[] = [];
-    const recorder: Recorder = { assertCanRecord: async () => undefined, broadcastStarted: async () => undefined, broadcastEnded: async (id) => void ended.push(id) };
+    const recorder: Recorder = { assertCanRecord: async () => undefined, broadcastStarted: async () => undefined, broadcastEnded: async (id) => void ended.push(id), broadcastMoved: () => undefined };
     const { live, sent, closes, id } = await make({ recorder });
     const [a, b] = await Promise.all([live.close('stopped'), live.close('no-media')]);
     await live.close('broadcaster-left');
