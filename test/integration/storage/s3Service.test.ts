@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
@@ -85,6 +86,58 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), mp4.subarray(100, 200))).toBe(0);
   });
 
+  it('streams a Range from the bucket: only those bytes are read, nothing is downloaded to a local file', async () => {
+    // The server runs in this process: its S3Storage is this class.
+    const localFile = vi.spyOn(S3Storage.prototype, 'localFile');
+    const reads = vi.spyOn(S3Storage.prototype, 'createReadStream');
+    try {
+      const url = `${server.url}/api/replays/${broadcastId}/download`;
+      const auth = { authorization: `Bearer ${owner.token}` };
+      const part = await fetch(url, { headers: { ...auth, range: 'bytes=1000-1999' } });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('content-range')).toBe(`bytes 1000-1999/${mp4.length}`);
+      expect(part.headers.get('content-length')).toBe('1000');
+      expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), mp4.subarray(1000, 2000))).toBe(0);
+      expect(reads.mock.calls).toEqual([[`replays/${broadcastId}/replay.mp4`, { start: 1000, end: 1999 }]]);
+
+      const suffix = await fetch(url, { headers: { ...auth, range: 'bytes=-10' } });
+      expect(suffix.status).toBe(206);
+      expect(Buffer.compare(Buffer.from(await suffix.arrayBuffer()), mp4.subarray(mp4.length - 10))).toBe(0);
+
+      for (const range of [`bytes=${mp4.length}-`, `bytes=${mp4.length + 5}-${mp4.length + 9}`]) {
+        const unsatisfiable = await fetch(url, { headers: { ...auth, range } });
+        expect(unsatisfiable.status, range).toBe(416);
+        expect(unsatisfiable.headers.get('content-range'), range).toBe(`bytes */${mp4.length}`);
+        expect(unsatisfiable.headers.get('content-disposition'), range).toBeNull();
+        expect((await unsatisfiable.arrayBuffer()).byteLength, range).toBe(0);
+      }
+      // A malformed or foreign-unit range is ignored: the whole file.
+      const malformed = await fetch(url, { headers: { ...auth, range: 'items=0-1' } });
+      expect(malformed.status).toBe(200);
+      expect((await malformed.arrayBuffer()).byteLength).toBe(mp4.length);
+
+      const head = await fetch(url, { method: 'HEAD', headers: auth });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe(String(mp4.length));
+      expect(head.headers.get('accept-ranges')).toBe('bytes');
+      const etag = head.headers.get('etag');
+      expect(etag).toMatch(/^W\/"[0-9a-f]+-[0-9a-f]+"$/);
+      // fetch adds Cache-Control: no-cache to conditional requests, which `fresh` honours: a raw request.
+      const revalidated = await new Promise<number>((resolve, reject) => {
+        const u = new URL(url);
+        http.get({ hostname: u.hostname, port: u.port, path: u.pathname, headers: { ...auth, 'if-none-match': etag! } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      expect(revalidated).toBe(304);
+      expect(localFile).not.toHaveBeenCalled();
+    } finally {
+      localFile.mockRestore();
+      reads.mockRestore();
+    }
+  });
+
   it('the finalize job stores the replay it assembles in the bucket', async () => {
     const { broadcast } = await ok(socket, 'broadcast:start', { title: 'Recorded into the bucket', visibility: 'public', invitees: [] });
     const id = broadcast.id;
@@ -106,13 +159,24 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     const done = (await ready).archive as ArchiveSummary;
     expect(done.state, JSON.stringify(done)).toBe('ready');
     expect(await bucket.list(`archives/${done.id}`)).toEqual([`archives/${done.id}/input.json`, `archives/${done.id}/spyglass-archive.zip`]);
-    const full = await fetch(`${server.url}${done.downloadUrl!}`);
-    expect(full.status).toBe(200);
-    const bytes = Buffer.from(await full.arrayBuffer());
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(done.sha256);
-    const part = await fetch(`${server.url}${done.downloadUrl!}`, { headers: { range: 'bytes=10-99' } });
-    expect(part.status).toBe(206);
-    expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 100))).toBe(0);
+    const localFile = vi.spyOn(S3Storage.prototype, 'localFile');
+    let bytes: Buffer;
+    try {
+      const full = await fetch(`${server.url}${done.downloadUrl!}`);
+      expect(full.status).toBe(200);
+      bytes = Buffer.from(await full.arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(done.sha256);
+      const part = await fetch(`${server.url}${done.downloadUrl!}`, { headers: { range: 'bytes=10-99' } });
+      expect(part.status).toBe(206);
+      expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 100))).toBe(0);
+      const unsatisfiable = await fetch(`${server.url}${done.downloadUrl!}`, { headers: { range: `bytes=${bytes.length}-` } });
+      expect(unsatisfiable.status).toBe(416);
+      expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
+      // The node streamed the zip from the bucket (the workers process, which built it, is another process).
+      expect(localFile).not.toHaveBeenCalled();
+    } finally {
+      localFile.mockRestore();
+    }
     const zip = path.join(tmp, 'a.zip');
     writeFileSync(zip, bytes);
     execFileSync('unzip', ['-tq', zip]);
