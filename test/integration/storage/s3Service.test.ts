@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
-import { startRgw, type Rgw } from '../../helpers/rgw.ts';
+import { rgwStorage, rgwStorageEnv, startRgw, type Rgw } from '../../helpers/rgw.ts';
 import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
 import { writeRun } from '../workers/mediaFixtures.ts';
@@ -31,7 +31,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
 
   beforeAll(async () => {
     rgw = await startRgw();
-    const storage = { kind: 's3' as const, endpoint: rgw.endpoint, region: rgw.region, bucket: 'spyglass-service', prefix: 'it', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true };
+    const storage = rgwStorage(rgw, 'spyglass-service', 'it');
     server = await startTestServer({ storage });
     bucket = new S3Storage({ ...storage });
     owner = await signUp(server.url, 's3owner');
@@ -59,14 +59,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     expect(applied).toBe(true);
     // The workers start only now: the finalize job of that media-less broadcast, queued at its
     // stop, would otherwise race this hand-made replay and mark it failed first.
-    workers = await spawnWorkers(server.config, {
-      SPYGLASS_STORAGE: 's3',
-      SPYGLASS_S3_ENDPOINT: rgw.endpoint,
-      SPYGLASS_S3_BUCKET: 'spyglass-service',
-      SPYGLASS_S3_PREFIX: 'it',
-      SPYGLASS_S3_ACCESS_KEY: rgw.accessKeyId,
-      SPYGLASS_S3_SECRET_KEY: rgw.secretAccessKey,
-    });
+    workers = await spawnWorkers(server.config, rgwStorageEnv(rgw, 'spyglass-service', 'it'));
   }, 180_000);
   afterAll(async () => {
     socket?.close();
@@ -141,12 +134,15 @@ describe('the service on S3 storage (Ceph RGW)', () => {
   it('the finalize job stores the replay it assembles in the bucket', async () => {
     const { broadcast } = await ok(socket, 'broadcast:start', { title: 'Recorded into the bucket', visibility: 'public', invitees: [] });
     const id = broadcast.id;
-    // What the recorder leaves on the workers host: one run of segments.
-    await writeRun(path.join(server.dataDir, 'recordings', id), 'r0000000000000-s3', 0, { seconds: 3 });
+    // What the recorder leaves in the bucket: one run of segments (made here, then stored).
+    const runDir = await writeRun(path.join(tmp, 'recordings', id), 'r0000000000000-s3', 0, { seconds: 3 });
+    for (const file of readdirSync(runDir)) await bucket.putFile(`recordings/${id}/r0000000000000-s3/${file}`, path.join(runDir, file));
     await ok(socket, 'broadcast:stop', { broadcastId: id });
     await expect.poll(async () => (await server.stores.replays.get(id))?.state, { timeout: 90_000, interval: 500 }).toBe('ready');
     expect(await bucket.list(`replays/${id}`)).toEqual(expect.arrayContaining([`replays/${id}/poster.jpg`, `replays/${id}/replay.mp4`]));
     expect(existsSync(path.join(server.dataDir, 'replays', id))).toBe(false);
+    // The segments are deleted once the replay is ready.
+    await expect.poll(() => bucket.list(`recordings/${id}`), { timeout: 10_000 }).toEqual([]);
     const res = await fetch(`${server.url}/api/replays/${id}/download`, { headers: { authorization: `Bearer ${owner.token}`, range: 'bytes=0-3' } });
     expect(res.status).toBe(206);
     expect((await res.arrayBuffer()).byteLength).toBe(4);
