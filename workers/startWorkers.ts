@@ -49,6 +49,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
   const processors: Array<JobProcessor<never>> = [
     createRecordProcessor({
       config,
+      storage,
       rpc,
       tapChannel: tapChannels(prefix).rpc,
       tapEvents,
@@ -57,7 +58,6 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
       shutdown: shutdown.signal,
     }),
     createFinalizeProcessor({
-      dataDir: config.dataDir,
       storage,
       recordQueue,
       concurrency: config.recording.finalizeConcurrency,

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { checkKey, type LocalDir, type LocalFile, type Storage, type StoredObject } from './Storage.ts';
+import { checkKey, type LocalDir, type LocalFile, type SpoolDir, type Storage, type StoredObject } from './Storage.ts';
 
 /**
  * The one-host default of the storage port: objects are files under the data directory, at
- * their key (`<root>/replays/<broadcastId>/replay.mp4`). Local files and directories are the
- * objects themselves, so nothing is copied.
+ * their key (`<root>/replays/<broadcastId>/replay.mp4`). Local files and directories (local,
+ * spool) are the objects themselves, so nothing is copied.
  */
 export class LocalDiskStorage implements Storage {
   readonly #root: string;
@@ -118,6 +118,20 @@ export class LocalDiskStorage implements Storage {
     const dir = this.#path(prefix);
     await mkdir(dir, { recursive: true });
     return { path: dir, commit: async () => undefined, release: async () => undefined };
+  }
+
+  async spoolDir(prefix: string): Promise<SpoolDir> {
+    const dir = this.#path(prefix);
+    await mkdir(dir, { recursive: true });
+    return {
+      path: dir,
+      // The file already is the object: only say so when it is not there.
+      store: async (name) => {
+        const st = await stat(this.#path(`${prefix}/${name}`));
+        if (!st.isFile()) throw Object.assign(new Error(`not a file: ${prefix}/${name}`), { code: 'EISDIR' });
+      },
+      release: async () => undefined,
+    };
   }
 }
 

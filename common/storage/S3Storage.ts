@@ -16,7 +16,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { checkKey, type LocalDir, type LocalFile, type Storage, type StoredObject } from './Storage.ts';
+import { checkKey, type LocalDir, type LocalFile, type SpoolDir, type Storage, type StoredObject } from './Storage.ts';
 
 export interface S3StorageOptions {
   /** e.g. https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:7480 (Ceph RGW), a MinIO or R2 URL. */
@@ -208,6 +208,16 @@ export class S3Storage implements Storage {
         }
       },
       release,
+    };
+  }
+
+  async spoolDir(prefix: string): Promise<SpoolDir> {
+    checkKey(prefix);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'spyglass-s3-spool-'));
+    return {
+      path: dir,
+      store: (name) => this.putFile(`${prefix}/${name}`, path.join(dir, ...name.split('/'))),
+      release: once(() => rm(dir, { recursive: true, force: true })),
     };
   }
 

@@ -40,6 +40,14 @@ export interface Storage {
    * as they are written; elsewhere a temporary copy, uploaded by `commit()`.
    */
   localDir(prefix: string): Promise<LocalDir>;
+  /**
+   * A local directory for files finished one at a time (a recorder's segments), each stored as
+   * `prefix/<name>` by `store(name)` once it is finished; nothing stored under the prefix is
+   * fetched. On local disk the prefix's own directory (made if missing), where `store` has
+   * nothing to copy; elsewhere a new temporary directory, where `store` uploads the file,
+   * checks the stored size and removes the local copy.
+   */
+  spoolDir(prefix: string): Promise<SpoolDir>;
 }
 
 /** What `stat` knows of an object. */
@@ -58,6 +66,15 @@ export interface LocalFile {
 export interface LocalDir {
   readonly path: string;
   commit(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** A local directory whose finished files are stored one by one. `release()` is idempotent. */
+export interface SpoolDir {
+  readonly path: string;
+  /** Stores the finished file `name` (relative to `path`, `/`-separated) as `prefix/name`. */
+  store(name: string): Promise<void>;
+  /** Done with the directory: a temporary one is removed, with anything not stored. */
   release(): Promise<void>;
 }
 

@@ -6,6 +6,9 @@
 
 /** The segments (and run metadata) of a broadcast's recording. */
 export const recordingPrefix = (broadcastId: string): string => `recordings/${broadcastId}`;
+/** One recorder run of it: 'run.json', 'seg-00000.mkv', … (workers/media/segments.ts). */
+export const recordingRunPrefix = (broadcastId: string, runId: string): string => `${recordingPrefix(broadcastId)}/${runId}`;
+export const recordingRunKey = (broadcastId: string, runId: string, file: string): string => `${recordingRunPrefix(broadcastId, runId)}/${file}`;
 
 /** The replay of a broadcast: 'replay.mp4', 'poster.jpg', 'video.webm', 'hls/…'. */
 export const replayPrefix = (broadcastId: string): string => `replays/${broadcastId}`;

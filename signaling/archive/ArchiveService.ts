@@ -9,7 +9,7 @@ import { redisConnection } from '../../common/redisRpc.ts';
 import { QUEUES, archiveJobId, type ArchiveJob } from '../../common/jobs/queues.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
 import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
-import type { LocalFile, Storage } from '../../common/storage/Storage.ts';
+import type { Storage } from '../../common/storage/Storage.ts';
 import { ARCHIVE_INPUT_FILE, archiveKey, archivePrefix } from '../../common/storage/storageKeys.ts';
 import type { ArchiveRecord } from '../store/ArchiveStore.ts';
 import type { Stores } from '../store/index.ts';
@@ -157,12 +157,12 @@ export class ArchiveService {
   }
 
   /**
-   * Checks a download link and returns a local file of the archive's zip (release it when sent). The link is signed over the
+   * Checks a download link and returns the storage key of the archive's zip. The link is signed over the
    * archive id and its expiry: another archive's id, a changed expiry or signature → 403;
    * past its expiry, or its zip deleted because a newer archive replaced it → 410
    * LINK_EXPIRED with a message saying which.
    */
-  async resolveDownload(id: string, expires: string | undefined, sig: string | undefined): Promise<{ file: LocalFile; record: ArchiveRecord }> {
+  async resolveDownload(id: string, expires: string | undefined, sig: string | undefined): Promise<{ key: string; record: ArchiveRecord }> {
     if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(id) || !expires || !/^\d{1,16}$/.test(expires) || !sig || !/^[0-9a-f]{64}$/.test(sig)) {
       throw new AppError('FORBIDDEN', 'this download link is not valid');
     }
@@ -176,7 +176,7 @@ export class ArchiveService {
     if (record.deletedAt) {
       throw new AppError('LINK_EXPIRED', 'a newer archive replaced this one; download the newer one from your account page');
     }
-    return { file: await this.#o.storage.localFile(archiveKey(id, record.fileName)), record };
+    return { key: archiveKey(id, record.fileName), record };
   }
 
   summary(r: ArchiveRecord): ArchiveSummary {

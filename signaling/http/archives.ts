@@ -2,6 +2,7 @@ import express, { type Request, type Response } from 'express';
 import { AppError } from '../../common/errors.ts';
 import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { requestUser } from './auth.ts';
+import type { StoredFileResponder } from './StoredFileResponder.ts';
 
 /**
  * "Download your data":
@@ -9,7 +10,7 @@ import { requestUser } from './auth.ts';
  *   GET  /api/archives/latest    my newest archive (with a signed download link when ready)
  *   GET  /api/archives/:id/download?expires=…&sig=…   the zip (Range supported)
  */
-export function archivesRouter(archives: ArchiveService): express.Router {
+export function archivesRouter(archives: ArchiveService, files: StoredFileResponder): express.Router {
   const router = express.Router();
   const me = (req: Request) => {
     const user = requestUser(req);
@@ -24,27 +25,18 @@ export function archivesRouter(archives: ArchiveService): express.Router {
   });
   router.get('/:id/download', async (req: Request, res: Response) => {
     const q = req.query as Record<string, unknown>;
-    const { file, record } = await archives.resolveDownload(
+    const { key, record } = await archives.resolveDownload(
       String(req.params.id),
       typeof q.expires === 'string' ? q.expires : undefined,
       typeof q.sig === 'string' ? q.sig : undefined,
     );
-    await new Promise<void>((resolve, reject) => {
-      res.sendFile(
-        file.path,
-        {
-          headers: {
-            'Content-Type': 'application/zip',
-            'Content-Disposition': `attachment; filename="spyglass-archive-${record.createdAt.slice(0, 10)}.zip"`,
-            'Cache-Control': 'private, no-store',
-          },
-        },
-        (err) => {
-          void file.release();
-          if (err && !res.headersSent) reject(err);
-          else resolve();
-        },
-      );
+    await files.send(req, res, key, {
+      headers: {
+        'Content-Type': 'application/zip',
+        'Content-Disposition': `attachment; filename="spyglass-archive-${record.createdAt.slice(0, 10)}.zip"`,
+        'Cache-Control': 'private, no-store',
+      },
+      notFound: () => new AppError('NOT_FOUND', 'archive not found'),
     });
   });
   return router;

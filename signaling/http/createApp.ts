@@ -14,6 +14,7 @@ import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { archivesRouter } from './archives.ts';
 import { broadcastsRouter } from './broadcastsRouter.ts';
 import { replaysRouter } from './replays.ts';
+import { StoredFileResponder } from './StoredFileResponder.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
 import { FAREWELL_STYLE_HASH, sunsetGate, sunsetRouter } from './sunset.ts';
 import { securityHeaders } from './securityHeaders.ts';
@@ -33,7 +34,7 @@ export interface AppOptions {
   proxyHops: number;
   /** Readiness: resolves when the database and media workers answer. */
   ready: () => Promise<void>;
-  /** The files under the data directory: replay files are served from it (`replays/<broadcastId>/…`). */
+  /** The files under the data directory: replay files and archives are served from it (`replays/<broadcastId>/…`, `archives/<id>/…`). */
   storage: Storage;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
@@ -116,8 +117,10 @@ export function createApp(o: AppOptions): express.Express {
   app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live }));
 
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
-  app.use('/api/replays', replaysRouter({ stores: o.stores, storage: o.storage }));
-  if (o.archives) app.use('/api/archives', archivesRouter(o.archives));
+  // Replay files and archives are streamed from the storage, byte ranges included.
+  const files = new StoredFileResponder(o.storage);
+  app.use('/api/replays', replaysRouter({ stores: o.stores, files }));
+  if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
   for (const router of o.adminRouters ?? []) app.use(router);
 
   const noRoute = (req: Request) => {

@@ -1,22 +1,22 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, parseOrThrow } from '../../common/errors.ts';
 import type { Visibility } from '../../common/protocol/events.ts';
 import { BroadcastIdSchema, type BroadcastId, type UserId } from '../../common/protocol/ids.ts';
 import type { ReplayDetail, ReplayList, ReplayState, ReplaySummary } from '../../common/protocol/replays.ts';
 import { toMediaTime } from '../../common/replay/timeline.ts';
-import type { Storage } from '../../common/storage/Storage.ts';
 import { replayKey } from '../../common/storage/storageKeys.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { ReplayRecord } from '../store/ReplayStore.ts';
 import type { BroadcastStatus } from '../store/schema.ts';
 import { requestUser } from './auth.ts';
+import type { StoredFileResponder } from './StoredFileResponder.ts';
 
 export interface ReplayRoutesOptions {
   stores: Stores;
-  /** Where the replay files are (`replays/<broadcastId>/…`, common/storage/storageKeys.ts). */
-  storage: Storage;
+  /** Serves the replay files from the storage (`replays/<broadcastId>/…`, common/storage/storageKeys.ts). */
+  files: StoredFileResponder;
 }
 
 /**
@@ -144,33 +144,20 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
   }
 
   /**
-   * Streams a replay file with `send` (Range → 206, If-None-Match/If-Modified-Since → 304,
-   * HEAD). A file that is not there is NOT_FOUND; an unsatisfiable range 416 with
-   * `Content-Range: bytes *\/size` and no body.
+   * Streams a replay file from the storage (StoredFileResponder: Range → 206, an unsatisfiable
+   * range → 416 with `Content-Range: bytes *\/size` and no body, If-None-Match /
+   * If-Modified-Since → 304, HEAD). A file that is not there is NOT_FOUND.
    */
-  async function sendReplayFile(req: Request, res: Response, next: NextFunction, b: BroadcastRecord, file: string, type: string, extra: Record<string, string> = {}): Promise<void> {
-    const headers = {
-      'Content-Type': type,
-      // Private replays stay out of shared caches; everything revalidates by ETag.
-      'Cache-Control': `${b.visibility === 'private' ? 'private' : 'public'}, max-age=0`,
-      'X-Content-Type-Options': 'nosniff',
-      ...extra,
-    };
-    // `send` does Range, conditional GETs and HEAD on a local file: the storage gives one.
-    const local = await o.storage.localFile(replayKey(b.id, file));
-    res.sendFile(local.path, { dotfiles: 'deny', cacheControl: false, headers }, (err?: Error) => {
-      void local.release();
-      if (!err) return;
-      const e = err as Error & { status?: number; code?: string; syscall?: string };
-      if (res.headersSent || e.code === 'ECONNABORTED' || e.syscall === 'write') return;
-      for (const name of ['Content-Type', 'Content-Disposition', 'Cache-Control']) res.removeHeader(name);
-      if (e.status === 416 || e.status === 412) {
-        res.status(e.status).end();
-      } else if (e.status === 404 || e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EISDIR') {
-        next(new AppError('NOT_FOUND', 'replay file not found'));
-      } else {
-        next(err);
-      }
+  async function sendReplayFile(req: Request, res: Response, b: BroadcastRecord, file: string, type: string, extra: Record<string, string> = {}): Promise<void> {
+    await o.files.send(req, res, replayKey(b.id, file), {
+      headers: {
+        'Content-Type': type,
+        // Private replays stay out of shared caches; everything revalidates by ETag.
+        'Cache-Control': `${b.visibility === 'private' ? 'private' : 'public'}, max-age=0`,
+        'X-Content-Type-Options': 'nosniff',
+        ...extra,
+      },
+      notFound: () => new AppError('NOT_FOUND', 'replay file not found'),
     });
   }
 
@@ -211,24 +198,24 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
   });
 
   for (const kind of ['poster', 'webm', 'mp4'] as const) {
-    router.get(`/:id/${FILES[kind].name}`, async (req, res, next) => {
+    router.get(`/:id/${FILES[kind].name}`, async (req, res) => {
       const { b, r } = await visible(req);
       if (!filesOf(b, r)[kind]) throw new AppError('NOT_FOUND', 'replay file not found');
-      await sendReplayFile(req, res, next, b, FILES[kind].name, FILES[kind].type);
+      await sendReplayFile(req, res, b, FILES[kind].name, FILES[kind].type);
     });
   }
 
-  router.get('/:id/hls/:file', async (req, res, next) => {
+  router.get('/:id/hls/:file', async (req, res) => {
     const { b, r } = await visible(req);
     const file = req.params.file;
     if (!filesOf(b, r).hls || typeof file !== 'string' || !HLS_FILE.test(file)) throw new AppError('NOT_FOUND', 'replay file not found');
-    await sendReplayFile(req, res, next, b, `hls/${file}`, file.endsWith('.m3u8') ? FILES.hls.type : 'video/mp2t');
+    await sendReplayFile(req, res, b, `hls/${file}`, file.endsWith('.m3u8') ? FILES.hls.type : 'video/mp2t');
   });
 
-  router.get('/:id/download', async (req, res, next) => {
+  router.get('/:id/download', async (req, res) => {
     const { b, r } = await visible(req);
     if (!filesOf(b, r).mp4) throw new AppError('NOT_FOUND', 'replay file not found');
-    await sendReplayFile(req, res, next, b, FILES.mp4.name, FILES.mp4.type, { 'Content-Disposition': contentDisposition(downloadNames(b)) });
+    await sendReplayFile(req, res, b, FILES.mp4.name, FILES.mp4.type, { 'Content-Disposition': contentDisposition(downloadNames(b)) });
   });
 
   return router;

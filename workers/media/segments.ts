@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 /**
- * The recording layout on disk, one directory per run:
+ * The recording layout, one directory (storage prefix `recordings/<broadcastId>/<runId>`) per run:
  *
  *   <recordingDir>/<runId>/run.json        RunInfo
  *   (no SDP: it holds the SRTP keys and reaches ffmpeg through its stdin)
@@ -21,8 +21,15 @@ export const RunInfoSchema = z.object({
 });
 export type RunInfo = z.infer<typeof RunInfoSchema>;
 
-const RUN_INFO = 'run.json';
+/** The run's metadata file, beside its segments. */
+export const RUN_INFO = 'run.json';
 const SEGMENT_NAME = /^seg-(\d+)\.mkv$/;
+
+/** The number of a segment file (`seg-00042.mkv` → 42); null for any other name. */
+export function segmentIndex(file: string): number | null {
+  const m = SEGMENT_NAME.exec(file);
+  return m ? Number(m[1]) : null;
+}
 
 /** A sortable run id: `r<13-digit ms>-<4 hex>`, e.g. r1732240000000-3fa2. */
 export function newRunId(now: number = Date.now()): string {
@@ -111,11 +118,11 @@ async function readRun(dir: string, name: string): Promise<RunListing | SkippedR
 
   const numbered: Array<{ index: number; file: string }> = [];
   for (const file of await readdir(dir)) {
-    const m = SEGMENT_NAME.exec(file);
-    if (!m) continue;
+    const index = segmentIndex(file);
+    if (index === null) continue;
     const full = path.join(dir, file);
     const st = await stat(full).catch(() => null); // removed meanwhile: not a segment any more
-    if (st?.isFile() && st.size > 0) numbered.push({ index: Number(m[1]), file: full });
+    if (st?.isFile() && st.size > 0) numbered.push({ index, file: full });
   }
   if (numbered.length === 0) return { dir, reason: 'no segments' };
   numbered.sort((a, b) => a.index - b.index);

@@ -1,11 +1,9 @@
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from '../../common/logger.ts';
 import { FinalizeJobSchema, QUEUES, recordJobId, type FinalizeJob, type RecordJob } from '../../common/jobs/queues.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
-import { replayPrefix } from '../../common/storage/storageKeys.ts';
+import { recordingPrefix, replayPrefix } from '../../common/storage/storageKeys.ts';
 import { NoMediaError, assembleReplay } from '../media/assemble.ts';
 import { PermanentJobError, parseOrPermanent, type FailureReport } from './failurePolicy.ts';
 import type { JobProcessor } from './JobProcessor.ts';
@@ -18,9 +16,7 @@ const FINALIZE_RECHECK_MS = 500;
 const RECORDING_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
 export interface FinalizeProcessorDeps {
-  /** Where the recording's segments are (the workers host's data directory). */
-  dataDir: string;
-  /** Where the replay goes. */
+  /** Where the recording's segments are (`recordings/<id>/`) and the replay goes (`replays/<id>/`). */
   storage: Storage;
   /** The record queue: finalize waits while the broadcast's record job may still write. */
   recordQueue: Queue<RecordJob>;
@@ -40,14 +36,18 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
       await job.moveToDelayed(Date.now() + FINALIZE_RECHECK_MS, token);
       throw new DelayedError();
     }
-    const recordingDir = path.join(deps.dataDir, 'recordings', broadcastId);
-    // The replay is written locally and stored (on local disk: written in place).
-    const replay = await deps.storage.localDir(replayPrefix(broadcastId));
+    // The segments as a local directory (on local disk the recording itself; else downloaded:
+    // any workers host can finalize). The replay is written locally and stored (on local disk: in place).
+    const recording = await deps.storage.localDir(recordingPrefix(broadcastId));
+    const replay = await deps.storage.localDir(replayPrefix(broadcastId)).catch(async (err: unknown) => {
+      await recording.release();
+      throw err;
+    });
     const log = deps.logger.child({ broadcastId });
     const started = Date.now();
     try {
       const output = await assembleReplay({
-        recordingDir,
+        recordingDir: recording.path,
         replayDir: replay.path,
         onPreview: async (preview) => {
           await replay.commit();
@@ -59,7 +59,7 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
       await deps.report({ type: 'replay', broadcastId, state: 'ready', output });
       log.info({ ms: Date.now() - started, durationMs: output.durationMs, sizeBytes: output.mp4?.sizeBytes }, 'replay ready');
       // The replay holds every recorded frame now; the segments are no longer needed.
-      await rm(recordingDir, { recursive: true, force: true });
+      await deps.storage.deletePrefix(recordingPrefix(broadcastId));
     } catch (err) {
       if (err instanceof NoMediaError) {
         throw new PermanentJobError(recordJob?.failedReason ? `${err.message} (${recordJob.failedReason})` : err.message);
@@ -67,6 +67,7 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
       throw err;
     } finally {
       await replay.release();
+      await recording.release();
     }
   };
   const failureReport: FailureReport<FinalizeJob> = (job, err, kind) => {

@@ -4,6 +4,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { RedisRpc } from '../../common/redisRpc.ts';
 import { QUEUES, RecordJobSchema, type RecordJob } from '../../common/jobs/queues.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
+import type { Storage } from '../../common/storage/Storage.ts';
 import { recordBroadcast, type RecordOutcome } from '../record/recordBroadcast.ts';
 import type { TapEvents } from '../record/TapEvents.ts';
 import { parseOrPermanent, type FailureReport } from './failurePolicy.ts';
@@ -28,6 +29,8 @@ const RECORD_MAX_STALLED = 100;
 
 export interface RecordProcessorDeps {
   config: Pick<Config, 'dataDir' | 'recording'>;
+  /** Where the segments go, each as soon as ffmpeg has finished it. */
+  storage: Storage;
   rpc: RedisRpc;
   tapChannel: string;
   tapEvents: TapEvents;
@@ -42,6 +45,7 @@ export function createRecordProcessor(deps: RecordProcessorDeps): JobProcessor<R
     const { broadcastId } = parseOrPermanent(RecordJobSchema, job.data);
     const outcome = await recordBroadcast(broadcastId, {
       dataDir: deps.config.dataDir,
+      storage: deps.storage,
       recording: deps.config.recording,
       rpc: deps.rpc,
       tapChannel: deps.tapChannel,

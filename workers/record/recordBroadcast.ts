@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Config } from '../../common/config.ts';
 import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -8,16 +6,22 @@ import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { freeMb } from '../../common/disk.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
 import { TapResponseSchema, type TapRequest, type TapResponse, type TapStream } from '../../common/jobs/tap.ts';
+import type { Storage } from '../../common/storage/Storage.ts';
+import { recordingRunPrefix } from '../../common/storage/storageKeys.ts';
 import { spawnRecorder } from '../media/ffmpeg.ts';
 import { recorderArgs } from '../media/recorderArgs.ts';
 import { buildSdp } from '../media/sdp.ts';
 import { SRTP_CRYPTO_SUITE, newSrtpKey } from '../media/srtp.ts';
-import { newRunId, writeRunInfo } from '../media/segments.ts';
+import { RUN_INFO, newRunId, writeRunInfo } from '../media/segments.ts';
 import { allocatePortBlock, waitUntilBound } from './ports.ts';
+import { SegmentUploader } from './SegmentUploader.ts';
 import type { TapEvents } from './TapEvents.ts';
 
 export interface RecordDeps {
+  /** The workers host's data directory: its free space is checked while recording. */
   dataDir: string;
+  /** Where the runs go (`recordings/<broadcastId>/<runId>/…`), each segment as soon as it is finished. */
+  storage: Storage;
   recording: Config['recording'];
   rpc: RedisRpc;
   /** Where tap requests go (tapChannels(prefix).rpc). */
@@ -62,12 +66,13 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * Records one broadcast until it ends: asks the SFU for a tap, runs ffmpeg on it (one run),
  * and starts a new run whenever the tap closes under it (the broadcaster's tracks changed)
  * or ffmpeg dies. Every run lands in its own directory with its broadcast offset, so the
- * finalize job can lay the runs on the broadcast's timeline.
+ * finalize job can lay the runs on the broadcast's timeline. ffmpeg writes into a local
+ * directory of the storage (`spoolDir`: on local disk the recording's own directory, else a
+ * temporary one) and each segment is stored as soon as it is finished (SegmentUploader), so
+ * any workers host can finalize the recording and a crash loses at most the segment in flight.
  */
 export async function recordBroadcast(broadcastId: BroadcastId, deps: RecordDeps): Promise<RecordOutcome> {
   const log = deps.logger.child({ broadcastId });
-  const recordingDir = path.join(deps.dataDir, 'recordings', broadcastId);
-  await mkdir(recordingDir, { recursive: true });
   const state = { announced: false, quickRuns: 0, lastAnswer: Date.now() };
 
   while (!deps.shutdown.aborted) {
@@ -105,7 +110,7 @@ export async function recordBroadcast(broadcastId: BroadcastId, deps: RecordDeps
       continue;
     }
     const startedAt = Date.now();
-    const outcome = await runOnce(broadcastId, recordingDir, res.tapId, res.streams, block.ports, state, deps, log);
+    const outcome = await runOnce(broadcastId, res.tapId, res.streams, block.ports, state, deps, log);
     if (outcome !== 'next-run') return outcome;
     state.quickRuns = Date.now() - startedAt < QUICK_RUN_MS ? state.quickRuns + 1 : 0;
     if (state.quickRuns >= MAX_QUICK_RUNS) throw new Error(`the recorder failed ${MAX_QUICK_RUNS} times in a row`);
@@ -117,7 +122,6 @@ export async function recordBroadcast(broadcastId: BroadcastId, deps: RecordDeps
 /** One ffmpeg run on one tap. */
 async function runOnce(
   broadcastId: BroadcastId,
-  recordingDir: string,
   tapId: string,
   streams: TapStream[],
   ports: number[],
@@ -125,10 +129,10 @@ async function runOnce(
   deps: RecordDeps,
   log: Logger,
 ): Promise<RecordOutcome | 'next-run'> {
-  const closed = deps.tapEvents.watch(tapId, broadcastId);
   const runId = newRunId();
-  const runDir = path.join(recordingDir, runId);
-  await mkdir(runDir, { recursive: true });
+  const spool = await deps.storage.spoolDir(recordingRunPrefix(broadcastId, runId));
+  const runDir = spool.path;
+  const closed = deps.tapEvents.watch(tapId, broadcastId);
   const host = deps.recording.rtpHost;
   const recorder = spawnRecorder(recorderArgs({ localAddress: host, outDir: runDir, segmentSeconds: deps.recording.segmentSeconds }), {
     cwd: runDir,
@@ -138,18 +142,31 @@ async function runOnce(
     wake: { host, streams: streams.map((s) => ({ rtpPort: s.rtpPort, srtpKeyBase64: s.srtp.keyBase64 })) },
   });
   const runLog = log.child({ runId, tapId, ffmpegPid: recorder.pid });
+  const uploader = new SegmentUploader({ spool, logger: runLog });
+  uploader.start();
   let exited = false;
   void recorder.exited.then(() => (exited = true));
-  const finish = async (outcome: RecordOutcome | 'next-run', why: string): Promise<RecordOutcome | 'next-run'> => {
-    closed.dispose();
-    const result = await recorder.stop();
-    // Not awaited: a dead SFU would hold the next run back for the call's timeout, and a tap
-    // nobody closes is closed by its lease.
-    if (outcome !== 'ended') void tapCall(deps, { op: 'close', tapId }).catch(() => undefined);
-    runLog.info({ why, outcome, code: result.code, signal: result.signal }, 'recorder run ended');
-    if (why === 'ffmpeg-exited') runLog.warn({ stderr: result.stderrTail }, 'ffmpeg exited on its own');
-    return outcome;
-  };
+  let finishing: Promise<RecordOutcome | 'next-run'> | undefined;
+  const finish = (outcome: RecordOutcome | 'next-run', why: string): Promise<RecordOutcome | 'next-run'> =>
+    (finishing ??= (async () => {
+      closed.dispose();
+      const result = await recorder.stop();
+      // Not awaited: a dead SFU would hold the next run back for the call's timeout, and a tap
+      // nobody closes is closed by its lease.
+      if (outcome !== 'ended') void tapCall(deps, { op: 'close', tapId }).catch(() => undefined);
+      let segments: number;
+      try {
+        segments = await uploader.finish();
+      } catch (err) {
+        // Not released: what could not be stored stays where it is.
+        runLog.error({ err, why, outcome }, 'recorder run ended; segments could not be stored');
+        throw err;
+      }
+      await spool.release();
+      runLog.info({ why, outcome, code: result.code, signal: result.signal, segments }, 'recorder run ended');
+      if (why === 'ffmpeg-exited') runLog.warn({ stderr: result.stderrTail }, 'ffmpeg exited on its own');
+      return outcome;
+    })());
 
   if (!(await waitUntilBound(ports, 5000)) || exited) return finish('next-run', 'ffmpeg-exited');
   let resumed: TapResponse;
@@ -159,11 +176,18 @@ async function runOnce(
     return finish('next-run', 'no-answer');
   }
   if (resumed.status !== 'resumed') return finish('next-run', `tap ${resumed.status}`);
-  await writeRunInfo(runDir, { runId, offsetMs: resumed.offsetMs, startedAt: new Date().toISOString() });
-  runLog.info({ offsetMs: resumed.offsetMs, kinds: streams.map((s) => s.kind) }, 'recorder run started');
-  if (!state.announced) {
-    state.announced = true;
-    await deps.report({ type: 'recording', broadcastId, state: 'started', reason: null });
+  try {
+    await writeRunInfo(runDir, { runId, offsetMs: resumed.offsetMs, startedAt: new Date().toISOString() });
+    await spool.store(RUN_INFO);
+    runLog.info({ offsetMs: resumed.offsetMs, kinds: streams.map((s) => s.kind) }, 'recorder run started');
+    if (!state.announced) {
+      state.announced = true;
+      await deps.report({ type: 'recording', broadcastId, state: 'started', reason: null });
+    }
+  } catch (err) {
+    // The run cannot be used (its run.json is not stored) or not announced: stop it, keep what it wrote.
+    await finish('next-run', 'error').catch(() => undefined);
+    throw err;
   }
 
   let lastDiskCheck = Date.now();

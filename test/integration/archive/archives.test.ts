@@ -87,6 +87,9 @@ describe('archives', () => {
     const part = await fetch(`${server.url}${done.downloadUrl}`, { headers: { range: 'bytes=10-99' } });
     expect(part.status).toBe(206);
     expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 100))).toBe(0);
+    const unsatisfiable = await fetch(`${server.url}${done.downloadUrl}`, { headers: { range: `bytes=${bytes.length}-` } });
+    expect(unsatisfiable.status).toBe(416);
+    expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
     const zip = path.join(tmp, 'a.zip');
     writeFileSync(zip, bytes);
     execFileSync('unzip', ['-tq', zip]);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,24 @@ describe('LocalDiskStorage', () => {
       // No temporary file is left beside the object.
       expect(readdirSync(path.join(root, 'replays', 'b_abc'))).toEqual(['poster.jpg']);
       expect((await storage.localFile('replays/b_abc/poster.jpg')).path).toBe(path.join(root, 'replays', 'b_abc', 'poster.jpg'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('spools in the directory of the prefix itself: a stored file is not copied or moved', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'spyglass-storage-'));
+    try {
+      const storage = new LocalDiskStorage(root);
+      const spool = await storage.spoolDir('recordings/b_abc/r1');
+      expect(spool.path).toBe(path.join(root, 'recordings', 'b_abc', 'r1'));
+      const file = path.join(spool.path, 'seg-00000.mkv');
+      writeFileSync(file, 'segment');
+      const inode = statSync(file).ino;
+      await spool.store('seg-00000.mkv');
+      await spool.release();
+      expect(statSync(file).ino).toBe(inode);
+      expect(await storage.list('recordings/b_abc')).toEqual(['recordings/b_abc/r1/seg-00000.mkv']);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

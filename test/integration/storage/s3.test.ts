@@ -75,6 +75,25 @@ describe('S3Storage: what the contract does not say', () => {
     }
   }, 60_000);
 
+  it('spools into an empty temporary directory: nothing stored is fetched, a stored file leaves the disk, release removes the rest', async () => {
+    const { existsSync, readdirSync, writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const storage = s3('spool');
+    await storage.writeFile('recordings/b_sp/r1/run.json', '{}');
+    const spool = await storage.spoolDir('recordings/b_sp/r1');
+    try {
+      expect(readdirSync(spool.path)).toEqual([]);
+      writeFileSync(path.join(spool.path, 'seg-00000.mkv'), 'done');
+      writeFileSync(path.join(spool.path, 'seg-00001.mkv'), 'in flight');
+      await spool.store('seg-00000.mkv');
+      expect(readdirSync(spool.path)).toEqual(['seg-00001.mkv']);
+      expect(await storage.list('recordings/b_sp')).toEqual(['recordings/b_sp/r1/run.json', 'recordings/b_sp/r1/seg-00000.mkv']);
+    } finally {
+      await spool.release();
+    }
+    expect(existsSync(spool.path)).toBe(false);
+  });
+
   it('says clearly when the credentials are wrong', async () => {
     await expect(s3('creds', { secretAccessKey: 'wrong-secret-key-0000000000000000000000' }).writeFile('replays/b_x/poster.jpg', 'x')).rejects.toThrow(
       /storage: could not write replays\/b_x\/poster\.jpg: SignatureDoesNotMatch \(HTTP 403\)/,

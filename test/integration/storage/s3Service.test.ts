@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
-import { startRgw, type Rgw } from '../../helpers/rgw.ts';
+import { rgwStorage, rgwStorageEnv, startRgw, type Rgw } from '../../helpers/rgw.ts';
 import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
 import { writeRun } from '../workers/mediaFixtures.ts';
@@ -30,7 +31,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
 
   beforeAll(async () => {
     rgw = await startRgw();
-    const storage = { kind: 's3' as const, endpoint: rgw.endpoint, region: rgw.region, bucket: 'spyglass-service', prefix: 'it', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true };
+    const storage = rgwStorage(rgw, 'spyglass-service', 'it');
     server = await startTestServer({ storage });
     bucket = new S3Storage({ ...storage });
     owner = await signUp(server.url, 's3owner');
@@ -58,14 +59,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     expect(applied).toBe(true);
     // The workers start only now: the finalize job of that media-less broadcast, queued at its
     // stop, would otherwise race this hand-made replay and mark it failed first.
-    workers = await spawnWorkers(server.config, {
-      SPYGLASS_STORAGE: 's3',
-      SPYGLASS_S3_ENDPOINT: rgw.endpoint,
-      SPYGLASS_S3_BUCKET: 'spyglass-service',
-      SPYGLASS_S3_PREFIX: 'it',
-      SPYGLASS_S3_ACCESS_KEY: rgw.accessKeyId,
-      SPYGLASS_S3_SECRET_KEY: rgw.secretAccessKey,
-    });
+    workers = await spawnWorkers(server.config, rgwStorageEnv(rgw, 'spyglass-service', 'it'));
   }, 180_000);
   afterAll(async () => {
     socket?.close();
@@ -85,15 +79,70 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), mp4.subarray(100, 200))).toBe(0);
   });
 
+  it('streams a Range from the bucket: only those bytes are read, nothing is downloaded to a local file', async () => {
+    // The server runs in this process: its S3Storage is this class.
+    const localFile = vi.spyOn(S3Storage.prototype, 'localFile');
+    const reads = vi.spyOn(S3Storage.prototype, 'createReadStream');
+    try {
+      const url = `${server.url}/api/replays/${broadcastId}/download`;
+      const auth = { authorization: `Bearer ${owner.token}` };
+      const part = await fetch(url, { headers: { ...auth, range: 'bytes=1000-1999' } });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('content-range')).toBe(`bytes 1000-1999/${mp4.length}`);
+      expect(part.headers.get('content-length')).toBe('1000');
+      expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), mp4.subarray(1000, 2000))).toBe(0);
+      expect(reads.mock.calls).toEqual([[`replays/${broadcastId}/replay.mp4`, { start: 1000, end: 1999 }]]);
+
+      const suffix = await fetch(url, { headers: { ...auth, range: 'bytes=-10' } });
+      expect(suffix.status).toBe(206);
+      expect(Buffer.compare(Buffer.from(await suffix.arrayBuffer()), mp4.subarray(mp4.length - 10))).toBe(0);
+
+      for (const range of [`bytes=${mp4.length}-`, `bytes=${mp4.length + 5}-${mp4.length + 9}`]) {
+        const unsatisfiable = await fetch(url, { headers: { ...auth, range } });
+        expect(unsatisfiable.status, range).toBe(416);
+        expect(unsatisfiable.headers.get('content-range'), range).toBe(`bytes */${mp4.length}`);
+        expect(unsatisfiable.headers.get('content-disposition'), range).toBeNull();
+        expect((await unsatisfiable.arrayBuffer()).byteLength, range).toBe(0);
+      }
+      // A malformed or foreign-unit range is ignored: the whole file.
+      const malformed = await fetch(url, { headers: { ...auth, range: 'items=0-1' } });
+      expect(malformed.status).toBe(200);
+      expect((await malformed.arrayBuffer()).byteLength).toBe(mp4.length);
+
+      const head = await fetch(url, { method: 'HEAD', headers: auth });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe(String(mp4.length));
+      expect(head.headers.get('accept-ranges')).toBe('bytes');
+      const etag = head.headers.get('etag');
+      expect(etag).toMatch(/^W\/"[0-9a-f]+-[0-9a-f]+"$/);
+      // fetch adds Cache-Control: no-cache to conditional requests, which `fresh` honours: a raw request.
+      const revalidated = await new Promise<number>((resolve, reject) => {
+        const u = new URL(url);
+        http.get({ hostname: u.hostname, port: u.port, path: u.pathname, headers: { ...auth, 'if-none-match': etag! } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      expect(revalidated).toBe(304);
+      expect(localFile).not.toHaveBeenCalled();
+    } finally {
+      localFile.mockRestore();
+      reads.mockRestore();
+    }
+  });
+
   it('the finalize job stores the replay it assembles in the bucket', async () => {
     const { broadcast } = await ok(socket, 'broadcast:start', { title: 'Recorded into the bucket', visibility: 'public', invitees: [] });
     const id = broadcast.id;
-    // What the recorder leaves on the workers host: one run of segments.
-    await writeRun(path.join(server.dataDir, 'recordings', id), 'r0000000000000-s3', 0, { seconds: 3 });
+    // What the recorder leaves in the bucket: one run of segments (made here, then stored).
+    const runDir = await writeRun(path.join(tmp, 'recordings', id), 'r0000000000000-s3', 0, { seconds: 3 });
+    for (const file of readdirSync(runDir)) await bucket.putFile(`recordings/${id}/r0000000000000-s3/${file}`, path.join(runDir, file));
     await ok(socket, 'broadcast:stop', { broadcastId: id });
     await expect.poll(async () => (await server.stores.replays.get(id))?.state, { timeout: 90_000, interval: 500 }).toBe('ready');
     expect(await bucket.list(`replays/${id}`)).toEqual(expect.arrayContaining([`replays/${id}/poster.jpg`, `replays/${id}/replay.mp4`]));
     expect(existsSync(path.join(server.dataDir, 'replays', id))).toBe(false);
+    // The segments are deleted once the replay is ready.
+    await expect.poll(() => bucket.list(`recordings/${id}`), { timeout: 10_000 }).toEqual([]);
     const res = await fetch(`${server.url}/api/replays/${id}/download`, { headers: { authorization: `Bearer ${owner.token}`, range: 'bytes=0-3' } });
     expect(res.status).toBe(206);
     expect((await res.arrayBuffer()).byteLength).toBe(4);
@@ -106,13 +155,24 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     const done = (await ready).archive as ArchiveSummary;
     expect(done.state, JSON.stringify(done)).toBe('ready');
     expect(await bucket.list(`archives/${done.id}`)).toEqual([`archives/${done.id}/input.json`, `archives/${done.id}/spyglass-archive.zip`]);
-    const full = await fetch(`${server.url}${done.downloadUrl!}`);
-    expect(full.status).toBe(200);
-    const bytes = Buffer.from(await full.arrayBuffer());
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(done.sha256);
-    const part = await fetch(`${server.url}${done.downloadUrl!}`, { headers: { range: 'bytes=10-99' } });
-    expect(part.status).toBe(206);
-    expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 100))).toBe(0);
+    const localFile = vi.spyOn(S3Storage.prototype, 'localFile');
+    let bytes: Buffer;
+    try {
+      const full = await fetch(`${server.url}${done.downloadUrl!}`);
+      expect(full.status).toBe(200);
+      bytes = Buffer.from(await full.arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(done.sha256);
+      const part = await fetch(`${server.url}${done.downloadUrl!}`, { headers: { range: 'bytes=10-99' } });
+      expect(part.status).toBe(206);
+      expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 100))).toBe(0);
+      const unsatisfiable = await fetch(`${server.url}${done.downloadUrl!}`, { headers: { range: `bytes=${bytes.length}-` } });
+      expect(unsatisfiable.status).toBe(416);
+      expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
+      // The node streamed the zip from the bucket (the workers process, which built it, is another process).
+      expect(localFile).not.toHaveBeenCalled();
+    } finally {
+      localFile.mockRestore();
+    }
     const zip = path.join(tmp, 'a.zip');
     writeFileSync(zip, bytes);
     execFileSync('unzip', ['-tq', zip]);

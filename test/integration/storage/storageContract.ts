@@ -100,6 +100,23 @@ export function storageContract(name: string, make: () => Promise<{ storage: Sto
       expect(await storage.list('recordings/b_abc')).toEqual(['recordings/b_abc/run-1.json', 'recordings/b_abc/seg-00001.mkv']);
     });
 
+    it('stores the files of a spool directory one by one, as each is finished', async () => {
+      const spool = await storage.spoolDir('recordings/b_abc/r1');
+      try {
+        writeFileSync(path.join(spool.path, 'seg-00000.mkv'), 'finished');
+        writeFileSync(path.join(spool.path, 'seg-00001.mkv'), 'in flight');
+        await spool.store('seg-00000.mkv');
+        expect((await storage.readFile('recordings/b_abc/r1/seg-00000.mkv')).toString()).toBe('finished');
+        expect((await storage.stat('recordings/b_abc/r1/seg-00000.mkv'))?.sizeBytes).toBe(8);
+        await expect(spool.store('seg-00009.mkv')).rejects.toMatchObject({ code: 'ENOENT' });
+        await expect(spool.store('../r2/seg-00000.mkv')).rejects.toEqual(expect.any(InvalidStorageKeyError));
+      } finally {
+        await spool.release();
+        await spool.release();
+      }
+      expect(await storage.list('recordings/b_abc')).toContain('recordings/b_abc/r1/seg-00000.mkv');
+    });
+
     const BAD_KEYS = [
       '',
       '/etc/passwd',
@@ -126,6 +143,7 @@ export function storageContract(name: string, make: () => Promise<{ storage: Sto
       await expect(storage.deletePrefix(key)).rejects.toEqual(refused);
       await expect(storage.localFile(key)).rejects.toEqual(refused);
       await expect(storage.localDir(key)).rejects.toEqual(refused);
+      await expect(storage.spoolDir(key)).rejects.toEqual(refused);
     });
   });
 }

@@ -1,0 +1,90 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../common/logger.ts';
+import type { SpoolDir } from '../../../common/storage/Storage.ts';
+import { SegmentStoreError } from '../../../workers/record/SegmentStoreError.ts';
+import { SegmentUploader } from '../../../workers/record/SegmentUploader.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'spyglass-uploader-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A spool over `dir` that records what it stores; `failures` makes a name fail that many times first. */
+function spool(failures: Record<string, number> = {}): SpoolDir & { stored: string[] } {
+  const stored: string[] = [];
+  return {
+    path: dir,
+    stored,
+    async store(name) {
+      if ((failures[name] ?? 0) > 0) {
+        failures[name]!--;
+        throw Object.assign(new Error(`upload of ${name} refused`), { code: 'EIO' });
+      }
+      stored.push(name);
+    },
+    release: async () => undefined,
+  };
+}
+
+const logger = createLogger({ level: 'silent' });
+const segment = (n: number, bytes = 10) => writeFile(path.join(dir, `seg-${String(n).padStart(5, '0')}.mkv`), Buffer.alloc(bytes, 1));
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('SegmentUploader', () => {
+  it('stores a segment once the next one exists, and the last one when the run is over', async () => {
+    const s = spool();
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20 });
+    uploader.start();
+    await segment(0);
+    await writeFile(path.join(dir, 'segments.csv'), '');
+    await pause(100);
+    // ffmpeg is still writing seg-00000: nothing is stored.
+    expect(s.stored).toEqual([]);
+    await segment(1);
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['seg-00000.mkv']);
+    await segment(2);
+    await segment(10);
+    // Sorted by number, not name: seg-00010 is the newest.
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['seg-00000.mkv', 'seg-00001.mkv', 'seg-00002.mkv']);
+    expect(await uploader.finish()).toBe(4);
+    expect(s.stored).toEqual(['seg-00000.mkv', 'seg-00001.mkv', 'seg-00002.mkv', 'seg-00010.mkv']);
+  });
+
+  it('leaves out empty segments and other files', async () => {
+    const s = spool();
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20 });
+    uploader.start();
+    await segment(0, 0);
+    await segment(1);
+    await writeFile(path.join(dir, 'run.json'), '{}');
+    expect(await uploader.finish()).toBe(1);
+    expect(s.stored).toEqual(['seg-00001.mkv']);
+  });
+
+  it('tries a failed segment again, while recording and after', async () => {
+    const s = spool({ 'seg-00000.mkv': 2, 'seg-00001.mkv': 2 });
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20, retryMs: 10 });
+    uploader.start();
+    await segment(0);
+    await segment(1);
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['seg-00000.mkv']);
+    expect(await uploader.finish()).toBe(2);
+    expect(s.stored).toEqual(['seg-00000.mkv', 'seg-00001.mkv']);
+  });
+
+  it('gives up after five tries once the run is over, with a typed error naming the segments and where they are', async () => {
+    const s = spool({ 'seg-00000.mkv': 99 });
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20, retryMs: 5 });
+    await segment(0);
+    const err = await uploader.finish().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SegmentStoreError);
+    expect(err).toMatchObject({ code: 'SEGMENT_STORE_FAILED', files: ['seg-00000.mkv'], dir, cause: { code: 'EIO' } });
+    expect(s.stored).toEqual([]);
+  });
+});

@@ -1,0 +1,109 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../common/logger.ts';
+import type { SpoolDir } from '../../common/storage/Storage.ts';
+import { segmentIndex } from '../media/segments.ts';
+import { SegmentStoreError } from './SegmentStoreError.ts';
+
+export interface SegmentUploaderOptions {
+  /** The run's directory, where ffmpeg writes its segments (Storage.spoolDir). */
+  spool: SpoolDir;
+  logger: Logger;
+  /** How often the directory is looked at while ffmpeg runs (default 500 ms). */
+  pollMs?: number;
+  /** After ffmpeg exited, a segment that does not store is tried 5 times, this far apart and doubling (default 1 s). */
+  retryMs?: number;
+}
+
+/** Tries after the run ended, before its segments are given up on (left in the local directory). */
+const FINAL_ATTEMPTS = 5;
+
+/**
+ * Stores a recorder run's segments as soon as ffmpeg has finished them, so that a crash of
+ * the workers host loses at most the segment in flight. ffmpeg's segment muxer writes a
+ * segment's trailer and closes it before it opens the next one: while ffmpeg runs every
+ * segment but the newest is finished, and once it has exited all of them are. The directory
+ * is polled (one readdir every `pollMs`), not watched: a file event does not say that a
+ * segment is complete, the next segment's existence does. Zero-byte segments are left out,
+ * as `listRuns` leaves them out. A segment that fails to store is tried again at the next look.
+ */
+export class SegmentUploader {
+  readonly #spool: SpoolDir;
+  readonly #log: Logger;
+  readonly #pollMs: number;
+  readonly #retryMs: number;
+  /** Segments stored, or passed over because empty. */
+  readonly #done = new Set<string>();
+  #stored = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #looking: Promise<unknown> = Promise.resolve();
+  #finishing = false;
+
+  constructor(o: SegmentUploaderOptions) {
+    this.#spool = o.spool;
+    this.#log = o.logger;
+    this.#pollMs = o.pollMs ?? 500;
+    this.#retryMs = o.retryMs ?? 1000;
+  }
+
+  /** Starts looking for finished segments (ffmpeg is running). */
+  start(): void {
+    const look = async (): Promise<void> => {
+      this.#looking = this.#storeFinished(false);
+      await this.#looking;
+      if (!this.#finishing) this.#timer = setTimeout(() => void look(), this.#pollMs);
+    };
+    this.#timer = setTimeout(() => void look(), this.#pollMs);
+  }
+
+  /**
+   * After ffmpeg has exited: stops looking and stores every segment not stored yet, the last
+   * one included. Resolves with the number of segments the run stored.
+   * @throws SegmentStoreError when some could not be stored after 5 tries.
+   */
+  async finish(): Promise<number> {
+    this.#finishing = true;
+    clearTimeout(this.#timer);
+    await this.#looking;
+    for (let attempt = 1; ; attempt++) {
+      const failed = await this.#storeFinished(true);
+      if (failed.files.length === 0) return this.#stored;
+      if (attempt === FINAL_ATTEMPTS) throw new SegmentStoreError(failed.files, this.#spool.path, { cause: failed.error });
+      await sleep(this.#retryMs * 2 ** (attempt - 1));
+    }
+  }
+
+  /** Stores the finished segments not stored yet (all of them when `all`); says which failed. */
+  async #storeFinished(all: boolean): Promise<{ files: string[]; error?: unknown }> {
+    const failed: { files: string[]; error?: unknown } = { files: [] };
+    let segments: Array<{ name: string; index: number }>;
+    try {
+      segments = (await readdir(this.#spool.path))
+        .map((name) => ({ name, index: segmentIndex(name) }))
+        .filter((s): s is { name: string; index: number } => s.index !== null)
+        .sort((a, b) => a.index - b.index);
+    } catch (err) {
+      this.#log.warn({ err }, 'could not list the run directory');
+      return { files: ['(the run directory)'], error: err };
+    }
+    for (const { name } of all ? segments : segments.slice(0, -1)) {
+      if (this.#done.has(name)) continue;
+      try {
+        if ((await stat(path.join(this.#spool.path, name))).size === 0) {
+          this.#done.add(name);
+          continue;
+        }
+        await this.#spool.store(name);
+        this.#done.add(name);
+        this.#stored++;
+        this.#log.debug({ segment: name }, 'segment stored');
+      } catch (err) {
+        this.#log.warn({ err, segment: name }, 'storing a segment failed; trying again');
+        failed.files.push(name);
+        failed.error = err;
+      }
+    }
+    return failed;
+  }
+}
