@@ -70,6 +70,11 @@ export const ConfigSchema = z.strictObject({
       ttlMs: z.number().int().min(300).max(300_000).default(5000),
       /** A node's relay of a broadcast hosted elsewhere closes this long after its last viewer left. */
       relayIdleMs: z.number().int().min(0).max(3_600_000).default(10_000),
+      /**
+       * Edge nodes one node pipes a broadcast to directly; an edge that asks past this number
+       * is sent to one of them instead, which pipes it on (a relay tree). Default 8.
+       */
+      maxDirectEdges: z.number().int().min(1).max(1000).default(8),
     })
     .refine((c) => c.ttlMs >= 3 * c.heartbeatMs, 'cluster.ttlMs must be at least 3 heartbeats')
     .prefault({}),
@@ -261,6 +266,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_HEARTBEAT_MS: { path: ['cluster', 'heartbeatMs'], type: 'number' },
   SPYGLASS_NODE_TTL_MS: { path: ['cluster', 'ttlMs'], type: 'number' },
   SPYGLASS_RELAY_IDLE_MS: { path: ['cluster', 'relayIdleMs'], type: 'number' },
+  SPYGLASS_MAX_DIRECT_EDGES: { path: ['cluster', 'maxDirectEdges'], type: 'number' },
   SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
   SPYGLASS_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
   SPYGLASS_METRICS_PORT: { path: ['metrics', 'port'], type: 'number' },

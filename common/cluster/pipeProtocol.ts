@@ -11,7 +11,11 @@ import { NodeIdSchema } from './nodeIds.ts';
  * edge's pipe producers, which keep the origin's producer ids.
  *
  * Edge → origin, on `pipeChannels(prefix, originNodeId).origin`:
- *   open   → the edge's endpoint; the origin answers with its own and the producers so far;
+ *   open   → the edge's endpoint; the origin answers with its own and the producers so far,
+ *            or, when it pipes the broadcast to `cluster.maxDirectEdges` edges already, with
+ *            one of them to ask instead (`redirect`): that edge's relay pipes it on, and the
+ *            broadcast spreads as a tree. Any node serves this channel for the broadcasts it
+ *            has (as their origin, or as a relay); "origin" below is whichever feeds the pipe;
  *   close  → the edge has no viewer left (or is closing).
  * Origin → edge, on `pipeChannels(prefix, edgeNodeId).edge`:
  *   producer         → a new producer on the origin, already consumed into the pipe;
@@ -57,7 +61,10 @@ export const OriginRequestSchema = z.discriminatedUnion('op', [
 ]);
 export type OriginRequest = z.infer<typeof OriginRequestSchema>;
 
-export const PipeOpenedSchema = z.strictObject({ origin: PipeEndpointSchema, producers: z.array(PipedProducerSchema).max(4) });
+export const PipeFedSchema = z.strictObject({ origin: PipeEndpointSchema, producers: z.array(PipedProducerSchema).max(4) });
+export type PipeFed = z.infer<typeof PipeFedSchema>;
+/** The answer to open: the pipe, or the node to ask instead. */
+export const PipeOpenedSchema = z.union([PipeFedSchema, z.strictObject({ redirect: NodeIdSchema })]);
 export type PipeOpened = z.infer<typeof PipeOpenedSchema>;
 
 export const EdgeRequestSchema = z.discriminatedUnion('op', [

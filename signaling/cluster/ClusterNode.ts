@@ -75,6 +75,7 @@ export class ClusterNode {
       queuePrefix: prefix,
       nodeId,
       directory: this.directory,
+      aliveNodes: () => this.#aliveNodes(),
       pool: o.pool,
       maxViewersPerRouter: config.mediasoup.maxViewersPerRouter,
       notifier: o.notifier,
@@ -113,8 +114,9 @@ export class ClusterNode {
       rpc: this.#rpc,
       queuePrefix: config.queuePrefix,
       nodeId: this.nodeId,
-      lookup: s.originMedia,
-      aliveNodes: async () => new Set((await this.registry.list()).map((n) => n.id)),
+      lookup: (id) => s.originMedia(id) ?? this.relays.get(id)?.media,
+      maxDirectEdges: config.cluster.maxDirectEdges,
+      aliveNodes: () => this.#aliveNodes(),
       checkMs: CHECK_MS,
       rpcTimeoutMs: RPC_TIMEOUT_MS,
       logger: logger.child({ component: 'pipes' }),
@@ -148,6 +150,10 @@ export class ClusterNode {
     }));
     closers.push('node registry', () => this.registry.close());
     logger.info({ nodeId: this.nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, 'registered as a node');
+  }
+
+  async #aliveNodes(): Promise<ReadonlySet<string>> {
+    return new Set((await this.registry.list()).map((n) => n.id));
   }
 
   /** Pipes open to each edge node (for /metrics). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
-import { EdgeRequestSchema, PipeOpenedSchema, pipeChannels, type EdgeRequest } from '../../common/cluster/pipeProtocol.ts';
+import { EdgeRequestSchema, PipeOpenedSchema, pipeChannels, type EdgeRequest, type PipeEndpoint, type PipeFed } from '../../common/cluster/pipeProtocol.ts';
 import { AppError, describeZodError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
@@ -11,11 +11,16 @@ import type { Notifier, ViewerTally } from '../live/ports.ts';
 import { RelayedBroadcast } from '../live/RelayedBroadcast.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 
+/** Redirects an edge follows down the relay tree before it gives up (a tree of depth 8 serves 8^8 edges). */
+const MAX_HOPS = 8;
+
 export interface EdgeRelaysOptions {
   rpc: RedisRpc;
   queuePrefix: string;
   nodeId: string;
   directory: BroadcastDirectory;
+  /** The ids of the nodes alive now (the registry): a relay fed by another relay closes when that node lapses. */
+  aliveNodes: () => Promise<ReadonlySet<string>>;
   pool: WorkerPool;
   maxViewersPerRouter: number;
   notifier: Notifier;
@@ -23,7 +28,7 @@ export interface EdgeRelaysOptions {
   countRefreshMs: number;
   /** A relay with no viewer closes after this long. */
   idleMs: number;
-  /** How often each relay's origin claim is checked. */
+  /** How often each relay's origin claim (and the node feeding it) is checked. */
   checkMs: number;
   /** How long the origin may take to answer. */
   rpcTimeoutMs: number;
@@ -34,6 +39,8 @@ interface Entry {
   broadcastId: BroadcastId;
   pipeId: string;
   originNodeId: string;
+  /** The node whose pipe feeds this relay: the origin, or a relay of it (a relay tree). */
+  parentNodeId: string;
   /** The origin's claim token when the pipe opened: a new claim (a new origin) ends the relay. */
   token: number;
   media: Broadcast;
@@ -43,8 +50,10 @@ interface Entry {
 /**
  * This node's side of media across nodes (common/cluster/pipeProtocol.ts): the relays of
  * broadcasts whose origin is another node, one per broadcast, opened on the first join and
- * fed through a pipe from the origin. Serves the origin's announcements (new and closed
- * producers, a closed pipe) and closes a relay whose origin's claim lapsed or changed hands.
+ * fed through a pipe from the origin — or from a relay of it on another node, when the origin
+ * sends this one there (it feeds as many edges as it may: a relay tree). Serves the feeding
+ * node's announcements (new and closed producers, a closed pipe) and closes a relay whose
+ * origin's claim lapsed or changed hands, or whose feeding relay's node lapsed.
  */
 export class EdgeRelays {
   readonly #o: EdgeRelaysOptions;
@@ -111,20 +120,14 @@ export class EdgeRelays {
     const logger = this.#log.child({ broadcastId: record.id, originNodeId: claim.nodeId });
     const media = await Broadcast.create({ id: record.id, pool: this.#o.pool, maxViewersPerRouter: this.#o.maxViewersPerRouter, logger });
     // Registered before the origin is asked: it may announce producers before it answers.
-    const entry: Entry = { broadcastId: record.id, pipeId: randomUUID(), originNodeId: claim.nodeId, token: claim.token, media, relay: undefined };
+    const entry: Entry = { broadcastId: record.id, pipeId: randomUUID(), originNodeId: claim.nodeId, parentNodeId: claim.nodeId, token: claim.token, media, relay: undefined };
     this.#byBroadcast.set(record.id, entry);
     this.#byPipe.set(entry.pipeId, entry);
     try {
       const feed = await media.openFeed();
-      const answer = await this.#o.rpc.call(
-        pipeChannels(this.#o.queuePrefix, claim.nodeId).origin,
-        { op: 'open', broadcastId: record.id, pipeId: entry.pipeId, edgeNodeId: this.#o.nodeId, edge: feed.endpoint },
-        this.#o.rpcTimeoutMs,
-      );
-      const opened = PipeOpenedSchema.safeParse(answer);
-      if (!opened.success) throw new AppError('UNAVAILABLE', `the origin answered a malformed pipe: ${describeZodError(opened.error)}`);
-      await feed.connect(opened.data.origin);
-      for (const p of opened.data.producers) await media.addFedProducer(p);
+      const fed = await this.#askForPipe(entry, feed.endpoint);
+      await feed.connect(fed.origin);
+      for (const p of fed.producers) await media.addFedProducer(p);
       if (this.#closed || media.closed) throw new AppError('UNAVAILABLE', 'the relay closed while opening; join again');
       const relay = new RelayedBroadcast({
         record,
@@ -140,7 +143,7 @@ export class EdgeRelays {
         this.#forget(entry);
         if (reason !== 'origin-closed') this.#tellOrigin(entry);
       });
-      logger.info({ pipeId: entry.pipeId, producers: opened.data.producers.length }, 'relay opened');
+      logger.info({ pipeId: entry.pipeId, parentNodeId: entry.parentNodeId, producers: fed.producers.length }, 'relay opened');
       return relay;
     } catch (err) {
       this.#forget(entry);
@@ -152,6 +155,28 @@ export class EdgeRelays {
       }
       throw err;
     }
+  }
+
+  /**
+   * Asks the origin for a pipe, and follows its redirects down the relay tree (at most
+   * MAX_HOPS) to the node that opens it; `entry.parentNodeId` is that node.
+   */
+  async #askForPipe(entry: Entry, endpoint: PipeEndpoint): Promise<PipeFed> {
+    const asked = new Set<string>([this.#o.nodeId]);
+    for (let hop = 0; hop < MAX_HOPS; hop++) {
+      asked.add(entry.parentNodeId);
+      const answer = await this.#o.rpc.call(
+        pipeChannels(this.#o.queuePrefix, entry.parentNodeId).origin,
+        { op: 'open', broadcastId: entry.broadcastId, pipeId: entry.pipeId, edgeNodeId: this.#o.nodeId, edge: endpoint },
+        this.#o.rpcTimeoutMs,
+      );
+      const opened = PipeOpenedSchema.safeParse(answer);
+      if (!opened.success) throw new AppError('UNAVAILABLE', `${entry.parentNodeId} answered a malformed pipe: ${describeZodError(opened.error)}`);
+      if (!('redirect' in opened.data)) return opened.data;
+      if (asked.has(opened.data.redirect)) throw new AppError('UNAVAILABLE', 'the relay tree sent this node in a circle; try again');
+      entry.parentNodeId = opened.data.redirect;
+    }
+    throw new AppError('UNAVAILABLE', `no node of the relay tree took this one within ${MAX_HOPS} hops; try again`);
   }
 
   async #handle(payload: unknown): Promise<{ ok: true }> {
@@ -174,17 +199,23 @@ export class EdgeRelays {
     return { ok: true };
   }
 
-  /** Closes relays whose origin claim lapsed or changed hands (the origin died or moved). */
+  /**
+   * Closes relays whose origin claim lapsed or changed hands (the origin died or moved), and
+   * relays fed by a relay whose node lapsed.
+   */
   async #check(): Promise<void> {
+    let alive: ReadonlySet<string> | undefined;
     for (const entry of [...this.#byBroadcast.values()]) {
       if (!entry.relay) continue;
       let claim;
       try {
         claim = await this.#o.directory.lookup(entry.broadcastId);
+        if (entry.parentNodeId !== entry.originNodeId) alive ??= await this.#o.aliveNodes();
       } catch {
         return; // Redis away: keep serving what flows
       }
       if (!claim || claim.nodeId !== entry.originNodeId || claim.token !== entry.token) this.#closeEntry(entry, 'origin-lost');
+      else if (alive && entry.parentNodeId !== entry.originNodeId && !alive.has(entry.parentNodeId)) this.#closeEntry(entry, 'origin-lost');
     }
   }
 
@@ -204,7 +235,7 @@ export class EdgeRelays {
   #tellOrigin(entry: Entry): void {
     const { broadcastId } = entry;
     this.#o.rpc
-      .call(pipeChannels(this.#o.queuePrefix, entry.originNodeId).origin, { op: 'close', broadcastId, pipeId: entry.pipeId, edgeNodeId: this.#o.nodeId }, this.#o.rpcTimeoutMs)
-      .catch((err: unknown) => this.#log.debug({ err, pipeId: entry.pipeId }, 'the origin did not hear that a pipe closed (it closes it when this node lapses)'));
+      .call(pipeChannels(this.#o.queuePrefix, entry.parentNodeId).origin, { op: 'close', broadcastId, pipeId: entry.pipeId, edgeNodeId: this.#o.nodeId }, this.#o.rpcTimeoutMs)
+      .catch((err: unknown) => this.#log.debug({ err, pipeId: entry.pipeId }, 'the feeding node did not hear that a pipe closed (it closes it when this node lapses)'));
   }
 }

@@ -10,8 +10,10 @@ export interface PipeServerOptions {
   rpc: RedisRpc;
   queuePrefix: string;
   nodeId: string;
-  /** The media of a broadcast this node is the origin of. */
+  /** The media of a broadcast this node has: as its origin, or as a relay of it (which pipes it on). */
   lookup: (id: BroadcastId) => Broadcast | undefined;
+  /** Edges this node pipes one broadcast to; one more is sent to one of them (a relay tree). */
+  maxDirectEdges: number;
   /** The ids of the nodes alive now (the registry). */
   aliveNodes: () => Promise<ReadonlySet<string>>;
   /** How often pipes to dead nodes are looked for. */
@@ -37,6 +39,8 @@ interface OpenPipe {
 export class PipeServer {
   readonly #o: PipeServerOptions;
   readonly #pipes = new Map<string, OpenPipe>();
+  /** Round robin over the edges an edge past the limit is sent to. */
+  #nextRedirect = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -100,6 +104,11 @@ export class PipeServer {
       throw new AppError('FORBIDDEN', 'pipes are opened only for other live nodes of this deployment');
     }
     if (this.#pipes.has(req.pipeId)) throw new AppError('WRONG_STATE', 'that pipe is open already');
+    const fed = [...this.#pipes.values()].filter((p) => p.broadcastId === req.broadcastId);
+    if (fed.length >= this.#o.maxDirectEdges) {
+      const others = fed.filter((p) => p.edgeNodeId !== req.edgeNodeId);
+      if (others.length > 0) return { redirect: others[this.#nextRedirect++ % others.length]!.edgeNodeId };
+    }
     const { pipe, producers } = await media.openPipe(req.edge, req.pipeId);
     const open: OpenPipe = { pipe, broadcastId: req.broadcastId, edgeNodeId: req.edgeNodeId, closedByEdge: false };
     this.#pipes.set(pipe.id, open);

@@ -143,7 +143,16 @@ export class RelayedBroadcast extends TypedEmitter<RelayedBroadcastEvents> {
 
   #armIdle(): void {
     if (this.#idleTimer || this.#closed) return;
-    this.#idleTimer = setTimeout(() => this.close('idle'), this.#o.idleMs);
+    this.#idleTimer = setTimeout(() => this.#idleCheck(), this.#o.idleMs);
+    this.#idleTimer.unref();
+  }
+
+  /** No viewer for the idle time: closes, unless it feeds other nodes' relays (a relay tree); then looks again later. */
+  #idleCheck(): void {
+    this.#idleTimer = undefined;
+    if (this.#audience.size > 0 || this.#closed) return;
+    if (this.#o.media.pipeCount === 0) return this.close('idle');
+    this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.max(this.#o.idleMs, 1000));
     this.#idleTimer.unref();
   }
 }

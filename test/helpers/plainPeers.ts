@@ -453,7 +453,9 @@ class PlainViewer {
     return { ...this.stats, rtcp: { ...this.stats.rtcp }, loss: { ...this.stats.loss } };
   }
 
+  /** Idempotent. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
     this.#udp.close();
