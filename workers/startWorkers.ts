@@ -13,6 +13,7 @@ import { createRecordProcessor } from './processors/record.ts';
 import { watchFailures, withFailurePolicy, type FailurePolicyDeps } from './processors/failurePolicy.ts';
 import type { JobProcessor } from './processors/JobProcessor.ts';
 import { MetricsServer } from '../common/metrics/MetricsServer.ts';
+import { RecorderStats } from './record/RecorderStats.ts';
 import { workersMetrics } from './workersMetrics.ts';
 
 export interface RunningWorkers {
@@ -45,6 +46,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     });
   };
   const shutdown = new AbortController();
+  const recorderStats = new RecorderStats();
 
   const processors: Array<JobProcessor<never>> = [
     createRecordProcessor({
@@ -53,6 +55,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
       rpc,
       tapChannel: tapChannels(prefix).rpc,
       tapEvents,
+      stats: recorderStats,
       report,
       logger: logger.child({ component: 'record' }),
       shutdown: shutdown.signal,
@@ -91,7 +94,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     return worker;
   });
   for (const w of workers) void w.run();
-  const metrics = workersMetrics({ dataDir: config.dataDir, queues: [recordQueue, results], running });
+  const metrics = workersMetrics({ dataDir: config.dataDir, queues: [recordQueue, results], running, recorders: recorderStats });
   const metricsServer =
     config.metrics.workersPort === undefined
       ? undefined

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORKERS_METRICS_PORT } from '../../scripts/cluster/LocalCluster.ts';
 import { startRgw, type Rgw } from '../../scripts/cluster/rgw.ts';
 import { Hosts } from '../helpers/hosts.ts';
 import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
@@ -64,6 +65,14 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     return { seconds: Number(probe.format.duration), streams: probe.streams.map((x) => x.codec_type).sort() };
   }
 
+  /** The workers host's recorder counters (/metrics on its own address). */
+  async function workersMetrics(): Promise<{ segments: number; bytes: number; runs: Record<string, number> }> {
+    const text = await (await fetch(`http://${hosts.cluster.network.address('w')}:${WORKERS_METRICS_PORT}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{process="workers"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const runs = Object.fromEntries([...text.matchAll(/^spyglass_recording_runs_ended_total\{outcome="([^"]+)",process="workers"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+    return { segments: value('spyglass_recording_segments_stored_total'), bytes: value('spyglass_recording_stored_bytes_total'), runs };
+  }
+
   it('is complete and playable through another node, and never touches a node’s disk', async () => {
     const host = await hosts.page(0);
     await signUpInPage(host, 'off_host_owner');
@@ -78,6 +87,12 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     console.log(`replay recorded on the workers host: ${replay.seconds.toFixed(2)} s for a broadcast of about ${liveFor / 1000} s; streams ${replay.streams.join(', ')}`);
     expect(replay.streams).toEqual(['audio', 'video']);
     expect(replay.seconds).toBeGreaterThan(liveFor / 1000 - 2);
+
+    // The workers host's /metrics count what it stored, and one run that ended with the broadcast.
+    const metrics = await workersMetrics();
+    expect(metrics.segments).toBeGreaterThan(0);
+    expect(metrics.bytes).toBeGreaterThan(metrics.segments * 1000);
+    expect(metrics.runs.ended).toBeGreaterThanOrEqual(1);
 
     // The nodes' data directories hold no media: no recording, no replay.
     for (const node of hosts.cluster.nodes) {
@@ -105,6 +120,8 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     const onAirMs = performance.now() - t0;
 
     const replay = await replayThroughB(host, id);
+    // The run on A ended with a gap (next-run) before the run on B.
+    expect((await workersMetrics()).runs['next-run']).toBeGreaterThanOrEqual(1);
     console.log(
       `origin killed while recording: on air ${(onAirMs / 1000).toFixed(1)} s with a gap of ${(gapMs / 1000).toFixed(1)} s until the broadcaster was live on B; replay ${replay.seconds.toFixed(2)} s (${replay.streams.join(', ')})`,
     );

@@ -5,6 +5,7 @@ import type { RedisRpc } from '../../common/redisRpc.ts';
 import { QUEUES, RecordJobSchema, type RecordJob } from '../../common/jobs/queues.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
+import type { RecorderStats } from '../record/RecorderStats.ts';
 import { recordBroadcast, type RecordOutcome } from '../record/recordBroadcast.ts';
 import type { TapEvents } from '../record/TapEvents.ts';
 import { parseOrPermanent, type FailureReport } from './failurePolicy.ts';
@@ -34,6 +35,7 @@ export interface RecordProcessorDeps {
   rpc: RedisRpc;
   tapChannel: string;
   tapEvents: TapEvents;
+  stats?: RecorderStats | undefined;
   report: (r: ResultJob) => Promise<void>;
   logger: Logger;
   /** Aborted when the process shuts down: running recordings stop and are handed back. */
@@ -50,6 +52,7 @@ export function createRecordProcessor(deps: RecordProcessorDeps): JobProcessor<R
       rpc: deps.rpc,
       tapChannel: deps.tapChannel,
       tapEvents: deps.tapEvents,
+      stats: deps.stats,
       report: deps.report,
       logger: deps.logger,
       shutdown: deps.shutdown,

@@ -4,12 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/logger.ts';
 import type { SpoolDir } from '../../common/storage/Storage.ts';
 import { segmentIndex } from '../media/segments.ts';
+import type { RecorderStats } from './RecorderStats.ts';
 import { SegmentStoreError } from './SegmentStoreError.ts';
 
 export interface SegmentUploaderOptions {
   /** The run's directory, where ffmpeg writes its segments (Storage.spoolDir). */
   spool: SpoolDir;
   logger: Logger;
+  /** Counts what was stored and what failed (/metrics). */
+  stats?: RecorderStats | undefined;
   /** How often the directory is looked at while ffmpeg runs (default 500 ms). */
   pollMs?: number;
   /** After ffmpeg exited, a segment that does not store is tried 5 times, this far apart and doubling (default 1 s). */
@@ -31,6 +34,7 @@ const FINAL_ATTEMPTS = 5;
 export class SegmentUploader {
   readonly #spool: SpoolDir;
   readonly #log: Logger;
+  readonly #stats: RecorderStats | undefined;
   readonly #pollMs: number;
   readonly #retryMs: number;
   /** Segments stored, or passed over because empty. */
@@ -43,6 +47,7 @@ export class SegmentUploader {
   constructor(o: SegmentUploaderOptions) {
     this.#spool = o.spool;
     this.#log = o.logger;
+    this.#stats = o.stats;
     this.#pollMs = o.pollMs ?? 500;
     this.#retryMs = o.retryMs ?? 1000;
   }
@@ -90,16 +95,19 @@ export class SegmentUploader {
     for (const { name } of all ? segments : segments.slice(0, -1)) {
       if (this.#done.has(name)) continue;
       try {
-        if ((await stat(path.join(this.#spool.path, name))).size === 0) {
+        const { size } = await stat(path.join(this.#spool.path, name));
+        if (size === 0) {
           this.#done.add(name);
           continue;
         }
         await this.#spool.store(name);
         this.#done.add(name);
         this.#stored++;
+        this.#stats?.segmentStored(size);
         this.#log.debug({ segment: name }, 'segment stored');
       } catch (err) {
         this.#log.warn({ err, segment: name }, 'storing a segment failed; trying again');
+        this.#stats?.segmentFailed();
         failed.files.push(name);
         failed.error = err;
       }

@@ -15,6 +15,7 @@ import { SRTP_CRYPTO_SUITE, newSrtpKey } from '../media/srtp.ts';
 import { RUN_INFO, newRunId, writeRunInfo } from '../media/segments.ts';
 import { allocatePortBlock, waitUntilBound } from './ports.ts';
 import { SegmentUploader } from './SegmentUploader.ts';
+import type { RecorderStats } from './RecorderStats.ts';
 import type { TapEvents } from './TapEvents.ts';
 
 export interface RecordDeps {
@@ -27,6 +28,8 @@ export interface RecordDeps {
   /** Where tap requests go (tapChannels(prefix).rpc). */
   tapChannel: string;
   tapEvents: TapEvents;
+  /** Counts segments and runs (/metrics). */
+  stats?: RecorderStats | undefined;
   /** Sends a result to the signalling process (the `results` queue). */
   report: (result: ResultJob) => Promise<void>;
   logger: Logger;
@@ -142,7 +145,7 @@ async function runOnce(
     wake: { host, streams: streams.map((s) => ({ rtpPort: s.rtpPort, srtpKeyBase64: s.srtp.keyBase64 })) },
   });
   const runLog = log.child({ runId, tapId, ffmpegPid: recorder.pid });
-  const uploader = new SegmentUploader({ spool, logger: runLog });
+  const uploader = new SegmentUploader({ spool, logger: runLog, stats: deps.stats });
   uploader.start();
   let exited = false;
   void recorder.exited.then(() => (exited = true));
@@ -163,6 +166,7 @@ async function runOnce(
         throw err;
       }
       await spool.release();
+      deps.stats?.runEnded(outcome);
       runLog.info({ why, outcome, code: result.code, signal: result.signal, segments }, 'recorder run ended');
       if (why === 'ffmpeg-exited') runLog.warn({ stderr: result.stderrTail }, 'ffmpeg exited on its own');
       return outcome;

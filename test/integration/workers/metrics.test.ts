@@ -24,6 +24,8 @@ describe('workers process /metrics (metrics.workersPort)', () => {
     expect(text).toMatch(/^spyglass_jobs_running\{queue="record",process="workers"\} 0$/m);
     expect(text).toMatch(/^spyglass_queue_jobs\{queue="record",state="waiting",process="workers"\} \d+$/m);
     expect(text).toMatch(/^spyglass_disk_free_bytes\{process="workers"\} [1-9]/m);
+    expect(text).toMatch(/^spyglass_recording_segments_stored_total\{process="workers"\} 0$/m);
+    expect(text).toMatch(/^spyglass_recording_segment_store_failures_total\{process="workers"\} 0$/m);
     expect(text).toContain('spyglass_nodejs_heap_size_used_bytes');
     expect((await fetch(url.replace(/metrics$/, 'other'))).status).toBe(404);
   });
