@@ -26,8 +26,8 @@ export interface LocalClusterOptions {
   subnet: number;
   /** Node ids, one host each (e.g. a, b, c). */
   nodes: string[];
-  /** Run a workers host (`w`): recording, replays, archives. */
-  workers: boolean;
+  /** Workers hosts to run (recording, replays, archives): `w`, then `w2`, `w3`, …; 0 for none. */
+  workers: number;
   /** The deployment's PostgreSQL database, on this machine's loopback; the hosts reach it through the bridge. */
   databaseUrl: string;
   /** The deployment's object store, on this machine's loopback; without it each host stores on its own disk. */
@@ -68,7 +68,7 @@ export interface ClusterNodeHandle {
 export class LocalCluster {
   readonly network: HostNetwork;
   readonly nodes: ClusterNodeHandle[] = [];
-  workers: HostProcess | undefined;
+  readonly workers: HostProcess[] = [];
   readonly redisUrl: string;
   readonly #o: LocalClusterOptions;
   readonly #services: HostProcess[] = [];
@@ -84,13 +84,13 @@ export class LocalCluster {
   }
 
   static async start(o: LocalClusterOptions): Promise<LocalCluster> {
-    const hosts = [...o.nodes, ...(o.workers ? ['w'] : [])];
+    const hosts = [...o.nodes, ...workerHosts(o.workers)];
     const network = await HostNetwork.create({ name: o.name, subnet: o.subnet, hosts });
     const cluster = new LocalCluster(network, o);
     try {
       await cluster.#startServices();
       await Promise.all(o.nodes.map((id) => cluster.#startNode(id)));
-      if (o.workers) await cluster.#startWorkers();
+      await Promise.all(workerHosts(o.workers).map((host) => cluster.#startWorkers(host)));
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -154,7 +154,7 @@ export class LocalCluster {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       await Promise.all(this.nodes.map((n) => n.process.stop()));
-      await this.workers?.stop();
+      await Promise.all(this.workers.map((w) => w.stop()));
       await Promise.all(this.#services.map((s) => s.stop(5000)));
       await this.network.close();
       for (const d of this.#dirs) rmSync(d, { recursive: true, force: true });
@@ -185,16 +185,16 @@ export class LocalCluster {
     await proc.waitFor(/Spyglass is live at (\S+)/, 90_000);
   }
 
-  async #startWorkers(): Promise<void> {
-    const workers = this.#spawn('workers', 'w', 'workers/main.ts', this.#dataDir('w'));
-    this.workers = workers;
+  async #startWorkers(host: string): Promise<void> {
+    const workers = this.#spawn(`workers ${host}`, host, 'workers/main.ts', this.#dataDir(host));
+    this.workers.push(workers);
     // Ready once its metrics port answers (it opens just before the queues start).
     let started = false;
     const exited = workers.exited.then((code) => {
       if (!started) throw new Error(`the workers host exited (${code}) while starting:\n${workers.output().slice(-3000)}`);
     });
     exited.catch(() => undefined);
-    await Promise.race([waitForPort(this.network.address('w'), WORKERS_METRICS_PORT, 90_000), exited]);
+    await Promise.race([waitForPort(this.network.address(host), WORKERS_METRICS_PORT, 90_000), exited]);
     started = true;
   }
 
@@ -238,6 +238,11 @@ export class LocalCluster {
     this.#services.push(proc);
     return proc;
   }
+}
+
+/** The host names of `n` workers hosts: w, w2, w3, … */
+export function workerHosts(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => (i === 0 ? 'w' : `w${i + 1}`));
 }
 
 async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {

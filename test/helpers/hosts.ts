@@ -15,7 +15,8 @@ export interface HostsOptions {
   /** A short name for the test's namespaces (2 letters; a random number is added). */
   name: string;
   nodes: string[];
-  workers?: boolean;
+  /** Workers hosts (default none). */
+  workers?: number;
   s3?: LocalS3;
   /** One TCP balancer on the machine's loopback per entry: the nodes it fails over between, in order. */
   routes: string[][];
@@ -51,7 +52,7 @@ export class Hosts {
         name: `${o.name}${randomInt(0, 1000)}`,
         subnet: randomInt(1, 200),
         nodes: o.nodes,
-        workers: o.workers ?? false,
+        workers: o.workers ?? 0,
         s3: o.s3,
         databaseUrl: db.url,
         secret: randomBytes(32).toString('hex'),

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKERS_METRICS_PORT } from '../../scripts/cluster/LocalCluster.ts';
+import { WORKERS_METRICS_PORT, workerHosts } from '../../scripts/cluster/LocalCluster.ts';
 import { startRgw, type Rgw } from '../../scripts/cluster/rgw.ts';
 import { Hosts } from '../helpers/hosts.ts';
 import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
@@ -30,7 +30,7 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     hosts = await Hosts.start({
       name: 'rp',
       nodes: ['a', 'b'],
-      workers: true,
+      workers: 2,
       s3: { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: 'spyglass-hosts' },
       routes: [['a', 'b'], ['b']],
       env: { SPYGLASS_RECORDING: 'true', SPYGLASS_MIN_FREE_MB: '10' },
@@ -65,12 +65,31 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     return { seconds: Number(probe.format.duration), streams: probe.streams.map((x) => x.codec_type).sort() };
   }
 
-  /** The workers host's recorder counters (/metrics on its own address). */
+  /** What a workers host's /metrics says (on its own address); empty when it does not answer (killed). */
+  async function metricsOf(host: string): Promise<string> {
+    const res = await fetch(`http://${hosts.cluster.network.address(host)}:${WORKERS_METRICS_PORT}/metrics`).catch(() => undefined);
+    return res ? await res.text() : '';
+  }
+
+  /** The recorder counters, summed over the workers hosts that answer. */
   async function workersMetrics(): Promise<{ segments: number; bytes: number; runs: Record<string, number> }> {
-    const text = await (await fetch(`http://${hosts.cluster.network.address('w')}:${WORKERS_METRICS_PORT}/metrics`)).text();
-    const value = (name: string) => Number(new RegExp(`^${name}\\{process="workers"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-    const runs = Object.fromEntries([...text.matchAll(/^spyglass_recording_runs_ended_total\{outcome="([^"]+)",process="workers"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
-    return { segments: value('spyglass_recording_segments_stored_total'), bytes: value('spyglass_recording_stored_bytes_total'), runs };
+    const sum = { segments: 0, bytes: 0, runs: {} as Record<string, number> };
+    for (const host of workerHosts(2)) {
+      const text = await metricsOf(host);
+      const value = (name: string) => Number(new RegExp(`^${name}\\{process="workers"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      sum.segments += value('spyglass_recording_segments_stored_total');
+      sum.bytes += value('spyglass_recording_stored_bytes_total');
+      for (const m of text.matchAll(/^spyglass_recording_runs_ended_total\{outcome="([^"]+)",process="workers"\} (\d+)$/gm)) sum.runs[m[1]!] = (sum.runs[m[1]!] ?? 0) + Number(m[2]);
+    }
+    return sum;
+  }
+
+  /** The workers host running the broadcast's record job now, if any (its jobs_running gauge). */
+  async function recordingHost(): Promise<string | undefined> {
+    for (const host of workerHosts(2)) {
+      if (/^spyglass_jobs_running\{queue="record",process="workers"\} 1$/m.test(await metricsOf(host))) return host;
+    }
+    return undefined;
   }
 
   it('is complete and playable through another node, and never touches a node’s disk', async () => {
@@ -128,5 +147,38 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     expect(replay.streams).toEqual(['audio', 'video']);
     // Both halves are in it: at least the time on air minus the gap, less 2 s for the cuts at keyframes.
     expect(replay.seconds).toBeGreaterThan((onAirMs - gapMs) / 1000 - 2);
+  }, 240_000);
+
+  it('loses at most the segment in flight, plus the takeover, when the recording workers host is killed', async () => {
+    const host = await hosts.page(1);
+    await signUpInPage(host, 'workers_die_owner');
+    const id = await goLiveInPage(host, 'The workers host dies');
+    await waitUntilSending(host);
+    const t0 = performance.now();
+    await expect.poll(recordingHost, { timeout: 15_000 }).toBeDefined();
+    await host.waitForTimeout(7000);
+    const victim = (await recordingHost())!;
+    const survivor = workerHosts(2).find((h) => h !== victim)!;
+    const victimProcess = hosts.cluster.workers.find((w) => w.host === victim)!;
+    const killedAt = performance.now();
+    victimProcess.kill('SIGKILL');
+    // The survivor takes the record job over once the dead host's BullMQ lock lapses.
+    await expect.poll(recordingHost, { timeout: 30_000, interval: 100 }).toBe(survivor);
+    const takeoverMs = performance.now() - killedAt;
+    await host.waitForTimeout(8000);
+    await host.getByRole('button', { name: 'End broadcast' }).click();
+    await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
+    const onAirMs = performance.now() - t0;
+
+    const replay = await replayThroughB(host, id);
+    const lostMs = onAirMs - replay.seconds * 1000;
+    // What was lost besides the time nobody recorded (the takeover): the segment in flight at the kill.
+    const inFlightMs = lostMs - takeoverMs;
+    console.log(
+      `kill -9 of the recording workers host (${victim}): on air ${(onAirMs / 1000).toFixed(1)} s, ${survivor} took over ${(takeoverMs / 1000).toFixed(1)} s later; replay ${replay.seconds.toFixed(2)} s, so ${(lostMs / 1000).toFixed(1)} s lost, ${(inFlightMs / 1000).toFixed(1)} s of it besides the takeover`,
+    );
+    expect(replay.streams).toEqual(['audio', 'video']);
+    // At most one segment (4 s) besides the takeover, with 1.5 s for the cuts at keyframes and the new run's start.
+    expect(inFlightMs).toBeLessThan(4000 + 1500);
   }, 240_000);
 });
