@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { LocalCluster, type LocalS3 } from '../../scripts/cluster/LocalCluster.ts';
 import { TcpBalancer } from './balancer.ts';
 import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from './browser.ts';
+import { goLiveInPage, signUpInPage, waitUntilSending } from './liveUi.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 import { testQueuePrefix } from './server.ts';
 import { freePort } from './supervisor.ts';
@@ -87,6 +88,15 @@ export class Hosts {
     const page = await context.newPage();
     await trackPeerConnections(page);
     return page;
+  }
+
+  /** A broadcaster signs up on balancer `route`'s page and goes live; resolves once it sends, with when (performance.now()). */
+  async goLive(route: number, username: string, title: string): Promise<{ host: Page; id: string; t0: number }> {
+    const host = await this.page(route);
+    await signUpInPage(host, username);
+    const id = await goLiveInPage(host, title);
+    await waitUntilSending(host);
+    return { host, id, t0: performance.now() };
   }
 
   /** Closes the browser and the balancers, stops the deployment (its Redis goes with it) and drops the database. */

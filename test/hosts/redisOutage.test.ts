@@ -1,7 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodingSteadily, framesOver, Hosts, NODE_PORT } from '../helpers/hosts.ts';
-import { goLiveInPage, signUpInPage, waitUntilSending } from '../helpers/liveUi.ts';
 import { connect, request } from '../helpers/server.ts';
 
 /**
@@ -36,10 +35,7 @@ describe('Redis down for 10 s', () => {
   }
 
   it('keeps current viewers watching, refuses new joins clearly, and takes them again once Redis is back', async () => {
-    host = await hosts.page(0);
-    await signUpInPage(host, 'redis_outage_host');
-    broadcastId = await goLiveInPage(host, 'Redis outage');
-    await waitUntilSending(host);
+    ({ host, id: broadcastId } = await hosts.goLive(0, 'redis_outage_host', 'Redis outage'));
     viewer = await hosts.page(1);
     await viewer.goto(`/watch/${broadcastId}`);
     await decodingSteadily(viewer);
@@ -52,7 +48,7 @@ describe('Redis down for 10 s', () => {
     const relayed = await joinOn('b');
     const watched = await outage;
     console.log(`Redis down 10 s: B's viewer decoded ${watched.frames} frames, longest freeze ${watched.longestFreezeMs} ms; a join on C answered ${refused.code} in ${refused.ms} ms (${refused.message}); one on B ${relayed.ok ? 'was served' : relayed.code} in ${relayed.ms} ms`);
-    expect(watched.frames).toBeGreaterThan(100);
+    expect(watched.frames).toBeGreaterThan(50);
     expect(watched.longestFreezeMs).toBeLessThan(1000);
     expect(refused.ok).toBe(false);
     expect(refused.code).toBe('UNAVAILABLE');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKERS_METRICS_PORT, workerHosts } from '../../scripts/cluster/LocalCluster.ts';
 import { startRgw, type Rgw } from '../../scripts/cluster/rgw.ts';
 import { Hosts } from '../helpers/hosts.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
+import { waitForReplay } from '../helpers/liveUi.ts';
 
 /**
  * A broadcast on node A, recorded by the workers host (its own namespace and disk: the origin
@@ -65,6 +65,11 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     return { seconds: Number(probe.format.duration), streams: probe.streams.map((x) => x.codec_type).sort() };
   }
 
+  async function endBroadcast(host: Page): Promise<void> {
+    await host.getByRole('button', { name: 'End broadcast' }).click();
+    await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
+  }
+
   /** What a workers host's /metrics says (on its own address); empty when it does not answer (killed). */
   async function metricsOf(host: string): Promise<string> {
     const res = await fetch(`http://${hosts.cluster.network.address(host)}:${WORKERS_METRICS_PORT}/metrics`).catch(() => undefined);
@@ -93,14 +98,10 @@ describe('a replay recorded off the nodes, stored in S3', () => {
   }
 
   it('is complete and playable through another node, and never touches a node’s disk', async () => {
-    const host = await hosts.page(0);
-    await signUpInPage(host, 'off_host_owner');
-    const id = await goLiveInPage(host, 'Recorded elsewhere');
-    await waitUntilSending(host);
+    const { host, id } = await hosts.goLive(0, 'off_host_owner', 'Recorded elsewhere');
     const liveFor = 8000;
     await host.waitForTimeout(liveFor);
-    await host.getByRole('button', { name: 'End broadcast' }).click();
-    await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
+    await endBroadcast(host);
 
     const replay = await replayThroughB(host, id);
     console.log(`replay recorded on the workers host: ${replay.seconds.toFixed(2)} s for a broadcast of about ${liveFor / 1000} s; streams ${replay.streams.join(', ')}`);
@@ -121,11 +122,7 @@ describe('a replay recorded off the nodes, stored in S3', () => {
   }, 240_000);
 
   it('goes on from the new origin when the origin is killed mid-broadcast: the replay lacks only the gap', async () => {
-    const host = await hosts.page(0);
-    await signUpInPage(host, 'origin_dies_owner');
-    const id = await goLiveInPage(host, 'The origin dies');
-    await waitUntilSending(host);
-    const t0 = performance.now();
+    const { host, id, t0 } = await hosts.goLive(0, 'origin_dies_owner', 'The origin dies');
     await host.waitForTimeout(6000);
     hosts.cluster.node('a').process.kill('SIGKILL');
     const killedAt = performance.now();
@@ -134,8 +131,7 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 30_000, interval: 100 }).toContain('You are live');
     const gapMs = performance.now() - killedAt;
     await host.waitForTimeout(6000);
-    await host.getByRole('button', { name: 'End broadcast' }).click();
-    await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
+    await endBroadcast(host);
     const onAirMs = performance.now() - t0;
 
     const replay = await replayThroughB(host, id);
@@ -150,11 +146,7 @@ describe('a replay recorded off the nodes, stored in S3', () => {
   }, 240_000);
 
   it('loses at most the segment in flight, plus the takeover, when the recording workers host is killed', async () => {
-    const host = await hosts.page(1);
-    await signUpInPage(host, 'workers_die_owner');
-    const id = await goLiveInPage(host, 'The workers host dies');
-    await waitUntilSending(host);
-    const t0 = performance.now();
+    const { host, id, t0 } = await hosts.goLive(1, 'workers_die_owner', 'The workers host dies');
     await expect.poll(recordingHost, { timeout: 15_000 }).toBeDefined();
     await host.waitForTimeout(7000);
     const victim = (await recordingHost())!;
@@ -166,8 +158,7 @@ describe('a replay recorded off the nodes, stored in S3', () => {
     await expect.poll(recordingHost, { timeout: 30_000, interval: 100 }).toBe(survivor);
     const takeoverMs = performance.now() - killedAt;
     await host.waitForTimeout(8000);
-    await host.getByRole('button', { name: 'End broadcast' }).click();
-    await host.getByText('Broadcast ended').first().waitFor({ timeout: 15_000 });
+    await endBroadcast(host);
     const onAirMs = performance.now() - t0;
 
     const replay = await replayThroughB(host, id);
