@@ -4,7 +4,7 @@ import { runScript } from '../../helpers/scripts.ts';
 import { connect, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 
 /** Two Spyglass nodes in cluster mode on one Redis prefix, and the admin CLI that sees them. */
-describe('nodes in cluster mode (real Redis, admin CLI)', () => {
+describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, () => {
   const prefix = testQueuePrefix();
   let a: TestServer;
   let b: TestServer;
