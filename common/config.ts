@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { NodeIdSchema } from './cluster/nodeIds.ts';
+import { isHttpOrigin } from './protocol/rules.ts';
 import { AppError, describeZodError } from './errors.ts';
 
 /**
@@ -13,6 +14,11 @@ import { AppError, describeZodError } from './errors.ts';
 export const DEFAULT_SECRET = 'spyglass-dev-secret-change-me';
 
 const port = z.number().int().min(0).max(65535);
+/** An http(s) origin, normalised without a trailing slash. */
+const httpOrigin = z
+  .string()
+  .refine(isHttpOrigin, 'must be an origin such as https://live.example.org (scheme, host, optional port; no path)')
+  .transform((o) => new URL(o).origin);
 
 /**
  * The whole configuration. Every key has a default that runs on one machine (SQLite and
@@ -75,6 +81,22 @@ export const ConfigSchema = z.strictObject({
        * is sent to one of them instead, which pipes it on (a relay tree). Default 8.
        */
       maxDirectEdges: z.number().int().min(1).max(1000).default(8),
+      /**
+       * Where browsers reach this node itself, past the load balancer (an origin, e.g.
+       * https://live.example.org:8441): its URL in the registry, where loaded nodes redirect
+       * joins to. Default: `http.publicUrl`, else the listen address. Nodes that share a URL
+       * are never sent joins by each other.
+       */
+      nodeUrl: httpOrigin.optional(),
+      /**
+       * A node with this many consumers per media worker (viewer and pipe consumers: 2 per
+       * viewer of audio and video) or more is loaded: it redirects `broadcast:join` to the
+       * least-loaded live, non-draining node below it, if any, else serves the viewer itself.
+       * Every node judges all nodes by its own value: set the same on every node. 0: no node is
+       * ever below it, so no join is redirected. Default 200 (~100 viewers per core; see
+       * README.md's fan-out figures).
+       */
+      maxConsumersPerWorker: z.number().int().min(0).max(1_000_000).default(200),
     })
     .refine((c) => c.ttlMs >= 3 * c.heartbeatMs, 'cluster.ttlMs must be at least 3 heartbeats')
     .prefault({}),
@@ -118,18 +140,7 @@ export const ConfigSchema = z.strictObject({
        * state-changing requests and open socket.io, besides `publicUrl`'s. Default none: with
        * neither set, the origins the server listens on (docs/security.md).
        */
-      allowedOrigins: z
-        .array(
-          z.string().refine((o) => {
-            try {
-              const u = new URL(o);
-              return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o.replace(/\/$/, '');
-            } catch {
-              return false;
-            }
-          }, 'must be an origin such as https://live.example.org (scheme, host, optional port; no path)'),
-        )
-        .default([]),
+      allowedOrigins: z.array(httpOrigin).default([]),
     })
     .prefault({}),
   mediasoup: z
@@ -267,6 +278,8 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_NODE_TTL_MS: { path: ['cluster', 'ttlMs'], type: 'number' },
   SPYGLASS_RELAY_IDLE_MS: { path: ['cluster', 'relayIdleMs'], type: 'number' },
   SPYGLASS_MAX_DIRECT_EDGES: { path: ['cluster', 'maxDirectEdges'], type: 'number' },
+  SPYGLASS_NODE_URL: { path: ['cluster', 'nodeUrl'], type: 'string' },
+  SPYGLASS_MAX_CONSUMERS_PER_WORKER: { path: ['cluster', 'maxConsumersPerWorker'], type: 'number' },
   SPYGLASS_SHUTDOWN_TIMEOUT_SECONDS: { path: ['shutdownTimeoutSeconds'], type: 'number' },
   SPYGLASS_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
   SPYGLASS_METRICS_PORT: { path: ['metrics', 'port'], type: 'number' },
@@ -424,6 +437,13 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
         `config: refusing the published default secret on a public address (http.host ${config.http.host}${publicHost ? `, publicUrl host ${publicHost}` : ''}): anyone could sign links; set SPYGLASS_SECRET to a long random value`,
       );
     }
+  }
+  const nodeHost = config.cluster.nodeUrl === undefined ? undefined : new URL(config.cluster.nodeUrl).hostname;
+  if (nodeHost !== undefined && publicHost !== undefined && nodeHost !== publicHost) {
+    throw new AppError(
+      'BAD_REQUEST',
+      `config: cluster.nodeUrl must be on the host name of http.publicUrl (${publicHost}), on a port of its own: browsers send the session cookie to that host name only, so a viewer redirected to ${nodeHost} would arrive signed out`,
+    );
   }
   if ((config.http.tlsCertFile === undefined) !== (config.http.tlsKeyFile === undefined)) {
     throw new AppError('BAD_REQUEST', 'config: http.tlsCertFile and http.tlsKeyFile go together');

@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { ERROR_CODES, type ErrorCode, type WireError } from './protocol/errors.ts';
+import { ERROR_CODES, type ErrorCode, type JoinRedirect, type WireError } from './protocol/errors.ts';
 
 /** An error a client may see: a stable code, a message, and the HTTP status of the code. */
 export class AppError extends Error {
@@ -13,6 +13,19 @@ export class AppError extends Error {
   }
   toWire(): WireError {
     return { code: this.code, message: this.message };
+  }
+}
+
+/** `broadcast:join` on a loaded node: join on `redirect` instead (the wire error carries it). */
+export class RedirectError extends AppError {
+  readonly redirect: JoinRedirect;
+  constructor(redirect: JoinRedirect) {
+    super('REDIRECT', `this server is busy: join on ${redirect.url} with redirected: true`);
+    this.name = 'RedirectError';
+    this.redirect = redirect;
+  }
+  override toWire(): WireError {
+    return { ...super.toWire(), redirect: { ...this.redirect } };
   }
 }
 

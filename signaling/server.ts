@@ -227,6 +227,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     tally: cluster?.tally ?? localTally,
     countRefreshMs: COUNT_REFRESH_MS,
     relays: cluster?.relays,
+    redirects: cluster?.redirects,
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
@@ -374,7 +375,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 
-  await cluster?.serve({ url, originMedia: (id) => live.onAir(id)?.media, stores, recorder: recording });
+  await cluster?.serve({ url: config.cluster.nodeUrl ?? url, originMedia: (id) => live.onAir(id)?.media, stores, recorder: recording });
 
   const metricsServer =
     config.metrics.port === undefined

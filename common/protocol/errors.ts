@@ -27,14 +27,27 @@ export const ERROR_CODES = {
   INSUFFICIENT_STORAGE: 507,
   /** The service is closing down (sunset mode): this action is no longer available. */
   SERVICE_SUNSET: 403,
+  /**
+   * `broadcast:join` only (several nodes): this node is loaded and another is not; the error
+   * carries `redirect` (where to join instead). Never an HTTP answer.
+   */
+  REDIRECT: 307,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Where a loaded node sends a viewer to join instead (docs/protocol.md, "Join redirection"). */
+export interface JoinRedirect {
+  /** The node's own URL (an origin: scheme, host, port): connect socket.io there and join again. */
+  url: string;
+}
 
 /** The wire shape of an error in acks and HTTP bodies. */
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** With `REDIRECT` only. */
+  redirect?: JoinRedirect;
 }
 
 /** Every socket.io request is acknowledged with exactly this shape. */
@@ -43,9 +56,12 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: WireError };
 /** A typed error a browser client can throw after reading an `{ ok: false }` ack. */
 export class ProtocolError extends Error {
   readonly code: ErrorCode;
+  /** With `REDIRECT`: where to join instead, as the server sent it (check it before use). */
+  readonly redirect: unknown;
   constructor(error: WireError) {
     super(error.message);
     this.name = 'ProtocolError';
     this.code = error.code;
+    this.redirect = error.redirect;
   }
 }

@@ -9,8 +9,8 @@ import {
   type RtpCapabilities,
   type TransportOptions,
 } from './media.ts';
-import type { Ack } from './errors.ts';
-import { controlCharProblem, LIMITS, PASSWORD_RULES } from './rules.ts';
+import type { Ack, JoinRedirect } from './errors.ts';
+import { controlCharProblem, isHttpOrigin, LIMITS, PASSWORD_RULES } from './rules.ts';
 
 export { LIMITS };
 
@@ -33,6 +33,14 @@ export const StartBroadcastSchema = z.strictObject({
   invitees: z.array(UsernameSchema).max(LIMITS.inviteesMax).default([]),
 });
 export const BroadcastRefSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
+export const JoinSchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  /**
+   * True when the client came here by a `REDIRECT` (or will not follow one): it is served
+   * here, whatever the load, so that redirects never loop.
+   */
+  redirected: z.boolean().default(false),
+});
 export const CreateTransportSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
 export const ConnectTransportSchema = z.strictObject({
   broadcastId: BroadcastIdSchema,
@@ -61,7 +69,7 @@ export const RequestSchemas = {
   'broadcast:start': StartBroadcastSchema,
   'broadcast:resume': BroadcastRefSchema,
   'broadcast:stop': BroadcastRefSchema,
-  'broadcast:join': BroadcastRefSchema,
+  'broadcast:join': JoinSchema,
   'broadcast:leave': BroadcastRefSchema,
   'transport:create': CreateTransportSchema,
   'transport:connect': ConnectTransportSchema,
@@ -76,6 +84,11 @@ export type RequestInput<E extends RequestName> = z.input<(typeof RequestSchemas
 export type Request<E extends RequestName> = z.output<(typeof RequestSchemas)[E]>;
 
 // --------------------------------------------------------------- responses --
+
+/** What a `REDIRECT` carries (`JoinRedirect`); the server checks every redirect it sends with it. */
+export const JoinRedirectSchema = z.strictObject({
+  url: z.string().max(2048).refine(isHttpOrigin, 'a node URL is an http(s) origin (scheme, host, optional port; no path)'),
+}) satisfies z.ZodType<JoinRedirect>;
 
 export interface UserSummary {
   id: UserId;

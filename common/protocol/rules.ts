@@ -44,3 +44,17 @@ export function controlCharProblem(text: string, multiLine = false): string | un
   const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
   return `must not contain control characters (found U+${code})`;
 }
+
+/**
+ * Whether `text` is an http(s) origin — scheme, host, optional port, nothing else (a trailing
+ * `/` is allowed): what `http.allowedOrigins`, `cluster.nodeUrl` and a join redirect's `url`
+ * hold. A path would make socket.io read it as a namespace.
+ */
+export function isHttpOrigin(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === text.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import { RedisBroadcastDirectory, type BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
 import { NodeRegistry } from '../../common/cluster/NodeRegistry.ts';
+import type { NodeLoad } from '../../common/cluster/nodeSelection.ts';
 import type { Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
@@ -14,6 +15,7 @@ import type { Closers } from '../Closers.ts';
 import type { Notifier, Recorder } from '../live/ports.ts';
 import type { Stores } from '../store/index.ts';
 import { EdgeRelays } from './EdgeRelays.ts';
+import { JoinRedirects } from './JoinRedirects.ts';
 import { OrphanSweeper } from './OrphanSweeper.ts';
 import { PipeServer } from './PipeServer.ts';
 import { RedisViewerTally } from './RedisViewerTally.ts';
@@ -35,7 +37,7 @@ export interface ClusterNodeOptions {
 
 /** What the node serves once the live domain exists. */
 export interface ClusterServeOptions {
-  /** Where clients reach this node (for the registry). */
+  /** Where clients reach this node (for the registry, and the joins other nodes redirect here). */
   url: string;
   /** The media of a broadcast this node is the origin of. */
   originMedia: (id: BroadcastId) => Broadcast | undefined;
@@ -57,9 +59,12 @@ export class ClusterNode {
   readonly tally: RedisViewerTally;
   readonly relays: EdgeRelays;
   readonly registry: NodeRegistry;
+  /** Where joins go while this node is loaded (`cluster.maxConsumersPerWorker`). */
+  readonly redirects: JoinRedirects;
   readonly #o: ClusterNodeOptions;
   readonly #rpc: RedisRpc;
   #pipes: PipeServer | undefined;
+  #url: string | undefined;
 
   private constructor(o: ClusterNodeOptions, nodeId: string, redis: Redis, rpc: RedisRpc) {
     const { config, logger } = o;
@@ -70,6 +75,14 @@ export class ClusterNode {
     this.registry = new NodeRegistry({ redis, prefix, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs, logger: logger.child({ component: 'nodes' }) });
     this.directory = new RedisBroadcastDirectory({ redis, prefix, ttlMs: config.cluster.ttlMs });
     this.tally = new RedisViewerTally({ redis, prefix, nodeId, entryTtlMs: 3 * COUNT_REFRESH_MS });
+    this.redirects = new JoinRedirects({
+      nodeId,
+      url: () => this.#url,
+      load: () => poolLoad(o.pool),
+      nodes: () => this.registry.list(),
+      maxConsumersPerWorker: config.cluster.maxConsumersPerWorker,
+      logger: logger.child({ component: 'redirects' }),
+    });
     this.relays = new EdgeRelays({
       rpc,
       queuePrefix: prefix,
@@ -107,7 +120,7 @@ export class ClusterNode {
     return node;
   }
 
-  /** Pipes for this node's broadcasts, the sweeper of dead nodes' broadcasts, and the heartbeat. */
+  /** Pipes for this node's broadcasts, the sweeper of dead nodes' broadcasts, the heartbeat, and join redirects. */
   async serve(s: ClusterServeOptions): Promise<void> {
     const { config, logger, pool, notifier, closers } = this.#o;
     const pipes = new PipeServer({
@@ -142,14 +155,11 @@ export class ClusterNode {
       url: s.url,
       announcedAddress: config.mediasoup.announcedAddress ?? null,
       startedAt,
-      load: {
-        routers: pool.workers.reduce((n, w) => n + w.routerCount, 0),
-        consumers: pool.workers.reduce((n, w) => n + w.consumerCount, 0),
-        workers: pool.workers.map((w) => ({ index: w.index, pid: w.pid })),
-      },
+      load: poolLoad(pool),
     }));
+    this.#url = s.url;
     closers.push('node registry', () => this.registry.close());
-    logger.info({ nodeId: this.nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, 'registered as a node');
+    logger.info({ nodeId: this.nodeId, url: s.url, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs, maxConsumersPerWorker: config.cluster.maxConsumersPerWorker }, 'registered as a node');
   }
 
   async #aliveNodes(): Promise<ReadonlySet<string>> {
@@ -165,6 +175,15 @@ export class ClusterNode {
   pipeTrafficByNode(): Promise<Map<string, PipeTraffic>> {
     return this.#pipes?.trafficByNode() ?? Promise.resolve(new Map());
   }
+}
+
+/** What the media workers hold now, as the registry carries it. */
+function poolLoad(pool: WorkerPool): NodeLoad {
+  return {
+    routers: pool.workers.reduce((n, w) => n + w.routerCount, 0),
+    consumers: pool.workers.reduce((n, w) => n + w.consumerCount, 0),
+    workers: pool.workers.map((w) => ({ index: w.index, pid: w.pid })),
+  };
 }
 
 /** The host name and the HTTP port; with port 0 (tests), the process id instead. */

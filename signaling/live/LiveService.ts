@@ -1,4 +1,4 @@
-import { AppError } from '../../common/errors.ts';
+import { AppError, RedirectError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, EndReason, Request, Responses } from '../../common/protocol/events.ts';
@@ -16,7 +16,7 @@ import { OriginLease } from '../cluster/OriginLease.ts';
 import { LiveBroadcast, toSummary } from './LiveBroadcast.ts';
 import { LiveChat } from './LiveChat.ts';
 import { Peer } from './Peer.ts';
-import type { Notifier, Recorder, SunsetGate, ViewerTally } from './ports.ts';
+import type { JoinRedirector, Notifier, Recorder, SunsetGate, ViewerTally } from './ports.ts';
 import type { RelayedBroadcast } from './RelayedBroadcast.ts';
 
 /** A broadcast served here: as its origin (LiveBroadcast) or through a pipe from its origin (RelayedBroadcast). */
@@ -61,6 +61,8 @@ export interface LiveServiceOptions {
    * broadcaster may also resume here a broadcast whose origin died (this node becomes its origin).
    */
   relays?: EdgeRelays | undefined;
+  /** Several nodes: sends joins to a less-loaded node while this one is loaded (docs/protocol.md). */
+  redirects?: JoinRedirector | undefined;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -218,10 +220,16 @@ export class LiveService {
 
   // ------------------------------------------------------------ viewer --
 
-  /** Watches a broadcast: from its origin when that is this node, else through this node's relay of it. */
-  async join(peer: Peer, { broadcastId }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
+  /**
+   * Watches a broadcast: from its origin when that is this node, else through this node's relay
+   * of it. A join this node could serve but that came not by a redirect is sent to a
+   * less-loaded node (RedirectError) while this one is loaded.
+   */
+  async join(peer: Peer, { broadcastId, redirected }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
     const { record, live } = await this.#visible(peer, broadcastId);
     if (record.status === 'ended') throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
+    const elsewhere = redirected ? undefined : await this.#o.redirects?.target();
+    if (elsewhere) throw new RedirectError(elsewhere);
     const here: OnAir | undefined = live ?? (this.#o.relays ? await this.#o.relays.relay(record) : undefined);
     if (!here) throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
     await here.addViewer(peer.id, peer.viewerKey, peer.user?.id);

@@ -1,5 +1,6 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { ServerToClientEvents } from '../../common/protocol/events.ts';
+import type { JoinRedirect } from '../../common/protocol/errors.ts';
 
 type Events = ServerToClientEvents;
 
@@ -46,6 +47,12 @@ export interface ViewerTally {
   report(broadcastId: BroadcastId, localCount: number): Promise<number>;
   /** This node no longer serves `broadcastId`. */
   withdraw(broadcastId: BroadcastId): Promise<void>;
+}
+
+/** Several nodes: where a join goes instead when this node is loaded (signaling/cluster/JoinRedirects.ts). */
+export interface JoinRedirector {
+  /** Another node to join on, or undefined to serve the join here. Never throws. */
+  target(): Promise<JoinRedirect | undefined>;
 }
 
 /** The one-host tally: this node's count is the count. */

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { z } from 'zod';
 import { ERROR_CODES } from '../../common/protocol/errors.ts';
+import { JoinRedirectSchema } from '../../common/protocol/events.ts';
 import { LIMITS } from '../../common/protocol/rules.ts';
 
 /**
@@ -35,11 +36,14 @@ export function fuzzParameters<Ts = unknown>(defaultRuns: number): FuzzParameter
   };
 }
 
-/** An error as the wire carries it: a catalogued code (never INTERNAL) and a message. */
-export const WireErrorSchema = z.strictObject({
-  code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]]).refine((c) => c !== 'INTERNAL', 'INTERNAL'),
-  message: z.string().min(1),
-});
+/** An error as the wire carries it: a catalogued code (never INTERNAL), a message, and with REDIRECT its target. */
+export const WireErrorSchema = z
+  .strictObject({
+    code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]]).refine((c) => c !== 'INTERNAL', 'INTERNAL'),
+    message: z.string().min(1),
+    redirect: JoinRedirectSchema.optional(),
+  })
+  .refine((e) => (e.code === 'REDIRECT') === (e.redirect !== undefined), 'redirect goes with REDIRECT, and only with it');
 
 /** Every socket.io ack: `{ ok: true, data } | { ok: false, error: { code, message } }`. */
 export const AckSchema = z.union([

@@ -130,13 +130,14 @@ export async function grantAdmin(server: RunningSpyglass, username: string): Pro
   if (!user || !(await server.stores.users.setRole(user.id, 'admin'))) throw new Error(`grantAdmin: no user named "${username}"`);
 }
 
-/** Connects a real socket.io client (with a bearer token, or anonymous). */
-export async function connect(url: string, token?: string): Promise<ClientSocket> {
+/** Connects a real socket.io client (with a bearer token, or anonymous; `origin`: the Origin header a page of that origin sends). */
+export async function connect(url: string, token?: string, o: { origin?: string } = {}): Promise<ClientSocket> {
   const socket: ClientSocket = connectSocket(url, {
     transports: ['websocket'],
     auth: token ? { token } : {},
     reconnection: false,
     forceNew: true,
+    ...(o.origin ? { extraHeaders: { origin: o.origin } } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());

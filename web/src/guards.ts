@@ -1,7 +1,7 @@
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, ChatMessage, UserSummary } from '../../common/protocol/events.ts';
-import { ERROR_CODES, type ErrorCode, type WireError } from '../../common/protocol/errors.ts';
-import { ID_PATTERNS } from '../../common/protocol/rules.ts';
+import { ERROR_CODES, type ErrorCode, type JoinRedirect, type WireError } from '../../common/protocol/errors.ts';
+import { ID_PATTERNS, isHttpOrigin } from '../../common/protocol/rules.ts';
 
 /**
  * Runtime shape checks for what the browser reads from the network.
@@ -71,4 +71,9 @@ export function isChatMessage(x: unknown): x is ChatMessage {
     typeof x['offsetMs'] === 'number' &&
     typeof x['sentAt'] === 'string'
   );
+}
+
+/** A `REDIRECT`'s target: an http(s) origin (the rules of `JoinRedirectSchema`). */
+export function isJoinRedirect(x: unknown): x is JoinRedirect {
+  return isRecord(x) && typeof x['url'] === 'string' && x['url'].length <= 2048 && isHttpOrigin(x['url']);
 }

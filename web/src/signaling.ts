@@ -42,6 +42,9 @@ export class Signal {
   #everConnected = false;
   readonly #reconnectListeners = new Set<() => void>();
   readonly #disconnectListeners = new Set<(reason: string) => void>();
+  readonly #connectErrorListeners = new Set<(err: Error) => void>();
+  /** Rejects the requests still waiting for their ack (when the signal closes). */
+  readonly #pending = new Set<(err: ProtocolError) => void>();
 
   constructor(socket: Socket, timeoutMs: number = REQUEST_TIMEOUT_MS) {
     this.#socket = socket;
@@ -58,6 +61,9 @@ export class Signal {
       for (const listener of this.#disconnectListeners) listener(reason);
       // A server-side disconnect is final for socket.io; we still want to come back.
       if (reason === 'io server disconnect' && !this.#closed) socket.connect();
+    });
+    socket.on('connect_error', (err: Error) => {
+      for (const listener of this.#connectErrorListeners) listener(err);
     });
   }
 
@@ -82,7 +88,13 @@ export class Signal {
   request<E extends RequestName>(event: E, payload: RequestInput<E>): Promise<Responses[E]> {
     if (this.#closed) return Promise.reject(new ProtocolError({ code: 'UNAVAILABLE', message: 'connection closed' }));
     return new Promise((resolve, reject) => {
+      const fail = (err: ProtocolError) => {
+        this.#pending.delete(fail);
+        reject(err);
+      };
+      this.#pending.add(fail);
       this.#socket.timeout(this.#timeoutMs).emit(event, payload, (err: Error | null, res: unknown) => {
+        this.#pending.delete(fail);
         if (err) {
           reject(new ProtocolError({ code: 'UNAVAILABLE', message: `${event} timed out after ${this.#timeoutMs / 1000} s` }));
         } else if (!isAck<Responses[E]>(res)) {
@@ -118,12 +130,20 @@ export class Signal {
     return () => this.#disconnectListeners.delete(handler);
   }
 
-  /** Closes the connection for good. Idempotent. */
+  /** Called when a connection attempt fails (unreachable, refused handshake); socket.io then retries by itself. */
+  onConnectError(handler: (err: Error) => void): () => void {
+    this.#connectErrorListeners.add(handler);
+    return () => this.#connectErrorListeners.delete(handler);
+  }
+
+  /** Closes the connection for good; requests still waiting fail with UNAVAILABLE. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const fail of [...this.#pending]) fail(new ProtocolError({ code: 'UNAVAILABLE', message: 'connection closed' }));
     this.#reconnectListeners.clear();
     this.#disconnectListeners.clear();
+    this.#connectErrorListeners.clear();
     this.#socket.removeAllListeners();
     this.#socket.disconnect();
   }

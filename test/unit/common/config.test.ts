@@ -59,6 +59,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', SPYGLASS_SECRET: 'a-real-secret-of-some-length' }).secret).not.toBe(DEFAULT_SECRET);
   });
 
+  it('takes the join-redirect settings of a node, and refuses bad ones with the reason', () => {
+    expect(loadConfig({}).cluster).toMatchObject({ maxConsumersPerWorker: 200 });
+    expect(loadConfig({}).cluster.nodeUrl).toBeUndefined();
+    const set = loadConfig({ SPYGLASS_MAX_CONSUMERS_PER_WORKER: '0', SPYGLASS_NODE_URL: 'http://127.0.0.1:8441/' }).cluster;
+    expect(set).toMatchObject({ maxConsumersPerWorker: 0, nodeUrl: 'http://127.0.0.1:8441' });
+    expect(() => loadConfig({ SPYGLASS_MAX_CONSUMERS_PER_WORKER: 'lots' })).toThrow(/SPYGLASS_MAX_CONSUMERS_PER_WORKER must be a number/);
+    expect(() => loadConfig({ SPYGLASS_MAX_CONSUMERS_PER_WORKER: '-1' })).toThrow(/cluster\.maxConsumersPerWorker/);
+    expect(() => loadConfig({ SPYGLASS_MAX_CONSUMERS_PER_WORKER: '1.5' })).toThrow(/cluster\.maxConsumersPerWorker/);
+    expect(() => loadConfig({ SPYGLASS_NODE_URL: 'https://live.example.org:8441/node-a' })).toThrow(/cluster\.nodeUrl: must be an origin/);
+    expect(() => loadConfig({ SPYGLASS_NODE_URL: 'ftp://live.example.org' })).toThrow(/cluster\.nodeUrl/);
+    // The session cookie reaches other ports of the public host name, never another host name.
+    const secret = { SPYGLASS_SECRET: 'a-real-secret-of-some-length', SPYGLASS_PUBLIC_URL: 'https://live.example.org' };
+    expect(loadConfig({ ...secret, SPYGLASS_NODE_URL: 'https://live.example.org:8441' }).cluster.nodeUrl).toBe('https://live.example.org:8441');
+    expect(() => loadConfig({ ...secret, SPYGLASS_NODE_URL: 'https://node-a.example.org' })).toThrow(/cluster\.nodeUrl must be on the host name of http\.publicUrl \(live\.example\.org\)/);
+  });
+
   it('requires TLS cert and key together', () => {
     expect(() => loadConfig({ SPYGLASS_TLS_CERT: '/x.pem' })).toThrow(/go together/);
   });

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BroadcastIdSchema, UserIdSchema, UsernameSchema } from '../../../common/protocol/ids.ts';
-import { SignUpSchema } from '../../../common/protocol/events.ts';
-import { isBroadcastId, isBroadcastSummary, isErrorCode, isUserId, isWireError } from '../../../web/src/guards.ts';
+import { JoinRedirectSchema, SignUpSchema } from '../../../common/protocol/events.ts';
+import { isBroadcastId, isBroadcastSummary, isErrorCode, isJoinRedirect, isUserId, isWireError } from '../../../web/src/guards.ts';
 import { LIMITS, PASSWORD_RULES } from '../../../common/protocol/rules.ts';
 import { isValidUsername } from '../../../web/src/format.ts';
 import { chooseHandlerName } from '../../../web/src/handler.ts';
@@ -60,6 +60,16 @@ describe('response guards', () => {
     expect(isErrorCode('toString')).toBe(false);
     expect(isWireError({ code: 'RATE_LIMITED', message: 'slow down' })).toBe(true);
     expect(isWireError({ code: 'WHATEVER', message: 'x' })).toBe(false);
+  });
+  it('follow only the redirects the server would send (JoinRedirectSchema)', () => {
+    const urls = ['https://live.example.org:8441', 'http://127.0.0.1:9000/', 'https://live.example.org/node-a', 'javascript:alert(1)', 'ws://x.example', '', 'https://' + 'a'.repeat(2050)];
+    for (const url of urls) {
+      const redirect = { url };
+      expect(isJoinRedirect(redirect), url.slice(0, 60)).toBe(JoinRedirectSchema.safeParse(redirect).success);
+    }
+    expect(isJoinRedirect({ url: 'https://live.example.org:8441' })).toBe(true);
+    expect(isJoinRedirect({ href: 'https://live.example.org:8441' })).toBe(false);
+    expect(isJoinRedirect('https://live.example.org:8441')).toBe(false);
   });
 });
 

@@ -3,6 +3,7 @@ import type { BroadcastSummary, EndReason } from '../../../common/protocol/event
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { h, replace } from '../dom.ts';
 import { formatLiveFor } from '../format.ts';
+import { isJoinRedirect } from '../guards.ts';
 import { subscribe, type Subscription } from '../media.ts';
 import type { PageMount } from '../page.ts';
 import { replayPath } from '../router.ts';
@@ -33,8 +34,13 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     let state: State = 'joining';
     let subscription: Subscription | null = null;
     let joinedOnce = false;
-    const signal = Signal.connect();
-    const offs: Array<() => void> = [];
+    // The page's own origin first; a loaded node may send the join to another node (REDIRECT).
+    let signal = Signal.connect();
+    // Set once the page followed a redirect: every later join asks to be served where it lands
+    // (so redirects never loop), and a node that cannot be reached sends the page home.
+    let redirected = false;
+    let away = false;
+    let offs: Array<() => void> = [];
 
     // --------------------------------------------------------------- view --
     const heading = h('h1', { tabindex: -1 }, 'Loading broadcast…');
@@ -153,7 +159,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         render();
       }
       try {
-        const res = await signal.request('broadcast:join', { broadcastId });
+        const res = await signal.request('broadcast:join', { broadcastId, redirected });
         if (disposed) return;
         joinedOnce = true;
         showBroadcast(res.broadcast);
@@ -185,7 +191,12 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         render();
       } catch (err) {
         if (disposed) return;
-        if (err instanceof ProtocolError && err.code === 'BROADCAST_ENDED') {
+        if (err instanceof ProtocolError && err.code === 'REDIRECT' && !redirected) {
+          // Followed once; a target that does not check out is ignored: join here, served.
+          redirected = true;
+          if (isJoinRedirect(err.redirect)) moveTo(err.redirect.url);
+          joinAgain = true;
+        } else if (err instanceof ProtocolError && err.code === 'BROADCAST_ENDED') {
           ended();
         } else if (err instanceof ProtocolError && FATAL_JOIN.has(err.code)) {
           state = 'unavailable';
@@ -211,30 +222,48 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     };
 
     const mine = (id: BroadcastId): boolean => id === broadcastId;
-    offs.push(
-      signal.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
-      signal.on('chat:message', (m) => mine(m.broadcastId) && chat.add(m)),
-      signal.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
-      signal.on('broadcast:status', (e) => {
-        if (!mine(e.broadcastId) || state === 'ended' || state === 'unavailable') return;
-        state = e.status;
-        render();
-      }),
-      signal.on('broadcast:interrupted', (e) => {
-        if (mine(e.broadcastId)) void join();
-      }),
-      signal.on('broadcast:ended', (e) => {
-        if (mine(e.broadcastId)) ended(e.reason);
-      }),
-      signal.onDisconnect(() => {
-        if (state === 'live') {
-          state = 'reconnecting';
+    const listen = (): void => {
+      offs = [
+        signal.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
+        signal.on('chat:message', (m) => mine(m.broadcastId) && chat.add(m)),
+        signal.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
+        signal.on('broadcast:status', (e) => {
+          if (!mine(e.broadcastId) || state === 'ended' || state === 'unavailable') return;
+          state = e.status;
           render();
-        }
-      }),
-      // The server forgets a viewer whose socket dropped: join from scratch.
-      signal.onReconnect(() => void join()),
-    );
+        }),
+        signal.on('broadcast:interrupted', (e) => {
+          if (mine(e.broadcastId)) void join();
+        }),
+        signal.on('broadcast:ended', (e) => {
+          if (mine(e.broadcastId)) ended(e.reason);
+        }),
+        signal.onDisconnect(() => {
+          if (state === 'live') {
+            state = 'reconnecting';
+            render();
+          }
+        }),
+        // The server forgets a viewer whose socket dropped: join from scratch.
+        signal.onReconnect(() => void join()),
+        // The node a redirect named cannot be reached (gone, or refusing this page's origin):
+        // back to the page's origin, which serves the join.
+        signal.onConnectError(() => {
+          if (!away) return;
+          moveTo(undefined);
+          void join();
+        }),
+      ];
+    };
+    /** Closes the current connection and opens one to `url` (undefined: the page's origin). */
+    function moveTo(url: string | undefined): void {
+      for (const off of offs) off();
+      signal.close();
+      away = url !== undefined;
+      signal = Signal.connect(url === undefined ? {} : { url });
+      listen();
+    }
+    listen();
 
     heartButton.addEventListener('click', () => {
       hearts.float(1);
