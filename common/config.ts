@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { NodeIdSchema } from './cluster/nodeIds.ts';
 import { isHttpOrigin } from './protocol/rules.ts';
 import { AppError, describeZodError } from './errors.ts';
+import { TurnUrlSchema } from './protocol/media.ts';
 
 /**
  * The published development-only secret: used only when no secret is configured and the
@@ -161,6 +162,29 @@ export const ConfigSchema = z.strictObject({
       logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
     })
     .prefault({}),
+  /**
+   * TURN for browsers whose network lets no media through to the nodes (docs/operations.md,
+   * "TURN"): every WebRTC transport's answer carries these URLs with time-limited credentials
+   * that a TURN server configured with `use-auth-secret` and the same `static-auth-secret`
+   * (coturn) accepts. Off by default (no URLs).
+   */
+  turn: z
+    .strictObject({
+      /** TURN URLs handed to browsers, e.g. `turns:turn.example.org:443?transport=tcp`. Default none. */
+      urls: z.array(TurnUrlSchema).max(8).default([]),
+      /** The secret shared with the TURN server (coturn's `static-auth-secret`). Required with `urls`. */
+      secret: z.string().min(16, 'turn.secret must be at least 16 characters').max(256).optional(),
+      /**
+       * How long a credential stays valid for new allocations, in seconds (every transport gets
+       * fresh ones; coturn keeps refreshing an allocation made before the expiry). Default 86400.
+       */
+      credentialTtlSeconds: z.number().int().min(60).max(7 * 86_400).default(86_400),
+      /** Browsers may use TURN relays only (`iceTransportPolicy: 'relay'`), never a direct path: for tests and diagnosis. Default false. */
+      forceRelay: z.boolean().default(false),
+    })
+    .refine((t) => t.urls.length === 0 || t.secret !== undefined, { message: 'turn.secret is required with turn.urls', path: ['secret'] })
+    .refine((t) => t.urls.length > 0 || (t.secret === undefined && !t.forceRelay), { message: 'turn.secret and turn.forceRelay need turn.urls', path: ['urls'] })
+    .prefault({}),
   live: z
     .strictObject({
       /** Seconds a broadcast waits for its broadcaster to reconnect before it ends. Default 30. */
@@ -298,6 +322,10 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_RTC_MIN_PORT: { path: ['mediasoup', 'rtcMinPort'], type: 'number' },
   SPYGLASS_RTC_MAX_PORT: { path: ['mediasoup', 'rtcMaxPort'], type: 'number' },
   SPYGLASS_MAX_VIEWERS_PER_ROUTER: { path: ['mediasoup', 'maxViewersPerRouter'], type: 'number' },
+  SPYGLASS_TURN_URLS: { path: ['turn', 'urls'], type: 'list' },
+  SPYGLASS_TURN_SECRET: { path: ['turn', 'secret'], type: 'string' },
+  SPYGLASS_TURN_CREDENTIAL_TTL_SECONDS: { path: ['turn', 'credentialTtlSeconds'], type: 'number' },
+  SPYGLASS_TURN_FORCE_RELAY: { path: ['turn', 'forceRelay'], type: 'boolean' },
   SPYGLASS_GRACE_SECONDS: { path: ['live', 'graceSeconds'], type: 'number' },
   SPYGLASS_NO_MEDIA_TIMEOUT_SECONDS: { path: ['live', 'noMediaTimeoutSeconds'], type: 'number' },
   SPYGLASS_GO_LIVES_PER_USER: { path: ['limits', 'goLivesPerUser'], type: 'number' },
@@ -444,6 +472,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       'BAD_REQUEST',
       `config: cluster.nodeUrl must be on the host name of http.publicUrl (${publicHost}), on a port of its own: browsers send the session cookie to that host name only, so a viewer redirected to ${nodeHost} would arrive signed out`,
     );
+  }
+  if (config.turn.secret !== undefined && config.turn.secret === config.secret) {
+    throw new AppError('BAD_REQUEST', 'config: turn.secret must differ from secret (the TURN server holds it too, and must not be able to sign links)');
   }
   if ((config.http.tlsCertFile === undefined) !== (config.http.tlsKeyFile === undefined)) {
     throw new AppError('BAD_REQUEST', 'config: http.tlsCertFile and http.tlsKeyFile go together');

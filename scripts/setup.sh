@@ -6,7 +6,8 @@
 #   bash scripts/setup.sh            # what `npm start` needs
 #   bash scripts/setup.sh --test     # also PostgreSQL and Chromium, for `npm test`
 #
-# Steps: Debian packages (ffmpeg, mediasoup build deps; chromium, postgresql and Ceph's RGW with --test)
+# Steps: Debian packages (ffmpeg, mediasoup build deps; chromium, postgresql, Ceph's RGW and coturn with --test;
+#   coturn's system service is left disabled: the TURN tests run their own turnserver)
 # → npm dependencies (npm ci --ignore-scripts, then the one native addon we need)
 # → the mediasoup worker, built offline from the npm package's sources and cached outside
 #   the repo by version (scripts/build-mediasoup-worker.sh)
@@ -32,7 +33,8 @@ PKGS=(ffmpeg redis-tools g++ make python3 pkg-config meson ninja-build libssl-de
 # Ceph (one monitor, one OSD, radosgw): the real S3 server the storage tests run against (scripts/start-rgw.sh).
 # socat forwards the machine's services onto the bridge of hosts in network namespaces, and
 # nftables drops packets on a link between them (scripts/cluster/: the many-hosts tests, `npm run cluster`).
-[ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip ceph-mon ceph-osd radosgw ceph-common curl socat nftables iproute2)
+# coturn: the TURN server the TURN tests start themselves (test/helpers/coturn.ts).
+[ "$FOR_TESTS" = 1 ] && PKGS+=(chromium postgresql unzip ceph-mon ceph-osd radosgw ceph-common curl socat nftables iproute2 coturn)
 missing=()
 PG_FRESH=0
 for p in "${PKGS[@]}"; do
@@ -46,6 +48,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get update -qq >/tmp/spyglass-apt.log 2>&1 || true
     $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/spyglass-apt.log 2>&1 \
       || { tail -20 /tmp/spyglass-apt.log >&2; die "apt-get install failed (log: /tmp/spyglass-apt.log)"; }
+  fi
+fi
+
+# Debian's coturn enables its system service (and starts it, under systemd) on 3478: the tests
+# run their own turnserver, so the system one is stopped and disabled (systemctl also works
+# offline, without systemd running); nothing else starts it.
+if [ "$FOR_TESTS" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+  if systemctl is-enabled --quiet coturn.service 2>/dev/null; then
+    log "disabling the coturn system service"
+    $SUDO systemctl disable coturn.service >/dev/null 2>&1 || die "could not disable the coturn system service"
+  fi
+  if [ -d /run/systemd/system ] && systemctl is-active --quiet coturn.service 2>/dev/null; then
+    log "stopping the coturn system service"
+    $SUDO systemctl stop coturn.service >/dev/null 2>&1 || die "could not stop the coturn system service"
   fi
 fi
 

@@ -19,6 +19,7 @@ import { createApp } from './http/createApp.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
+import { TurnCredentials } from './live/TurnCredentials.ts';
 import { ArchiveService } from './archive/ArchiveService.ts';
 import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
@@ -228,6 +229,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     countRefreshMs: COUNT_REFRESH_MS,
     relays: cluster?.relays,
     redirects: cluster?.redirects,
+    turn: TurnCredentials.fromConfig(config.turn),
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));

@@ -92,6 +92,33 @@ export const DtlsParametersSchema = z.object({
     .max(8),
 });
 
+const TURN_URL = /^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\?transport=(udp|tcp))?$/;
+
+/**
+ * A TURN server URI (RFC 7065) as browsers take it: `turn:` or `turns:` (TLS), a host name
+ * or IP address (IPv6 in brackets), an optional port (1–65535), an optional
+ * `?transport=udp|tcp`.
+ */
+export const TurnUrlSchema = z
+  .string()
+  .max(256)
+  .regex(TURN_URL, 'must be a TURN URL such as turn:turn.example.org:3478?transport=udp or turns:turn.example.org:443?transport=tcp')
+  .refine((u) => {
+    const port = TURN_URL.exec(u)?.[2];
+    return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+  }, 'the port of a TURN URL is 1–65535');
+
+/**
+ * TURN servers for one WebRTC transport, with time-limited credentials (an RTCIceServer;
+ * docs/operations.md, "TURN"): `username` is `<expiry, Unix seconds>:<opaque id>`.
+ */
+export const IceServerSchema = z.strictObject({
+  urls: z.array(TurnUrlSchema).min(1).max(8),
+  username: z.string().min(1).max(256),
+  credential: z.string().min(1).max(256),
+});
+
+export type IceServer = z.infer<typeof IceServerSchema>;
 export type RtpParameters = z.infer<typeof RtpParametersSchema>;
 export type RtpCapabilities = z.infer<typeof RtpCapabilitiesSchema>;
 export type DtlsParameters = z.infer<typeof DtlsParametersSchema>;
@@ -112,6 +139,10 @@ export interface TransportOptions {
     tcpType?: 'passive' | undefined;
   }>;
   dtlsParameters: DtlsParameters;
+  /** TURN servers the browser may relay this transport through; only when the node has TURN configured. */
+  iceServers?: IceServer[];
+  /** `relay`: the browser must relay through TURN (`turn.forceRelay`); absent: any path. */
+  iceTransportPolicy?: 'all' | 'relay';
 }
 
 /** What the server sends a viewer to create a consumer. */

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -132,6 +133,37 @@ export class HostNetwork {
 `;
       await sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
     }
+  }
+
+  /**
+   * A firewall on `host` that lets out only new connections (and UDP flows) to `allow`, and
+   * what belongs to them (conntrack: established or related); everything else it sends is
+   * dropped, its loopback excepted — e.g. a network that allows only TCP 443 to a TURN server.
+   */
+  async restrictOutgoing(host: string, allow: Array<{ address: string; protocol: 'tcp' | 'udp'; port: number }>): Promise<void> {
+    const ns = this.namespace(host);
+    for (const a of allow) if (isIP(a.address) !== 4 || !Number.isInteger(a.port)) throw new Error(`restrictOutgoing: ${a.address}:${a.port} is not an IPv4 address and port`);
+    const rules = `table inet outgoing {
+  chain out {
+    type filter hook output priority 0; policy drop;
+    oif "lo" accept
+    ct state established,related accept
+${allow.map((a) => `    ip daddr ${a.address} ${a.protocol} dport ${a.port} accept`).join('\n')}
+  }
+}
+`;
+    await sh('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'outgoing']).catch(() => undefined);
+    await sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
+  }
+
+  /** True when a TCP connection from `host` to `address:port` opens within `timeoutMs`. */
+  async tcpReachable(host: string, address: string, port: number, timeoutMs = 2000): Promise<boolean> {
+    if (!isIP(address) || !Number.isInteger(port)) throw new Error(`tcpReachable: ${address}:${port} is not an IP address and port`);
+    const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+    return sh('ip', ['netns', 'exec', this.namespace(host), 'timeout', seconds, 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`]).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Kills what was spawned in the hosts, then removes the namespaces and the bridge. Idempotent. */

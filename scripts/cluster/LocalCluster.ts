@@ -28,6 +28,8 @@ export interface LocalClusterOptions {
   nodes: string[];
   /** Workers hosts to run (recording, replays, archives): `w`, then `w2`, `w3`, …; 0 for none. */
   workers: number;
+  /** More hosts with nothing started on them (after the nodes and the workers hosts): for a caller's own processes, e.g. a TURN server or a browser. */
+  hosts?: string[] | undefined;
   /** The deployment's PostgreSQL database, on this machine's loopback; the hosts reach it through the bridge. */
   databaseUrl: string;
   /** The deployment's object store, on this machine's loopback; without it each host stores on its own disk. */
@@ -39,8 +41,8 @@ export interface LocalClusterOptions {
   port?: number;
   /** Origins the nodes accept besides their own addresses (e.g. forwards on localhost). */
   allowedOrigins?: string[];
-  /** More environment for every process (config, LOG_LEVEL, NODE_OPTIONS, …). */
-  env?: Record<string, string>;
+  /** More environment for every process (config, LOG_LEVEL, NODE_OPTIONS, …); a function of the network for values that name its addresses. */
+  env?: Record<string, string> | ((network: HostNetwork) => Record<string, string>);
   /** Called with every chunk a process prints. */
   onOutput?: (process: string, text: string) => void;
 }
@@ -84,7 +86,7 @@ export class LocalCluster {
   }
 
   static async start(o: LocalClusterOptions): Promise<LocalCluster> {
-    const hosts = [...o.nodes, ...workerHosts(o.workers)];
+    const hosts = [...o.nodes, ...workerHosts(o.workers), ...(o.hosts ?? [])];
     const network = await HostNetwork.create({ name: o.name, subnet: o.subnet, hosts });
     const cluster = new LocalCluster(network, o);
     try {
@@ -147,7 +149,7 @@ export class LocalCluster {
         SPYGLASS_S3_FORCE_PATH_STYLE: 'true',
       });
     }
-    return { ...env, ...o.env };
+    return { ...env, ...(typeof o.env === 'function' ? o.env(this.network) : o.env) };
   }
 
   /** Stops every process, then removes the hosts, the bridge and the data directories. Idempotent. */
@@ -245,7 +247,8 @@ export function workerHosts(n: number): string[] {
   return Array.from({ length: n }, (_, i) => (i === 0 ? 'w' : `w${i + 1}`));
 }
 
-async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+/** Resolves once something accepts TCP connections on `host:port`; throws after `timeoutMs`. */
+export async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

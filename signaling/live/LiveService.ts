@@ -18,6 +18,7 @@ import { LiveChat } from './LiveChat.ts';
 import { Peer } from './Peer.ts';
 import type { JoinRedirector, Notifier, Recorder, SunsetGate, ViewerTally } from './ports.ts';
 import type { RelayedBroadcast } from './RelayedBroadcast.ts';
+import type { TurnCredentials } from './TurnCredentials.ts';
 
 /** A broadcast served here: as its origin (LiveBroadcast) or through a pipe from its origin (RelayedBroadcast). */
 type OnAir = LiveBroadcast | RelayedBroadcast;
@@ -63,6 +64,8 @@ export interface LiveServiceOptions {
   relays?: EdgeRelays | undefined;
   /** Several nodes: sends joins to a less-loaded node while this one is loaded (docs/protocol.md). */
   redirects?: JoinRedirector | undefined;
+  /** TURN servers and credentials handed out with every transport (absent: no TURN configured). */
+  turn?: TurnCredentials | undefined;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -257,11 +260,18 @@ export class LiveService {
 
   // --------------------------------------------------------- transports --
 
-  /** A send transport for the broadcaster's connection, a receive transport for a viewer's. */
+  /**
+   * A send transport for the broadcaster's connection, a receive transport for a viewer's; with
+   * TURN configured, the answer carries TURN servers and fresh credentials — only once the
+   * caller was allowed the transport.
+   */
   async createTransport(peer: Peer, { broadcastId }: Request<'transport:create'>): Promise<TransportOptions> {
     const { live } = await this.#visible(peer, broadcastId);
-    if (live && live.broadcasterPeerId === peer.id) return live.media.createSendTransport();
-    return this.#viewerIn(peer, live ?? this.#o.relays?.get(broadcastId)).createTransport();
+    const options =
+      live && live.broadcasterPeerId === peer.id
+        ? await live.media.createSendTransport()
+        : await this.#viewerIn(peer, live ?? this.#o.relays?.get(broadcastId)).createTransport();
+    return this.#o.turn ? { ...options, ...this.#o.turn.grant() } : options;
   }
 
   async connectTransport(peer: Peer, req: Request<'transport:connect'>): Promise<Responses['transport:connect']> {

@@ -1,15 +1,44 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+
+export interface ChromiumOptions {
+  /** A fake camera and microphone (default); false for pages that bring their own media. */
+  fakeDevices?: boolean;
+  /** Keeps timers and rendering of pages in other windows at full rate (benchmarks with several pages at once). */
+  unthrottled?: boolean;
+  /** Runs the browser in this network namespace (a host of scripts/cluster/HostNetwork.ts): `ip netns exec`. */
+  namespace?: string;
+  /** More command-line switches. */
+  args?: string[];
+}
 
 /**
  * Debian's Chromium, headless, as root on these machines (see docs/web.md). By default with a
- * fake camera and microphone; `fakeDevices: false` for pages that bring their own media.
- * `unthrottled` keeps timers and rendering of pages in other windows at full rate (benchmarks
- * with several pages at once).
+ * fake camera and microphone.
  */
-export function launchChromium(options: { fakeDevices?: boolean; unthrottled?: boolean } = {}): Promise<Browser> {
-  const { fakeDevices = true, unthrottled = false } = options;
+export async function launchChromium(options: ChromiumOptions = {}): Promise<Browser> {
+  const { fakeDevices = true, unthrottled = false, namespace, args = [] } = options;
+  const executable = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (namespace === undefined) return launch(executable, fakeDevices, unthrottled, args);
+  // In a namespace: a wrapper that enters it and execs Chromium (Playwright's pipes are inherited).
+  if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new Error(`namespace ${JSON.stringify(namespace)}: letters, digits, _ and - only`);
+  if (executable.includes("'")) throw new Error(`Chromium's path ${JSON.stringify(executable)} has a quote`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-chromium-'));
+  try {
+    const wrapper = path.join(dir, 'chromium');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${namespace} '${executable}' "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    return await launch(wrapper, fakeDevices, unthrottled, args);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function launch(executablePath: string, fakeDevices: boolean, unthrottled: boolean, extra: string[]): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',
@@ -24,6 +53,7 @@ export function launchChromium(options: { fakeDevices?: boolean; unthrottled?: b
       '--allow-loopback-in-peer-connection',
       '--autoplay-policy=no-user-gesture-required',
       ...(unthrottled ? ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] : []),
+      ...extra,
     ],
   });
 }
@@ -88,6 +118,42 @@ export function videoFramesByStream(page: Page): Promise<Record<string, number>>
       (await pc.getStats()).forEach((s: Record<string, unknown>) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') out[`${i}:${String(s.ssrc)}`] = Number(s.framesDecoded ?? 0);
       });
+    }
+    return out;
+  });
+}
+
+/** One end of an ICE candidate pair, as WebRTC stats describe it. */
+export interface CandidateStats {
+  candidateType: string;
+  address: string;
+  port: number;
+  protocol: string;
+  /** A relay candidate's protocol to its TURN server: udp, tcp or tls. */
+  relayProtocol?: string;
+}
+
+/** The candidate pair each open peer connection of the page sends and receives on (its transport's selected pair). */
+export function selectedCandidatePairs(page: Page): Promise<Array<{ local: CandidateStats; remote: CandidateStats }>> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const out: Array<{ local: CandidateStats; remote: CandidateStats }> = [];
+    const candidate = (s: Record<string, unknown> | undefined): CandidateStats => ({
+      candidateType: String(s?.candidateType),
+      address: String(s?.address),
+      port: Number(s?.port),
+      protocol: String(s?.protocol),
+      ...(s?.relayProtocol === undefined ? {} : { relayProtocol: String(s.relayProtocol) }),
+    });
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = new Map<string, Record<string, unknown>>();
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => stats.set(String(s.id), s));
+      for (const s of stats.values()) {
+        if (s.type !== 'transport' || s.selectedCandidatePairId === undefined) continue;
+        const pair = stats.get(String(s.selectedCandidatePairId));
+        out.push({ local: candidate(stats.get(String(pair?.localCandidateId))), remote: candidate(stats.get(String(pair?.remoteCandidateId))) });
+      }
     }
     return out;
   });

@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
+import type { HostNetwork } from '../../scripts/cluster/HostNetwork.ts';
 import { LocalCluster, type LocalS3 } from '../../scripts/cluster/LocalCluster.ts';
 import { TcpBalancer } from './balancer.ts';
 import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from './browser.ts';
@@ -18,10 +19,13 @@ export interface HostsOptions {
   nodes: string[];
   /** Workers hosts (default none). */
   workers?: number;
+  /** Hosts with nothing started on them, after the nodes and workers hosts: for the test's own processes. */
+  hosts?: string[];
   s3?: LocalS3;
   /** One TCP balancer on the machine's loopback per entry: the nodes it fails over between, in order. */
   routes: string[][];
-  env?: Record<string, string>;
+  /** More environment for the nodes; a function of the network for values that name its addresses. */
+  env?: Record<string, string> | ((network: HostNetwork) => Record<string, string>);
 }
 
 /**
@@ -54,20 +58,21 @@ export class Hosts {
         subnet: randomInt(1, 200),
         nodes: o.nodes,
         workers: o.workers ?? 0,
+        hosts: o.hosts,
         s3: o.s3,
         databaseUrl: db.url,
         secret: randomBytes(32).toString('hex'),
         queuePrefix: testQueuePrefix(),
         port: NODE_PORT,
         allowedOrigins: ports.map((p) => `http://127.0.0.1:${p}`),
-        env: {
+        env: (network) => ({
           LOG_LEVEL: 'warn',
           SPYGLASS_RECORDING: 'false',
           SPYGLASS_CONNECTIONS_PER_ADDRESS: '1000',
           SPYGLASS_HEARTBEAT_MS: '500',
           SPYGLASS_NODE_TTL_MS: '2000',
-          ...o.env,
-        },
+          ...(typeof o.env === 'function' ? o.env(network) : o.env),
+        }),
       });
       const c = cluster;
       for (const [i, route] of o.routes.entries()) {

@@ -124,7 +124,15 @@ export function toClientTransportOptions(o: TransportOptions): ms.TransportOptio
     fingerprints: o.dtlsParameters.fingerprints.map((f) => ({ algorithm: f.algorithm, value: f.value })),
   };
   copyDefined(dtlsParameters, 'role', o.dtlsParameters.role);
-  return { id: o.id, iceParameters, iceCandidates, dtlsParameters };
+  const out: ms.TransportOptions = { id: o.id, iceParameters, iceCandidates, dtlsParameters };
+  // TURN servers with their credentials (RTCIceServer), so that the browser relays when no direct path works.
+  copyDefined(
+    out,
+    'iceServers',
+    o.iceServers?.map((s): RTCIceServer => ({ urls: [...s.urls], username: s.username, credential: s.credential })),
+  );
+  copyDefined(out, 'iceTransportPolicy', o.iceTransportPolicy);
+  return out;
 }
 
 type WireParamValue = string | number | boolean;

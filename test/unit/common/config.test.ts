@@ -54,6 +54,32 @@ describe('loadConfig', () => {
     expect(loadConfig({ SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: '0.5', SPYGLASS_ARCHIVE_BACKGROUND_MBPS: '0' }).archives).toMatchObject({ sweepGapSeconds: 0.5, backgroundMbPerSecond: 0 });
   });
 
+  it('takes TURN URLs, a shared secret, a credential lifetime and relay-only from the environment', () => {
+    const urls = 'turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443?transport=tcp,turn:[2001:db8::1]';
+    const c = loadConfig({ SPYGLASS_TURN_URLS: urls, SPYGLASS_TURN_SECRET: 'a-turn-secret-of-length', SPYGLASS_TURN_CREDENTIAL_TTL_SECONDS: '3600', SPYGLASS_TURN_FORCE_RELAY: '1' });
+    expect(c.turn).toEqual({
+      urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp', 'turn:[2001:db8::1]'],
+      secret: 'a-turn-secret-of-length',
+      credentialTtlSeconds: 3600,
+      forceRelay: true,
+    });
+    expect(loadConfig({}).turn).toEqual({ urls: [], credentialTtlSeconds: 86_400, forceRelay: false });
+  });
+
+  it('refuses TURN settings that cannot work', () => {
+    const secret = { SPYGLASS_TURN_SECRET: 'a-turn-secret-of-length' };
+    expect(() => loadConfig({ SPYGLASS_TURN_URLS: 'turn:turn.example.org' })).toThrow(/turn\.secret: turn\.secret is required/);
+    expect(() => loadConfig({ SPYGLASS_TURN_URLS: 'https://turn.example.org', ...secret })).toThrow(/turn\.urls\.0: must be a TURN URL/);
+    expect(() => loadConfig({ SPYGLASS_TURN_URLS: 'turn:turn.example.org:99999', ...secret })).toThrow(/1–65535/);
+    expect(() => loadConfig({ SPYGLASS_TURN_URLS: 'turn:turn.example.org?transport=sctp', ...secret })).toThrow(/must be a TURN URL/);
+    expect(() => loadConfig({ SPYGLASS_TURN_URLS: 'turn:turn.example.org', SPYGLASS_TURN_SECRET: 'short' })).toThrow(/at least 16/);
+    expect(() => loadConfig(secret)).toThrow(/need turn\.urls/);
+    expect(() => loadConfig({ SPYGLASS_TURN_FORCE_RELAY: 'true' })).toThrow(/need turn\.urls/);
+    expect(() => loadConfig({ SPYGLASS_TURN_URLS: 'turn:t.example.org', ...secret, SPYGLASS_TURN_CREDENTIAL_TTL_SECONDS: '10' })).toThrow(/turn\.credentialTtlSeconds/);
+    // The TURN server holds its secret: it must not be the one that signs links and sessions.
+    expect(() => loadConfig({ SPYGLASS_SECRET: 'one-secret-for-everything', SPYGLASS_TURN_URLS: 'turn:t.example.org', SPYGLASS_TURN_SECRET: 'one-secret-for-everything' })).toThrow(/turn\.secret must differ/);
+  });
+
   it('refuses the default secret in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/default secret/);
     expect(loadConfig({ NODE_ENV: 'production', SPYGLASS_SECRET: 'a-real-secret-of-some-length' }).secret).not.toBe(DEFAULT_SECRET);

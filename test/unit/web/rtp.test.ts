@@ -61,6 +61,22 @@ describe('toClientTransportOptions', () => {
     expect('tcpType' in (opts.iceCandidates[0] ?? {})).toBe(false);
     expect('role' in opts.dtlsParameters).toBe(false);
     expect(opts.iceParameters.iceLite).toBe(true);
+    expect('iceServers' in opts).toBe(false);
+    expect('iceTransportPolicy' in opts).toBe(false);
+  });
+
+  it('hands TURN servers and the relay-only policy to mediasoup-client', () => {
+    const turn = { urls: ['turns:turn.example.org:443?transport=tcp'], username: '1767225600:c3BhcmtsaW5n', credential: 'lFASZcMt2lcPCOQlXgIqJCFN8TY=' };
+    const opts = toClientTransportOptions({
+      id: 't1',
+      iceParameters: { usernameFragment: 'u', password: 'p', iceLite: true },
+      iceCandidates: [{ foundation: 'f', priority: 1, address: '127.0.0.1', protocol: 'udp', port: 40000, type: 'host' }],
+      dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AB:CD:EF:01:23:45:67:89:AB' }] },
+      iceServers: [turn],
+      iceTransportPolicy: 'relay',
+    });
+    expect(opts.iceServers).toEqual([turn]);
+    expect(opts.iceTransportPolicy).toBe('relay');
   });
 });
 
