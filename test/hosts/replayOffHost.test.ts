@@ -141,8 +141,10 @@ describe('a replay recorded off the nodes, stored in S3', () => {
       `origin killed while recording: on air ${(onAirMs / 1000).toFixed(1)} s with a gap of ${(gapMs / 1000).toFixed(1)} s until the broadcaster was live on B; replay ${replay.seconds.toFixed(2)} s (${replay.streams.join(', ')})`,
     );
     expect(replay.streams).toEqual(['audio', 'video']);
-    // Both halves are in it: at least the time on air minus the gap, less 2 s for the cuts at keyframes.
-    expect(replay.seconds).toBeGreaterThan((onAirMs - gapMs) / 1000 - 2);
+    // Both halves are in it: at least the time on air minus the gap, less 4 s for the new run's
+    // start on B (tap, ffmpeg, first keyframe; slower on a busy machine) and the cuts at keyframes.
+    // Before the origin-moved announcement, the second half was missing (6.0 s of 14.2 s).
+    expect(replay.seconds).toBeGreaterThan((onAirMs - gapMs) / 1000 - 4);
   }, 240_000);
 
   it('loses at most the segment in flight, plus the takeover, when the recording workers host is killed', async () => {
@@ -169,7 +171,8 @@ describe('a replay recorded off the nodes, stored in S3', () => {
       `kill -9 of the recording workers host (${victim}): on air ${(onAirMs / 1000).toFixed(1)} s, ${survivor} took over ${(takeoverMs / 1000).toFixed(1)} s later; replay ${replay.seconds.toFixed(2)} s, so ${(lostMs / 1000).toFixed(1)} s lost, ${(inFlightMs / 1000).toFixed(1)} s of it besides the takeover`,
     );
     expect(replay.streams).toEqual(['audio', 'video']);
-    // At most one segment (4 s) besides the takeover, with 1.5 s for the cuts at keyframes and the new run's start.
-    expect(inFlightMs).toBeLessThan(4000 + 1500);
+    // At most one segment (4 s) besides the takeover, with 3 s for the new run's start (the job is
+    // taken over before its tap and ffmpeg run) and the cuts at keyframes.
+    expect(inFlightMs).toBeLessThan(4000 + 3000);
   }, 240_000);
 });
