@@ -113,6 +113,7 @@ export function summary(r: CascadeResult): Partial<LatestFigures> {
 
 const mcores = (x: number | null) => (x === null ? 'n/a' : `${round(x * 1000, 2)} mcores`);
 const ms = (x: number | null) => (x === null ? 'n/a' : `${x} ms`);
+const us = (x: number | null) => (x === null ? 'n/a' : `${x} µs`);
 
 export function describe(r: CascadeResult): string[] {
   const c = r.cost;
@@ -126,10 +127,12 @@ export function describe(r: CascadeResult): string[] {
   const path = (p: ClusterResult['transit']['origin']) => `p50 ${ms(p.all.p50)}, p95 ${ms(p.all.p95)}, p99 ${ms(p.all.p99)} (${p.missing} missing)`;
   return [
     `Origin worker CPU per viewer ${mcores(c.viewers.perUnitCores)}, per pipe to an edge ${mcores(c.pipes.perUnitCores)}: ` +
-      `pipe ÷ viewer ${c.pipeVsViewer ?? 'n/a'} (medians of ${c.config.windows} windows; viewers ${arm(c.viewers)}; pipes ${arm(c.pipes)}, ` +
-      `the edges' worker ${c.pipes.otherCores ?? 'n/a'} cores)`,
+      `pipe ÷ viewer ${c.pipeVsViewer ?? 'n/a'}; per packet ${us(c.viewers.usPerPacket)} and ${us(c.pipes.usPerPacket)}: ${c.pipeVsViewerPerPacket ?? 'n/a'} ` +
+      `(medians of ${c.config.windows} windows; viewers ${arm(c.viewers)}; pipes ${arm(c.pipes)}, the edges' worker ${c.pipes.otherCores ?? 'n/a'} cores)`,
     `Viewers per core: ${c.edgeViewersPerCore ?? 'n/a'} on an edge worker fed by one pipe, ${c.originViewersPerCore ?? 'n/a'} on the origin's: ` +
-      `edge ÷ origin ${c.edgeVsOrigin ?? 'n/a'} (edge ${arm(c.edge)}; ${c.viewers.ppsPerUnit ?? 'n/a'} packets/s, ${c.viewers.mbpsPerUnit ?? 'n/a'} Mbit/s per viewer)`,
+      `edge ÷ origin ${c.edgeVsOrigin ?? 'n/a'}; all-in per packet ${us(c.edge.usPerPacketAllIn)} and ${us(c.viewers.usPerPacketAllIn)}: ${c.edgeVsOriginPerPacket ?? 'n/a'} ` +
+      `(edge ${arm(c.edge)}; per viewer ${c.viewers.ppsPerUnit ?? 'n/a'} packets/s, ${c.viewers.mbpsPerUnit ?? 'n/a'} Mbit/s on the origin, ` +
+      `${c.edge.ppsPerUnit ?? 'n/a'} packets/s on the edge)`,
     `Join → first RTP packet, medians: ${joins(t.coldEdge)} on an edge with no relay yet, ${joins(t.warmEdge)} on an edge with the relay open, ` +
       `${joins(t.origin)} on the origin node`,
     `RTP transit sender → viewer (${tr.sent} packets, ${tr.sentKbps} kbit/s, loopback): origin ${path(tr.origin)}; through origin → edge ${path(tr.edge)}; ` +

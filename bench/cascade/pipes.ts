@@ -80,11 +80,19 @@ export interface ArmResult {
   loadedCores: number | null;
   /** (loaded − baseline) ÷ K: cores one more unit costs the measured worker. */
   perUnitCores: number | null;
-  /** K ÷ loaded: units per core of the measured worker, everything it does included (as the fan-out's viewers per core). */
+  /** K ÷ loaded: units per core of the measured worker, everything it does included (as the fan-out's viewers per core), at the packet rate of the windows (`ppsPerUnit`). */
   unitsPerCore: number | null;
+  /**
+   * The same per packet, medians over the windows: µs of the measured worker's CPU per packet
+   * sent to one unit, beyond the baseline (`usPerPacket`) and everything included
+   * (`usPerPacketAllIn`). ffmpeg's `-re` catches up in bursts when it was starved, so the
+   * packet rate of a 2.5 s window varies on a busy machine; per packet, it does not matter.
+   */
+  usPerPacket: number | null;
+  usPerPacketAllIn: number | null;
   /** Median cores of the arm's other worker with the K units (the edges' worker; the edge's origin). */
   otherCores: number | null;
-  /** 1 − received ÷ expected over the loaded windows. */
+  /** 1 − received ÷ expected over the loaded windows (the pipes': a little off either way, see measureWindow). */
   loss: number | null;
   /** RTP packets per second each unit received (the sinks; the edges' copies of the producers). */
   ppsPerUnit: number | null;
@@ -101,12 +109,16 @@ export interface PipeCostResult {
   viewers: ArmResult;
   pipes: ArmResult;
   edge: ArmResult;
-  /** Origin worker CPU per pipe ÷ per viewer. */
+  /** Origin worker CPU per pipe ÷ per viewer (medians of the windows' CPU, as measured). */
   pipeVsViewer: number | null;
+  /** The same per packet sent (usPerPacket of the pipes ÷ of the viewers). */
+  pipeVsViewerPerPacket: number | null;
   /** Viewers per core of the worker: on an edge fed by one pipe, on the origin directly, and the ratio. */
   edgeViewersPerCore: number | null;
   originViewersPerCore: number | null;
   edgeVsOrigin: number | null;
+  /** The same per packet: the origin worker's all-in CPU per packet sent ÷ the edge worker's. */
+  edgeVsOriginPerPacket: number | null;
 }
 
 interface Arm {
@@ -261,6 +273,8 @@ export async function measurePipeCost(config: PipeCostConfig, log: (line: string
       edgeViewersPerCore: edge.unitsPerCore,
       originViewersPerCore: viewers.unitsPerCore,
       edgeVsOrigin: ratio(edge.unitsPerCore, viewers.unitsPerCore),
+      pipeVsViewerPerPacket: ratio(pipes.usPerPacket, viewers.usPerPacket),
+      edgeVsOriginPerPacket: ratio(viewers.usPerPacketAllIn, edge.usPerPacketAllIn),
     };
   } finally {
     await sender?.stop();
@@ -295,14 +309,14 @@ async function waitForArm(arm: Arm, sinks: Sinks, minMs: number, timeoutMs: numb
 async function measureWindow(arm: Arm, sinks: Sinks, sender: RtpSender, windowMs: number): Promise<Omit<ArmWindow, 'warmupMs' | 'flowing'>> {
   const pids = new Map<string, number>([['measured', arm.measured.pid], ['sinks', sinks.pid], ['sender', sender.pid]]);
   if (arm.other) pids.set('other', arm.other.pid);
-  // The pipes arm: the origin's producers against the edges' copies, read just outside the window.
-  const counters = async () =>
-    arm.copies.length === 0
-      ? null
-      : {
-          origin: (await producerPackets(arm.ingest.video)) + (await producerPackets(arm.ingest.audio)),
-          copies: (await Promise.all(arm.copies.map(producerPackets))).reduce((x, y) => x + y, 0),
-        };
+  // The pipes arm: the origin's producers against the edges' copies, read at once (two
+  // workers answering), just outside the window. What is still in flight between them makes
+  // a window's loss a little off either way.
+  const counters = async () => {
+    if (arm.copies.length === 0) return null;
+    const [video, audio, ...copies] = await Promise.all([arm.ingest.video, arm.ingest.audio, ...arm.copies].map(producerPackets));
+    return { origin: video! + audio!, copies: copies.reduce((x, y) => x + y, 0) };
+  };
   const c0 = await counters();
   const t0 = performance.now();
   const cpu = new CpuWindow(pids);
@@ -329,6 +343,24 @@ async function measureWindow(arm: Arm, sinks: Sinks, sender: RtpSender, windowMs
   };
 }
 
+/** µs of the measured worker's CPU per packet sent to one unit in the loaded windows (medians): beyond `baselineCores`, and all in. */
+export function perPacket(loaded: readonly ArmWindow[], baselineCores: number | null): { usPerPacket: number | null; usPerPacketAllIn: number | null } {
+  const us = (extra: (w: ArmWindow) => number | null) => {
+    const xs = loaded.map((w) => {
+      const cores = extra(w);
+      // The edges' copies are read just outside the CPU window: their packets scaled to it.
+      const packets = w.expected === null ? null : (w.expected * w.seconds) / w.countSeconds;
+      return cores === null || !packets ? null : (cores * w.seconds * 1e6) / packets;
+    });
+    const m = xs.every((x) => x !== null) ? median(xs as number[]) : null;
+    return m === null ? null : round(m, 2);
+  };
+  return {
+    usPerPacket: baselineCores === null ? null : us((w) => (w.measured === null ? null : w.measured - baselineCores)),
+    usPerPacketAllIn: us((w) => w.measured),
+  };
+}
+
 function armResult(arm: Arm, units: number): ArmResult {
   const med = (ws: ArmWindow[], f: (w: ArmWindow) => number | null) => {
     const xs = ws.map(f);
@@ -350,6 +382,7 @@ function armResult(arm: Arm, units: number): ArmResult {
     loadedCores,
     perUnitCores: baselineCores !== null && loadedCores !== null ? round((loadedCores - baselineCores) / units, 6) : null,
     unitsPerCore: loadedCores ? round(units / loadedCores, 1) : null,
+    ...perPacket(arm.loaded, baselineCores),
     otherCores: med(arm.loaded, (w) => w.other),
     loss: expected > 0 ? round(1 - received / expected, 5) : null,
     ppsPerUnit: seconds > 0 ? round(received / seconds / units, 1) : null,
