@@ -1,7 +1,8 @@
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
+import { FULL_RUN_WINDOWS } from '../lib/flow.ts';
+import type { MachineInfo } from '../lib/machine.ts';
 import { FULL_CLIP, SMOKE_CLIP, type ClipSpec } from '../lib/media.ts';
 import { round } from '../lib/proc.ts';
-import { runClock } from '../lib/results.ts';
+import { startRun } from '../lib/results.ts';
 import type { Percentiles } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
@@ -50,12 +51,7 @@ export function cascadeConfig(smoke: boolean): CascadeConfig {
       // BENCH_CASCADE_UNITS=80 attaches 80 viewers / pipes per arm.
       units: Number(process.env.BENCH_CASCADE_UNITS) || 50,
       baselineWindows: 2,
-      windows: 6,
-      // Half the clip's loop, as the fan-out's windows.
-      windowMs: (FULL_CLIP.seconds * 1000) / 2,
-      minWarmupMs: 300,
-      settleMs: 3000,
-      flowTimeoutMs: 15_000,
+      ...FULL_RUN_WINDOWS,
       clip: FULL_CLIP,
       attachConcurrency: 25,
       pin: !process.env.BENCH_NO_PIN,
@@ -74,11 +70,8 @@ export interface CascadeResult extends BenchResult {
 }
 
 export async function run(opts: RunOptions): Promise<CascadeResult> {
-  const log = opts.log ?? (() => undefined);
-  const finished = runClock('cascade', opts.smoke);
+  const { log, machine, finished } = startRun('cascade', opts);
   const config = cascadeConfig(opts.smoke);
-  // Read before pinning: a pinned process sees one core.
-  const machine = machineInfo();
   log(`cascade: ${opts.smoke ? 'smoke' : 'full'} run: ${config.pipes.units} viewers / pipes per arm, ${config.cluster.repetitions} cold joins`);
   const cost = await measurePipeCost(config.pipes, log);
   const cluster = await measureCluster(config.cluster, log);

@@ -3,12 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { ConfigSchema } from '../../common/config.ts';
 import { cpuPlan, pin, unpin } from '../lib/cpus.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
-import { delivery, waitForFlow, waitForIngest, type WindowTiming } from '../lib/flow.ts';
+import type { MachineInfo } from '../lib/machine.ts';
+import { FULL_RUN_WINDOWS, delivery, waitForFlow, waitForIngest, type WindowTiming } from '../lib/flow.ts';
 import { FULL_CLIP, SMOKE_CLIP, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type RtpSender } from '../lib/media.ts';
 import { CpuWindow, processRssBytes, round, udpReceiveErrors, type CpuReading } from '../lib/proc.ts';
 import { RtpRelay } from '../lib/relay.ts';
-import { runClock } from '../lib/results.ts';
+import { startRun } from '../lib/results.ts';
 import { Sinks, type SinkSnapshot } from '../lib/sinks.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
@@ -85,12 +85,7 @@ export function fanoutConfig(smoke: boolean): FanoutConfig {
   return {
     ...common,
     steps: steps?.length ? steps : [50, 100, 200, 250, 300, 400, 600, 800, 1200, 1600, 2400, 3200],
-    // Short windows, many of them, alternating: the machine's noise comes and goes within seconds.
-    windows: 6,
-    windowMs: (FULL_CLIP.seconds * 1000) / 2,
-    minWarmupMs: 300,
-    settleMs: 3000,
-    flowTimeoutMs: 15_000,
+    ...FULL_RUN_WINDOWS,
     clip: FULL_CLIP,
     numWorkers: cores,
     // Spyglass's default; BENCH_MAX_VIEWERS_PER_ROUTER tries another value.
@@ -220,11 +215,8 @@ interface Arm {
 }
 
 export async function run(opts: RunOptions): Promise<FanoutResult> {
-  const log = opts.log ?? (() => undefined);
-  const finished = runClock('fanout', opts.smoke);
+  const { log, machine, finished } = startRun('fanout', opts);
   const config = fanoutConfig(opts.smoke);
-  // Read before pinning: a pinned process sees one core.
-  const machine = machineInfo();
   log(`fanout: ${opts.smoke ? 'smoke' : 'full'} run, steps ${config.steps.join(', ')}, ${config.windows} × ${config.windowMs / 1000} s windows per path and step`);
   const [clip] = await Promise.all([synthesiseClip(config.clip), ensureWebBuilt()]);
   const ports = { rtcMinPort: config.rtcMinPort, rtcMaxPort: config.rtcMaxPort };

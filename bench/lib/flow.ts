@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { producerPackets, type Ingest, type RtpSender } from './media.ts';
+import { FULL_CLIP, producerPackets, type Ingest, type RtpSender } from './media.ts';
 import type { Sinks, SinkSnapshot } from './sinks.ts';
 
 /**
@@ -24,6 +24,18 @@ export interface WindowTiming {
   /** … and until every one of its sinks receives video and audio again, at most this long. */
   flowTimeoutMs: number;
 }
+
+/**
+ * Full runs: short windows, many of them, alternating — the machine's noise comes and goes
+ * within seconds. A window is half the synthetic clip's loop (two windows carry the same media).
+ */
+export const FULL_RUN_WINDOWS: WindowTiming = {
+  windows: 6,
+  windowMs: (FULL_CLIP.seconds * 1000) / 2,
+  minWarmupMs: 300,
+  settleMs: 3000,
+  flowTimeoutMs: 15_000,
+};
 
 /** Waits until the ingest's producers receive the sender's packets (ffmpeg needs ~0.5 s to start). */
 export async function waitForIngest(ingest: Ingest, sender: RtpSender): Promise<void> {
