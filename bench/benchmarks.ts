@@ -3,6 +3,7 @@ import * as join from './join/index.ts';
 import * as latency from './latency/index.ts';
 import * as ttff from './ttff/index.ts';
 import * as archive from './archive/index.ts';
+import * as cascade from './cascade/index.ts';
 import * as recording from './recording/index.ts';
 import * as soak from './soak/index.ts';
 import type { BenchmarkModule, BenchResult } from './types.ts';
@@ -24,6 +25,7 @@ export const BENCHMARKS = {
   ttff: entry<ttff.TtffResult>(ttff),
   recording: entry<recording.RecordingResult>(recording),
   archive: entry<archive.ArchiveResult>(archive),
+  cascade: entry<cascade.CascadeResult>(cascade),
   soak: entry<soak.SoakResult>(soak),
 };
 

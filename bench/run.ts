@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BENCHMARKS, ON_REQUEST_ONLY, isBenchmarkName, type BenchmarkName } from './benchmarks.ts';
 import { machineInfo } from './lib/machine.ts';
 import { machineCpuTicks } from './lib/proc.ts';
-import { RESULTS_DIR, runIdOf, writeLatest, writeResult } from './lib/results.ts';
+import { RESULTS_DIR, runIdOf, writeLatest, writeMergedLatest, writeResult } from './lib/results.ts';
 import type { LatestFigures } from './types.ts';
 
 /**
@@ -15,7 +15,8 @@ import type { LatestFigures } from './types.ts';
  *   tsx bench/run.ts --smoke [names] tiny mode, prints only (what test/bench runs)
  *
  * A non-smoke run writes bench/results/<runId>/<name>.json and .svg, plus summary.md;
- * a run of every benchmark also rewrites bench/results/latest.json.
+ * a run of every benchmark also rewrites bench/results/latest.json, a run of some merges the
+ * keys of those that succeeded into it (recorded under `merged`).
  */
 
 const USAGE = `usage: tsx bench/run.ts [--smoke] [--minutes N] [${Object.keys(BENCHMARKS).join('|')} ...]`;
@@ -80,6 +81,9 @@ async function main(argv: string[]): Promise<number> {
     if (all && failed === 0) {
       const file = writeLatest(at, runId, { ...machine, busyBeforeRun: busyBefore }, figures, files);
       log(`wrote ${path.relative(process.cwd(), file)}`);
+    } else if (!all && Object.keys(figures).length > 0) {
+      const file = writeMergedLatest(at, runId, { ...machine, busyBeforeRun: busyBefore }, figures, files);
+      log(`merged ${Object.keys(figures).join(', ')} into ${path.relative(process.cwd(), file)}`);
     }
   }
   console.log(JSON.stringify({ runId, smoke, ...figures }, null, 2));

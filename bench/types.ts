@@ -46,6 +46,23 @@ export interface LatestFigures {
     replayReadyMs: number | null;
   };
   archive: { ratioVsCp: number | null };
+  /** Many hosts: a broadcast relayed from its origin node to an edge node over a pipe (docs/scale.md). */
+  cascade: {
+    /** The origin worker's CPU for one more pipe to an edge ÷ for one more viewer. */
+    pipeVsViewerCpu: number | null;
+    /** Viewers per core of an edge worker fed by one pipe, and that ÷ viewers per core of the origin worker. */
+    edgeViewersPerCore: number | null;
+    edgeVsOriginViewersPerCore: number | null;
+    /** Join → first RTP packet, medians: on an edge node with no relay of the broadcast yet, with its relay open, on the origin node. */
+    ttffColdEdgeMs: number | null;
+    ttffWarmEdgeMs: number | null;
+    ttffOriginMs: number | null;
+    /** RTP transit sender → viewer on loopback, p50 and p95: viewer on the origin node, viewer on an edge node. */
+    transitOriginP50Ms: number | null;
+    transitOriginP95Ms: number | null;
+    transitEdgeP50Ms: number | null;
+    transitEdgeP95Ms: number | null;
+  };
 }
 
 /** What a benchmark module exports (checked by the registry in bench/benchmarks.ts). */
@@ -75,5 +92,17 @@ export function emptyLatestFigures(): LatestFigures {
     ttff: { p95Ms: null, p50Ms: null, rawP95Ms: null },
     recording: { framesLost: null, previewReadyMs: null, replayReadyMs: null },
     archive: { ratioVsCp: null },
+    cascade: {
+      pipeVsViewerCpu: null,
+      edgeViewersPerCore: null,
+      edgeVsOriginViewersPerCore: null,
+      ttffColdEdgeMs: null,
+      ttffWarmEdgeMs: null,
+      ttffOriginMs: null,
+      transitOriginP50Ms: null,
+      transitOriginP95Ms: null,
+      transitEdgeP50Ms: null,
+      transitEdgeP95Ms: null,
+    },
   };
 }

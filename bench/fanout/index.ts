@@ -3,10 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { ConfigSchema } from '../../common/config.ts';
 import { cpuPlan, pin, unpin } from '../lib/cpus.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
+import type { MachineInfo } from '../lib/machine.ts';
+import { FULL_RUN_WINDOWS, delivery, waitForFlow, waitForIngest, type WindowTiming } from '../lib/flow.ts';
 import { FULL_CLIP, SMOKE_CLIP, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type RtpSender } from '../lib/media.ts';
 import { CpuWindow, processRssBytes, round, udpReceiveErrors, type CpuReading } from '../lib/proc.ts';
 import { RtpRelay } from '../lib/relay.ts';
+import { startRun } from '../lib/results.ts';
 import { Sinks, type SinkSnapshot } from '../lib/sinks.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
@@ -27,19 +29,8 @@ import { openSpyglassPath, type SpyglassPath } from './spyglass.ts';
  * confirm that viewers decode video from the loaded SFU. See docs/benchmarks.md.
  */
 
-export interface FanoutConfig {
+export interface FanoutConfig extends WindowTiming {
   steps: number[];
-  /** Measurement windows per path and step, each `windowMs` long (half the clip's loop: two windows carry the same media). */
-  windows: number;
-  windowMs: number;
-  /**
-   * After switching the sender to a path, wait at least this long (`settleMs` the first time
-   * after new viewers were attached: their consumers' buffers fill up first) …
-   */
-  minWarmupMs: number;
-  settleMs: number;
-  /** … and until every one of its sinks receives video and audio again, at most this long. */
-  flowTimeoutMs: number;
   clip: ClipSpec;
   numWorkers: number;
   maxViewersPerRouter: number;
@@ -94,12 +85,7 @@ export function fanoutConfig(smoke: boolean): FanoutConfig {
   return {
     ...common,
     steps: steps?.length ? steps : [50, 100, 200, 250, 300, 400, 600, 800, 1200, 1600, 2400, 3200],
-    // Short windows, many of them, alternating: the machine's noise comes and goes within seconds.
-    windows: 6,
-    windowMs: (FULL_CLIP.seconds * 1000) / 2,
-    minWarmupMs: 300,
-    settleMs: 3000,
-    flowTimeoutMs: 15_000,
+    ...FULL_RUN_WINDOWS,
     clip: FULL_CLIP,
     numWorkers: cores,
     // Spyglass's default; BENCH_MAX_VIEWERS_PER_ROUTER tries another value.
@@ -229,12 +215,8 @@ interface Arm {
 }
 
 export async function run(opts: RunOptions): Promise<FanoutResult> {
-  const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
+  const { log, machine, finished } = startRun('fanout', opts);
   const config = fanoutConfig(opts.smoke);
-  // Read before pinning: a pinned process sees one core.
-  const machine = machineInfo();
   log(`fanout: ${opts.smoke ? 'smoke' : 'full'} run, steps ${config.steps.join(', ')}, ${config.windows} × ${config.windowMs / 1000} s windows per path and step`);
   const [clip] = await Promise.all([synthesiseClip(config.clip), ensureWebBuilt()]);
   const ports = { rtcMinPort: config.rtcMinPort, rtcMaxPort: config.rtcMaxPort };
@@ -259,7 +241,7 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
     for (const { path } of arms) {
       if (plan) path.workerPids().forEach((pid, i) => pin(pid, plan.worker(i)));
       relay.target = path.ingest.endpoints;
-      await waitForIngest(path, sender);
+      await waitForIngest(path.ingest, sender);
       relay.target = null;
     }
     await sleep(500);
@@ -274,7 +256,7 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
       for (const arm of schedule(live, config.windows)) {
         relay.target = arm.path.ingest.endpoints;
         const first = windows.get(arm)!.length === 0;
-        const warm = await waitForFlow(arm, sinks, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
+        const warm = await waitForFlow(sinks, arm.sinkOf, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
         debug(`${arm.path.name} ${n}: ${warm.flowing}/${n} flowing after ${warm.ms} ms`);
         windows.get(arm)!.push({ ...(await measureWindow(arm, sinks, sender, config)), warm });
         relay.target = null;
@@ -305,10 +287,7 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
     }
     const [raw, spy] = arms.map(result) as [PathResult, PathResult];
     return {
-      benchmark: 'fanout',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
+      ...finished(),
       machine,
       config,
       cpuPinning: plan ? { workers: Array.from({ length: config.numWorkers }, (_, i) => plan.worker(i)), loadGenerator: plan.load } : null,
@@ -366,32 +345,6 @@ async function attach(arm: Arm, n: number, sinks: Sinks, config: FanoutConfig): 
   const ms = Math.round(performance.now() - start);
   debug(`${arm.path.name} ${n}: attached in ${ms} ms`);
   return ms;
-}
-
-/** Waits until the path's producers receive the sender's packets (ffmpeg needs ~0.5 s to start). */
-async function waitForIngest(path: FanoutPath, sender: RtpSender): Promise<void> {
-  const deadline = performance.now() + 15_000;
-  while (performance.now() < deadline) {
-    const [v, a] = await Promise.all([producerPackets(path.ingest.video), producerPackets(path.ingest.audio)]);
-    if (v > 0 && a > 0) return;
-    await sleep(100);
-  }
-  throw new Error(`the RTP sender's packets do not reach the producers; ffmpeg says: ${sender.stderrTail() || '(nothing)'}`);
-}
-
-/** After a switch: waits `minMs`, then until every sink of the path got video and audio again (or `timeoutMs`). */
-async function waitForFlow(arm: Arm, sinks: Sinks, minMs: number, timeoutMs: number): Promise<{ ms: number; flowing: number }> {
-  const start = performance.now();
-  const before = await sinks.snapshot();
-  await sleep(minMs);
-  let flowing = 0;
-  while (performance.now() - start < timeoutMs) {
-    const now = await sinks.snapshot();
-    flowing = arm.sinkOf.filter((k) => now.video[k]! > before.video[k]! && now.audio[k]! > before.audio[k]!).length;
-    if (flowing === arm.viewers.length) break;
-    await sleep(250);
-  }
-  return { ms: Math.round(performance.now() - start), flowing };
 }
 
 /** Packets the video and audio producers received, and each sampled viewer's consumers sent. */
@@ -469,25 +422,11 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, config: Fa
   for (const { a, b, cpu, sample } of windows) {
     seconds += cpu.seconds;
     statsSeconds += (b.workerAt - a.workerAt) / 1000;
-    // Per viewer: the packets the SFU sent it — the advance of the RTP sequence numbers its
-    // sink saw (the SFU keeps the broadcaster's gaps, so packets lost on the way in count
-    // too) — against the packets the sink counted; both read by the sink at one moment,
-    // however far behind it runs. A viewer that got nothing is owed what the others were sent.
-    const advance = (from: number, to: number) => (from >= 0 && to >= from ? to - from : 0);
-    const got: number[] = [];
-    const sent: number[] = [];
-    for (const k of arm.sinkOf) {
-      got.push(b.sink.video[k]! - a.sink.video[k]! + (b.sink.audio[k]! - a.sink.audio[k]!));
-      sent.push(advance(a.sink.videoSeq[k]!, b.sink.videoSeq[k]!) + advance(a.sink.audioSeq[k]!, b.sink.audioSeq[k]!));
-      bytes += b.sink.bytes[k]! - a.sink.bytes[k]!;
-    }
-    const fullShare = Math.max(0, ...sent);
-    for (let i = 0; i < n; i += 1) {
-      const owed = got[i] === 0 ? fullShare : Math.max(sent[i]!, got[i]!);
-      expected += owed;
-      received += got[i]!;
-      worst = Math.max(worst, owed > 0 ? 1 - got[i]! / owed : 0);
-    }
+    const d = delivery(a.sink, b.sink, arm.sinkOf);
+    expected += d.expected;
+    received += d.received;
+    worst = Math.max(worst, d.worst);
+    bytes += d.bytes;
     udp = udp !== null && a.udp && b.udp ? udp + b.udp.rcvbufErrors - a.udp.rcvbufErrors : null;
     if (produced !== null && a.worker && b.worker) {
       const [av, aa, as] = a.worker;

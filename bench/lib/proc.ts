@@ -125,5 +125,6 @@ export interface CpuReading {
 
 export function round(x: number, digits = 0): number {
   const f = 10 ** digits;
-  return Math.round(x * f) / f;
+  // + 0: no -0 (it does not survive JSON).
+  return Math.round(x * f) / f + 0;
 }

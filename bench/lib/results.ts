@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MachineInfo } from './machine.ts';
-import { emptyLatestFigures, type LatestFigures } from '../types.ts';
+import { machineInfo, type MachineInfo } from './machine.ts';
+import { emptyLatestFigures, type LatestFigures, type RunOptions } from '../types.ts';
 
 /** Where results go: bench/results/<runId>/<benchmark>.{json,svg}, and bench/results/latest.json. */
 export const RESULTS_DIR = path.join(import.meta.dirname, '..', 'results');
@@ -9,6 +9,24 @@ export const RESULTS_DIR = path.join(import.meta.dirname, '..', 'results');
 /** A run id that sorts by time and is a valid file name, e.g. 2025-11-22T04-05-06Z. */
 export function runIdOf(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+/**
+ * What a benchmark's run starts with: its progress log, the machine (read before any pinning:
+ * a pinned process sees one core), and its clock — `finished()` at the end gives the fields
+ * every result starts with.
+ */
+export function startRun<B extends string>(
+  benchmark: B,
+  opts: RunOptions,
+): { log: (line: string) => void; machine: MachineInfo; finished: () => { benchmark: B; smoke: boolean; startedAt: string; durationMs: number } } {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  return {
+    log: opts.log ?? (() => undefined),
+    machine: machineInfo(),
+    finished: () => ({ benchmark, smoke: opts.smoke, startedAt, durationMs: Math.round(performance.now() - t0) }),
+  };
 }
 
 /** Writes one benchmark's result and chart; returns the paths relative to the repo. */
@@ -34,11 +52,50 @@ export interface Latest extends LatestFigures {
   machine: MachineInfo & { busyBeforeRun: number | null };
   /** Result files of the run, by benchmark. */
   files: Record<string, { json: string; svg: string }>;
+  /**
+   * Benchmarks whose keys (and files) come from a later run of only some benchmarks
+   * (`npm run bench:<name>`), with that run; every other key is from the run above. A run of
+   * every benchmark writes the file anew, without this.
+   */
+  merged?: Record<string, { at: string; runId: string; machine: Latest['machine'] }>;
 }
 
 /** Writes bench/results/latest.json: every figure from this one run, null where not measured. */
 export function writeLatest(at: Date, runId: string, machine: Latest['machine'], figures: Partial<LatestFigures>, files: Latest['files']): string {
-  const latest: Latest = { at: at.toISOString(), runId, machine, ...emptyLatestFigures(), ...figures, files };
+  return saveLatest({ at: at.toISOString(), runId, machine, ...emptyLatestFigures(), ...figures, files });
+}
+
+/**
+ * latest.json with the keys of the benchmarks of a partial run (those with figures and files)
+ * replaced by that run's, and recorded under `merged`; everything else as it was. With no
+ * latest.json yet, the others are null and the run's time and machine head the file.
+ */
+export function mergeLatest(
+  previous: Latest | null,
+  at: Date,
+  runId: string,
+  machine: Latest['machine'],
+  figures: Partial<LatestFigures>,
+  files: Latest['files'],
+): Latest {
+  const empty = emptyLatestFigures();
+  const latest: Latest = { at: at.toISOString(), runId, machine, ...empty, ...previous, files: { ...previous?.files }, merged: { ...previous?.merged } };
+  for (const name of Object.keys(figures)) {
+    const f = files[name];
+    if (!Object.hasOwn(empty, name) || !f) continue;
+    Object.assign(latest, { [name]: figures[name as keyof LatestFigures] });
+    latest.files[name] = f;
+    latest.merged![name] = { at: at.toISOString(), runId, machine };
+  }
+  return latest;
+}
+
+/** Merges a partial run's keys into bench/results/latest.json (see {@link mergeLatest}). */
+export function writeMergedLatest(at: Date, runId: string, machine: Latest['machine'], figures: Partial<LatestFigures>, files: Latest['files']): string {
+  return saveLatest(mergeLatest(readLatest(), at, runId, machine, figures, files));
+}
+
+function saveLatest(latest: Latest): string {
   const file = path.join(RESULTS_DIR, 'latest.json');
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(file, `${JSON.stringify(latest, null, 2)}\n`);

@@ -18,7 +18,7 @@ export function median(values: readonly number[]): number | null {
 
 /** p50/p90/p99/max/mean of a sample, rounded to `digits`; nulls when empty. */
 export function distribution(values: readonly number[], digits = 1): Distribution {
-  const r = (x: number | null) => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+  const r = (x: number | null) => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits + 0);
   return {
     count: values.length,
     p50: r(percentile(values, 50)),
@@ -50,7 +50,8 @@ export interface Percentiles {
 }
 
 export function percentiles(values: readonly number[]): Percentiles {
-  const r = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
+  // + 0: no -0 (it does not survive JSON).
+  const r = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10 + 0);
   return {
     count: values.length,
     min: r(values.length ? Math.min(...values) : null),

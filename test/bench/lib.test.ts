@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BENCHMARKS } from '../../bench/benchmarks.ts';
 import { percentile, distribution } from '../../bench/lib/stats.ts';
+import { mergeLatest, type Latest } from '../../bench/lib/results.ts';
 import { chartDocument, niceTicks } from '../../bench/lib/svg.ts';
 import { emptyLatestFigures } from '../../bench/types.ts';
 
@@ -27,6 +28,27 @@ describe('bench helpers', () => {
     for (const m of Object.values(BENCHMARKS)) {
       for (const f of ['run', 'chart', 'summary', 'describe'] as const) expect(typeof m[f]).toBe('function');
     }
-    expect(Object.keys(emptyLatestFigures()).sort()).toEqual(['archive', 'fanout', 'join', 'latency', 'recording', 'ttff']);
+    expect(Object.keys(emptyLatestFigures()).sort()).toEqual(['archive', 'cascade', 'fanout', 'join', 'latency', 'recording', 'ttff']);
+  });
+
+  it('merges the keys of a partial run into latest.json and says so', () => {
+    const machine = { cores: 2, cpuModel: 'x', memoryGiB: 1, os: 'l', node: 'v20', mediasoup: null, ffmpeg: null, busyBeforeRun: 0.02 };
+    const previous: Latest = {
+      at: '2026-01-01T00:00:00.000Z',
+      runId: 'full',
+      machine,
+      ...emptyLatestFigures(),
+      archive: { ratioVsCp: 0.5 },
+      files: { archive: { json: 'a.json', svg: 'a.svg' } },
+    };
+    const cascade = { ...emptyLatestFigures().cascade, pipeVsViewerCpu: 0.9 };
+    const at = new Date('2026-02-01T00:00:00Z');
+    const merged = mergeLatest(previous, at, 'partial', machine, { cascade }, { cascade: { json: 'c.json', svg: 'c.svg' } });
+    expect(merged).toMatchObject({ at: previous.at, runId: 'full', archive: { ratioVsCp: 0.5 }, cascade: { pipeVsViewerCpu: 0.9 } });
+    expect(merged.files).toEqual({ archive: { json: 'a.json', svg: 'a.svg' }, cascade: { json: 'c.json', svg: 'c.svg' } });
+    expect(merged.merged).toEqual({ cascade: { at: at.toISOString(), runId: 'partial', machine } });
+    // Nothing to merge without figures and files; no latest.json yet: nulls, headed by this run.
+    expect(mergeLatest(previous, at, 'p', machine, {}, {}).merged).toEqual({});
+    expect(mergeLatest(null, at, 'p', machine, { cascade }, { cascade: { json: 'c', svg: 's' } })).toMatchObject({ runId: 'p', fanout: { viewersPerCore: null } });
   });
 });

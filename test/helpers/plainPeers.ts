@@ -137,10 +137,19 @@ export class PlainBroadcaster {
     socket.on('connect', () => void this.#resume());
   }
 
-  /** Goes live (public) with `clip` replayed as its camera and microphone. */
-  static async start(url: string, token: string, clip: string, title = 'Synthetic broadcast'): Promise<PlainBroadcaster> {
+  /**
+   * Goes live (public) with `clip` replayed as its camera and microphone. `onSend` sees every
+   * datagram (RTP and RTCP) just before it leaves for the SFU (bench:cascade times them).
+   */
+  static async start(
+    url: string,
+    token: string,
+    clip: string,
+    title = 'Synthetic broadcast',
+    opts: { onSend?: (datagram: Buffer) => void } = {},
+  ): Promise<PlainBroadcaster> {
     const socket = socketTo(url, token);
-    const relay = await Relay.open();
+    const relay = await Relay.open(opts.onSend);
     let sender: RtpSender | undefined;
     try {
       await waitConnected(socket);
@@ -228,7 +237,7 @@ class Relay {
   readonly #in: dgram.Socket[];
   readonly #out: dgram.Socket;
 
-  private constructor(inputs: dgram.Socket[], out: dgram.Socket) {
+  private constructor(inputs: dgram.Socket[], out: dgram.Socket, onSend: ((datagram: Buffer) => void) | undefined) {
     this.#in = inputs;
     this.#out = out;
     const port = (i: number) => inputs[i]!.address().port;
@@ -238,14 +247,16 @@ class Relay {
     };
     for (const s of inputs) {
       s.on('message', (msg) => {
-        if (this.target !== null) out.send(msg, this.target, '127.0.0.1');
+        if (this.target === null) return;
+        onSend?.(msg);
+        out.send(msg, this.target, '127.0.0.1');
       });
     }
   }
 
-  static async open(): Promise<Relay> {
+  static async open(onSend?: (datagram: Buffer) => void): Promise<Relay> {
     const inputs = await Promise.all(Array.from({ length: 4 }, () => boundSocket()));
-    return new Relay(inputs, await boundSocket());
+    return new Relay(inputs, await boundSocket(), onSend);
   }
 
   close(): void {
@@ -262,7 +273,12 @@ export interface ViewerStats {
   rtp: number;
   video: number;
   audio: number;
+  /** When the first `broadcast:join` was sent (the connection was up by then), and when the first one was answered. */
+  joinStartedAt: number | null;
+  joinAnsweredAt: number | null;
   firstRtpAt: number | null;
+  /** The first video media packet (not RTX). */
+  firstVideoAt: number | null;
   lastRtpAt: number | null;
   /** Longest time without any RTP since the last {@link PlainViewers.resetGaps} (until now if nothing came since). */
   maxGapMs: number;
@@ -302,14 +318,18 @@ export interface ViewerOptions {
   rembBps?: number;
   /** Sign-in tokens, one per viewer (default: anonymous viewers). */
   tokens?: string[];
+  /** Sees every media packet (not RTX, not an emulated loss) a viewer receives, as it arrives (bench:cascade times them). */
+  onRtp?: (viewer: number, packet: Buffer) => void;
 }
+
+type ViewerSettings = Required<Omit<ViewerOptions, 'tokens' | 'onRtp'>> & { onRtp: ViewerOptions['onRtp'] | undefined };
 
 class PlainViewer {
   readonly stats: ViewerStats;
   readonly #socket: ClientSocket;
   readonly #udp: dgram.Socket;
   readonly #broadcastId: string;
-  readonly #opts: Required<Omit<ViewerOptions, 'tokens'>>;
+  readonly #opts: ViewerSettings;
   readonly #senderSsrc = randomInt(1, 0xffffffff);
   #port: number | null = null;
   #streams = new Map<number, StreamState>();
@@ -322,7 +342,7 @@ class PlainViewer {
   #closed = false;
   #timer: NodeJS.Timeout;
 
-  constructor(index: number, socket: ClientSocket, udp: dgram.Socket, broadcastId: string, opts: Required<Omit<ViewerOptions, 'tokens'>>) {
+  constructor(index: number, socket: ClientSocket, udp: dgram.Socket, broadcastId: string, opts: ViewerSettings) {
     this.#socket = socket;
     this.#udp = udp;
     this.#broadcastId = broadcastId;
@@ -333,7 +353,10 @@ class PlainViewer {
       rtp: 0,
       video: 0,
       audio: 0,
+      joinStartedAt: null,
+      joinAnsweredAt: null,
       firstRtpAt: null,
+      firstVideoAt: null,
       lastRtpAt: null,
       maxGapMs: 0,
       maxGapAt: null,
@@ -382,7 +405,9 @@ class PlainViewer {
     const id = this.#broadcastId;
     try {
       this.#port = null;
+      this.stats.joinStartedAt ??= Date.now();
       const res = await ask(this.#socket, 'broadcast:join', { broadcastId: id });
+      this.stats.joinAnsweredAt ??= Date.now();
       if (res.broadcast.status === 'ended') {
         this.#ended('ended');
         return;
@@ -497,8 +522,11 @@ class PlainViewer {
       return;
     }
     this.#countRtp(now);
-    if (s.kind === 'video') this.stats.video += 1;
-    else this.stats.audio += 1;
+    if (s.kind === 'video') {
+      this.stats.video += 1;
+      this.stats.firstVideoAt ??= now;
+    } else this.stats.audio += 1;
+    this.#opts.onRtp?.(this.stats.index, msg);
     // Receiver-report state (RFC 3550 A.1, A.8).
     if (s.baseSeq < 0) {
       s.baseSeq = seq;
@@ -602,7 +630,7 @@ export class PlainViewers {
 
   /** Connects `count` viewers and joins them (in batches of 10); resolves once every join was tried. */
   static async join(url: string, broadcastId: string, count: number, opts: ViewerOptions = {}): Promise<PlainViewers> {
-    const full = { lossRate: opts.lossRate ?? 0.01, rembBps: opts.rembBps ?? 2_000_000 };
+    const full: ViewerSettings = { lossRate: opts.lossRate ?? 0.01, rembBps: opts.rembBps ?? 2_000_000, onRtp: opts.onRtp };
     const viewers: PlainViewer[] = [];
     const all = new PlainViewers(viewers);
     try {

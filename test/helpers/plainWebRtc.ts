@@ -24,15 +24,24 @@ import type { types as ms } from 'mediasoup';
 /** appData marker on the PlainTransports that stand in for WebRtcTransports. */
 export const PLAIN_WEBRTC_ROLE = 'plain-webrtc';
 
-let installed = false;
+let onNewWorker: ((worker: ms.Worker) => void) | undefined;
 
 /** Wraps the routers of every mediasoup worker created from now on in this process. Idempotent. */
 export function installPlainWebRtc(): void {
-  if (installed) return;
-  installed = true;
-  mediasoup.observer.on('newworker', (worker) => {
-    worker.observer.on('newrouter', (router) => wrapRouter(router));
-  });
+  if (onNewWorker) return;
+  onNewWorker = (worker) => worker.observer.on('newrouter', (router) => wrapRouter(router));
+  mediasoup.observer.on('newworker', onNewWorker);
+}
+
+/**
+ * Leaves the workers created from now on alone (those created meanwhile keep wrapping their
+ * routers): a process that runs other things afterwards (the benchmark runner) gets real
+ * WebRtcTransports again. Idempotent.
+ */
+export function uninstallPlainWebRtc(): void {
+  if (!onNewWorker) return;
+  mediasoup.observer.off('newworker', onNewWorker);
+  onNewWorker = undefined;
 }
 
 function wrapRouter(router: ms.Router): void {

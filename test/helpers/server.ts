@@ -108,6 +108,24 @@ export async function startTestServer(
   };
 }
 
+/**
+ * Nodes of one deployment in this process (docs/scale.md): one PostgreSQL database, one Redis
+ * prefix, `cluster.enabled` with these node ids, the Redis socket.io adapter, recording off;
+ * `overrides` for the rest (its `cluster` settings go to every node). Stop them in reverse
+ * order; any stop deletes the deployment's Redis keys.
+ */
+export async function startTestNodes(databaseUrl: string, nodeIds: readonly string[], overrides: ConfigInput = {}): Promise<TestServer[]> {
+  const shared: ConfigInput = { databaseUrl, queuePrefix: testQueuePrefix(), socketAdapter: 'redis', recording: { enabled: false }, ...overrides };
+  const nodes: TestServer[] = [];
+  try {
+    for (const nodeId of nodeIds) nodes.push(await startTestServer({ ...shared, cluster: { ...overrides.cluster, enabled: true, nodeId } }));
+    return nodes;
+  } catch (error) {
+    for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Signs up a user over HTTP; returns the bearer token and the cookie header. */
 export async function signUp(url: string, username: string, password = 'correct horse battery'): Promise<AuthResponse & { cookie: string }> {
   const res = await fetch(`${url}/api/auth/signup`, {

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, ok, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 
 const CHAT_BURST = 3;
 const CHAT_WINDOW_SECONDS = 60;
@@ -32,15 +32,12 @@ describe('two nodes: chat and heart limits hold across them', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    prefix = testQueuePrefix();
-    const shared = {
-      databaseUrl: db.url,
-      queuePrefix: prefix,
-      socketAdapter: 'redis' as const,
-      recording: { enabled: false },
-      live: { chatBurst: CHAT_BURST, chatWindowSeconds: CHAT_WINDOW_SECONDS, heartsPerSecond: HEARTS_PER_SECOND },
-    };
-    for (const nodeId of ['node-a', 'node-b']) servers.push(await startTestServer({ ...shared, cluster: { enabled: true, nodeId } }));
+    servers.push(
+      ...(await startTestNodes(db.url, ['node-a', 'node-b'], {
+        live: { chatBurst: CHAT_BURST, chatWindowSeconds: CHAT_WINDOW_SECONDS, heartsPerSecond: HEARTS_PER_SECOND },
+      })),
+    );
+    prefix = servers[0]!.config.queuePrefix;
     redis = new Redis(servers[0]!.config.redisUrl, { maxRetriesPerRequest: 1 });
     const owner = await signUp(servers[0]!.url, 'limitowner');
     const caster = await open(servers[0]!, owner.token);

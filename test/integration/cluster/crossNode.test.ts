@@ -11,7 +11,7 @@ import { FAULT_CLIP } from '../../faults/harness.ts';
 import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../helpers/plainPeers.ts';
 import { installPlainWebRtc } from '../../helpers/plainWebRtc.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, nextEvent, ok, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, nextEvent, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 
 /**
  * Media across nodes (docs/scale.md): two Spyglass nodes in one deployment (one PostgreSQL,
@@ -31,18 +31,9 @@ describe('two nodes: a broadcast on A watched on B', () => {
   beforeAll(async () => {
     installPlainWebRtc();
     db = await createTestDatabase();
-    const shared = {
-      databaseUrl: db.url,
-      queuePrefix: testQueuePrefix(),
-      socketAdapter: 'redis' as const,
-      recording: { enabled: false },
-      cluster: { enabled: true, relayIdleMs: 1000 },
-      metrics: { port: 0, host: '127.0.0.1' },
-    };
-    a = await startTestServer({ ...shared, cluster: { ...shared.cluster, nodeId: 'node-a' } });
-    b = await startTestServer({ ...shared, cluster: { ...shared.cluster, nodeId: 'node-b' } });
+    [a, b] = await startTestNodes(db.url, ['node-a', 'node-b'], { cluster: { relayIdleMs: 1000 }, metrics: { port: 0, host: '127.0.0.1' } });
     clip = await synthesiseClip(FAULT_CLIP);
-    rpc = new RedisRpc(a.config.redisUrl, createLogger({ level: 'silent' }));
+    rpc = new RedisRpc(a!.config.redisUrl, createLogger({ level: 'silent' }));
     await rpc.ready();
   }, 120_000);
   afterAll(async () => {
