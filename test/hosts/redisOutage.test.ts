@@ -68,8 +68,10 @@ describe('Redis down for 10 s', () => {
     expect(back?.ok).toBe(true);
 
     // The viewer who watched through the outage still does; a new one on C decodes; the broadcaster is still live.
-    const after = await framesOver(viewer, 3000);
-    expect(after.frames).toBeGreaterThan(30);
+    // Its relay may rejoin first: the origin's claim lapsed during the outage and was taken
+    // again with a new token, which closes the relays of the old one (docs/scale.md).
+    const after = await framesOver(viewer, 5000);
+    expect(after.frames).toBeGreaterThan(20);
     const late = await hosts.page(2);
     await late.goto(`/watch/${broadcastId}`);
     await decodingSteadily(late);

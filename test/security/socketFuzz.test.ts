@@ -185,9 +185,15 @@ describe('socket.io fuzz: hostile payloads from anonymous, a stranger and the ow
     const socket = sockets[a.actor];
     const payload = resolve(a.payload, a.actor, a.event);
     const emit = socket.emit as unknown as (this: unknown, e: string, ...args: unknown[]) => void;
+    // A frame over socket.io's limit (maxHttpBufferSize, 1 MB) makes the transport close the
+    // connection, by design and before any of our code: the app's own limits are what is fuzzed
+    // here, so such a frame is sent as one payload, or not at all when one is over it too.
+    const bytes = Buffer.byteLength(JSON.stringify(payload) ?? '');
+    if (bytes > 900_000) return;
     sent++;
     if (a.shape === 'noAck') return void emit.call(socket, a.event, payload);
-    const args = a.shape === 'ackOnly' ? [] : a.shape === 'extraArgs' ? [payload, 'extra', { more: true }] : a.shape === 'twoPayloads' ? [payload, payload] : [payload];
+    const args =
+      a.shape === 'ackOnly' ? [] : a.shape === 'extraArgs' ? [payload, 'extra', { more: true }] : a.shape === 'twoPayloads' && bytes * 2 < 900_000 ? [payload, payload] : [payload];
     const acks = await new Promise<unknown[]>((resolvePromise, reject) => {
       const timed = socket.timeout(5_000).emit as unknown as (this: unknown, e: string, ...args: unknown[]) => void;
       timed.call(socket, a.event, ...args, (err: Error | null, ...res: unknown[]) =>
