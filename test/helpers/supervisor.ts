@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../scripts/cluster/freePort.ts';
+import { HostProcess } from '../../scripts/cluster/HostProcess.ts';
 import { dropQueues, testQueuePrefix } from './server.ts';
 
 export { freePort };
@@ -68,15 +69,7 @@ export async function startSupervisor(env: Record<string, string> = {}, entry = 
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
   });
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const l of listeners) l();
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const proc = new HostProcess('the supervisor', 'machine', child);
   let stopped: Promise<void> | undefined;
   const sup: Supervisor = {
     pid: child.pid!,
@@ -84,46 +77,12 @@ export async function startSupervisor(env: Record<string, string> = {}, entry = 
     dataDir,
     queuePrefix,
     redisUrl,
-    output: () => out,
-    exited,
-    waitFor(re, timeoutMs = 60_000, from = 0) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.slice(from).match(re);
-          if (!m) return false;
-          cleanup();
-          resolve(m);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`no ${re} within ${timeoutMs} ms:\n${out.slice(-4000)}`));
-        }, timeoutMs);
-        const onExit = () => {
-          if (!check()) {
-            cleanup();
-            reject(new Error(`the supervisor exited before ${re}:\n${out.slice(-4000)}`));
-          }
-        };
-        const cleanup = () => {
-          clearTimeout(timer);
-          listeners.delete(listener);
-          void exited.then(() => undefined);
-        };
-        const listener = () => void check();
-        if (check()) return;
-        listeners.add(listener);
-        void exited.then(onExit);
-      });
-    },
+    output: () => proc.output(),
+    exited: proc.exited,
+    waitFor: (re, timeoutMs = 60_000, from = 0) => proc.waitFor(re, timeoutMs, from),
     stop() {
       stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-          await exited;
-          clearTimeout(timer);
-        }
+        await proc.stop(20_000);
         await dropQueues(redisUrl, queuePrefix).catch(() => undefined);
         rmSync(dataDir, { recursive: true, force: true });
       })();
