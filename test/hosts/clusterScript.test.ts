@@ -57,6 +57,20 @@ describe('npm run cluster', () => {
     expect(namespaces()).toEqual([]);
   });
 
+  it('refuses bad options with the reason, and creates nothing', async () => {
+    for (const [args, reason] of [
+      [['--nodes', '0'], '--nodes: 1 to 9'],
+      [['--nodes', 'three'], '--nodes: 1 to 9'],
+      [['--port', '80'], '--port: 1024 to 65535'],
+      [['--name', 'Bad Name!'], 'network name'],
+    ] as const) {
+      const p = cluster(['--name', name, ...args, '--no-s3']);
+      expect(await p.exited, args.join(' ')).toBe(1);
+      expect(p.output()).toContain(reason);
+      expect(namespaces()).toEqual([]);
+    }
+  }, 60_000);
+
   it('starts 3 nodes and a workers host on their own addresses, and Ctrl-C removes them', async () => {
     await ensurePostgres();
     const port = await freePort();

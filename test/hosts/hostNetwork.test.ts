@@ -86,6 +86,8 @@ describe('hosts in network namespaces', () => {
   });
 
   it('drops about the given share of packets on one link, each way, and none on the others', async () => {
+    await expect(network!.setLoss('a', 'b', 150)).rejects.toThrow(/loss 150 %: 0–100/);
+    await expect(network!.setLoss('a', 'nobody', 5)).rejects.toThrow(/no host nobody/);
     await network!.setLoss('a', 'b', 20);
     const ab = await delivered(network!, 'a', 'b');
     const ba = await delivered(network!, 'b', 'a');

@@ -85,6 +85,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', SPYGLASS_SECRET: 'a-real-secret-of-some-length' }).secret).not.toBe(DEFAULT_SECRET);
   });
 
+  it('takes the relay settings of a node (idle time, direct edges), and refuses bad ones with the reason', () => {
+    expect(loadConfig({}).cluster).toMatchObject({ relayIdleMs: 10_000, maxDirectEdges: 8 });
+    expect(loadConfig({ SPYGLASS_RELAY_IDLE_MS: '0', SPYGLASS_MAX_DIRECT_EDGES: '1' }).cluster).toMatchObject({ relayIdleMs: 0, maxDirectEdges: 1 });
+    expect(() => loadConfig({ SPYGLASS_MAX_DIRECT_EDGES: 'many' })).toThrow(/SPYGLASS_MAX_DIRECT_EDGES must be a number/);
+    for (const bad of ['0', '-3', '2.5', '1001']) expect(() => loadConfig({ SPYGLASS_MAX_DIRECT_EDGES: bad })).toThrow(/cluster\.maxDirectEdges/);
+    for (const bad of ['-1', '0.5', '3600001']) expect(() => loadConfig({ SPYGLASS_RELAY_IDLE_MS: bad })).toThrow(/cluster\.relayIdleMs/);
+  });
+
   it('takes the join-redirect settings of a node, and refuses bad ones with the reason', () => {
     expect(loadConfig({}).cluster).toMatchObject({ maxConsumersPerWorker: 200 });
     expect(loadConfig({}).cluster.nodeUrl).toBeUndefined();
