@@ -10,6 +10,7 @@
  *   revoke-admin <username>
  *   nodes [--json]
  *   node drain <id>
+ *   node undrain <id>
  */
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -33,7 +34,9 @@ Commands:
   grant-admin <username>  Give an existing account the admin role (stored on the account, by id).
   revoke-admin <username> Take the admin role away from an account.
   nodes [--json]          List the live nodes of the deployment (Redis) with their load.
-  node drain <id>         Stop new broadcasts on a node (viewers stay until they leave).
+  node drain <id>         Stop new work on a node: new broadcasts and joins go to other nodes,
+                          and its viewers move to other nodes (its broadcasts stay until they end).
+  node undrain <id>       Let a drained node take new work again.
 
 The database is the server's: DATA_DIR (SQLite) or DATABASE_URL (PostgreSQL); nodes live in
 the server's Redis (REDIS_URL, SPYGLASS_QUEUE_PREFIX).`;
@@ -146,12 +149,17 @@ async function nodes(argv: string[]): Promise<void> {
     }
     return;
   }
-  if (sub !== 'drain') throw new UsageError(`unknown command "node ${sub ?? ''}"`);
+  if (sub !== 'drain' && sub !== 'undrain') throw new UsageError(`unknown command "node ${sub ?? ''}"`);
   const [id, extra] = args;
-  if (!id || extra !== undefined) throw new UsageError('node drain takes one node id');
+  if (!id || extra !== undefined) throw new UsageError(`node ${sub} takes one node id`);
   if (!NodeIdSchema.safeParse(id).success) throw new UsageError(`"${id.slice(0, 80)}" is not a node id`);
+  if (sub === 'undrain') {
+    if (!(await withRegistry((r) => r.undrain(id)))) throw new CommandError(`node "${id}" is not draining`);
+    console.log(`${id} takes new work again.`);
+    return;
+  }
   if (!(await withRegistry((r) => r.drain(id)))) throw new CommandError(`no live node "${id}" (see npm run admin -- nodes)`);
-  console.log(`${id} is draining: it starts no new broadcasts (its viewers stay until they leave).`);
+  console.log(`${id} is draining: new broadcasts and joins go to other nodes, and its viewers are moving to them (its broadcasts stay until they end).`);
 }
 
 async function run(argv: string[], open: () => Promise<{ handle: DatabaseHandle; stores: Stores }>): Promise<void> {

@@ -83,7 +83,12 @@ try {
     secret: randomBytes(32).toString('hex'),
     queuePrefix: `spyglass-${args.name}`,
     allowedOrigins: [...localUrls, ...localUrls.map((u) => u.replace('localhost', '127.0.0.1'))],
-    env: { LOG_LEVEL: 'warn', SPYGLASS_CONNECTIONS_PER_ADDRESS: '200' },
+    // Each node's URL is its forward, so that redirects and drains send browsers where they can go.
+    env: (_network, host) => ({
+      LOG_LEVEL: 'warn',
+      SPYGLASS_CONNECTIONS_PER_ADDRESS: '200',
+      ...(nodeIds.includes(host) ? { SPYGLASS_NODE_URL: localUrls[nodeIds.indexOf(host)]! } : {}),
+    }),
     onOutput: (name, text) => {
       // What the processes say, each line marked with its process (the URLs are printed below).
       const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.includes('Spyglass is live at'));
@@ -113,7 +118,7 @@ try {
     `  workers  host ${cluster.network.address('w')}, namespace ${cluster.network.namespace('w')}, pid ${cluster.workers[0]!.pid}`,
     '',
     `  Redis ${cluster.redisUrl}   PostgreSQL database ${dbName}   storage ${rgw ? `S3 (RGW at ${rgw.endpoint})` : 'each host its own disk (no radosgw installed: replays stay on the workers host)'}`,
-    `  kill -9 a node's pid to see its viewers move; \`npm run admin -- nodes\` with REDIS_URL=${cluster.redisUrl} SPYGLASS_QUEUE_PREFIX=spyglass-${args.name}`,
+    `  kill -9 a node's pid to see its viewers move, or drain it (\`npm run admin -- node drain <id>\`); \`npm run admin -- nodes\` with REDIS_URL=${cluster.redisUrl} SPYGLASS_QUEUE_PREFIX=spyglass-${args.name}`,
     '',
     '  Ctrl-C stops everything and removes the namespaces, the bridge and the processes.',
     '',

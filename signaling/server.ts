@@ -276,6 +276,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     logger: logger.child({ component: 'http' }),
     webRoot,
     secureCookies: Boolean(tls) || config.http.publicUrl?.startsWith('https:') === true,
+    nodePorts: config.cluster.enabled,
     proxyHops: proxyHops(config.http.trustProxy),
     storage,
     sunset: { service: sunset },
@@ -377,7 +378,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = config.http.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 
-  await cluster?.serve({ url: config.cluster.nodeUrl ?? url, originMedia: (id) => live.onAir(id)?.media, stores, recorder: recording });
+  await cluster?.serve({ url: config.cluster.nodeUrl ?? url, originMedia: (id) => live.onAir(id)?.media, stores, recorder: recording, viewers: () => live.viewersHere() });
 
   const metricsServer =
     config.metrics.port === undefined

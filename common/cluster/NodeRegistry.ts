@@ -108,6 +108,11 @@ export class NodeRegistry {
     return true;
   }
 
+  /** Ends a drain: the node takes new work again. False when it was not draining. */
+  async undrain(id: string): Promise<boolean> {
+    return (await this.#o.redis.del(`${this.#o.prefix}:drain:${NodeIdSchema.parse(id)}`)) === 1;
+  }
+
   /** Whether an admin drains node `id`. */
   async isDraining(id: string): Promise<boolean> {
     return (await this.#o.redis.exists(`${this.#o.prefix}:drain:${NodeIdSchema.parse(id)}`)) === 1;

@@ -10,7 +10,7 @@ export function consumersPerWorker(load: NodeLoad): number {
 
 export interface RedirectChoice {
   /** This node: never a target, and nodes registered under its URL are not either. */
-  self: { id: string; url: string; load: NodeLoad };
+  self: { id: string; url: string; load: NodeLoad; draining: boolean };
   /** The live nodes (NodeRegistry.list: heartbeats within the TTL). */
   nodes: readonly LiveNode[];
   /** `cluster.maxConsumersPerWorker`: a node at or above it is loaded. */
@@ -22,15 +22,11 @@ export interface RedirectChoice {
 }
 
 /**
- * Where a join to this node should go instead, or undefined to serve it here: when this node
- * is loaded (`consumersPerWorker >= max`), the least-loaded other node that is alive, not
- * draining, below the threshold, with a usable URL of its own (ties: the lower id). As
- * LiveKit's node selector does, with consumers per worker for its system load; unlike it, a
- * join is never refused: with no node below the threshold, this node serves it.
+ * The nodes a viewer of this one may be sent to, least loaded first (ties: the lower id):
+ * alive, not draining, below the threshold, with a usable URL that is not this node's.
  */
-export function chooseRedirect(c: RedirectChoice): LiveNode | undefined {
+export function redirectTargets(c: RedirectChoice): LiveNode[] {
   const max = c.maxConsumersPerWorker;
-  if (consumersPerWorker(c.self.load) < max) return undefined;
   const candidates = c.nodes.filter(
     (n) =>
       n.id !== c.self.id &&
@@ -40,5 +36,16 @@ export function chooseRedirect(c: RedirectChoice): LiveNode | undefined {
       consumersPerWorker(n.load) < max &&
       c.validUrl(n.url),
   );
-  return candidates.sort((a, b) => consumersPerWorker(a.load) - consumersPerWorker(b.load) || a.id.localeCompare(b.id))[0];
+  return candidates.sort((a, b) => consumersPerWorker(a.load) - consumersPerWorker(b.load) || a.id.localeCompare(b.id));
+}
+
+/**
+ * Where a join to this node should go instead, or undefined to serve it here: when this node
+ * is loaded (`consumersPerWorker >= max`) or drained, the first of {@link redirectTargets}. As
+ * LiveKit's node selector does, with consumers per worker for its system load; unlike it, a
+ * join is never refused: with no node to send it to, this node serves it.
+ */
+export function chooseRedirect(c: RedirectChoice): LiveNode | undefined {
+  if (!c.self.draining && consumersPerWorker(c.self.load) < c.maxConsumersPerWorker) return undefined;
+  return redirectTargets(c)[0];
 }

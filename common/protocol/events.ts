@@ -164,6 +164,11 @@ export interface ServerToClientEvents {
   /** The media path of this client was lost (a media worker died, or the broadcast's origin node changed): rejoin to continue. */
   'broadcast:interrupted': (e: { broadcastId: BroadcastId; reason: 'media-worker-died' | 'origin-moved' }) => void;
   'broadcast:ended': (e: { broadcastId: BroadcastId; reason: EndReason }) => void;
+  /**
+   * To a viewer of a node an admin drains (several nodes): join again on `url` (another node,
+   * with `redirected: true`) and leave this node once the video plays there.
+   */
+  'broadcast:move': (e: { broadcastId: BroadcastId; url: string }) => void;
   /** To the broadcast's room: the recording runs, or stopped before the end (with why, e.g. disk space). */
   'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;
   /** To the user (every connection of theirs): their archive's progress, readiness or failure. */

@@ -41,8 +41,8 @@ export interface LocalClusterOptions {
   port?: number;
   /** Origins the nodes accept besides their own addresses (e.g. forwards on localhost). */
   allowedOrigins?: string[];
-  /** More environment for every process (config, LOG_LEVEL, NODE_OPTIONS, …); a function of the network for values that name its addresses. */
-  env?: Record<string, string> | ((network: HostNetwork) => Record<string, string>);
+  /** More environment for every process (config, LOG_LEVEL, NODE_OPTIONS, …); a function of the network and the host for values that name addresses. */
+  env?: Record<string, string> | ((network: HostNetwork, host: string) => Record<string, string>);
   /** Called with every chunk a process prints. */
   onOutput?: (process: string, text: string) => void;
 }
@@ -149,7 +149,7 @@ export class LocalCluster {
         SPYGLASS_S3_FORCE_PATH_STYLE: 'true',
       });
     }
-    return { ...env, ...(typeof o.env === 'function' ? o.env(this.network) : o.env) };
+    return { ...env, ...(typeof o.env === 'function' ? o.env(this.network, host) : o.env) };
   }
 
   /** Stops every process, then removes the hosts, the bridge and the data directories. Idempotent. */

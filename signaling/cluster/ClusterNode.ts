@@ -16,12 +16,15 @@ import type { Notifier, Recorder } from '../live/ports.ts';
 import type { Stores } from '../store/index.ts';
 import { EdgeRelays } from './EdgeRelays.ts';
 import { JoinRedirects } from './JoinRedirects.ts';
+import { NodeDrain, type ServedViewer } from './NodeDrain.ts';
 import { OrphanSweeper } from './OrphanSweeper.ts';
 import { PipeServer } from './PipeServer.ts';
 import { RedisViewerTally } from './RedisViewerTally.ts';
 
 /** How often pipes, relays and orphans are checked against the registry and the directory. */
 const CHECK_MS = 1000;
+/** Viewers a drain tells to move per second (each a join on another node). */
+const DRAIN_MOVES_PER_SECOND = 100;
 /** How long a node waits for another to answer a pipe request. */
 const RPC_TIMEOUT_MS = 3000;
 /** With several nodes, how often each adds up the viewer counts of what it serves. */
@@ -43,6 +46,8 @@ export interface ClusterServeOptions {
   originMedia: (id: BroadcastId) => Broadcast | undefined;
   stores: Stores;
   recorder: Recorder | undefined;
+  /** The viewers this node serves (what a drain moves). */
+  viewers: () => ServedViewer[];
 }
 
 /**
@@ -79,6 +84,7 @@ export class ClusterNode {
       nodeId,
       url: () => this.#url,
       load: () => poolLoad(o.pool),
+      draining: () => this.registry.draining,
       nodes: () => this.registry.list(),
       maxConsumersPerWorker: config.cluster.maxConsumersPerWorker,
       logger: logger.child({ component: 'redirects' }),
@@ -120,7 +126,7 @@ export class ClusterNode {
     return node;
   }
 
-  /** Pipes for this node's broadcasts, the sweeper of dead nodes' broadcasts, the heartbeat, and join redirects. */
+  /** Pipes for this node's broadcasts, the sweeper of dead nodes' broadcasts, the drain, the heartbeat, and join redirects. */
   async serve(s: ClusterServeOptions): Promise<void> {
     const { config, logger, pool, notifier, closers } = this.#o;
     const pipes = new PipeServer({
@@ -130,6 +136,7 @@ export class ClusterNode {
       lookup: (id) => s.originMedia(id) ?? this.relays.get(id)?.media,
       maxDirectEdges: config.cluster.maxDirectEdges,
       aliveNodes: () => this.#aliveNodes(),
+      servingNodes: async () => new Set((await this.registry.list()).filter((n) => !n.draining).map((n) => n.id)),
       checkMs: CHECK_MS,
       rpcTimeoutMs: RPC_TIMEOUT_MS,
       logger: logger.child({ component: 'pipes' }),
@@ -149,6 +156,17 @@ export class ClusterNode {
     });
     sweeper.start();
     closers.push('orphan sweeper', () => sweeper.close());
+    const drain = new NodeDrain({
+      draining: () => this.registry.draining,
+      viewers: s.viewers,
+      targets: () => this.redirects.targets(),
+      notifier,
+      tickMs: 250,
+      movesPerTick: DRAIN_MOVES_PER_SECOND / 4,
+      logger: logger.child({ component: 'drain' }),
+    });
+    drain.start();
+    closers.push('drain', () => drain.close());
     const startedAt = new Date().toISOString();
     await this.registry.start(() => ({
       id: this.nodeId,

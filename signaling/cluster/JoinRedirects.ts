@@ -1,5 +1,5 @@
 import type { LiveNode } from '../../common/cluster/NodeRegistry.ts';
-import { chooseRedirect, consumersPerWorker, type NodeLoad } from '../../common/cluster/nodeSelection.ts';
+import { consumersPerWorker, redirectTargets, type NodeLoad } from '../../common/cluster/nodeSelection.ts';
 import type { Logger } from '../../common/logger.ts';
 import { JoinRedirectSchema } from '../../common/protocol/events.ts';
 import type { JoinRedirect } from '../../common/protocol/errors.ts';
@@ -11,6 +11,8 @@ export interface JoinRedirectsOptions {
   url: () => string | undefined;
   /** This node's load now (read from its workers, fresher than its last heartbeat). */
   load: () => NodeLoad;
+  /** Whether an admin drains this node (its last heartbeat read it). */
+  draining: () => boolean;
   /** The live nodes (NodeRegistry.list). */
   nodes: () => Promise<LiveNode[]>;
   maxConsumersPerWorker: number;
@@ -18,8 +20,9 @@ export interface JoinRedirectsOptions {
 }
 
 /**
- * Where a join should go when this node is loaded (`cluster.maxConsumersPerWorker`): the
- * registry is read only then, and a registry that does not answer means serving here.
+ * Where viewers of this node go instead: a join while this node is loaded
+ * (`cluster.maxConsumersPerWorker`) or drained, and the viewers a drain moves (NodeDrain).
+ * The registry is read only then, and a registry that does not answer means serving here.
  */
 export class JoinRedirects implements JoinRedirector {
   readonly #o: JoinRedirectsOptions;
@@ -30,24 +33,31 @@ export class JoinRedirects implements JoinRedirector {
   }
 
   async target(): Promise<JoinRedirect | undefined> {
+    const { draining, maxConsumersPerWorker, logger } = this.#o;
+    const load = this.#o.load();
+    if (!draining() && consumersPerWorker(load) < maxConsumersPerWorker) return undefined;
+    const to = (await this.targets())[0];
+    if (to) logger.debug({ to: to.url, consumers: load.consumers, workers: load.workers.length, draining: draining() }, 'redirecting a join');
+    return to;
+  }
+
+  /** Every node a viewer of this one may go to, least loaded first; none while the registry does not answer. */
+  async targets(): Promise<JoinRedirect[]> {
     const { nodeId, maxConsumersPerWorker, logger } = this.#o;
     const url = this.#o.url();
-    const load = this.#o.load();
-    if (url === undefined || consumersPerWorker(load) < maxConsumersPerWorker) return undefined;
+    if (url === undefined) return [];
     let nodes: LiveNode[];
     try {
       nodes = await this.#o.nodes();
       this.#registryFailing = false;
     } catch (err) {
-      if (!this.#registryFailing) logger.warn({ err }, 'cannot read the node registry: loaded, but serving joins here until it answers');
+      if (!this.#registryFailing) logger.warn({ err }, 'cannot read the node registry: serving viewers here until it answers');
       this.#registryFailing = true;
-      return undefined;
+      return [];
     }
     // Only URLs the redirect schema accepts are candidates: what is sent is valid by construction.
     const validUrl = (u: string) => JoinRedirectSchema.shape.url.safeParse(u).success;
-    const to = chooseRedirect({ self: { id: nodeId, url, load }, nodes, maxConsumersPerWorker, now: Date.now(), validUrl });
-    if (!to) return undefined;
-    logger.debug({ to: to.id, consumers: load.consumers, workers: load.workers.length }, 'loaded: redirecting a join');
-    return { url: to.url };
+    const self = { id: nodeId, url, load: this.#o.load(), draining: this.#o.draining() };
+    return redirectTargets({ self, nodes, maxConsumersPerWorker, now: Date.now(), validUrl }).map((n) => ({ url: n.url }));
   }
 }

@@ -16,6 +16,8 @@ export interface PipeServerOptions {
   maxDirectEdges: number;
   /** The ids of the nodes alive now (the registry). */
   aliveNodes: () => Promise<ReadonlySet<string>>;
+  /** The ids of the nodes alive and not drained: the only ones a new edge is sent to as its relay. */
+  servingNodes: () => Promise<ReadonlySet<string>>;
   /** How often pipes to dead nodes are looked for. */
   checkMs: number;
   rpcTimeoutMs: number;
@@ -106,7 +108,8 @@ export class PipeServer {
     if (this.#pipes.has(req.pipeId)) throw new AppError('WRONG_STATE', 'that pipe is open already');
     const fed = [...this.#pipes.values()].filter((p) => p.broadcastId === req.broadcastId);
     if (fed.length >= this.#o.maxDirectEdges) {
-      const others = fed.filter((p) => p.edgeNodeId !== req.edgeNodeId);
+      const serving = await this.#o.servingNodes();
+      const others = fed.filter((p) => p.edgeNodeId !== req.edgeNodeId && serving.has(p.edgeNodeId));
       if (others.length > 0) return { redirect: others[this.#nextRedirect++ % others.length]!.edgeNodeId };
     }
     const { pipe, producers } = await media.openPipe(req.edge, req.pipeId);

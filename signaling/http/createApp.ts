@@ -30,6 +30,8 @@ export interface AppOptions {
   webRoot: string;
   /** Served over HTTPS, directly or behind a proxy: cookies are Secure, HSTS is sent. */
   secureCookies: boolean;
+  /** Several nodes: pages may open socket.io on the other nodes' ports of the same host name (securityHeaders.ts). */
+  nodePorts?: boolean;
   /** Reverse proxies in front whose X-Forwarded-* headers are believed (config `http.trustProxy`). */
   proxyHops: number;
   /** Readiness: resolves when the database and media workers answer. */
@@ -78,7 +80,7 @@ function clientError(err: unknown): WireError | undefined {
 export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders({ secure: o.secureCookies, styleHashes: [FAREWELL_STYLE_HASH], inlineStylePaths: [ADMIN_QUEUES_PATH] }));
+  app.use(securityHeaders({ secure: o.secureCookies, nodePorts: o.nodePorts ?? false, styleHashes: [FAREWELL_STYLE_HASH], inlineStylePaths: [ADMIN_QUEUES_PATH] }));
   // Before anything acts on a request: pages of other origins may not act as the user.
   app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));

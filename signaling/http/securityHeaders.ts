@@ -12,16 +12,27 @@ export interface SecurityHeadersOptions {
    * (bull-board), a third-party page with `style` attributes. Default none.
    */
   inlineStylePaths?: readonly string[];
+  /**
+   * Several nodes: socket.io may also reach the other ports of the page's host name, where the
+   * other nodes' URLs are (`cluster.nodeUrl` shares the public host name; docs/protocol.md,
+   * "Join redirection"). Default false: the page's own origin only.
+   */
+  nodePorts?: boolean;
 }
 
 /** A Host header safe to write into a policy (anything else is left to 'self'). */
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
+/** The host name of a Host header (HOST-checked), without its port. */
+function hostName(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+}
+
 /**
  * Security headers on every response, pages and API alike (helmet): a Content-Security-Policy
  * that the built web client satisfies — its own scripts and styles only, images from itself
  * and `data:` (the favicon), media and hls.js's worker from `blob:` (MediaSource), socket.io
- * to its own origin — no framing (`frame-ancestors 'none'`, X-Frame-Options DENY), nosniff,
+ * to its own origin (several nodes: any port of its host name) — no framing (`frame-ancestors 'none'`, X-Frame-Options DENY), nosniff,
  * `Referrer-Policy: no-referrer`, and HSTS only when served over HTTPS.
  */
 export function securityHeaders(o: SecurityHeadersOptions): RequestHandler {
@@ -53,7 +64,8 @@ function headers(o: SecurityHeadersOptions, inlineStyles: boolean): RequestHandl
           (req: IncomingMessage) => {
             const host = req.headers.host;
             if (!host || !HOST.test(host)) return "'self'";
-            return `${o.secure ? 'wss' : 'ws'}://${host}`;
+            const ws = o.secure ? 'wss' : 'ws';
+            return o.nodePorts ? `${ws}://${host} ${ws}://${hostName(host)}:*` : `${ws}://${host}`;
           },
         ],
         'font-src': ["'self'"],

@@ -121,6 +121,11 @@ export class LiveService {
     if (peer.broadcasting) this.#live.get(peer.broadcasting)?.broadcasterLeft(peer.id);
   }
 
+  /** Every viewer this process serves: its connection and the broadcast it watches (what a drain moves). */
+  viewersHere(): Array<{ peerId: string; broadcastId: BroadcastId }> {
+    return [...this.#peers.values()].flatMap((peer) => [...peer.watching].map((broadcastId) => ({ peerId: peer.id, broadcastId })));
+  }
+
   /** Live summary of a broadcast, if it is on air here. */
   liveSummary(id: BroadcastId): BroadcastSummary | undefined {
     return this.#here(id)?.summary();

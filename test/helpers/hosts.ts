@@ -24,8 +24,14 @@ export interface HostsOptions {
   s3?: LocalS3;
   /** One TCP balancer on the machine's loopback per entry: the nodes it fails over between, in order. */
   routes: string[][];
-  /** More environment for the nodes; a function of the network for values that name its addresses. */
-  env?: Record<string, string> | ((network: HostNetwork) => Record<string, string>);
+  /**
+   * Each node's URL (`cluster.nodeUrl`, where redirects and moves send viewers) is its
+   * balancer's: needs one route per node, `routes[i]` being `[nodes[i]]`. Node URLs then share
+   * the pages' host name, as a deployment's must (docs/operations.md).
+   */
+  nodeUrls?: boolean;
+  /** More environment for the nodes; a function of the network and the host for values that name addresses. */
+  env?: Record<string, string> | ((network: HostNetwork, host: string) => Record<string, string>);
 }
 
 /**
@@ -53,6 +59,13 @@ export class Hosts {
     let cluster: LocalCluster | undefined;
     try {
       const ports = await Promise.all(o.routes.map(() => freePort()));
+      const nodeUrl = new Map<string, string>();
+      if (o.nodeUrls) {
+        for (const [i, id] of o.nodes.entries()) {
+          if (o.routes[i]?.length !== 1 || o.routes[i]![0] !== id) throw new Error('nodeUrls needs routes[i] = [nodes[i]]');
+          nodeUrl.set(id, `http://127.0.0.1:${ports[i]}`);
+        }
+      }
       cluster = await LocalCluster.start({
         name: `${o.name}${randomInt(0, 1000)}`,
         subnet: randomInt(1, 200),
@@ -65,7 +78,7 @@ export class Hosts {
         queuePrefix: testQueuePrefix(),
         port: NODE_PORT,
         allowedOrigins: ports.map((p) => `http://127.0.0.1:${p}`),
-        env: (network) => ({
+        env: (network, host) => ({
           LOG_LEVEL: 'warn',
           SPYGLASS_RECORDING: 'false',
           SPYGLASS_CONNECTIONS_PER_ADDRESS: '1000',
@@ -73,7 +86,8 @@ export class Hosts {
           SPYGLASS_MEDIASOUP_WORKERS: '1',
           SPYGLASS_HEARTBEAT_MS: '500',
           SPYGLASS_NODE_TTL_MS: '2000',
-          ...(typeof o.env === 'function' ? o.env(network) : o.env),
+          ...(nodeUrl.has(host) ? { SPYGLASS_NODE_URL: nodeUrl.get(host)! } : {}),
+          ...(typeof o.env === 'function' ? o.env(network, host) : o.env),
         }),
       });
       const c = cluster;

@@ -99,8 +99,10 @@ describe('npm run cluster', () => {
       encoding: 'utf8',
       env: { PATH: process.env.PATH, REDIS_URL: redisUrl, SPYGLASS_QUEUE_PREFIX: prefix },
     });
-    const nodes = (JSON.parse(listed) as Array<{ id: string; mediaAddress?: string }>).map((n) => n.id).sort();
-    expect(nodes).toEqual(['a', 'b', 'c']);
+    const nodes = (JSON.parse(listed) as Array<{ id: string; url: string }>).sort((x, y) => x.id.localeCompare(y.id));
+    expect(nodes.map((n) => n.id)).toEqual(['a', 'b', 'c']);
+    // Each node's URL (where redirects and drains send browsers) is its localhost forward, as printed.
+    for (const n of nodes) expect(out).toContain(`node ${n.id}   ${n.url}   (host`);
 
     run.kill('SIGINT');
     expect(await run.exited).toBe(0);

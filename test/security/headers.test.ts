@@ -1,4 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { securityHeaders } from '../../signaling/http/securityHeaders.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -59,5 +63,36 @@ describe('security headers', () => {
     });
     expect(csp).not.toContain('unsafe-inline');
     expect(csp).toMatch(/connect-src 'self' 'self';|connect-src 'self';/);
+  });
+});
+
+describe('security headers with several nodes', () => {
+  /** The connect-src a page gets when requested with `host` (nodePorts on). */
+  const connectSrc = async (host: string, secure = false) => {
+    const app = express();
+    app.use(securityHeaders({ secure, nodePorts: true }));
+    app.get('/', (_req, res) => void res.send('ok'));
+    const server = http.createServer(app).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const csp = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', path: '/', headers: { host } }, (res) => {
+          res.resume();
+          resolve(String(res.headers['content-security-policy']));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      return /connect-src ([^;]*)/.exec(csp)?.[1];
+    } finally {
+      server.close();
+    }
+  };
+
+  it('lets socket.io reach the other ports of the page\'s host name (where node URLs are), and no other host', async () => {
+    expect(await connectSrc('live.example.org:8443', true)).toBe("'self' wss://live.example.org:8443 wss://live.example.org:*");
+    expect(await connectSrc('127.0.0.1:8081')).toBe("'self' ws://127.0.0.1:8081 ws://127.0.0.1:*");
+    expect(await connectSrc('[::1]:8081')).toBe("'self' ws://[::1]:8081 ws://[::1]:*");
+    expect(await connectSrc("evil.example; script-src 'unsafe-inline'")).toBe("'self' 'self'");
   });
 });

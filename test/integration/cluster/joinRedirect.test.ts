@@ -5,7 +5,7 @@ import { createLogger } from '../../../common/logger.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { consumeAll, goLiveFake } from '../../helpers/fakePeers.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, ok, rawRequest, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, nextEvent, ok, rawRequest, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { freePort } from '../../helpers/supervisor.ts';
 
 /**
@@ -42,6 +42,11 @@ describe('join redirection by load (two nodes, real Redis and PostgreSQL)', () =
   /** Whether `server` holds a viewer for that socket (as the broadcast's origin, or in its relay of it). */
   const viewerOn = (server: TestServer, socket: ClientSocket) =>
     (server.live.onAir(id) ?? server.cluster!.relays.get(id))?.viewerOf(socket.id!) !== undefined;
+  /** Ends node A's drain, and waits until A knows too (a node reads its flag at each heartbeat). */
+  const undrainA = async () => {
+    await redis.del(`${prefix}:drain:node-a`);
+    await expect.poll(() => a!.cluster!.registry.draining, { timeout: 5000, interval: 50 }).toBe(false);
+  };
   const outcome = async (url: string) => {
     const r = await joinOn(url);
     return r.served ? 'served' : `${r.error.code} ${r.error.redirect?.url ?? ''}`.trim();
@@ -134,7 +139,7 @@ describe('join redirection by load (two nodes, real Redis and PostgreSQL)', () =
     try {
       expect(await outcome(nodeUrlB)).toBe('served');
     } finally {
-      await redis.del(`${prefix}:drain:node-a`);
+      await undrainA();
     }
     expect(await outcome(nodeUrlB)).toBe(`REDIRECT ${nodeUrlA}`);
   });
@@ -162,8 +167,26 @@ describe('join redirection by load (two nodes, real Redis and PostgreSQL)', () =
       await expect.poll(() => outcome(nodeUrlB), { timeout: 5000, interval: 100 }).toBe('served');
       expect((await b!.cluster!.registry.list()).map((n) => n.id)).not.toContain('node-ghost');
     } finally {
-      await redis.del(`${prefix}:drain:node-a`);
+      await undrainA();
     }
+  });
+
+  it('a drained node redirects every join, and tells each of its viewers once to move to another node', async () => {
+    const viewer = await open(nodeUrlA);
+    await ok(viewer, 'broadcast:join', { broadcastId: id, redirected: true });
+    const moved = nextEvent(viewer, 'broadcast:move', 5000);
+    expect(await b!.cluster!.registry.drain('node-a')).toBe(true);
+    try {
+      // A is not loaded (its threshold is the default): it moves and redirects because it drains.
+      expect(await moved).toEqual({ broadcastId: id, url: nodeUrlB });
+      expect(await outcome(nodeUrlA)).toBe(`REDIRECT ${nodeUrlB}`);
+      // A join that followed a redirect is served wherever it lands; a viewer that stays is not told again.
+      expect((await joinOn(nodeUrlA, true)).served).toBe(true);
+      await expect(nextEvent(viewer, 'broadcast:move', 1500)).rejects.toThrow(/no broadcast:move/);
+    } finally {
+      await undrainA();
+    }
+    expect(await outcome(nodeUrlA)).toBe('served');
   });
 
   it('when every node is loaded, the node reached serves the join', async () => {

@@ -56,6 +56,24 @@ describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, (
     expect((JSON.parse((await admin('nodes', '--json')).stdout) as LiveNode[]).find((n) => n.id === 'node-a')?.draining).toBe(true);
   });
 
+  it('undrained: the node starts broadcasts again; undraining a node that is not drained is refused', async () => {
+    const undrained = await admin('node', 'undrain', 'node-a');
+    expect(undrained.code, undrained.stderr).toBe(0);
+    const again = await admin('node', 'undrain', 'node-a');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/node "node-a" is not draining/);
+    const user = await signUp(a.url, 'undrained');
+    const onA = await connect(a.url, user.token);
+    sockets.push(onA);
+    await expect
+      .poll(async () => {
+        const r = await request(onA, 'broadcast:start', { title: 'back', visibility: 'public', invitees: [] });
+        if (r.ok) await request(onA, 'broadcast:stop', { broadcastId: r.data.broadcast.id });
+        return r.ok ? 'started' : r.error.code;
+      })
+      .toBe('started');
+  });
+
   it('refuses to drain a node that does not exist (exit 1) or a malformed id (exit 2), with the reason', async () => {
     const missing = await admin('node', 'drain', 'node-zzz');
     expect(missing.code).toBe(1);

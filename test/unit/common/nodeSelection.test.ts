@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LiveNode } from '../../../common/cluster/NodeRegistry.ts';
-import { chooseRedirect, consumersPerWorker, type NodeLoad, type RedirectChoice } from '../../../common/cluster/nodeSelection.ts';
+import { chooseRedirect, consumersPerWorker, redirectTargets, type NodeLoad, type RedirectChoice } from '../../../common/cluster/nodeSelection.ts';
 import { JoinRedirectSchema } from '../../../common/protocol/events.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
@@ -23,8 +23,8 @@ const node = (id: string, consumers: number, o: Partial<LiveNode> = {}): LiveNod
 });
 
 /** This node ("node-s") with 2 workers and `consumers`; the threshold is 100 consumers per worker. */
-const choice = (consumers: number, nodes: LiveNode[]): RedirectChoice => ({
-  self: { id: 'node-s', url: 'https://live.example.org:8440', load: load(consumers) },
+const choice = (consumers: number, nodes: LiveNode[], draining = false): RedirectChoice => ({
+  self: { id: 'node-s', url: 'https://live.example.org:8440', load: load(consumers), draining },
   nodes,
   maxConsumersPerWorker: 100,
   now: NOW,
@@ -71,5 +71,18 @@ describe('chooseRedirect', () => {
 
   it('threshold 0: no node is below it, so nothing is redirected', () => {
     expect(chooseRedirect({ ...choice(1000, [node('node-a', 0)]), maxConsumersPerWorker: 0 })).toBeUndefined();
+  });
+
+  it('a drained node redirects whatever its load, to a node below the threshold; with none it serves', () => {
+    expect(chooseRedirect(choice(0, [node('node-a', 250), node('node-b', 150)], true))?.id).toBe('node-b');
+    expect(chooseRedirect(choice(0, [node('node-a', 200), node('node-b', 0, { draining: true })], true))).toBeUndefined();
+  });
+});
+
+describe('redirectTargets', () => {
+  it('lists every usable node, least loaded first, whatever this node\'s load', () => {
+    const nodes = [node('node-c', 150), node('node-b', 20), node('node-a', 60), node('node-d', 200), node('node-e', 0, { draining: true })];
+    expect(redirectTargets(choice(0, nodes)).map((n) => n.id)).toEqual(['node-b', 'node-a', 'node-c']);
+    expect(redirectTargets(choice(0, []))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { h, replace } from '../dom.ts';
 import { formatLiveFor } from '../format.ts';
 import { isJoinRedirect } from '../guards.ts';
-import { subscribe, type Subscription } from '../media.ts';
+import { subscribe, type SubscribeOptions, type Subscription } from '../media.ts';
 import type { PageMount } from '../page.ts';
 import { replayPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
@@ -22,6 +22,9 @@ const END_TEXT: Record<EndReason, string> = {
   'service-closing': 'Spyglass is closing down and is now read-only, so the broadcast ended. Its replay will be available.',
   'no-media': 'The broadcast ended because no video or sound arrived from the broadcaster.',
 };
+
+/** How long a move to another node (`broadcast:move`) may take to bring media before it is given up. */
+const MOVE_TIMEOUT_MS = 8000;
 
 /** Join errors that retrying will not fix. */
 const FATAL_JOIN: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'BAD_REQUEST', 'VALIDATION_FAILED']);
@@ -128,6 +131,21 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       void play();
     };
 
+    /** What a subscription reports, acted on only while it is the one shown. */
+    const reports = (own: () => Subscription | undefined): SubscribeOptions => ({
+      onStream: (stream) => {
+        if (own() !== undefined && own() === subscription) attach(stream);
+      },
+      // A failed re-consume during a media move is followed by a rejoin: stay quiet then.
+      onError: (err) => {
+        if (!joining && state === 'live' && own() === subscription) ctx.alerts.show(err);
+      },
+      // ICE/DTLS gave up (network change, media server gone): start over.
+      onConnectionState: (cs) => {
+        if (cs === 'failed' && !disposed && own() !== undefined && own() === subscription) void join();
+      },
+    });
+
     const stopMedia = (): void => {
       subscription?.close();
       subscription = null;
@@ -168,17 +186,8 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           ended();
           return;
         }
-        const sub = await subscribe(signal, broadcastId, res.rtpCapabilities, {
-          onStream: attach,
-          // A failed re-consume during a media move is followed by a rejoin: stay quiet then.
-          onError: (err) => {
-            if (!joining && state === 'live') ctx.alerts.show(err);
-          },
-          // ICE/DTLS gave up (network change, media server gone): start over.
-          onConnectionState: (cs) => {
-            if (cs === 'failed' && !disposed && subscription === sub) void join();
-          },
-        });
+        let sub: Subscription | undefined;
+        sub = await subscribe(signal, broadcastId, res.rtpCapabilities, reports(() => sub));
         if (disposed) {
           sub.close();
           return;
@@ -221,6 +230,44 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       }
     };
 
+    // --------------------------------------------------------------- move --
+    let moving = false;
+    /**
+     * The node serving this page is drained (`broadcast:move`): join on `url` while the video
+     * still plays here, show the new video once its media arrives, then leave here (make before
+     * break: no black screen). A move that fails leaves the viewer watching where it is.
+     */
+    const move = async (url: string): Promise<void> => {
+      if (moving || joining || disposed || state !== 'live' || !subscription) return;
+      moving = true;
+      const next = Signal.connect({ url });
+      let sub: Subscription | undefined;
+      try {
+        const res = await next.request('broadcast:join', { broadcastId, redirected: true });
+        if (res.broadcast.status === 'ended') throw new Error('the broadcast ended');
+        sub = await subscribe(next, broadcastId, res.rtpCapabilities, reports(() => sub));
+        await mediaArrives(sub.stream, MOVE_TIMEOUT_MS);
+        if (disposed || joining || state !== 'live') throw new Error('superseded');
+        const old = { signal, subscription };
+        for (const off of offs) off();
+        signal = next;
+        away = true;
+        redirected = true;
+        listen();
+        subscription = sub;
+        attach(sub.stream);
+        viewers.set(res.broadcast.viewerCount);
+        // Closing the old connection is the leave: the drained node forgets this viewer.
+        old.subscription?.close();
+        old.signal.close();
+      } catch {
+        sub?.close();
+        next.close();
+      } finally {
+        moving = false;
+      }
+    };
+
     const mine = (id: BroadcastId): boolean => id === broadcastId;
     const listen = (): void => {
       offs = [
@@ -237,6 +284,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }),
         signal.on('broadcast:ended', (e) => {
           if (mine(e.broadcastId)) ended(e.reason);
+        }),
+        signal.on('broadcast:move', (e) => {
+          if (mine(e.broadcastId) && isJoinRedirect({ url: e.url })) void move(e.url);
         }),
         signal.onDisconnect(() => {
           if (state === 'live') {
@@ -282,4 +332,24 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       video.srcObject = null;
     };
   };
+}
+
+/**
+ * Resolves once the stream's video receives media (a remote track is muted until its first
+ * packets); at once for a stream without video. Rejects after `ms`.
+ */
+function mediaArrives(stream: MediaStream, ms: number): Promise<void> {
+  const track = stream.getVideoTracks()[0];
+  if (!track || !track.muted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no media within ${ms} ms`)), ms);
+    track.addEventListener(
+      'unmute',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
