@@ -62,6 +62,13 @@ export interface LatestFigures {
     transitOriginP95Ms: number | null;
     transitEdgeP50Ms: number | null;
     transitEdgeP95Ms: number | null;
+    /** Glass-to-glass in Chromium (stamped canvas → presented frame), p50 and p95: viewer page on the origin node, on an edge node; and edge ÷ origin node. */
+    glassOneNodeP50Ms: number | null;
+    glassOneNodeP95Ms: number | null;
+    glassEdgeP50Ms: number | null;
+    glassEdgeP95Ms: number | null;
+    glassEdgeVsOneNodeP50: number | null;
+    glassEdgeVsOneNodeP95: number | null;
   };
 }
 
@@ -103,6 +110,12 @@ export function emptyLatestFigures(): LatestFigures {
       transitOriginP95Ms: null,
       transitEdgeP50Ms: null,
       transitEdgeP95Ms: null,
+      glassOneNodeP50Ms: null,
+      glassOneNodeP95Ms: null,
+      glassEdgeP50Ms: null,
+      glassEdgeP95Ms: null,
+      glassEdgeVsOneNodeP50: null,
+      glassEdgeVsOneNodeP95: null,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { FULL_RUN_WINDOWS } from '../lib/flow.ts';
+import { describePath, describePipeline, latencyCdf } from '../lib/glass.ts';
 import type { MachineInfo } from '../lib/machine.ts';
 import { FULL_CLIP, SMOKE_CLIP, type ClipSpec } from '../lib/media.ts';
 import { round } from '../lib/proc.ts';
@@ -7,6 +8,7 @@ import type { Percentiles } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { measureCluster, type ClusterConfig, type ClusterResult, type JoinWhere } from './cluster.ts';
+import { measureGlass, type GlassConfig, type GlassResult } from './glass.ts';
 import { measurePipeCost, type ArmResult, type PipeCostConfig, type PipeCostResult } from './pipes.ts';
 
 /**
@@ -19,6 +21,9 @@ import { measurePipeCost, type ArmResult, type PipeCostConfig, type PipeCostResu
  * 3. Time to first frame on an edge node with no relay yet, on one with the relay open, and
  *    on the origin node, and 4. RTP transit through origin → edge against the origin alone:
  *    two real signalling nodes on one Redis and PostgreSQL, synthetic peers (cluster.ts).
+ * 5. Glass-to-glass in real Chromium through origin → edge against one node: two such nodes
+ *    with real WebRTC, Spyglass's own pages, the latency benchmark's stamped camera; one
+ *    viewer page on the origin node and one on the edge node at the same time (glass.ts).
  *
  * See docs/benchmarks.md ("Cascade").
  */
@@ -26,6 +31,7 @@ import { measurePipeCost, type ArmResult, type PipeCostConfig, type PipeCostResu
 export interface CascadeConfig {
   pipes: PipeCostConfig;
   cluster: ClusterConfig;
+  glass: GlassConfig;
 }
 
 /**
@@ -44,6 +50,7 @@ export function cascadeConfig(smoke: boolean): CascadeConfig {
     return {
       pipes: { units: 3, baselineWindows: 1, windows: 1, windowMs: 1000, minWarmupMs: 200, settleMs: 300, flowTimeoutMs: 10_000, clip: SMOKE_CLIP, attachConcurrency: 25, pin: false, ...ports },
       cluster: { clip: CLUSTER_SMOKE_CLIP, repetitions: 1, warmJoins: 1, relayIdleMs: 300, firstPacketTimeoutMs: 10_000, transitWarmupMs: 300, transitMs: 1500 },
+      glass: { frames: 20, warmupMs: 500, collectTimeoutMs: 20_000, camera: { width: 640, height: 360, fps: 30 } },
     };
   }
   return {
@@ -58,6 +65,8 @@ export function cascadeConfig(smoke: boolean): CascadeConfig {
       ...ports,
     },
     cluster: { clip: CLUSTER_CLIP, repetitions: 10, warmJoins: 2, relayIdleMs: 500, firstPacketTimeoutMs: 10_000, transitWarmupMs: 2000, transitMs: 20_000 },
+    // As bench:latency's full run: 600 frames (20 s at 30 fps) per viewer, both at once.
+    glass: { frames: 600, warmupMs: 4000, collectTimeoutMs: 60_000, camera: { width: 1280, height: 720, fps: 30 } },
   };
 }
 
@@ -67,20 +76,26 @@ export interface CascadeResult extends BenchResult {
   config: CascadeConfig;
   cost: PipeCostResult;
   cluster: ClusterResult;
+  glass: GlassResult;
 }
 
 export async function run(opts: RunOptions): Promise<CascadeResult> {
   const { log, machine, finished } = startRun('cascade', opts);
   const config = cascadeConfig(opts.smoke);
-  log(`cascade: ${opts.smoke ? 'smoke' : 'full'} run: ${config.pipes.units} viewers / pipes per arm, ${config.cluster.repetitions} cold joins`);
+  log(
+    `cascade: ${opts.smoke ? 'smoke' : 'full'} run: ${config.pipes.units} viewers / pipes per arm, ${config.cluster.repetitions} cold joins, ` +
+      `${config.glass.frames} glass-to-glass frames per viewer`,
+  );
   const cost = await measurePipeCost(config.pipes, log);
   const cluster = await measureCluster(config.cluster, log);
+  const glass = await measureGlass(config.glass, log);
   return {
     ...finished(),
     machine,
     config,
     cost,
     cluster,
+    glass,
   };
 }
 
@@ -100,6 +115,12 @@ export function summary(r: CascadeResult): Partial<LatestFigures> {
       transitOriginP95Ms: transit.origin.all.p95,
       transitEdgeP50Ms: transit.edge.all.p50,
       transitEdgeP95Ms: transit.edge.all.p95,
+      glassOneNodeP50Ms: r.glass.oneNode.callbackMs.p50,
+      glassOneNodeP95Ms: r.glass.oneNode.callbackMs.p95,
+      glassEdgeP50Ms: r.glass.edge.callbackMs.p50,
+      glassEdgeP95Ms: r.glass.edge.callbackMs.p95,
+      glassEdgeVsOneNodeP50: r.glass.edgeVsOneNode.p50,
+      glassEdgeVsOneNodeP95: r.glass.edgeVsOneNode.p95,
     },
   };
 }
@@ -117,6 +138,7 @@ export function describe(r: CascadeResult): string[] {
   const joins = (x: ClusterResult['ttff']['origin']) =>
     `${ms(x.firstRtp.p50)} (join answered ${ms(x.joinAnswer.p50)}, first video ${ms(x.firstVideo.p50)}, p95 ${ms(x.firstRtp.p95)}, n ${x.firstRtp.count})`;
   const tr = r.cluster.transit;
+  const g = r.glass;
   const path = (p: ClusterResult['transit']['origin']) => `p50 ${ms(p.all.p50)}, p95 ${ms(p.all.p95)}, p99 ${ms(p.all.p99)} (${p.missing} missing)`;
   return [
     `Origin worker CPU per viewer ${mcores(c.viewers.perUnitCores)}, per pipe to an edge ${mcores(c.pipes.perUnitCores)}: ` +
@@ -130,6 +152,14 @@ export function describe(r: CascadeResult): string[] {
       `${joins(t.origin)} on the origin node`,
     `RTP transit sender → viewer (${tr.sent} packets, ${tr.sentKbps} kbit/s, loopback): origin ${path(tr.origin)}; through origin → edge ${path(tr.edge)}; ` +
       `edge − origin per packet p50 ${ms(tr.edgeMinusOrigin.p50)}, p95 ${ms(tr.edgeMinusOrigin.p95)}`,
+    `Glass-to-glass in Chromium (${g.config.camera.width}×${g.config.camera.height}@${g.config.camera.fps} stamped canvas → presented frame, both viewers at once, loopback): ` +
+      `one node p50 ${ms(g.oneNode.callbackMs.p50)}, p95 ${ms(g.oneNode.callbackMs.p95)}; origin → edge p50 ${ms(g.edge.callbackMs.p50)}, p95 ${ms(g.edge.callbackMs.p95)}; ` +
+      `edge ÷ one node p50 ${g.edgeVsOneNode.p50 ?? 'n/a'}, p95 ${g.edgeVsOneNode.p95 ?? 'n/a'} (edge − one node ${ms(g.edgeMinusOneNode.p50)}, ${ms(g.edgeMinusOneNode.p95)}; ` +
+      `B's relays ${g.relaysOnB}, A's pipes to B ${g.pipesAToB})`,
+    describePath(g.oneNode, 'Glass-to-glass, viewer on the origin node'),
+    describePath(g.edge, 'Glass-to-glass, viewer on the edge node'),
+    describePipeline(g.oneNode, 'origin-node viewer'),
+    describePipeline(g.edge, 'edge viewer'),
   ];
 }
 
@@ -150,7 +180,8 @@ export function chart(r: CascadeResult): string {
   const m = r.machine;
   return chartDocument(
     'Cascade: origin → edge over a pipe, against one node',
-    `${r.startedAt} · ${m.cores} × ${m.cpuModel} · pipe ÷ viewer (origin CPU) ${c.pipeVsViewer ?? 'n/a'} · edge ÷ origin viewers per core ${c.edgeVsOrigin ?? 'n/a'}`,
+    `${r.startedAt} · ${m.cores} × ${m.cpuModel} · pipe ÷ viewer (origin CPU) ${c.pipeVsViewer ?? 'n/a'} · edge ÷ origin viewers per core ${c.edgeVsOrigin ?? 'n/a'} · ` +
+      `glass-to-glass p95 edge ÷ one node ${r.glass.edgeVsOneNode.p95 ?? 'n/a'}`,
     [
       {
         title: 'Measured worker CPU, nothing attached → K',
@@ -172,6 +203,16 @@ export function chart(r: CascadeResult): string {
           { name: 'origin node', points: quantiles(tr.origin.all) },
           { name: 'origin → edge', points: quantiles(tr.edge.all) },
         ],
+      },
+      {
+        title: 'Glass-to-glass in Chromium, distribution',
+        xLabel: 'stamp age at the viewer (ms)',
+        yLabel: 'frames at or below (%)',
+        series: [
+          { name: 'origin node', points: latencyCdf(r.glass.oneNode) },
+          { name: 'origin → edge', points: latencyCdf(r.glass.edge) },
+        ],
+        hLines: [{ y: 95, label: 'p95' }],
       },
     ],
   );

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { goLiveInPage } from '../../test/helpers/liveUi.ts';
-import { benchPage, buildWebClient, bundleBrowserScript, launchChromium, signUpInContext } from '../lib/browser.ts';
+import { benchPage, buildWebClient, bundleBrowserScript, launchChromium } from '../lib/browser.ts';
 import { startChild, type ChildHandle } from '../lib/child.ts';
+import { goLiveStamped } from '../lib/glass.ts';
 import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import type { SpyglassReady } from '../lib/spyglass.child.ts';
 import type { CameraOptions, FirstFrame, Milestone, RequestTiming } from '../lib/stamp.browser.ts';
@@ -147,10 +147,9 @@ export async function run(opts: RunOptions): Promise<TtffResult> {
     const raw = (rawStart as PromiseFulfilledResult<{ child: ChildHandle; ready: RawReady }>).value;
 
     // The two broadcasters, live side by side for the whole run.
-    const spyCaster = await benchPage(browser!, spy.ready.url, config.camera);
+    const spyCaster = await goLiveStamped(browser!, spy.ready.url, config.camera, 'Time to first frame');
     contexts.push(spyCaster.context);
-    await signUpInContext(spyCaster.context, `caster${Date.now().toString(36)}`);
-    const broadcastId = await goLiveInPage(spyCaster.page, 'Time to first frame');
+    const broadcastId = spyCaster.id;
     const rawCaster = await benchPage(browser!, raw.ready.url, config.camera);
     contexts.push(rawCaster.context);
     await rawCaster.page.goto('/');

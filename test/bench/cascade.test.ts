@@ -5,11 +5,12 @@ import { rtpPayload } from '../../bench/cascade/cluster.ts';
 /**
  * The cascade benchmark in smoke mode: 3 viewers, 3 pipes and 3 edge viewers, one 1 s window
  * each with nothing attached and with them; then two Spyglass nodes, one cold join on the
- * edge, one warm, one on the origin, and 1.5 s of transit. It must keep producing its
- * numbers; no timing thresholds (CI runs this on 2 busy cores).
+ * edge, one warm, one on the origin, and 1.5 s of transit; then two nodes with real WebRTC and
+ * Chromium: the stamped camera live on A, 20 frames decoded by a viewer page on A and by one on B
+ * at once. It must keep producing its numbers; no timing thresholds (CI runs this on 2 busy cores).
  */
 describe('bench: cascade (smoke)', () => {
-  it('measures pipes against viewers, and joins and transit through an edge node', { timeout: 120_000 }, async () => {
+  it('measures pipes against viewers, and joins and transit through an edge node', { timeout: 180_000 }, async () => {
     const r = await cascade.run({ smoke: true });
     expect(r.benchmark).toBe('cascade');
     const { viewers, pipes, edge } = r.cost;
@@ -52,9 +53,25 @@ describe('bench: cascade (smoke)', () => {
     }
     expect(t.edgeMinusOrigin.count).toBeGreaterThan(0);
 
+    // Glass-to-glass: both viewers decoded every frame asked for, the one on B through B's relay and A's one pipe to B.
+    const g = r.glass;
+    expect(g).toMatchObject({ relaysOnB: 1, pipesAToB: 1 });
+    for (const p of [g.oneNode, g.edge]) {
+      expect(p.frames).toBe(r.config.glass.frames);
+      expect(p.callbackMs.count).toBe(r.config.glass.frames);
+      // A stamp is drawn before it is seen, and a wrong decode would be far off.
+      expect(p.callbackMs.min).toBeGreaterThan(0);
+      expect(p.callbackMs.max).toBeLessThan(10_000);
+      expect(p.callbackMs.p95).toBeGreaterThanOrEqual(p.callbackMs.p50!);
+      expect(p.pipeline?.framesDecoded).toBeGreaterThan(0);
+    }
+    expect(g.edgeVsOneNode.p50).toBeGreaterThan(0);
+    expect(g.edgeVsOneNode.p95).toBeGreaterThan(0);
+
     expect(cascade.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
-    expect(cascade.describe(r)).toHaveLength(4);
+    expect(cascade.describe(r)).toHaveLength(9);
     expect(cascade.summary(r).cascade?.ttffColdEdgeMs).toBe(r.cluster.ttff.coldEdge.firstRtp.p50);
+    expect(cascade.summary(r).cascade).toMatchObject({ glassOneNodeP95Ms: g.oneNode.callbackMs.p95, glassEdgeP95Ms: g.edge.callbackMs.p95, glassEdgeVsOneNodeP95: g.edgeVsOneNode.p95 });
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
 });

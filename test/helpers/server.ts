@@ -65,6 +65,8 @@ export async function startTestServer(
     logger?: Logger;
     /** The password KDF (default: scrypt), e.g. wrapped to count computations. */
     kdf?: Kdf;
+    /** The built web client it serves (default: web/dist), e.g. the benchmarks' fresh build. */
+    webRoot?: string;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'spyglass-test-'));
@@ -90,7 +92,7 @@ export async function startTestServer(
     },
   );
   const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
-  const app = await startSpyglass(config, logger, webRoot, {
+  const app = await startSpyglass(config, logger, options.webRoot ?? webRoot, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.kdf ? { kdf: options.kdf } : {}),
   });
@@ -112,13 +114,19 @@ export async function startTestServer(
  * Nodes of one deployment in this process (docs/scale.md): one PostgreSQL database, one Redis
  * prefix, `cluster.enabled` with these node ids, the Redis socket.io adapter, recording off;
  * `overrides` for the rest (its `cluster` settings go to every node). Stop them in reverse
- * order; any stop deletes the deployment's Redis keys.
+ * order; any stop deletes the deployment's Redis keys. `options.webRoot`: the web client every
+ * node serves (default: web/dist).
  */
-export async function startTestNodes(databaseUrl: string, nodeIds: readonly string[], overrides: ConfigInput = {}): Promise<TestServer[]> {
+export async function startTestNodes(
+  databaseUrl: string,
+  nodeIds: readonly string[],
+  overrides: ConfigInput = {},
+  options: { webRoot?: string } = {},
+): Promise<TestServer[]> {
   const shared: ConfigInput = { databaseUrl, queuePrefix: testQueuePrefix(), socketAdapter: 'redis', recording: { enabled: false }, ...overrides };
   const nodes: TestServer[] = [];
   try {
-    for (const nodeId of nodeIds) nodes.push(await startTestServer({ ...shared, cluster: { ...overrides.cluster, enabled: true, nodeId } }));
+    for (const nodeId of nodeIds) nodes.push(await startTestServer({ ...shared, cluster: { ...overrides.cluster, enabled: true, nodeId } }, options));
     return nodes;
   } catch (error) {
     for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
