@@ -38,6 +38,13 @@ export interface NodeRegistryOptions {
 }
 
 /**
+ * After Redis was away, for how many TTLs a missing claim or node is not taken for dead: Redis
+ * restarted without the keys that expired meanwhile, and every node writes them again once its
+ * client reconnected (ioredis backs off up to 2 s) and its next heartbeat or renewal ran.
+ */
+export const SETTLE_TTLS = 2;
+
+/**
  * The nodes of a deployment, in Redis: each node writes its info (`<prefix>:node:<id>`, with a
  * TTL) and its expiry (score in the sorted set `<prefix>:nodes`) at every heartbeat; a node
  * whose entry lapsed is dead for everyone at once, with no coordinator. Draining is a flag

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
+import type { BroadcastDirectory, OriginClaim } from '../../common/cluster/BroadcastDirectory.ts';
+import { SETTLE_TTLS, type LiveNode } from '../../common/cluster/NodeRegistry.ts';
 import { EdgeRequestSchema, PipeOpenedSchema, pipeChannels, type EdgeRequest, type PipeEndpoint, type PipeFed } from '../../common/cluster/pipeProtocol.ts';
 import { AppError, describeZodError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -19,8 +20,13 @@ export interface EdgeRelaysOptions {
   queuePrefix: string;
   nodeId: string;
   directory: BroadcastDirectory;
-  /** The ids of the nodes alive now (the registry): a relay fed by another relay closes when that node lapses. */
-  aliveNodes: () => Promise<ReadonlySet<string>>;
+  /**
+   * The nodes alive now (the registry): a relay fed by another relay closes when that node
+   * lapses; an origin that claimed its broadcast again is the same process if it started when it did.
+   */
+  nodes: () => Promise<LiveNode[]>;
+  /** The registry's and the directory's TTL: for two of them after Redis comes back, claims and heartbeats may still be missing (SETTLE_TTLS). */
+  ttlMs: number;
   pool: WorkerPool;
   maxViewersPerRouter: number;
   notifier: Notifier;
@@ -41,8 +47,10 @@ interface Entry {
   originNodeId: string;
   /** The node whose pipe feeds this relay: the origin, or a relay of it (a relay tree). */
   parentNodeId: string;
-  /** The origin's claim token when the pipe opened: a new claim (a new origin) ends the relay. */
+  /** The origin's claim token: a claim by another node, or by another process of it, ends the relay. */
   token: number;
+  /** When the origin's process started (the registry's `startedAt`), if it was listed when the pipe opened. */
+  originStartedAt: string | undefined;
   media: Broadcast;
   relay: RelayedBroadcast | undefined;
 }
@@ -63,6 +71,8 @@ export class EdgeRelays {
   readonly #opening = new Map<BroadcastId, Promise<RelayedBroadcast>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** When a check last found Redis away (0: never). */
+  #redisAwayAt = 0;
 
   constructor(o: EdgeRelaysOptions) {
     this.#o = o;
@@ -118,9 +128,10 @@ export class EdgeRelays {
       throw new AppError('UNAVAILABLE', 'this broadcast is moving between servers; try again in a moment');
     }
     const logger = this.#log.child({ broadcastId: record.id, originNodeId: claim.nodeId });
+    const originStartedAt = (await this.#o.nodes().catch(() => [])).find((n) => n.id === claim.nodeId)?.startedAt;
     const media = await Broadcast.create({ id: record.id, pool: this.#o.pool, maxViewersPerRouter: this.#o.maxViewersPerRouter, logger });
     // Registered before the origin is asked: it may announce producers before it answers.
-    const entry: Entry = { broadcastId: record.id, pipeId: randomUUID(), originNodeId: claim.nodeId, parentNodeId: claim.nodeId, token: claim.token, media, relay: undefined };
+    const entry: Entry = { broadcastId: record.id, pipeId: randomUUID(), originNodeId: claim.nodeId, parentNodeId: claim.nodeId, token: claim.token, originStartedAt, media, relay: undefined };
     this.#byBroadcast.set(record.id, entry);
     this.#byPipe.set(entry.pipeId, entry);
     try {
@@ -201,22 +212,45 @@ export class EdgeRelays {
 
   /**
    * Closes relays whose origin claim lapsed or changed hands (the origin died or moved), and
-   * relays fed by a relay whose node lapsed.
+   * relays fed by a relay whose node lapsed. While Redis is away nothing is closed (what flows
+   * goes on); for two TTLs after it is back, a claim or a node missing is not taken for dead
+   * (Redis restarted without them, and the origin writes them again within that time); and a
+   * claim taken again by the same origin process (its claim lapsed in the outage) keeps the
+   * relay, whose pipe never stopped.
    */
   async #check(): Promise<void> {
-    let alive: ReadonlySet<string> | undefined;
+    const settling = Date.now() - this.#redisAwayAt < SETTLE_TTLS * this.#o.ttlMs;
+    let nodes: Map<string, LiveNode> | undefined;
+    const live = async () => (nodes ??= new Map((await this.#o.nodes()).map((n) => [n.id, n])));
     for (const entry of [...this.#byBroadcast.values()]) {
       if (!entry.relay) continue;
-      let claim;
+      let claim: OriginClaim | null;
+      let verdict: 'keep' | 'lost';
       try {
         claim = await this.#o.directory.lookup(entry.broadcastId);
-        if (entry.parentNodeId !== entry.originNodeId) alive ??= await this.#o.aliveNodes();
+        verdict = await this.#judge(entry, claim, live, settling);
       } catch {
+        this.#redisAwayAt = Date.now();
         return; // Redis away: keep serving what flows
       }
-      if (!claim || claim.nodeId !== entry.originNodeId || claim.token !== entry.token) this.#closeEntry(entry, 'origin-lost');
-      else if (alive && entry.parentNodeId !== entry.originNodeId && !alive.has(entry.parentNodeId)) this.#closeEntry(entry, 'origin-lost');
+      if (verdict === 'lost') this.#closeEntry(entry, 'origin-lost');
+      else if (claim && claim.token !== entry.token) {
+        this.#log.warn({ broadcastId: entry.broadcastId, originNodeId: entry.originNodeId }, 'the origin claimed its broadcast again (its claim lapsed while Redis was away): the relay goes on');
+        entry.token = claim.token;
+      }
     }
+  }
+
+  async #judge(entry: Entry, claim: OriginClaim | null, live: () => Promise<Map<string, LiveNode>>, settling: boolean): Promise<'keep' | 'lost'> {
+    if (!claim) return settling ? 'keep' : 'lost';
+    if (claim.nodeId !== entry.originNodeId) return 'lost';
+    if (claim.token !== entry.token) {
+      // Claimed again by the same node: the same process (its pipe flows on), or a restarted one.
+      const origin = (await live()).get(entry.originNodeId);
+      if (origin === undefined ? !settling : origin.startedAt !== entry.originStartedAt) return 'lost';
+    }
+    if (entry.parentNodeId !== entry.originNodeId && !settling && !(await live()).has(entry.parentNodeId)) return 'lost';
+    return 'keep';
   }
 
   #closeEntry(entry: Entry, reason: 'origin-closed' | 'origin-lost' | 'shutdown'): void {

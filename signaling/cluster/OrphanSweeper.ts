@@ -1,4 +1,5 @@
 import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
+import { SETTLE_TTLS } from '../../common/cluster/NodeRegistry.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { Notifier, Recorder } from '../live/ports.ts';
@@ -13,6 +14,8 @@ export interface OrphanSweeperOptions {
   isOriginHere: (id: BroadcastId) => boolean;
   /** How long a broadcast may be held by no node before it ends: the broadcaster's grace period. */
   graceMs: number;
+  /** The directory's TTL: after Redis was away, unclaimed broadcasts are left alone for SETTLE_TTLS of them (their origins claim them again). */
+  ttlMs: number;
   intervalMs: number;
   logger: Logger;
 }
@@ -31,6 +34,8 @@ export class OrphanSweeper {
   readonly #unclaimedSince = new Map<BroadcastId, number>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  /** When a sweep last found Redis away (0: never). */
+  #redisAwayAt = 0;
 
   constructor(o: OrphanSweeperOptions) {
     this.#o = o;
@@ -44,6 +49,8 @@ export class OrphanSweeper {
   /** One pass (the timer calls it; tests may too). Returns the ids it ended. */
   async sweep(now = Date.now()): Promise<BroadcastId[]> {
     if (this.#running) return [];
+    // Redis just came back without the claims that expired meanwhile: their origins write them again.
+    if (now - this.#redisAwayAt < SETTLE_TTLS * this.#o.ttlMs) return [];
     this.#running = true;
     const ended: BroadcastId[] = [];
     try {
@@ -75,6 +82,7 @@ export class OrphanSweeper {
       }
       for (const id of this.#unclaimedSince.keys()) if (!seen.has(id)) this.#unclaimedSince.delete(id);
     } catch (err) {
+      this.#redisAwayAt = Date.now();
       this.#o.logger.warn({ err }, 'could not sweep for broadcasts of dead nodes (trying again)');
     } finally {
       this.#running = false;

@@ -1,3 +1,4 @@
+import { SETTLE_TTLS } from '../../common/cluster/NodeRegistry.ts';
 import { OriginRequestSchema, pipeChannels, type OriginRequest, type PipeOpened } from '../../common/cluster/pipeProtocol.ts';
 import { AppError, describeZodError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -18,6 +19,8 @@ export interface PipeServerOptions {
   aliveNodes: () => Promise<ReadonlySet<string>>;
   /** The ids of the nodes alive and not drained: the only ones a new edge is sent to as its relay. */
   servingNodes: () => Promise<ReadonlySet<string>>;
+  /** The registry's TTL: after Redis was away, an edge missing from it is not taken for dead for SETTLE_TTLS of them. */
+  ttlMs: number;
   /** How often pipes to dead nodes are looked for. */
   checkMs: number;
   rpcTimeoutMs: number;
@@ -43,6 +46,8 @@ export class PipeServer {
   readonly #pipes = new Map<string, OpenPipe>();
   /** Round robin over the edges an edge past the limit is sent to. */
   #nextRedirect = 0;
+  /** When a check last found Redis away (0: never). */
+  #redisAwayAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -140,8 +145,11 @@ export class PipeServer {
     try {
       alive = await this.#o.aliveNodes();
     } catch {
+      this.#redisAwayAt = Date.now();
       return; // Redis away: keep the pipes
     }
+    // Redis just came back without the heartbeats that expired meanwhile: wait for them.
+    if (Date.now() - this.#redisAwayAt < SETTLE_TTLS * this.#o.ttlMs) return;
     for (const open of [...this.#pipes.values()]) {
       if (alive.has(open.edgeNodeId)) continue;
       this.#o.logger.warn({ pipeId: open.pipe.id, edgeNodeId: open.edgeNodeId }, 'edge node lapsed; closing its pipe');
