@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { NodeRegistry } from '../common/cluster/NodeRegistry.ts';
+import { NodeRegistry, type LiveNode } from '../common/cluster/NodeRegistry.ts';
 import { NodeIdSchema } from '../common/cluster/nodeIds.ts';
 import { loadConfig } from '../common/config.ts';
 import { dataDirSecret } from '../common/dataDirSecret.ts';
@@ -129,6 +129,11 @@ async function withRegistry<T>(use: (registry: NodeRegistry) => Promise<T>): Pro
   }
 }
 
+/** Each worker's CPU over the node's last heartbeat interval, in % of one core ("?" until measured). */
+function workerCpu(n: LiveNode): string {
+  return n.load.workers.map((w) => (w.cpu === undefined ? '?' : `${Math.round(w.cpu * 100)}%`)).join(' ') || '-';
+}
+
 async function nodes(argv: string[]): Promise<void> {
   const [command, sub, ...args] = argv;
   if (command === 'nodes') {
@@ -145,7 +150,7 @@ async function nodes(argv: string[]): Promise<void> {
     }
     for (const n of list) {
       const state = n.draining ? 'draining' : 'serving';
-      console.log(`${n.id}  ${state}  ${n.url}  media ${n.announcedAddress ?? '-'}  routers ${n.load.routers}  consumers ${n.load.consumers}  workers ${n.load.workers.length}  since ${n.startedAt}`);
+      console.log(`${n.id}  ${state}  ${n.url}  media ${n.announcedAddress ?? '-'}  routers ${n.load.routers}  consumers ${n.load.consumers}  workers ${n.load.workers.length} (cpu ${workerCpu(n)})  since ${n.startedAt}`);
     }
     return;
   }

@@ -14,7 +14,16 @@ export const NodeInfoSchema = z.strictObject({
   load: z.strictObject({
     routers: z.number().int().min(0),
     consumers: z.number().int().min(0),
-    workers: z.array(z.strictObject({ index: z.number().int().min(0), pid: z.number().int().min(0) })).max(1024),
+    workers: z
+      .array(
+        z.strictObject({
+          index: z.number().int().min(0),
+          pid: z.number().int().min(0),
+          /** Share of one core used over the last heartbeat interval (WorkerCpu); absent until measured. */
+          cpu: z.number().min(0).max(64).optional(),
+        }),
+      )
+      .max(1024),
   }),
 });
 export type NodeInfo = z.infer<typeof NodeInfoSchema>;

@@ -20,6 +20,7 @@ import { NodeDrain, type ServedViewer } from './NodeDrain.ts';
 import { OrphanSweeper } from './OrphanSweeper.ts';
 import { PipeServer } from './PipeServer.ts';
 import { RedisViewerTally } from './RedisViewerTally.ts';
+import { WorkerCpu } from './WorkerCpu.ts';
 
 /** How often pipes, relays and orphans are checked against the registry and the directory. */
 const CHECK_MS = 1000;
@@ -70,6 +71,7 @@ export class ClusterNode {
   readonly #rpc: RedisRpc;
   #pipes: PipeServer | undefined;
   #url: string | undefined;
+  #cpu: WorkerCpu | undefined;
 
   private constructor(o: ClusterNodeOptions, nodeId: string, redis: Redis, rpc: RedisRpc) {
     const { config, logger } = o;
@@ -83,7 +85,7 @@ export class ClusterNode {
     this.redirects = new JoinRedirects({
       nodeId,
       url: () => this.#url,
-      load: () => poolLoad(o.pool),
+      load: () => poolLoad(o.pool, this.#cpu),
       draining: () => this.registry.draining,
       nodes: () => this.registry.list(),
       maxConsumersPerWorker: config.cluster.maxConsumersPerWorker,
@@ -170,13 +172,16 @@ export class ClusterNode {
     });
     drain.start();
     closers.push('drain', () => drain.close());
+    const cpu = new WorkerCpu(pool, config.cluster.heartbeatMs, logger.child({ component: 'worker-cpu' }));
+    this.#cpu = cpu;
+    closers.push('worker cpu', () => cpu.close());
     const startedAt = new Date().toISOString();
     await this.registry.start(() => ({
       id: this.nodeId,
       url: s.url,
       announcedAddress: config.mediasoup.announcedAddress ?? null,
       startedAt,
-      load: poolLoad(pool),
+      load: poolLoad(pool, cpu),
     }));
     this.#url = s.url;
     closers.push('node registry', () => this.registry.close());
@@ -198,12 +203,15 @@ export class ClusterNode {
   }
 }
 
-/** What the media workers hold now, as the registry carries it. */
-function poolLoad(pool: WorkerPool): NodeLoad {
+/** What the media workers hold now, and the CPU they used lately, as the registry carries it. */
+function poolLoad(pool: WorkerPool, cpu: WorkerCpu | undefined): NodeLoad {
   return {
     routers: pool.workers.reduce((n, w) => n + w.routerCount, 0),
     consumers: pool.workers.reduce((n, w) => n + w.consumerCount, 0),
-    workers: pool.workers.map((w) => ({ index: w.index, pid: w.pid })),
+    workers: pool.workers.map((w) => {
+      const share = cpu?.share(w.pid);
+      return share === undefined ? { index: w.index, pid: w.pid } : { index: w.index, pid: w.pid, cpu: share };
+    }),
   };
 }
 

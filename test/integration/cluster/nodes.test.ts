@@ -31,8 +31,12 @@ describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, (
       ['node-b', b.url, false],
     ]);
     expect(nodes[0]!.load.workers).toHaveLength(a.pool.workers.length);
+    // Each worker's CPU over the last heartbeat interval (a share of one core), from its second beat on.
+    await expect
+      .poll(async () => (JSON.parse((await admin('nodes', '--json')).stdout) as LiveNode[])[0]!.load.workers.map((w) => typeof w.cpu === 'number' && w.cpu >= 0 && w.cpu < 64), { timeout: 10_000 })
+      .toEqual(a.pool.workers.map(() => true));
     const text = await admin('nodes');
-    expect(text.stdout).toMatch(/^node-a {2}serving {2}http:\/\/127\.0\.0\.1:\d+ /m);
+    expect(text.stdout).toMatch(/^node-a {2}serving {2}http:\/\/127\.0\.0\.1:\d+ .* workers \d+ \(cpu \d+%( \d+%)*\) {2}since /m);
   });
 
   it('drains a node: it starts no new broadcast, the other node still does', async () => {
