@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, unlink } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +15,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { makeTempDir, removeOrphanTempDirs } from './tempDirs.ts';
 import { checkKey, type LocalDir, type LocalFile, type SpoolDir, type Storage, type StoredObject } from './Storage.ts';
 
 export interface S3StorageOptions {
@@ -47,11 +47,14 @@ const MULTIPART_BYTES = 16 << 20;
  * - A missing object answers ENOENT like a missing file, so callers need not know the backend.
  * - `localFile` downloads into a temporary file; `localDir` is a temporary directory, filled
  *   with what is stored under its prefix, whose new or changed files `commit()` uploads.
+ *   Temporary directories carry their process's id (tempDirs.ts): the first one a process
+ *   makes removes those of processes that died without releasing theirs.
  */
 export class S3Storage implements Storage {
   readonly #s3: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
+  #orphansRemoved: Promise<void> | undefined;
 
   constructor(o: S3StorageOptions) {
     this.#s3 = new S3Client({
@@ -163,7 +166,7 @@ export class S3Storage implements Storage {
 
   async localFile(key: string): Promise<LocalFile> {
     checkKey(key);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'spyglass-s3-'));
+    const dir = await this.#tempDir('file');
     const file = path.join(dir, path.basename(key));
     const release = once(() => rm(dir, { recursive: true, force: true }));
     try {
@@ -180,7 +183,7 @@ export class S3Storage implements Storage {
 
   async localDir(prefix: string): Promise<LocalDir> {
     checkKey(prefix);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'spyglass-s3-dir-'));
+    const dir = await this.#tempDir('dir');
     const release = once(() => rm(dir, { recursive: true, force: true }));
     // What is stored already, with the size it had: commit() uploads only what is new or changed.
     const stored = new Map<string, number>();
@@ -213,7 +216,7 @@ export class S3Storage implements Storage {
 
   async spoolDir(prefix: string): Promise<SpoolDir> {
     checkKey(prefix);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'spyglass-s3-spool-'));
+    const dir = await this.#tempDir('spool');
     return {
       path: dir,
       store: (name) => this.putFile(`${prefix}/${name}`, path.join(dir, ...name.split('/'))),
@@ -235,6 +238,12 @@ export class S3Storage implements Storage {
     } catch (err) {
       throw storageError(`could not upload ${k.slice(this.#prefix.length)}`, err);
     }
+  }
+
+  /** A temporary directory of this process; the first one also clears what dead processes left. */
+  async #tempDir(kind: 'file' | 'dir' | 'spool'): Promise<string> {
+    await (this.#orphansRemoved ??= removeOrphanTempDirs().then(() => undefined));
+    return makeTempDir(kind);
   }
 
   #key(key: string): string {

@@ -44,6 +44,32 @@ storageContract('S3 (Ceph RGW)', async () => {
 });
 
 describe('S3Storage: what the contract does not say', () => {
+  it('removes the temporary directories of processes that died (a workers host killed mid-recording), never a live one\'s', async () => {
+    const { existsSync, mkdirSync, rmSync, writeFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    // A process that ran and exited: its id is free (until reused, when its directory would stay).
+    const deadPid = spawnSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).stdout.trim();
+    const dead = path.join(os.tmpdir(), `spyglass-s3-spool-${deadPid}-test${randomBytes(3).toString('hex')}`);
+    const live = path.join(os.tmpdir(), `spyglass-s3-spool-1-test${randomBytes(3).toString('hex')}`);
+    const unrelated = path.join(os.tmpdir(), `spyglass-s3-spool-test${randomBytes(3).toString('hex')}`);
+    for (const d of [dead, live, unrelated]) {
+      mkdirSync(d);
+      writeFileSync(path.join(d, 'segment-00007.mkv'), 'left in flight');
+    }
+    try {
+      const spool = await s3(`t-${randomBytes(6).toString('hex')}`).spoolDir('recordings/b_x/run');
+      expect(path.basename(spool.path)).toMatch(new RegExp(`^spyglass-s3-spool-${process.pid}-`));
+      await spool.release();
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(live)).toBe(true); // pid 1 is alive
+      expect(existsSync(unrelated)).toBe(true); // not a name of ours
+    } finally {
+      for (const d of [dead, live, unrelated]) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('keeps deployments that share a bucket apart by prefix', async () => {
     const a = s3('deployment-a');
     const b = s3('deployment-b');
