@@ -15,7 +15,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { adminQuery } from './cluster/adminQuery.ts';
 import { HostProcess } from './cluster/HostProcess.ts';
 import { LocalCluster } from './cluster/LocalCluster.ts';
 import { startRgw, type Rgw } from './cluster/rgw.ts';
@@ -60,8 +60,8 @@ process.on('SIGTERM', () => void stopAll(0));
 
 try {
   const dbName = `spyglass_cluster_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`create database "${dbName}"`);
-  cleanups.push(() => adminQuery(`drop database if exists "${dbName}" with (force)`));
+  await adminQuery(adminUrl, `create database "${dbName}"`);
+  cleanups.push(() => adminQuery(adminUrl, `drop database if exists "${dbName}" with (force)`));
   const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
 
   let rgw: Rgw | undefined;
@@ -127,16 +127,6 @@ try {
 } catch (err) {
   process.stderr.write(`npm run cluster: ${(err as Error).message}\n`);
   await stopAll(1);
-}
-
-async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
 }
 
 function commandExists(cmd: string): boolean {

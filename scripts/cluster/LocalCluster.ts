@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HostNetwork } from './HostNetwork.ts';
 import { HostProcess } from './HostProcess.ts';
+import { s3StorageEnv } from './rgw.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 /** Every host serves /metrics on its own address: nodes on 9100, the workers host on 9101. */
@@ -139,15 +140,7 @@ export class LocalCluster {
     if (o.s3) {
       const s3 = new URL(o.s3.endpoint);
       s3.hostname = bridge;
-      Object.assign(env, {
-        SPYGLASS_STORAGE: 's3',
-        SPYGLASS_S3_ENDPOINT: s3.origin,
-        SPYGLASS_S3_REGION: o.s3.region,
-        SPYGLASS_S3_BUCKET: o.s3.bucket,
-        SPYGLASS_S3_ACCESS_KEY: o.s3.accessKeyId,
-        SPYGLASS_S3_SECRET_KEY: o.s3.secretAccessKey,
-        SPYGLASS_S3_FORCE_PATH_STYLE: 'true',
-      });
+      Object.assign(env, s3StorageEnv({ ...o.s3, endpoint: s3.origin }, o.s3.bucket));
     }
     return { ...env, ...(typeof o.env === 'function' ? o.env(this.network, host) : o.env) };
   }

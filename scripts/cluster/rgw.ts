@@ -7,6 +7,20 @@ import { freePort } from './freePort.ts';
 const script = path.join(import.meta.dirname, '..', 'start-rgw.sh');
 
 /** A real S3 endpoint: a single-node Ceph (memstore) with radosgw, of the test's own. */
+/** The environment that stores a service's files in `bucket` (under `prefix`) of an S3 endpoint. */
+export function s3StorageEnv(s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }, bucket: string, prefix?: string): Record<string, string> {
+  return {
+    SPYGLASS_STORAGE: 's3',
+    SPYGLASS_S3_ENDPOINT: s3.endpoint,
+    SPYGLASS_S3_REGION: s3.region,
+    SPYGLASS_S3_BUCKET: bucket,
+    ...(prefix === undefined ? {} : { SPYGLASS_S3_PREFIX: prefix }),
+    SPYGLASS_S3_ACCESS_KEY: s3.accessKeyId,
+    SPYGLASS_S3_SECRET_KEY: s3.secretAccessKey,
+    SPYGLASS_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 export interface Rgw {
   endpoint: string;
   accessKeyId: string;

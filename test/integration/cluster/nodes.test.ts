@@ -10,6 +10,20 @@ describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, (
   let b: TestServer;
   const sockets: ClientSocket[] = [];
   const admin = (...args: string[]) => runScript('scripts/admin.ts', args, { REDIS_URL: a.config.redisUrl, SPYGLASS_QUEUE_PREFIX: prefix, DATA_DIR: a.dataDir });
+  /**
+   * Whether a new user of node A may go live there now: 'started' (then stopped) or the refusal's
+   * code. Polled, since a node reads its drain flag at its next heartbeat.
+   */
+  const goLiveOnA = async (username: string) => {
+    const user = await signUp(a.url, username);
+    const onA = await connect(a.url, user.token);
+    sockets.push(onA);
+    return async () => {
+      const r = await request(onA, 'broadcast:start', { title: 'on A', visibility: 'public', invitees: [] });
+      if (r.ok) await request(onA, 'broadcast:stop', { broadcastId: r.data.broadcast.id });
+      return r.ok ? 'started' : r.error.code;
+    };
+  };
   const cluster = (nodeId: string) => ({ queuePrefix: prefix, recording: { enabled: false }, cluster: { enabled: true, nodeId, heartbeatMs: 200, ttlMs: 1000 } });
 
   beforeAll(async () => {
@@ -42,17 +56,7 @@ describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, (
   it('drains a node: it starts no new broadcast, the other node still does', async () => {
     const drained = await admin('node', 'drain', 'node-a');
     expect(drained.code, drained.stderr).toBe(0);
-    const user = await signUp(a.url, 'drainee');
-    const onA = await connect(a.url, user.token);
-    sockets.push(onA);
-    // The node reads its drain flag at its next heartbeat.
-    await expect
-      .poll(async () => {
-        const r = await request(onA, 'broadcast:start', { title: 'refused', visibility: 'public', invitees: [] });
-        if (r.ok) await request(onA, 'broadcast:stop', { broadcastId: r.data.broadcast.id });
-        return r.ok ? 'started' : r.error.code;
-      })
-      .toBe('UNAVAILABLE');
+    await expect.poll(await goLiveOnA('drainee')).toBe('UNAVAILABLE');
     const other = await signUp(b.url, 'elsewhere');
     const onB = await connect(b.url, other.token);
     sockets.push(onB);
@@ -66,16 +70,7 @@ describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, (
     const again = await admin('node', 'undrain', 'node-a');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/node "node-a" is not draining/);
-    const user = await signUp(a.url, 'undrained');
-    const onA = await connect(a.url, user.token);
-    sockets.push(onA);
-    await expect
-      .poll(async () => {
-        const r = await request(onA, 'broadcast:start', { title: 'back', visibility: 'public', invitees: [] });
-        if (r.ok) await request(onA, 'broadcast:stop', { broadcastId: r.data.broadcast.id });
-        return r.ok ? 'started' : r.error.code;
-      })
-      .toBe('started');
+    await expect.poll(await goLiveOnA('undrained')).toBe('started');
   });
 
   it('refuses to drain a node that does not exist (exit 1) or a malformed id (exit 2), with the reason', async () => {
