@@ -227,8 +227,9 @@ async function makePoster(m: RunMedia, dest: string, run: Run): Promise<string |
 /**
  * ffmpeg argv that turns one run into an MPEG-TS part of exactly its duration: H.264 at the
  * replay size (letterboxed; the filter graph is rebuilt when the frame size changes, the
- * output size stays), a keyframe every 2 s (HLS cuts there), 30 fps; AAC 48 kHz stereo with
- * gaps filled with silence. A run without video gets black frames, without audio silence.
+ * output size stays), a keyframe every 2 s (HLS cuts there), 30 fps without holes (a pause
+ * is the last frame repeated, also across a size change); AAC 48 kHz stereo with gaps
+ * filled with silence. A run without video gets black frames, without audio silence.
  */
 function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
   const inputs = ['-i', m.file];
@@ -243,6 +244,11 @@ function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
     } else {
       outputs.push('-map', `${addSource(`color=c=black:s=${w}x${h}:r=${FPS}`)}:v:0`);
     }
+    // Constant frame rate at the output too: the fps filter fills a pause with copies of the
+    // last frame, but not across a frame size change (the graph, fps filter included, is
+    // rebuilt and starts at the next frame), which left a hole in the video that Chromium's
+    // native HLS player stalls at; the output's cfr sync fills it whatever the graph did.
+    outputs.push('-fps_mode:v', 'cfr', '-r:v', String(FPS));
     outputs.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-force_key_frames', 'expr:gte(t,n_forced*2)');
   }
   if (m.hasAudio) outputs.push('-map', '0:a:0', '-af', 'aresample=async=1:first_pts=0,apad');

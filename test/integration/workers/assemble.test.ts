@@ -5,9 +5,22 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayOutputSchema, type ReplayOutput } from '../../../common/jobs/results.ts';
 import { NoMediaError, assembleReplay } from '../../../workers/media/assemble.ts';
-import { probe } from '../../../workers/media/ffmpeg.ts';
+import { probe, runFfmpeg } from '../../../workers/media/ffmpeg.ts';
 import { writeRunInfo } from '../../../workers/media/segments.ts';
 import { decodeAll, tmpDir, writeRun } from './mediaFixtures.ts';
+
+/** The video packets' presentation times (s), sorted. */
+async function videoPacketTimes(file: string): Promise<number[]> {
+  const { stdout } = await runFfmpeg(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], {
+    bin: 'ffprobe',
+    timeoutMs: 30_000,
+  });
+  return stdout
+    .split('\n')
+    .map((l) => Number.parseFloat(l))
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+}
 
 /** Top-level MP4 boxes in file order. */
 async function topLevelBoxes(file: string): Promise<string[]> {
@@ -176,6 +189,26 @@ describe('assembleReplay: recordings that are not the usual', () => {
     expect(out.durationMs).toBeLessThan(8500);
     const mp4 = await probe(path.join(root, 'replay-pause', 'replay.mp4'));
     expect(Math.abs(mp4.durationMs! - out.durationMs)).toBeLessThanOrEqual(500);
+  }, 120_000);
+
+  it('fills a pause with the last frame also when the frame size changes across it (no hole in the video)', async () => {
+    const recordingDir = path.join(root, 'pause-resize');
+    const replayDir = path.join(root, 'replay-pause-resize');
+    // 0–2 s at 640×360, nothing from 2 to 5 s, then 5–7 s at 320×180 (a simulcast layer switch
+    // after a stall): the filter graph is rebuilt at the new size, and its fps filter alone
+    // left a 3 s hole in the video (Chromium's native HLS player stopped there).
+    await writeRun(recordingDir, 'r1', 0, { seconds: 2, segmentSeconds: 10 });
+    await writeRun(recordingDir, 'r1', 0, { seconds: 2, segmentSeconds: 10, startSeconds: 5, firstIndex: 1, size: '320x180' });
+    const out = await assembleReplay({ recordingDir, replayDir });
+    expect(out).toMatchObject({ width: 640, height: 360 });
+    for (const file of ['replay.mp4', ...(await readdir(path.join(replayDir, 'hls'))).filter((f) => f.endsWith('.ts')).map((f) => `hls/${f}`)]) {
+      const times = await videoPacketTimes(path.join(replayDir, file));
+      const holes = times.slice(1).map((t, i) => [times[i]!, t] as const).filter(([a, b]) => b - a > 0.05);
+      expect(holes, file).toEqual([]);
+    }
+    const all = await videoPacketTimes(path.join(replayDir, 'replay.mp4'));
+    expect(all[0]!).toBeLessThan(0.05);
+    expect(all.at(-1)! - all[0]!).toBeGreaterThan(out.durationMs / 1000 - 0.1);
   }, 120_000);
 
   it('joins runs of different sizes and layouts into one MP4 (no WebM, no preview)', async () => {
