@@ -37,12 +37,20 @@ export const ArchiveInputSchema = z.strictObject({
           /** e.g. 'replay.mp4', 'poster.jpg'; only files that exist. */
           files: z.array(z.string().regex(/^[a-z0-9._-]+$/)),
           /**
-           * Size and SHA-256 of replay files as recorded when the replay was finalized (the
+           * Size, SHA-256 (and CRC-32, when recorded) of replay files as recorded when the replay was finalized (the
            * MP4's): the archive states them in its manifest instead of hashing the files again,
            * when the file still has that size. Absent from snapshots of older versions.
            */
           hashes: z
-            .record(z.string().regex(/^[a-z0-9._-]+$/), z.strictObject({ sizeBytes: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
+            .record(
+              z.string().regex(/^[a-z0-9._-]+$/),
+              z.strictObject({
+                sizeBytes: z.number().int().min(0),
+                sha256: z.string().regex(/^[0-9a-f]{64}$/),
+                /** Its CRC-32, when finalize recorded it: the zip entry carries it instead of reading the file for it. */
+                crc32: z.number().int().min(0).max(0xffffffff).optional(),
+              }),
+            )
             .optional(),
         })
         .nullable(),

@@ -18,6 +18,8 @@ const FileInfoSchema = z.strictObject({
   name: z.string().min(1),
   sizeBytes: z.number().int().min(0),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The file's CRC-32 (what a zip entry of it carries), computed in the same pass as its SHA-256; absent from workers of older versions. */
+  crc32: z.number().int().min(0).max(0xffffffff).optional(),
 });
 
 /** What the finalize job reports when the quick remux is watchable ('preview') and when all is done ('ready'). */

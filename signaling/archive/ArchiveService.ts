@@ -235,9 +235,17 @@ export class ArchiveService {
                     durationMs: replay.durationMs,
                     timeline: replay.timeline,
                     files: [...files],
-                    // The MP4's size and SHA-256 from finalize: the archive does not hash it again.
+                    // The MP4's size, SHA-256 and CRC-32 (when recorded) from finalize: the archive does not hash it again.
                     ...(replay.mp4 && files.some((f) => f === replay.mp4?.name)
-                      ? { hashes: { [replay.mp4.name]: { sizeBytes: replay.mp4.sizeBytes, sha256: replay.mp4.sha256 } } }
+                      ? {
+                          hashes: {
+                            [replay.mp4.name]: {
+                              sizeBytes: replay.mp4.sizeBytes,
+                              sha256: replay.mp4.sha256,
+                              ...(replay.mp4.crc32 !== undefined ? { crc32: replay.mp4.crc32 } : {}),
+                            },
+                          },
+                        }
                       : {}),
                   }
                 : null,

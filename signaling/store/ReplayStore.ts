@@ -23,7 +23,8 @@ export interface ReplayRecord {
   poster: string | null;
   webm: string | null;
   hls: string | null;
-  mp4: { name: string; sizeBytes: number; sha256: string } | null;
+  /** `crc32` when finalize recorded it (replays finalized before migration 0007 have none). */
+  mp4: { name: string; sizeBytes: number; sha256: string; crc32?: number } | null;
   /** ISO-8601 UTC. */
   createdAt: string;
   updatedAt: string;
@@ -84,7 +85,7 @@ function toRecord(row: Selectable<ReplaysTable>): ReplayRecord {
     hls: row.hls,
     mp4:
       row.mp4_name !== null && row.mp4_size !== null && row.mp4_sha256 !== null
-        ? { name: row.mp4_name, sizeBytes: row.mp4_size, sha256: row.mp4_sha256 }
+        ? { name: row.mp4_name, sizeBytes: row.mp4_size, sha256: row.mp4_sha256, ...(row.mp4_crc32 !== null ? { crc32: row.mp4_crc32 } : {}) }
         : null,
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
@@ -186,6 +187,7 @@ export class ReplayStore {
       mp4_name: output.mp4?.name ?? null,
       mp4_size: output.mp4?.sizeBytes ?? null,
       mp4_sha256: output.mp4?.sha256 ?? null,
+      mp4_crc32: output.mp4?.crc32 ?? null,
     });
   }
 

@@ -245,6 +245,17 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('broadcasts').dropColumn('origin_node').execute();
       },
     },
+    '0007_replays_mp4_crc32': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // The MP4's CRC-32, computed at finalize beside its SHA-256: an archive stores it in the
+        // zip entry instead of reading the file again for it. bigint: a CRC reaches 2^32 - 1,
+        // beyond PostgreSQL's integer. Null for replays finalized before (the archive computes it).
+        await db.schema.alterTable('replays').addColumn('mp4_crc32', 'bigint').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('replays').dropColumn('mp4_crc32').execute();
+      },
+    },
   };
 }
 

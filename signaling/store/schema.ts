@@ -103,6 +103,8 @@ export interface ReplaysTable {
   mp4_size: number | null;
   /** Hex SHA-256 of the MP4. */
   mp4_sha256: string | null;
+  /** CRC-32 of the MP4 (0 … 2³² − 1), from finalize; null for replays finalized before it was recorded (migration 0007). */
+  mp4_crc32: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -24,8 +24,9 @@ import { deflateBound, plannedZipSize, ZipWriter, type PlannedEntry } from './zi
  * and copied by the kernel (`cat` → copy_file_range; in user space, paced, for background
  * archives), JSON and HTML are deflated; each file's SHA-256 is the one recorded when its
  * replay was finalized (when the input carries it and the size still matches) or is computed
- * as the file is copied, and `manifest.json` comes last. CRC-32s and the zip's own SHA-256 are
- * computed on a worker thread, beside the copy. The zip is written to a partial file of this
+ * as the file is copied, and `manifest.json` comes last. Likewise a replay file's CRC-32 is the
+ * finalize-time one when the input carries it, else computed on a worker thread beside the
+ * copy; the zip's own SHA-256 is computed on another, behind the copies. The zip is written to a partial file of this
  * attempt (`<outFile>.partial-<pid>-<random>`), fsynced and renamed: a partial zip never has the
  * final name, and a writer left over from a killed attempt never writes into another's file.
  */
@@ -75,7 +76,7 @@ interface PlannedFile {
    * Either a replay file (a local file of the storage's `replays/<id>/<name>`, stored; `sha256` when the input carries the
    * finalize-time hash of a file of this very size) or an in-memory document (deflated).
    */
-  source: { kind: 'file'; absPath: string; size: number; sha256: string | null } | { kind: 'buffer'; data: Buffer };
+  source: { kind: 'file'; absPath: string; size: number; sha256: string | null; crc32?: number | undefined } | { kind: 'buffer'; data: Buffer };
 }
 
 const json = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
@@ -88,7 +89,7 @@ function isDiskFull(err: unknown): boolean {
 
 /** Stats the allowed replay files the input lists; a listed file that is gone is skipped. */
 async function presentReplayFiles(storage: Storage, b: ArchiveInput['broadcasts'][number], held: LocalFile[]) {
-  const out: Array<{ name: ArchiveReplayFile; absPath: string; size: number; sha256: string | null }> = [];
+  const out: Array<{ name: ArchiveReplayFile; absPath: string; size: number; sha256: string | null; crc32?: number | undefined }> = [];
   for (const name of replayFilesOf(b)) {
     // b.id matched BroadcastIdSchema (b_[A-Za-z0-9_-]+) and name is one of ARCHIVE_REPLAY_FILES.
     // The zip copies them with the kernel, so it needs local files; released once it is written.
@@ -99,7 +100,8 @@ async function presentReplayFiles(storage: Storage, b: ArchiveInput['broadcasts'
       const st = await stat(absPath);
       // A stored hash of a file whose size has changed since is not this file's: hash it again.
       const known = knownHashOf(b, name);
-      if (st.isFile()) out.push({ name, absPath, size: st.size, sha256: known && known.sizeBytes === st.size ? known.sha256 : null });
+      const same = known !== undefined && known.sizeBytes === st.size;
+      if (st.isFile()) out.push({ name, absPath, size: st.size, sha256: same ? known.sha256 : null, crc32: same ? known.crc32 : undefined });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -108,7 +110,7 @@ async function presentReplayFiles(storage: Storage, b: ArchiveInput['broadcasts'
 }
 
 /** The size and SHA-256 the input carries for a replay file (recorded when the replay was finalized). */
-function knownHashOf(b: ArchiveInput['broadcasts'][number], name: ArchiveReplayFile): { sizeBytes: number; sha256: string } | undefined {
+function knownHashOf(b: ArchiveInput['broadcasts'][number], name: ArchiveReplayFile): { sizeBytes: number; sha256: string; crc32?: number | undefined } | undefined {
   const hashes = b.replay?.hashes;
   return hashes && Object.hasOwn(hashes, name) ? hashes[name] : undefined;
 }
@@ -127,7 +129,7 @@ async function plan(input: ArchiveInput, storage: Storage, exportedAt: string, h
       { zipPath: `${dir}/broadcast.json`, source: { kind: 'buffer', data: json(broadcastJson(b, included.get(b.id) ?? [])) } },
       { zipPath: `${dir}/chat.json`, source: { kind: 'buffer', data: json(chatJson(b)) } },
       { zipPath: `${dir}/hearts.json`, source: { kind: 'buffer', data: json(heartsJson(b)) } },
-      ...present.map((f): PlannedFile => ({ zipPath: `${dir}/${f.name}`, source: { kind: 'file', absPath: f.absPath, size: f.size, sha256: f.sha256 } })),
+      ...present.map((f): PlannedFile => ({ zipPath: `${dir}/${f.name}`, source: { kind: 'file', absPath: f.absPath, size: f.size, sha256: f.sha256, crc32: f.crc32 } })),
     );
   }
   files.push(
@@ -242,7 +244,8 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
       }
       // The finalize-time hash, of a file of the same size (the writer checks the byte count), or computed as it is copied.
       const known = source.sha256;
-      const copied = await writer.addFile(zipPath, source.absPath, source.size, { sha256: known === null });
+      // Likewise its finalize-time CRC-32 (when recorded): then the copy does not wait for any hashing.
+      const copied = await writer.addFile(zipPath, source.absPath, source.size, { sha256: known === null, crc32: source.crc32 });
       const sha256 = known ?? copied.sha256;
       if (sha256 === null) throw new Error(`no SHA-256 for ${f.zipPath}`);
       manifest.push({ path: f.zipPath, sizeBytes: source.size, sha256 });

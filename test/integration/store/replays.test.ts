@@ -157,6 +157,19 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
     expect(Date.parse(ready!.updatedAt)).toBeGreaterThan(Date.parse(ready!.createdAt));
   });
 
+  it('keeps the MP4 CRC-32 finalize recorded (up to 2^32 - 1); an output without one reads back without it', async () => {
+    const a = await broadcast();
+    await stores.replays.begin(a.id);
+    const mp4 = { name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'cd'.repeat(32), crc32: 0xfffffffe };
+    expect(await stores.replays.applyOutput(a.id, 'ready', output({ mp4 }))).toBe(true);
+    expect((await stores.replays.get(a.id))?.mp4).toEqual(mp4);
+
+    const b = await broadcast();
+    await stores.replays.begin(b.id);
+    expect(await stores.replays.applyOutput(b.id, 'ready', output())).toBe(true);
+    expect((await stores.replays.get(b.id))?.mp4).toEqual({ name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'ab'.repeat(32) });
+  });
+
   it('accepts a ready output straight from recording, and a preview from recording', async () => {
     const a = await broadcast();
     await stores.replays.begin(a.id);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayOutputSchema, type ReplayOutput } from '../../../common/jobs/results.ts';
 import { NoMediaError, assembleReplay } from '../../../workers/media/assemble.ts';
@@ -109,9 +110,9 @@ describe('assembleReplay', () => {
     await decodeAll(mp4);
   });
 
-  it('reports the MP4 size and SHA-256', async () => {
+  it('reports the MP4 size, SHA-256 and CRC-32', async () => {
     const mp4 = path.join(replayDir, 'replay.mp4');
-    expect(output.mp4).toEqual({ name: 'replay.mp4', sizeBytes: (await stat(mp4)).size, sha256: await sha256(mp4) });
+    expect(output.mp4).toEqual({ name: 'replay.mp4', sizeBytes: (await stat(mp4)).size, sha256: await sha256(mp4), crc32: zlib.crc32(await readFile(mp4)) });
   });
 
   it('writes a VOD HLS playlist whose segments exist', async () => {

@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildArchive } from '../../../workers/archive/buildArchive.ts';
 import { plannedZipSize, ZipWriter, type PlannedEntry } from '../../../workers/archive/zip/ZipWriter.ts';
+import { ZipHasher } from '../../../workers/archive/zip/ZipHasher.ts';
 import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { tmpDir } from './mediaFixtures.ts';
 import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
@@ -134,6 +135,37 @@ describe('ZipWriter', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(450);
     expect(b.built).toEqual(a.built);
     expect(Buffer.compare(readFileSync(kernel), readFileSync(paced))).toBe(0);
+  });
+
+  test('a CRC-32 given (recorded at finalize) writes the very same zip, without reading the file for it', async () => {
+    const computed = path.join(work, 'crc-computed.zip');
+    const given = path.join(work, 'crc-given.zip');
+    const mediaBytes = readFileSync(media);
+    const a = await write(computed, {});
+    const w = await ZipWriter.create(given, { mtime: MTIME });
+    await w.addBuffer(names.doc, doc);
+    const m = await w.addFile(names.media, media, MEDIA_BYTES, { sha256: false, crc32: zlib.crc32(mediaBytes) });
+    const e = await w.addFile(names.empty, empty, 0, { sha256: false, crc32: 0 });
+    await w.addBuffer(names.emptyDoc, Buffer.alloc(0));
+    const built = await w.finish();
+    expect(m).toEqual({ crc32: zlib.crc32(mediaBytes), sha256: null });
+    expect(e).toEqual({ crc32: 0, sha256: null });
+    expect(built).toEqual(a.built);
+    expect(Buffer.compare(readFileSync(computed), readFileSync(given))).toBe(0);
+    unzipTest(given);
+  });
+
+  test("the zip's hash reads copied files behind the copy, and a file read short fails its digest", async () => {
+    const mediaBytes = readFileSync(media);
+    const ok = new ZipHasher();
+    expect(await ok.readFile(media, MEDIA_BYTES, { crc: false, sha256: false })).toBeNull();
+    expect(await ok.digest()).toBe(sha256(mediaBytes));
+    ok.close();
+    // A file shorter than planned by the time the zip's thread reads it (it changed after its copy).
+    const short = new ZipHasher();
+    expect(await short.readFile(media, MEDIA_BYTES + 1, { crc: false, sha256: false })).toBeNull();
+    await expect(short.digest()).rejects.toThrow(/changed while it was archived/);
+    short.close();
   });
 
   test('a document-only zip, and more than 65,535 entries (the ZIP64 end record)', async () => {
