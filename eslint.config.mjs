@@ -1,0 +1,59 @@
+// Lint rules (issue #13): typescript-eslint's strict type-checked set plus the house rules
+// (curly, no console in library code, file naming). `npm run lint` runs it; `npm test` runs lint.
+// Every rule below that is turned off or relaxed says why.
+import tseslint from 'typescript-eslint';
+import unicorn from 'eslint-plugin-unicorn';
+
+/** Product code: runs as a service, logs through pino (common/logger.ts), never to the console. */
+const LIBRARY = ['common/**', 'sfu/**', 'signaling/**', 'workers/**', 'web/src/**'];
+/** Command-line entry points and tests print to a terminal by design (bench/, scripts/, test/). */
+const TERMINAL = ['bench/**', 'scripts/**', 'test/**'];
+
+export default tseslint.config(
+  // Generated (web/dist, bench/results, data/) and installed (node_modules) files.
+  { ignores: ['**/node_modules/**', 'web/dist/**', 'bench/results/**', 'data/**', 'test-results/**'] },
+
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // Relaxed: numbers and booleans read fine in messages and ids; objects, null and
+      // undefined (the real mistakes: "[object Object]", "undefined") stay errors.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // Relaxed: `() => void x()` and `(e) => emit(e)` callbacks are the tree's idiom for
+      // fire-and-forget handlers; a void value used in any other expression stays an error.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidOperator: true }],
+
+      // House rules. curly: a body on the line of its `if`/`for` may go without braces (the
+      // tree's `if (!x) return;` guards, ~1500 of them); a body on its own line(s) needs them, so
+      // a second statement can never be added outside the branch it was meant for.
+      curly: ['error', 'multi-line'],
+      'no-console': 'error',
+    },
+  },
+
+  // Plain JavaScript (the zip hashing thread, a test preload, tool configs): no type
+  // information for the type-checked rules (hashThread.mjs is checked by tsc through JSDoc).
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs' } },
+
+  // no-console: on in library code (above), off where the console is the user interface.
+  { files: LIBRARY, rules: { 'no-console': 'error' } },
+  { files: TERMINAL, rules: { 'no-console': 'off' } },
+
+  // Relaxed in tests and benchmarks: `x!` after an assertion or on a fixture that is there by
+  // construction; a wrong one fails the test at once, which is what an assertion would do.
+  { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
+
+  // File naming: camelCase (functions, values, several exports) or PascalCase (a file named
+  // after the class or interface it exports); the part after the first dot (.test, .child,
+  // .browser, .d) is a role, not part of the name.
+  {
+    files: ['**/*.ts', '**/*.mjs', '**/*.cjs', '**/*.js'],
+    plugins: { unicorn },
+    rules: { 'unicorn/filename-case': ['error', { cases: { camelCase: true, pascalCase: true } }] },
+  },
+  // Off for names that are not ours to choose: a declaration file is named after the npm
+  // module it types (proxy-addr), a tool's config file after the tool.
+  { files: ['**/*.d.ts', '.dependency-cruiser.cjs'], rules: { 'unicorn/filename-case': 'off' } },
+);
