@@ -41,13 +41,13 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
+      // Relaxed: `let server; closers.push(() => server?.close()); … server = listen()` is a
+      // variable read (in a closure) before its one assignment; it cannot be a const.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // Relaxed: a caught value (typed `unknown`) kept and thrown again later, or an abort
       // signal's `reason` (typed `any`), is passed on as it came; wrapping it would change
       // what callers see (an AbortError, a driver error's code).
       '@typescript-eslint/only-throw-error': ['error', { allowThrowingUnknown: true, allowRethrowing: true }],
-      // Relaxed: `let server; closers.push(() => server?.close()); … server = listen()` is a
-      // variable read (in a closure) before its one assignment; it cannot be a const.
-      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true, allowThrowingAny: true }],
 
       // House rules. curly: a body on the line of its `if`/`for` may go without braces (the
