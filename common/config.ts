@@ -376,6 +376,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     if (typeof next !== 'object' || next === null) o[key] = {};
     o = o[key] as Record<string, unknown>;
   }
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- every path has a key (they come from the schema)
   o[path[path.length - 1]!] = value;
 }
 
@@ -446,7 +447,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       throw new AppError('BAD_REQUEST', `config: unknown environment variable ${name}`);
     }
   }
-  input = mergeDeep(input, overrides as Record<string, unknown>);
+  input = mergeDeep(input, overrides);
   const r = ConfigSchema.safeParse(input);
   if (!r.success) throw new AppError('BAD_REQUEST', `config: ${describeZodError(r.error)}`);
   const config = r.data;

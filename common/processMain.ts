@@ -47,7 +47,7 @@ export function runProcess(
       process.on('SIGTERM', () => stop('SIGTERM'));
     },
     (err: unknown) => {
-      process.stderr.write(`Spyglass ${name} failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.stderr.write(`Spyglass ${name} failed to start: ${(err as Error | null | undefined)?.stack ?? String(err)}\n`);
       process.exit(1);
     },
   );

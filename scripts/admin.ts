@@ -55,6 +55,7 @@ function parseArgs(args: string[], known: readonly string[], booleans: readonly 
   const flags = new Map<string, string>();
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- i < args.length
     const arg = args[i]!;
     if (!arg.startsWith('--')) {
       rest.push(arg);

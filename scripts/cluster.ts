@@ -67,8 +67,9 @@ try {
   let rgw: Rgw | undefined;
   if (hasRgw) {
     process.stdout.write('starting an S3 store (Ceph RGW)…\n');
-    rgw = await startRgw();
-    cleanups.push(() => rgw!.stop());
+    const started = await startRgw();
+    rgw = started;
+    cleanups.push(() => started.stop());
   }
 
   const localUrls = nodeIds.map((_, i) => `http://localhost:${firstPort + i}`);
@@ -87,7 +88,7 @@ try {
     env: (_network, host) => ({
       LOG_LEVEL: 'warn',
       SPYGLASS_CONNECTIONS_PER_ADDRESS: '200',
-      ...(nodeIds.includes(host) ? { SPYGLASS_NODE_URL: localUrls[nodeIds.indexOf(host)]! } : {}),
+      ...(nodeIds.includes(host) ? { SPYGLASS_NODE_URL: localUrls[nodeIds.indexOf(host)] ?? '' } : {}),
     }),
     onOutput: (name, text) => {
       // What the processes say, each line marked with its process (the URLs are printed below).
@@ -115,6 +116,7 @@ try {
     `  Spyglass cluster "${args.name}": ${nodeCount} nodes and a workers host, each in its own network namespace`,
     '',
     ...cluster.nodes.map((n, i) => `  node ${n.id}   ${localUrls[i]}   (host ${n.address}, namespace ${cluster.network.namespace(n.id)}, pid ${n.process.pid})`),
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the cluster has one workers host
     `  workers  host ${cluster.network.address('w')}, namespace ${cluster.network.namespace('w')}, pid ${cluster.workers[0]!.pid}`,
     '',
     `  Redis ${cluster.redisUrl}   PostgreSQL database ${dbName}   storage ${rgw ? `S3 (RGW at ${rgw.endpoint})` : 'each host its own disk (no radosgw installed: replays stay on the workers host)'}`,

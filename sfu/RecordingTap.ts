@@ -163,6 +163,7 @@ export class RecordingTap extends TypedEmitter<RecordingTapEvents> {
       for (const consumer of this.#consumers) await consumer.resume();
       await this.requestKeyFrame();
     } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
       if (this.#closed) return;
       throw toAppError(error, 'resume recording tap');
     }

@@ -38,12 +38,12 @@ export class TypedEmitter<E extends EventMap> {
     return this;
   }
 
-  listenerCount<K extends keyof E & string>(event: K): number {
+  listenerCount(event: keyof E & string): number {
     return this.#emitter.listenerCount(event);
   }
 
   /** Removes every listener (of one event, or of all). */
-  removeAllListeners<K extends keyof E & string>(event?: K): this {
+  removeAllListeners(event?: keyof E & string): this {
     if (event === undefined) this.#emitter.removeAllListeners();
     else this.#emitter.removeAllListeners(event);
     return this;

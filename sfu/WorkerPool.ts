@@ -184,6 +184,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     for (let round = 0; !this.#closed; round += 1) {
       try {
         const replacement = await this.#spawn(index, REPLACE_ATTEMPTS);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
         if (this.#closed) {
           await closeWorker(replacement.worker);
           return;
@@ -203,6 +204,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   #routeMediasoupLogs(): void {
     const bind = (log: string): Logger => {
       const pid = Number(/pid:(\d+)/.exec(log)?.[1]);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a worker that failed to start leaves a hole in the array until it is replaced
       const worker = this.#workers.find((w) => w?.pid === pid);
       return worker ? this.#logger.child({ workerIndex: worker.index, pid }) : this.#logger;
     };

@@ -162,7 +162,11 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   closers.push('socket.io and HTTP', async () => {
     // After the live broadcasts told their clients they ended: io.close() closes the HTTP
     // server too; connections still open (keep-alive) are cut.
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      void io.close(() => {
+        resolve();
+      });
+    });
     httpServer?.closeAllConnections();
   });
   // Known once the server listens (the port may be 0); no request arrives before.
@@ -183,6 +187,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       logger: logger.child({ component: 'archive' }),
       appVersion: APP_VERSION,
       notifyUser: (userId, archive) => io.to(`u:${userId}`).emit('archive:status', { archive }),
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- a phase other than 'none' has a schedule
       serviceEndsAt: () => (sunset.phase() === 'none' ? null : Date.parse(sunset.schedule!.offAt)),
       ...(options.clock ? { clock: options.clock } : {}),
     });
@@ -297,6 +302,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     },
   });
   const server = tls
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- `tls` is true only when both files are configured (see its definition above)
     ? https.createServer({ cert: readFileSync(config.http.tlsCertFile!), key: readFileSync(config.http.tlsKeyFile!) }, app)
     : http.createServer(app);
   httpServer = server;

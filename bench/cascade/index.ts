@@ -133,7 +133,7 @@ export function describe(r: CascadeResult): string[] {
   const c = r.cost;
   const arm = (a: ArmResult) =>
     `${a.baselineCores ?? 'n/a'} → ${a.loadedCores ?? 'n/a'} cores with ${a.units}, loss ${a.loss === null ? 'n/a' : `${round(a.loss * 100, 2)} %`}` +
-    `${a.saturated ? ', SATURATED' : ''}`;
+    (a.saturated ? ', SATURATED' : '');
   const t = r.cluster.ttff;
   const joins = (x: ClusterResult['ttff']['origin']) =>
     `${ms(x.firstRtp.p50)} (join answered ${ms(x.joinAnswer.p50)}, first video ${ms(x.firstVideo.p50)}, p95 ${ms(x.firstRtp.p95)}, n ${x.firstRtp.count})`;

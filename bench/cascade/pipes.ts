@@ -352,7 +352,7 @@ export function perPacket(loaded: readonly ArmWindow[], baselineCores: number | 
       const packets = w.expected === null ? null : (w.expected * w.seconds) / w.countSeconds;
       return cores === null || !packets ? null : (cores * w.seconds * 1e6) / packets;
     });
-    const m = xs.every((x) => x !== null) ? median(xs as number[]) : null;
+    const m = xs.every((x) => x !== null) ? median(xs) : null;
     return m === null ? null : round(m, 2);
   };
   return {
@@ -364,7 +364,7 @@ export function perPacket(loaded: readonly ArmWindow[], baselineCores: number | 
 function armResult(arm: Arm, units: number): ArmResult {
   const med = (ws: ArmWindow[], f: (w: ArmWindow) => number | null) => {
     const xs = ws.map(f);
-    const m = xs.every((x) => x !== null) ? median(xs as number[]) : null;
+    const m = xs.every((x) => x !== null) ? median(xs) : null;
     return m === null ? null : round(m, 4);
   };
   const baselineCores = med(arm.baseline, (w) => w.measured);

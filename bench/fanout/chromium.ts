@@ -83,6 +83,7 @@ export async function goLiveInChromium(browser: Browser, url: string, timeoutMs:
           }
           const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
           const kinds = w.__benchKinds ?? [];
+          // eslint-disable-next-line @typescript-eslint/await-thenable -- replaceTrack returns a Promise in the page; undefined entries (no track to restore) are allowed by Promise.all
           await Promise.all(senders.map((s, i) => (kinds[i] ? s.replaceTrack(stream.getTracks().find((t) => t.kind === kinds[i]) ?? null) : undefined)));
         }, on),
       close: () => context.close(),

@@ -235,7 +235,7 @@ async function storm(
         sockets.push(socket);
         connectMs = performance.now() - start;
         const sent = performance.now();
-        const res = await request(socket, 'broadcast:join', { broadcastId: broadcastId as RequestInput<'broadcast:join'>['broadcastId'] }, clientTimeoutMs);
+        const res = await request(socket, 'broadcast:join', { broadcastId: broadcastId }, clientTimeoutMs);
         const joinAckMs = performance.now() - sent;
         if (!res.ok) return { startMs: start - t0, connectMs, joinAckMs: null, error: `${res.error.code}: ${res.error.message}` };
         return { startMs: start - t0, connectMs, joinAckMs, error: null };
@@ -258,7 +258,8 @@ async function waitForPackets(server: ChildHandle, sender: RtpSender): Promise<v
 /** GET /healthz every 100 ms until stopped; returns the round trips in ms. */
 function probeHealth(url: string): { stop: () => Promise<number[]> } {
   const times: number[] = [];
-  let running = true;
+  // Set by stop() while the loop awaits (the cast keeps TS from narrowing it to true).
+  let running = true as boolean;
   const loop = (async () => {
     while (running) {
       const t = performance.now();

@@ -82,7 +82,8 @@ function startMonitor(): { stop: () => Promise<MonitorReport> } {
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
   const samples: IngestSample[] = [];
-  let running = true;
+  // Set by stop() while the loop awaits (the cast keeps TS from narrowing it to true).
+  let running = true as boolean;
   const loop = (async () => {
     while (running) {
       const t = performance.now();

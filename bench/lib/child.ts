@@ -25,6 +25,7 @@ export interface ChildHandle {
 }
 
 /** Starts `script` (a .ts file) with an IPC channel; resolves when it sends its first message ('ready'). */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the type of the child's first message
 export async function startChild<Ready>(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildHandle; ready: Ready }> {
   const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: repoRoot,

@@ -170,16 +170,18 @@ function install(): BenchApi {
       mark('pc-new');
       pcs.push(this);
       // The first remote description is the SFU's first consumer offer; ICE starts with the local one.
+      /* eslint-disable @typescript-eslint/no-deprecated -- the methods are wrapped, not called with their deprecated callback overloads */
       const setRemote = this.setRemoteDescription.bind(this);
       const setLocal = this.setLocalDescription.bind(this);
       this.setRemoteDescription = ((d: RTCSessionDescriptionInit) => {
         mark('pc-remote');
         return setRemote(d);
-      }) as typeof setRemote;
+      });
       this.setLocalDescription = ((d?: RTCLocalSessionDescriptionInit) => {
         mark('pc-local');
         return setLocal(d);
-      }) as typeof setLocal;
+      });
+      /* eslint-enable @typescript-eslint/no-deprecated */
       this.addEventListener('connectionstatechange', () => {
         if (this.connectionState === 'connected') mark('pc-connected');
       });
@@ -285,8 +287,8 @@ function install(): BenchApi {
         if (pc.connectionState === 'closed') continue;
         (await pc.getStats()).forEach((st: Record<string, unknown>) => {
           if (st.kind !== 'video') return;
-          const add = <T extends Record<string, number>>(into: T) => {
-            for (const k of Object.keys(into) as Array<keyof T & string>) (into as Record<string, number>)[k] = into[k]! + Number(st[k] ?? 0);
+          const add = (into: Record<string, number>) => {
+            for (const k of Object.keys(into)) into[k] = into[k]! + Number(st[k] ?? 0);
           };
           if (st.type === 'inbound-rtp') add(c.inbound);
           if (st.type === 'outbound-rtp') add(c.outbound);

@@ -7,7 +7,6 @@ import { promisify } from 'node:util';
 import type { types as ms } from 'mediasoup';
 import { loadConfig, type Config } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { RtpParameters } from '../../common/protocol/media.ts';
 import { startSpyglass, type RunningSpyglass } from '../../signaling/server.ts';
 import { connect, dropQueues, ok, signUp, testQueuePrefix } from '../../test/helpers/server.ts';
@@ -133,7 +132,11 @@ const declared: Record<'video' | 'audio', RtpParameters> = {
 function emulateBroadcasterLeg(app: RunningSpyglass, tapResumes: number[]): { ingest: () => Promise<Ingest>; dispose: () => void } {
   let ingest: Promise<Ingest> | null = null;
   let ready: (i: Promise<Ingest>) => void = () => undefined;
-  const ingestReady = new Promise<Ingest>((resolve, reject) => (ready = (i) => i.then(resolve, reject)));
+  const ingestReady = new Promise<Ingest>((resolve, reject) => {
+    ready = (i) => {
+      i.then(resolve, reject);
+    };
+  });
   const onRouter = (router: ms.Router) => {
     router.observer.on('newtransport', (transport) => {
       if ((transport.appData as { role?: string }).role === 'recording') {
@@ -225,7 +228,7 @@ async function recordOne(app: RunningSpyglass, dataDir: string, token: string, c
   try {
     const { broadcast } = await ok(socket, 'broadcast:start', { title: `Recording ${seconds} s`, visibility: 'public', invitees: [] });
     const liveAt = Date.now();
-    const id = broadcast.id as BroadcastId;
+    const id = broadcast.id;
     const transport = await ok(socket, 'transport:create', { broadcastId: id });
     for (const kind of ['video', 'audio'] as const) {
       await ok(socket, 'produce', { broadcastId: id, transportId: transport.id, kind, rtpParameters: declared[kind] });
@@ -306,8 +309,8 @@ async function recordOne(app: RunningSpyglass, dataDir: string, token: string, c
       audio: { packetsSent: relay.audioPackets, webmPackets: webmAudio.packets },
       runs: replay.timeline.length,
       udpRcvbufErrors: udpBefore && udpAfter ? udpAfter.rcvbufErrors - udpBefore.rcvbufErrors : null,
-      previewReadyMs: previewAt! - stoppedAt,
-      replayReadyMs: readyAt! - stoppedAt,
+      previewReadyMs: previewAt - stoppedAt,
+      replayReadyMs: readyAt - stoppedAt,
     };
   } finally {
     leg.dispose();

@@ -111,8 +111,6 @@ export interface TtffResult extends BenchResult {
   targetMet: boolean | null;
 }
 
-type Log = (line: string) => void;
-
 export async function run(opts: RunOptions): Promise<TtffResult> {
   const log = opts.log ?? (() => undefined);
   const startedAt = new Date();

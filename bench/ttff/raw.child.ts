@@ -104,7 +104,7 @@ function transportOf(transports: Map<string, ms.WebRtcTransport>, p: Record<stri
 ioServer.on('connection', (socket) => {
   const transports = new Map<string, ms.WebRtcTransport>();
   for (const [event, handle] of Object.entries(handlers)) {
-    socket.on(event, (payload: Record<string, unknown>, ack: (r: unknown) => void) => {
+    socket.on(event, (payload: Record<string, unknown> | undefined, ack: (r: unknown) => void) => {
       handle(payload ?? {}, transports).then(
         (data) => ack({ ok: true, data }),
         (error: unknown) => ack({ ok: false, error: error instanceof Error ? error.message : String(error) }),
@@ -122,13 +122,13 @@ const address = server.address();
 if (address === null || typeof address === 'string') throw new Error('no address');
 
 process.on('SIGTERM', () => {
-  ioServer.close();
+  void ioServer.close();
   worker.close();
   process.exit(0);
 });
 
 serveParent({ url: `http://127.0.0.1:${address.port}`, workerPid: worker.pid } satisfies RawReady, async (body) => {
-  const req = body as { type: 'producers' };
+  const req = body as { type?: unknown };
   if (req.type === 'producers') return producers.size;
   return null;
 });

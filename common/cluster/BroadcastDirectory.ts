@@ -73,8 +73,9 @@ export class RedisBroadcastDirectory implements BroadcastDirectory {
     const id = BroadcastIdSchema.parse(broadcastId);
     const value = await this.#redis.get(this.#key(id));
     const m = value === null ? null : /^(\d+):(.+)$/.exec(value);
-    if (!m || !NodeIdSchema.safeParse(m[2]).success) return null;
-    return { broadcastId: id, nodeId: m[2]!, token: Number(m[1]) };
+    const node = m ? NodeIdSchema.safeParse(m[2]) : null;
+    if (!m || !node?.success) return null;
+    return { broadcastId: id, nodeId: node.data, token: Number(m[1]) };
   }
 
   #key(id: BroadcastId): string {

@@ -98,6 +98,7 @@ export class NodeRegistry {
     const ids = await redis.zrangebyscore(`${prefix}:nodes`, now, '+inf', 'WITHSCORES');
     const nodes: LiveNode[] = [];
     for (let i = 0; i < ids.length; i += 2) {
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- i < ids.length
       const id = ids[i]!;
       const expiresAt = new Date(Number(ids[i + 1]));
       if (!NodeIdSchema.safeParse(id).success) {

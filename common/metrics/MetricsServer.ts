@@ -32,7 +32,10 @@ export class MetricsServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(o.port, o.host, () => (server.off('error', reject), resolve()));
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     o.logger.info({ host: o.host, port: (server.address() as AddressInfo).port }, 'metrics served');
     return new MetricsServer(server);

@@ -135,10 +135,10 @@ export function validateSchedule(input: unknown, nowMs: number): string[] {
     if (ms <= nowMs) errors.push(`${key}: must be in the future (it is ${new Date(ms).toISOString()}, now is ${new Date(nowMs).toISOString()})`);
     times.push({ key, ms });
   }
-  for (let i = 1; i < times.length; i++) {
-    const prev = times[i - 1]!;
-    const cur = times[i]!;
-    if (cur.ms <= prev.ms) errors.push(`${cur.key}: must be after ${prev.key}`);
+  let prev: (typeof times)[number] | undefined;
+  for (const cur of times) {
+    if (prev && cur.ms <= prev.ms) errors.push(`${cur.key}: must be after ${prev.key}`);
+    prev = cur;
   }
   const message = s['message'];
   if (message !== undefined && typeof message !== 'string') errors.push('message: must be a string');
@@ -158,7 +158,11 @@ export function normaliseSchedule(input: unknown, nowMs: number): SunsetSchedule
   const errors = validateSchedule(input, nowMs);
   if (errors.length > 0) throw new Error(errors.join('; '));
   const s = input as Record<string, unknown>;
-  const iso = (key: string) => new Date(parseIsoDateTime(s[key])!).toISOString();
+  const iso = (key: string) => {
+    const ms = parseIsoDateTime(s[key]);
+    if (ms === undefined) throw new Error(`${key}: not a date`);
+    return new Date(ms).toISOString();
+  };
   return {
     announceAt: iso('announceAt'),
     readOnlyAt: iso('readOnlyAt'),

@@ -262,7 +262,7 @@ function enoent(key: string): NodeJS.ErrnoException {
 /** An error that says what failed and why (S3's code and status, or the network's). */
 function storageError(what: string, err: unknown): Error {
   if (err instanceof S3ServiceException) return new Error(`storage: ${what}: ${err.name} (HTTP ${err.$metadata.httpStatusCode ?? '?'}): ${err.message}`, { cause: err });
-  const e = err as NodeJS.ErrnoException;
+  const e = err as Partial<NodeJS.ErrnoException>;
   return new Error(`storage: ${what}: ${e.code ?? e.name ?? 'error'}: ${e.message ?? String(err)}`, { cause: err });
 }
 

@@ -89,7 +89,8 @@ export class InvalidStorageKeyError extends Error {
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 
 /** Checks a key (or a prefix, which follows the same rules) and returns it. */
-export function checkKey(key: string): string {
+/** `key` is typed `unknown`: it comes from requests and job payloads, and is checked here. */
+export function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw new InvalidStorageKeyError(String(key));
   for (const segment of key.split('/')) {
     // A leading dot is refused too, so `..` and hidden files never name an object.

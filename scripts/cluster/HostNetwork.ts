@@ -12,6 +12,7 @@ async function sh(cmd: string, args: string[], input?: string): Promise<void> {
       return;
     }
     await new Promise<void>((resolve, reject) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- execFile's error is an Error (its type is built with Omit, which hides that)
       const child = execFile(cmd, args, (err) => (err ? reject(err) : resolve()));
       child.stdin?.end(input);
     });
@@ -82,7 +83,7 @@ export class HostNetwork {
   /** Removes the namespaces and the bridge of network `name`, if any (what a crashed run left). */
   static async remove(name: string): Promise<void> {
     for (const line of await lines('ip', ['netns', 'list'])) {
-      const ns = line.split(' ')[0]!;
+      const [ns = ''] = line.split(' ');
       if (ns.startsWith(`${name}-`)) {
         await killAllIn(ns);
         await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);

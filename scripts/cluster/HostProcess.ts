@@ -31,6 +31,7 @@ export class HostProcess {
   }
 
   get pid(): number {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- a host process is handed over only once it was spawned
     return this.#child.pid!;
   }
 

@@ -169,7 +169,8 @@ export class LocalCluster {
       env: this.envFor(host, dataDir),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new HostProcess(name, host, child, this.#o.onOutput && ((t) => this.#o.onOutput!(name, t)));
+    const { onOutput } = this.#o;
+    return new HostProcess(name, host, child, onOutput && ((t) => onOutput(name, t)));
   }
 
   async #startNode(id: string): Promise<void> {
@@ -229,7 +230,8 @@ export class LocalCluster {
     // On the machine itself, not in a host; in a process group of its own, so that a Ctrl-C
     // in a terminal does not stop it before the nodes that use it (stop() does, last).
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const proc = new HostProcess(name, 'machine', child, this.#o.onOutput && ((t) => this.#o.onOutput!(name, t)));
+    const { onOutput } = this.#o;
+    const proc = new HostProcess(name, 'machine', child, onOutput && ((t) => onOutput(name, t)));
     this.#services.push(proc);
     return proc;
   }

@@ -62,7 +62,7 @@ export async function startRgw(port?: number): Promise<Rgw> {
     await stop();
     throw err;
   }
-  const vars = Object.fromEntries(
+  const vars = new Map(
     readFileSync(`${dir}.out`, 'utf8')
       .split('\n')
       .map((l) => /^(S3_[A-Z_]+)=(.*)$/.exec(l))
@@ -70,10 +70,12 @@ export async function startRgw(port?: number): Promise<Rgw> {
       .map((m) => [m[1], m[2]]),
   );
   return {
-    endpoint: vars.S3_ENDPOINT ?? `http://127.0.0.1:${port}`,
-    accessKeyId: vars.S3_ACCESS_KEY!,
-    secretAccessKey: vars.S3_SECRET_KEY!,
-    region: vars.S3_REGION ?? 'us-east-1',
+    endpoint: vars.get('S3_ENDPOINT') ?? `http://127.0.0.1:${port}`,
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- start-rgw.sh prints both keys once it is up
+    accessKeyId: vars.get('S3_ACCESS_KEY')!,
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- start-rgw.sh prints both keys once it is up
+    secretAccessKey: vars.get('S3_SECRET_KEY')!,
+    region: vars.get('S3_REGION') ?? 'us-east-1',
     startSeconds: (performance.now() - started) / 1000,
     stop,
   };

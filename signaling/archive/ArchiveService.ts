@@ -191,7 +191,7 @@ export class ArchiveService {
       reason: r.reason,
       createdAt: r.createdAt,
       expiresAt: r.expiresAt,
-      downloadUrl: usable ? `/api/archives/${r.id}/download?expires=${expiresMs}&sig=${this.#sign(r.id, expiresMs!)}` : null,
+      downloadUrl: usable ? `/api/archives/${r.id}/download?expires=${expiresMs}&sig=${this.#sign(r.id, expiresMs)}` : null,
     };
   }
 

@@ -194,12 +194,12 @@ export class ClusterNode {
 
   /** Pipes open to each edge node (for /metrics). */
   pipesByNode(): Map<string, number> {
-    return this.#pipes?.pipesByNode() ?? new Map();
+    return this.#pipes?.pipesByNode() ?? new Map<string, number>();
   }
 
   /** What the open pipes to each edge node carried (for /metrics). */
   pipeTrafficByNode(): Promise<Map<string, PipeTraffic>> {
-    return this.#pipes?.trafficByNode() ?? Promise.resolve(new Map());
+    return this.#pipes?.trafficByNode() ?? Promise.resolve(new Map<string, PipeTraffic>());
   }
 }
 

@@ -73,6 +73,7 @@ export class NodeDrain {
       }
       this.#stuckLogged = false;
       for (const v of waiting) {
+        // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is taken modulo the length of a non-empty list
         const { url } = targets[this.#next++ % targets.length]!;
         this.#o.notifier.toPeer(v.peerId, 'broadcast:move', { broadcastId: v.broadcastId, url });
         this.#told.add(v.key);

@@ -55,6 +55,7 @@ export class OriginLease extends TypedEmitter<OriginLeaseEvents> {
     try {
       if (await this.#directory.renew(this.#claim)) return;
       const again = await this.#directory.claim(this.#claim.broadcastId, this.#claim.nodeId);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- release() may run during the awaits above; TS keeps the narrowing across them
       if (this.#released) {
         if (again) await this.#directory.release(again);
         return;

@@ -115,6 +115,7 @@ export class PipeServer {
     if (fed.length >= this.#o.maxDirectEdges) {
       const serving = await this.#o.servingNodes();
       const others = fed.filter((p) => p.edgeNodeId !== req.edgeNodeId && serving.has(p.edgeNodeId));
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is taken modulo the length of a non-empty list
       if (others.length > 0) return { redirect: others[this.#nextRedirect++ % others.length]!.edgeNodeId };
     }
     const { pipe, producers } = await media.openPipe(req.edge, req.pipeId);

@@ -42,17 +42,27 @@ export class StoredFileResponder {
     res.setHeader('ETag', etag);
     for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
 
-    if (preconditionFailed(req, etag, stored.modifiedAt)) return bodyless(res, 412);
+    if (preconditionFailed(req, etag, stored.modifiedAt)) {
+      bodyless(res, 412);
+      return;
+    }
     // express's `req.fresh`: If-None-Match / If-Modified-Since against the ETag and Last-Modified set above.
-    if (req.fresh) return bodyless(res, 304);
+    if (req.fresh) {
+      bodyless(res, 304);
+      return;
+    }
 
     const size = stored.sizeBytes;
     let range: { start: number; end: number } | undefined;
     if (BYTES_RANGE.test(req.headers.range ?? '') && rangeFresh(req, etag, stored.modifiedAt)) {
       const ranges = req.range(size, { combine: true });
-      if (ranges === -1) return bodyless(res, 416, { 'Content-Range': `bytes */${size}` });
-      if (ranges !== undefined && ranges !== -2 && ranges.length === 1) {
-        range = { start: ranges[0]!.start, end: ranges[0]!.end };
+      if (ranges === -1) {
+        bodyless(res, 416, { 'Content-Range': `bytes */${size}` });
+        return;
+      }
+      const only = ranges !== undefined && ranges !== -2 && ranges.length === 1 ? ranges[0] : undefined;
+      if (only) {
+        range = { start: only.start, end: only.end };
         res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
       }
     }

@@ -8,7 +8,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { LiveService } from '../live/LiveService.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
-import { requestUser, userFrom } from './auth.ts';
+import { userFrom } from './auth.ts';
 import { authRouter, type AuthRouterOptions } from './authRouter.ts';
 import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { archivesRouter } from './archives.ts';
@@ -69,11 +69,11 @@ function clientError(err: unknown): WireError | undefined {
       return { code: 'BAD_REQUEST', message: 'request body is not valid JSON' };
     case 'charset.unsupported':
     case 'encoding.unsupported':
-      return { code: 'UNSUPPORTED_MEDIA_TYPE', message: `request body: ${String((err as Error).message).slice(0, 100)}` };
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', message: `request body: ${String((err as { message?: unknown }).message).slice(0, 100)}` };
   }
   if (e.status === 413) return { code: 'PAYLOAD_TOO_LARGE', message: 'request too large' };
   if (e.status === 404) return { code: 'NOT_FOUND', message: 'not found' };
-  return { code: 'BAD_REQUEST', message: e.expose === true ? `bad request: ${String((err as Error).message).slice(0, 100)}` : 'bad request' };
+  return { code: 'BAD_REQUEST', message: e.expose === true ? `bad request: ${String((err as { message?: unknown }).message).slice(0, 100)}` : 'bad request' };
 }
 
 /** Builds the express app: JSON API under /api, health probes, and the web client. */

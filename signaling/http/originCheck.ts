@@ -59,7 +59,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Refuses state-changing requests (anything but GET, HEAD, OPTIONS) from other origins with 403 FORBIDDEN. */
 export function originGuard(isAllowed: (origin: string) => boolean): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  return (req: Request, _res: Response, next: NextFunction): void => {
     if (SAFE_METHODS.has(req.method)) return next();
     const refusal = crossOriginRefusal(req.headers, isAllowed);
     next(refusal ? new AppError('FORBIDDEN', refusal) : undefined);

@@ -12,6 +12,7 @@ import { requestUser } from './auth.ts';
 export const ADMIN_SUNSET_PATH = '/api/admin/sunset';
 
 function escapeHtml(s: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the regular expression matches only these five characters
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
@@ -80,7 +81,7 @@ export function sunsetGate(sunset: SunsetService): RequestHandler {
     'read-only': gateRouter(sunset, 'read-only'),
     'export-only': gateRouter(sunset, 'export-only'),
   };
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     const phase = sunset.phase();
     if (phase === 'none' || req.path === '/healthz') return next();
     if (phase === 'off') {

@@ -135,6 +135,7 @@ export class Audience {
       this.#o.logger.debug({ err }, 'viewer tally unavailable');
       this.#total = this.localCount;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
     if (this.#closed || (!changedHere && this.#total === this.#lastPushed)) return;
     this.#lastPushed = this.#total;
     this.#o.notifier.toBroadcastHere(this.#o.broadcastId, 'viewers:count', { broadcastId: this.#o.broadcastId, count: this.#total });

@@ -287,6 +287,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   }
 
   async #endIfNoMedia(): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
     if (this.closed || (await this.#media.mediaReceived()) || this.closed) return;
     this.#log.info({ timeoutSeconds: this.#o.noMediaTimeoutSeconds }, 'no media arrived; ending the broadcast');
     await this.close('no-media');

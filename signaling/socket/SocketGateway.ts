@@ -18,8 +18,8 @@ import type { UserRecord } from '../store/UserStore.ts';
 /** What the auth middleware leaves on each socket. */
 export interface SocketData {
   user: UserRecord | undefined;
-  /** The client's address (see `clientAddress`), set by the connection cap. */
-  address: string;
+  /** The client's address (see `clientAddress`), set by the connection cap (absent where it is not installed). */
+  address?: string;
   /** The id of the session the socket authenticated with (its room is `s:<sessionId>`), if signed in. */
   sessionId?: string | undefined;
 }
@@ -67,8 +67,10 @@ export class SocketGateway {
     socket.onAny((event: string, ...args: unknown[]) => {
       if (Object.hasOwn(RequestSchemas, event)) return;
       const ack = args[args.length - 1];
-      const error = { code: 'UNKNOWN_EVENT' as const, message: `unknown event "${String(event).slice(0, 64)}"` };
-      log.warn({ event: String(event).slice(0, 64) }, 'unknown event');
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- a client's event name is whatever it sent
+      const name = String(event).slice(0, 64);
+      const error = { code: 'UNKNOWN_EVENT' as const, message: `unknown event "${name}"` };
+      log.warn({ event: name }, 'unknown event');
       if (typeof ack === 'function') (ack as (a: Ack<never>) => void)({ ok: false, error });
       else socket.emit('error:dropped', error);
     });
@@ -83,6 +85,7 @@ export class SocketGateway {
     });
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- E ties the handler, the request and the reply together in the body
   async #dispatch<E extends RequestName>(socket: SpyglassSocket, peer: Peer, log: Logger, name: E, args: unknown[]): Promise<void> {
     const ack = args[args.length - 1];
     const badShape = { code: 'BAD_REQUEST' as const, message: `"${name}" needs one payload and an acknowledgement callback` };
@@ -120,6 +123,7 @@ export class SocketGateway {
 /** Size of a payload as JSON, stopping early once it is clearly too large. */
 function jsonSize(value: unknown): number {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined for undefined and functions, whatever its type says
     return Buffer.byteLength(JSON.stringify(value) ?? '');
   } catch {
     return Number.POSITIVE_INFINITY;

@@ -42,7 +42,7 @@ function toRecord(r: Selectable<ArchivesTable>): ArchiveRecord {
     reason: r.reason,
     createdAt: toIso(Number(r.created_at)),
     expiresAt: r.expires_at === null ? null : toIso(Number(r.expires_at)),
-    deletedAt: r.deleted_at === null || r.deleted_at === undefined ? null : toIso(Number(r.deleted_at)),
+    deletedAt: r.deleted_at == null ? null : toIso(Number(r.deleted_at)),
   };
 }
 
@@ -66,6 +66,7 @@ export class ArchiveStore {
       if (isUniqueViolation(err, ONE_BUILDING)) throw new AppError('ARCHIVE_IN_PROGRESS', 'your archive is already being built');
       throw err;
     }
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the row was inserted just above
     return (await this.get(id))!;
   }
 

@@ -61,7 +61,7 @@ class SpyglassSqliteDialect extends SqliteDialect {
   }
 }
 
-const INT8_OID = 20;
+const INT8_OID = pg.types.builtins.INT8;
 
 // Times and offsets are `bigint` columns; pg returns int8 as strings by default. Epoch
 // milliseconds fit in a double exactly, so read them as numbers (per pool, not globally).
@@ -72,6 +72,7 @@ function parseInt8(value: string): number {
 }
 
 const pgTypes: pg.CustomTypesConfig = {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- pg-types declares its parsers' results as `any`
   getTypeParser: (oid, format) => (oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)),
 };
 

@@ -11,7 +11,7 @@ interface DriverError {
 }
 
 function asDriverError(err: unknown): DriverError | undefined {
-  return typeof err === 'object' && err !== null ? (err as DriverError) : undefined;
+  return typeof err === 'object' && err !== null ? err : undefined;
 }
 
 /** Where a unique constraint lives, in the terms each dialect reports it. */

@@ -274,6 +274,7 @@ export async function migrateToLatest<T>(db: Kysely<T>, dialect: DialectName, lo
   for (const r of results ?? []) {
     if (r.status === 'Error') logger.error({ migration: r.migrationName }, 'migration failed');
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a migration may throw something other than an Error
   if (error) throw new Error(`database migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   if (applied.length > 0) logger.info({ applied, dialect }, 'database migrated');
   return applied;

@@ -113,7 +113,7 @@ export class PasswordHasher {
   /** Like {@link verifyPassword}; throws BusyError when the queue is full (never for a wrong password). */
   async verify(password: string, encoded: string): Promise<boolean> {
     // verifyPassword turns KDF errors into false; a refusal must reach the caller as such.
-    let busy: unknown;
+    let busy: BusyError | undefined;
     const ok = await verifyPassword(password, encoded, (...args) =>
       this.#kdf(...args).catch((err: unknown) => {
         if (err instanceof BusyError) busy = err;

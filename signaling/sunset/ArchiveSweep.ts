@@ -140,6 +140,7 @@ export class ArchiveSweep {
       if (this.#closing.signal.aborted) break;
       const ids = await this.#o.stores.users.listIds(after, PAGE);
       if (ids.length === 0) break;
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- ids is not empty (checked above)
       after = ids[ids.length - 1]!;
       const missing: UserId[] = [];
       for (const id of ids) if (!(await this.#hasArchiveSince(id, announceAt))) missing.push(id);

@@ -81,8 +81,8 @@ describe('recording and replay in Chromium', () => {
     const recordedSeconds = (Date.now() - recordingFrom) / 1000;
 
     // The replay becomes ready.
-    const replay = await waitForReplay(host, id, 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nworkers said:\n${workers.output().slice(-6000)}`);
+    const replay = await waitForReplay(host, id, 90_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nworkers said:\n${workers.output().slice(-6000)}`);
     });
     expect(replay.state, replay.reason ?? '').toBe('ready');
     expect(replay.posterUrl).not.toBeNull();

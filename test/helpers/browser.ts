@@ -143,6 +143,7 @@ export function selectedCandidatePairs(page: Page): Promise<Array<{ local: Candi
       address: String(s?.address),
       port: Number(s?.port),
       protocol: String(s?.protocol),
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a WebRTC stats field, a string in every browser; typed unknown here
       ...(s?.relayProtocol === undefined ? {} : { relayProtocol: String(s.relayProtocol) }),
     });
     for (const pc of pcs) {
@@ -151,6 +152,7 @@ export function selectedCandidatePairs(page: Page): Promise<Array<{ local: Candi
       (await pc.getStats()).forEach((s: Record<string, unknown>) => stats.set(String(s.id), s));
       for (const s of stats.values()) {
         if (s.type !== 'transport' || s.selectedCandidatePairId === undefined) continue;
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a WebRTC stats field, a string in every browser; typed unknown here
         const pair = stats.get(String(s.selectedCandidatePairId));
         out.push({ local: candidate(stats.get(String(pair?.localCandidateId))), remote: candidate(stats.get(String(pair?.remoteCandidateId))) });
       }

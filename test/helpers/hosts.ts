@@ -62,7 +62,7 @@ export class Hosts {
       const nodeUrl = new Map<string, string>();
       if (o.nodeUrls) {
         for (const [i, id] of o.nodes.entries()) {
-          if (o.routes[i]?.length !== 1 || o.routes[i]![0] !== id) throw new Error('nodeUrls needs routes[i] = [nodes[i]]');
+          if (o.routes[i]?.length !== 1 || o.routes[i][0] !== id) throw new Error('nodeUrls needs routes[i] = [nodes[i]]');
           nodeUrl.set(id, `http://127.0.0.1:${ports[i]}`);
         }
       }

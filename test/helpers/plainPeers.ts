@@ -635,7 +635,7 @@ export class PlainViewers {
     const all = new PlainViewers(viewers);
     try {
       for (let i = 0; i < count; i += 10) {
-        const batch = await Promise.all(
+        await Promise.all(
           Array.from({ length: Math.min(10, count - i) }, async (_, k) => {
             const socket = socketTo(url, opts.tokens?.[i + k]);
             const udp = await boundSocket();
@@ -646,7 +646,6 @@ export class PlainViewers {
             return v;
           }),
         );
-        void batch;
       }
       return all;
     } catch (error) {

@@ -205,7 +205,7 @@ export function nextEvent<E extends keyof ServerToClientEvents>(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, handler as never);
-      reject(new Error(`no ${String(event)} within ${ms} ms`));
+      reject(new Error(`no ${event} within ${ms} ms`));
     }, ms);
     const handler = (...args: Parameters<ServerToClientEvents[E]>) => {
       if (!filter(...args)) return;

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
 
@@ -60,7 +59,7 @@ describe.each(['sqlite', 'postgres'] as const)('control characters in stored tex
       const res = await request(socket, 'chat:send', { broadcastId: broadcast.id, text: bad });
       expect(res).toEqual({ ok: false, error: { code: 'VALIDATION_FAILED', message: `text: must not contain control characters (found ${code(bad)})` } });
     }
-    expect(await server.stores.chat.list(broadcast.id as BroadcastId)).toEqual([]);
+    expect(await server.stores.chat.list(broadcast.id)).toEqual([]);
     await ok(socket, 'broadcast:stop', { broadcastId: broadcast.id });
   });
 

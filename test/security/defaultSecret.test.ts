@@ -99,7 +99,7 @@ describe('the published default secret', () => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOST: '0.0.0.0', PORT: '0', DATA_DIR: dataDir };
     const err = await run(process.execPath, ['--import', 'tsx', 'signaling/main.ts'], { cwd: root, env, timeout: 30_000 }).then(
       () => undefined,
-      (e: { code?: number; stderr?: string }) => e,
+      (e: unknown) => e as { code?: number; stderr?: string },
     );
     expect(err?.code).toBe(2);
     expect(err?.stderr).toMatch(/refusing the published default secret on a public address .*SPYGLASS_SECRET/);

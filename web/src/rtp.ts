@@ -112,6 +112,7 @@ export function toClientTransportOptions(o: TransportOptions): ms.TransportOptio
       foundation: c.foundation,
       priority: c.priority,
       address: c.address,
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- mediasoup-client still reads the deprecated `ip` of a candidate; kept as it was
       ip: c.ip ?? c.address,
       protocol: c.protocol,
       port: c.port,

@@ -144,7 +144,6 @@ export function mountSunsetBanner(options: BannerOptions = {}): { element: HTMLE
   let skew = 0;
   let disposed = false;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  let tickTimer: ReturnType<typeof setInterval> | undefined;
   /** When the next phase starts (server clock): the banner asks the server again then. */
   let pendingSwitch: number | null = null;
 
@@ -215,7 +214,7 @@ export function mountSunsetBanner(options: BannerOptions = {}): { element: HTMLE
 
   const onChanged = () => void refresh();
   window.addEventListener(SUNSET_CHANGED_EVENT, onChanged);
-  tickTimer = setInterval(() => {
+  const tickTimer = setInterval(() => {
     if (pendingSwitch !== null && Date.now() + skew >= pendingSwitch) {
       pendingSwitch = null;
       void refresh();

@@ -183,6 +183,7 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
   );
   const entries: PlannedEntry[] = files.map((f) =>
     f.source.kind === 'buffer'
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- every buffer file was deflated above
       ? { name: `${root}/${f.zipPath}`, uncompressedSize: f.source.data.length, compressedSize: deflated.get(f)!.length, descriptor: false }
       : { name: `${root}/${f.zipPath}`, uncompressedSize: f.source.size, compressedSize: f.source.size, descriptor: true },
   );
@@ -214,6 +215,7 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
     }
   };
   const checkProgress = () => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what onProgress threw, passed on as it was
     if (progressError !== null) throw progressError;
   };
   // While the kernel copies a big file, the file's size tells how far it is.
@@ -222,7 +224,7 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
     ? setInterval(() => {
         if (polling || !writer) return;
         polling = true;
-        writer
+        void writer
           .currentSize()
           .then(report)
           .finally(() => (polling = false));

@@ -97,6 +97,7 @@ export async function assembleReplay(opts: {
     const firstVideo = media.find((m) => m.video);
     const poster = firstVideo ? await makePoster(firstVideo, at(POSTER), run) : null;
     if (!poster) await rm(at(POSTER), { force: true });
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- media is not empty (NoMediaError above)
     const layout = media[0]!.layout;
     const webmFits = media.every((m) => m.layout === layout) && layout.split(',').every((c) => ['vp8', 'vp9', 'opus'].includes(c));
     let webm: string | null = null;
@@ -170,6 +171,7 @@ async function remuxRun(listing: RunListing, base: string, run: Run, signal: Abo
     }),
   );
   const file = `${base}.mkv`;
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- segments is not empty (checked above)
   const spanMs = segments[segments.length - 1]!.startMs - segments[0]!.startMs;
   await run(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', '-f', 'matroska', file], 60_000 + spanMs);
   const p = await probe(file, signal ? { signal } : {});
@@ -180,7 +182,7 @@ async function remuxRun(listing: RunListing, base: string, run: Run, signal: Abo
     offsetMs: listing.offsetMs,
     file,
     durationMs: p.durationMs,
-    video: v ? { width: v.width!, height: v.height! } : null,
+    video: v?.width && v.height ? { width: v.width, height: v.height } : null,
     hasAudio,
     layout: p.streams.map((s) => s.codecName).join(','),
   };
@@ -274,8 +276,8 @@ async function writeConcatList(file: string, entries: Array<{ file: string; dura
 async function replaceDir(src: string, dest: string): Promise<void> {
   const old = `${dest}.old`;
   await rm(old, { recursive: true, force: true });
-  await rename(dest, old).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
+  await rename(dest, old).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   });
   await rename(src, dest);
   await rm(old, { recursive: true, force: true });
@@ -308,6 +310,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- i < items.length
       out[i] = await fn(items[i]!);
     }
   };

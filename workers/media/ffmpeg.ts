@@ -125,7 +125,8 @@ export async function runFfmpeg(
     cwd: opts.cwd,
     captureStdout: true,
   });
-  let killedFor: 'timeout' | 'aborted' | null = null;
+  // Set by kill() from a timer or an abort while `done` is awaited (the cast keeps TS from narrowing it to null).
+  let killedFor = null as 'timeout' | 'aborted' | null;
   const kill = (why: 'timeout' | 'aborted') => {
     if (killedFor) return;
     killedFor = why;
@@ -297,7 +298,10 @@ export async function sendRtcpBye(host: string, streams: Array<{ rtpPort: number
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, host, () => (socket.off('error', reject), resolve()));
+      socket.bind(0, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
     });
     for (const s of streams) {
       const packet = protectRtcp(bye, s.srtpKeyBase64);

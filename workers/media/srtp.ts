@@ -36,7 +36,7 @@ function deriveKey(masterKey: Buffer, masterSalt: Buffer, label: number, length:
   const iv = Buffer.alloc(16);
   masterSalt.copy(iv, 0);
   // key_id = label || r (r = 0) is right-aligned under the 112-bit salt: the label is byte 7.
-  iv[7]! ^= label;
+  iv.writeUInt8(iv.readUInt8(7) ^ label, 7);
   const cipher = createCipheriv('aes-128-ctr', masterKey, iv);
   return Buffer.concat([cipher.update(Buffer.alloc(length)), cipher.final()]);
 }
@@ -60,10 +60,10 @@ export function protectRtcp(packet: Buffer, keyBase64: string, index = randomInt
   // IV = (salt · 2^16) XOR (SSRC · 2^64) XOR (index · 2^16).
   const iv = Buffer.alloc(16);
   salt.copy(iv, 0);
-  for (let i = 0; i < 4; i++) iv[4 + i]! ^= packet[4 + i]!;
+  for (let i = 0; i < 4; i++) iv.writeUInt8(iv.readUInt8(4 + i) ^ packet.readUInt8(4 + i), 4 + i);
   const idx = Buffer.alloc(4);
   idx.writeUInt32BE(index & 0x7fff_ffff);
-  for (let i = 0; i < 4; i++) iv[10 + i]! ^= idx[i]!;
+  for (let i = 0; i < 4; i++) iv.writeUInt8(iv.readUInt8(10 + i) ^ idx.readUInt8(i), 10 + i);
   const cipher = createCipheriv('aes-128-ctr', encKey, iv);
   const body = Buffer.concat([cipher.update(packet.subarray(8)), cipher.final()]);
 

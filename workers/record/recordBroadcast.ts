@@ -62,7 +62,14 @@ const DISK_CHECK_MS = 2000;
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -147,7 +154,8 @@ async function runOnce(
   const runLog = log.child({ runId, tapId, ffmpegPid: recorder.pid });
   const uploader = new SegmentUploader({ spool, logger: runLog, stats: deps.stats });
   uploader.start();
-  let exited = false;
+  // Set when ffmpeg exits, while the code below awaits (the cast keeps TS from narrowing it to false).
+  let exited = false as boolean;
   void recorder.exited.then(() => (exited = true));
   let finishing: Promise<RecordOutcome | 'next-run'> | undefined;
   const finish = (outcome: RecordOutcome | 'next-run', why: string): Promise<RecordOutcome | 'next-run'> =>

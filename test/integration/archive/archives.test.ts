@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
-import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
 
@@ -36,7 +35,7 @@ describe('archives', () => {
     ff('-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-f', 'lavfi', '-i', 'sine', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', 'replay.mp4');
     ff('-f', 'lavfi', '-i', 'testsrc2=size=320x180', '-frames:v', '1', 'poster.jpg');
     const mp4 = execFileSync('sha256sum', [path.join(dir, 'replay.mp4')]).toString().split(' ')[0]!;
-    await server.stores.replays.applyOutput(broadcast.id as BroadcastId, 'ready', {
+    await server.stores.replays.applyOutput(broadcast.id, 'ready', {
       durationMs: 2000,
       width: 320,
       height: 180,

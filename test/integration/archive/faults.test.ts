@@ -5,7 +5,6 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
-import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
 
@@ -49,7 +48,7 @@ describe('archive faults', () => {
     writeFileSync(mp4, `${name}: a replay of ${sizeMb} MiB\n`);
     truncateSync(mp4, sizeMb * MiB);
     const sha256 = await sha256File(mp4);
-    const applied = await server.stores.replays.applyOutput(broadcast.id as BroadcastId, 'ready', {
+    const applied = await server.stores.replays.applyOutput(broadcast.id, 'ready', {
       durationMs: 60_000,
       width: 640,
       height: 360,

@@ -127,7 +127,7 @@ describe('sunset: every user archive is pre-generated at the announcement', () =
     // 'requested': the job whose archive was still building when the process stopped.
     const built = jobs.filter((j) => j.returnvalue === 'built' || j.returnvalue === 'requested');
     expect(built.filter((j) => j.returnvalue === 'requested').length).toBeLessThanOrEqual(1);
-    expect(built.map((j) => j.data.userId).sort()).toEqual(names.map((n) => users[n].id).sort());
+    expect(built.map((j) => (j.data as { userId: string }).userId).sort()).toEqual(names.map((n) => users[n].id).sort());
     // One at a time: no two sweep jobs ran at once.
     const spans = built.map((j) => [j.processedOn!, j.finishedOn!] as const).sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);

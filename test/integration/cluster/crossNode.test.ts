@@ -48,7 +48,7 @@ describe('two nodes: a broadcast on A watched on B', () => {
 
   /** Ends the broadcast (if a test failed before it did) and disconnects its broadcaster. */
   async function stop(caster: PlainBroadcaster): Promise<void> {
-    await request(caster.socket, 'broadcast:stop', { broadcastId: caster.broadcastId as BroadcastId }).catch(() => undefined);
+    await request(caster.socket, 'broadcast:stop', { broadcastId: caster.broadcastId }).catch(() => undefined);
     await caster.close();
   }
 

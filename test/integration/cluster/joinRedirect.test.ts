@@ -122,7 +122,7 @@ describe('join redirection by load (two nodes, real Redis and PostgreSQL)', () =
     for (const payload of [{ broadcastId: id, redirected: 'yes' }, { broadcastId: id, redirected: 1 }, { broadcastId: id, redirected: true, hops: 2 }, { redirected: true }]) {
       expect(await rawRequest(s, 'broadcast:join', payload), JSON.stringify(payload)).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
     }
-    expect(await request(s, 'broadcast:join', { broadcastId: 'b_doesNotExist1' as BroadcastId })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await request(s, 'broadcast:join', { broadcastId: 'b_doesNotExist1' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     // A broadcast that ended (on A) is BROADCAST_ENDED on the loaded B, as anywhere.
     const owner = await signUp(nodeUrlA, 'redirended');
     const caster = await connect(nodeUrlA, owner.token);

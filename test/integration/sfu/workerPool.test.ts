@@ -30,7 +30,7 @@ describe('WorkerPool', () => {
     await pool.close();
     expect(pool.closed).toBe(true);
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
-    expect(() => pool?.pick()).toThrowError(AppError);
+    expect(() => pool?.pick()).toThrow(AppError);
   });
 
   it('pick() returns the least-loaded worker and honours exclude', async () => {
@@ -45,7 +45,7 @@ describe('WorkerPool', () => {
     const b = await pool.pick().createRouter();
     expect(pool.pick().index).toBe(2);
     expect(pool.pick(new Set([2])).index).toBe(0);
-    expect(() => pool?.pick(new Set([0, 1, 2]))).toThrowError(/no media worker/);
+    expect(() => pool?.pick(new Set([0, 1, 2]))).toThrow(/no media worker/);
 
     // Closing routers gives the capacity back.
     a.close();

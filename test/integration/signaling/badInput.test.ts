@@ -16,7 +16,7 @@ describe('bad socket input gets a clear error and harms nobody else', () => {
     broadcastId = (await ok(broadcaster, 'broadcast:start', { title: 'steady', visibility: 'public', invitees: [] })).broadcast.id;
     const b = await signUp(server.url, 'bystander');
     bystander = await connect(server.url, b.token);
-    await ok(bystander, 'broadcast:join', { broadcastId: broadcastId as never });
+    await ok(bystander, 'broadcast:join', { broadcastId: broadcastId });
     const m = await signUp(server.url, 'attacker');
     attacker = await connect(server.url, m.token);
   });
@@ -67,7 +67,7 @@ describe('bad socket input gets a clear error and harms nobody else', () => {
     expect(await closed).toBeTruthy();
     // Everyone else is still served.
     const heard = nextEvent(bystander, 'chat:message');
-    await ok(broadcaster, 'chat:send', { broadcastId: broadcastId as never, text: 'still on air' });
+    await ok(broadcaster, 'chat:send', { broadcastId: broadcastId, text: 'still on air' });
     expect((await heard).text).toBe('still on air');
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });

@@ -127,7 +127,7 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
     // Stopping or taking over someone else's broadcast; stopping one that does not exist.
     expect(await request(eve, 'broadcast:stop', { broadcastId: id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await request(eve, 'broadcast:resume', { broadcastId: id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    expect(await request(eve, 'broadcast:stop', { broadcastId: 'b_doesnotexist000' as BroadcastId })).toMatchObject({
+    expect(await request(eve, 'broadcast:stop', { broadcastId: 'b_doesnotexist000' })).toMatchObject({
       ok: false,
       error: { code: 'NOT_FOUND' },
     });
@@ -162,7 +162,7 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
     const strangerAuth = await signUp(server.url, 'stranger');
     const stranger = await open(strangerAuth.token);
     const anon = await open();
-    const missing = await request(stranger, 'broadcast:join', { broadcastId: 'b_doesnotexist000' as BroadcastId });
+    const missing = await request(stranger, 'broadcast:join', { broadcastId: 'b_doesnotexist000' });
     const uninvited = await request(stranger, 'broadcast:join', { broadcastId: id });
     expect(uninvited).toEqual(missing);
     expect(uninvited).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });

@@ -193,10 +193,10 @@ describe('sunset mode (real server, controlled clock)', () => {
     const ended = nextEvent(bobSocket, 'broadcast:ended');
     expect((await status()).phase).toBe('read-only');
 
-    const chat = await request(bobSocket, 'chat:send', { broadcastId: liveId as never, text: 'too late' });
+    const chat = await request(bobSocket, 'chat:send', { broadcastId: liveId, text: 'too late' });
     expect(chat).toMatchObject({ ok: false, error: { code: 'SERVICE_SUNSET' } });
     if (!chat.ok) expect(chat.error.message).toMatch(/read-only/);
-    const heart = await request(bobSocket, 'heart:send', { broadcastId: liveId as never });
+    const heart = await request(bobSocket, 'heart:send', { broadcastId: liveId });
     expect(heart).toMatchObject({ ok: false, error: { code: 'SERVICE_SUNSET' } });
     // The switch is seen at the next schedule refresh (every 5 s, or now): the broadcast ends, with why.
     await server.sunset.refresh();

@@ -5,7 +5,6 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
 import { rgwStorage, rgwStorageEnv, startRgw, type Rgw } from '../../helpers/rgw.ts';
@@ -152,7 +151,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
     const ready = nextEvent(socket, 'archive:status', 90_000, (e) => e.archive.state === 'ready' || e.archive.state === 'failed');
     const res = await fetch(`${server.url}/api/archives`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` } });
     expect(res.status).toBe(202);
-    const done = (await ready).archive as ArchiveSummary;
+    const done = (await ready).archive;
     expect(done.state, JSON.stringify(done)).toBe('ready');
     expect(await bucket.list(`archives/${done.id}`)).toEqual([`archives/${done.id}/input.json`, `archives/${done.id}/spyglass-archive.zip`]);
     const localFile = vi.spyOn(S3Storage.prototype, 'localFile');

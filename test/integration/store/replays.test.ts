@@ -54,6 +54,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
 
   let setupError: unknown;
   beforeEach(() => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what beforeAll caught, thrown in each test as it was
     if (setupError) throw setupError;
   });
 

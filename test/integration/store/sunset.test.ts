@@ -35,6 +35,7 @@ describe.each(['sqlite', 'postgres'] as const)('sunset and audit stores on %s', 
   let setupError: unknown;
 
   beforeEach(() => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what beforeAll caught, thrown in each test as it was
     if (setupError) throw setupError;
   });
 

@@ -21,7 +21,10 @@ async function freePorts(): Promise<number> {
   const isFree = (port: number) =>
     new Promise<boolean>((resolve) => {
       const s = dgram.createSocket('udp4');
-      s.once('error', () => (s.close(), resolve(false)));
+      s.once('error', () => {
+        s.close();
+        resolve(false);
+      });
       s.bind(port, '0.0.0.0', () => s.close(() => resolve(true)));
     });
   for (;;) {

@@ -22,9 +22,10 @@ async function cruise(cwd: string, folders: string[]): Promise<Result> {
   const args = ['--config', path.join(root, '.dependency-cruiser.cjs'), '--output-type', 'json', ...folders];
   // Exit code 1 means "violations found"; the JSON says which.
   const { stdout } = await promisify(execFile)(depcruise, args, { cwd, maxBuffer: 64 * 1024 * 1024 }).catch(
-    (err: { stdout?: string; code?: number }) => {
+    (caught: unknown) => {
+      const err = caught as { stdout?: string; code?: number };
       if (err.code === 1 && err.stdout) return { stdout: err.stdout };
-      throw err;
+      throw caught;
     },
   );
   return JSON.parse(stdout) as Result;

@@ -38,7 +38,7 @@ interface Call {
 function fakeApi(status: number, body: unknown): { api: Api; calls: Call[] } {
   const calls: Call[] = [];
   const api = new Api(async (input, init) => {
-    calls.push({ url: String(input), init });
+    calls.push({ url: input instanceof Request ? input.url : String(input), init });
     return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   });
   return { api, calls };

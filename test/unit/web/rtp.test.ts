@@ -57,6 +57,7 @@ describe('toClientTransportOptions', () => {
       iceCandidates: [{ foundation: 'f', priority: 1, address: '127.0.0.1', protocol: 'udp', port: 40000, type: 'host' }],
       dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AB:CD:EF:01:23:45:67:89:AB' }] },
     });
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- checks the deprecated field web/src/rtp.ts still sets
     expect(opts.iceCandidates[0]?.ip).toBe('127.0.0.1');
     expect('tcpType' in (opts.iceCandidates[0] ?? {})).toBe(false);
     expect('role' in opts.dtlsParameters).toBe(false);

@@ -30,7 +30,11 @@ describe('Signal (web client) against a bare socket.io server', () => {
   });
   afterAll(async () => {
     for (const s of signals) s.close();
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      void io.close(() => {
+        resolve();
+      });
+    });
   });
 
   const joinThenClose = async (signal: Signal) => {

@@ -80,6 +80,7 @@ export const mountAdmin: PageMount = (root, ctx) => {
       audit,
       ...(view.audit.length === 0
         ? [h('li', {}, 'No admin actions yet.')]
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an audit entry's details are free-form JSON
         : view.audit.map((e) => h('li', {}, h('time', { datetime: e.at }, formatWhen(e.at)), ` — ${e.action} by ${String(e.details['username'] ?? e.actorId)}`))),
     );
   };
@@ -101,6 +102,7 @@ export const mountAdmin: PageMount = (root, ctx) => {
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- DATE_FIELDS has these four, in this order */
     const schedule: SunsetSchedule = {
       announceAt: fromLocalInput(inputs[0]!.input.value),
       readOnlyAt: fromLocalInput(inputs[1]!.input.value),
@@ -108,6 +110,7 @@ export const mountAdmin: PageMount = (root, ctx) => {
       offAt: fromLocalInput(inputs[3]!.input.value),
       message: message.value,
     };
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
     void act(() => adminSunset('PUT', schedule), save);
   });
   cancel.addEventListener('click', () => {

@@ -73,18 +73,21 @@ export const mountHome: PageMount = (root, ctx) => {
       try {
         // As many as are shown (pages loaded with "More" stay loaded), up to MAX_REFRESH.
         const page = await ctx.api.listBroadcasts({ limit: Math.min(MAX_REFRESH, Math.max(PAGE, shown.length)) });
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         failing = false;
         shown = page.broadcasts.filter((b) => b.status !== 'ended');
         nextCursor = page.nextCursor;
         renderList(shown);
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         // Report the first failure of a streak, not one per poll.
         if (!failing) ctx.alerts.show(err);
         failing = true;
       }
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
     if (!disposed) timer = setTimeout(() => void refresh(), REFRESH_MS);
   };
   void refresh();

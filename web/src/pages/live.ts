@@ -216,6 +216,7 @@ export const mountLive: PageMount = (root, ctx) => {
 
   copy.addEventListener('click', () => {
     const url = watchLink.href;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- clipboard is undefined outside a secure context, whatever the DOM types say
     navigator.clipboard?.writeText(url).then(
       () => {
         copy.textContent = 'Copied';
@@ -258,6 +259,7 @@ export const mountLive: PageMount = (root, ctx) => {
       showBroadcast(res.broadcast);
       if (disposed) return;
       publication = await publish(s, startedId, res.rtpCapabilities, media);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed) return;
       setState('live');
       endButton.focus();
@@ -294,6 +296,7 @@ export const mountLive: PageMount = (root, ctx) => {
       viewers.set(res.broadcast.viewerCount);
       const media = (await startPreview()) ?? stream;
       publication = await publish(s, id, res.rtpCapabilities, media);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed || broadcastId !== id) {
         publication.close();
         return;

@@ -293,11 +293,13 @@ export function replayPage(replayId: BroadcastId): PageMount {
       if (disposed) return;
       try {
         const d = await ctx.api.getReplay(replayId);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         if (failing) ctx.alerts.clear();
         failing = false;
         show(d);
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         if (err instanceof ProtocolError && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN')) {
           notFound();
@@ -309,6 +311,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
         if (detail === null) heading.textContent = 'Replay unavailable';
       }
       const settled = detail !== null && (detail.state === 'ready' || detail.state === 'failed');
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (!disposed && !settled) pollTimer = setTimeout(() => void load(), POLL_MS);
     };
     void load();

@@ -83,6 +83,7 @@ export const mountReplays: PageMount = (root, ctx) => {
     let again = false;
     try {
       const [own, shared] = await Promise.all([mineToo ? ctx.api.listReplays('mine') : Promise.resolve([]), ctx.api.listReplays('public')]);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed || my !== token) return;
       if (failing) ctx.alerts.clear();
       failing = false;
@@ -90,12 +91,14 @@ export const mountReplays: PageMount = (root, ctx) => {
       pub.render(shared);
       again = unsettled(own) || unsettled(shared);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed || my !== token) return;
       // Report the first failure of a streak, not one per retry.
       if (!failing) ctx.alerts.show(err);
       failing = true;
       again = true;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
     if (!disposed && again) timer = setTimeout(() => void refresh(), REFRESH_MS);
   };
   void ctx.sessionReady.then(refresh);

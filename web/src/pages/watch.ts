@@ -178,6 +178,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       }
       try {
         const res = await signal.request('broadcast:join', { broadcastId, redirected });
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         joinedOnce = true;
         showBroadcast(res.broadcast);
@@ -187,7 +188,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           return;
         }
         let sub: Subscription | undefined;
+        // eslint-disable-next-line prefer-const -- reports() may read `sub` before subscribe() returns: a const would still be in its temporal dead zone then
         sub = await subscribe(signal, broadcastId, res.rtpCapabilities, reports(() => sub));
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) {
           sub.close();
           return;
@@ -199,6 +202,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         state = res.broadcast.status === 'reconnecting' ? 'reconnecting' : 'live';
         render();
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         if (err instanceof ProtocolError && err.code === 'REDIRECT' && !redirected) {
           // Followed once; a target that does not check out is ignored: join here, served.
@@ -223,6 +227,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }
       } finally {
         joining = false;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (joinAgain && !disposed) {
           joinAgain = false;
           void join();
@@ -247,6 +252,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         if (res.broadcast.status === 'ended') throw new Error('the broadcast ended');
         sub = await subscribe(next, broadcastId, res.rtpCapabilities, reports(() => sub));
         await mediaArrives(sub.stream, MOVE_TIMEOUT_MS);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed || joining || state !== 'live') throw new Error('superseded');
         const old = { signal, subscription };
         for (const off of offs) off();
@@ -258,6 +264,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         attach(sub.stream);
         viewers.set(res.broadcast.viewerCount);
         // Closing the old connection is the leave: the drained node forgets this viewer.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the join above may have replaced or closed it during the awaits; TS keeps the narrowing across them
         old.subscription?.close();
         old.signal.close();
       } catch {

@@ -132,6 +132,7 @@ export class ZipWriter {
     const digest = this.#hasher.digest();
     digest.catch(() => undefined); // awaited below; a failing fsync must not leave it unhandled
     await this.#earlySync;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the early fsync's error, passed on as it was
     if (this.#syncError !== null) throw this.#syncError;
     await this.#fh.sync();
     const sha256 = await digest;
@@ -172,6 +173,7 @@ export class ZipWriter {
 
   async #flush(): Promise<void> {
     if (this.#queued.length === 0) return;
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the length is 1
     const buf = this.#queued.length === 1 ? this.#queued[0]! : Buffer.concat(this.#queued, this.#queuedBytes);
     this.#queued = [];
     this.#queuedBytes = 0;

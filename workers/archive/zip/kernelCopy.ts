@@ -47,6 +47,7 @@ export function kernelCopy(fd: number, absPath: string, signal: AbortSignal): Pr
       settled = true;
       signal.removeEventListener('abort', onAbort);
       if (err === null) resolve();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the spawn error, the signal's reason or copyError(), passed on as they are
       else reject(err);
     };
     child.once('error', (err) => {
