@@ -226,7 +226,9 @@ export class ZipWriter {
         throw new Error(`${absPath}: copied ${after - from} and read ${hashed?.bytes ?? size} bytes of ${size}; the file changed while it was archived`);
       }
       this.#offset = after;
-      return { crc32: knownCrc32 ?? hashed!.crc32, sha256: hashed?.sha256 ?? null };
+      const crc32 = knownCrc32 ?? hashed?.crc32;
+      if (crc32 === undefined) throw new Error(`${absPath}: no CRC-32 (none was known and none was read)`);
+      return { crc32, sha256: hashed?.sha256 ?? null };
     } finally {
       this.#copyingFrom = null;
       this.#signal?.removeEventListener('abort', onAbort);
