@@ -13,7 +13,7 @@ import { createStorage } from '../common/storage/createStorage.ts';
 import { WorkerPool } from '../sfu/WorkerPool.ts';
 import { adminQueuesRouter } from './http/adminQueues.ts';
 import { metricsRouter } from './http/metricsRouter.ts';
-import { createNodeMetrics } from './metrics/nodeMetrics.ts';
+import { createNodeMetrics, firstFrameHistogram } from './metrics/nodeMetrics.ts';
 import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
@@ -205,6 +205,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   }
 
   const goLiveWindow = config.limits.goLiveWindowSeconds;
+  const firstFrames = firstFrameHistogram();
   const live = new LiveService({
     stores,
     pool,
@@ -235,6 +236,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     relays: cluster?.relays,
     redirects: cluster?.redirects,
     turn: TurnCredentials.fromConfig(config.turn),
+    firstFrame: (seconds, served) => firstFrames.observe({ served }, seconds),
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
@@ -261,6 +263,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     connections: () => io.engine.clientsCount,
     liveBroadcasts: () => stores.broadcasts.countLive(),
     queues: () => queues,
+    firstFrames,
     ...(cluster
       ? {
           cluster: {

@@ -58,6 +58,8 @@ export const ConsumeSchema = z.strictObject({
   transportId: MediaIdSchema,
   rtpCapabilities: RtpCapabilitiesSchema,
 });
+/** A viewer's page: how long its join took to present the first video frame (metrics only). */
+export const FirstFrameSchema = z.strictObject({ broadcastId: BroadcastIdSchema, ms: z.number().int().min(0).max(120_000) });
 export const ResumeConsumerSchema = z.strictObject({ broadcastId: BroadcastIdSchema, consumerId: MediaIdSchema });
 export const ChatSendSchema = z.strictObject({
   broadcastId: BroadcastIdSchema,
@@ -78,6 +80,7 @@ export const RequestSchemas = {
   'consumer:resume': ResumeConsumerSchema,
   'chat:send': ChatSendSchema,
   'heart:send': BroadcastRefSchema,
+  'stats:first-frame': FirstFrameSchema,
 } as const;
 export type RequestName = keyof typeof RequestSchemas;
 export type RequestInput<E extends RequestName> = z.input<(typeof RequestSchemas)[E]>;
@@ -136,6 +139,7 @@ export interface Responses {
   'consumer:resume': Record<string, never>;
   'chat:send': { message: ChatMessage };
   'heart:send': Record<string, never>;
+  'stats:first-frame': Record<string, never>;
 }
 
 // ------------------------------------------------------------- event maps --

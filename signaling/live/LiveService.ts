@@ -66,6 +66,8 @@ export interface LiveServiceOptions {
   redirects?: JoinRedirector | undefined;
   /** TURN servers and credentials handed out with every transport (absent: no TURN configured). */
   turn?: TurnCredentials | undefined;
+  /** A viewer's page reported its join-to-first-frame time (seconds), watching on the origin node or through a relay (/metrics). */
+  firstFrame?: ((seconds: number, served: 'origin' | 'relay') => void) | undefined;
 }
 
 /** Recent chat sent to a viewer when they join. */
@@ -242,6 +244,7 @@ export class LiveService {
     if (!here) throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
     await here.addViewer(peer.id, peer.viewerKey, peer.user?.id);
     peer.watching.add(broadcastId);
+    peer.firstFrameDue.add(broadcastId);
     const recentChat = await this.#o.stores.chat.recent(broadcastId, RECENT_CHAT);
     // A relay's status is the origin's, as stored (fresher than the relay's copy).
     return { broadcast: toSummary(record, here.viewerCount), rtpCapabilities: here.media.rtpCapabilities, recentChat };
@@ -249,6 +252,7 @@ export class LiveService {
 
   leave(peer: Peer, { broadcastId }: Request<'broadcast:leave'>): Responses['broadcast:leave'] {
     peer.watching.delete(broadcastId);
+    peer.firstFrameDue.delete(broadcastId);
     this.#here(broadcastId)?.removeViewer(peer.id);
     return {};
   }
@@ -302,6 +306,19 @@ export class LiveService {
     this.#o.sunset.assertAllowed('heart');
     const live = await this.#requireParticipant(peer, broadcastId);
     await this.#chat.heart(live, peer.actorKey);
+    return {};
+  }
+
+  /**
+   * A viewer's page reports how long its join took to present the first video frame: counted
+   * in /metrics (no per-user label), once per join, from a viewer of that broadcast only. The
+   * figure is the client's word: bounded (≤ 120 s), never stored.
+   */
+  async firstFrame(peer: Peer, { broadcastId, ms }: Request<'stats:first-frame'>): Promise<Responses['stats:first-frame']> {
+    const { live } = await this.#visible(peer, broadcastId);
+    this.#viewerIn(peer, live ?? this.#o.relays?.get(broadcastId));
+    if (!peer.firstFrameDue.delete(broadcastId)) throw new AppError('WRONG_STATE', 'this join’s first frame was reported already');
+    this.#o.firstFrame?.(ms / 1000, live ? 'origin' : 'relay');
     return {};
   }
 

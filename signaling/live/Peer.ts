@@ -14,6 +14,8 @@ export class Peer {
   broadcasting: BroadcastId | undefined;
   /** Broadcasts this connection watches. */
   readonly watching = new Set<BroadcastId>();
+  /** Broadcasts joined whose first frame the page has not reported yet: one report per join. */
+  readonly firstFrameDue = new Set<BroadcastId>();
 
   constructor(id: string, user: UserRecord | undefined, address: string) {
     this.id = id;

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createRegistry } from '../../common/metrics/commonMetrics.ts';
 import type { PipeTraffic } from '../../sfu/OriginPipe.ts';
 import type { WorkerPool } from '../../sfu/WorkerPool.ts';
@@ -12,6 +12,8 @@ export interface NodeMetricsDeps {
   /** Broadcasts live or reconnecting (the database's count: every node's). */
   liveBroadcasts: () => Promise<number>;
   queues: () => readonly Queue[];
+  /** Join-to-first-frame times reported by viewers' pages (firstFrameHistogram), registered here. */
+  firstFrames?: Histogram<'served'>;
   /** Several nodes: live nodes, pipes this node feeds (count and traffic by edge node), and the relays it is fed through. */
   cluster?: {
     liveNodes(): Promise<number>;
@@ -28,6 +30,7 @@ export interface NodeMetricsDeps {
  */
 export function createNodeMetrics(d: NodeMetricsDeps): Registry {
   const registry = createRegistry({ process: 'signaling', dataDir: d.dataDir, queues: d.queues });
+  if (d.firstFrames) registry.registerMetric(d.firstFrames);
   const registers = [registry];
   const workers = () => d.pool.workers.filter((w) => w.alive);
   new Gauge({
@@ -135,4 +138,19 @@ export function createNodeMetrics(d: NodeMetricsDeps): Registry {
     }
   }
   return registry;
+}
+
+/**
+ * Join-to-first-frame, as viewers' pages report it (`stats:first-frame`): from the start of a
+ * join to the first video frame presented, by where the viewer is served (`origin` node or a
+ * `relay`). Made before the live domain, which observes it, and registered by createNodeMetrics.
+ */
+export function firstFrameHistogram(): Histogram<'served'> {
+  return new Histogram({
+    name: 'spyglass_join_first_frame_seconds',
+    help: 'time from the start of a join to the first video frame the viewer’s page presented, as the page reports it',
+    labelNames: ['served'],
+    buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30],
+    registers: [],
+  });
 }

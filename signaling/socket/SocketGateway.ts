@@ -54,6 +54,7 @@ export class SocketGateway {
       'consumer:resume': (p, r) => live.resumeConsumer(p, r),
       'chat:send': (p, r) => live.chat(p, r),
       'heart:send': (p, r) => live.heart(p, r),
+      'stats:first-frame': (p, r) => live.firstFrame(p, r),
     };
     io.on('connection', (socket) => this.#onConnection(socket));
   }

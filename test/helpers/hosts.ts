@@ -82,7 +82,7 @@ export class Hosts {
           LOG_LEVEL: 'warn',
           SPYGLASS_RECORDING: 'false',
           SPYGLASS_CONNECTIONS_PER_ADDRESS: '1000',
-          // One media worker per node: the hosts share this machine's cores (and CI runs two test files at once).
+          // One media worker per node: the hosts share this machine's cores.
           SPYGLASS_MEDIASOUP_WORKERS: '1',
           SPYGLASS_HEARTBEAT_MS: '500',
           SPYGLASS_NODE_TTL_MS: '2000',

@@ -43,6 +43,17 @@ describe('one broadcast across three hosts', () => {
       await expect.poll(async () => (await inboundStats(viewer)).audioPackets, { timeout: 10_000 }).toBeGreaterThan(10);
     }
 
+    // Each viewer's page reported its join-to-first-frame to the node serving it, through its relay there.
+    const firstFrames = async (id: string) => {
+      const text = await (await fetch(`http://${hosts.cluster.node(id).address}:${METRICS_PORT}/metrics`)).text();
+      const read = (what: string) => Number(new RegExp(`^spyglass_join_first_frame_seconds_${what}\\{[^}]*served="relay"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { count: read('count'), sum: read('sum') };
+    };
+    for (const id of ['b', 'c']) {
+      await expect.poll(async () => (await firstFrames(id)).count, { timeout: 10_000 }).toBe(1);
+      console.log(`the viewer on ${id.toUpperCase()} reported its first frame ${Math.round((await firstFrames(id)).sum * 1000)} ms after its join started`);
+    }
+
     // Every page reads the total: two viewers, on two nodes.
     for (const page of [host, viewerB, viewerC]) {
       await expect.poll(async () => (await page.getByRole('status', { name: 'Viewer count' }).textContent()) ?? '', { timeout: 10_000 }).toContain('2 watching');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioRtpParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
-import { connect, grantAdmin, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, grantAdmin, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
 
 const dtlsParameters = {
   role: 'client' as const,
@@ -96,6 +96,36 @@ describe('/metrics', () => {
         return [sample(t, 'spyglass_live_broadcasts'), total(t, 'spyglass_media_consumers'), total(t, 'spyglass_media_producers')];
       })
       .toEqual([0, 0, 0]);
+  });
+
+  it('counts the join-to-first-frame times viewers report, once per join, from viewers only', async () => {
+    const owner = await signUp(server.url, 'metricsframes');
+    const caster = await connect(server.url, owner.token);
+    sockets.push(caster);
+    const { broadcast } = await ok(caster, 'broadcast:start', { title: 'first frames', visibility: 'public', invitees: [] });
+    const broadcastId = broadcast.id;
+    const viewer = await connect(server.url);
+    const stranger = await connect(server.url);
+    sockets.push(viewer, stranger);
+    await ok(viewer, 'broadcast:join', { broadcastId });
+
+    expect(await request(stranger, 'stats:first-frame', { broadcastId, ms: 100 })).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
+    for (const bad of [{ broadcastId, ms: -1 }, { broadcastId, ms: 120_001 }, { broadcastId, ms: 1.5 }, { broadcastId, ms: '250' }, { broadcastId }, { broadcastId, ms: 250, extra: 1 }]) {
+      expect(await rawRequest(viewer, 'stats:first-frame', bad), JSON.stringify(bad)).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    }
+    expect(await request(viewer, 'stats:first-frame', { broadcastId, ms: 250 })).toEqual({ ok: true, data: {} });
+    // Once per join: a second report is refused until the viewer joins again.
+    expect(await request(viewer, 'stats:first-frame', { broadcastId, ms: 50 })).toMatchObject({ ok: false, error: { code: 'WRONG_STATE' } });
+    await ok(viewer, 'broadcast:leave', { broadcastId });
+    await ok(viewer, 'broadcast:join', { broadcastId });
+    await ok(viewer, 'stats:first-frame', { broadcastId, ms: 1200 });
+
+    const text = await (await fetch(server.metricsUrl!)).text();
+    expect(sample(text, 'spyglass_join_first_frame_seconds_count', { served: 'origin' })).toBe(2);
+    expect(sample(text, 'spyglass_join_first_frame_seconds_bucket', { served: 'origin', le: '0.3' })).toBe(1);
+    expect(sample(text, 'spyglass_join_first_frame_seconds_bucket', { served: 'origin', le: '1.5' })).toBe(2);
+    expect(sample(text, 'spyglass_join_first_frame_seconds_sum', { served: 'origin' })).toBeCloseTo(1.45, 6);
+    await ok(caster, 'broadcast:stop', { broadcastId });
   });
 
   it('answers 404 on the metrics port for anything but GET /metrics', async () => {

@@ -160,6 +160,8 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
 
     // ---------------------------------------------------------------- join --
     let joining = false;
+    /** When the join being made started (performance.now()): reported with its first frame. */
+    let joinStartedAt: number | undefined;
     let transientAlert = false;
     let joinAgain = false;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -170,6 +172,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         return;
       }
       joining = true;
+      joinStartedAt ??= performance.now();
       clearTimeout(retryTimer);
       stopMedia();
       if (joinedOnce) {
@@ -197,6 +200,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }
         subscription = sub;
         attach(sub.stream);
+        // Not while the broadcaster is away: that wait is theirs, not the join's.
+        if (res.broadcast.status === 'live') reportFirstFrame(signal, joinStartedAt);
+        joinStartedAt = undefined;
         if (transientAlert) ctx.alerts.clear();
         transientAlert = false;
         state = res.broadcast.status === 'reconnecting' ? 'reconnecting' : 'live';
@@ -233,6 +239,15 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           void join();
         }
       }
+    };
+
+    /** Tells the node serving this join how long it took to present its first frame (/metrics). */
+    const reportFirstFrame = (s: Signal, startedAt: number | undefined): void => {
+      if (startedAt === undefined) return;
+      void firstFrame(video).then(() => {
+        const ms = Math.min(120_000, Math.round(performance.now() - startedAt));
+        if (!disposed && !s.closed) s.request('stats:first-frame', { broadcastId, ms }).catch(() => undefined);
+      });
     };
 
     // --------------------------------------------------------------- move --
@@ -358,5 +373,13 @@ function mediaArrives(stream: MediaStream, ms: number): Promise<void> {
       },
       { once: true },
     );
+  });
+}
+
+/** Resolves when the video presents its next frame (requestVideoFrameCallback; else its next 'playing'). */
+function firstFrame(video: HTMLVideoElement): Promise<void> {
+  return new Promise((resolve) => {
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => resolve());
+    else (video as HTMLVideoElement).addEventListener('playing', () => resolve(), { once: true });
   });
 }
