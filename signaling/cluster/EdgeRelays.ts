@@ -225,7 +225,7 @@ export class EdgeRelays {
     for (const entry of [...this.#byBroadcast.values()]) {
       if (!entry.relay) continue;
       let claim: OriginClaim | null;
-      let verdict: 'keep' | 'lost';
+      let verdict: 'keep' | 'adopt' | 'lost';
       try {
         claim = await this.#o.directory.lookup(entry.broadcastId);
         verdict = await this.#judge(entry, claim, live, settling);
@@ -234,20 +234,25 @@ export class EdgeRelays {
         return; // Redis away: keep serving what flows
       }
       if (verdict === 'lost') this.#closeEntry(entry, 'origin-lost');
-      else if (claim && claim.token !== entry.token) {
+      else if (verdict === 'adopt' && claim) {
         this.#log.warn({ broadcastId: entry.broadcastId, originNodeId: entry.originNodeId }, 'the origin claimed its broadcast again (its claim lapsed while Redis was away): the relay goes on');
         entry.token = claim.token;
       }
     }
   }
 
-  async #judge(entry: Entry, claim: OriginClaim | null, live: () => Promise<Map<string, LiveNode>>, settling: boolean): Promise<'keep' | 'lost'> {
+  /**
+   * 'adopt': the origin's process claimed the broadcast again (take its new token); 'keep':
+   * nothing to do yet (while settling, the origin may not be listed again: judged again next time).
+   */
+  async #judge(entry: Entry, claim: OriginClaim | null, live: () => Promise<Map<string, LiveNode>>, settling: boolean): Promise<'keep' | 'adopt' | 'lost'> {
     if (!claim) return settling ? 'keep' : 'lost';
     if (claim.nodeId !== entry.originNodeId) return 'lost';
     if (claim.token !== entry.token) {
       // Claimed again by the same node: the same process (its pipe flows on), or a restarted one.
       const origin = (await live()).get(entry.originNodeId);
-      if (origin === undefined ? !settling : origin.startedAt !== entry.originStartedAt) return 'lost';
+      if (origin === undefined) return settling ? 'keep' : 'lost';
+      return origin.startedAt === entry.originStartedAt ? 'adopt' : 'lost';
     }
     if (entry.parentNodeId !== entry.originNodeId && !settling && !(await live()).has(entry.parentNodeId)) return 'lost';
     return 'keep';
