@@ -197,9 +197,16 @@ ${allow.map((a) => `    ip daddr ${a.address} ${a.protocol} dport ${a.port} acce
       await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(host)}/24`, 'dev', 'eth0']);
       await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      // The media ports (WebRtcServer 40000 and up, transports 40100–40999) are never handed out
+      // as a local port of an outgoing connection: a node's connection to Redis or PostgreSQL
+      // once took 40000 before its media worker could listen there (EADDRINUSE).
+      await sh('ip', ['netns', 'exec', ns, 'sh', '-c', `echo ${RESERVED_PORTS} > /proc/sys/net/ipv4/ip_local_reserved_ports`]);
     }
   }
 }
+
+/** The default media ports of a node (config: mediasoup.webRtcPort, rtcMinPort–rtcMaxPort). */
+const RESERVED_PORTS = '40000-40999';
 
 /** Kills every process still in namespace `ns` (a namespace outlives its deletion while one runs). */
 async function killAllIn(ns: string): Promise<void> {
