@@ -19,6 +19,7 @@ import { JoinRedirects } from './JoinRedirects.ts';
 import { NodeDrain, type ServedViewer } from './NodeDrain.ts';
 import { OrphanSweeper } from './OrphanSweeper.ts';
 import { PipeServer } from './PipeServer.ts';
+import { RedisAbsence } from './RedisAbsence.ts';
 import { RedisViewerTally } from './RedisViewerTally.ts';
 import { WorkerCpu } from './WorkerCpu.ts';
 
@@ -69,6 +70,8 @@ export class ClusterNode {
   readonly redirects: JoinRedirects;
   readonly #o: ClusterNodeOptions;
   readonly #rpc: RedisRpc;
+  /** The last Redis outage any of this node's judges of other nodes saw. */
+  readonly #redisAbsence: RedisAbsence;
   #pipes: PipeServer | undefined;
   #url: string | undefined;
   #cpu: WorkerCpu | undefined;
@@ -78,6 +81,7 @@ export class ClusterNode {
     this.#o = o;
     this.nodeId = nodeId;
     this.#rpc = rpc;
+    this.#redisAbsence = new RedisAbsence(config.cluster.ttlMs);
     const prefix = config.queuePrefix;
     this.registry = new NodeRegistry({ redis, prefix, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs, logger: logger.child({ component: 'nodes' }) });
     this.directory = new RedisBroadcastDirectory({ redis, prefix, ttlMs: config.cluster.ttlMs });
@@ -97,7 +101,7 @@ export class ClusterNode {
       nodeId,
       directory: this.directory,
       nodes: () => this.registry.list(),
-      ttlMs: config.cluster.ttlMs,
+      redisAbsence: this.#redisAbsence,
       pool: o.pool,
       maxViewersPerRouter: config.mediasoup.maxViewersPerRouter,
       notifier: o.notifier,
@@ -138,9 +142,8 @@ export class ClusterNode {
       nodeId: this.nodeId,
       lookup: (id) => s.originMedia(id) ?? this.relays.get(id)?.media,
       maxDirectEdges: config.cluster.maxDirectEdges,
-      aliveNodes: () => this.#aliveNodes(),
-      servingNodes: async () => new Set((await this.registry.list()).filter((n) => !n.draining).map((n) => n.id)),
-      ttlMs: config.cluster.ttlMs,
+      nodes: () => this.registry.list(),
+      redisAbsence: this.#redisAbsence,
       checkMs: CHECK_MS,
       rpcTimeoutMs: RPC_TIMEOUT_MS,
       logger: logger.child({ component: 'pipes' }),
@@ -155,7 +158,7 @@ export class ClusterNode {
       recorder: s.recorder,
       isOriginHere: (id) => s.originMedia(id) !== undefined,
       graceMs: config.live.graceSeconds * 1000,
-      ttlMs: config.cluster.ttlMs,
+      redisAbsence: this.#redisAbsence,
       intervalMs: CHECK_MS,
       logger: logger.child({ component: 'orphans' }),
     });
@@ -186,10 +189,6 @@ export class ClusterNode {
     this.#url = s.url;
     closers.push('node registry', () => this.registry.close());
     logger.info({ nodeId: this.nodeId, url: s.url, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs, maxConsumersPerWorker: config.cluster.maxConsumersPerWorker }, 'registered as a node');
-  }
-
-  async #aliveNodes(): Promise<ReadonlySet<string>> {
-    return new Set((await this.registry.list()).map((n) => n.id));
   }
 
   /** Pipes open to each edge node (for /metrics). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BroadcastDirectory, OriginClaim } from '../../common/cluster/BroadcastDirectory.ts';
-import { SETTLE_TTLS, type LiveNode } from '../../common/cluster/NodeRegistry.ts';
+import type { LiveNode } from '../../common/cluster/NodeRegistry.ts';
 import { EdgeRequestSchema, PipeOpenedSchema, pipeChannels, type EdgeRequest, type PipeEndpoint, type PipeFed } from '../../common/cluster/pipeProtocol.ts';
 import { AppError, describeZodError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -11,6 +11,7 @@ import type { WorkerPool } from '../../sfu/WorkerPool.ts';
 import type { Notifier, ViewerTally } from '../live/ports.ts';
 import { RelayedBroadcast } from '../live/RelayedBroadcast.ts';
 import type { BroadcastRecord } from '../store/BroadcastStore.ts';
+import type { RedisAbsence } from './RedisAbsence.ts';
 
 /** Redirects an edge follows down the relay tree before it gives up (a tree of depth 8 serves 8^8 edges). */
 const MAX_HOPS = 8;
@@ -25,8 +26,8 @@ export interface EdgeRelaysOptions {
    * lapses; an origin that claimed its broadcast again is the same process if it started when it did.
    */
   nodes: () => Promise<LiveNode[]>;
-  /** The registry's and the directory's TTL: for two of them after Redis comes back, claims and heartbeats may still be missing (SETTLE_TTLS). */
-  ttlMs: number;
+  /** While it settles after a Redis outage, claims and heartbeats may still be missing. */
+  redisAbsence: RedisAbsence;
   pool: WorkerPool;
   maxViewersPerRouter: number;
   notifier: Notifier;
@@ -71,8 +72,6 @@ export class EdgeRelays {
   readonly #opening = new Map<BroadcastId, Promise<RelayedBroadcast>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** When a check last found Redis away (0: never). */
-  #redisAwayAt = 0;
 
   constructor(o: EdgeRelaysOptions) {
     this.#o = o;
@@ -219,7 +218,7 @@ export class EdgeRelays {
    * relay, whose pipe never stopped.
    */
   async #check(): Promise<void> {
-    const settling = Date.now() - this.#redisAwayAt < SETTLE_TTLS * this.#o.ttlMs;
+    const settling = this.#o.redisAbsence.settling();
     let nodes: Map<string, LiveNode> | undefined;
     const live = async () => (nodes ??= new Map((await this.#o.nodes()).map((n) => [n.id, n])));
     for (const entry of [...this.#byBroadcast.values()]) {
@@ -230,7 +229,7 @@ export class EdgeRelays {
         claim = await this.#o.directory.lookup(entry.broadcastId);
         verdict = await this.#judge(entry, claim, live, settling);
       } catch {
-        this.#redisAwayAt = Date.now();
+        this.#o.redisAbsence.markAway();
         return; // Redis away: keep serving what flows
       }
       if (verdict === 'lost') this.#closeEntry(entry, 'origin-lost');

@@ -1,9 +1,9 @@
 import type { BroadcastDirectory } from '../../common/cluster/BroadcastDirectory.ts';
-import { SETTLE_TTLS } from '../../common/cluster/NodeRegistry.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { Notifier, Recorder } from '../live/ports.ts';
 import type { Stores } from '../store/index.ts';
+import type { RedisAbsence } from './RedisAbsence.ts';
 
 export interface OrphanSweeperOptions {
   stores: Stores;
@@ -14,8 +14,8 @@ export interface OrphanSweeperOptions {
   isOriginHere: (id: BroadcastId) => boolean;
   /** How long a broadcast may be held by no node before it ends: the broadcaster's grace period. */
   graceMs: number;
-  /** The directory's TTL: after Redis was away, unclaimed broadcasts are left alone for SETTLE_TTLS of them (their origins claim them again). */
-  ttlMs: number;
+  /** While it settles after a Redis outage, unclaimed broadcasts are left alone (their origins claim them again). */
+  redisAbsence: RedisAbsence;
   intervalMs: number;
   logger: Logger;
 }
@@ -34,8 +34,6 @@ export class OrphanSweeper {
   readonly #unclaimedSince = new Map<BroadcastId, number>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
-  /** When a sweep last found Redis away (0: never). */
-  #redisAwayAt = 0;
 
   constructor(o: OrphanSweeperOptions) {
     this.#o = o;
@@ -50,7 +48,7 @@ export class OrphanSweeper {
   async sweep(now = Date.now()): Promise<BroadcastId[]> {
     if (this.#running) return [];
     // Redis just came back without the claims that expired meanwhile: their origins write them again.
-    if (now - this.#redisAwayAt < SETTLE_TTLS * this.#o.ttlMs) return [];
+    if (this.#o.redisAbsence.settling(now)) return [];
     this.#running = true;
     const ended: BroadcastId[] = [];
     try {
@@ -82,7 +80,7 @@ export class OrphanSweeper {
       }
       for (const id of this.#unclaimedSince.keys()) if (!seen.has(id)) this.#unclaimedSince.delete(id);
     } catch (err) {
-      this.#redisAwayAt = Date.now();
+      this.#o.redisAbsence.markAway();
       this.#o.logger.warn({ err }, 'could not sweep for broadcasts of dead nodes (trying again)');
     } finally {
       this.#running = false;

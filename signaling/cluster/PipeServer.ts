@@ -1,4 +1,4 @@
-import { SETTLE_TTLS } from '../../common/cluster/NodeRegistry.ts';
+import type { LiveNode } from '../../common/cluster/NodeRegistry.ts';
 import { OriginRequestSchema, pipeChannels, type OriginRequest, type PipeOpened } from '../../common/cluster/pipeProtocol.ts';
 import { AppError, describeZodError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -6,6 +6,7 @@ import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { RedisRpc } from '../../common/redisRpc.ts';
 import type { Broadcast } from '../../sfu/Broadcast.ts';
 import type { OriginPipe, PipeTraffic } from '../../sfu/OriginPipe.ts';
+import type { RedisAbsence } from './RedisAbsence.ts';
 
 export interface PipeServerOptions {
   rpc: RedisRpc;
@@ -15,12 +16,10 @@ export interface PipeServerOptions {
   lookup: (id: BroadcastId) => Broadcast | undefined;
   /** Edges this node pipes one broadcast to; one more is sent to one of them (a relay tree). */
   maxDirectEdges: number;
-  /** The ids of the nodes alive now (the registry). */
-  aliveNodes: () => Promise<ReadonlySet<string>>;
-  /** The ids of the nodes alive and not drained: the only ones a new edge is sent to as its relay. */
-  servingNodes: () => Promise<ReadonlySet<string>>;
-  /** The registry's TTL: after Redis was away, an edge missing from it is not taken for dead for SETTLE_TTLS of them. */
-  ttlMs: number;
+  /** The nodes alive now (the registry); those not drained are the only ones a new edge is sent to as its relay. */
+  nodes: () => Promise<LiveNode[]>;
+  /** While it settles after a Redis outage, an edge missing from the registry is not taken for dead. */
+  redisAbsence: RedisAbsence;
   /** How often pipes to dead nodes are looked for. */
   checkMs: number;
   rpcTimeoutMs: number;
@@ -46,8 +45,6 @@ export class PipeServer {
   readonly #pipes = new Map<string, OpenPipe>();
   /** Round robin over the edges an edge past the limit is sent to. */
   #nextRedirect = 0;
-  /** When a check last found Redis away (0: never). */
-  #redisAwayAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -107,13 +104,14 @@ export class PipeServer {
     if (this.#closed) throw new AppError('UNAVAILABLE', 'this node is shutting down');
     const media = this.#o.lookup(req.broadcastId);
     if (!media || media.closed) throw new AppError('NOT_FOUND', 'this node is not the origin of that broadcast');
-    if (req.edgeNodeId === this.#o.nodeId || !(await this.#o.aliveNodes()).has(req.edgeNodeId)) {
+    const nodes = await this.#o.nodes();
+    if (req.edgeNodeId === this.#o.nodeId || !nodes.some((n) => n.id === req.edgeNodeId)) {
       throw new AppError('FORBIDDEN', 'pipes are opened only for other live nodes of this deployment');
     }
     if (this.#pipes.has(req.pipeId)) throw new AppError('WRONG_STATE', 'that pipe is open already');
     const fed = [...this.#pipes.values()].filter((p) => p.broadcastId === req.broadcastId);
     if (fed.length >= this.#o.maxDirectEdges) {
-      const serving = await this.#o.servingNodes();
+      const serving = new Set(nodes.filter((n) => !n.draining).map((n) => n.id));
       const others = fed.filter((p) => p.edgeNodeId !== req.edgeNodeId && serving.has(p.edgeNodeId));
       // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is taken modulo the length of a non-empty list
       if (others.length > 0) return { redirect: others[this.#nextRedirect++ % others.length]!.edgeNodeId };
@@ -144,13 +142,13 @@ export class PipeServer {
     if (this.#pipes.size === 0) return;
     let alive: ReadonlySet<string>;
     try {
-      alive = await this.#o.aliveNodes();
+      alive = new Set((await this.#o.nodes()).map((n) => n.id));
     } catch {
-      this.#redisAwayAt = Date.now();
+      this.#o.redisAbsence.markAway();
       return; // Redis away: keep the pipes
     }
     // Redis just came back without the heartbeats that expired meanwhile: wait for them.
-    if (Date.now() - this.#redisAwayAt < SETTLE_TTLS * this.#o.ttlMs) return;
+    if (this.#o.redisAbsence.settling()) return;
     for (const open of [...this.#pipes.values()]) {
       if (alive.has(open.edgeNodeId)) continue;
       this.#o.logger.warn({ pipeId: open.pipe.id, edgeNodeId: open.edgeNodeId }, 'edge node lapsed; closing its pipe');
