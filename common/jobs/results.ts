@@ -66,6 +66,7 @@ export const ResultJobSchema = z.union([
     /** Relative to `<dataDir>/archives/<archiveId>/`. */
     fileName: z.string().regex(/^[A-Za-z0-9._-]+\.zip$/),
     sizeBytes: z.number().int().min(0),
+    /** The SHA-256 of the zip's manifest.json, the archive's published checksum (docs/archives.md, "Integrity"). */
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
   z.strictObject({ type: z.literal('archive'), archiveId: z.string(), state: z.literal('failed'), reason: z.string().max(500) }),

@@ -26,7 +26,8 @@ import { deflateBound, plannedZipSize, ZipWriter, type PlannedEntry } from './zi
  * replay was finalized (when the input carries it and the size still matches) or is computed
  * as the file is copied, and `manifest.json` comes last. Likewise a replay file's CRC-32 is the
  * finalize-time one when the input carries it, else computed on a worker thread beside the
- * copy; the zip's own SHA-256 is computed on another, behind the copies. The zip is written to a partial file of this
+ * copy. The archive's checksum is the SHA-256 of its manifest, which lists every file's
+ * SHA-256 (no pass over the whole zip: #12, docs/archives.md "Integrity"). The zip is written to a partial file of this
  * attempt (`<outFile>.partial-<pid>-<random>`), fsynced and renamed: a partial zip never has the
  * final name, and a writer left over from a killed attempt never writes into another's file.
  */
@@ -51,7 +52,8 @@ export interface BuildArchiveOptions {
 
 export interface BuiltArchive {
   sizeBytes: number;
-  sha256: string;
+  /** SHA-256 (hex) of the zip's `manifest.json`, the archive's published checksum. */
+  manifestSha256: string;
   /** Entries in the zip, manifest.json included. */
   entries: number;
 }
@@ -231,7 +233,8 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
       }, PROGRESS_INTERVAL_MS)
     : undefined;
 
-  let built: { sizeBytes: number; sha256: string };
+  let built: { sizeBytes: number };
+  let manifestSha256: string;
   try {
     writer = await ZipWriter.create(partial, { mtime, forceZip64, ...(signal ? { signal } : {}), ...(maxBytesPerSecond ? { maxBytesPerSecond } : {}) });
     for (const f of files) {
@@ -254,7 +257,9 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
     }
     report(writer.bytesWritten);
     checkProgress();
-    await writer.addBuffer(`${root}/manifest.json`, manifestOf(manifest));
+    const manifestBytes = manifestOf(manifest);
+    manifestSha256 = sha256Hex(manifestBytes);
+    await writer.addBuffer(`${root}/manifest.json`, manifestBytes);
     built = await writer.finish();
     checkProgress();
     signal?.throwIfAborted();
@@ -269,7 +274,7 @@ async function writeArchive(opts: BuildArchiveOptions, held: LocalFile[]): Promi
   }
   await syncDir(path.dirname(opts.outFile));
   onProgress?.(100);
-  return { sizeBytes: built.sizeBytes, sha256: built.sha256, entries: files.length + 1 };
+  return { sizeBytes: built.sizeBytes, manifestSha256, entries: files.length + 1 };
 }
 
 /** Removes partial files of earlier attempts of this archive (a killed worker leaves its own). */

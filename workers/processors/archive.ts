@@ -45,7 +45,8 @@ export function createArchiveProcessor(deps: ArchiveProcessorDeps): JobProcessor
         },
       });
       await out.commit();
-      await deps.report({ type: 'archive', archiveId, state: 'ready', fileName: ARCHIVE_FILE_NAME, sizeBytes: built.sizeBytes, sha256: built.sha256 });
+      // The archive's published checksum: the SHA-256 of its manifest.json (docs/archives.md, "Integrity").
+      await deps.report({ type: 'archive', archiveId, state: 'ready', fileName: ARCHIVE_FILE_NAME, sizeBytes: built.sizeBytes, sha256: built.manifestSha256 });
       deps.logger.info({ archiveId, sizeBytes: built.sizeBytes, entries: built.entries }, 'archive ready');
     } catch (err) {
       if (err instanceof ArchiveDiskFullError) {

@@ -51,7 +51,8 @@ export const mountAccount: PageMount = (root, ctx) => {
             {},
             h('a', { href: a.downloadUrl, download: '' }, 'Download the archive'),
             ` (${formatBytes(a.sizeBytes ?? 0)}, until ${new Date(a.expiresAt ?? '').toLocaleString()}) `,
-            h('small', { class: 'sha' }, `SHA-256 ${a.sha256 ?? ''}`),
+            // The archive's checksum: the SHA-256 of its manifest.json, which lists every file's SHA-256 (docs/archives.md).
+            h('small', { class: 'sha', title: 'sha256sum of manifest.json in the zip; the manifest lists every file’s SHA-256' }, `manifest.json SHA-256 ${a.sha256 ?? ''}`),
           )
         : null,
     );

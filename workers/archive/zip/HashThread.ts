@@ -15,7 +15,6 @@ export class HashThread {
   #pending = 0;
   #waiting: Waiter<void> | null = null;
   readonly #files: Array<Waiter<FileHashes>> = [];
-  #digest: Waiter<string> | null = null;
   #failure: Error | null = null;
 
   constructor() {
@@ -33,23 +32,19 @@ export class HashThread {
           return;
         case 'error':
           this.#files.shift()?.reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}));
-          return;
-        case 'digest':
-          this.#digest?.resolve(m.hex);
       }
     });
     const fail = (err: Error) => {
       this.#failure ??= err;
       this.#waiting?.reject(err);
       for (const f of this.#files.splice(0)) f.reject(err);
-      this.#digest?.reject(err);
     };
     this.#worker.on('error', fail);
     this.#worker.on('exit', (code) => fail(new Error(`a hashing thread exited (${code})`)));
   }
 
   /** Hands `data` over (the caller must not use its memory again) or, with `copy`, a copy of it. */
-  post(message: { t: 'bytes' | 'chunk' }, data: Buffer, copy: boolean): Promise<void> | undefined {
+  post(message: { t: 'chunk' }, data: Buffer, copy: boolean): Promise<void> | undefined {
     if (this.#failure) return Promise.reject(this.#failure);
     let view: Uint8Array;
     if (copy || data.byteOffset !== 0 || data.length !== data.buffer.byteLength) {
@@ -75,13 +70,6 @@ export class HashThread {
   read(absPath: string, size: number, wanted: Wanted): Promise<FileHashes> {
     const p = this.#expectFile();
     this.#post({ t: 'read', path: absPath, size, ...wanted });
-    return p;
-  }
-
-  digest(): Promise<string> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    const p = new Promise<string>((resolve, reject) => (this.#digest = { resolve, reject }));
-    this.#post({ t: 'digest' });
     return p;
   }
 

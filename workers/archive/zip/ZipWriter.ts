@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { centralHeader, dataDescriptor, dosDateTime, endRecords, localHeader, record, type CentralRecord } from './format.ts';
-import type { FileEntryResult } from './hashMessages.ts';
+import type { FileEntryResult, FileHashes } from './hashMessages.ts';
+import { HashThread } from './HashThread.ts';
 import { kernelCopy } from './kernelCopy.ts';
-import { ZipHasher } from './ZipHasher.ts';
 
 export { deflateBound, plannedZipSize, ZIP32_LIMIT, type PlannedEntry } from './format.ts';
 export type { FileEntryResult } from './hashMessages.ts';
@@ -15,6 +16,12 @@ const WRITE_BATCH = 1 << 20;
 const EARLY_SYNC_BYTES = 16 << 20;
 /** A user-space copy's chunk (background archives). */
 const COPY_CHUNK = 1 << 20;
+/**
+ * Files up to this size (posters) are read into memory and written like our other bytes: a
+ * `cat` costs a process start (~10 ms idle, 40–100 ms on a loaded machine, measured with
+ * strace), far more than reading 60 kB.
+ */
+export const INLINE_FILE_BYTES = 1 << 20;
 
 export interface ZipWriterOptions {
   /** Modification time of every entry. */
@@ -31,23 +38,23 @@ export interface ZipWriterOptions {
  * writes entries one after the other to a file it opened itself, so that the bytes of a media
  * file can be copied by the kernel (kernelCopy.ts) instead of passing through this process.
  * It composes the pure format (format.ts: headers, ZIP64, sizes), the copy (kernelCopy.ts, or
- * a paced user-space copy with `maxBytesPerSecond` for background archives) and the hashing
- * (ZipHasher.ts: CRC-32 and SHA-256 on two threads that read the same bytes from the page
- * cache, so that no byte of the zip is read back).
+ * a paced user-space copy with `maxBytesPerSecond` for background archives) and, only for a
+ * file whose CRC-32 or SHA-256 is not known already, a hashing thread (HashThread.ts, started
+ * on first use) that reads it from the page cache beside the copy.
  *
  * Every write uses the file's current offset (position null): the `cat` child shares our open
  * file description and advances the same offset, and we never write while it runs.
  *
- * Entries do not wait for the zip's hash (measured, #12): the zip's thread reads each copied
- * file behind the copies, in order, and finish() waits for it. With the CRC-32 recorded at
- * finalize, nothing but `cat` is waited for between entries: 1 GiB in 4 files took ~1.06 s
- * against 2.0–2.4 s when every entry waited for its CRC thread and the zip's thread, on the
- * 2-core VM loaded by other tests (per-thread CPU from /proc: the zip's SHA-256 ~0.85 s, the
- * CRC ~0.4 s per GiB; three threads and `cat` on two busy cores were the stall).
+ * No hash of the whole zip (#12, measured): it was the last pass over every byte and cost as
+ * much CPU as cp's whole copy (SHA-256 ~0.6–1.5 s per GiB on one core), so on a shared
+ * machine the archive ran at ~0.5× cp. The archive's published checksum is the SHA-256 of its
+ * manifest (buildArchive.ts), which lists every file's SHA-256. With the CRC-32 and SHA-256
+ * recorded at finalize, a replay's entry costs a `cat` and nothing else.
  */
 export class ZipWriter {
   readonly #fh: FileHandle;
-  readonly #hasher = new ZipHasher();
+  /** For files whose CRC-32 or SHA-256 is not known: started on first use. */
+  #hasher: HashThread | null = null;
   readonly #when: { date: number; time: number };
   readonly #force: boolean;
   readonly #signal: AbortSignal | undefined;
@@ -112,8 +119,12 @@ export class ZipWriter {
     this.#signal?.throwIfAborted();
     const r = record({ name, compressedSize: size, uncompressedSize: size, descriptor: true }, this.#offset, this.#force);
     await this.#write(localHeader(r, this.#when));
-    await this.#flush();
-    const hashed = this.#rate ? await this.#copyPaced(absPath, size, opts.sha256) : await this.#copyInKernel(absPath, size, opts.sha256, opts.crc32);
+    let hashed: FileEntryResult;
+    if (size <= INLINE_FILE_BYTES) hashed = await this.#copyInline(absPath, size, opts.sha256, opts.crc32);
+    else {
+      await this.#flush();
+      hashed = this.#rate ? await this.#copyPaced(absPath, size, opts.sha256) : await this.#copyInKernel(absPath, size, opts.sha256, opts.crc32);
+    }
     r.crc32 = hashed.crc32;
     await this.#write(dataDescriptor(r));
     this.#records.push(r);
@@ -121,30 +132,26 @@ export class ZipWriter {
   }
 
   /** The central directory and end records; fsyncs and closes the file. */
-  async finish(): Promise<{ sizeBytes: number; sha256: string }> {
+  async finish(): Promise<{ sizeBytes: number }> {
     this.#signal?.throwIfAborted();
     const cdOffset = this.#offset;
     const central = Buffer.concat(this.#records.map((r) => centralHeader(r, this.#when, this.#force)));
     await this.#write(central);
     await this.#write(endRecords(this.#records.length, cdOffset, central.length, this.#force));
     await this.#flush();
-    // The last bytes are hashed while the file is fsynced.
-    const digest = this.#hasher.digest();
-    digest.catch(() => undefined); // awaited below; a failing fsync must not leave it unhandled
     await this.#earlySync;
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- the early fsync's error, passed on as it was
     if (this.#syncError !== null) throw this.#syncError;
     await this.#fh.sync();
-    const sha256 = await digest;
     await this.close();
-    return { sizeBytes: this.#offset, sha256 };
+    return { sizeBytes: this.#offset };
   }
 
   /** Closes the file and ends the hashing thread; idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#hasher.close();
+    this.#hasher?.close();
     await this.#earlySync;
     await this.#fh.close();
   }
@@ -182,7 +189,6 @@ export class ZipWriter {
       const { bytesWritten } = await this.#fh.write(buf, done, buf.length - done, null);
       done += bytesWritten;
     }
-    await this.#hasher.bytes(buf);
     await this.#pace();
   }
 
@@ -193,10 +199,15 @@ export class ZipWriter {
     if (aheadMs >= 1) await sleep(aheadMs, undefined, this.#signal ? { signal: this.#signal } : {});
   }
 
+  /** The hashing thread, started on first use. */
+  #thread(): HashThread {
+    return (this.#hasher ??= new HashThread());
+  }
+
   /**
-   * `cat` copies the file in the kernel while the entry thread reads it for its CRC (and
+   * `cat` copies the file in the kernel while the hashing thread reads it for its CRC (and
    * SHA-256) — unless both are known (`knownCrc32` and no `sha256`): then nothing waits but the
-   * copy. The zip's thread reads the file for the zip's hash behind, in order; finish() waits.
+   * copy.
    */
   async #copyInKernel(absPath: string, size: number, sha256: boolean, knownCrc32: number | undefined): Promise<FileEntryResult> {
     this.#signal?.throwIfAborted();
@@ -208,7 +219,8 @@ export class ZipWriter {
     const copied = kernelCopy(this.#fh.fd, absPath, stop.signal);
     // Once cat is done, the disk can start on these bytes while the threads still hash them.
     if (size >= EARLY_SYNC_BYTES) copied.then(() => this.#startEarlySync(), () => undefined);
-    const read = this.#hasher.readFile(absPath, size, { crc: knownCrc32 === undefined, sha256 }, this.#signal);
+    const wanted = { crc: knownCrc32 === undefined, sha: sha256 };
+    const read = wanted.crc || wanted.sha ? this.#readForHashes(absPath, size, wanted) : Promise.resolve(null);
     try {
       let hashed: (FileEntryResult & { bytes: number }) | null;
       try {
@@ -235,11 +247,53 @@ export class ZipWriter {
     }
   }
 
+  /**
+   * A small file (≤ INLINE_FILE_BYTES): read whole, hashed here, written with our own bytes (the
+   * same bytes as a kernel copy would write). A known CRC-32 is used as the kernel copy uses it.
+   */
+  async #copyInline(absPath: string, size: number, sha256: boolean, knownCrc32: number | undefined): Promise<FileEntryResult> {
+    this.#signal?.throwIfAborted();
+    const src = await open(absPath, 'r');
+    let data: Buffer;
+    try {
+      // One byte more than planned: a file that grew shows as one that changed.
+      const buf = Buffer.allocUnsafe(size + 1);
+      let got = 0;
+      for (;;) {
+        const { bytesRead } = await src.read(buf, got, buf.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+        if (got === buf.length) break;
+      }
+      if (got !== size) throw new Error(`${absPath}: read ${got} bytes of ${size}; the file changed while it was archived`);
+      data = buf.subarray(0, size);
+    } finally {
+      await src.close();
+    }
+    await this.#write(data);
+    return { crc32: knownCrc32 ?? zlib.crc32(data), sha256: sha256 ? createHash('sha256').update(data).digest('hex') : null };
+  }
+
+  /** The hashing thread reads the file for what is `wanted`; an abort rejects at once. */
+  async #readForHashes(absPath: string, size: number, wanted: { crc: boolean; sha: boolean }): Promise<FileHashes> {
+    const p = this.#thread().read(absPath, size, wanted);
+    const signal = this.#signal;
+    if (!signal) return p;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([p, new Promise<never>((_, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true }))]);
+    } finally {
+      p.catch(() => undefined);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   /** Background archives: read, write and hand each chunk to the thread, paced. */
   async #copyPaced(absPath: string, size: number, sha256: boolean): Promise<FileEntryResult> {
     const src = await open(absPath, 'r');
     try {
-      this.#hasher.beginFile(sha256);
+      const thread = this.#thread();
+      thread.begin({ crc: true, sha: sha256 });
       let left = size;
       while (left > 0) {
         this.#signal?.throwIfAborted();
@@ -251,12 +305,13 @@ export class ZipWriter {
         while (done < data.length) done += (await this.#fh.write(data, done, data.length - done, null)).bytesWritten;
         this.#offset += data.length;
         left -= data.length;
-        await this.#hasher.fileChunk(data);
+        await thread.post({ t: 'chunk' }, data, false);
         await this.#pace();
       }
       const { bytesRead: more } = await src.read(Buffer.alloc(1), 0, 1, size);
       if (more !== 0) throw new Error(`${absPath}: longer than ${size} bytes; the file changed while it was archived`);
-      const hashed = await this.#hasher.endFile();
+      const hashed = await thread.end();
+      if (hashed.bytes !== size) throw new Error(`${absPath}: hashed ${hashed.bytes} bytes of ${size}; the file changed while it was archived`);
       return { crc32: hashed.crc32, sha256: hashed.sha256 };
     } finally {
       await src.close();

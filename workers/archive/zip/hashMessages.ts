@@ -1,27 +1,16 @@
-/** The messages between a zip writer and one of its hashing threads (hashThread.mjs). */
+/** The messages between a zip writer and its hashing thread (hashThread.mjs). */
 
-/** What to compute over a file's bytes: its CRC-32, its SHA-256, and whether they go into the zip's SHA-256. */
+/** What to compute over a file's bytes: its CRC-32 and its SHA-256. */
 export interface Wanted {
   crc: boolean;
   sha: boolean;
-  zip: boolean;
 }
 
 /** To the thread. `data` is handed over (transferred). */
-export type ToThread =
-  | { t: 'bytes'; data: Uint8Array }
-  | ({ t: 'begin' } & Wanted)
-  | { t: 'chunk'; data: Uint8Array }
-  | { t: 'end' }
-  | ({ t: 'read'; path: string; size: number } & Wanted)
-  | { t: 'digest' };
+export type ToThread = ({ t: 'begin' } & Wanted) | { t: 'chunk'; data: Uint8Array } | { t: 'end' } | ({ t: 'read'; path: string; size: number } & Wanted);
 
 /** From the thread. */
-export type FromThread =
-  | { t: 'ack'; n: number }
-  | { t: 'file'; crc32: number; sha256: string | null; bytes: number }
-  | { t: 'error'; message: string; code?: string }
-  | { t: 'digest'; hex: string };
+export type FromThread = { t: 'ack'; n: number } | { t: 'file'; crc32: number; sha256: string | null; bytes: number } | { t: 'error'; message: string; code?: string };
 
 /** What the writer learns of a stored file. */
 export interface FileEntryResult {
@@ -30,5 +19,5 @@ export interface FileEntryResult {
   sha256: string | null;
 }
 
-/** The same, with the bytes the thread hashed (-1 when the two threads disagree: the file changed). */
+/** The same, with the bytes the thread hashed. */
 export type FileHashes = FileEntryResult & { bytes: number };

@@ -1,12 +1,11 @@
 // @ts-check
 /**
- * One hashing thread of the zip writer (HashThread.ts starts it): computes, over the bytes it
- * is given or reads itself, the zip's SHA-256 (`zip`) and per file its CRC-32 (`crc`) and
- * SHA-256 (`sha`). Messages: hashMessages.ts.
+ * The zip writer's hashing thread (HashThread.ts starts it): computes per file, over the bytes
+ * it is given or reads itself, its CRC-32 (`crc`) and SHA-256 (`sha`). Messages: hashMessages.ts.
  *
  * Plain JavaScript, type-checked by tsc through the JSDoc types (`// @ts-check`), for a
  * measured reason: a worker thread gets no TypeScript loader from its parent, and registering
- * tsx in it costs ~230 ms per thread against ~35 ms for this file (2 threads per archive).
+ * tsx in it costs ~230 ms per thread against ~35 ms for this file.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,11 +18,10 @@ const READ_CHUNK = 128 << 10;
 /** @typedef {import('./hashMessages.ts').ToThread} ToThread */
 /** @typedef {import('./hashMessages.ts').FromThread} FromThread */
 /** @typedef {import('./hashMessages.ts').Wanted} Wanted */
-/** @typedef {{ crc: boolean; zip: boolean; crc32: number; sha: import('node:crypto').Hash | null; bytes: number }} FileState */
+/** @typedef {{ crc: boolean; crc32: number; sha: import('node:crypto').Hash | null; bytes: number }} FileState */
 
 const port = parentPort;
 if (!port) throw new Error('hashThread.mjs runs as a worker thread');
-const zip = createHash('sha256');
 /** @type {FileState | null} */
 let file = null;
 
@@ -32,13 +30,12 @@ const send = (m) => port.postMessage(m);
 
 /** @param {Wanted} m */
 const begin = (m) => {
-  file = { crc: m.crc, zip: m.zip, crc32: 0, sha: m.sha ? createHash('sha256') : null, bytes: 0 };
+  file = { crc: m.crc, crc32: 0, sha: m.sha ? createHash('sha256') : null, bytes: 0 };
 };
 
 /** @param {Uint8Array} data */
 const add = (data) => {
   if (!file) throw new Error('bytes of a file that was not begun');
-  if (file.zip) zip.update(data);
   if (file.crc) file.crc32 = zlib.crc32(data, file.crc32);
   if (file.sha) file.sha.update(data);
   file.bytes += data.length;
@@ -77,9 +74,6 @@ const read = (path, size) => {
 
 port.on('message', (/** @type {ToThread} */ m) => {
   switch (m.t) {
-    case 'bytes':
-      zip.update(m.data);
-      return send({ t: 'ack', n: m.data.byteLength });
     case 'begin':
       return begin(m);
     case 'chunk':
@@ -90,7 +84,5 @@ port.on('message', (/** @type {ToThread} */ m) => {
     case 'read':
       begin(m);
       return read(m.path, m.size);
-    case 'digest':
-      return send({ t: 'digest', hex: zip.digest('hex') });
   }
 });
