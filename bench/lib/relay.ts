@@ -60,16 +60,19 @@ export class RtpRelay {
     this.#queue.push({ msg, port, ip });
     this.maxQueued = Math.max(this.maxQueued, this.#queue.length);
     if (this.#timer) return;
-    // A burst may go at once (up to 5 ms of budget), the rest every 5 ms.
-    this.#budget = (this.#pace! / 8) * 0.005;
-    this.#lastTick = performance.now();
     this.#drain();
     if (this.#queue.length > 0) this.#timer = setInterval(() => this.#drain(), 5);
   }
 
+  /**
+   * Sends what the budget allows: it grows at the pacing rate and holds at most 5 ms of it (a
+   * burst of that size may go at once); a packet goes while the budget is positive, so it may
+   * end in debt by one packet, paid back before the next.
+   */
   #drain(): void {
     const now = performance.now();
-    this.#budget = Math.min(this.#budget + ((now - this.#lastTick) / 1000) * (this.#pace! / 8), (this.#pace! / 8) * 0.01);
+    const rate = this.#pace! / 8;
+    this.#budget = Math.min(this.#budget + ((now - this.#lastTick) / 1000) * rate, rate * 0.005);
     this.#lastTick = now;
     while (this.#queue.length > 0 && this.#budget > 0) {
       const { msg, port, ip } = this.#queue.shift()!;
