@@ -190,7 +190,9 @@ export interface StepResult {
   ingestDrops: number | null;
   /** Of those, on the sink sockets: the load generator could not keep up, so the step is invalid (not loss). */
   sinkDrops: number | null;
-  /** No sink socket dropped a datagram in the windows kept. */
+  /** Of those, on the relay's sockets (the sender's packets the bench process did not read in time): the step is invalid too. */
+  relayDrops: number | null;
+  /** No sink or relay socket dropped a datagram in the windows kept. */
   valid: boolean;
   /** Packets per second the SFU sent the viewers (their sequence numbers' advance). */
   sentPps: number;
@@ -384,7 +386,7 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
           const first = windows.get(arm)!.length === 0 && attempt === 0;
           const warm = await waitForFlow(sinks, arm.portOf, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
           debug(`${arm.path.name} ${n}: ${warm.flowing}/${n} flowing after ${warm.ms} ms`);
-          const w = { ...(await measureWindow(arm, sinks, sender, plan, config)), warm };
+          const w = { ...(await measureWindow(arm, sinks, relay, sender, plan, config)), warm };
           if (w.noise.total !== null && w.noise.total > config.noiseLimit && attempt < config.noiseRetries) {
             remeasured.set(arm, remeasured.get(arm)! + 1);
             debug(`${arm.path.name} ${n}: window again, steal ${w.noise.steal} + foreign ${w.noise.foreign} on its core`);
@@ -404,7 +406,7 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
             `busiest worker ${fmt(step.cpu.busiestWorker && step.cpu.busiestWorker * 100)} %, workers ${fmt(step.cpu.workers)} cores, ` +
             `${fmt(step.usPerPacket)} µs/packet, ${step.sentPps} packets/s, ${fmt(step.viewersPerCore)} viewers/core, ` +
             `${fmt(step.memory.perViewerKiB)} KiB/viewer at ${step.memory.viewerAgeS} s, delay p99 ${step.delaySpread?.p99Us ?? 'n/a'} µs, ` +
-            `steal ${fmt(step.noise.steal)} foreign ${fmt(step.noise.foreign)} (${step.noise.remeasured} again), sink drops ${step.sinkDrops ?? 'n/a'}, ingest drops ${step.ingestDrops ?? 'n/a'}`,
+            `steal ${fmt(step.noise.steal)} foreign ${fmt(step.noise.foreign)} (${step.noise.remeasured} again), sink drops ${step.sinkDrops ?? 'n/a'}, relay drops ${step.relayDrops ?? 'n/a'}, ingest drops ${step.ingestDrops ?? 'n/a'}`,
         );
         if (!step.ok) arm.stoppedBecause = `loss ${(step.loss * 100).toFixed(2)} % > ${config.lossLimit * 100} % at ${n} viewers (${lossCause(step)})`;
         else if (step.saturated) arm.stoppedBecause = `CPU saturated at ${n} viewers (${saturationCause(step, config)})`;
@@ -465,7 +467,11 @@ function calibrate(raw: PathResult, config: FanoutConfig): FanoutResult['calibra
   const ratio = us !== null && ref !== null ? round(us / ref, 3) : null;
   const base = { viewers: config.calibrationViewers, usPerPacket: us, referenceUsPerPacket: ref, ratio };
   if (!step || us === null) return { ...base, publishable: false, reason: `no raw step at ${config.calibrationViewers} viewers with a CPU reading` };
-  if (!step.valid) return { ...base, publishable: false, reason: 'the sinks dropped datagrams at the calibration step' };
+  if (!step.valid) return { ...base, publishable: false, reason: 'the sinks or the relay dropped datagrams at the calibration step' };
+  if (step.noise.noisyWindowsKept > 0) {
+    return { ...base, publishable: false, reason: `${step.noise.noisyWindowsKept} windows of the calibration step had > ${config.noiseLimit * 100} % steal or foreign load on the worker's core (worst ${step.noise.worst})` };
+  }
+  if (step.loss > config.kneeLoss) return { ...base, publishable: false, reason: `loss ${step.loss} at the calibration step` };
   if (ratio === null) return { ...base, publishable: false, reason: 'no reference for this suite (BENCH_FANOUT_REFERENCE_US)' };
   if (ratio > config.calibrationTolerance || ratio < 1 / config.calibrationTolerance) {
     return { ...base, publishable: false, reason: `${us} µs per packet is ${ratio} × the reference ${ref} µs: the machine is far off its reference` };
@@ -566,6 +572,7 @@ interface Snapshot {
   sink: CSinkSnapshot;
   udp: ReturnType<typeof udpReceiveErrors>;
   sinkDrops: number | null;
+  relayDrops: number | null;
   ingestDrops: number | null;
   /** Ticks of the measured workers' cores. */
   cores: Array<ReturnType<typeof coreCpuTicks>>;
@@ -593,7 +600,14 @@ function measuredCores(arm: Arm, plan: CpuPlan | null): number[] {
   return [...cores];
 }
 
-async function measureWindow(arm: Arm, sinks: CSinks, sender: RtpSender, plan: CpuPlan | null, config: FanoutConfig): Promise<Omit<WindowData, 'warm'>> {
+async function measureWindow(
+  arm: Arm,
+  sinks: CSinks,
+  relay: RtpRelay,
+  sender: RtpSender,
+  plan: CpuPlan | null,
+  config: FanoutConfig,
+): Promise<Omit<WindowData, 'warm'>> {
   const { path, viewers } = arm;
   const n = viewers.length;
   const workerPids = path.workerPids();
@@ -614,7 +628,14 @@ async function measureWindow(arm: Arm, sinks: CSinks, sender: RtpSender, plan: C
       ]),
       config.statsTimeoutMs,
     );
-  const kernel = () => ({ udp: udpReceiveErrors(), sinkDrops: sinks.drops(), ingestDrops: udpSocketDrops(ingestPorts), cores: cores.map(coreCpuTicks) });
+  const relayPorts = relay.ports;
+  const kernel = () => ({
+    udp: udpReceiveErrors(),
+    sinkDrops: sinks.drops(),
+    relayDrops: udpSocketDrops(relayPorts),
+    ingestDrops: udpSocketDrops(ingestPorts),
+    cores: cores.map(coreCpuTicks),
+  });
   // The sinks' counters are read inside the CPU window, right after it opens and right before
   // it closes: the packets counted and the CPU they cost cover the same time. The worker's
   // stats come before and after (they may be slow).
@@ -670,6 +691,7 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
   let sampleProduced = 0;
   let udp: number | null = 0;
   let sinkDrops: number | null = 0;
+  let relayDrops: number | null = 0;
   let ingestDrops: number | null = 0;
   const diff = (acc: number | null, x: number | null, y: number | null) => (acc !== null && x !== null && y !== null ? acc + y - x : null);
   for (const { a, b, cpu, sample } of windows) {
@@ -682,6 +704,7 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
     bytes += d.bytes;
     udp = diff(udp, a.udp?.rcvbufErrors ?? null, b.udp?.rcvbufErrors ?? null);
     sinkDrops = diff(sinkDrops, a.sinkDrops, b.sinkDrops);
+    relayDrops = diff(relayDrops, a.relayDrops, b.relayDrops);
     ingestDrops = diff(ingestDrops, a.ingestDrops, b.ingestDrops);
     if (produced !== null && a.worker && b.worker) {
       const [av, aa, as] = a.worker;
@@ -718,7 +741,7 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
   const workerSeconds = workerXs.some((x) => x === null) ? null : round(readings.reduce((acc, r, i) => acc + workerXs[i]! * r.seconds, 0), 3);
   const deliveredPps = seconds > 0 ? received / seconds : 0;
   const saturated = (busiestWorker ?? 0) >= config.saturation || !workerAnswered;
-  const valid = sinkDrops === 0;
+  const valid = sinkDrops === 0 && relayDrops === 0;
   const delays = windows.map((w) => w.b.sink.delay);
   const noise = windows.map((w) => w.noise);
   const worstNoise = noise.some((x) => x.total === null) ? null : Math.max(...noise.map((x) => x.total!));
@@ -740,6 +763,7 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
     udpRcvbufErrors: udp,
     ingestDrops,
     sinkDrops,
+    relayDrops,
     valid,
     sentPps: seconds > 0 ? Math.round(expected / seconds) : 0,
     deliveredPps: Math.round(deliveredPps),
@@ -808,6 +832,7 @@ function lossCause(s: StepResult): string {
   if (!s.workerAnswered) parts.push('the worker answered no stats within the timeout');
   if (s.ingestDrops) parts.push(`${s.ingestDrops} datagrams dropped on the ingest sockets`);
   if (s.sinkDrops) parts.push(`${s.sinkDrops} datagrams dropped on the sink sockets (invalid step)`);
+  if (s.relayDrops) parts.push(`${s.relayDrops} datagrams dropped on the relay's sockets (invalid step)`);
   parts.push(`busiest worker ${fmt(s.cpu.busiestWorker && s.cpu.busiestWorker * 100)} % of its core, machine ${fmt(s.cpu.machineBusy && s.cpu.machineBusy * 100)} % busy`);
   return parts.join(', ');
 }

@@ -89,13 +89,18 @@ export class RtpRelay {
   static async open(paceBitsPerSecond: number | null = null): Promise<RtpRelay> {
     const sockets = await Promise.all(
       Array.from({ length: 4 }, async () => {
-        const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
+        const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
         socket.on('error', () => undefined);
         await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
         return socket;
       }),
     );
     return new RtpRelay(sockets, paceBitsPerSecond);
+  }
+
+  /** The local ports of the relay's sockets (for their drop counters in /proc/net/udp). */
+  get ports(): number[] {
+    return this.#sockets.map((s) => s.address().port);
   }
 
   /** Sends from now on to `target` (null: drops everything). */
