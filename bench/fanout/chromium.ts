@@ -10,8 +10,8 @@ export { launchChromium } from '../../test/helpers/browser.ts';
 /**
  * Real Chromium for the fan-out benchmark (Debian's, through playwright-core, with the flags
  * of test/helpers/browser.ts): a broadcaster on Spyglass's /live page with Chromium's fake
- * camera and microphone, and viewers on the real /watch page whose decoded frames are read
- * from WebRTC stats.
+ * camera and microphone, and viewers on the real /watch page whose decoded frames, and the
+ * SRTP suite they negotiated, are read from WebRTC stats.
  */
 
 const repoRoot = path.join(import.meta.dirname, '..', '..');
@@ -116,7 +116,24 @@ export interface ChromiumViewerResult {
   width: number;
   height: number;
   audioPackets: number;
+  /** The SRTP suite its peer connection negotiated (`srtpCipher` of the transport in getStats()); null: not reported. */
+  srtpCipher: string | null;
   error: string | null;
+}
+
+/** The `srtpCipher` of the page's open peer connections' transports (the first one reported). */
+function srtpCipherOf(page: Page): Promise<string | null> {
+  return page.evaluate(async () => {
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const ciphers: string[] = [];
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type === 'transport' && typeof s.srtpCipher === 'string') ciphers.push(s.srtpCipher);
+      });
+      if (ciphers[0]) return ciphers[0];
+    }
+    return null;
+  });
 }
 
 /**
@@ -151,6 +168,7 @@ export async function watchInChromium(
     await new Promise((resolve) => setTimeout(resolve, opts.measureMs));
     const after = await Promise.all(viewers.map((v) => inboundStats(v.page)));
     const seconds = (performance.now() - t0) / 1000;
+    const ciphers = await Promise.all(viewers.map((v) => srtpCipherOf(v.page).catch(() => null)));
     return viewers.map((v, i) => {
       const a = before[i]!;
       const b = after[i]!;
@@ -162,6 +180,7 @@ export async function watchInChromium(
         width: b.frameWidth,
         height: b.frameHeight,
         audioPackets: b.audioPackets - a.audioPackets,
+        srtpCipher: ciphers[i] ?? null,
         error: v.error,
       };
     });

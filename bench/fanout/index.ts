@@ -2,41 +2,67 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { ConfigSchema } from '../../common/config.ts';
-import { cpuPlan, pin, unpin } from '../lib/cpus.ts';
+import { cpuPlan, pin, unpin, type CpuPlan } from '../lib/cpus.ts';
 import type { MachineInfo } from '../lib/machine.ts';
-import { FULL_RUN_WINDOWS, delivery, waitForFlow, waitForIngest, type WindowTiming } from '../lib/flow.ts';
+import { FULL_RUN_WINDOWS, waitForIngest, type WindowTiming } from '../lib/flow.ts';
 import { FULL_CLIP, SMOKE_CLIP, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type RtpSender } from '../lib/media.ts';
-import { CpuWindow, processRssBytes, round, udpReceiveErrors, type CpuReading } from '../lib/proc.ts';
+import { CpuWindow, coreCpuTicks, processRssBytes, round, udpReceiveErrors, udpSocketDrops, type CpuReading } from '../lib/proc.ts';
 import { RtpRelay } from '../lib/relay.ts';
 import { startRun } from '../lib/results.ts';
-import { Sinks, type SinkSnapshot } from '../lib/sinks.ts';
+import { CSinks, countersOf, type CSinkSnapshot } from '../lib/csinks.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { ensureWebBuilt, launchChromium, type ChromiumViewerResult } from './chromium.ts';
 import type { FanoutPath } from './path.ts';
-import { consumerPacketsSent, type PlainViewer } from './plainViewer.ts';
+import { consumerPacketsSent, type PlainViewer, type SrtpSuite } from './plainViewer.ts';
 import { openRawPath } from './raw.ts';
+import { workerBinaries, type WorkerBinaries } from './workerBin.ts';
 import { openSpyglassPath, type SpyglassPath } from './spyglass.ts';
 
 /**
- * Fan-out capacity: one synthetic broadcaster (~1 Mbit/s VP8 + Opus over RTP) and N viewers
- * receiving SRTP into UDP sinks, N stepped up until loss > 1 % or the CPU saturates, through
- * raw mediasoup and through Spyglass (its signalling server, a real broadcast, sfu/). Both paths
- * are up at once with their own viewers; one ffmpeg sender feeds them in turn through a relay,
- * and their measurement windows alternate (A B B A A B …), so that the machine's drift falls on
- * both alike. At the Spyglass path's last step, a few real Chromium viewers on the /watch page
- * confirm that viewers decode video from the loaded SFU. See docs/benchmarks.md.
+ * Fan-out capacity: one synthetic broadcaster (~1 Mbit/s VP8 + Opus over RTP, paced like a
+ * browser) and N viewers receiving SRTP (AEAD_AES_256_GCM, what Chromium gets) into UDP sinks
+ * written in C, N stepped up until the worker's core is full, through raw mediasoup and
+ * through Spyglass (its signalling server, a real broadcast, sfu/). The paths are up at once
+ * with their own viewers; one ffmpeg sender feeds them in turn through a relay, and their
+ * measurement windows alternate (A B B A A B …), so that the machine's drift falls on both
+ * alike; the idle path's workers wait on the load generator's core, so two measured workers
+ * never share one. A window whose worker core had > 5 % steal or foreign load is measured
+ * again; one where a sink socket dropped is invalid. The raw path's step at 100 viewers is
+ * the calibration: far off the reference, the figures are marked unpublishable. At the
+ * Spyglass path's last step, a few real Chromium viewers on the /watch page confirm that
+ * viewers decode video from the loaded SFU, and which SRTP suite they got. See docs/benchmarks.md.
  */
 
 export interface FanoutConfig extends WindowTiming {
   steps: number[];
+  /** The viewers' SRTP suite (BENCH_FANOUT_SUITE=AES_CM_128_HMAC_SHA1_80 for the second row). */
+  srtpSuite: SrtpSuite;
+  /** The relay paces the video at this rate, like a browser's pacer (2.5 × the clip's bitrate); null: unpaced. */
+  paceBitsPerSecond: number | null;
+  /** Viewers per sink socket. */
+  viewersPerSinkSocket: number;
+  /** The knee: the highest step with loss ≤ this … */
+  kneeLoss: number;
+  /** … and the busiest worker at ≤ this fraction of its core. */
+  kneeCpu: number;
+  /** Steal + foreign load on a measured worker's core above which a window is measured again … */
+  noiseLimit: number;
+  /** … at most this many times (then kept, and flagged). */
+  noiseRetries: number;
+  /** The calibration: the raw path's µs of worker CPU per packet at `calibrationViewers` … */
+  calibrationViewers: number;
+  /** … against this reference (this machine class, see docs/benchmarks.md); null: not checked … */
+  referenceUsPerPacket: number | null;
+  /** … off by more than this factor either way: the figures are not publishable. */
+  calibrationTolerance: number;
   clip: ClipSpec;
   numWorkers: number;
   maxViewersPerRouter: number;
-  /** Loss above which a path stops stepping. */
+  /** Loss above which a path stops stepping (well past the knee: the curve is shown to the full core). */
   lossLimit: number;
-  /** CPU busy fraction (the machine, or one worker's core) that counts as saturated. */
+  /** Busy fraction of one worker's core that counts as saturated (stepping stops). */
   saturation: number;
   /** Viewers whose consumer stats are read each window, to tell SFU-side from sink-side loss. */
   sampledViewers: number;
@@ -55,13 +81,42 @@ export interface FanoutConfig extends WindowTiming {
   chromiumFirstFrameTimeoutMs: number;
 }
 
+/**
+ * µs of raw mediasoup worker CPU per packet sent, 100 GCM viewers, on the development machine
+ * (2 vCPU, see docs/benchmarks.md), with the stock offline worker build.
+ */
+const REFERENCE_US_PER_PACKET_GCM = 12;
+
+function srtpSuiteFromEnv(value: string | undefined): SrtpSuite {
+  if (value === undefined || value === 'AEAD_AES_256_GCM') return 'AEAD_AES_256_GCM';
+  if (value === 'AES_CM_128_HMAC_SHA1_80') return value;
+  throw new Error(`BENCH_FANOUT_SUITE: ${value} is not AEAD_AES_256_GCM or AES_CM_128_HMAC_SHA1_80`);
+}
+
 export function fanoutConfig(smoke: boolean): FanoutConfig {
   const cores = os.availableParallelism();
-  const common = { lossLimit: 0.01, saturation: 0.95, attachConcurrency: 25, rtcMinPort: 10000, rtcMaxPort: 29999 };
+  const suite = srtpSuiteFromEnv(process.env.BENCH_FANOUT_SUITE);
+  const common = {
+    srtpSuite: suite,
+    lossLimit: 0.05,
+    saturation: 0.98,
+    kneeLoss: 0.001,
+    kneeCpu: 0.85,
+    noiseLimit: 0.05,
+    viewersPerSinkSocket: 8,
+    calibrationTolerance: 1.5,
+    attachConcurrency: 25,
+    rtcMinPort: 10000,
+    rtcMaxPort: 29999,
+  };
   if (smoke) {
     return {
       ...common,
       steps: [4],
+      paceBitsPerSecond: SMOKE_CLIP.videoKbps * 1000 * 2.5,
+      noiseRetries: 0,
+      calibrationViewers: 4,
+      referenceUsPerPacket: null,
       windows: 1,
       windowMs: 1500,
       minWarmupMs: 300,
@@ -84,7 +139,12 @@ export function fanoutConfig(smoke: boolean): FanoutConfig {
   const steps = process.env.BENCH_FANOUT_STEPS?.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   return {
     ...common,
-    steps: steps?.length ? steps : [50, 100, 200, 250, 300, 400, 600, 800, 1200, 1600, 2400, 3200],
+    steps: steps?.length ? steps : [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600, 2000, 2400, 3200],
+    paceBitsPerSecond: process.env.BENCH_NO_PACING ? null : FULL_CLIP.videoKbps * 1000 * 2.5,
+    noiseRetries: 2,
+    calibrationViewers: 100,
+    // BENCH_FANOUT_REFERENCE_US overrides (another machine class).
+    referenceUsPerPacket: Number(process.env.BENCH_FANOUT_REFERENCE_US) || (suite === 'AEAD_AES_256_GCM' ? REFERENCE_US_PER_PACKET_GCM : null),
     ...FULL_RUN_WINDOWS,
     clip: FULL_CLIP,
     numWorkers: cores,
@@ -107,7 +167,7 @@ export interface StepResult {
   warmupMs: number;
   /** Fewest viewers receiving when a window began (should be all). */
   viewersFlowing: number;
-  /** Total measured time (all windows). */
+  /** Total measured time (the windows kept). */
   windowS: number;
   /** Packets per second the broadcaster's producers received (video, audio); null if the worker did not answer in time. */
   producerPps: { video: number; audio: number } | null;
@@ -126,13 +186,27 @@ export interface StepResult {
   workerAnswered: boolean;
   /** Datagrams the kernel dropped machine-wide because a receive buffer was full, during the windows. */
   udpRcvbufErrors: number | null;
+  /** Of those, on the path's ingest sockets (the broadcaster's packets the worker did not read in time). */
+  ingestDrops: number | null;
+  /** Of those, on the sink sockets: the load generator could not keep up, so the step is invalid (not loss). */
+  sinkDrops: number | null;
+  /** Of those, on the relay's sockets (the sender's packets the bench process did not read in time): the step is invalid too. */
+  relayDrops: number | null;
+  /** No sink or relay socket dropped a datagram in the windows kept. */
+  valid: boolean;
+  /** Packets per second the SFU sent the viewers (their sequence numbers' advance). */
+  sentPps: number;
   deliveredPps: number;
   deliveredMbps: number;
+  /** µs of worker CPU (all the path's workers) per packet sent to a viewer. */
+  usPerPacket: number | null;
   /** Medians over the windows. */
   cpu: {
     /** mediasoup worker cores, summed over the path's workers. */
     workers: number | null;
     perWorker: Array<number | null>;
+    /** The busiest worker's share of its core. */
+    busiestWorker: number | null;
     sinks: number | null;
     sender: number | null;
     benchProcess: number | null;
@@ -142,29 +216,46 @@ export interface StepResult {
     /** Worker CPU time over all windows. */
     workerSeconds: number | null;
   };
+  /**
+   * The measured workers' cores (not the load generator's): steal, and foreign load (busy
+   * time that is not the path's workers'), as fractions of the core; medians and the worst of
+   * the windows kept. Windows above `noiseLimit` were measured again (`remeasured` of them).
+   */
+  noise: { cores: number[]; steal: number | null; foreign: number | null; worst: number | null; remeasured: number; noisyWindowsKept: number };
+  /** Spread of arrival delay over the viewers (audio packets, each viewer minus the earliest, see sink.c), µs: medians of the windows' p50 and p99, the worst max. */
+  delaySpread: { p50Us: number; p99Us: number; maxUs: number } | null;
   /** Delivered packets per second per core of worker CPU. */
   packetsPerSecPerCore: number | null;
-  /** Viewers per core of worker CPU. */
+  /** Viewers per core (100 %) of worker CPU. */
   viewersPerCore: number | null;
-  memory: { workersRssMiB: number | null; perViewerKiB: number | null };
+  /** perViewerKiB: worker RSS growth since no viewers, per viewer; viewerAgeS: the viewers' mean age at that reading. */
+  memory: { workersRssMiB: number | null; perViewerKiB: number | null; viewerAgeS: number };
   layout: { workers: number; routers: number; edges: number; pipeTransports: number };
+  /** The busiest worker's core at ≥ `saturation`, or the worker did not answer: stepping stops. */
   saturated: boolean;
-  /** Loss within the limit. */
+  /** Loss within `lossLimit` (stepping goes on). */
   ok: boolean;
+  /** Within the knee's criteria: valid, loss ≤ kneeLoss, the busiest worker ≤ kneeCpu of its core. */
+  withinKnee: boolean;
 }
 
 export interface PathResult {
-  name: 'raw' | 'spyglass';
+  name: PathName;
+  /** The mediasoup worker binary (null: mediasoup's default). */
+  workerBin: string | null;
   /** Worker RSS with the broadcaster's ingest and no viewers. */
   baselineRssMiB: number | null;
   steps: StepResult[];
-  /** The highest step with loss ≤ the limit, and its figures. */
+  /** The knee: the highest step within the knee's criteria, and its figures. */
   maxCleanViewers: number | null;
   viewersPerCore: number | null;
   packetsPerSecPerCore: number | null;
+  usPerPacket: number | null;
   memoryPerViewerKiB: number | null;
   stoppedBecause: string;
 }
+
+export type PathName = 'raw' | 'spyglass' | 'raw-same-binary';
 
 /** Real Chromium viewers on Spyglass's /watch page, at the Spyglass path's last step. */
 export interface ChromiumCheck {
@@ -177,37 +268,49 @@ export interface ChromiumCheck {
   error: string | null;
 }
 
+export interface Comparison {
+  /** Steps where both paths were within the knee's criteria. */
+  cleanSteps: number[];
+  /**
+   * Spyglass's efficiency ÷ the other path's: packets sent per second of worker CPU, pooled
+   * over the windows of `cleanSteps` (the same media in alternating windows, so this is also
+   * the ratio of viewers per core). Above 1: Spyglass costs less per viewer.
+   */
+  ratioVsRawMediasoup: number | null;
+  /** Per step: the other path's worker CPU ÷ Spyglass's (medians over the windows). */
+  perStep: Array<{ viewers: number; ratio: number | null }>;
+  /** The median of perStep over `cleanSteps`. */
+  medianStepRatio: number | null;
+}
+
 export interface FanoutResult extends BenchResult {
   benchmark: 'fanout';
   machine: MachineInfo;
   config: FanoutConfig;
-  /** Cores the SFU workers and the load generator (sinks, ffmpeg, bench process) were pinned to; null: not pinned. */
+  /** Cores the SFU workers and the load generator (sinks, ffmpeg, bench process, idle paths' workers) were pinned to; null: not pinned. */
   cpuPinning: { workers: number[]; loadGenerator: number } | null;
+  workerBinaries: WorkerBinaries;
+  /** The raw path's µs per packet at the calibration step against the reference; publishable false: far off, do not publish these figures. */
+  calibration: { viewers: number; usPerPacket: number | null; referenceUsPerPacket: number | null; ratio: number | null; publishable: boolean; reason: string };
   raw: PathResult;
   spyglass: PathResult;
+  /** Raw mediasoup on Spyglass's worker binary (only when BENCH_RAW_WORKER_BIN names another binary). */
+  rawSameBinary: PathResult | null;
   chromium: ChromiumCheck | null;
-  comparison: {
-    /** Steps where both paths kept loss within the limit. */
-    cleanSteps: number[];
-    /**
-     * Spyglass's efficiency ÷ raw mediasoup's: packets delivered per second of worker CPU,
-     * pooled over the windows of `cleanSteps` (the same media in alternating windows, so this
-     * is also the ratio of viewers per core).
-     */
-    ratioVsRawMediasoup: number | null;
-    /** Per step: raw worker CPU ÷ Spyglass worker CPU (medians over the windows). */
-    perStep: Array<{ viewers: number; ratio: number | null }>;
-    /** The median of perStep over `cleanSteps`. */
-    medianStepRatio: number | null;
-  };
+  /** Spyglass against raw mediasoup (each on its binary). */
+  comparison: Comparison;
+  /** Spyglass against raw mediasoup on the same binary (null: one binary for both, so `comparison` is that). */
+  sameBinaryComparison: Comparison | null;
 }
 
-/** One path under test, with its viewers (and their sinks' numbers) and results so far. */
+/** One path under test, with its viewers (and their transports' source ports) and results so far. */
 interface Arm {
   path: FanoutPath;
   viewers: PlainViewer[];
-  /** Sink number of each viewer. */
-  sinkOf: number[];
+  /** Source port of each viewer's transport: its counters in the sink. */
+  portOf: number[];
+  /** When each viewer was attached (performance.now()). */
+  attachedAt: number[];
   steps: StepResult[];
   baselineRss: number | null;
   alive: boolean;
@@ -217,33 +320,55 @@ interface Arm {
 export async function run(opts: RunOptions): Promise<FanoutResult> {
   const { log, machine, finished } = startRun('fanout', opts);
   const config = fanoutConfig(opts.smoke);
-  log(`fanout: ${opts.smoke ? 'smoke' : 'full'} run, steps ${config.steps.join(', ')}, ${config.windows} × ${config.windowMs / 1000} s windows per path and step`);
+  const bins = workerBinaries();
+  log(
+    `fanout: ${opts.smoke ? 'smoke' : 'full'} run, steps ${config.steps.join(', ')}, ${config.windows} × ${config.windowMs / 1000} s windows per path and step, ` +
+      `${config.srtpSuite}, video paced at ${config.paceBitsPerSecond ? `${config.paceBitsPerSecond / 1e6} Mbit/s` : 'no rate (unpaced)'}, ` +
+      `workers: raw ${bins.raw ?? 'default'}, spyglass ${bins.spyglass ?? 'default'}`,
+  );
   const [clip] = await Promise.all([synthesiseClip(config.clip), ensureWebBuilt()]);
   const ports = { rtcMinPort: config.rtcMinPort, rtcMaxPort: config.rtcMaxPort };
   // Pinned first: the sinks, ffmpeg and Chromium inherit the load generator's core.
   const plan = config.pin ? cpuPlan() : null;
   if (plan) pin(process.pid, plan.load);
   const arms: Arm[] = [];
-  let sinks: Sinks | undefined;
+  let sinks: CSinks | undefined;
   let relay: RtpRelay | undefined;
   let sender: RtpSender | undefined;
   let browser: Browser | undefined;
   let spyglass: SpyglassPath | undefined;
   let chromium: ChromiumCheck | null = null;
+  /** Pins the measured arm's workers to their cores and every other arm's to the load generator's. */
+  const pinFor = (measured: Arm | null) => {
+    if (!plan) return;
+    for (const arm of arms) {
+      if (!arm.alive) continue;
+      arm.path.workerPids().forEach((pid, i) => pin(pid, arm === measured ? plan.worker(i) : plan.load));
+    }
+  };
   try {
-    sinks = await Sinks.start();
-    relay = await RtpRelay.open();
+    sinks = await CSinks.start(config.viewersPerSinkSocket);
+    relay = await RtpRelay.open(config.paceBitsPerSecond);
     sender = startRtpSender(clip, relay.endpoints.video, relay.endpoints.audio);
     browser = await launchChromium();
-    arms.push(newArm(await openRawPath(ports)));
-    spyglass = await openSpyglassPath({ numWorkers: config.numWorkers, maxViewersPerRouter: config.maxViewersPerRouter, browser, ...ports });
+    arms.push(newArm(await openRawPath(ports, config.srtpSuite, bins.raw, 'raw')));
+    if (bins.raw !== bins.spyglass) arms.push(newArm(await openRawPath(ports, config.srtpSuite, bins.spyglass, 'raw-same-binary')));
+    spyglass = await openSpyglassPath({
+      numWorkers: config.numWorkers,
+      maxViewersPerRouter: config.maxViewersPerRouter,
+      browser,
+      srtpSuite: config.srtpSuite,
+      workerBin: bins.spyglass,
+      ...ports,
+    });
     arms.push(newArm(spyglass));
     for (const { path } of arms) {
-      if (plan) path.workerPids().forEach((pid, i) => pin(pid, plan.worker(i)));
+      await sinks.countPayloadTypes(path.payloadTypes);
       relay.target = path.ingest.endpoints;
       await waitForIngest(path.ingest, sender);
       relay.target = null;
     }
+    pinFor(null);
     await sleep(500);
     for (const arm of arms) arm.baselineRss = sumOrNull(arm.path.workerPids().map(processRssBytes));
 
@@ -253,29 +378,45 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
       const attachMs = new Map<Arm, number>();
       for (const arm of live) attachMs.set(arm, await attach(arm, n, sinks, config));
       const windows = new Map<Arm, WindowData[]>(live.map((a) => [a, []]));
+      const remeasured = new Map<Arm, number>(live.map((a) => [a, 0]));
       for (const arm of schedule(live, config.windows)) {
+        pinFor(arm);
         relay.target = arm.path.ingest.endpoints;
-        const first = windows.get(arm)!.length === 0;
-        const warm = await waitForFlow(sinks, arm.sinkOf, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
-        debug(`${arm.path.name} ${n}: ${warm.flowing}/${n} flowing after ${warm.ms} ms`);
-        windows.get(arm)!.push({ ...(await measureWindow(arm, sinks, sender, config)), warm });
+        for (let attempt = 0; ; attempt += 1) {
+          const first = windows.get(arm)!.length === 0 && attempt === 0;
+          const warm = await waitForFlow(sinks, arm.portOf, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
+          debug(`${arm.path.name} ${n}: ${warm.flowing}/${n} flowing after ${warm.ms} ms`);
+          const w = { ...(await measureWindow(arm, sinks, relay, sender, plan, config)), warm };
+          if (w.noise.total !== null && w.noise.total > config.noiseLimit && attempt < config.noiseRetries) {
+            remeasured.set(arm, remeasured.get(arm)! + 1);
+            debug(`${arm.path.name} ${n}: window again, steal ${w.noise.steal} + foreign ${w.noise.foreign} on its core`);
+            continue;
+          }
+          windows.get(arm)!.push(w);
+          break;
+        }
         relay.target = null;
       }
+      pinFor(null);
       for (const arm of live) {
-        const step = aggregate(arm, windows.get(arm)!, attachMs.get(arm)!, config);
+        const step = aggregate(arm, windows.get(arm)!, attachMs.get(arm)!, remeasured.get(arm)!, config);
         arm.steps.push(step);
         log(
-          `fanout ${arm.path.name.padEnd(8)} ${String(n).padStart(5)} viewers: loss ${(step.loss * 100).toFixed(2)} %, ` +
-            `workers ${fmt(step.cpu.workers)} cores, machine ${fmt(step.cpu.machineBusy && step.cpu.machineBusy * 100)} %, ` +
-            `sinks ${fmt(step.cpu.sinks)} cores, ${fmt(step.viewersPerCore)} viewers/core, ${fmt(step.memory.perViewerKiB)} KiB/viewer`,
+          `fanout ${arm.path.name.padEnd(15)} ${String(n).padStart(5)} viewers: loss ${(step.loss * 100).toFixed(3)} %, ` +
+            `busiest worker ${fmt(step.cpu.busiestWorker && step.cpu.busiestWorker * 100)} %, workers ${fmt(step.cpu.workers)} cores, ` +
+            `${fmt(step.usPerPacket)} µs/packet, ${step.sentPps} packets/s, ${fmt(step.viewersPerCore)} viewers/core, ` +
+            `${fmt(step.memory.perViewerKiB)} KiB/viewer at ${step.memory.viewerAgeS} s, delay p99 ${step.delaySpread?.p99Us ?? 'n/a'} µs, ` +
+            `steal ${fmt(step.noise.steal)} foreign ${fmt(step.noise.foreign)} (${step.noise.remeasured} again), sink drops ${step.sinkDrops ?? 'n/a'}, relay drops ${step.relayDrops ?? 'n/a'}, ingest drops ${step.ingestDrops ?? 'n/a'}`,
         );
         if (!step.ok) arm.stoppedBecause = `loss ${(step.loss * 100).toFixed(2)} % > ${config.lossLimit * 100} % at ${n} viewers (${lossCause(step)})`;
         else if (step.saturated) arm.stoppedBecause = `CPU saturated at ${n} viewers (${saturationCause(step, config)})`;
         const last = !step.ok || step.saturated || n === config.steps[config.steps.length - 1];
         if (last && arm.path === spyglass) {
+          pinFor(arm);
           relay.target = spyglass.ingest.endpoints;
           chromium = await checkInChromium(spyglass, n, config);
           relay.target = null;
+          pinFor(null);
           log(`fanout spyglass ${String(n).padStart(5)} viewers: ${describeChromium(chromium)}`);
         }
         if (!step.ok || step.saturated) {
@@ -285,16 +426,23 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
         }
       }
     }
-    const [raw, spy] = arms.map(result) as [PathResult, PathResult];
+    const results = new Map(arms.map((a) => [a.path.name, result(a, a.path.name === 'spyglass' ? bins.spyglass : a.path.name === 'raw' ? bins.raw : bins.spyglass)]));
+    const raw = results.get('raw')!;
+    const spy = results.get('spyglass')!;
+    const same = results.get('raw-same-binary') ?? null;
     return {
       ...finished(),
       machine,
       config,
       cpuPinning: plan ? { workers: Array.from({ length: config.numWorkers }, (_, i) => plan.worker(i)), loadGenerator: plan.load } : null,
+      workerBinaries: bins,
+      calibration: calibrate(raw, config),
       raw,
       spyglass: spy,
+      rawSameBinary: same,
       chromium,
       comparison: compare(raw, spy),
+      sameBinaryComparison: same ? compare(same, spy) : null,
     };
   } finally {
     await sender?.stop();
@@ -308,7 +456,27 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
 }
 
 function newArm(path: FanoutPath): Arm {
-  return { path, viewers: [], sinkOf: [], steps: [], baselineRss: null, alive: true, stoppedBecause: 'all steps done' };
+  return { path, viewers: [], portOf: [], attachedAt: [], steps: [], baselineRss: null, alive: true, stoppedBecause: 'all steps done' };
+}
+
+/** The calibration: the raw path's µs per packet at `calibrationViewers` against the reference. */
+function calibrate(raw: PathResult, config: FanoutConfig): FanoutResult['calibration'] {
+  const step = raw.steps.find((s) => s.viewers === config.calibrationViewers);
+  const us = step?.usPerPacket ?? null;
+  const ref = config.referenceUsPerPacket;
+  const ratio = us !== null && ref !== null ? round(us / ref, 3) : null;
+  const base = { viewers: config.calibrationViewers, usPerPacket: us, referenceUsPerPacket: ref, ratio };
+  if (!step || us === null) return { ...base, publishable: false, reason: `no raw step at ${config.calibrationViewers} viewers with a CPU reading` };
+  if (!step.valid) return { ...base, publishable: false, reason: 'the sinks or the relay dropped datagrams at the calibration step' };
+  if (step.noise.noisyWindowsKept > 0) {
+    return { ...base, publishable: false, reason: `${step.noise.noisyWindowsKept} windows of the calibration step had > ${config.noiseLimit * 100} % steal or foreign load on the worker's core (worst ${step.noise.worst})` };
+  }
+  if (step.loss > config.kneeLoss) return { ...base, publishable: false, reason: `loss ${step.loss} at the calibration step` };
+  if (ratio === null) return { ...base, publishable: false, reason: 'no reference for this suite (BENCH_FANOUT_REFERENCE_US)' };
+  if (ratio > config.calibrationTolerance || ratio < 1 / config.calibrationTolerance) {
+    return { ...base, publishable: false, reason: `${us} µs per packet is ${ratio} × the reference ${ref} µs: the machine is far off its reference` };
+  }
+  return { ...base, publishable: true, reason: `${us} µs per packet, ${ratio} × the reference ${ref} µs` };
 }
 
 /** Real viewers in Chromium on the Spyglass path's /watch page, while its sinks' media flows. */
@@ -324,7 +492,7 @@ async function checkInChromium(path: SpyglassPath, plainViewers: number, config:
   }
 }
 
-/** Window order: A B B A A B … for two paths (linear drift cancels), A A A for one. */
+/** Window order: A B B A A B … for two paths (linear drift cancels), A B C C B A … for three, A A A for one. */
 function schedule(live: Arm[], windows: number): Arm[] {
   const order: Arm[] = [];
   for (let w = 0; w < windows; w += 1) order.push(...(w % 2 === 0 ? live : [...live].reverse()));
@@ -332,27 +500,82 @@ function schedule(live: Arm[], windows: number): Arm[] {
 }
 
 /** Attaches viewers until the path has `n`; returns how long that took. */
-async function attach(arm: Arm, n: number, sinks: Sinks, config: FanoutConfig): Promise<number> {
+async function attach(arm: Arm, n: number, sinks: CSinks, config: FanoutConfig): Promise<number> {
   const start = performance.now();
-  const first = sinks.count;
-  const ports = await sinks.open(n - arm.viewers.length, arm.path.payloadTypes);
+  const ports = await sinks.open(n - arm.viewers.length);
   for (let i = 0; i < ports.length; i += config.attachConcurrency) {
     const batch = ports.slice(i, i + config.attachConcurrency);
     const attached = await Promise.all(batch.map((port, j) => arm.path.addViewer(`v${arm.viewers.length + j}`, port)));
     arm.viewers.push(...attached);
-    arm.sinkOf.push(...batch.map((_, j) => first + i + j));
+    arm.portOf.push(...attached.map((v) => v.transport.tuple.localPort));
+    arm.attachedAt.push(...attached.map(() => performance.now()));
   }
   const ms = Math.round(performance.now() - start);
   debug(`${arm.path.name} ${n}: attached in ${ms} ms`);
   return ms;
 }
 
+/** After a switch of the relay: waits `minMs`, then until every viewer got video and audio again (or `timeoutMs`). */
+async function waitForFlow(sinks: CSinks, portOf: readonly number[], minMs: number, timeoutMs: number): Promise<{ ms: number; flowing: number }> {
+  const start = performance.now();
+  const before = await sinks.snapshot();
+  await sleep(minMs);
+  let flowing = 0;
+  while (performance.now() - start < timeoutMs) {
+    const now = await sinks.snapshot();
+    flowing = portOf.filter((p) => {
+      const a = countersOf(before, p);
+      const b = countersOf(now, p);
+      return b.video > a.video && b.audio > a.audio;
+    }).length;
+    if (flowing === portOf.length) break;
+    await sleep(250);
+  }
+  return { ms: Math.round(performance.now() - start), flowing };
+}
+
+/**
+ * Per viewer: the packets the SFU sent it — the advance of the RTP sequence numbers its sink
+ * saw (the SFU keeps the broadcaster's gaps, so packets lost on the way in count too) —
+ * against the packets the sink counted; both read by the sink at one moment. A viewer that got
+ * nothing is owed what the others were sent.
+ */
+function delivery(a: CSinkSnapshot, b: CSinkSnapshot, portOf: readonly number[]): { expected: number; received: number; worst: number; bytes: number } {
+  const advance = (from: number, to: number) => (from >= 0 && to >= from ? to - from : 0);
+  const got: number[] = [];
+  const sent: number[] = [];
+  let bytes = 0;
+  for (const p of portOf) {
+    const x = countersOf(a, p);
+    const y = countersOf(b, p);
+    got.push(y.video - x.video + (y.audio - x.audio));
+    sent.push(advance(x.videoSeq, y.videoSeq) + advance(x.audioSeq, y.audioSeq));
+    bytes += y.bytes - x.bytes;
+  }
+  const fullShare = Math.max(0, ...sent);
+  let expected = 0;
+  let received = 0;
+  let worst = 0;
+  for (let i = 0; i < portOf.length; i += 1) {
+    const owed = got[i] === 0 ? fullShare : Math.max(sent[i]!, got[i]!);
+    expected += owed;
+    received += got[i]!;
+    worst = Math.max(worst, owed > 0 ? 1 - got[i]! / owed : 0);
+  }
+  return { expected, received, worst, bytes };
+}
+
 /** Packets the video and audio producers received, and each sampled viewer's consumers sent. */
 type WorkerStats = [video: number, audio: number, sampled: number[]];
 
 interface Snapshot {
-  sink: SinkSnapshot;
+  sink: CSinkSnapshot;
   udp: ReturnType<typeof udpReceiveErrors>;
+  sinkDrops: number | null;
+  relayDrops: number | null;
+  ingestDrops: number | null;
+  /** Ticks of the measured workers' cores. */
+  cores: Array<ReturnType<typeof coreCpuTicks>>;
   /** Producer counters and the sampled viewers' consumer counters; null when the worker answered late. */
   worker: WorkerStats | null;
   /** When the worker's stats were read. */
@@ -365,13 +588,32 @@ interface WindowData {
   cpu: CpuReading;
   sample: number[];
   warm: { ms: number; flowing: number };
+  /** Steal and foreign load on the measured workers' cores (the worst core), fractions of a core. */
+  noise: { cores: number[]; steal: number | null; foreign: number | null; total: number | null };
 }
 
-async function measureWindow(arm: Arm, sinks: Sinks, sender: RtpSender, config: FanoutConfig): Promise<Omit<WindowData, 'warm'>> {
+/** The cores the arm's workers are measured on: the load generator's core is never one (it is busy by design). */
+function measuredCores(arm: Arm, plan: CpuPlan | null): number[] {
+  if (!plan) return [];
+  const cores = new Set(arm.path.workerPids().map((_, i) => plan.worker(i)));
+  cores.delete(plan.load);
+  return [...cores];
+}
+
+async function measureWindow(
+  arm: Arm,
+  sinks: CSinks,
+  relay: RtpRelay,
+  sender: RtpSender,
+  plan: CpuPlan | null,
+  config: FanoutConfig,
+): Promise<Omit<WindowData, 'warm'>> {
   const { path, viewers } = arm;
   const n = viewers.length;
   const workerPids = path.workerPids();
   const pids = new Map<string, number>([...workerPids.map((pid, i) => [`worker${i}`, pid] as const), ['sinks', sinks.pid], ['sender', sender.pid]]);
+  const cores = measuredCores(arm, plan);
+  const ingestPorts = [path.ingest.endpoints.video, path.ingest.endpoints.audio].flatMap((e) => [e.port, e.rtcpPort]);
   // Spread the sample over the viewers (origin and edges alike).
   const k = Math.min(config.sampledViewers, n);
   const sample = Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * n) / k));
@@ -386,6 +628,14 @@ async function measureWindow(arm: Arm, sinks: Sinks, sender: RtpSender, config: 
       ]),
       config.statsTimeoutMs,
     );
+  const relayPorts = relay.ports;
+  const kernel = () => ({
+    udp: udpReceiveErrors(),
+    sinkDrops: sinks.drops(),
+    relayDrops: udpSocketDrops(relayPorts),
+    ingestDrops: udpSocketDrops(ingestPorts),
+    cores: cores.map(coreCpuTicks),
+  });
   // The sinks' counters are read inside the CPU window, right after it opens and right before
   // it closes: the packets counted and the CPU they cost cover the same time. The worker's
   // stats come before and after (they may be slow).
@@ -393,18 +643,39 @@ async function measureWindow(arm: Arm, sinks: Sinks, sender: RtpSender, config: 
   const workerAtA = performance.now();
   const cpu = new CpuWindow(pids);
   cpu.start();
-  const a: Snapshot = { sink: await sinks.snapshot(), udp: udpReceiveErrors(), worker: workerA, workerAt: workerAtA };
+  const a: Snapshot = { sink: await sinks.snapshot(), ...kernel(), worker: workerA, workerAt: workerAtA };
   await sleep(config.windowMs);
   const sinkB = await sinks.snapshot();
-  const udpB = udpReceiveErrors();
+  const kernelB = kernel();
   const reading = cpu.stop();
   const workerB = await stats();
-  const b: Snapshot = { sink: sinkB, udp: udpB, worker: workerB, workerAt: performance.now() };
-  return { a, b, cpu: reading, sample };
+  const b: Snapshot = { sink: sinkB, ...kernelB, worker: workerB, workerAt: performance.now() };
+  return { a, b, cpu: reading, sample, noise: coreNoise(arm, cores, plan, a, b, reading) };
+}
+
+/**
+ * Steal and foreign load on the measured cores over a window: steal from /proc/stat; foreign =
+ * the core's busy time − the CPU of the path's workers pinned to it (interrupts and softirqs
+ * on that core count as foreign, so this errs high).
+ */
+function coreNoise(arm: Arm, cores: number[], plan: CpuPlan | null, a: Snapshot, b: Snapshot, reading: CpuReading): WindowData['noise'] {
+  if (!plan || cores.length === 0) return { cores, steal: null, foreign: null, total: null };
+  let steal = 0;
+  let foreign = 0;
+  for (const [j, core] of cores.entries()) {
+    const x = a.cores[j];
+    const y = b.cores[j];
+    if (!x || !y || y.total <= x.total) return { cores, steal: null, foreign: null, total: null };
+    const total = y.total - x.total;
+    const workers = arm.path.workerPids().reduce((acc, _, i) => acc + (plan.worker(i) === core ? (reading.processes[`worker${i}`] ?? 0) : 0), 0);
+    steal = Math.max(steal, (y.steal - x.steal) / total);
+    foreign = Math.max(foreign, Math.max(0, (y.busy - x.busy) / total - workers));
+  }
+  return { cores, steal: round(steal, 3), foreign: round(foreign, 3), total: round(steal + foreign, 3) };
 }
 
 /** One step of one path from its windows: loss over all of them, CPU as the median. */
-function aggregate(arm: Arm, windows: WindowData[], attachMs: number, config: FanoutConfig): StepResult {
+function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured: number, config: FanoutConfig): StepResult {
   const n = arm.viewers.length;
   const workerPids = arm.path.workerPids();
   let expected = 0;
@@ -419,15 +690,22 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, config: Fa
   let sampleSent = 0;
   let sampleProduced = 0;
   let udp: number | null = 0;
+  let sinkDrops: number | null = 0;
+  let relayDrops: number | null = 0;
+  let ingestDrops: number | null = 0;
+  const diff = (acc: number | null, x: number | null, y: number | null) => (acc !== null && x !== null && y !== null ? acc + y - x : null);
   for (const { a, b, cpu, sample } of windows) {
     seconds += cpu.seconds;
     statsSeconds += (b.workerAt - a.workerAt) / 1000;
-    const d = delivery(a.sink, b.sink, arm.sinkOf);
+    const d = delivery(a.sink, b.sink, arm.portOf);
     expected += d.expected;
     received += d.received;
     worst = Math.max(worst, d.worst);
     bytes += d.bytes;
-    udp = udp !== null && a.udp && b.udp ? udp + b.udp.rcvbufErrors - a.udp.rcvbufErrors : null;
+    udp = diff(udp, a.udp?.rcvbufErrors ?? null, b.udp?.rcvbufErrors ?? null);
+    sinkDrops = diff(sinkDrops, a.sinkDrops, b.sinkDrops);
+    relayDrops = diff(relayDrops, a.relayDrops, b.relayDrops);
+    ingestDrops = diff(ingestDrops, a.ingestDrops, b.ingestDrops);
     if (produced !== null && a.worker && b.worker) {
       const [av, aa, as] = a.worker;
       const [bv, ba, bs] = b.worker;
@@ -445,19 +723,29 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, config: Fa
   const workerAnswered = produced !== null;
 
   const readings = windows.map((w) => w.cpu);
-  const med = (f: (r: CpuReading) => number | null): number | null => {
-    const xs = readings.map(f).filter((x): x is number => x !== null);
-    const m = median(xs);
-    return xs.length === readings.length && m !== null ? round(m, 3) : null;
+  const medOf = (xs: Array<number | null>, digits = 3): number | null => {
+    const ok = xs.filter((x): x is number => x !== null);
+    const m = median(ok);
+    return ok.length === xs.length && m !== null ? round(m, digits) : null;
   };
+  const med = (f: (r: CpuReading) => number | null): number | null => medOf(readings.map(f));
   const workersOf = (r: CpuReading) => sumOrNull(workerPids.map((_, i) => r.processes[`worker${i}`] ?? null));
   const perWorker = workerPids.map((_, i) => med((r) => r.processes[`worker${i}`] ?? null));
   const workers = med(workersOf);
+  const busiestWorker = perWorker.some((c) => c === null) ? null : Math.max(...(perWorker as number[]));
   const machineBusy = med((r) => r.machineBusy);
   const rss = sumOrNull(workerPids.map(processRssBytes));
+  const now = performance.now();
+  const viewerAgeS = n > 0 ? round(arm.attachedAt.reduce((acc, t) => acc + (now - t), 0) / n / 1000, 1) : 0;
+  const workerXs = readings.map((r) => workersOf(r));
+  const workerSeconds = workerXs.some((x) => x === null) ? null : round(readings.reduce((acc, r, i) => acc + workerXs[i]! * r.seconds, 0), 3);
   const deliveredPps = seconds > 0 ? received / seconds : 0;
-  const saturated =
-    (machineBusy ?? 0) >= config.saturation || perWorker.some((c) => c !== null && c >= config.saturation) || !workerAnswered;
+  const saturated = (busiestWorker ?? 0) >= config.saturation || !workerAnswered;
+  const valid = sinkDrops === 0 && relayDrops === 0;
+  const delays = windows.map((w) => w.b.sink.delay);
+  const noise = windows.map((w) => w.noise);
+  const worstNoise = noise.some((x) => x.total === null) ? null : Math.max(...noise.map((x) => x.total!));
+  const ok = loss <= config.lossLimit;
   return {
     viewers: n,
     attachMs,
@@ -473,46 +761,66 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, config: Fa
     sfuLossSampled: workerAnswered && sampleProduced > 0 ? round(1 - sampleSent / sampleProduced, 5) : null,
     workerAnswered,
     udpRcvbufErrors: udp,
+    ingestDrops,
+    sinkDrops,
+    relayDrops,
+    valid,
+    sentPps: seconds > 0 ? Math.round(expected / seconds) : 0,
     deliveredPps: Math.round(deliveredPps),
     deliveredMbps: seconds > 0 ? round((bytes * 8) / seconds / 1e6, 1) : 0,
+    usPerPacket: workerSeconds !== null && expected > 0 ? round((workerSeconds / expected) * 1e6, 2) : null,
     cpu: {
       workers,
       perWorker,
+      busiestWorker,
       sinks: med((r) => r.processes.sinks ?? null),
       sender: med((r) => r.processes.sender ?? null),
       benchProcess: med((r) => r.benchProcess),
       machineBusy,
-      windows: readings.map((r) => {
-        const w = workersOf(r);
-        return w === null ? null : round(w, 3);
-      }),
-      workerSeconds: (() => {
-        const xs = readings.map((r) => workersOf(r));
-        return xs.some((x) => x === null) ? null : round(readings.reduce((acc, r, i) => acc + xs[i]! * r.seconds, 0), 3);
-      })(),
+      windows: workerXs.map((w) => (w === null ? null : round(w, 3))),
+      workerSeconds,
     },
+    noise: {
+      cores: windows[0]?.noise.cores ?? [],
+      steal: medOf(noise.map((x) => x.steal)),
+      foreign: medOf(noise.map((x) => x.foreign)),
+      worst: worstNoise === null ? null : round(worstNoise, 3),
+      remeasured,
+      noisyWindowsKept: noise.filter((x) => x.total !== null && x.total > config.noiseLimit).length,
+    },
+    delaySpread: delays.every((d) => d !== null)
+      ? {
+          p50Us: Math.round(median(delays.map((d) => d.p50Us)) ?? 0),
+          p99Us: Math.round(median(delays.map((d) => d.p99Us)) ?? 0),
+          maxUs: Math.max(...delays.map((d) => d.maxUs)),
+        }
+      : null,
     packetsPerSecPerCore: workers ? Math.round(deliveredPps / workers) : null,
     viewersPerCore: workers ? Math.round(n / workers) : null,
     memory: {
       workersRssMiB: rss === null ? null : round(rss / 2 ** 20, 1),
       perViewerKiB: rss !== null && arm.baselineRss !== null ? round((rss - arm.baselineRss) / n / 1024, 1) : null,
+      viewerAgeS,
     },
     layout: arm.path.layout(),
     saturated,
-    ok: loss <= config.lossLimit,
+    ok,
+    withinKnee: valid && loss <= config.kneeLoss && busiestWorker !== null && busiestWorker <= config.kneeCpu,
   };
 }
 
-function result(arm: Arm): PathResult {
-  const best = [...arm.steps].reverse().find((s) => s.ok);
+function result(arm: Arm, workerBin: string | null): PathResult {
+  const knee = [...arm.steps].reverse().find((s) => s.withinKnee);
   return {
     name: arm.path.name,
+    workerBin,
     baselineRssMiB: arm.baselineRss === null ? null : round(arm.baselineRss / 2 ** 20, 1),
     steps: arm.steps,
-    maxCleanViewers: best?.viewers ?? null,
-    viewersPerCore: best?.viewersPerCore ?? null,
-    packetsPerSecPerCore: best?.packetsPerSecPerCore ?? null,
-    memoryPerViewerKiB: best?.memory.perViewerKiB ?? null,
+    maxCleanViewers: knee?.viewers ?? null,
+    viewersPerCore: knee?.viewersPerCore ?? null,
+    packetsPerSecPerCore: knee?.packetsPerSecPerCore ?? null,
+    usPerPacket: knee?.usPerPacket ?? null,
+    memoryPerViewerKiB: knee?.memory.perViewerKiB ?? null,
     stoppedBecause: arm.stoppedBecause,
   };
 }
@@ -522,8 +830,10 @@ function lossCause(s: StepResult): string {
   const parts: string[] = [];
   if (s.sfuLossSampled !== null) parts.push(`the SFU's consumers sent ${((1 - s.sfuLossSampled) * 100).toFixed(1)} % of what the producers got`);
   if (!s.workerAnswered) parts.push('the worker answered no stats within the timeout');
-  if (s.udpRcvbufErrors) parts.push(`${s.udpRcvbufErrors} datagrams dropped on full receive buffers`);
-  parts.push(`worker ${fmt(s.cpu.workers)} cores, machine ${fmt(s.cpu.machineBusy && s.cpu.machineBusy * 100)} % busy`);
+  if (s.ingestDrops) parts.push(`${s.ingestDrops} datagrams dropped on the ingest sockets`);
+  if (s.sinkDrops) parts.push(`${s.sinkDrops} datagrams dropped on the sink sockets (invalid step)`);
+  if (s.relayDrops) parts.push(`${s.relayDrops} datagrams dropped on the relay's sockets (invalid step)`);
+  parts.push(`busiest worker ${fmt(s.cpu.busiestWorker && s.cpu.busiestWorker * 100)} % of its core, machine ${fmt(s.cpu.machineBusy && s.cpu.machineBusy * 100)} % busy`);
   return parts.join(', ');
 }
 
@@ -537,7 +847,7 @@ function saturationCause(s: StepResult, config: FanoutConfig): string {
   ].join(', ');
 }
 
-function compare(raw: PathResult, spy: PathResult): FanoutResult['comparison'] {
+function compare(raw: PathResult, spy: PathResult): Comparison {
   const pairs = spy.steps.flatMap((s) => {
     const r = raw.steps.find((x) => x.viewers === s.viewers);
     return r ? [{ r, s }] : [];
@@ -546,10 +856,10 @@ function compare(raw: PathResult, spy: PathResult): FanoutResult['comparison'] {
     viewers: s.viewers,
     ratio: r.cpu.workers && s.cpu.workers ? round(r.cpu.workers / s.cpu.workers, 3) : null,
   }));
-  const clean = pairs.filter(({ r, s }) => r.ok && s.ok && r.cpu.workerSeconds && s.cpu.workerSeconds);
-  // Packets delivered per worker CPU-second, pooled over the clean steps' windows.
+  const clean = pairs.filter(({ r, s }) => r.withinKnee && s.withinKnee && r.cpu.workerSeconds && s.cpu.workerSeconds);
+  // Packets sent per worker CPU-second, pooled over the clean steps' windows.
   const efficiency = (steps: StepResult[]) =>
-    steps.reduce((acc, x) => acc + x.receivedPackets, 0) / steps.reduce((acc, x) => acc + x.cpu.workerSeconds!, 0);
+    steps.reduce((acc, x) => acc + x.expectedPackets, 0) / steps.reduce((acc, x) => acc + x.cpu.workerSeconds!, 0);
   const pooled = clean.length > 0 ? round(efficiency(clean.map((p) => p.s)) / efficiency(clean.map((p) => p.r)), 3) : null;
   const cleanRatios = perStep.filter((p) => clean.some((c) => c.s.viewers === p.viewers) && p.ratio !== null).map((p) => p.ratio!);
   const med = median(cleanRatios);
@@ -588,21 +898,32 @@ function fmt(x: number | null): string {
 
 // ------------------------------------------------------------------ output --
 
+/** The figures for latest.json; none when the calibration says the machine is far off its reference (or has none). */
 export function summary(r: FanoutResult): Partial<LatestFigures> {
+  if (!r.calibration.publishable) return {};
   return { fanout: { viewersPerCore: r.spyglass.viewersPerCore, ratioVsRawMediasoup: r.comparison.ratioVsRawMediasoup } };
 }
 
+const LABEL: Record<PathName, string> = { raw: 'raw mediasoup', spyglass: 'Spyglass', 'raw-same-binary': "raw mediasoup on Spyglass's binary" };
+
 export function describe(r: FanoutResult): string[] {
+  const c = r.config;
   const line = (p: PathResult) =>
-    `${p.name === 'raw' ? 'raw mediasoup' : 'Spyglass'}: ${p.maxCleanViewers ?? 'no'} viewers with loss ≤ ${r.config.lossLimit * 100} %, ` +
-    `${p.viewersPerCore ?? 'n/a'} viewers/core, ${p.packetsPerSecPerCore ?? 'n/a'} packets/s per core, ` +
+    `${LABEL[p.name]}${p.workerBin ? ` (${p.workerBin})` : ''}: knee ${p.maxCleanViewers ?? 'none'} viewers ` +
+    `(loss ≤ ${c.kneeLoss * 100} %, busiest worker ≤ ${c.kneeCpu * 100} % of its core), ${p.viewersPerCore ?? 'n/a'} viewers per 100 % core, ` +
+    `${p.usPerPacket ?? 'n/a'} µs of worker CPU per packet, ${p.packetsPerSecPerCore ?? 'n/a'} packets/s per core, ` +
     `${p.memoryPerViewerKiB ?? 'n/a'} KiB/viewer; stopped: ${p.stoppedBecause}`;
+  const ratio = (label: string, x: Comparison) =>
+    `Spyglass ÷ ${label}, packets (= viewers) per core: ${x.ratioVsRawMediasoup ?? 'n/a'} ` +
+    `(pooled over the steps both kept within the knee: ${x.cleanSteps.join(', ') || 'none'}; per step ` +
+    `${x.perStep.map((p) => `${p.viewers}: ${p.ratio ?? 'n/a'}`).join(', ')})`;
   return [
+    `${c.srtpSuite}; video paced at ${c.paceBitsPerSecond ? `${c.paceBitsPerSecond / 1e6} Mbit/s` : 'no rate'}; calibration: ${r.calibration.publishable ? 'publishable' : 'NOT PUBLISHABLE'} (${r.calibration.reason})`,
     line(r.spyglass),
     line(r.raw),
-    `Spyglass ÷ raw mediasoup, packets (= viewers) per core: ${r.comparison.ratioVsRawMediasoup ?? 'n/a'} ` +
-      `(pooled over the steps both kept clean: ${r.comparison.cleanSteps.join(', ') || 'none'}; per step ` +
-      `${r.comparison.perStep.map((p) => `${p.viewers}: ${p.ratio ?? 'n/a'}`).join(', ')})`,
+    ...(r.rawSameBinary ? [line(r.rawSameBinary)] : []),
+    ratio('raw mediasoup', r.comparison),
+    ...(r.sameBinaryComparison ? [ratio("raw mediasoup on Spyglass's binary", r.sameBinaryComparison)] : []),
     ...(r.chromium ? [describeChromium(r.chromium)] : []),
   ];
 }
@@ -613,15 +934,15 @@ function describeChromium(c: ChromiumCheck): string {
   const each = c.viewers.map((v) =>
     v.error !== null && v.framesDecoded === 0
       ? `no frame (${v.error})`
-      : `${v.fps} fps at ${v.width}×${v.height}, first frame after ${v.firstFrameMs ?? 'n/a'} ms`,
+      : `${v.fps} fps at ${v.width}×${v.height}, first frame after ${v.firstFrameMs ?? 'n/a'} ms, SRTP ${v.srtpCipher ?? 'n/a'}`,
   );
   return `${head}: ${c.decoding} of ${c.viewers.length} decoded video (${each.join('; ')})`;
 }
 
 export function chart(r: FanoutResult): string {
   const series = (f: (s: StepResult) => number | null) =>
-    [r.spyglass, r.raw].map((p) => ({
-      name: p.name === 'raw' ? 'raw mediasoup' : 'Spyglass',
+    [r.spyglass, r.raw, ...(r.rawSameBinary ? [r.rawSameBinary] : [])].map((p) => ({
+      name: LABEL[p.name],
       points: p.steps.flatMap((s) => {
         const y = f(s);
         return y === null ? [] : [[s.viewers, y] as const];
@@ -632,17 +953,26 @@ export function chart(r: FanoutResult): string {
     `Fan-out: 1 broadcaster (~1 Mbit/s VP8 + Opus) → N SRTP viewers`,
     `${r.startedAt} · ${m.cores} × ${m.cpuModel} · Spyglass ÷ raw mediasoup, viewers per core: ${r.comparison.ratioVsRawMediasoup ?? 'n/a'}`,
     [
-      { title: 'mediasoup worker CPU', xLabel: 'viewers', yLabel: 'cores', xLog2: true, series: series((s) => s.cpu.workers) },
+      {
+        title: 'Busiest mediasoup worker',
+        xLabel: 'viewers',
+        yLabel: '% of its core',
+        xLog2: true,
+        series: series((s) => s.cpu.busiestWorker && round(s.cpu.busiestWorker * 100, 1)),
+        hLines: [{ y: r.config.kneeCpu * 100, label: 'knee' }],
+      },
+      { title: 'Worker CPU per packet sent', xLabel: 'viewers', yLabel: 'µs / packet', xLog2: true, series: series((s) => s.usPerPacket) },
       {
         title: 'Loss (1 − received / sent)',
         xLabel: 'viewers',
         yLabel: '%',
         xLog2: true,
         series: series((s) => round(s.loss * 100, 3)),
-        hLines: [{ y: r.config.lossLimit * 100, label: 'limit' }],
+        hLines: [{ y: r.config.kneeLoss * 100, label: 'knee' }],
       },
       { title: 'Viewers per core of worker CPU', xLabel: 'viewers', yLabel: 'viewers / core', xLog2: true, series: series((s) => s.viewersPerCore) },
       { title: 'Worker memory per viewer', xLabel: 'viewers', yLabel: 'KiB / viewer', xLog2: true, series: series((s) => s.memory.perViewerKiB) },
+      { title: 'Spread of arrival delay over the viewers, p99', xLabel: 'viewers', yLabel: 'µs', xLog2: true, series: series((s) => s.delaySpread?.p99Us ?? null) },
     ],
   );
 }

@@ -1,9 +1,10 @@
 import type { Ingest } from '../lib/media.ts';
+import type { PathName } from './index.ts';
 import type { PlainViewer } from './plainViewer.ts';
 
 /** One way of serving the fan-out benchmark's viewers: raw mediasoup, or Spyglass's sfu/ classes. */
 export interface FanoutPath {
-  readonly name: 'raw' | 'spyglass';
+  readonly name: PathName;
   /** The synthetic broadcaster's producers and where ffmpeg sends to. */
   readonly ingest: Ingest;
   /** Payload types the viewers' consumers send (the sinks count by them). */

@@ -3,33 +3,44 @@ import type { types as ms } from 'mediasoup';
 
 /**
  * The benchmark's viewer, the same for both paths (raw mediasoup and Spyglass): one
- * PlainTransport with SRTP (AES_CM_128_HMAC_SHA1_80, RTP and RTCP muxed) sending to a UDP
+ * PlainTransport with SRTP (the fan-out uses AEAD_AES_256_GCM, what mediasoup negotiates with
+ * Chromium; the cascade benchmark AES_CM_128_HMAC_SHA1_80; RTP and RTCP muxed) sending to a UDP
  * sink, and one consumer per producer — the data plane of a WebRTC viewer without ICE and
  * DTLS. Consumers use the router's own capabilities (with RTX and header extensions, as a
  * browser's would), start unpaused, and get no RTCP back (no NACK, no bandwidth estimate).
  */
 
-export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
+export type SrtpSuite = 'AEAD_AES_256_GCM' | 'AES_CM_128_HMAC_SHA1_80';
+
+/** Master key + salt lengths (RFC 7714 and RFC 3711). */
+const KEY_BYTES: Record<SrtpSuite, number> = { AEAD_AES_256_GCM: 44, AES_CM_128_HMAC_SHA1_80: 30 };
 
 export interface PlainViewer {
   transport: ms.PlainTransport;
   consumers: ms.Consumer[];
 }
 
-/** The sinks never decrypt: any 30-byte master key + salt will do for the (unused) receive direction. */
-const sinkKey = randomBytes(30).toString('base64');
+/** The sinks never decrypt: any master key + salt will do for the (unused) receive direction. */
+const sinkKeys = new Map<SrtpSuite, string>();
 
-export async function attachPlainViewer(router: ms.Router, producers: readonly ms.Producer[], sinkPort: number): Promise<PlainViewer> {
+export async function attachPlainViewer(
+  router: ms.Router,
+  producers: readonly ms.Producer[],
+  sinkPort: number,
+  suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80',
+): Promise<PlainViewer> {
+  let keyBase64 = sinkKeys.get(suite);
+  if (!keyBase64) sinkKeys.set(suite, (keyBase64 = randomBytes(KEY_BYTES[suite]).toString('base64')));
   const transport = await router.createPlainTransport({
     listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
     rtcpMux: true,
     comedia: false,
     enableSrtp: true,
-    srtpCryptoSuite: SRTP_SUITE,
+    srtpCryptoSuite: suite,
     appData: { role: 'bench-viewer' },
   });
   try {
-    await transport.connect({ ip: '127.0.0.1', port: sinkPort, srtpParameters: { cryptoSuite: SRTP_SUITE, keyBase64: sinkKey } });
+    await transport.connect({ ip: '127.0.0.1', port: sinkPort, srtpParameters: { cryptoSuite: suite, keyBase64 } });
     const consumers: ms.Consumer[] = [];
     for (const producer of producers) {
       consumers.push(await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: false }));

@@ -10,7 +10,8 @@ import { startSpyglass } from '../../signaling/server.ts';
 import { openIngest, type Ingest } from '../lib/media.ts';
 import { goLiveInChromium, watchInChromium, WEB_ROOT, type ChromiumBroadcaster, type ChromiumViewerResult } from './chromium.ts';
 import type { FanoutPath } from './path.ts';
-import { attachPlainViewer, consumerPayloadTypes } from './plainViewer.ts';
+import { attachPlainViewer, consumerPayloadTypes, type SrtpSuite } from './plainViewer.ts';
+import { withWorkerBin } from './workerBin.ts';
 import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
@@ -43,6 +44,9 @@ export async function openSpyglassPath(opts: {
   rtcMinPort: number;
   rtcMaxPort: number;
   browser: Browser;
+  srtpSuite: SrtpSuite;
+  /** The worker binary (null: mediasoup's default). */
+  workerBin: string | null;
 }): Promise<SpyglassPath> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-fanout-'));
   const config = loadConfig(
@@ -64,7 +68,7 @@ export async function openSpyglassPath(opts: {
       limits: BENCH_LIMITS,
     },
   );
-  const app = await startSpyglass(config, createLogger({ level: 'error', name: 'bench-spyglass' }), WEB_ROOT);
+  const app = await withWorkerBin(opts.workerBin, () => startSpyglass(config, createLogger({ level: 'error', name: 'bench-spyglass' }), WEB_ROOT));
 
   const routers = new Map<string, ms.Router>();
   /** Edge router id → its copies of the ingest producers (once piped). */
@@ -132,7 +136,7 @@ export async function openSpyglassPath(opts: {
         if (!router) throw new Error(`viewer ${id}: router ${viewer.routerId} not found`);
         const producers = router === originRouter ? [opened.video, opened.audio] : await edgeProducers.get(router.id);
         if (!producers) throw new Error(`viewer ${id}: edge ${router.id} has no piped producers`);
-        return attachPlainViewer(router, producers, sinkPort);
+        return attachPlainViewer(router, producers, sinkPort, opts.srtpSuite);
       },
       layout: () => ({ workers: new Set(workerPidOf.values()).size, routers: routers.size, edges: media.edgeCount, pipeTransports }),
       async watchInChromium(count, watchOpts) {

@@ -9,7 +9,10 @@ import type { types as ms } from 'mediasoup';
  * The synthetic broadcaster of the benchmarks: ffmpeg encodes a short VP8 + Opus clip from
  * its test sources once (cached in the temp directory), then replays it in a loop, in real
  * time, as RTP with `-c copy`. Encoding live would cost a core on the machine under test;
- * replaying costs ~1 % of one.
+ * replaying costs ~1 % of one. The encode is deterministic (libvpx `-deadline good`, one
+ * thread, bit-exact muxing: the same bytes on every machine and run); libvpx's realtime mode
+ * adapts to the wall clock, and its clips differed by up to 28 % in packets per second
+ * between runs.
  */
 
 export interface ClipSpec {
@@ -40,7 +43,7 @@ export const AUDIO_SSRC = 11111111;
 export async function synthesiseClip(spec: ClipSpec): Promise<string> {
   const dir = path.join(os.tmpdir(), 'spyglass-bench');
   mkdirSync(dir, { recursive: true });
-  const name = `clip-${spec.size}-${spec.fps}fps-${spec.seconds}s-v${spec.videoKbps}-g${spec.gop}-a${spec.audioKbps}.webm`;
+  const name = `clip-${spec.size}-${spec.fps}fps-${spec.seconds}s-v${spec.videoKbps}-g${spec.gop}-a${spec.audioKbps}-good.webm`;
   const file = path.join(dir, name);
   if (existsSync(file)) return file;
   // Encoded under a unique name and renamed: parallel test processes never read half a file.
@@ -54,10 +57,11 @@ export async function synthesiseClip(spec: ClipSpec): Promise<string> {
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', String(spec.seconds),
       '-map', '0:v', '-map', '1:a',
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',
+      '-c:v', 'libvpx', '-deadline', 'good', '-cpu-used', '4', '-threads', '1',
       '-b:v', kbps, '-minrate', kbps, '-maxrate', kbps, '-bufsize', kbps,
       '-g', String(spec.gop), '-keyint_min', String(spec.gop),
       '-c:a', 'libopus', '-b:a', `${spec.audioKbps}k`, '-ac', '2',
+      '-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact',
       tmp,
     ],
     { timeout: 120_000 },

@@ -61,6 +61,34 @@ export function machineCpuTicks(): { busy: number; total: number } | null {
   return { busy: total - idle, total };
 }
 
+/** One core's counters from /proc/stat, in ticks: busy (user … softirq, steal excluded), steal, and total. */
+export function coreCpuTicks(cpu: number): { busy: number; steal: number; total: number } | null {
+  const stat = read('/proc/stat');
+  const line = stat?.split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return null;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const steal = v[7] ?? 0;
+  return { busy: total - idle - steal, steal, total };
+}
+
+/**
+ * Datagrams dropped so far on the UDP sockets bound to these local ports on 127.0.0.1 (the
+ * `drops` column of /proc/net/udp: receive buffer full); null without /proc.
+ */
+export function udpSocketDrops(ports: readonly number[]): number | null {
+  const table = read('/proc/net/udp');
+  if (table === null) return null;
+  const wanted = new Set(ports.map((p) => `0100007F:${p.toString(16).toUpperCase().padStart(4, '0')}`));
+  let drops = 0;
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 13 && wanted.has(f[1]!)) drops += Number(f[f.length - 1]) || 0;
+  }
+  return drops;
+}
+
 /** UDP counters of the kernel (machine-wide): datagrams dropped because a socket's receive buffer was full. */
 export function udpReceiveErrors(): { rcvbufErrors: number; inErrors: number } | null {
   const snmp = read('/proc/net/snmp');

@@ -7,14 +7,27 @@ import type { RtpEndpoint } from './media.ts';
  * when none is). It lets one sender feed two SFUs in turn, so that their measurement windows
  * can alternate. Each ingest always sees the same source addresses (the relay's sockets), as
  * comedia transports require. What an ingest sends back (RTCP receiver reports) is dropped.
+ *
+ * With `paceBitsPerSecond`, the video RTP is paced like a browser's sender (WebRTC's pacer:
+ * 2.5 × the target bitrate, in 5 ms bursts): ffmpeg sends each frame's packets at once, a
+ * keyframe as a burst of ~60 packets, which no browser does and which overflowed the worker's
+ * ingest socket before its forwarding capacity was reached. Audio and RTCP are not paced.
  */
 export class RtpRelay {
   /** Where ffmpeg sends. */
   readonly endpoints: { video: RtpEndpoint; audio: RtpEndpoint };
   readonly #sockets: dgram.Socket[];
   #target: { video: RtpEndpoint; audio: RtpEndpoint } | null = null;
+  readonly #pace: number | null;
+  readonly #queue: Array<{ msg: Buffer; port: number; ip: string }> = [];
+  #timer: NodeJS.Timeout | null = null;
+  #budget = 0;
+  #lastTick = 0;
+  /** Most video packets that waited in the pacer at once. */
+  maxQueued = 0;
 
-  private constructor(sockets: dgram.Socket[]) {
+  private constructor(sockets: dgram.Socket[], paceBitsPerSecond: number | null) {
+    this.#pace = paceBitsPerSecond;
     this.#sockets = sockets;
     const port = (i: number) => sockets[i]!.address().port;
     this.endpoints = {
@@ -37,21 +50,57 @@ export class RtpRelay {
         const target = this.#target;
         if (!target || source !== sender) return;
         const [port, ip] = route[i]!(target);
-        socket.send(msg, port, ip);
+        if (i === 0 && this.#pace) this.#enqueue(msg, port, ip);
+        else socket.send(msg, port, ip);
       });
     });
   }
 
-  static async open(): Promise<RtpRelay> {
+  #enqueue(msg: Buffer, port: number, ip: string): void {
+    this.#queue.push({ msg, port, ip });
+    this.maxQueued = Math.max(this.maxQueued, this.#queue.length);
+    if (this.#timer) return;
+    this.#drain();
+    if (this.#queue.length > 0) this.#timer = setInterval(() => this.#drain(), 5);
+  }
+
+  /**
+   * Sends what the budget allows: it grows at the pacing rate and holds at most 5 ms of it (a
+   * burst of that size may go at once); a packet goes while the budget is positive, so it may
+   * end in debt by one packet, paid back before the next.
+   */
+  #drain(): void {
+    const now = performance.now();
+    const rate = this.#pace! / 8;
+    this.#budget = Math.min(this.#budget + ((now - this.#lastTick) / 1000) * rate, rate * 0.005);
+    this.#lastTick = now;
+    while (this.#queue.length > 0 && this.#budget > 0) {
+      const { msg, port, ip } = this.#queue.shift()!;
+      this.#budget -= msg.length;
+      this.#sockets[0]!.send(msg, port, ip);
+    }
+    if (this.#queue.length === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  /** @param paceBitsPerSecond paces the video RTP at this rate (null: forwards at once). */
+  static async open(paceBitsPerSecond: number | null = null): Promise<RtpRelay> {
     const sockets = await Promise.all(
       Array.from({ length: 4 }, async () => {
-        const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
+        const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
         socket.on('error', () => undefined);
         await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
         return socket;
       }),
     );
-    return new RtpRelay(sockets);
+    return new RtpRelay(sockets, paceBitsPerSecond);
+  }
+
+  /** The local ports of the relay's sockets (for their drop counters in /proc/net/udp). */
+  get ports(): number[] {
+    return this.#sockets.map((s) => s.address().port);
   }
 
   /** Sends from now on to `target` (null: drops everything). */
@@ -60,6 +109,8 @@ export class RtpRelay {
   }
 
   close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#queue.length = 0;
     for (const s of this.#sockets) s.close();
   }
 }
