@@ -235,7 +235,7 @@ export class LiveService {
    * of it. A join this node could serve but that came not by a redirect is sent to a
    * less-loaded node (RedirectError) while this one is loaded.
    */
-  async join(peer: Peer, { broadcastId, redirected }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
+  async join(peer: Peer, { broadcastId, redirected, transport }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
     const { record, live } = await this.#visible(peer, broadcastId);
     if (record.status === 'ended') throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
     const elsewhere = redirected ? undefined : await this.#o.redirects?.target();
@@ -245,9 +245,18 @@ export class LiveService {
     await here.addViewer(peer.id, peer.viewerKey, peer.user?.id);
     peer.watching.add(broadcastId);
     peer.firstFrameDue.add(broadcastId);
-    const recentChat = await this.#o.stores.chat.recent(broadcastId, RECENT_CHAT);
+    // The transport (a worker request) and the chat (a store read) at the same time.
+    const [options, recentChat] = await Promise.all([
+      transport ? this.#viewerIn(peer, here).createTransport() : undefined,
+      this.#o.stores.chat.recent(broadcastId, RECENT_CHAT),
+    ]);
     // A relay's status is the origin's, as stored (fresher than the relay's copy).
-    return { broadcast: toSummary(record, here.viewerCount), rtpCapabilities: here.media.rtpCapabilities, recentChat };
+    return {
+      broadcast: toSummary(record, here.viewerCount),
+      rtpCapabilities: here.media.rtpCapabilities,
+      recentChat,
+      ...(options ? { transport: this.#o.turn ? { ...options, ...this.#o.turn.grant() } : options } : {}),
+    };
   }
 
   leave(peer: Peer, { broadcastId }: Request<'broadcast:leave'>): Responses['broadcast:leave'] {
