@@ -45,6 +45,14 @@ export const JoinSchema = z.strictObject({
    * answers), saving that round trip. A later `transport:create` replaces it.
    */
   transport: z.boolean().default(false),
+  /**
+   * With `transport: true`: the device's capabilities, to consume every producer on that
+   * transport at once (what `consume` answers, paused), saving that round trip too.
+   */
+  rtpCapabilities: RtpCapabilitiesSchema.optional(),
+}).refine((j) => j.rtpCapabilities === undefined || j.transport, {
+  message: 'rtpCapabilities needs transport: true',
+  path: ['rtpCapabilities'],
 });
 export const CreateTransportSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
 export const ConnectTransportSchema = z.strictObject({
@@ -141,6 +149,8 @@ export interface Responses {
     recentChat: ChatMessage[];
     /** The receive transport, when asked for (`transport: true`) and the broadcast is not ended. */
     transport?: TransportOptions;
+    /** The consumers on it, when the join brought `rtpCapabilities` (as `consume` answers them: paused). */
+    consumers?: ConsumerOptions[];
   };
   'broadcast:leave': Record<string, never>;
   'transport:create': TransportOptions;

@@ -37,7 +37,7 @@ describe('watch across pages on one connection', () => {
     return Math.max(0, ...Object.values(await videoFramesByStream(page)));
   }
 
-  it('joins, leaves and joins again without a new WebSocket; a sign-in renews it', async () => {
+  it('joins, leaves and joins again without a new WebSocket; a sign-in renews it', { timeout: 90_000 }, async () => {
     const host = await newPage();
     await host.goto('/signup');
     await host.getByRole('textbox', { name: 'Username' }).fill('shore_host');

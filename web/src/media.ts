@@ -1,7 +1,7 @@
 import { Device, detectDevice } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { RtpCapabilities, TransportOptions } from '../../common/protocol/media.ts';
+import type { ConsumerOptions, RtpCapabilities, TransportOptions } from '../../common/protocol/media.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
 import { chooseHandlerName } from './handler.ts';
 import {
@@ -36,7 +36,17 @@ function detect(): string | undefined {
 }
 
 /** The last Device loaded, by the router capabilities it was loaded with. */
-let lastDevice: { key: string; device: Promise<Device> } | undefined;
+let lastDevice: { key: string; device: Promise<Device>; loaded?: Device } | undefined;
+
+/**
+ * What the last Device loaded can receive, and the router capabilities it was loaded for
+ * (`key`): a join may send these ahead (`broadcast:join` with `rtpCapabilities`) so that the
+ * server consumes at once; undefined until a Device has loaded.
+ */
+export function lastRecvCapabilities(): { key: string; rtpCapabilities: RtpCapabilities } | undefined {
+  const last = lastDevice;
+  return last?.loaded ? { key: last.key, rtpCapabilities: toWireRtpCapabilities(last.loaded.recvRtpCapabilities) } : undefined;
+}
 
 /**
  * A mediasoup-client Device loaded for a router's capabilities. Loading one probes the browser
@@ -53,11 +63,16 @@ export function loadDevice(rtpCapabilities: RtpCapabilities): Promise<Device> {
     await device.load({ routerRtpCapabilities: toClientRtpCapabilities(rtpCapabilities) });
     return device;
   };
-  const entry = { key, device: load() };
+  const entry: { key: string; device: Promise<Device>; loaded?: Device } = { key, device: load() };
   lastDevice = entry;
-  entry.device.catch(() => {
-    if (lastDevice === entry) lastDevice = undefined;
-  });
+  entry.device.then(
+    (device) => {
+      entry.loaded = device;
+    },
+    () => {
+      if (lastDevice === entry) lastDevice = undefined;
+    },
+  );
   return entry.device;
 }
 
@@ -191,6 +206,12 @@ export interface SubscribeOptions {
   onError?: (err: unknown) => void;
   /** The receive transport `broadcast:join` answered with (`transport: true`); else `transport:create` makes one. */
   transport?: TransportOptions | undefined;
+  /**
+   * The consumers `broadcast:join` answered with on that transport, made for the capabilities
+   * of the Device loaded for `deviceKey` (`lastRecvCapabilities()`). Used when that is the
+   * Device for this join's router; otherwise the transport is made again and consumed anew.
+   */
+  consumers?: { offers: ConsumerOptions[]; deviceKey: string } | undefined;
 }
 
 /**
@@ -205,10 +226,15 @@ export async function subscribe(
   options: SubscribeOptions = {},
 ): Promise<Subscription> {
   // The Device loads (or is the last one) while the transport is asked for, if it must be.
-  const [device, transportOptions] = await Promise.all([
+  const [device, joinTransport] = await Promise.all([
     loadDevice(rtpCapabilities),
     options.transport ?? signal.request('transport:create', { broadcastId }),
   ]);
+  // Consumers made for another Device's capabilities (rare: another router's codecs) are not
+  // used: a new transport (the server closes the old one with them) and a `consume` instead.
+  let given = options.consumers?.deviceKey === JSON.stringify(rtpCapabilities) ? options.consumers.offers : undefined;
+  const transportOptions =
+    options.consumers !== undefined && given === undefined ? await signal.request('transport:create', { broadcastId }) : joinTransport;
   const transport = device.createRecvTransport(toClientTransportOptions(transportOptions));
   onConnect(signal, broadcastId, transport);
   transport.on('connectionstatechange', (state) => options.onConnectionState?.(state));
@@ -223,11 +249,16 @@ export async function subscribe(
   };
 
   const consumeAll = async (): Promise<void> => {
-    const { consumers: offers } = await signal.request('consume', {
-      broadcastId,
-      transportId: transport.id,
-      rtpCapabilities: toWireRtpCapabilities(device.recvRtpCapabilities),
-    });
+    const offers =
+      given ??
+      (
+        await signal.request('consume', {
+          broadcastId,
+          transportId: transport.id,
+          rtpCapabilities: toWireRtpCapabilities(device.recvRtpCapabilities),
+        })
+      ).consumers;
+    given = undefined;
     if (closed || offers.length === 0) return;
     const checked = offers.map((offer) => {
       if (!isClientRtpParameters(offer.rtpParameters)) {

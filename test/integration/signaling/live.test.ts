@@ -130,6 +130,20 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
     // Joining again on the same connection: a new transport, every producer again.
     const second = await consumeAll(await ok(socket, 'broadcast:join', { broadcastId: id, transport: true }));
     expect(second.transportId).not.toBe(first.transportId);
+
+    // With the device's capabilities the join consumes too: the consumers come with the answer.
+    await ok(socket, 'broadcast:leave', { broadcastId: id });
+    const all = await ok(socket, 'broadcast:join', { broadcastId: id, transport: true, rtpCapabilities: second.rtpCapabilities });
+    expect(all.consumers?.map((c) => c.producerId).sort()).toEqual([...live.producerIds].sort());
+    await ok(socket, 'transport:connect', { broadcastId: id, transportId: all.transport!.id, dtlsParameters });
+    await Promise.all(all.consumers!.map((c) => ok(socket, 'consumer:resume', { broadcastId: id, consumerId: c.id })));
+    // Nothing left to consume on that transport.
+    expect(await ok(socket, 'consume', { broadcastId: id, transportId: all.transport!.id, rtpCapabilities: second.rtpCapabilities })).toEqual({ consumers: [] });
+    // Capabilities without a transport to consume on: refused.
+    expect(await request(socket, 'broadcast:join', { broadcastId: id, rtpCapabilities: second.rtpCapabilities })).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION_FAILED' },
+    });
   });
 
   it('authorises every action', async () => {

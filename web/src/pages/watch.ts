@@ -4,7 +4,7 @@ import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { h, replace } from '../dom.ts';
 import { formatLiveFor } from '../format.ts';
 import { isJoinRedirect } from '../guards.ts';
-import { subscribe, type SubscribeOptions, type Subscription } from '../media.ts';
+import { lastRecvCapabilities, subscribe, type SubscribeOptions, type Subscription } from '../media.ts';
 import type { PageContext, PageMount } from '../page.ts';
 import { replayPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
@@ -22,6 +22,34 @@ const END_TEXT: Record<EndReason, string> = {
   'service-closing': 'Spyglass is closing down and is now read-only, so the broadcast ended. Its replay will be available.',
   'no-media': 'The broadcast ended because no video or sound arrived from the broadcaster.',
 };
+
+/** A join's answer, and what of it `subscribe` takes. */
+interface Joined {
+  res: Responses['broadcast:join'];
+  media: Pick<SubscribeOptions, 'transport' | 'consumers'>;
+}
+
+/**
+ * `broadcast:join` asking for the receive transport, and, once this tab has loaded a Device,
+ * for the consumers too (with that Device's capabilities): the join is then the only round
+ * trip before the media's own.
+ */
+async function askJoin(signal: Signal, broadcastId: BroadcastId, redirected: boolean): Promise<Joined> {
+  const device = lastRecvCapabilities();
+  const res = await signal.request('broadcast:join', {
+    broadcastId,
+    redirected,
+    transport: true,
+    ...(device === undefined ? {} : { rtpCapabilities: device.rtpCapabilities }),
+  });
+  return {
+    res,
+    media: {
+      transport: res.transport,
+      consumers: res.consumers === undefined || device === undefined ? undefined : { offers: res.consumers, deviceKey: device.key },
+    },
+  };
+}
 
 /** How long a move to another node (`broadcast:move`) may take to bring media before it is given up. */
 const MOVE_TIMEOUT_MS = 8000;
@@ -44,7 +72,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     let signal = shared();
     // The join goes out before the page is built: its answer is the first thing the page waits for.
     const mountedAt = performance.now();
-    let early: Promise<Responses['broadcast:join']> | undefined = signal.request('broadcast:join', { broadcastId, redirected: false, transport: true });
+    let early: Promise<Joined> | undefined = askJoin(signal, broadcastId, false);
     early.catch(() => undefined); // handled where join() awaits it
     ctx.setTitle('Watch');
     let disposed = false;
@@ -193,7 +221,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       }
       try {
         const joinedOn = signal;
-        const res = await (early ?? signal.request('broadcast:join', { broadcastId, redirected, transport: true }));
+        const { res, media } = await (early ?? askJoin(signal, broadcastId, redirected));
         early = undefined;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) {
@@ -210,7 +238,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }
         let sub: Subscription | undefined;
         // eslint-disable-next-line prefer-const -- reports() may read `sub` before subscribe() returns: a const would still be in its temporal dead zone then
-        sub = await subscribe(signal, broadcastId, res.rtpCapabilities, { ...reports(() => sub), transport: res.transport });
+        sub = await subscribe(signal, broadcastId, res.rtpCapabilities, { ...reports(() => sub), ...media });
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) {
           sub.close();
@@ -282,9 +310,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       const next = Signal.connect({ url });
       let sub: Subscription | undefined;
       try {
-        const res = await next.request('broadcast:join', { broadcastId, redirected: true, transport: true });
+        const { res, media } = await askJoin(next, broadcastId, true);
         if (res.broadcast.status === 'ended') throw new Error('the broadcast ended');
-        sub = await subscribe(next, broadcastId, res.rtpCapabilities, { ...reports(() => sub), transport: res.transport });
+        sub = await subscribe(next, broadcastId, res.rtpCapabilities, { ...reports(() => sub), ...media });
         await mediaArrives(sub.stream, MOVE_TIMEOUT_MS);
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed || joining || state !== 'live') throw new Error('superseded');
