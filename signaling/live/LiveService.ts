@@ -250,7 +250,14 @@ export class LiveService {
       if (!transport) return {};
       const viewer = this.#viewerIn(peer, here);
       const options = await viewer.createTransport();
-      return { options, consumers: rtpCapabilities ? await viewer.consume(options.id, rtpCapabilities) : undefined };
+      if (!rtpCapabilities) return { options };
+      // Capabilities that decode none of it (a Device loaded for another router's codecs): no
+      // consumers in the answer; the client loads the right Device and sends `consume`.
+      const consumers = await viewer.consume(options.id, rtpCapabilities).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'VALIDATION_FAILED') return undefined;
+        throw err;
+      });
+      return { options, consumers };
     };
     const [{ options, consumers }, recentChat] = await Promise.all([media(), this.#o.stores.chat.recent(broadcastId, RECENT_CHAT)]);
     // A relay's status is the origin's, as stored (fresher than the relay's copy).

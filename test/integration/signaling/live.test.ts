@@ -139,6 +139,15 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
     await Promise.all(all.consumers!.map((c) => ok(socket, 'consumer:resume', { broadcastId: id, consumerId: c.id })));
     // Nothing left to consume on that transport.
     expect(await ok(socket, 'consume', { broadcastId: id, transportId: all.transport!.id, rtpCapabilities: second.rtpCapabilities })).toEqual({ consumers: [] });
+    // Capabilities that decode none of it (a Device of another router's codecs): the transport
+    // without consumers; `consume` with the right ones still works on it.
+    await ok(socket, 'broadcast:leave', { broadcastId: id });
+    const pcmuOnly = { codecs: [{ kind: 'audio' as const, mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, preferredPayloadType: 0 }], headerExtensions: [] };
+    const none = await ok(socket, 'broadcast:join', { broadcastId: id, transport: true, rtpCapabilities: pcmuOnly });
+    expect(none.transport?.id).toEqual(expect.any(String));
+    expect('consumers' in none).toBe(false);
+    const late = await ok(socket, 'consume', { broadcastId: id, transportId: none.transport!.id, rtpCapabilities: second.rtpCapabilities });
+    expect(late.consumers).toHaveLength(2);
     // Capabilities without a transport to consume on: refused.
     expect(await request(socket, 'broadcast:join', { broadcastId: id, rtpCapabilities: second.rtpCapabilities })).toMatchObject({
       ok: false,
