@@ -266,38 +266,36 @@ export async function subscribe(
       }
       return { ...offer, rtpParameters: offer.rtpParameters };
     });
-    // One after the other, audio first, each resume sent as soon as its consumer exists: the
-    // first SDP round (audio's, small) starts ICE and DTLS (the transport's `connect`), and the
-    // video's is set up while they run. Negotiating both in one round (mediasoup-client batches
-    // the consumes of one tick) delayed ICE by the video's setup (docs/benchmarks.md).
-    const ordered = [...checked].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'audio' ? -1 : 1));
-    const resumes: Array<Promise<unknown>> = [];
-    for (const offer of ordered) {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the previous iteration's await; TS keeps the narrowing across it
-      if (closed) return;
-      const consumer = await transport.consume({
-        id: offer.id,
-        producerId: offer.producerId,
-        kind: offer.kind,
-        rtpParameters: offer.rtpParameters,
-        // One stream id for audio and video lets the browser keep them in lip sync.
-        streamId: broadcastId,
-      });
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
-      if (closed) {
-        consumer.close();
-        return;
-      }
+    // All at once: mediasoup-client negotiates consumers asked for in the same tick in one
+    // SDP round, and the resumes go out together (one round trip, not one per track).
+    const settled = await Promise.allSettled(
+      checked.map((offer) =>
+        transport.consume({
+          id: offer.id,
+          producerId: offer.producerId,
+          kind: offer.kind,
+          rtpParameters: offer.rtpParameters,
+          // One stream id for audio and video lets the browser keep them in lip sync.
+          streamId: broadcastId,
+        }),
+      ),
+    );
+    const made = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r) => r.status === 'rejected');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
+    if (closed || failed) {
+      for (const consumer of made) consumer.close();
+      if (failed) throw failed.reason;
+      return;
+    }
+    for (const consumer of made) {
       consumers.get(consumer.kind)?.close();
       consumers.set(consumer.kind, consumer);
       consumer.on('transportclose', () => {
         if (consumers.get(consumer.kind) === consumer) consumers.delete(consumer.kind);
       });
-      const resumed = signal.request('consumer:resume', { broadcastId, consumerId: consumer.id });
-      resumed.catch(() => undefined); // awaited below, unless a later consume fails first
-      resumes.push(resumed);
     }
-    await Promise.all(resumes);
+    await Promise.all(made.map((consumer) => signal.request('consumer:resume', { broadcastId, consumerId: consumer.id })));
     rebuild();
   };
 
