@@ -167,7 +167,9 @@ export async function run(opts: RunOptions): Promise<TtffResult> {
     await rawViewer.page.waitForFunction(() => 'raw' in window);
 
     const joinOnce = (p: 'spyglass' | 'raw', index: number) =>
-      p === 'spyglass' ? joinSpyglass(spyViewer.page, broadcastId, index, config) : joinRaw(rawViewer.page, index, config);
+      (p === 'spyglass' ? joinSpyglass(spyViewer.page, broadcastId, index, config) : joinRaw(rawViewer.page, index, config)).catch((err: unknown) => {
+        throw new Error(`${p} join ${index}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
     // Give both broadcasters' bandwidth estimation time to ramp up before anyone joins.
     await sleep(opts.smoke ? 500 : 3000);
     for (let i = 0; i < config.warmupJoins; i++) {
