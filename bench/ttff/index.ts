@@ -72,8 +72,8 @@ export interface JoinSample {
   firstPacketsMs: number | null;
   width: number;
   height: number;
-  /** The join's socket.io requests in order, with their round trips (ack − send, ms; null: no ack seen). */
-  requests: Array<{ event: string; ms: number | null }>;
+  /** The join's socket.io requests in order: when sent (ms after the join started) and their round trips (ack − send, ms; null: no ack seen). */
+  requests: Array<{ event: string; atMs: number; ms: number | null }>;
 }
 
 export interface PathTtff {
@@ -91,6 +91,8 @@ export interface PathTtff {
     /** → first frame presented: the key frame (requested by the SFU), its transmission, decode, render. */
     mediaMs: Percentiles;
   };
+  /** Join start → its first socket.io request sent (the page mounted; raw: also the socket opened). */
+  firstRequestMs: Percentiles;
   /** Per request event: median round trip (ms) seen by the page. */
   requestP50Ms: Record<string, number | null>;
   /** Per join: the sum of its requests' round trips (time spent waiting for the server), percentiles. */
@@ -165,7 +167,9 @@ export async function run(opts: RunOptions): Promise<TtffResult> {
     await rawViewer.page.waitForFunction(() => 'raw' in window);
 
     const joinOnce = (p: 'spyglass' | 'raw', index: number) =>
-      p === 'spyglass' ? joinSpyglass(spyViewer.page, broadcastId, index, config) : joinRaw(rawViewer.page, index, config);
+      (p === 'spyglass' ? joinSpyglass(spyViewer.page, broadcastId, index, config) : joinRaw(rawViewer.page, index, config)).catch((err: unknown) => {
+        throw new Error(`${p} join ${index}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
     // Give both broadcasters' bandwidth estimation time to ramp up before anyone joins.
     await sleep(opts.smoke ? 500 : 3000);
     for (let i = 0; i < config.warmupJoins; i++) {
@@ -274,7 +278,7 @@ function sample(p: 'spyglass' | 'raw', index: number, { t0, ff, milestones, requ
     firstPacketsMs: ff.receiveTime === null ? null : round(ff.receiveTime - t0),
     width: ff.width,
     height: ff.height,
-    requests: requests.map((r) => ({ event: r.event, ms: r.ackAt === null ? null : round(r.ackAt - r.sentAt) })),
+    requests: requests.map((r) => ({ event: r.event, atMs: round(r.sentAt - t0), ms: r.ackAt === null ? null : round(r.ackAt - r.sentAt) })),
   };
 }
 
@@ -293,6 +297,7 @@ function summarise(name: 'spyglass' | 'raw', all: JoinSample[]): PathTtff {
       connectMs: diffs((s) => (s.pcLocalMs === null || s.pcConnectedMs === null ? null : round(s.pcConnectedMs - s.pcLocalMs))),
       mediaMs: diffs((s) => (s.pcConnectedMs === null ? null : round(s.firstFrameMs - s.pcConnectedMs))),
     },
+    firstRequestMs: diffs((s) => s.requests[0]?.atMs ?? null),
     requestP50Ms: Object.fromEntries(
       [...new Set(samples.flatMap((s) => s.requests.map((r) => r.event)))].map((event) => [
         event,
@@ -366,7 +371,7 @@ export function describe(r: TtffResult): string[] {
   const line = (p: PathTtff, label: string) =>
     `${label}: first frame p50 ${p.firstFrameMs.p50} ms, p95 ${p.firstFrameMs.p95} ms, max ${p.firstFrameMs.max} ms over ${p.joins} joins; ` +
     `median phases: signalling ${p.phases.signallingMs.p50} ms, answer+connect ${p.phases.answerMs.p50} ms, ICE+DTLS ${p.phases.connectMs.p50} ms, ` +
-    `key frame to display ${p.phases.mediaMs.p50} ms; ` +
+    `key frame to display ${p.phases.mediaMs.p50} ms; first request sent at ${p.firstRequestMs.p50} ms; ` +
     `requests (median round trips): ${Object.entries(p.requestP50Ms).map(([k, v]) => `${k} ${v}`).join(', ')}, in all ${p.requestsTotalMs.p50} ms; ` +
     `first frame sizes ${Object.entries(p.firstSizes).map(([k, v]) => `${k}×${v}`).join(', ')}`;
   return [

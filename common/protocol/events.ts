@@ -40,6 +40,19 @@ export const JoinSchema = z.strictObject({
    * here, whatever the load, so that redirects never loop.
    */
   redirected: z.boolean().default(false),
+  /**
+   * True: the answer also carries the viewer's receive transport (what `transport:create`
+   * answers), saving that round trip. A later `transport:create` replaces it.
+   */
+  transport: z.boolean().default(false),
+  /**
+   * With `transport: true`: the device's capabilities, to consume every producer on that
+   * transport at once (what `consume` answers, paused), saving that round trip too.
+   */
+  rtpCapabilities: RtpCapabilitiesSchema.optional(),
+}).refine((j) => j.rtpCapabilities === undefined || j.transport, {
+  message: 'rtpCapabilities needs transport: true',
+  path: ['rtpCapabilities'],
 });
 export const CreateTransportSchema = z.strictObject({ broadcastId: BroadcastIdSchema });
 export const ConnectTransportSchema = z.strictObject({
@@ -130,7 +143,15 @@ export interface Responses {
   'broadcast:start': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities };
   'broadcast:resume': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities };
   'broadcast:stop': { broadcast: BroadcastSummary };
-  'broadcast:join': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities; recentChat: ChatMessage[] };
+  'broadcast:join': {
+    broadcast: BroadcastSummary;
+    rtpCapabilities: RtpCapabilities;
+    recentChat: ChatMessage[];
+    /** The receive transport, when asked for (`transport: true`) and the broadcast is not ended. */
+    transport?: TransportOptions;
+    /** The consumers on it, when the join brought `rtpCapabilities` (as `consume` answers them: paused). */
+    consumers?: ConsumerOptions[];
+  };
   'broadcast:leave': Record<string, never>;
   'transport:create': TransportOptions;
   'transport:connect': Record<string, never>;

@@ -235,7 +235,7 @@ export class LiveService {
    * of it. A join this node could serve but that came not by a redirect is sent to a
    * less-loaded node (RedirectError) while this one is loaded.
    */
-  async join(peer: Peer, { broadcastId, redirected }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
+  async join(peer: Peer, { broadcastId, redirected, transport, rtpCapabilities }: Request<'broadcast:join'>): Promise<Responses['broadcast:join']> {
     const { record, live } = await this.#visible(peer, broadcastId);
     if (record.status === 'ended') throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
     const elsewhere = redirected ? undefined : await this.#o.redirects?.target();
@@ -245,9 +245,29 @@ export class LiveService {
     await here.addViewer(peer.id, peer.viewerKey, peer.user?.id);
     peer.watching.add(broadcastId);
     peer.firstFrameDue.add(broadcastId);
-    const recentChat = await this.#o.stores.chat.recent(broadcastId, RECENT_CHAT);
+    // The transport and its consumers (worker requests) and the chat (a store read) at the same time.
+    const media = async () => {
+      if (!transport) return {};
+      const viewer = this.#viewerIn(peer, here);
+      const options = await viewer.createTransport();
+      if (!rtpCapabilities) return { options };
+      // Capabilities that decode none of it (a Device loaded for another router's codecs): no
+      // consumers in the answer; the client loads the right Device and sends `consume`.
+      const consumers = await viewer.consume(options.id, rtpCapabilities).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'VALIDATION_FAILED') return undefined;
+        throw err;
+      });
+      return { options, consumers };
+    };
+    const [{ options, consumers }, recentChat] = await Promise.all([media(), this.#o.stores.chat.recent(broadcastId, RECENT_CHAT)]);
     // A relay's status is the origin's, as stored (fresher than the relay's copy).
-    return { broadcast: toSummary(record, here.viewerCount), rtpCapabilities: here.media.rtpCapabilities, recentChat };
+    return {
+      broadcast: toSummary(record, here.viewerCount),
+      rtpCapabilities: here.media.rtpCapabilities,
+      recentChat,
+      ...(options ? { transport: this.#o.turn ? { ...options, ...this.#o.turn.grant() } : options } : {}),
+      ...(consumers ? { consumers } : {}),
+    };
   }
 
   leave(peer: Peer, { broadcastId }: Request<'broadcast:leave'>): Responses['broadcast:leave'] {

@@ -6,6 +6,7 @@ import { mountHome } from './pages/home.ts';
 import { mountNotFound } from './pages/notFound.ts';
 import { matchRoute, shouldIntercept, type Route } from './router.ts';
 import { Session } from './session.ts';
+import { SignalHub } from './signalHub.ts';
 import { mountSunsetBanner } from './sunset.ts';
 import { Alerts } from './ui/Alerts.ts';
 
@@ -19,10 +20,13 @@ import { Alerts } from './ui/Alerts.ts';
 const api = new Api();
 const session = new Session();
 const alerts = new Alerts();
+const signals = new SignalHub();
 const sessionReady = api
   .me()
   .then((user) => session.set(user))
   .catch(() => session.set(null));
+// Signing in or out changes the cookie; the shared connection reads it at its handshake.
+void sessionReady.then(() => session.subscribe(() => signals.renew()));
 
 // ---------------------------------------------------------------- layout --
 const nav = h('nav', { 'aria-label': 'Main' });
@@ -70,12 +74,25 @@ let cleanup: Cleanup | null = null;
 let renderToken = 0;
 let firstRender = true;
 
+let watchPrepared = false;
 const ctx: PageContext = {
   api,
   session,
   alerts,
+  signals,
   sessionReady: sessionReady.then(() => undefined),
   navigate,
+  prepare: () => {
+    // The watch page is the only one prepared so far.
+    if (watchPrepared) return;
+    watchPrepared = true;
+    import('./pages/watch.ts').then(
+      (m) => m.prepareWatch(ctx),
+      () => {
+        watchPrepared = false; // offline, or a deploy replaced the chunk: the click will tell
+      },
+    );
+  },
   setTitle: (title) => {
     document.title = `${title} · Spyglass`;
   },

@@ -1,7 +1,7 @@
 import { Device, detectDevice } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { RtpCapabilities } from '../../common/protocol/media.ts';
+import type { ConsumerOptions, RtpCapabilities, TransportOptions } from '../../common/protocol/media.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
 import { chooseHandlerName } from './handler.ts';
 import {
@@ -35,12 +35,45 @@ function detect(): string | undefined {
   }
 }
 
-/** A loaded mediasoup-client Device for a router. A new one per (re)join: a resumed broadcast may live on a new router. */
-export async function loadDevice(rtpCapabilities: RtpCapabilities): Promise<Device> {
-  const handlerName = chooseHandlerName(navigator.userAgent, detect());
-  const device = handlerName === undefined ? new Device() : new Device({ handlerName });
-  await device.load({ routerRtpCapabilities: toClientRtpCapabilities(rtpCapabilities) });
-  return device;
+/** The last Device loaded, by the router capabilities it was loaded with. */
+let lastDevice: { key: string; device: Promise<Device>; loaded?: Device } | undefined;
+
+/**
+ * What the last Device loaded can receive, and the router capabilities it was loaded for
+ * (`key`): a join may send these ahead (`broadcast:join` with `rtpCapabilities`) so that the
+ * server consumes at once; undefined until a Device has loaded.
+ */
+export function lastRecvCapabilities(): { key: string; rtpCapabilities: RtpCapabilities } | undefined {
+  const last = lastDevice;
+  return last?.loaded ? { key: last.key, rtpCapabilities: toWireRtpCapabilities(last.loaded.recvRtpCapabilities) } : undefined;
+}
+
+/**
+ * A mediasoup-client Device loaded for a router's capabilities. Loading one probes the browser
+ * with a throwaway RTCPeerConnection (tens of ms), so the last one is kept and used again while
+ * the capabilities are the same (every Spyglass router has the same codecs; a (re)join on a
+ * router with other capabilities gets a new Device). A Device holds no per-transport state.
+ */
+export function loadDevice(rtpCapabilities: RtpCapabilities): Promise<Device> {
+  const key = JSON.stringify(rtpCapabilities);
+  if (lastDevice?.key === key) return lastDevice.device;
+  const load = async (): Promise<Device> => {
+    const handlerName = chooseHandlerName(navigator.userAgent, detect());
+    const device = handlerName === undefined ? new Device() : new Device({ handlerName });
+    await device.load({ routerRtpCapabilities: toClientRtpCapabilities(rtpCapabilities) });
+    return device;
+  };
+  const entry: { key: string; device: Promise<Device>; loaded?: Device } = { key, device: load() };
+  lastDevice = entry;
+  entry.device.then(
+    (device) => {
+      entry.loaded = device;
+    },
+    () => {
+      if (lastDevice === entry) lastDevice = undefined;
+    },
+  );
+  return entry.device;
 }
 
 /** State of the WebRTC connection as the pages show it. */
@@ -171,6 +204,14 @@ export interface SubscribeOptions {
   onConnectionState?: (state: ConnectionState) => void;
   /** Called when consuming a new producer fails (the subscription stays open). */
   onError?: (err: unknown) => void;
+  /** The receive transport `broadcast:join` answered with (`transport: true`); else `transport:create` makes one. */
+  transport?: TransportOptions | undefined;
+  /**
+   * The consumers `broadcast:join` answered with on that transport, made for the capabilities
+   * of the Device loaded for `deviceKey` (`lastRecvCapabilities()`). Used when that is the
+   * Device for this join's router; otherwise the transport is made again and consumed anew.
+   */
+  consumers?: { offers: ConsumerOptions[]; deviceKey: string } | undefined;
 }
 
 /**
@@ -184,8 +225,17 @@ export async function subscribe(
   rtpCapabilities: RtpCapabilities,
   options: SubscribeOptions = {},
 ): Promise<Subscription> {
-  const device = await loadDevice(rtpCapabilities);
-  const transport = device.createRecvTransport(toClientTransportOptions(await signal.request('transport:create', { broadcastId })));
+  // The Device loads (or is the last one) while the transport is asked for, if it must be.
+  const [device, joinTransport] = await Promise.all([
+    loadDevice(rtpCapabilities),
+    options.transport ?? signal.request('transport:create', { broadcastId }),
+  ]);
+  // Consumers made for another Device's capabilities (rare: another router's codecs) are not
+  // used: a new transport (the server closes the old one with them) and a `consume` instead.
+  let given = options.consumers?.deviceKey === JSON.stringify(rtpCapabilities) ? options.consumers.offers : undefined;
+  const transportOptions =
+    options.consumers !== undefined && given === undefined ? await signal.request('transport:create', { broadcastId }) : joinTransport;
+  const transport = device.createRecvTransport(toClientTransportOptions(transportOptions));
   onConnect(signal, broadcastId, transport);
   transport.on('connectionstatechange', (state) => options.onConnectionState?.(state));
 
@@ -199,37 +249,54 @@ export async function subscribe(
   };
 
   const consumeAll = async (): Promise<void> => {
-    const { consumers: offers } = await signal.request('consume', {
-      broadcastId,
-      transportId: transport.id,
-      rtpCapabilities: toWireRtpCapabilities(device.recvRtpCapabilities),
-    });
-    for (const offer of offers) {
-      if (closed) return;
+    const offers =
+      given ??
+      (
+        await signal.request('consume', {
+          broadcastId,
+          transportId: transport.id,
+          rtpCapabilities: toWireRtpCapabilities(device.recvRtpCapabilities),
+        })
+      ).consumers;
+    given = undefined;
+    if (closed || offers.length === 0) return;
+    const checked = offers.map((offer) => {
       if (!isClientRtpParameters(offer.rtpParameters)) {
         throw new ProtocolError({ code: 'MEDIA_ERROR', message: `malformed rtpParameters for consumer ${offer.id}` });
       }
-      const consumer = await transport.consume({
-        id: offer.id,
-        producerId: offer.producerId,
-        kind: offer.kind,
-        rtpParameters: offer.rtpParameters,
-        // One stream id for audio and video lets the browser keep them in lip sync.
-        streamId: broadcastId,
-      });
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
-      if (closed) {
-        consumer.close();
-        return;
-      }
+      return { ...offer, rtpParameters: offer.rtpParameters };
+    });
+    // All at once: mediasoup-client negotiates consumers asked for in the same tick in one
+    // SDP round, and the resumes go out together (one round trip, not one per track).
+    const settled = await Promise.allSettled(
+      checked.map((offer) =>
+        transport.consume({
+          id: offer.id,
+          producerId: offer.producerId,
+          kind: offer.kind,
+          rtpParameters: offer.rtpParameters,
+          // One stream id for audio and video lets the browser keep them in lip sync.
+          streamId: broadcastId,
+        }),
+      ),
+    );
+    const made = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r) => r.status === 'rejected');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above; TS keeps the narrowing across it
+    if (closed || failed) {
+      for (const consumer of made) consumer.close();
+      if (failed) throw failed.reason;
+      return;
+    }
+    for (const consumer of made) {
       consumers.get(consumer.kind)?.close();
       consumers.set(consumer.kind, consumer);
       consumer.on('transportclose', () => {
         if (consumers.get(consumer.kind) === consumer) consumers.delete(consumer.kind);
       });
-      await signal.request('consumer:resume', { broadcastId, consumerId: consumer.id });
-      rebuild();
     }
+    await Promise.all(made.map((consumer) => signal.request('consumer:resume', { broadcastId, consumerId: consumer.id })));
+    rebuild();
   };
 
   // consume() answers only producers not yet consumed, so calls must not overlap.

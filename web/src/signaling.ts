@@ -136,6 +136,17 @@ export class Signal {
     return () => this.#connectErrorListeners.delete(handler);
   }
 
+  /**
+   * Drops the connection and opens a new one at once (a new handshake: the session cookie is
+   * read again, e.g. after signing in or out). Listeners stay; `onReconnect` fires once the new
+   * connection is up, so pages rejoin with the new identity. Nothing once closed.
+   */
+  reconnect(): void {
+    if (this.#closed) return;
+    this.#socket.disconnect();
+    this.#socket.connect();
+  }
+
   /** Closes the connection for good; requests still waiting fail with UNAVAILABLE. Idempotent. */
   close(): void {
     if (this.#closed) return;

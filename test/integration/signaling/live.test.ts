@@ -104,6 +104,57 @@ describe('live broadcasting over socket.io (real server, real mediasoup)', () =>
     expect(after).toMatchObject({ ok: false, error: { code: 'BROADCAST_ENDED' } });
   });
 
+  it('answers a join with its receive transport when asked, and serves leave and join again on one connection', async () => {
+    const live = await goLive('tessa');
+    const id = live.broadcast.id;
+    const socket = await open();
+    // Without `transport`: no transport in the answer.
+    expect('transport' in (await ok(socket, 'broadcast:join', { broadcastId: id }))).toBe(false);
+    await ok(socket, 'broadcast:leave', { broadcastId: id });
+
+    const consumeAll = async (joined: Awaited<ReturnType<typeof ok<'broadcast:join'>>>) => {
+      const transport = joined.transport!;
+      expect(transport.iceCandidates.length).toBeGreaterThan(0);
+      await ok(socket, 'transport:connect', { broadcastId: id, transportId: transport.id, dtlsParameters });
+      const { consumers } = await ok(socket, 'consume', { broadcastId: id, transportId: transport.id, rtpCapabilities: joined.rtpCapabilities });
+      expect(consumers.map((c) => c.producerId).sort()).toEqual([...live.producerIds].sort());
+      // Resumed together, as the web client does.
+      await Promise.all(consumers.map((c) => ok(socket, 'consumer:resume', { broadcastId: id, consumerId: c.id })));
+      return { transportId: transport.id, rtpCapabilities: joined.rtpCapabilities };
+    };
+    const first = await consumeAll(await ok(socket, 'broadcast:join', { broadcastId: id, transport: true }));
+
+    // Leaving on a connection that stays open (the web client's shared one): its transport is gone.
+    await ok(socket, 'broadcast:leave', { broadcastId: id });
+    expect(await request(socket, 'consume', { broadcastId: id, ...first })).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
+    // Joining again on the same connection: a new transport, every producer again.
+    const second = await consumeAll(await ok(socket, 'broadcast:join', { broadcastId: id, transport: true }));
+    expect(second.transportId).not.toBe(first.transportId);
+
+    // With the device's capabilities the join consumes too: the consumers come with the answer.
+    await ok(socket, 'broadcast:leave', { broadcastId: id });
+    const all = await ok(socket, 'broadcast:join', { broadcastId: id, transport: true, rtpCapabilities: second.rtpCapabilities });
+    expect(all.consumers?.map((c) => c.producerId).sort()).toEqual([...live.producerIds].sort());
+    await ok(socket, 'transport:connect', { broadcastId: id, transportId: all.transport!.id, dtlsParameters });
+    await Promise.all(all.consumers!.map((c) => ok(socket, 'consumer:resume', { broadcastId: id, consumerId: c.id })));
+    // Nothing left to consume on that transport.
+    expect(await ok(socket, 'consume', { broadcastId: id, transportId: all.transport!.id, rtpCapabilities: second.rtpCapabilities })).toEqual({ consumers: [] });
+    // Capabilities that decode none of it (a Device of another router's codecs): the transport
+    // without consumers; `consume` with the right ones still works on it.
+    await ok(socket, 'broadcast:leave', { broadcastId: id });
+    const pcmuOnly = { codecs: [{ kind: 'audio' as const, mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, preferredPayloadType: 0 }], headerExtensions: [] };
+    const none = await ok(socket, 'broadcast:join', { broadcastId: id, transport: true, rtpCapabilities: pcmuOnly });
+    expect(none.transport?.id).toEqual(expect.any(String));
+    expect('consumers' in none).toBe(false);
+    const late = await ok(socket, 'consume', { broadcastId: id, transportId: none.transport!.id, rtpCapabilities: second.rtpCapabilities });
+    expect(late.consumers).toHaveLength(2);
+    // Capabilities without a transport to consume on: refused.
+    expect(await request(socket, 'broadcast:join', { broadcastId: id, rtpCapabilities: second.rtpCapabilities })).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION_FAILED' },
+    });
+  });
+
   it('authorises every action', async () => {
     const live = await goLive('dave');
     const id = live.broadcast.id;

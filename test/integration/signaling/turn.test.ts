@@ -82,6 +82,10 @@ describe('TURN credentials with every WebRTC transport', () => {
     const watching = turnOf(await ok(viewer, 'transport:create', { broadcastId: live.broadcast.id }));
     expect(watching.username).not.toBe(caster.username);
     expect(watching.credential).toBe(createHmac('sha1', secret).update(watching.username).digest('base64'));
+    // A join that brings its transport (`transport: true`) gets TURN servers of its own with it.
+    const joinedWith = turnOf((await ok(await open(withTurn), 'broadcast:join', { broadcastId: live.broadcast.id, transport: true })).transport!);
+    expect(joinedWith.username).not.toBe(watching.username);
+    expect(joinedWith.credential).toBe(createHmac('sha1', secret).update(joinedWith.username).digest('base64'));
 
     // coturn, with the same static-auth-secret, allocates a relay for both.
     for (const c of [caster, watching]) {
@@ -100,6 +104,8 @@ describe('TURN credentials with every WebRTC transport', () => {
     // A private broadcast it may not see: NOT_FOUND, as for an unknown id.
     const hidden = await request(stranger, 'transport:create', { broadcastId: priv.broadcast.id });
     expect(hidden).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'broadcast not found' } });
+    // Nor through a join that asks for its transport.
+    expect(await request(stranger, 'broadcast:join', { broadcastId: priv.broadcast.id, transport: true })).toEqual(hidden);
   });
 
   it('never logs the credentials or the secret', async () => {
@@ -116,6 +122,9 @@ describe('TURN credentials with every WebRTC transport', () => {
     expect(live.transport.iceCandidates.length).toBeGreaterThan(0);
     expect('iceServers' in live.transport).toBe(false);
     expect('iceTransportPolicy' in live.transport).toBe(false);
+    const joined = await ok(await open(withoutTurn), 'broadcast:join', { broadcastId: live.broadcast.id, transport: true });
+    expect(joined.transport?.iceCandidates.length).toBeGreaterThan(0);
+    expect('iceServers' in joined.transport!).toBe(false);
   });
 
   it('coturn accepts a credential until it expires, and refuses it after, or tampered with', async () => {

@@ -79,6 +79,9 @@ export const mountHome: PageMount = (root, ctx) => {
         shown = page.broadcasts.filter((b) => b.status !== 'ended');
         nextCursor = page.nextCursor;
         renderList(shown);
+        // Someone is live: load the watch page's code and open the connection its join uses now,
+        // not after the click.
+        if (shown.length > 0) ctx.prepare('watch');
       } catch (err) {
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;

@@ -1,11 +1,11 @@
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
-import type { BroadcastSummary, EndReason } from '../../../common/protocol/events.ts';
+import type { BroadcastSummary, EndReason, Responses } from '../../../common/protocol/events.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { h, replace } from '../dom.ts';
 import { formatLiveFor } from '../format.ts';
 import { isJoinRedirect } from '../guards.ts';
-import { subscribe, type SubscribeOptions, type Subscription } from '../media.ts';
-import type { PageMount } from '../page.ts';
+import { lastRecvCapabilities, subscribe, type SubscribeOptions, type Subscription } from '../media.ts';
+import type { PageContext, PageMount } from '../page.ts';
 import { replayPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
@@ -23,22 +23,62 @@ const END_TEXT: Record<EndReason, string> = {
   'no-media': 'The broadcast ended because no video or sound arrived from the broadcaster.',
 };
 
+/** A join's answer, and what of it `subscribe` takes. */
+interface Joined {
+  res: Responses['broadcast:join'];
+  media: Pick<SubscribeOptions, 'transport' | 'consumers'>;
+}
+
+/**
+ * `broadcast:join` asking for the receive transport, and, once this tab has loaded a Device,
+ * for the consumers too (with that Device's capabilities): the join is then the only round
+ * trip before the media's own.
+ */
+async function askJoin(signal: Signal, broadcastId: BroadcastId, redirected: boolean): Promise<Joined> {
+  const device = lastRecvCapabilities();
+  const res = await signal.request('broadcast:join', {
+    broadcastId,
+    redirected,
+    transport: true,
+    ...(device === undefined ? {} : { rtpCapabilities: device.rtpCapabilities }),
+  });
+  return {
+    res,
+    media: {
+      transport: res.transport,
+      consumers: res.consumers === undefined || device === undefined ? undefined : { offers: res.consumers, deviceKey: device.key },
+    },
+  };
+}
+
 /** How long a move to another node (`broadcast:move`) may take to bring media before it is given up. */
 const MOVE_TIMEOUT_MS = 8000;
 
 /** Join errors that retrying will not fix. */
 const FATAL_JOIN: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'BAD_REQUEST', 'VALIDATION_FAILED']);
 
+/** Opens the app's shared connection, which the watch page joins on (see `PageContext.prepare`). */
+export function prepareWatch(ctx: PageContext): void {
+  ctx.signals.shared(() => Signal.connect());
+}
+
 /** `/watch/:id`: the live video with sound, chat, hearts and the viewer count. */
 export function watchPage(broadcastId: BroadcastId): PageMount {
   return (root, ctx) => {
+    // The page's own origin first, on the app's shared connection (opened already when the home
+    // page listed someone live); a loaded node may send the join to another node (REDIRECT),
+    // on a connection of this page's own.
+    const shared = (): Signal => ctx.signals.shared(() => Signal.connect());
+    let signal = shared();
+    // The join goes out before the page is built: its answer is the first thing the page waits for.
+    const mountedAt = performance.now();
+    let early: Promise<Joined> | undefined = askJoin(signal, broadcastId, false);
+    early.catch(() => undefined); // handled where join() awaits it
     ctx.setTitle('Watch');
     let disposed = false;
     let state: State = 'joining';
     let subscription: Subscription | null = null;
     let joinedOnce = false;
-    // The page's own origin first; a loaded node may send the join to another node (REDIRECT).
-    let signal = Signal.connect();
     // Set once the page followed a redirect: every later join asks to be served where it lands
     // (so redirects never loop), and a node that cannot be reached sends the page home.
     let redirected = false;
@@ -161,7 +201,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     // ---------------------------------------------------------------- join --
     let joining = false;
     /** When the join being made started (performance.now()): reported with its first frame. */
-    let joinStartedAt: number | undefined;
+    let joinStartedAt: number | undefined = mountedAt;
     let transientAlert = false;
     let joinAgain = false;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -180,9 +220,15 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         render();
       }
       try {
-        const res = await signal.request('broadcast:join', { broadcastId, redirected });
+        const joinedOn = signal;
+        const { res, media } = await (early ?? askJoin(signal, broadcastId, redirected));
+        early = undefined;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
-        if (disposed) return;
+        if (disposed) {
+          // Admitted after the page left: the shared connection stays, so leave explicitly.
+          leave(joinedOn);
+          return;
+        }
         joinedOnce = true;
         showBroadcast(res.broadcast);
         chat.reset(res.recentChat);
@@ -192,7 +238,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }
         let sub: Subscription | undefined;
         // eslint-disable-next-line prefer-const -- reports() may read `sub` before subscribe() returns: a const would still be in its temporal dead zone then
-        sub = await subscribe(signal, broadcastId, res.rtpCapabilities, reports(() => sub));
+        sub = await subscribe(signal, broadcastId, res.rtpCapabilities, { ...reports(() => sub), ...media });
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) {
           sub.close();
@@ -208,6 +254,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         state = res.broadcast.status === 'reconnecting' ? 'reconnecting' : 'live';
         render();
       } catch (err) {
+        early = undefined;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         if (err instanceof ProtocolError && err.code === 'REDIRECT' && !redirected) {
@@ -263,9 +310,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       const next = Signal.connect({ url });
       let sub: Subscription | undefined;
       try {
-        const res = await next.request('broadcast:join', { broadcastId, redirected: true });
+        const { res, media } = await askJoin(next, broadcastId, true);
         if (res.broadcast.status === 'ended') throw new Error('the broadcast ended');
-        sub = await subscribe(next, broadcastId, res.rtpCapabilities, reports(() => sub));
+        sub = await subscribe(next, broadcastId, res.rtpCapabilities, { ...reports(() => sub), ...media });
         await mediaArrives(sub.stream, MOVE_TIMEOUT_MS);
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed || joining || state !== 'live') throw new Error('superseded');
@@ -278,10 +325,11 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         subscription = sub;
         attach(sub.stream);
         viewers.set(res.broadcast.viewerCount);
-        // Closing the old connection is the leave: the drained node forgets this viewer.
+        // Leaving the old connection (closing it, or a leave on the shared one): the drained
+        // node forgets this viewer.
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the join above may have replaced or closed it during the awaits; TS keeps the narrowing across them
         old.subscription?.close();
-        old.signal.close();
+        leave(old.signal);
       } catch {
         sub?.close();
         next.close();
@@ -327,12 +375,20 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         }),
       ];
     };
-    /** Closes the current connection and opens one to `url` (undefined: the page's origin). */
+    /**
+     * Leaves the broadcast on a connection: the page's own is closed (which is the leave); on the
+     * shared one, which stays open for the app, the page says so.
+     */
+    function leave(s: Signal): void {
+      if (ctx.signals.isShared(s)) s.request('broadcast:leave', { broadcastId }).catch(() => undefined);
+      else s.close();
+    }
+    /** Leaves the current connection for one to `url` (undefined: the page's origin, shared). */
     function moveTo(url: string | undefined): void {
       for (const off of offs) off();
-      signal.close();
+      leave(signal);
       away = url !== undefined;
-      signal = Signal.connect(url === undefined ? {} : { url });
+      signal = url === undefined ? shared() : Signal.connect({ url });
       listen();
     }
     listen();
@@ -348,9 +404,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       disposed = true;
       clearTimeout(retryTimer);
       for (const off of offs) off();
-      if (joinedOnce && state !== 'ended') signal.request('broadcast:leave', { broadcastId }).catch(() => undefined);
       stopMedia();
-      signal.close();
+      if (ctx.signals.isShared(signal) || (joinedOnce && state !== 'ended')) signal.request('broadcast:leave', { broadcastId }).catch(() => undefined);
+      if (!ctx.signals.isShared(signal)) signal.close();
       video.srcObject = null;
     };
   };
