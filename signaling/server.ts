@@ -16,6 +16,7 @@ import { metricsRouter } from './http/metricsRouter.ts';
 import { createNodeMetrics, firstFrameHistogram } from './metrics/nodeMetrics.ts';
 import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
+import { ReplayRemoval } from './replays/ReplayRemoval.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
@@ -276,8 +277,14 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : {}),
   });
 
+  // Deleted replays: their files go right away, else within a sweep (every 20 s, on every node).
+  const replayRemoval = new ReplayRemoval({ stores, storage, logger: logger.child({ component: 'replay-removal' }), archives });
+  closers.push('replay removal', () => replayRemoval.close());
+  replayRemoval.start();
+
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
+    replayRemoval,
     isAllowedOrigin,
     stores,
     live,
