@@ -69,6 +69,12 @@ export class UserStore {
     return row && { id: row.id, username: row.username, role: row.role, createdAt: toIso(row.created_at) };
   }
 
+  /** Replaces the password hash of the account with this id; returns whether it exists. */
+  async setPasswordHash(id: UserId, passwordHash: string): Promise<boolean> {
+    const r = await this.#db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   /**
    * Sets the role of the account with this id (admin is granted to an account, never to a
    * name that someone could register later). Returns false when there is no such account.
