@@ -17,6 +17,7 @@ import { createNodeMetrics, firstFrameHistogram } from './metrics/nodeMetrics.ts
 import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
 import { ReplayRemoval } from './replays/ReplayRemoval.ts';
+import { AccountRemoval } from './account/AccountRemoval.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
@@ -281,6 +282,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const replayRemoval = new ReplayRemoval({ stores, storage, logger: logger.child({ component: 'replay-removal' }), archives });
   closers.push('replay removal', () => replayRemoval.close());
   replayRemoval.start();
+  const accountRemoval = new AccountRemoval({ stores, storage, replays: replayRemoval, logger: logger.child({ component: 'account-removal' }) });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
@@ -300,6 +302,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       hasher: new PasswordHasher({ concurrency: config.limits.hashConcurrency, maxQueue: config.limits.hashQueue, ...(options.kdf ? { kdf: options.kdf } : {}) }),
       // Built once per process: the dictionaries take tens of ms and several MB to load.
       passwordPolicy: new PasswordPolicy(),
+      removeAccount: (userId) => accountRemoval.delete(userId),
     },
     archives,
     adminRouters: [

@@ -212,6 +212,11 @@ export const ReplayChangeSchema = z
   .refine((c) => c.invitees === undefined || c.visibility === 'private', { message: 'invitees go with visibility "private"', path: ['invitees'] });
 export type ReplayChange = z.infer<typeof ReplayChangeSchema>;
 
+/** `DELETE /api/account`: the password again. */
+export const DeleteAccountSchema = z.strictObject({
+  password: z.string().min(1, 'password is required').max(256),
+});
+
 /** `POST /api/auth/password`. */
 export const ChangePasswordSchema = z.strictObject({
   currentPassword: z.string().min(1, 'current password is required').max(256),

@@ -7,6 +7,8 @@ import type { PasswordPolicy } from '../store/PasswordPolicy.ts';
 import type { Stores } from '../store/index.ts';
 import type { AuthLimits } from '../throttle/AuthLimits.ts';
 import type { UserRecord } from '../store/UserStore.ts';
+import type { UserId } from '../../common/protocol/ids.ts';
+import { DeleteAccountSchema } from '../../common/protocol/events.ts';
 import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom } from './auth.ts';
 
 /** What the auth routes need. */
@@ -21,6 +23,8 @@ export interface AuthRouterOptions {
   passwordPolicy: PasswordPolicy;
   /** Sign-in failures per username and per address, sign-ups per address (429 RATE_LIMITED). */
   limits: AuthLimits;
+  /** Deletes an account and everything of it (signaling/account/AccountRemoval.ts). */
+  removeAccount: (userId: UserId) => Promise<unknown>;
 }
 
 /** The client's address as express sees it: the socket's peer, or X-Forwarded-For's when `trust proxy` is set. */
@@ -124,6 +128,25 @@ export function authRouter(o: AuthRouterOptions): Router {
       const ended = await o.stores.sessions.revokeOthersOfUser(found.id, session.sessionId);
       o.logger.info({ userId: found.id, otherSessionsEnded: ended }, 'password changed');
       res.status(204).end();
+    }),
+  );
+
+  // Deleting the account: the password again (under the sign-in limits), then everything goes.
+  router.delete(
+    '/api/account',
+    route(async (req, res) => {
+      const user = requestUser(req);
+      if (!user) throw new AppError('UNAUTHENTICATED', 'sign in to delete your account');
+      const body = parseOrThrow(DeleteAccountSchema, req.body);
+      const address = clientAddress(req);
+      await o.limits.beforeSignIn(user.username, address);
+      const found = await o.stores.users.findByUsername(user.username);
+      if (!found || !(await o.hasher.verify(body.password, found.passwordHash))) {
+        await o.limits.signInFailed(user.username, address);
+        throw new AppError('INVALID_CREDENTIALS', 'the password is wrong');
+      }
+      await o.removeAccount(found.id);
+      res.status(204).setHeader('Set-Cookie', clearedSessionCookie(o.secureCookies)).end();
     }),
   );
 

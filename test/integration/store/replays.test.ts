@@ -396,4 +396,26 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
     // The failed change left it as it was.
     expect(await stores.broadcasts.get(live.id)).toMatchObject({ visibility: 'public', invitees: [] });
   });
+
+  it('deletes an account: its messages in others’ broadcasts go to "deleted user", everything else of it cascades', async () => {
+    const leaver = await stores.users.create(uniqueName('leaver'), 'scrypt$fake');
+    const host = await stores.users.create(uniqueName('host'), 'scrypt$fake');
+    const theirs = await stores.broadcasts.create({ ownerId: host.id, title: 'theirs', visibility: 'private', inviteeIds: [leaver.id] });
+    const own = await stores.broadcasts.create({ ownerId: leaver.id, title: 'own', visibility: 'public', inviteeIds: [] });
+    await stores.chat.add({ broadcastId: theirs.id, userId: leaver.id, text: 'hi', offsetMs: 1 });
+    await stores.sessions.create(leaver.id, 60_000);
+    expect(await stores.users.deleteAccount(leaver.id)).toBe(true);
+    expect(await stores.users.deleteAccount(leaver.id)).toBe(false);
+    expect(await stores.users.findById(leaver.id)).toBeUndefined();
+    expect(await stores.broadcasts.get(own.id)).toBeUndefined();
+    expect((await stores.broadcasts.get(theirs.id))?.invitees).toEqual([]);
+    expect((await stores.chat.list(theirs.id)).map((m) => `${m.user.username}: ${m.text}`)).toEqual(['deleted user: hi']);
+    const sessions = await handle.db.selectFrom('sessions').selectAll().where('user_id', '=', leaver.id).execute();
+    expect(sessions).toEqual([]);
+    // A second deletion reuses the one "deleted user" account.
+    const second = await stores.users.create(uniqueName('leaver'), 'scrypt$fake');
+    await stores.chat.add({ broadcastId: theirs.id, userId: second.id, text: 'me too', offsetMs: 2 });
+    expect(await stores.users.deleteAccount(second.id)).toBe(true);
+    expect(new Set((await stores.chat.list(theirs.id)).map((m) => m.user.id)).size).toBe(1);
+  });
 });
