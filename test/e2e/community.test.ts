@@ -136,4 +136,22 @@ describe('replay deletion and sign-in to chat in Chromium', () => {
     expect(await page.getByRole('link', { name: 'Sign in to chat' }).isVisible()).toBe(false);
     await ok(socket, 'broadcast:stop', { broadcastId: broadcast.id });
   }, 90_000);
+
+  it('a user deletes their account from the account page after confirming; their replay answers 410 and they cannot sign in', async () => {
+    const page = await (await newContext()).newPage();
+    await signUpInPage(page, 'driftwood');
+    const user = await server.stores.users.findByUsername('driftwood');
+    const replay = await readyReplay(user!.id, 'Last voyage', 'public');
+    await page.getByRole('link', { name: 'driftwood' }).click();
+    await page.getByRole('heading', { name: 'Delete your account' }).waitFor();
+    await page.getByLabel('Password to delete your account').fill('a good long password');
+    await page.getByRole('button', { name: 'Delete your account' }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Delete your account?' });
+    await confirm.getByRole('button', { name: 'Yes, delete my account' }).click();
+    await page.getByText('Your account was deleted.').waitFor();
+    await page.getByRole('link', { name: 'Sign in' }).first().waitFor();
+    expect((await page.request.get(`/api/replays/${replay}`)).status()).toBe(410);
+    expect((await page.request.get('/api/auth/me')).status()).toBe(401);
+    expect(await server.stores.users.findByUsername('driftwood')).toBeUndefined();
+  }, 90_000);
 });

@@ -43,6 +43,11 @@ export class Api {
     await this.#call('POST', '/api/auth/signout-everywhere');
   }
 
+  /** Deletes the signed-in account and everything of it, for good. */
+  async deleteAccount(password: string): Promise<void> {
+    await this.#call('DELETE', '/api/account', { password });
+  }
+
   /** Changes the password; this session stays, every other one ends. */
   async changePassword(currentPassword: string, newPassword: string): Promise<void> {
     await this.#call('POST', '/api/auth/password', { currentPassword, newPassword });

@@ -21,6 +21,17 @@ export const mountAccount: PageMount = (root, ctx) => {
   const passwordStatus = h('p', { role: 'status', 'aria-label': 'Password status' });
   const passwordForm = h('form', { 'aria-label': 'Change password' }, current.wrapper, next.wrapper, change);
   const everywhere = h('button', { type: 'button' }, 'Sign out everywhere');
+  const deletePassword = field('Password to delete your account', { type: 'password', autocomplete: 'current-password' });
+  const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete your account');
+  const deleteYes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete my account');
+  const deleteNo = h('button', { type: 'button' }, 'Cancel');
+  const deleteConfirm = h(
+    'div',
+    { role: 'alertdialog', 'aria-label': 'Delete your account?', class: 'confirm', hidden: true },
+    h('p', {}, 'Delete your account for good? Your profile, broadcasts, replays, archives and sessions are removed; your messages in others’ replays stay as “deleted user”. This cannot be undone.'),
+    deleteYes,
+    deleteNo,
+  );
   replace(
     root,
     h(
@@ -45,8 +56,36 @@ export const mountAccount: PageMount = (root, ctx) => {
       h('h2', {}, 'Sessions'),
       h('p', {}, 'Signs you out on every device and tab, this one included.'),
       everywhere,
+      h('h2', {}, 'Delete your account'),
+      h('p', {}, 'Download your data first (above): once deleted, nothing can be recovered.'),
+      deletePassword.wrapper,
+      deleteButton,
+      deleteConfirm,
     ),
   );
+  deleteButton.addEventListener('click', () => {
+    deleteConfirm.hidden = false;
+    deleteNo.focus();
+  });
+  deleteNo.addEventListener('click', () => {
+    deleteConfirm.hidden = true;
+    deleteButton.focus();
+  });
+  deleteYes.addEventListener('click', () => {
+    deleteYes.disabled = true;
+    ctx.api.deleteAccount(deletePassword.input.value).then(
+      () => {
+        ctx.session.set(null);
+        ctx.navigate('/', { replace: true });
+        ctx.alerts.show('Your account was deleted.');
+      },
+      (err: unknown) => {
+        deleteYes.disabled = false;
+        deleteConfirm.hidden = true;
+        ctx.alerts.show(err instanceof ProtocolError ? `${err.message} (${err.code})` : (err as Error).message);
+      },
+    );
+  });
   passwordForm.addEventListener('submit', (event) => {
     event.preventDefault();
     change.disabled = true;
