@@ -16,6 +16,8 @@ import { metricsRouter } from './http/metricsRouter.ts';
 import { createNodeMetrics, firstFrameHistogram } from './metrics/nodeMetrics.ts';
 import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
+import { ReplayRemoval } from './replays/ReplayRemoval.ts';
+import { AccountRemoval } from './account/AccountRemoval.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
@@ -276,8 +278,15 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : {}),
   });
 
+  // Deleted replays: their files go right away, else within a sweep (every 20 s, on every node).
+  const replayRemoval = new ReplayRemoval({ stores, storage, logger: logger.child({ component: 'replay-removal' }), archives });
+  closers.push('replay removal', () => replayRemoval.close());
+  replayRemoval.start();
+  const accountRemoval = new AccountRemoval({ stores, storage, replays: replayRemoval, logger: logger.child({ component: 'account-removal' }) });
+
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
+    replayRemoval,
     isAllowedOrigin,
     stores,
     live,
@@ -293,6 +302,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       hasher: new PasswordHasher({ concurrency: config.limits.hashConcurrency, maxQueue: config.limits.hashQueue, ...(options.kdf ? { kdf: options.kdf } : {}) }),
       // Built once per process: the dictionaries take tens of ms and several MB to load.
       passwordPolicy: new PasswordPolicy(),
+      removeAccount: (userId) => accountRemoval.delete(userId),
     },
     archives,
     adminRouters: [

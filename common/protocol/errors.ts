@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: 429,
   ARCHIVE_IN_PROGRESS: 409,
   LINK_EXPIRED: 410,
+  /** A replay its owner deleted (410 Gone): to everyone when it was public, to the owner only when private. */
+  REPLAY_DELETED: 410,
   MEDIA_ERROR: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,

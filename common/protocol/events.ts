@@ -216,6 +216,34 @@ export const SignInSchema = z.strictObject({
   password: z.string().min(1).max(256),
 });
 
+/** `PATCH /api/replays/:id`: rename and/or change who may watch (invitees only with 'private'). */
+export const ReplayChangeSchema = z
+  .strictObject({
+    title: withoutControls(
+      z
+        .string()
+        .trim()
+        .min(1, 'title is required')
+        .max(LIMITS.titleMax, `title must be at most ${LIMITS.titleMax} characters`),
+    ).optional(),
+    visibility: VisibilitySchema.optional(),
+    invitees: z.array(UsernameSchema).max(LIMITS.inviteesMax, `at most ${LIMITS.inviteesMax} invitees`).optional(),
+  })
+  .refine((c) => c.title !== undefined || c.visibility !== undefined, { message: 'nothing to change: give a title or a visibility' })
+  .refine((c) => c.invitees === undefined || c.visibility === 'private', { message: 'invitees go with visibility "private"', path: ['invitees'] });
+export type ReplayChange = z.infer<typeof ReplayChangeSchema>;
+
+/** `DELETE /api/account`: the password again. */
+export const DeleteAccountSchema = z.strictObject({
+  password: z.string().min(1, 'password is required').max(256),
+});
+
+/** `POST /api/auth/password`. */
+export const ChangePasswordSchema = z.strictObject({
+  currentPassword: z.string().min(1, 'current password is required').max(256),
+  newPassword: SignUpSchema.shape.password,
+});
+
 export interface AuthResponse {
   user: UserSummary;
   /** A bearer token for API clients; browsers use the httpOnly cookie instead. */

@@ -91,6 +91,30 @@ export class ArchiveService {
     return this.summary(record);
   }
 
+  /**
+   * A replay of the user was deleted: its broadcast leaves the input of the user's archive
+   * being built, if any (at most one is), so the job skips it (its files are being removed).
+   * A job that already read the input and then misses the files fails its attempt and is
+   * retried (up to 3 attempts) on the new input. Returns whether an input changed.
+   */
+  async dropBroadcast(userId: UserId, broadcastId: string): Promise<boolean> {
+    const record = await this.#o.stores.archives.latestForUser(userId);
+    if (record?.state !== 'building') return false;
+    const key = archiveKey(record.id, ARCHIVE_INPUT_FILE);
+    let input: ArchiveInput;
+    try {
+      input = JSON.parse((await this.#o.storage.readFile(key)).toString('utf8')) as ArchiveInput;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    const kept = input.broadcasts.filter((b) => b.id !== broadcastId);
+    if (kept.length === input.broadcasts.length) return false;
+    await this.#o.storage.writeFile(key, JSON.stringify({ ...input, broadcasts: kept }));
+    this.#o.logger.info({ archiveId: record.id, broadcastId }, 'deleted replay dropped from a pending archive');
+    return true;
+  }
+
   /** The user's newest archive, if any. */
   async latest(userId: UserId): Promise<ArchiveSummary | null> {
     const record = await this.#o.stores.archives.latestForUser(userId);

@@ -1,12 +1,14 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { AppError, parseOrThrow } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
+import { ChangePasswordSchema, SignInSchema, SignUpSchema, type AuthResponse } from '../../common/protocol/events.ts';
 import { hashPassword, type PasswordHasher } from '../store/passwords.ts';
 import type { PasswordPolicy } from '../store/PasswordPolicy.ts';
 import type { Stores } from '../store/index.ts';
 import type { AuthLimits } from '../throttle/AuthLimits.ts';
 import type { UserRecord } from '../store/UserStore.ts';
+import type { UserId } from '../../common/protocol/ids.ts';
+import { DeleteAccountSchema } from '../../common/protocol/events.ts';
 import { clearedSessionCookie, requestUser, sessionCookie, SESSION_TTL_MS, tokenFrom } from './auth.ts';
 
 /** What the auth routes need. */
@@ -21,6 +23,8 @@ export interface AuthRouterOptions {
   passwordPolicy: PasswordPolicy;
   /** Sign-in failures per username and per address, sign-ups per address (429 RATE_LIMITED). */
   limits: AuthLimits;
+  /** Deletes an account and everything of it (signaling/account/AccountRemoval.ts). */
+  removeAccount: (userId: UserId) => Promise<unknown>;
 }
 
 /** The client's address as express sees it: the socket's peer, or X-Forwarded-For's when `trust proxy` is set. */
@@ -33,8 +37,8 @@ type Async = (req: Request, res: Response) => Promise<unknown>;
 const route = (fn: Async) => (req: Request, res: Response) => fn(req, res);
 
 /**
- * `POST /api/auth/signup`, `POST /api/auth/signin`, `POST /api/auth/signout` and
- * `GET /api/auth/me`. Mounted after the middleware that resolves the caller.
+ * `POST /api/auth/signup`, `POST /api/auth/signin`, `POST /api/auth/signout`,
+ * `POST /api/auth/signout-everywhere`, `POST /api/auth/password` and `GET /api/auth/me`. Mounted after the middleware that resolves the caller.
  */
 export function authRouter(o: AuthRouterOptions): Router {
   const router = Router();
@@ -85,6 +89,63 @@ export function authRouter(o: AuthRouterOptions): Router {
     route(async (req, res) => {
       const token = tokenFrom({ cookie: req.headers.cookie, authorization: req.headers.authorization });
       if (token) await o.stores.sessions.revoke(token);
+      res.status(204).setHeader('Set-Cookie', clearedSessionCookie(o.secureCookies)).end();
+    }),
+  );
+
+  // Every session of the user ends, this one included, and their sockets close (server.ts).
+  router.post(
+    '/api/auth/signout-everywhere',
+    route(async (req, res) => {
+      const user = requestUser(req);
+      if (!user) throw new AppError('UNAUTHENTICATED', 'not signed in');
+      const ended = await o.stores.sessions.revokeAllForUser(user.id);
+      o.logger.info({ userId: user.id, sessions: ended }, 'signed out everywhere');
+      res.status(204).setHeader('Set-Cookie', clearedSessionCookie(o.secureCookies)).end();
+    }),
+  );
+
+  // The current password is checked like a sign-in (same limits: a stolen session cannot guess
+  // it faster); every other session of the user ends, and their sockets close.
+  router.post(
+    '/api/auth/password',
+    route(async (req, res) => {
+      const token = tokenFrom({ cookie: req.headers.cookie, authorization: req.headers.authorization });
+      const session = token ? await o.stores.sessions.resolveSession(token) : undefined;
+      if (!session) throw new AppError('UNAUTHENTICATED', 'sign in to change your password');
+      const body = parseOrThrow(ChangePasswordSchema, req.body);
+      const address = clientAddress(req);
+      const { username } = session.user;
+      await o.limits.beforeSignIn(username, address);
+      const found = await o.stores.users.findByUsername(username);
+      if (!found || !(await o.hasher.verify(body.currentPassword, found.passwordHash))) {
+        await o.limits.signInFailed(username, address);
+        throw new AppError('INVALID_CREDENTIALS', 'the current password is wrong');
+      }
+      await o.limits.signInSucceeded(username);
+      o.passwordPolicy.assertAcceptable(body.newPassword, username);
+      await o.stores.users.setPasswordHash(found.id, await o.hasher.hash(body.newPassword));
+      const ended = await o.stores.sessions.revokeOthersOfUser(found.id, session.sessionId);
+      o.logger.info({ userId: found.id, otherSessionsEnded: ended }, 'password changed');
+      res.status(204).end();
+    }),
+  );
+
+  // Deleting the account: the password again (under the sign-in limits), then everything goes.
+  router.delete(
+    '/api/account',
+    route(async (req, res) => {
+      const user = requestUser(req);
+      if (!user) throw new AppError('UNAUTHENTICATED', 'sign in to delete your account');
+      const body = parseOrThrow(DeleteAccountSchema, req.body);
+      const address = clientAddress(req);
+      await o.limits.beforeSignIn(user.username, address);
+      const found = await o.stores.users.findByUsername(user.username);
+      if (!found || !(await o.hasher.verify(body.password, found.passwordHash))) {
+        await o.limits.signInFailed(user.username, address);
+        throw new AppError('INVALID_CREDENTIALS', 'the password is wrong');
+      }
+      await o.removeAccount(found.id);
       res.status(204).setHeader('Set-Cookie', clearedSessionCookie(o.secureCookies)).end();
     }),
   );

@@ -21,6 +21,7 @@ import { securityHeaders } from './securityHeaders.ts';
 import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
 import { originGuard } from './originCheck.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
+import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -38,6 +39,8 @@ export interface AppOptions {
   ready: () => Promise<void>;
   /** The files under the data directory: replay files and archives are served from it (`replays/<broadcastId>/…`, `archives/<id>/…`). */
   storage: Storage;
+  /** Deletes replays (database, then files). */
+  replayRemoval: ReplayRemoval;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
@@ -121,7 +124,7 @@ export function createApp(o: AppOptions): express.Express {
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
   // Replay files and archives are streamed from the storage, byte ranges included.
   const files = new StoredFileResponder(o.storage);
-  app.use('/api/replays', replaysRouter({ stores: o.stores, files }));
+  app.use('/api/replays', replaysRouter({ stores: o.stores, files, removal: o.replayRemoval }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
   for (const router of o.adminRouters ?? []) app.use(router);
 

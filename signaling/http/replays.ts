@@ -1,7 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, parseOrThrow } from '../../common/errors.ts';
-import type { Visibility } from '../../common/protocol/events.ts';
+import { ReplayChangeSchema, type Visibility } from '../../common/protocol/events.ts';
 import { BroadcastIdSchema, type BroadcastId, type UserId } from '../../common/protocol/ids.ts';
 import type { ReplayDetail, ReplayList, ReplayState, ReplaySummary } from '../../common/protocol/replays.ts';
 import { toMediaTime } from '../../common/replay/timeline.ts';
@@ -12,11 +12,15 @@ import type { ReplayRecord } from '../store/ReplayStore.ts';
 import type { BroadcastStatus } from '../store/schema.ts';
 import { requestUser } from './auth.ts';
 import type { StoredFileResponder } from './StoredFileResponder.ts';
+import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
+import type { UserRecord } from '../store/UserStore.ts';
 
 export interface ReplayRoutesOptions {
   stores: Stores;
   /** Serves the replay files from the storage (`replays/<broadcastId>/…`, common/storage/storageKeys.ts). */
   files: StoredFileResponder;
+  /** Deletes replays: database, then files (ReplayRemoval.ts). */
+  removal: ReplayRemoval;
 }
 
 /**
@@ -35,6 +39,8 @@ const HLS_FILE = /^(index\.m3u8|seg-\d{3,6}\.ts)$/;
 
 /** One answer for unknown ids, malformed ids and replays the caller may not see. */
 const notFound = () => new AppError('NOT_FOUND', 'replay not found');
+/** A deleted replay, to those who may know it existed (docs/security.md, "Deleted replays"). */
+const gone = () => new AppError('REPLAY_DELETED', 'this replay was deleted by its owner');
 
 const LIMIT_RULE = 'must be a whole number from 1 to 100';
 const ListQuerySchema = z.object({
@@ -136,11 +142,36 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
   /** The broadcast and replay of `:id` if the caller may see them; else the one NOT_FOUND. */
   async function visible(req: Request): Promise<{ b: BroadcastRecord; r: ReplayRecord }> {
     const parsed = BroadcastIdSchema.safeParse(req.params.id);
-    const b = parsed.success ? await o.stores.broadcasts.get(parsed.data) : undefined;
-    if (!b || !o.stores.broadcasts.canView(b, requestUser(req)?.id)) throw notFound();
+    if (!parsed.success) throw notFound();
+    const b = await o.stores.broadcasts.get(parsed.data);
+    if (!b) throw await missing(parsed.data, requestUser(req)?.id);
+    if (!o.stores.broadcasts.canView(b, requestUser(req)?.id)) throw notFound();
     const r = await o.stores.replays.get(b.id);
     if (!r) throw notFound();
     return { b, r };
+  }
+
+  /**
+   * Why a broadcast id has no broadcast: deleted (410 REPLAY_DELETED) when it was public, or
+   * when the caller is its owner; else the one NOT_FOUND, so a deleted private replay answers
+   * others exactly as an id that never existed.
+   */
+  async function missing(id: BroadcastId, userId: UserId | undefined): Promise<AppError> {
+    const t = await o.stores.replays.tombstone(id);
+    return t && (t.visibility === 'public' || t.ownerId === userId) ? gone() : notFound();
+  }
+
+  /**
+   * The replay of `:id` if the caller owns it. Whoever may not see it gets what visible()
+   * gives (404, or 410 when deleted); a signed-out caller who may see it 401; a signed-in one
+   * who is not the owner (an invitee, another user, an admin) 403.
+   */
+  async function owned(req: Request): Promise<{ b: BroadcastRecord; r: ReplayRecord; user: UserRecord }> {
+    const { b, r } = await visible(req);
+    const user = requestUser(req);
+    if (!user) throw new AppError('UNAUTHENTICATED', 'sign in to change your replays');
+    if (b.ownerId !== user.id) throw new AppError('FORBIDDEN', 'only its owner may change or delete this replay');
+    return { b, r, user };
   }
 
   /**
@@ -195,6 +226,45 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
       hearts: hearts.map((h) => ({ atMs: toMediaTime(r.timeline, h.offsetMs), count: h.count })),
     };
     res.json(detail);
+  });
+
+  // Rename, and/or change who may watch (the broadcast has ended: it is only a replay now).
+  router.patch('/:id', async (req, res) => {
+    const { b, user } = await owned(req);
+    const change = parseOrThrow(ReplayChangeSchema, req.body ?? {});
+    let inviteeIds: UserId[] | undefined;
+    if (change.visibility === 'private') {
+      const wanted = [...new Set((change.invitees ?? []).map((u) => u.toLowerCase()))].filter((u) => u !== user.username.toLowerCase());
+      const found = await o.stores.users.findIdsByUsernames(wanted);
+      const unknown = wanted.filter((u) => !found.has(u));
+      if (unknown.length > 0) throw new AppError('VALIDATION_FAILED', `unknown invitee(s): ${unknown.join(', ')}`);
+      inviteeIds = [...found.values()];
+    }
+    const updated = await o.stores.broadcasts.updateEnded(b.id, { title: change.title, visibility: change.visibility, inviteeIds });
+    // Deleted meanwhile by another request of the owner.
+    if (!updated) throw gone();
+    const r = await o.stores.replays.get(b.id);
+    if (!r) throw gone();
+    res.json({ replay: toSummary(updated, r), invitees: await usernamesOf(updated.invitees) });
+  });
+
+  // Deleting: the database at once (tombstone), the files right after (ReplayRemoval.ts).
+  router.delete('/:id', async (req, res) => {
+    const { b } = await owned(req);
+    if (!(await o.removal.delete(b.id))) throw gone();
+    res.status(204).end();
+  });
+
+  /** The usernames of the invitees, for the owner's editor. */
+  async function usernamesOf(ids: UserId[]): Promise<string[]> {
+    const names = await Promise.all(ids.map(async (id) => (await o.stores.users.findById(id))?.username));
+    return names.filter((n): n is string => n !== undefined).sort();
+  }
+
+  // The owner's view of who is invited (the detail shows no invitees to anyone).
+  router.get('/:id/invitees', async (req, res) => {
+    const { b } = await owned(req);
+    res.json({ invitees: await usernamesOf(b.invitees) });
   });
 
   for (const kind of ['poster', 'webm', 'mp4'] as const) {

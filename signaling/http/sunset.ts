@@ -63,8 +63,12 @@ function gateRouter(sunset: SunsetService, phase: 'announced' | 'read-only' | 'e
   router.use('/api/archives', pass);
   router.all(ADMIN_SUNSET_PATH, pass);
   router.get(['/api/sunset', '/api/auth/me'], pass);
-  router.use('/api/replays', (req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' ? 'router' : undefined));
-  router.post(['/api/auth/signin', '/api/auth/signout'], pass);
+  // Deleting a replay stays open (it is the user's data to remove); renaming and visibility do not.
+  router.use('/api/replays', (req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? 'router' : undefined));
+  // Signing out everywhere and changing the password stay open: they protect the account.
+  router.post(['/api/auth/signin', '/api/auth/signout', '/api/auth/signout-everywhere', '/api/auth/password'], pass);
+  // Deleting one's account too: it is the user's data to remove.
+  router.delete('/api/account', pass);
   router.use('/api', () => sunset.assertAllowed('broadcast'));
   // Anything else (the web client's pages and assets, the admin dashboard, probes) goes on.
   return router;

@@ -176,10 +176,10 @@ export class RecordingService {
     if (r.type === 'recording') {
       if (r.state === 'stopped' && r.reason !== null) await replays.noteStopped(r.broadcastId, r.reason);
       this.#live?.notifyRecording(r.broadcastId, r.state === 'started' ? 'recording' : 'stopped', r.reason);
-    } else if (r.state === 'failed') {
-      await replays.markFailed(r.broadcastId, r.reason);
     } else {
-      await replays.applyOutput(r.broadcastId, r.state, r.output);
+      const applied = r.state === 'failed' ? await replays.markFailed(r.broadcastId, r.reason) : await replays.applyOutput(r.broadcastId, r.state, r.output);
+      // A replay deleted while its finalize job ran: what the job wrote is removed again (ReplayRemoval's sweep).
+      if (!applied && (await replays.markUnpurged(r.broadcastId))) this.#log.info({ broadcastId: r.broadcastId }, 'a worker wrote files of a deleted replay: removed again');
     }
     this.#log.info({ broadcastId: r.broadcastId, type: r.type, state: r.state }, 'applied a worker result');
   }

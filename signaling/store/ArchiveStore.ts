@@ -181,6 +181,12 @@ export class ArchiveStore {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /** Ids of every archive of a user (account deletion removes their files). */
+  async idsOfUser(userId: UserId): Promise<string[]> {
+    const rows = await this.#db.selectFrom('archives').select('id').where('user_id', '=', userId).execute();
+    return rows.map((r) => r.id);
+  }
+
   /** Failed with a reason the user sees. Only from 'building'. */
   async markFailed(id: string, reason: string): Promise<boolean> {
     const r = await this.#db

@@ -284,6 +284,40 @@ export class BroadcastStore {
     return Number(r.numUpdatedRows);
   }
 
+  /**
+   * Changes an ended broadcast's title and/or who may watch it (its replay's, since it is
+   * over): `visibility` 'public' drops the invitees; 'private' replaces them with
+   * `inviteeIds` (the owner is never stored as one; duplicates are dropped). One transaction.
+   * Returns the broadcast as it is now; undefined when it does not exist. Throws AppError
+   * WRONG_STATE while it is not ended, NOT_FOUND when an invitee does not exist.
+   */
+  async updateEnded(id: BroadcastId, change: { title?: string | undefined; visibility?: Visibility | undefined; inviteeIds?: UserId[] | undefined }): Promise<BroadcastRecord | undefined> {
+    const found = await this.#db.transaction().execute(async (trx) => {
+      const b = await trx.selectFrom('broadcasts').select(['owner_id', 'status']).where('id', '=', id).executeTakeFirst();
+      if (!b) return false;
+      if (b.status !== 'ended') throw new AppError('WRONG_STATE', 'the broadcast is still on air: its replay can be changed once it has ended');
+      const set = { ...(change.title !== undefined ? { title: change.title } : {}), ...(change.visibility !== undefined ? { visibility: change.visibility } : {}) };
+      if (Object.keys(set).length > 0) await trx.updateTable('broadcasts').set(set).where('id', '=', id).execute();
+      if (change.visibility !== undefined) {
+        await trx.deleteFrom('broadcast_invitees').where('broadcast_id', '=', id).execute();
+        const invitees = change.visibility === 'private' ? [...new Set(change.inviteeIds ?? [])].filter((u) => u !== b.owner_id) : [];
+        if (invitees.length > 0) {
+          try {
+            await trx
+              .insertInto('broadcast_invitees')
+              .values(invitees.map((user_id) => ({ broadcast_id: id, user_id })))
+              .execute();
+          } catch (err) {
+            if (isForeignKeyViolation(err)) throw new AppError('NOT_FOUND', 'an invited user does not exist');
+            throw err;
+          }
+        }
+      }
+      return true;
+    });
+    return found ? this.get(id) : undefined;
+  }
+
   /** Whether a user (undefined: anonymous) may watch: public to everyone, private to the owner and invitees. */
   canView(b: BroadcastRecord, userId: UserId | undefined): boolean {
     if (b.visibility === 'public') return true;

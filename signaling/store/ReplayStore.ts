@@ -7,7 +7,7 @@ import type { TimelineSpan } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
-import type { BroadcastStatus, DB, ReplaysTable } from './schema.ts';
+import type { BroadcastStatus, DB, ReplaysTable, ReplayTombstonesTable } from './schema.ts';
 
 /** A replay as stored. File names are relative to `<dataDir>/replays/<broadcastId>/`. */
 export interface ReplayRecord {
@@ -40,6 +40,28 @@ export interface ReplayListItem extends ReplayRecord {
   /** ISO-8601 UTC. */
   startedAt: string;
   endedAt: string | null;
+}
+
+/** What is left of a deleted replay (its broadcast row and everything of it are gone). */
+export interface ReplayTombstone {
+  broadcastId: BroadcastId;
+  ownerId: UserId;
+  /** Its visibility when it was deleted: a public one answers 410 to everyone, a private one to its owner only. */
+  visibility: Visibility;
+  /** ISO-8601 UTC. */
+  deletedAt: string;
+  /** When its files were removed from the storage; null while still to do. */
+  purgedAt: string | null;
+}
+
+function toTombstone(row: Selectable<ReplayTombstonesTable>): ReplayTombstone {
+  return {
+    broadcastId: row.broadcast_id,
+    ownerId: row.owner_id,
+    visibility: row.visibility,
+    deletedAt: toIso(row.deleted_at),
+    purgedAt: row.purged_at === null ? null : toIso(row.purged_at),
+  };
 }
 
 /** Options of the list methods. */
@@ -278,5 +300,67 @@ export class ReplayStore {
       .orderBy('replays.broadcast_id')
       .execute();
     return rows.map(toRecord);
+  }
+
+  /**
+   * Deletes the replay of an ended broadcast and the broadcast with it (its title, chat,
+   * hearts and invitees, by cascade), leaving a tombstone, in one transaction. Returns the
+   * tombstone; undefined when there is no such broadcast (never was, or already deleted).
+   * Throws AppError WRONG_STATE while the broadcast is live or reconnecting. The caller
+   * checks who may delete it, then removes the files (`listUnpurged`, `markPurged`).
+   */
+  async delete(broadcastId: BroadcastId): Promise<ReplayTombstone | undefined> {
+    const now = this.#clock();
+    return this.#db.transaction().execute(async (trx) => {
+      const b = await trx.selectFrom('broadcasts').select(['owner_id', 'visibility', 'status']).where('id', '=', broadcastId).executeTakeFirst();
+      if (!b) return undefined;
+      if (b.status !== 'ended') throw new AppError('WRONG_STATE', 'the broadcast is still on air: end it before deleting its replay');
+      const row = { broadcast_id: broadcastId, owner_id: b.owner_id, visibility: b.visibility, deleted_at: now, purged_at: null };
+      await trx.insertInto('replay_tombstones').values(row).onConflict((oc) => oc.column('broadcast_id').doNothing()).execute();
+      const r = await trx.deleteFrom('broadcasts').where('id', '=', broadcastId).where('status', '=', 'ended').executeTakeFirst();
+      // Another request deleted it between the select and here: theirs is the deletion.
+      if (Number(r.numDeletedRows) === 0) return undefined;
+      return toTombstone(row);
+    });
+  }
+
+  /** The tombstone of a deleted replay, if it was deleted. */
+  async tombstone(broadcastId: BroadcastId): Promise<ReplayTombstone | undefined> {
+    const row = await this.#db.selectFrom('replay_tombstones').selectAll().where('broadcast_id', '=', broadcastId).executeTakeFirst();
+    return row && toTombstone(row);
+  }
+
+  /** Tombstones whose files are still to be removed, oldest deletion first. */
+  async listUnpurged(limit = 100): Promise<ReplayTombstone[]> {
+    const rows = await this.#db
+      .selectFrom('replay_tombstones')
+      .selectAll()
+      .where('purged_at', 'is', null)
+      .orderBy('deleted_at')
+      .orderBy('broadcast_id')
+      .limit(Math.min(Math.max(Math.trunc(limit), 1), 1000))
+      .execute();
+    return rows.map(toTombstone);
+  }
+
+  /** The files of a deleted replay are removed. Returns false when there is no such tombstone. */
+  async markPurged(broadcastId: BroadcastId): Promise<boolean> {
+    const r = await this.#db.updateTable('replay_tombstones').set({ purged_at: this.#clock() }).where('broadcast_id', '=', broadcastId).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * A worker wrote files of a deleted replay after they were removed (a finalize job that was
+   * running): they are to be removed again. Returns false when the replay was not deleted.
+   */
+  async markUnpurged(broadcastId: BroadcastId): Promise<boolean> {
+    const r = await this.#db.updateTable('replay_tombstones').set({ purged_at: null }).where('broadcast_id', '=', broadcastId).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Removes the tombstones of an owner (account deletion: nothing of theirs is kept). */
+  async forgetOwner(ownerId: UserId): Promise<number> {
+    const r = await this.#db.deleteFrom('replay_tombstones').where('owner_id', '=', ownerId).where('purged_at', 'is not', null).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

@@ -122,6 +122,16 @@ export class SessionStore {
     return rows.length;
   }
 
+  /**
+   * Ends every session of a user but one (a password change keeps the session that made it).
+   * Returns how many were ended.
+   */
+  async revokeOthersOfUser(userId: UserId, keepSessionId: string): Promise<number> {
+    const rows = await this.#db.deleteFrom('sessions').where('user_id', '=', userId).where('token_hash', '<>', keepSessionId).returning('token_hash').execute();
+    this.#emitRevoked(rows.map((r) => r.token_hash));
+    return rows.length;
+  }
+
   /** Deletes expired sessions (they already fail to resolve); call now and then. Returns how many. */
   async purgeExpired(): Promise<number> {
     const r = await this.#db.deleteFrom('sessions').where('expires_at', '<=', this.#clock()).executeTakeFirst();

@@ -7,6 +7,10 @@ import { newUserId } from './newIds.ts';
 import type { DB, Role } from './schema.ts';
 
 /** A user account as the rest of the process sees it (never with its password hash). */
+/** The account that keeps the messages of deleted accounts in others' broadcasts; shown as "deleted user". */
+export const DELETED_USER_ID = 'u_deleted-user' as UserId;
+export const DELETED_USERNAME = 'deleted user';
+
 export interface UserRecord {
   id: UserId;
   /** As typed at sign-up. */
@@ -67,6 +71,33 @@ export class UserStore {
   async findById(id: UserId): Promise<UserRecord | undefined> {
     const row = await this.#db.selectFrom('users').select(['id', 'username', 'role', 'created_at']).where('id', '=', id).executeTakeFirst();
     return row && { id: row.id, username: row.username, role: row.role, createdAt: toIso(row.created_at) };
+  }
+
+  /**
+   * Deletes an account for good, in one transaction: its messages in broadcasts that are not
+   * its own are handed to the "deleted user" account (`DELETED_USER_ID`, made here once: it
+   * has no usable password hash, and its name has a space, which no sign-up can take), then the
+   * user row goes and with it, by cascade, sessions, broadcasts (and their replays, chat,
+   * hearts, invitees), invitations and archives. Returns whether the account existed.
+   */
+  async deleteAccount(id: UserId): Promise<boolean> {
+    if (id === DELETED_USER_ID) return false;
+    return this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('users')
+        .values({ id: DELETED_USER_ID, username: DELETED_USERNAME, username_lower: DELETED_USERNAME, password_hash: '!', role: 'user', created_at: 0 })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await trx.updateTable('chat_messages').set({ user_id: DELETED_USER_ID }).where('user_id', '=', id).execute();
+      const r = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  /** Replaces the password hash of the account with this id; returns whether it exists. */
+  async setPasswordHash(id: UserId, passwordHash: string): Promise<boolean> {
+    const r = await this.#db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /**

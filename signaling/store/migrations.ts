@@ -256,6 +256,28 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('replays').dropColumn('mp4_crc32').execute();
       },
     },
+    // 0008 is left to another change (broadcasts' video codec); the lead renumbers if needed.
+    '0009_replay_tombstones': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // A deleted replay: its broadcast row (and with it the replay, chat, hearts, invitees)
+        // is gone; this row makes its links answer 410 and drives the removal of its files.
+        // No foreign keys: it outlives the broadcast and may outlive the account.
+        await db.schema
+          .createTable('replay_tombstones')
+          .addColumn('broadcast_id', 'text', (c) => c.primaryKey())
+          .addColumn('owner_id', 'text', (c) => c.notNull())
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'bigint', (c) => c.notNull())
+          .addColumn('purged_at', 'bigint')
+          .addCheckConstraint('replay_tombstones_visibility_check', sql`visibility in ('public', 'private')`)
+          .execute();
+        // The file sweep: tombstones whose files are still to be removed.
+        await db.schema.createIndex('replay_tombstones_purged_idx').on('replay_tombstones').column('purged_at').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('replay_tombstones').execute();
+      },
+    },
   };
 }
 

@@ -18,6 +18,7 @@ export interface DB {
   chat_messages: ChatMessagesTable;
   hearts: HeartsTable;
   replays: ReplaysTable;
+  replay_tombstones: ReplayTombstonesTable;
   sunset_schedules: SunsetSchedulesTable;
   audit_log: AuditLogTable;
 }
@@ -107,6 +108,21 @@ export interface ReplaysTable {
   mp4_crc32: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/**
+ * What is left of a deleted replay (migration 0009): its id answers 410 Gone (to everyone when
+ * it was public, to its owner only when private) instead of 404, and the file sweep knows
+ * whose files are still to be removed (`purged_at` null).
+ */
+export interface ReplayTombstonesTable {
+  broadcast_id: BroadcastId;
+  /** No foreign key: the tombstone outlives the broadcast row (and may outlive the account). */
+  owner_id: UserId;
+  visibility: Visibility;
+  deleted_at: number;
+  /** When its files (replay and recording) were last removed from the storage; null while still to do. */
+  purged_at: number | null;
 }
 
 export type ArchiveState = 'building' | 'ready' | 'failed';

@@ -114,7 +114,7 @@ describe('sunset gate: spelling cannot sidestep it', () => {
       ['HEAD', '/api/broadcasts'],
       ['GET', '/api/broadcasts/abc'],
       ['POST', '/api/replays'],
-      ['DELETE', '/api/replays/abc'],
+      ['PATCH', '/api/replays/abc'],
       ['GET', '/api/no-such-route'],
       ['POST', '/api/auth/me'],
       ['GET', '/api/auth/signin'],
@@ -142,6 +142,10 @@ describe('sunset gate: spelling cannot sidestep it', () => {
       { method: 'GET', route: '/api/auth/me', token: alice, expect: [200] },
       { method: 'POST', route: '/api/auth/signin', body: () => ({ username: 'alice', password: PASSWORD }), expect: [200] },
       { method: 'POST', route: '/api/auth/signout', expect: [204] },
+      // Deleting one's replay, changing the password and signing out everywhere stay open (reaching the handler: 404 / 401).
+      { method: 'DELETE', route: '/api/replays/abc', token: alice, expect: [404] },
+      { method: 'POST', route: '/api/auth/password', body: () => ({ currentPassword: 'x', newPassword: 'y' }), expect: [401] },
+      { method: 'POST', route: '/api/auth/signout-everywhere', expect: [401] },
       { method: 'GET', route: '/api/archives/latest', token: alice, expect: [200] },
       // The first request starts an archive (202), the next ones find it in progress (409).
       { method: 'POST', route: '/api/archives', token: alice, expect: [202, 409] },

@@ -38,6 +38,37 @@ export class Api {
     await this.#call('POST', '/api/auth/signout');
   }
 
+  /** Ends every session of the signed-in user, this one included. */
+  async signOutEverywhere(): Promise<void> {
+    await this.#call('POST', '/api/auth/signout-everywhere');
+  }
+
+  /** Deletes the signed-in account and everything of it, for good. */
+  async deleteAccount(password: string): Promise<void> {
+    await this.#call('DELETE', '/api/account', { password });
+  }
+
+  /** Changes the password; this session stays, every other one ends. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.#call('POST', '/api/auth/password', { currentPassword, newPassword });
+  }
+
+  /** The owner renames a replay and/or changes who may watch it; returns its invitees (usernames) after. */
+  async updateReplay(id: BroadcastId, change: { title?: string; visibility?: 'public' | 'private'; invitees?: string[] }): Promise<{ invitees: string[] }> {
+    const body = await this.#call('PATCH', `/api/replays/${encodeURIComponent(id)}`, change);
+    return { invitees: readNames(body) };
+  }
+
+  /** The owner's view of who is invited to a replay. */
+  async replayInvitees(id: BroadcastId): Promise<string[]> {
+    return readNames(await this.#call('GET', `/api/replays/${encodeURIComponent(id)}/invitees`));
+  }
+
+  /** The owner deletes a replay for good. */
+  async deleteReplay(id: BroadcastId): Promise<void> {
+    await this.#call('DELETE', `/api/replays/${encodeURIComponent(id)}`);
+  }
+
   /**
    * One page of the live broadcasts the caller may see, newest first (`limit` 1–100, default
    * 20); pass the previous page's `nextCursor` for the next one.
@@ -91,7 +122,7 @@ export class Api {
     return replay;
   }
 
-  async #call(method: 'GET' | 'POST', path: string, json?: unknown): Promise<unknown> {
+  async #call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, json?: unknown): Promise<unknown> {
     const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
     if (json !== undefined) {
       init.headers = { accept: 'application/json', 'content-type': 'application/json' };
@@ -128,6 +159,12 @@ function readUser(body: unknown): UserSummary {
   const user = isRecord(body) ? body['user'] : undefined;
   if (!isUserSummary(user)) throw malformed('/api/auth');
   return user;
+}
+
+function readNames(body: unknown): string[] {
+  const list = isRecord(body) ? body['invitees'] : undefined;
+  if (!Array.isArray(list)) throw malformed('/api/replays/:id');
+  return list.filter((n): n is string => typeof n === 'string');
 }
 
 function malformed(what: string): ProtocolError {

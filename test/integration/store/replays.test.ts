@@ -326,4 +326,96 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
     ).rejects.toThrow();
     expect(await stores.replays.get(c.id)).toBeUndefined();
   });
+
+  it('deletes an ended replay with its broadcast, chat, hearts and invitees, leaving a tombstone; refuses while live', async () => {
+    const guest = await stores.users.create(uniqueName('guest'), 'scrypt$fake');
+    const owner = await stores.users.create(uniqueName('owner'), 'scrypt$fake');
+    const live = await stores.broadcasts.create({ ownerId: owner.id, title: 'doomed', visibility: 'private', inviteeIds: [guest.id] });
+    await stores.replays.begin(live.id);
+    await stores.chat.add({ broadcastId: live.id, userId: guest.id, text: 'hello', offsetMs: 5 });
+    await stores.chat.addHearts(live.id, 1000, 3);
+    const err = await stores.replays.delete(live.id).catch((e: unknown) => e);
+    expect((err as AppError).code).toBe('WRONG_STATE');
+    expect(await stores.replays.tombstone(live.id)).toBeUndefined();
+
+    await stores.broadcasts.end(live.id, 'stopped');
+    await stores.replays.applyOutput(live.id, 'ready', output());
+    const other = await broadcast();
+    await stores.replays.begin(other.id);
+    await stores.replays.applyOutput(other.id, 'ready', output());
+
+    const t = await stores.replays.delete(live.id);
+    expect(t).toEqual({ broadcastId: live.id, ownerId: owner.id, visibility: 'private', deletedAt: expect.any(String), purgedAt: null });
+    expect(await stores.replays.tombstone(live.id)).toEqual(t);
+    expect(await stores.broadcasts.get(live.id)).toBeUndefined();
+    expect(await stores.replays.get(live.id)).toBeUndefined();
+    expect(await stores.chat.list(live.id)).toEqual([]);
+    expect(await stores.chat.hearts(live.id)).toEqual([]);
+    expect((await stores.replays.listByOwner(owner.id)).map((r) => r.broadcastId)).toEqual([]);
+    const invited = await handle.db.selectFrom('broadcast_invitees').selectAll().where('broadcast_id', '=', live.id).execute();
+    expect(invited).toEqual([]);
+    // A second delete finds nothing; the other replay is untouched.
+    expect(await stores.replays.delete(live.id)).toBeUndefined();
+    expect((await stores.replays.get(other.id))?.state).toBe('ready');
+    expect(await stores.replays.tombstone(other.id)).toBeUndefined();
+
+    // The file sweep's queue: unpurged until marked, again when a worker wrote late.
+    expect((await stores.replays.listUnpurged(1000)).map((x) => x.broadcastId)).toContain(live.id);
+    expect(await stores.replays.markPurged(live.id)).toBe(true);
+    expect((await stores.replays.listUnpurged(1000)).map((x) => x.broadcastId)).not.toContain(live.id);
+    expect((await stores.replays.tombstone(live.id))?.purgedAt).toEqual(expect.any(String));
+    expect(await stores.replays.markUnpurged(live.id)).toBe(true);
+    expect((await stores.replays.listUnpurged(1000)).map((x) => x.broadcastId)).toContain(live.id);
+    expect(await stores.replays.markUnpurged(other.id)).toBe(false);
+  });
+
+  it('renames an ended broadcast and changes who may watch it; refuses while live', async () => {
+    const owner = await stores.users.create(uniqueName('owner'), 'scrypt$fake');
+    const a = await stores.users.create(uniqueName('a'), 'scrypt$fake');
+    const b = await stores.users.create(uniqueName('b'), 'scrypt$fake');
+    const live = await stores.broadcasts.create({ ownerId: owner.id, title: 'first', visibility: 'public', inviteeIds: [] });
+    const err = await stores.broadcasts.updateEnded(live.id, { title: 'x' }).catch((e: unknown) => e);
+    expect((err as AppError).code).toBe('WRONG_STATE');
+    await stores.broadcasts.end(live.id, 'stopped');
+
+    expect(await stores.broadcasts.updateEnded(live.id, { title: 'renamed' })).toMatchObject({ title: 'renamed', visibility: 'public', invitees: [] });
+    const priv = await stores.broadcasts.updateEnded(live.id, { visibility: 'private', inviteeIds: [a.id, b.id, a.id, owner.id] });
+    expect(priv).toMatchObject({ title: 'renamed', visibility: 'private' });
+    expect([...priv!.invitees].sort()).toEqual([a.id, b.id].sort());
+    expect(stores.broadcasts.canView(priv!, a.id)).toBe(true);
+    const fewer = await stores.broadcasts.updateEnded(live.id, { visibility: 'private', inviteeIds: [b.id] });
+    expect(fewer?.invitees).toEqual([b.id]);
+    expect(stores.broadcasts.canView(fewer!, a.id)).toBe(false);
+    const pub = await stores.broadcasts.updateEnded(live.id, { visibility: 'public' });
+    expect(pub).toMatchObject({ visibility: 'public', invitees: [] });
+
+    const ghost = BroadcastIdSchema.parse('b_doesnotexist00');
+    expect(await stores.broadcasts.updateEnded(ghost, { title: 'x' })).toBeUndefined();
+    const unknownUser = await stores.broadcasts.updateEnded(live.id, { visibility: 'private', inviteeIds: ['u_nobody000000' as typeof a.id] }).catch((e: unknown) => e);
+    expect((unknownUser as AppError).code).toBe('NOT_FOUND');
+    // The failed change left it as it was.
+    expect(await stores.broadcasts.get(live.id)).toMatchObject({ visibility: 'public', invitees: [] });
+  });
+
+  it('deletes an account: its messages in others’ broadcasts go to "deleted user", everything else of it cascades', async () => {
+    const leaver = await stores.users.create(uniqueName('leaver'), 'scrypt$fake');
+    const host = await stores.users.create(uniqueName('host'), 'scrypt$fake');
+    const theirs = await stores.broadcasts.create({ ownerId: host.id, title: 'theirs', visibility: 'private', inviteeIds: [leaver.id] });
+    const own = await stores.broadcasts.create({ ownerId: leaver.id, title: 'own', visibility: 'public', inviteeIds: [] });
+    await stores.chat.add({ broadcastId: theirs.id, userId: leaver.id, text: 'hi', offsetMs: 1 });
+    await stores.sessions.create(leaver.id, 60_000);
+    expect(await stores.users.deleteAccount(leaver.id)).toBe(true);
+    expect(await stores.users.deleteAccount(leaver.id)).toBe(false);
+    expect(await stores.users.findById(leaver.id)).toBeUndefined();
+    expect(await stores.broadcasts.get(own.id)).toBeUndefined();
+    expect((await stores.broadcasts.get(theirs.id))?.invitees).toEqual([]);
+    expect((await stores.chat.list(theirs.id)).map((m) => `${m.user.username}: ${m.text}`)).toEqual(['deleted user: hi']);
+    const sessions = await handle.db.selectFrom('sessions').selectAll().where('user_id', '=', leaver.id).execute();
+    expect(sessions).toEqual([]);
+    // A second deletion reuses the one "deleted user" account.
+    const second = await stores.users.create(uniqueName('leaver'), 'scrypt$fake');
+    await stores.chat.add({ broadcastId: theirs.id, userId: second.id, text: 'me too', offsetMs: 2 });
+    expect(await stores.users.deleteAccount(second.id)).toBe(true);
+    expect(new Set((await stores.chat.list(theirs.id)).map((m) => m.user.id)).size).toBe(1);
+  });
 });

@@ -1,12 +1,12 @@
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
-import { h, replace } from '../dom.ts';
+import { field, h, replace } from '../dom.ts';
 import { formatBytes } from '../format.ts';
 import type { PageMount } from '../page.ts';
 import { Signal } from '../signaling.ts';
 
 /**
- * `/account`: "Download your data". Starts the archive job, shows its progress live (a
+ * `/account`: change the password, sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
  * progressbar fed by the `archive:status` socket event) and the download link when ready.
  */
 export const mountAccount: PageMount = (root, ctx) => {
@@ -15,6 +15,23 @@ export const mountAccount: PageMount = (root, ctx) => {
   const bar = h('progress', { max: 100, value: 0, 'aria-label': 'Archive progress', hidden: true });
   const link = h('p', {});
   const button = h('button', { type: 'button' }, 'Download your data');
+  const current = field('Current password', { type: 'password', autocomplete: 'current-password', required: true });
+  const next = field('New password', { type: 'password', autocomplete: 'new-password', required: true, minlength: 8, maxlength: 256 });
+  const change = h('button', { type: 'submit' }, 'Change password');
+  const passwordStatus = h('p', { role: 'status', 'aria-label': 'Password status' });
+  const passwordForm = h('form', { 'aria-label': 'Change password' }, current.wrapper, next.wrapper, change);
+  const everywhere = h('button', { type: 'button' }, 'Sign out everywhere');
+  const deletePassword = field('Password to delete your account', { type: 'password', autocomplete: 'current-password' });
+  const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete your account');
+  const deleteYes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete my account');
+  const deleteNo = h('button', { type: 'button' }, 'Cancel');
+  const deleteConfirm = h(
+    'div',
+    { role: 'alertdialog', 'aria-label': 'Delete your account?', class: 'confirm', hidden: true },
+    h('p', {}, 'Delete your account for good? Your profile, broadcasts, replays, archives and sessions are removed; your messages in others’ replays stay as “deleted user”. This cannot be undone.'),
+    deleteYes,
+    deleteNo,
+  );
   replace(
     root,
     h(
@@ -32,8 +49,73 @@ export const mountAccount: PageMount = (root, ctx) => {
       bar,
       status,
       link,
+      h('h2', {}, 'Password'),
+      h('p', {}, 'Changing it signs you out on every other device and tab; this one stays signed in.'),
+      passwordForm,
+      passwordStatus,
+      h('h2', {}, 'Sessions'),
+      h('p', {}, 'Signs you out on every device and tab, this one included.'),
+      everywhere,
+      h('h2', {}, 'Delete your account'),
+      h('p', {}, 'Download your data first (above): once deleted, nothing can be recovered.'),
+      deletePassword.wrapper,
+      deleteButton,
+      deleteConfirm,
     ),
   );
+  deleteButton.addEventListener('click', () => {
+    deleteConfirm.hidden = false;
+    deleteNo.focus();
+  });
+  deleteNo.addEventListener('click', () => {
+    deleteConfirm.hidden = true;
+    deleteButton.focus();
+  });
+  deleteYes.addEventListener('click', () => {
+    deleteYes.disabled = true;
+    ctx.api.deleteAccount(deletePassword.input.value).then(
+      () => {
+        ctx.session.set(null);
+        ctx.navigate('/', { replace: true });
+        ctx.alerts.show('Your account was deleted.');
+      },
+      (err: unknown) => {
+        deleteYes.disabled = false;
+        deleteConfirm.hidden = true;
+        ctx.alerts.show(err instanceof ProtocolError ? `${err.message} (${err.code})` : (err as Error).message);
+      },
+    );
+  });
+  passwordForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    change.disabled = true;
+    ctx.api
+      .changePassword(current.input.value, next.input.value)
+      .then(
+        () => {
+          current.input.value = '';
+          next.input.value = '';
+          passwordStatus.textContent = 'Your password was changed; your other sessions were signed out.';
+        },
+        (err: unknown) => ctx.alerts.show(err instanceof ProtocolError ? `${err.message} (${err.code})` : (err as Error).message),
+      )
+      .finally(() => {
+        change.disabled = false;
+      });
+  });
+  everywhere.addEventListener('click', () => {
+    everywhere.disabled = true;
+    ctx.api.signOutEverywhere().then(
+      () => {
+        ctx.session.set(null);
+        ctx.navigate('/signin', { replace: true });
+      },
+      (err: unknown) => {
+        everywhere.disabled = false;
+        ctx.alerts.show((err as Error).message);
+      },
+    );
+  });
 
   const render = (a: ArchiveSummary | null): void => {
     bar.hidden = a?.state !== 'building';

@@ -2,7 +2,8 @@ import type HlsType from 'hls.js';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import type { ReplayDetail, ReplaySources } from '../../../common/protocol/replays.ts';
-import { h, replace } from '../dom.ts';
+import { field, h, replace } from '../dom.ts';
+import { LIMITS } from '../../../common/protocol/rules.ts';
 import { formatBytes, formatDateTime, formatDuration, heartsToDraw } from '../format.ts';
 import type { PageMount } from '../page.ts';
 import { ReplayCursor, shouldSwitchSource, sourceCandidates, type SourceChoice } from '../replayClock.ts';
@@ -55,10 +56,97 @@ export function replayPage(replayId: BroadcastId): PageMount {
     const downloadInfo = h('small', { class: 'download-info' });
     const download = h('div', { class: 'download', hidden: true }, downloadLink, downloadInfo);
     const chat = new ChatPanel({ maxLines: REPLAY_CHAT_LINES });
+
+    // The owner's controls (shown once the broadcast has ended): rename, who may watch, delete.
+    const title = field('Title', { type: 'text', maxlength: LIMITS.titleMax, required: true, autocomplete: 'off' });
+    const visibility = h(
+      'select',
+      { 'aria-label': 'Who may watch' },
+      h('option', { value: 'public' }, 'Everyone (public)'),
+      h('option', { value: 'private' }, 'Only me and invited users (private)'),
+    );
+    const invitees = field('Invited users', { type: 'text', autocomplete: 'off' }, 'Usernames, separated by commas or spaces');
+    const save = h('button', { type: 'submit' }, 'Save changes');
+    const editForm = h('form', { class: 'replay-edit', 'aria-label': 'Edit replay' }, title.wrapper, h('label', {}, 'Who may watch ', visibility), invitees.wrapper, save);
+    const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete replay');
+    const confirmYes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete it for good');
+    const confirmNo = h('button', { type: 'button' }, 'Cancel');
+    const confirmBox = h(
+      'div',
+      { role: 'alertdialog', 'aria-label': 'Delete this replay?', class: 'confirm', hidden: true },
+      h('p', {}, 'Delete this replay for good? Its video, chat and hearts are removed for everyone, and its links stop working. This cannot be undone.'),
+      confirmYes,
+      confirmNo,
+    );
+    const owner = h('section', { class: 'replay-owner', 'aria-label': 'Your replay', hidden: true }, h('h2', {}, 'Your replay'), editForm, deleteButton, confirmBox);
+    let ownerFilled = false;
+    const syncInvitees = (): void => {
+      invitees.wrapper.hidden = visibility.value !== 'private';
+    };
+    visibility.addEventListener('change', syncInvitees);
+    editForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const v = visibility.value === 'private' ? 'private' : 'public';
+      const names = invitees.input.value.split(/[\s,]+/).filter((n) => n !== '');
+      save.disabled = true;
+      ctx.api
+        .updateReplay(replayId, { title: title.input.value, visibility: v, ...(v === 'private' ? { invitees: names } : {}) })
+        .then(
+          (r) => {
+            invitees.input.value = r.invitees.join(', ');
+            ctx.alerts.clear();
+            return load();
+          },
+          (err: unknown) => ctx.alerts.show(err),
+        )
+        .finally(() => {
+          save.disabled = false;
+        });
+    });
+    deleteButton.addEventListener('click', () => {
+      confirmBox.hidden = false;
+      deleteButton.hidden = true;
+      confirmNo.focus();
+    });
+    confirmNo.addEventListener('click', () => {
+      confirmBox.hidden = true;
+      deleteButton.hidden = false;
+      deleteButton.focus();
+    });
+    confirmYes.addEventListener('click', () => {
+      confirmYes.disabled = true;
+      ctx.api.deleteReplay(replayId).then(
+        () => {
+          clearTimeout(pollTimer);
+          disposed = true;
+          stopMedia();
+          ctx.navigate('/replays');
+          ctx.alerts.show('Your replay was deleted.');
+        },
+        (err: unknown) => {
+          confirmYes.disabled = false;
+          ctx.alerts.show(err);
+        },
+      );
+    });
+    const renderOwner = (d: ReplayDetail): void => {
+      owner.hidden = ctx.session.user?.id !== d.owner.id || d.state === 'recording';
+      if (owner.hidden || ownerFilled) return;
+      ownerFilled = true;
+      title.input.value = d.title;
+      visibility.value = d.visibility;
+      syncInvitees();
+      if (d.visibility === 'private') {
+        ctx.api.replayInvitees(replayId).then(
+          (names) => (invitees.input.value = names.join(', ')),
+          () => undefined,
+        );
+      }
+    };
     const layout = h(
       'div',
       { class: 'watch-layout replay-layout' },
-      h('div', { class: 'watch-main' }, heading, meta, stage, status, note, h('div', { class: 'counters' }, hearts.counter), download),
+      h('div', { class: 'watch-main' }, heading, meta, stage, status, note, h('div', { class: 'counters' }, hearts.counter), download, owner),
       h('div', { class: 'watch-side' }, chat.element),
     );
     root.append(layout);
@@ -276,6 +364,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
       if (d.posterUrl !== null && video.getAttribute('poster') !== d.posterUrl) video.poster = d.posterUrl;
       renderStatus(d);
       renderDownload(d);
+      renderOwner(d);
       setTimeline(d);
       queue(() => chooseSource(d.sources));
     };
@@ -287,6 +376,15 @@ export function replayPage(replayId: BroadcastId): PageMount {
       stopMedia();
       root.replaceChildren();
       mountNotFound(root, ctx);
+    };
+
+    /** 410: the owner deleted it. */
+    const deleted = (): void => {
+      clearTimeout(pollTimer);
+      disposed = true;
+      stopMedia();
+      ctx.setTitle('Replay deleted');
+      replace(root, h('section', { class: 'gone' }, h('h1', { tabindex: -1 }, 'This replay was deleted'), h('p', {}, 'Its owner deleted it; it is no longer available.'), h('p', {}, h('a', { href: '/replays' }, 'See other replays'))));
     };
 
     const load = async (): Promise<void> => {
@@ -303,6 +401,10 @@ export function replayPage(replayId: BroadcastId): PageMount {
         if (disposed) return;
         if (err instanceof ProtocolError && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN')) {
           notFound();
+          return;
+        }
+        if (err instanceof ProtocolError && err.code === 'REPLAY_DELETED') {
+          deleted();
           return;
         }
         // Report the first failure of a streak, not one per poll.

@@ -99,7 +99,13 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     const chat = new ChatPanel({
       send: async (text) => (await signal.request('chat:send', { broadcastId, text })).message,
       onError: (err) => ctx.alerts.show(err),
+      // Back to this broadcast after signing in (auth.ts keeps only same-site paths).
+      signInHref: `/signin?next=${encodeURIComponent(`/watch/${broadcastId}`)}`,
     });
+    // An anonymous viewer gets "Sign in to chat", not a chat box the server would refuse.
+    const showChatFor = (user: unknown): void => chat.setSignedIn(user !== null);
+    const offSession = ctx.session.subscribe(showChatFor);
+    void ctx.sessionReady.then(() => showChatFor(ctx.session.user));
     root.append(
       h(
         'div',
@@ -403,6 +409,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     return () => {
       disposed = true;
       clearTimeout(retryTimer);
+      offSession();
       for (const off of offs) off();
       stopMedia();
       if (ctx.signals.isShared(signal) || (joinedOnce && state !== 'ended')) signal.request('broadcast:leave', { broadcastId }).catch(() => undefined);

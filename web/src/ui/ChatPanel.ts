@@ -19,6 +19,11 @@ export interface ChatPanelOptions {
   onError?: (err: unknown) => void;
   /** How many lines the log keeps (oldest dropped first). Default 200. */
   maxLines?: number;
+  /**
+   * Where "Sign in to chat" leads (with `send`): while `setSignedIn(false)`, that link is shown
+   * instead of the form, so an anonymous viewer never sees a chat box that cannot send.
+   */
+  signInHref?: string;
 }
 
 /**
@@ -33,6 +38,8 @@ export class ChatPanel {
   readonly #button: HTMLButtonElement | null = null;
   readonly #seen = new Set<string>();
   readonly #maxLines: number;
+  readonly #form: HTMLFormElement | null = null;
+  readonly #signIn: HTMLParagraphElement | null = null;
 
   constructor(options: ChatPanelOptions) {
     this.#maxLines = Math.max(1, options.maxLines ?? MAX_LINES);
@@ -71,7 +78,19 @@ export class ChatPanel {
           input.focus();
         });
     });
-    this.element = h('section', { class: 'chat', 'aria-label': 'Chat panel' }, heading, this.#log, form);
+    this.#form = form;
+    if (options.signInHref !== undefined) {
+      // Hidden until the page knows nobody is signed in (the default is the form).
+      this.#signIn = h('p', { class: 'chat-signin', hidden: true }, h('a', { href: options.signInHref }, 'Sign in to chat'));
+    }
+    this.element = h('section', { class: 'chat', 'aria-label': 'Chat panel' }, heading, this.#log, form, this.#signIn);
+  }
+
+  /** Signed out: the "Sign in to chat" link instead of the form (when the panel has one). */
+  setSignedIn(signedIn: boolean): void {
+    if (!this.#form || !this.#signIn) return;
+    this.#form.hidden = !signedIn;
+    this.#signIn.hidden = signedIn;
   }
 
   /** Replaces the log with `messages` (e.g. the recent chat from `broadcast:join`), scrolled to the end. */
