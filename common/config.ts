@@ -269,6 +269,8 @@ export const ConfigSchema = z.strictObject({
       concurrency: z.number().int().min(1).max(1000).default(50),
       /** Finalize jobs (transcodes) at once per workers process. Default 1. */
       finalizeConcurrency: z.number().int().min(1).max(64).default(1),
+      /** How often each node sweeps for deleted replays' files it could not remove at once (s). Default 20. */
+      removalSweepSeconds: z.number().int().min(1).max(3600).default(20),
     })
     .prefault({}),
 });

@@ -278,8 +278,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : {}),
   });
 
-  // Deleted replays: their files go right away, else within a sweep (every 20 s, on every node).
-  const replayRemoval = new ReplayRemoval({ stores, storage, logger: logger.child({ component: 'replay-removal' }), archives });
+  // Deleted replays: their files go right away, else within a sweep (every 20 s by default, on every node).
+  const replayRemoval = new ReplayRemoval({ stores, storage, logger: logger.child({ component: 'replay-removal' }), archives, sweepIntervalMs: config.recording.removalSweepSeconds * 1000 });
   closers.push('replay removal', () => replayRemoval.close());
   replayRemoval.start();
   const accountRemoval = new AccountRemoval({ stores, storage, replays: replayRemoval, logger: logger.child({ component: 'account-removal' }) });

@@ -256,8 +256,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('replays').dropColumn('mp4_crc32').execute();
       },
     },
-    // 0008 is left to another change (broadcasts' video codec); the lead renumbers if needed.
-    '0009_replay_tombstones': {
+    '0008_replay_tombstones': {
       async up(db: Kysely<unknown>): Promise<void> {
         // A deleted replay: its broadcast row (and with it the replay, chat, hearts, invitees)
         // is gone; this row makes its links answer 410 and drives the removal of its files.

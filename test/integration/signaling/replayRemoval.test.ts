@@ -33,8 +33,9 @@ describe('deleted replays: files and pending archives', () => {
   }
 
   beforeAll(async () => {
-    // Recording on: the archive service exists (its jobs are not run here: no workers).
-    server = await startTestServer();
+    // Recording on: the archive service exists (its jobs are not run here: no workers). The
+    // server's own sweep waits an hour, so that only the test's sweeps remove files.
+    server = await startTestServer({ recording: { removalSweepSeconds: 3600 } });
     owner = await signUp(server.url, 'remover');
   });
   afterAll(async () => {
