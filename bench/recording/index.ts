@@ -17,6 +17,7 @@ import { round, udpReceiveErrors } from '../lib/proc.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { FrameRelay, type SentFrame } from './frameRelay.ts';
+import { finalizeScaling, type FinalizeScalingPoint } from './finalizeScaling.ts';
 import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
@@ -31,8 +32,12 @@ import { BENCH_LIMITS } from '../lib/limits.ts';
 const execFileAsync = promisify(execFile);
 
 export interface RecordingConfig {
-  /** Broadcast lengths, in seconds (full: 60 and 600; BENCH_RECORDING_SECONDS=60,120 to shorten). */
+  /** Broadcast lengths, in seconds (full: 60 and 600; BENCH_RECORDING_SECONDS=60,120 to shorten, =0 for none). */
   broadcastsS: number[];
+  /** Finalize alone over synthetic recordings of these lengths (full: 60, 600, 3600; BENCH_RECORDING_FINALIZE_SECONDS). */
+  finalizeS: number[];
+  /** Repetitions of each (indexed and probed, alternating; full: 2, BENCH_RECORDING_FINALIZE_REPS). */
+  finalizeReps: number;
   clip: ClipSpec;
   /** Pause between the last frame forwarded and `broadcast:stop` (lets the recorder write it). */
   drainMs: number;
@@ -94,12 +99,18 @@ export interface RecordingResult extends BenchResult {
   previewReadyMs: number;
   replayReadyMs: number;
   targetsMet: { framesLost: boolean; previewReady: boolean };
+  /** Finalize alone (finalizeScaling.ts): preview time with the recorder's index and without, by length. */
+  finalizeScaling: FinalizeScalingPoint[];
 }
 
 function recordingConfig(smoke: boolean): RecordingConfig {
-  const env = process.env.BENCH_RECORDING_SECONDS?.split(',').map(Number).filter((n) => n > 0);
+  const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map(Number).filter((n) => n > 0));
+  const env = list(process.env.BENCH_RECORDING_SECONDS);
+  const finalizeEnv = list(process.env.BENCH_RECORDING_FINALIZE_SECONDS);
   return {
-    broadcastsS: smoke ? [3] : env && env.length > 0 ? env : [60, 600],
+    broadcastsS: smoke ? [3] : (env ?? [60, 600]),
+    finalizeS: smoke ? [6] : (finalizeEnv ?? [60, 600, 3600]),
+    finalizeReps: smoke ? 1 : Math.max(1, Number(process.env.BENCH_RECORDING_FINALIZE_REPS ?? 2) || 2),
     clip: smoke ? SMOKE_CLIP : FULL_CLIP,
     drainMs: 300,
     targets: { framesLost: 0, previewReadyMs: 5000 },
@@ -195,9 +206,10 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
           `${b.steady.framesLost} of ${b.steady.framesSent} lost in steady state; preview after ${b.previewReadyMs} ms, ready after ${b.replayReadyMs} ms`,
       );
     }
+    const scaling = await finalizeScaling({ clip, clipSeconds: config.clip.seconds, lengthsS: config.finalizeS, reps: config.finalizeReps, workDir: dataDir, log });
     const framesLost = broadcasts.reduce((n, b) => n + b.steady.framesLost, 0);
-    const previewReadyMs = Math.max(...broadcasts.map((b) => b.previewReadyMs));
-    const replayReadyMs = Math.max(...broadcasts.map((b) => b.replayReadyMs));
+    const previewReadyMs = broadcasts.length > 0 ? Math.max(...broadcasts.map((b) => b.previewReadyMs)) : 0;
+    const replayReadyMs = broadcasts.length > 0 ? Math.max(...broadcasts.map((b) => b.replayReadyMs)) : 0;
     return {
       benchmark: 'recording',
       smoke: opts.smoke,
@@ -210,6 +222,7 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
       previewReadyMs,
       replayReadyMs,
       targetsMet: { framesLost: framesLost <= config.targets.framesLost, previewReady: previewReadyMs <= config.targets.previewReadyMs },
+      finalizeScaling: scaling,
     };
   } finally {
     await workers?.stop();
@@ -435,8 +448,14 @@ export function describe(r: RecordingResult): string[] {
       `WebM ${b.webm.packets} frames (${b.webm.decodedFrames} decoded), MP4 ${b.mp4.decodedFrames} frames over ${b.mp4.durationS} s; audio ${b.audio.webmPackets} of ${b.audio.packetsSent} packets; ${b.runs} run(s); ` +
       `preview after ${b.previewReadyMs} ms, ready after ${b.replayReadyMs} ms`,
   );
+  const scaling = r.finalizeScaling.map(
+    (p) =>
+      `finalize only, ${p.seconds} s in ${p.segments} segments: preview ${p.indexedPreviewMs.join(' / ')} ms with the recorder's index, ` +
+      `${p.probedPreviewMs.join(' / ')} ms probing every segment (durations ${p.indexedDurationMs} / ${p.probedDurationMs} ms)`,
+  );
   return [
     ...lines,
+    ...scaling,
     `frames lost in steady state: ${r.framesLost} (target 0: ${r.targetsMet.framesLost ? 'met' : 'NOT met'}); ` +
       `watchable (preview) ≤ ${r.previewReadyMs} ms after the end (target ≤ ${r.config.targets.previewReadyMs} ms: ${r.targetsMet.previewReady ? 'met' : 'NOT met'}); ready ≤ ${r.replayReadyMs} ms`,
   ];
@@ -466,6 +485,16 @@ export function chart(r: RecordingResult): string {
         series: [
           { name: 'preview (watchable)', points: r.broadcasts.map((b) => [x(b), b.previewReadyMs] as const), style: 'dots' },
           { name: 'ready (MP4, HLS)', points: r.broadcasts.map((b) => [x(b), b.replayReadyMs] as const), style: 'dots' },
+        ],
+        hLines: [{ y: r.config.targets.previewReadyMs, label: 'target: watchable ≤ 5 s' }],
+      },
+      {
+        title: 'Finalize alone: preview after the broadcast, by length',
+        xLabel: 'recording length (s)',
+        yLabel: 'ms',
+        series: [
+          { name: 'with the recorder\'s index', points: r.finalizeScaling.flatMap((p) => p.indexedPreviewMs.map((ms) => [p.seconds, ms] as const)), style: 'dots' },
+          { name: 'probing every segment', points: r.finalizeScaling.flatMap((p) => p.probedPreviewMs.map((ms) => [p.seconds, ms] as const)), style: 'dots' },
         ],
         hLines: [{ y: r.config.targets.previewReadyMs, label: 'target: watchable ≤ 5 s' }],
       },

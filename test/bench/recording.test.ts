@@ -31,6 +31,16 @@ describe('bench: recording fidelity (smoke)', () => {
     expect(b.previewReadyMs).toBeGreaterThan(0);
     expect(b.replayReadyMs).toBeGreaterThanOrEqual(b.previewReadyMs);
     expect(r.framesLost).toBe(b.steady.framesLost);
+    // Finalize alone over a synthetic 6 s recording, with and without the segment index: same length.
+    expect(r.finalizeScaling).toHaveLength(1);
+    const f = r.finalizeScaling[0]!;
+    expect(f.segments).toBeGreaterThan(1);
+    expect(f.indexedPreviewMs).toHaveLength(1);
+    expect(f.probedPreviewMs).toHaveLength(1);
+    expect(f.indexedPreviewMs[0]!).toBeGreaterThan(0);
+    expect(f.probedPreviewMs[0]!).toBeGreaterThan(0);
+    expect(f.indexedDurationMs).toBeGreaterThan(5000);
+    expect(Math.abs(f.indexedDurationMs - f.probedDurationMs)).toBeLessThan(100);
 
     expect(recording.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
     expect(recording.summary(r).recording).toEqual({ framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { FfmpegError, probe, runFfmpeg } from './ffmpeg.ts';
+import { readRunIndex, type RunIndex } from './runIndex.ts';
 import { listRuns, type RunListing } from './segments.ts';
 
 /** Nothing decodable was recorded: bad input, retrying will not help. */
@@ -16,10 +17,19 @@ export class NoMediaError extends Error {
   }
 }
 
-/** One run, remuxed into a single file. */
+/** A file of a run, played for `durationMs` before the next one starts. */
+interface Piece {
+  file: string;
+  durationMs: number;
+}
+
+/** One run: its segments as the index gives them, or (no usable index) remuxed into one file. */
 interface RunMedia {
   offsetMs: number;
-  file: string;
+  /** The run's files back to back: its segments (indexed), or its remux (one piece). */
+  pieces: Piece[];
+  /** ffmpeg input arguments that read the whole run (`-i <remux>` or a concat list of its segments). */
+  input: string[];
   durationMs: number;
   video: { width: number; height: number } | null;
   hasAudio: boolean;
@@ -49,11 +59,15 @@ const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
  * Turns a recording (runs of Matroska segments, see segments.ts) into the replay in
  * `replayDir`:
  *
- * 1. each run's segments are joined by copy into `work/run-<i>.mkv` (a segment cut short
- *    by a crash is read up to where it ends; a run with nothing decodable is skipped);
+ * 1. each run's segments are placed by the run's index (`index.json`, written while recording:
+ *    no segment is probed, nothing is copied); a run without a complete index (recorded
+ *    before it existed, or cut by a crash) is repaired as before: every segment probed, the
+ *    decodable ones joined by copy into `work/run-<i>.mkv` (a segment cut short by a crash is
+ *    read up to where it ends; a run with nothing decodable is skipped);
  * 2. the runs are laid back to back on the timeline (common/replay/timeline.ts);
  * 3. `poster.jpg` and, when every run is VP8/VP9 + Opus in the same layout, `video.webm`
- *    (joined by copy: watchable seconds after the broadcast); then `onPreview`;
+ *    (every run's pieces joined by copy in one pass: watchable seconds after the broadcast);
+ *    then `onPreview`;
  * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
  *    frozen frame and silence) and the parts are joined into `replay.mp4` (faststart), then
  *    `hls/index.m3u8` + `hls/seg-NNN.ts` by copy from it.
@@ -83,7 +97,8 @@ export async function assembleReplay(opts: {
     const { runs } = await listRuns(opts.recordingDir);
     const media: RunMedia[] = [];
     for (const listing of runs) {
-      const m = await remuxRun(listing, path.join(work, `run-${media.length}`), run, signal);
+      const base = path.join(work, `run-${media.length}`);
+      const m = (await indexedRun(listing, base, signal)) ?? (await remuxRun(listing, base, run, signal));
       if (m) media.push(m);
     }
     if (media.length === 0) throw new NoMediaError();
@@ -102,7 +117,8 @@ export async function assembleReplay(opts: {
     const webmFits = media.every((m) => m.layout === layout) && layout.split(',').every((c) => ['vp8', 'vp9', 'opus'].includes(c));
     let webm: string | null = null;
     if (webmFits) {
-      const list = await writeConcatList(path.join(work, 'runs.txt'), media.map((m) => ({ file: m.file, durationMs: m.durationMs })));
+      // One pass over every run's pieces (segments or remux), each placed by its duration.
+      const list = await writeConcatList(path.join(work, 'runs.txt'), media.flatMap((m) => m.pieces));
       await run(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', '-f', 'webm', at(partial(WEBM))], 60_000 + durationMs);
       await rename(at(partial(WEBM)), at(WEBM));
       webm = WEBM;
@@ -148,6 +164,57 @@ export async function assembleReplay(opts: {
 
 type Run = (args: string[], timeoutMs: number, bin?: 'ffmpeg' | 'ffprobe') => Promise<{ stdout: string; stderrTail: string }>;
 
+/**
+ * A run as its index gives it, with one probe: the first segment's streams (every segment of
+ * a run has the same) and its start time (ffmpeg lists the first segment as starting at 0,
+ * whatever its first timestamp; the others start at the keyframe that opened them). Undefined when the index is missing, invalid, or does not name exactly
+ * the run's segments (then the run is probed and remuxed: remuxRun).
+ */
+async function indexedRun(listing: RunListing, base: string, signal: AbortSignal | undefined): Promise<RunMedia | undefined> {
+  const read = await readRunIndex(listing.dir);
+  if (!('index' in read)) return undefined;
+  const entries = read.index.segments;
+  const names = listing.segments.map((f) => path.basename(f));
+  if (entries.length !== names.length || entries.some((e, k) => e.file !== names[k])) return undefined;
+  const first = entries[0];
+  const last = entries.at(-1);
+  if (!first || !last) return undefined;
+  let streams;
+  let startMs: number;
+  try {
+    const p = await probe(path.join(listing.dir, first.file), signal ? { signal } : {});
+    streams = p.streams;
+    startMs = p.startMs ?? first.startMs;
+  } catch (err) {
+    if (err instanceof FfmpegError && err.kind === 'exit') return undefined;
+    throw err;
+  }
+  const v = streams.find((s) => s.codecType === 'video' && s.width && s.height);
+  const hasAudio = streams.some((s) => s.codecType === 'audio');
+  const second = entries[1];
+  if ((!v && !hasAudio) || last.endMs <= startMs || (second && second.startMs <= startMs)) return undefined;
+  const pieces = indexPieces(listing.dir, entries, startMs);
+  const list = await writeConcatList(`${base}.txt`, pieces);
+  return {
+    offsetMs: listing.offsetMs,
+    pieces,
+    input: ['-f', 'concat', '-safe', '0', '-i', list],
+    durationMs: last.endMs - startMs,
+    video: v?.width && v.height ? { width: v.width, height: v.height } : null,
+    hasAudio,
+    layout: streams.map((s) => s.codecName).join(','),
+  };
+}
+
+/** The index's segments as pieces: each lasts until the next starts, the last until its end; the first starts at `firstStartMs`. */
+function indexPieces(dir: string, segments: RunIndex['segments'], firstStartMs: number): Piece[] {
+  return segments.map((e, k) => {
+    const start = k === 0 ? firstStartMs : e.startMs;
+    const next = segments[k + 1];
+    return { file: path.join(dir, e.file), durationMs: Math.max(0, (next ? next.startMs : e.endMs) - start) };
+  });
+}
+
 /** Joins a run's decodable segments into `<base>.mkv`; null when nothing in it decodes. */
 async function remuxRun(listing: RunListing, base: string, run: Run, signal: AbortSignal | undefined): Promise<RunMedia | null> {
   // Segments keep the run's clock (recorderArgs: -reset_timestamps 0): their start times
@@ -180,7 +247,8 @@ async function remuxRun(listing: RunListing, base: string, run: Run, signal: Abo
   if (!p.durationMs || p.durationMs <= 0 || (!v && !hasAudio)) return null;
   return {
     offsetMs: listing.offsetMs,
-    file,
+    pieces: [{ file, durationMs: p.durationMs }],
+    input: ['-i', file],
     durationMs: p.durationMs,
     video: v?.width && v.height ? { width: v.width, height: v.height } : null,
     hasAudio,
@@ -198,7 +266,7 @@ async function replaySize(media: RunMedia[], run: Run): Promise<Size | null> {
   for (const m of media) {
     if (!m.video) continue;
     const { stdout } = await run(
-      ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=width,height', '-of', 'csv=p=0', m.file],
+      ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=width,height', '-of', 'csv=p=0', ...m.input],
       60_000 + m.durationMs,
       'ffprobe',
     );
@@ -213,12 +281,17 @@ async function replaySize(media: RunMedia[], run: Run): Promise<Size | null> {
   return { width: even(best.width), height: even(best.height) };
 }
 
-/** One frame at ~1 s (or the middle of a shorter run; else the first frame), 640 px wide. */
+/**
+ * One frame at ~1 s (or the middle of a shorter first piece; else the first frame), 640 px
+ * wide, from the run's first piece (its first segment, or its remux).
+ */
 async function makePoster(m: RunMedia, dest: string, run: Run): Promise<string | null> {
   const tmp = partial(dest);
-  for (const atMs of [Math.min(1000, Math.floor(m.durationMs / 2)), 0]) {
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- a run has at least one piece
+  const piece = m.pieces[0]!;
+  for (const atMs of [Math.min(1000, Math.floor(piece.durationMs / 2)), 0]) {
     await rm(tmp, { force: true });
-    await run(['-ss', (atMs / 1000).toFixed(3), '-i', m.file, '-map', '0:v:0', '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', '-f', 'image2', '-update', '1', tmp], 60_000);
+    await run(['-ss', (atMs / 1000).toFixed(3), '-i', piece.file, '-map', '0:v:0', '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', '-f', 'image2', '-update', '1', tmp], 60_000);
     if (await stat(tmp).then((s) => s.size > 0, () => false)) {
       await rename(tmp, dest);
       return path.basename(dest);
@@ -235,7 +308,7 @@ async function makePoster(m: RunMedia, dest: string, run: Run): Promise<string |
  * filled with silence. A run without video gets black frames, without audio silence.
  */
 function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
-  const inputs = ['-i', m.file];
+  const inputs = [...m.input];
   const outputs: string[] = [];
   let next = 1;
   const addSource = (lavfi: string) => (inputs.push('-f', 'lavfi', '-i', lavfi), next++);

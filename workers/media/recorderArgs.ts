@@ -25,6 +25,10 @@ import path from 'node:path';
  *   ffmpeg loses at most the cluster in progress.
  * - `-segment_time_delta 0.05`: a keyframe a few ms before the boundary still cuts.
  * - No `-fflags +genpts`: RTP gives every packet a timestamp; it changed nothing.
+ * - `-segment_list … -segment_list_type csv`: ffmpeg appends `name,start,end` (s) when it
+ *   closes a segment; SegmentUploader turns it into the run's index.json (runIndex.ts), so
+ *   finalize places the segments without probing them. It lists the first segment as starting
+ *   at 0 whatever its first timestamp.
  * - `-localaddr`: the SDP demuxer binds its RTP and RTCP sockets to this address instead
  *   of every address (`*`). `-protocol_whitelist pipe,udp,rtp`: no file is ever opened as
  *   input.

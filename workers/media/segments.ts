@@ -9,7 +9,8 @@ import { z } from 'zod';
  *   <recordingDir>/<runId>/run.json        RunInfo
  *   (no SDP: it holds the SRTP keys and reaches ffmpeg through its stdin)
  *   <recordingDir>/<runId>/seg-00000.mkv   ...
- *   <recordingDir>/<runId>/segments.csv    ffmpeg's list (may lack the last segment after a crash)
+ *   <recordingDir>/<runId>/index.json      the stored segments' start and end times (runIndex.ts)
+ *   <recordingDir>/<runId>/segments.csv    ffmpeg's list (local disk only; may lack the last segment after a crash)
  */
 
 /** `run.json`: where in the broadcast the run's media starts. */

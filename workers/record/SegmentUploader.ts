@@ -1,8 +1,9 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/logger.ts';
 import type { SpoolDir } from '../../common/storage/Storage.ts';
+import { RUN_INDEX, SEGMENT_LIST, parseSegmentList, writeRunIndex } from '../media/runIndex.ts';
 import { segmentIndex } from '../media/segments.ts';
 import type { RecorderStats } from './RecorderStats.ts';
 import { SegmentStoreError } from './SegmentStoreError.ts';
@@ -30,6 +31,11 @@ const FINAL_ATTEMPTS = 5;
  * is polled (one readdir every `pollMs`), not watched: a file event does not say that a
  * segment is complete, the next segment's existence does. Zero-byte segments are left out,
  * as `listRuns` leaves them out. A segment that fails to store is tried again at the next look.
+ *
+ * After each look that stored something, it also writes and stores the run's segment index
+ * (`index.json`, runIndex.ts): the stored segments' start and end times as ffmpeg listed them
+ * in `segments.csv` when it closed each one. The finalize job reads it instead of probing every
+ * segment. An index that cannot be written or stored is only logged: finalize then probes.
  */
 export class SegmentUploader {
   readonly #spool: SpoolDir;
@@ -39,6 +45,10 @@ export class SegmentUploader {
   readonly #retryMs: number;
   /** Segments stored, or passed over because empty. */
   readonly #done = new Set<string>();
+  /** Segments stored (not the empty ones), in the order stored. */
+  readonly #storedNames = new Set<string>();
+  /** Entries in the last index stored (0: none yet). */
+  #indexed = 0;
   #stored = 0;
   #timer: NodeJS.Timeout | undefined;
   #looking: Promise<unknown> = Promise.resolve();
@@ -102,6 +112,7 @@ export class SegmentUploader {
         }
         await this.#spool.store(name);
         this.#done.add(name);
+        this.#storedNames.add(name);
         this.#stored++;
         this.#stats?.segmentStored(size);
         this.#log.debug({ segment: name }, 'segment stored');
@@ -112,6 +123,30 @@ export class SegmentUploader {
         failed.error = err;
       }
     }
+    await this.#storeIndex();
     return failed;
+  }
+
+  /** Writes and stores `index.json` when ffmpeg has listed more stored segments than the last one holds. */
+  async #storeIndex(): Promise<void> {
+    try {
+      const csv = await readFile(path.join(this.#spool.path, SEGMENT_LIST), 'utf8').catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+        throw err;
+      });
+      const segments = [];
+      // The listed segments that are stored, up to the first that is not (yet): the index
+      // names a prefix of the run, so a segment missing from it is the last one(s).
+      for (const entry of parseSegmentList(csv)) {
+        if (this.#storedNames.has(entry.file)) segments.push(entry);
+        else if (!this.#done.has(entry.file)) break; // empty segments are left out, not waited for
+      }
+      if (segments.length === 0 || segments.length === this.#indexed) return;
+      await writeRunIndex(this.#spool.path, { version: 1, segments });
+      await this.#spool.store(RUN_INDEX);
+      this.#indexed = segments.length;
+    } catch (err) {
+      this.#log.warn({ err }, 'could not store the segment index; finalize will probe the segments');
+    }
   }
 }

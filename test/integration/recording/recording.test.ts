@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,14 @@ describe('recording survives faults', () => {
       await Promise.all(senders.map((s, i) => s.replaceTrack(tracks[i] ?? null)));
     });
     await page.waitForTimeout(3000);
+    // The recorder keeps its run's segment index (index.json) beside the stored segments as it records.
+    const recordingDir = path.join(server.dataDir, 'recordings', id);
+    const indexed = () => {
+      const [run] = readdirSync(recordingDir);
+      if (!run || !existsSync(path.join(recordingDir, run, 'index.json'))) return [];
+      return (JSON.parse(readFileSync(path.join(recordingDir, run, 'index.json'), 'utf8')) as { segments: Array<{ file: string }> }).segments.map((e) => e.file);
+    };
+    await expect.poll(indexed, { timeout: 10_000 }).toContain('seg-00000.mkv');
     await page.getByRole('button', { name: 'End broadcast' }).click();
 
     const replay = await waitForReplay(page, id);

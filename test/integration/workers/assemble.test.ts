@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayOutputSchema, type ReplayOutput } from '../../../common/jobs/results.ts';
 import { NoMediaError, assembleReplay } from '../../../workers/media/assemble.ts';
 import { probe, runFfmpeg } from '../../../workers/media/ffmpeg.ts';
+import { RUN_INDEX, parseSegmentList, writeRunIndex } from '../../../workers/media/runIndex.ts';
 import { writeRunInfo } from '../../../workers/media/segments.ts';
 import { decodeAll, tmpDir, writeRun } from './mediaFixtures.ts';
 
@@ -231,4 +232,76 @@ describe('assembleReplay: recordings that are not the usual', () => {
     expect(existsSync(path.join(replayDir, 'video.webm'))).toBe(false);
     await decodeAll(path.join(replayDir, 'replay.mp4'));
   }, 120_000);
+});
+
+/**
+ * The run's index from ffmpeg's csv list(s), as the recorder's SegmentUploader writes it. ffmpeg
+ * lists the first segment of its output as starting at 0: a list after the first (the same run
+ * continued by a second ffmpeg, for a pause) gets its first segment's real start from a probe.
+ */
+async function indexFromLists(dir: string, lists: string[]): Promise<Array<{ file: string; startMs: number; endMs: number }>> {
+  const segments = [];
+  for (const [k, list] of lists.entries()) {
+    const entries = parseSegmentList(await readFile(path.join(dir, list), 'utf8'));
+    if (k > 0 && entries[0]) entries[0].startMs = (await probe(path.join(dir, entries[0].file))).startMs!;
+    segments.push(...entries);
+  }
+  await writeRunIndex(dir, { version: 1, segments });
+  return segments;
+}
+
+describe('assembleReplay from the recorder\'s segment index', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await tmpDir('assemble-index');
+  });
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('places the segments by the index: the run lasts from its first start to its last end, pauses kept', async () => {
+    const recordingDir = path.join(root, 'pause');
+    const replayDir = path.join(root, 'replay-pause');
+    // One run: 0–3 s in two segments, nothing from 3 to 6 s, then 6–8 s.
+    const dir = await writeRun(recordingDir, 'r1', 500, { seconds: 3, segmentSeconds: 2, list: 'a.csv' });
+    await writeRun(recordingDir, 'r1', 500, { seconds: 2, segmentSeconds: 10, startSeconds: 6, firstIndex: 2, list: 'b.csv' });
+    const index = await indexFromLists(dir, ['a.csv', 'b.csv']);
+    expect(index.map((e) => e.file)).toEqual(['seg-00000.mkv', 'seg-00001.mkv', 'seg-00002.mkv']);
+    let preview: ReplayOutput | undefined;
+    const out = await assembleReplay({ recordingDir, replayDir, onPreview: async (o) => void (preview = o) });
+    // Exactly the index's span from the first segment's start (its one probe) to the last's end.
+    const firstStart = (await probe(path.join(dir, 'seg-00000.mkv'))).startMs!;
+    expect(out.durationMs).toBe(index.at(-1)!.endMs - firstStart);
+    expect(out.durationMs).toBeGreaterThan(7500);
+    expect(out.timeline).toEqual([{ offsetMs: 500, mediaStartMs: 0, durationMs: out.durationMs }]);
+    expect(preview).toMatchObject({ webm: 'video.webm', poster: 'poster.jpg', mp4: null, width: 640, height: 360, durationMs: out.durationMs });
+    // The WebM (one pass over the segments) and the MP4 (transcoded from the same list) hold the pause.
+    for (const file of ['video.webm', 'replay.mp4']) {
+      const p = await probe(path.join(replayDir, file));
+      expect(Math.abs(p.durationMs! - out.durationMs), file).toBeLessThanOrEqual(300);
+      await decodeAll(path.join(replayDir, file));
+    }
+    const webmTimes = await videoPacketTimes(path.join(replayDir, 'video.webm'));
+    const gaps = webmTimes.slice(1).map((t, i) => t - webmTimes[i]!).filter((d) => d > 1);
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]!).toBeGreaterThan(2.5);
+    expect(out.mp4?.sizeBytes).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('probes a run whose index does not name every segment (cut by a crash), and one without an index, as before', async () => {
+    const recordingDir = path.join(root, 'partial');
+    const dir = await writeRun(recordingDir, 'r1', 0, { seconds: 4, segmentSeconds: 1, list: 'segments.csv' });
+    const index = await indexFromLists(dir, ['segments.csv']);
+    // The last segment is missing from the index: the run must not end where the index ends.
+    await writeRunIndex(dir, { version: 1, segments: index.slice(0, -1) });
+    const partial = await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-partial') });
+    await rm(path.join(dir, RUN_INDEX));
+    const probed = await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-probed') });
+    expect(partial.durationMs).toBe(probed.durationMs);
+    expect(partial.durationMs).toBeGreaterThan(index.at(-2)!.endMs - index[0]!.startMs + 500);
+    // An index that is not valid is not trusted either.
+    await writeFile(path.join(dir, RUN_INDEX), '{"version":1,"segments":[{"file":"../x.mkv","startMs":0,"endMs":1}]}');
+    const invalid = await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-invalid') });
+    expect(invalid.durationMs).toBe(probed.durationMs);
+  }, 180_000);
 });

@@ -12,11 +12,12 @@ export const tmpDir = (prefix: string) => mkdtemp(path.join(os.tmpdir(), `spygla
 /**
  * Writes `seconds` of VP8 (640x360 by default, a keyframe every second) + Opus as Matroska
  * segments `seg-%05d.mkv` in `dir`, the way the recorder does (run clock kept: the
- * timestamps start at `startSeconds`, segment numbers at `firstIndex`).
+ * timestamps start at `startSeconds`, segment numbers at `firstIndex`), and, with `list`,
+ * ffmpeg's csv segment list under that name.
  */
 export async function writeSegments(
   dir: string,
-  opts: { seconds: number; segmentSeconds?: number; size?: string; audio?: boolean; startSeconds?: number; firstIndex?: number },
+  opts: { seconds: number; segmentSeconds?: number; size?: string; audio?: boolean; startSeconds?: number; firstIndex?: number; list?: string },
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   const audio = opts.audio ?? true;
@@ -31,6 +32,8 @@ export async function writeSegments(
       ...(opts.startSeconds ? ['-output_ts_offset', String(opts.startSeconds)] : []),
       '-f', 'segment', '-segment_time', String(opts.segmentSeconds ?? 2), '-segment_format', 'matroska',
       '-reset_timestamps', '0', '-segment_start_number', String(opts.firstIndex ?? 0),
+      // ffmpeg's csv segment list, as the recorder writes it (name, start, end).
+      ...(opts.list ? ['-segment_list', path.join(dir, opts.list), '-segment_list_type', 'csv'] : []),
       path.join(dir, 'seg-%05d.mkv'),
     ],
     { timeoutMs: 60_000 },

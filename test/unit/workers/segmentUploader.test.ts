@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -86,5 +86,68 @@ describe('SegmentUploader', () => {
     expect(err).toBeInstanceOf(SegmentStoreError);
     expect(err).toMatchObject({ code: 'SEGMENT_STORE_FAILED', files: ['seg-00000.mkv'], dir, cause: { code: 'EIO' } });
     expect(s.stored).toEqual([]);
+  });
+
+  const listed = (n: number, start: number, end: number) => appendFile(path.join(dir, 'segments.csv'), `seg-${String(n).padStart(5, '0')}.mkv,${start},${end}\n`);
+  const index = async () => JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as unknown;
+
+  it('writes and stores the segment index after the segments it names, from what ffmpeg listed', async () => {
+    const s = spool();
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20 });
+    uploader.start();
+    await segment(0);
+    await segment(1);
+    await listed(0, 0, 4.004);
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['seg-00000.mkv', 'index.json']);
+    expect(await index()).toEqual({ version: 1, segments: [{ file: 'seg-00000.mkv', startMs: 0, endMs: 4004 }] });
+    // seg-00001 is listed (closed) but not stored yet: the index waits for it.
+    await listed(1, 4.004, 8.1);
+    await appendFile(path.join(dir, 'segments.csv'), 'seg-00002.mkv,8.1'); // a line being written
+    await pause(100);
+    expect(s.stored).toEqual(['seg-00000.mkv', 'index.json']);
+    await segment(2);
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['seg-00000.mkv', 'index.json', 'seg-00001.mkv', 'index.json']);
+    // Only the complete line: the index names seg-00000 and seg-00001.
+    expect(await index()).toMatchObject({ segments: [{ file: 'seg-00000.mkv' }, { file: 'seg-00001.mkv', startMs: 4004, endMs: 8100 }] });
+    await writeFile(path.join(dir, 'segments.csv'), 'seg-00000.mkv,0,4.004\nseg-00001.mkv,4.004,8.1\n');
+    await listed(2, 8.1, 9.5);
+    expect(await uploader.finish()).toBe(3);
+    expect(s.stored).toEqual(['seg-00000.mkv', 'index.json', 'seg-00001.mkv', 'index.json', 'seg-00002.mkv', 'index.json']);
+    expect(await index()).toEqual({
+      version: 1,
+      segments: [
+        { file: 'seg-00000.mkv', startMs: 0, endMs: 4004 },
+        { file: 'seg-00001.mkv', startMs: 4004, endMs: 8100 },
+        { file: 'seg-00002.mkv', startMs: 8100, endMs: 9500 },
+      ],
+    });
+  });
+
+  it('leaves empty segments out of the index and stops it at a segment that could not be stored', async () => {
+    const s = spool({ 'seg-00002.mkv': 99 });
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20, retryMs: 1 });
+    await segment(0);
+    await segment(1, 0);
+    await segment(2);
+    await segment(3);
+    await listed(0, 0, 2);
+    await listed(1, 2, 2);
+    await listed(2, 2, 4);
+    await listed(3, 4, 6);
+    await expect(uploader.finish()).rejects.toBeInstanceOf(SegmentStoreError);
+    expect(await index()).toEqual({ version: 1, segments: [{ file: 'seg-00000.mkv', startMs: 0, endMs: 2000 }] });
+    expect(s.stored.filter((n) => n === 'index.json')).toHaveLength(1);
+  });
+
+  it('stores no index when ffmpeg listed nothing, and goes on when the index cannot be stored', async () => {
+    const s = spool({ 'index.json': 99 });
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20 });
+    await segment(0);
+    expect(await uploader.finish()).toBe(1);
+    expect(s.stored).toEqual(['seg-00000.mkv']);
+    await listed(0, 0, 1);
+    const again = new SegmentUploader({ spool: s, logger, pollMs: 20 });
+    expect(await again.finish()).toBe(1);
+    expect(s.stored).toEqual(['seg-00000.mkv', 'seg-00000.mkv']);
   });
 });
