@@ -137,7 +137,7 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
     const caps = toMsRtpCapabilities(rtpCapabilities);
     const consumed = new Set([...this.#consumers.values()].map((c) => c.producerId));
     const todo: Array<[string, ms.Producer]> = [];
-    let refused = 0;
+    const refused: string[] = [];
     for (const [producerId, producer] of this.#route.producers()) {
       if (consumed.has(producerId) || this.#consuming.has(producerId)) continue;
       let ok = false;
@@ -147,10 +147,12 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
         throw toAppError(error, 'rtpCapabilities');
       }
       if (ok) todo.push([producerId, producer]);
-      else refused += 1;
+      else refused.push(producer.rtpParameters.codecs[0]?.mimeType ?? producer.kind);
     }
-    if (todo.length === 0 && refused > 0) {
-      throw new AppError('VALIDATION_FAILED', 'this device cannot decode any of the broadcast’s media');
+    if (todo.length === 0 && refused.length > 0) {
+      // mediasoup does not transcode: a broadcast sent in H.264 needs a viewer that decodes it
+      // (every major browser does; docs/sfu.md, "Codecs").
+      throw new AppError('VALIDATION_FAILED', `this device cannot decode any of the broadcast’s media (${refused.join(', ')})`);
     }
     for (const [producerId] of todo) this.#consuming.add(producerId);
     const out: ConsumerOptions[] = [];

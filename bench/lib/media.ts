@@ -23,6 +23,8 @@ export interface ClipSpec {
   /** Keyframe interval in frames. */
   gop: number;
   audioKbps: number;
+  /** Video codec, VP8 by default; 'h264': Constrained Baseline as browsers send it, in MPEG-TS (SPS/PPS with every keyframe, as WebRTC sends them). */
+  codec?: 'vp8' | 'h264';
 }
 
 /**
@@ -43,7 +45,8 @@ export const AUDIO_SSRC = 11111111;
 export async function synthesiseClip(spec: ClipSpec): Promise<string> {
   const dir = path.join(os.tmpdir(), 'spyglass-bench');
   mkdirSync(dir, { recursive: true });
-  const name = `clip-${spec.size}-${spec.fps}fps-${spec.seconds}s-v${spec.videoKbps}-g${spec.gop}-a${spec.audioKbps}-good.webm`;
+  const h264 = spec.codec === 'h264';
+  const name = `clip-${spec.size}-${spec.fps}fps-${spec.seconds}s-v${spec.videoKbps}-g${spec.gop}-a${spec.audioKbps}-good${h264 ? '-h264.ts' : '.webm'}`;
   const file = path.join(dir, name);
   if (existsSync(file)) return file;
   // Encoded under a unique name and renamed: parallel test processes never read half a file.
@@ -57,11 +60,14 @@ export async function synthesiseClip(spec: ClipSpec): Promise<string> {
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', String(spec.seconds),
       '-map', '0:v', '-map', '1:a',
-      '-c:v', 'libvpx', '-deadline', 'good', '-cpu-used', '4', '-threads', '1',
+      ...(h264
+        ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p']
+        : ['-c:v', 'libvpx', '-deadline', 'good', '-cpu-used', '4', '-threads', '1']),
       '-b:v', kbps, '-minrate', kbps, '-maxrate', kbps, '-bufsize', kbps,
       '-g', String(spec.gop), '-keyint_min', String(spec.gop),
       '-c:a', 'libopus', '-b:a', `${spec.audioKbps}k`, '-ac', '2',
       '-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact',
+      ...(h264 ? ['-f', 'mpegts'] : []),
       tmp,
     ],
     { timeout: 120_000 },
@@ -84,7 +90,7 @@ export interface RtpSender {
   stop(): Promise<void>;
 }
 
-/** Replays `clip` in a loop as VP8 and Opus RTP to two endpoints, in real time, until stopped. */
+/** Replays `clip` in a loop as VP8 (or H.264) and Opus RTP to two endpoints, in real time, until stopped. */
 export function startRtpSender(clip: string, video: RtpEndpoint, audio: RtpEndpoint): RtpSender {
   const url = (e: RtpEndpoint) => `rtp://${e.ip}:${e.port}?rtcpport=${e.rtcpPort}&pkt_size=1200`;
   const child: ChildProcess = spawn(
@@ -114,6 +120,20 @@ export function startRtpSender(clip: string, video: RtpEndpoint, audio: RtpEndpo
     },
   };
 }
+
+/** The producers' RTP parameters matching {@link startRtpSender} for an H.264 clip (ffmpeg's RTP muxer: packetization-mode 1). */
+export const h264VideoProducerRtpParameters: ms.RtpParameters = {
+  codecs: [
+    {
+      mimeType: 'video/H264',
+      payloadType: VIDEO_PT,
+      clockRate: 90000,
+      parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    },
+  ],
+  encodings: [{ ssrc: VIDEO_SSRC }],
+};
 
 /** The producers' RTP parameters matching {@link startRtpSender}. */
 export const videoProducerRtpParameters: ms.RtpParameters = {
@@ -146,7 +166,7 @@ export interface Ingest {
  * receive buffer, like Spyglass's WebRtcServer sockets; BENCH_INGEST_RCVBUF=<bytes> asks for
  * another size (capped by net.core.rmem_max), to see what the default costs.
  */
-export async function openIngest(router: ms.Router, ip = '127.0.0.1'): Promise<Ingest> {
+export async function openIngest(router: ms.Router, ip = '127.0.0.1', codec: 'vp8' | 'h264' = 'vp8'): Promise<Ingest> {
   const transports: ms.PlainTransport[] = [];
   const recvBufferSize = Number(process.env.BENCH_INGEST_RCVBUF) || undefined;
   try {
@@ -160,7 +180,7 @@ export async function openIngest(router: ms.Router, ip = '127.0.0.1'): Promise<I
       transports.push(transport);
       const producer = await transport.produce({
         kind,
-        rtpParameters: kind === 'video' ? videoProducerRtpParameters : audioProducerRtpParameters,
+        rtpParameters: kind === 'video' ? (codec === 'h264' ? h264VideoProducerRtpParameters : videoProducerRtpParameters) : audioProducerRtpParameters,
       });
       const rtcpPort = transport.rtcpTuple?.localPort;
       if (rtcpPort === undefined) throw new Error('ingest transport has no RTCP port');

@@ -32,7 +32,10 @@ export class FrameRelay {
   #forwarding = true;
   #current: SentFrame | null = null;
 
-  private constructor(video: dgram.Socket, audio: dgram.Socket, target: { video: RtpEndpoint; audio: RtpEndpoint }, videoPt: number) {
+  readonly #codec: 'vp8' | 'h264';
+
+  private constructor(video: dgram.Socket, audio: dgram.Socket, target: { video: RtpEndpoint; audio: RtpEndpoint }, videoPt: number, codec: 'vp8' | 'h264') {
+    this.#codec = codec;
     this.#video = video;
     this.#audio = audio;
     this.endpoints = {
@@ -51,14 +54,15 @@ export class FrameRelay {
     });
   }
 
-  static async open(target: { video: RtpEndpoint; audio: RtpEndpoint }, videoPt: number): Promise<FrameRelay> {
+  /** `codec` 'h264': frames are counted by RTP timestamp, `size` is the RTP payload, `key` an IDR slice (NAL type 5). */
+  static async open(target: { video: RtpEndpoint; audio: RtpEndpoint }, videoPt: number, codec: 'vp8' | 'h264' = 'vp8'): Promise<FrameRelay> {
     const bind = async () => {
       const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
       socket.on('error', () => undefined);
       await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
       return socket;
     };
-    return new FrameRelay(await bind(), await bind(), target, videoPt);
+    return new FrameRelay(await bind(), await bind(), target, videoPt, codec);
   }
 
   /**
@@ -92,6 +96,10 @@ export class FrameRelay {
     if (msg[0]! & 0x10) off += 4 + msg.readUInt16BE(off + 2) * 4; // header extension
     let end = msg.length;
     if (msg[0]! & 0x20) end -= msg[msg.length - 1]!; // padding
+    if (this.#codec === 'h264') {
+      this.#countH264(msg, ts, off, end, marker);
+      return;
+    }
     // VP8 payload descriptor (RFC 7741 §4.2).
     const b0 = msg[off]!;
     const start = (b0 & 0x10) !== 0 && (b0 & 0x07) === 0;
@@ -112,6 +120,26 @@ export class FrameRelay {
     // The VP8 payload header's P bit (0: keyframe), in the first packet of the frame.
     if (start && size > 0) frame.key = (msg[p]! & 0x01) === 0;
     frame.size += size;
+    frame.packets += 1;
+    if (marker) this.#current = null;
+  }
+
+  /** H.264 (RFC 6184): single NAL, STAP-A (24) or FU-A (28); an IDR slice (type 5) makes a keyframe. */
+  #countH264(msg: Buffer, ts: number, off: number, end: number, marker: boolean): void {
+    let frame = this.#current;
+    if (frame === null || frame.ts !== ts) {
+      frame = { ts, size: 0, key: false, packets: 0, sentAt: Date.now() };
+      this.frames.push(frame);
+      this.#current = frame;
+    }
+    const type = (msg[off] ?? 0) & 0x1f;
+    const types: number[] = [];
+    if (type === 28) types.push((msg[off + 1] ?? 0) & 0x1f);
+    else if (type === 24) {
+      for (let p = off + 1; p + 2 < end; p += 2 + msg.readUInt16BE(p)) types.push((msg[p + 2] ?? 0) & 0x1f);
+    } else types.push(type);
+    if (types.includes(5)) frame.key = true;
+    frame.size += Math.max(0, end - off);
     frame.packets += 1;
     if (marker) this.#current = null;
   }

@@ -107,11 +107,13 @@ function recordingConfig(smoke: boolean): RecordingConfig {
   const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map(Number).filter((n) => n > 0));
   const env = list(process.env.BENCH_RECORDING_SECONDS);
   const finalizeEnv = list(process.env.BENCH_RECORDING_FINALIZE_SECONDS);
+  // BENCH_RECORDING_CODEC=h264: the broadcaster sends H.264 Constrained Baseline (a browser that encodes it), the MP4 is a remux.
+  const codec = process.env.BENCH_RECORDING_CODEC?.toLowerCase() === 'h264' ? 'h264' : 'vp8';
   return {
     broadcastsS: smoke ? [3] : (env ?? [60, 600]),
     finalizeS: smoke ? [6] : (finalizeEnv ?? [60, 600, 3600]),
     finalizeReps: smoke ? 1 : Math.max(1, Number(process.env.BENCH_RECORDING_FINALIZE_REPS ?? 2) || 2),
-    clip: smoke ? SMOKE_CLIP : FULL_CLIP,
+    clip: { ...(smoke ? SMOKE_CLIP : FULL_CLIP), codec },
     drainMs: 300,
     targets: { framesLost: 0, previewReadyMs: 5000 },
   };
@@ -140,7 +142,7 @@ const declared: Record<'video' | 'audio', RtpParameters> = {
  * comedia PlainTransport on the same origin router) instead. Spyglass then registers, pipes,
  * taps and records it as any broadcaster's track.
  */
-function emulateBroadcasterLeg(app: RunningSpyglass, tapResumes: number[]): { ingest: () => Promise<Ingest>; dispose: () => void } {
+function emulateBroadcasterLeg(app: RunningSpyglass, tapResumes: number[], codec: 'vp8' | 'h264'): { ingest: () => Promise<Ingest>; dispose: () => void } {
   let ingest: Promise<Ingest> | null = null;
   let ready: (i: Promise<Ingest>) => void = () => undefined;
   const ingestReady = new Promise<Ingest>((resolve, reject) => {
@@ -158,7 +160,7 @@ function emulateBroadcasterLeg(app: RunningSpyglass, tapResumes: number[]): { in
       const t = transport as ms.WebRtcTransport;
       const produce = async (o: ms.ProducerOptions): Promise<ms.Producer> => {
         if (!ingest) {
-          ingest = openIngest(router);
+          ingest = openIngest(router, '127.0.0.1', codec);
           ready(ingest);
         }
         const i = await ingest;
@@ -176,7 +178,7 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
   const startedAt = new Date();
   const t0 = performance.now();
   const config = recordingConfig(opts.smoke);
-  log(`recording: ${opts.smoke ? 'smoke' : 'full'} run, broadcasts of ${config.broadcastsS.join(', ')} s (${config.clip.size} VP8 + Opus)`);
+  log(`recording: ${opts.smoke ? 'smoke' : 'full'} run, broadcasts of ${config.broadcastsS.join(', ')} s (${config.clip.size} ${codecName(config)} + Opus)`);
   const clip = await synthesiseClip(config.clip);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-recording-'));
   const serverConfig: Config = loadConfig(
@@ -234,7 +236,8 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
 
 async function recordOne(app: RunningSpyglass, dataDir: string, token: string, clip: string, seconds: number, config: RecordingConfig, log: (l: string) => void): Promise<BroadcastFidelity> {
   const tapResumes: number[] = [];
-  const leg = emulateBroadcasterLeg(app, tapResumes);
+  const codec = config.clip.codec ?? 'vp8';
+  const leg = emulateBroadcasterLeg(app, tapResumes, codec);
   const socket = await connect(app.url, token);
   let relay: FrameRelay | undefined;
   let sender: ReturnType<typeof startRtpSender> | undefined;
@@ -247,7 +250,7 @@ async function recordOne(app: RunningSpyglass, dataDir: string, token: string, c
       await ok(socket, 'produce', { broadcastId: id, transportId: transport.id, kind, rtpParameters: declared[kind] });
     }
     const ingest = await leg.ingest();
-    relay = await FrameRelay.open(ingest.endpoints, VIDEO_PT);
+    relay = await FrameRelay.open(ingest.endpoints, VIDEO_PT, codec);
     const udpBefore = udpReceiveErrors();
     sender = startRtpSender(clip, relay.endpoints.video, relay.endpoints.audio);
     // The broadcast lasts `seconds` from its first frame.
@@ -293,13 +296,16 @@ async function recordOne(app: RunningSpyglass, dataDir: string, token: string, c
     const replayDir = path.join(dataDir, 'replays', id);
     const webmFile = path.join(replayDir, replay.webm ?? 'video.webm');
     const mp4File = path.join(replayDir, replay.mp4?.name ?? 'replay.mp4');
+    const noWebm = { packets: 0, frames: 0, durationS: 0 };
     const [webmFrames, webmVideo, webmAudio, mp4Video] = await Promise.all([
-      probeVideoPackets(webmFile),
-      probeCounts(webmFile, 'v:0'),
-      probeCounts(webmFile, 'a:0', false),
+      replay.webm ? probeVideoPackets(webmFile) : [],
+      replay.webm ? probeCounts(webmFile, 'v:0') : noWebm,
+      replay.webm ? probeCounts(webmFile, 'a:0', false) : noWebm,
       probeCounts(mp4File, 'v:0'),
     ]);
-    const match = matchFrames(relay.frames, webmFrames, tapResumes[0] ?? null);
+    // H.264: no WebM (it cannot hold H.264); the MP4's video is a copy, so its packets are the
+    // recorded frames, from the first keyframe sent after the tap resumed (matched by count).
+    const match = codec === 'h264' ? countFrames(relay.frames, mp4Video.packets, tapResumes[0] ?? null) : matchFrames(relay.frames, webmFrames, tapResumes[0] ?? null);
     const first = relay.frames[match.offset];
     return {
       seconds,
@@ -436,6 +442,24 @@ export function matchFrames(
   return { offset, lost: lost + lostAtEnd, lostAtEnd, unmatched };
 }
 
+const codecName = (c: RecordingConfig) => (c.clip.codec === 'h264' ? 'H.264' : 'VP8');
+
+/**
+ * For a copied (H.264) recording: the first recorded frame is the first keyframe sent after
+ * the tap resumed; the frames sent from there that the MP4 lacks are lost (by count: the
+ * MP4's packets sizes are not the RTP payloads', so they cannot be lined up one by one).
+ */
+function countFrames(
+  sent: readonly Pick<SentFrame, 'key' | 'sentAt'>[],
+  recorded: number,
+  resumedAt: number | null,
+): { offset: number; lost: number; lostAtEnd: number; unmatched: number } {
+  let offset = sent.findIndex((f) => f.key && (resumedAt === null || f.sentAt >= resumedAt));
+  if (offset < 0) offset = sent.length;
+  const steady = sent.length - offset;
+  return { offset, lost: Math.max(0, steady - recorded), lostAtEnd: 0, unmatched: Math.max(0, recorded - steady) };
+}
+
 export function summary(r: RecordingResult): Partial<LatestFigures> {
   return { recording: { framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs } };
 }
@@ -443,9 +467,9 @@ export function summary(r: RecordingResult): Partial<LatestFigures> {
 export function describe(r: RecordingResult): string[] {
   const lines = r.broadcasts.map(
     (b) =>
-      `${b.seconds} s broadcast: ${b.framesSent} VP8 frames sent; start-up ${b.startup.framesBeforeFirstRecorded} frames (${b.startup.ms} ms; tap resumed ${b.startup.tapResumedAfterMs ?? '?'} ms after going live, then ${b.startup.keyframeWaitMs ?? '?'} ms to a keyframe); ` +
+      `${b.seconds} s broadcast: ${b.framesSent} ${codecName(r.config)} frames sent; start-up ${b.startup.framesBeforeFirstRecorded} frames (${b.startup.ms} ms; tap resumed ${b.startup.tapResumedAfterMs ?? '?'} ms after going live, then ${b.startup.keyframeWaitMs ?? '?'} ms to a keyframe); ` +
       `steady state ${b.steady.framesLost} of ${b.steady.framesSent} frames lost (${b.steady.framesLostAtEnd} at the end, ${b.steady.unmatchedRecorded} unmatched); ` +
-      `WebM ${b.webm.packets} frames (${b.webm.decodedFrames} decoded), MP4 ${b.mp4.decodedFrames} frames over ${b.mp4.durationS} s; audio ${b.audio.webmPackets} of ${b.audio.packetsSent} packets; ${b.runs} run(s); ` +
+      `WebM ${b.webm.packets} frames (${b.webm.decodedFrames} decoded), MP4 ${b.mp4.packets} packets, ${b.mp4.decodedFrames} frames over ${b.mp4.durationS} s; audio ${b.audio.webmPackets} of ${b.audio.packetsSent} packets; ${b.runs} run(s); ` +
       `preview after ${b.previewReadyMs} ms, ready after ${b.replayReadyMs} ms`,
   );
   const scaling = r.finalizeScaling.map(
@@ -464,7 +488,7 @@ export function describe(r: RecordingResult): string[] {
 export function chart(r: RecordingResult): string {
   const x = (b: BroadcastFidelity) => b.seconds;
   return chartDocument(
-    `Recording fidelity: broadcasts of ${r.config.broadcastsS.join(', ')} s`,
+    `Recording fidelity: ${codecName(r.config)} broadcasts of ${r.config.broadcastsS.join(', ')} s`,
     `${r.startedAt} · ${r.machine.cores} × ${r.machine.cpuModel} · ${r.framesLost} frames lost in steady state · preview ≤ ${r.previewReadyMs} ms`,
     [
       {

@@ -10,9 +10,13 @@ export async function signUpInPage(page: Page, username: string): Promise<void> 
   await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 10_000 });
 }
 
-/** Goes live from /live with a public broadcast; resolves with its id once the page shows the watch link. */
-export async function goLiveInPage(page: Page, title: string, timeoutMs = 20_000): Promise<string> {
-  await page.goto('/live');
+/**
+ * Goes live from /live with a public broadcast; resolves with its id once the page shows the
+ * watch link. `videoCodec` 'vp8' opens `/live?codec=vp8` (VP8 where the browser could send
+ * H.264); by default the page picks (H.264 in Chromium).
+ */
+export async function goLiveInPage(page: Page, title: string, timeoutMs = 20_000, videoCodec?: 'vp8' | 'h264'): Promise<string> {
+  await page.goto(videoCodec ? `/live?codec=${videoCodec}` : '/live');
   await page.getByRole('textbox', { name: 'Title' }).fill(title);
   await page.getByRole('radio', { name: 'Public' }).check();
   await page.getByRole('button', { name: 'Go live' }).click();

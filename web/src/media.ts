@@ -12,6 +12,7 @@ import {
   toWireRtpParameters,
 } from './rtp.ts';
 import type { Signal } from './signaling.ts';
+import { chooseVideoCodec, type VideoCodecChoice } from './videoCodec.ts';
 
 /** Simulcast layers for the broadcaster's video: quarter, half and full resolution. */
 export const SIMULCAST_ENCODINGS: readonly ms.RtpEncodingParameters[] = [
@@ -111,11 +112,15 @@ export interface Publication {
 export interface PublishOptions {
   /** Called on every WebRTC connection state change of the send transport. */
   onConnectionState?: (state: ConnectionState) => void;
+  /** The video codec (videoCodec.ts): 'auto' (default) sends H.264 where the browser encodes it, else VP8. */
+  videoCodec?: VideoCodecChoice;
 }
 
 /**
  * Sends `stream` to the SFU for a broadcast the caller owns: creates a send transport,
- * produces the audio track (Opus) and the video track with three simulcast layers.
+ * produces the audio track (Opus) and the video track with three simulcast layers, in
+ * H.264 Constrained Baseline where the browser can encode it (the replay's MP4 is then a
+ * remux), else VP8.
  * Tracks are produced with `stopTracks: false` so that a resume can produce them again.
  */
 export async function publish(
@@ -167,12 +172,14 @@ export async function publish(
     }
     const video = stream.getVideoTracks()[0];
     if (video && device.canProduce('video')) {
+      const codec = chooseVideoCodec(device.sendRtpCapabilities.codecs, options.videoCodec ?? 'auto');
       producers.push(
         await transport.produce({
           track: video,
           stopTracks: false,
           encodings: SIMULCAST_ENCODINGS.map((e) => ({ ...e })),
           codecOptions: { videoGoogleStartBitrate: 1000 },
+          ...(codec === undefined ? {} : { codec }),
         }),
       );
     }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { FfmpegError, probe, runFfmpeg } from './ffmpeg.ts';
+import { mp4Video, remuxPartArgs, type Mp4Video } from './mp4Video.ts';
 import { readRunIndex, type RunIndex } from './runIndex.ts';
 import { listRuns, type RunListing } from './segments.ts';
 
@@ -69,7 +70,8 @@ const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
  *    (every run's pieces joined by copy in one pass: watchable seconds after the broadcast);
  *    then `onPreview`;
  * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
- *    frozen frame and silence) and the parts are joined into `replay.mp4` (faststart), then
+ *    frozen frame and silence) — or, when every run is H.264, its video copied and only its
+ *    audio encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart), then
  *    `hls/index.m3u8` + `hls/seg-NNN.ts` by copy from it.
  *
  * Every output is written under a temporary name and renamed when complete, so running
@@ -82,6 +84,8 @@ export async function assembleReplay(opts: {
   replayDir: string;
   signal?: AbortSignal;
   onPreview?: (o: ReplayOutput) => Promise<void>;
+  /** Called once the MP4 is written: whether its video was copied (H.264 runs) or transcoded, and how long the MP4 took. */
+  onMp4?: (info: { video: Mp4Video; ms: number }) => void;
 }): Promise<ReplayOutput> {
   const { replayDir, signal } = opts;
   const at = (name: string) => path.join(replayDir, name);
@@ -128,23 +132,28 @@ export async function assembleReplay(opts: {
     // The preview is the WebM as recorded: its size is the runs' (the largest stream); the
     // MP4's size, which reads every keyframe (seconds for a long broadcast), comes after it.
     if (webm && opts.onPreview) {
-      const largest = media.reduce<Size | null>((b, m) => (m.video && (!b || m.video.width * m.video.height > b.width * b.height) ? m.video : b), null);
+      const largest = largestVideo(media);
       await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, hls: null, mp4: null });
     }
-    const size = await replaySize(media, run);
+    // H.264 runs are copied (mp4Video.ts): the size is the largest the runs start with, as recorded.
+    const video = mp4Video(media);
+    const size = video === 'copy' ? largestVideo(media) : await replaySize(media, run);
     const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
 
-    // 4. MP4 (one normalised H.264/AAC part per run, joined by copy), then HLS from it.
+    // 4. MP4 (one H.264/AAC part per run: video copied or normalised; joined by copy), then HLS from it.
+    const mp4Started = Date.now();
     const parts: Array<{ file: string; durationMs: number }> = [];
     for (const [i, m] of media.entries()) {
       signal?.throwIfAborted();
       const file = path.join(work, `part-${i}.ts`);
-      await run(transcodeArgs(m, size, file), 60_000 + 4 * m.durationMs);
+      if (video === 'copy') await run(remuxPartArgs(m.input, m, file), 60_000 + m.durationMs);
+      else await run(transcodeArgs(m, size, file), 60_000 + 4 * m.durationMs);
       parts.push({ file, durationMs: m.durationMs });
     }
     const partsList = await writeConcatList(path.join(work, 'parts.txt'), parts);
     await run(['-f', 'concat', '-safe', '0', '-i', partsList, '-map', '0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', at(partial(MP4))], 60_000 + durationMs);
     await rename(at(partial(MP4)), at(MP4));
+    opts.onMp4?.({ video, ms: Date.now() - mp4Started });
 
     const hlsTmp = at(partial(HLS_DIR));
     await mkdir(hlsTmp, { recursive: true });
@@ -279,6 +288,11 @@ async function replaySize(media: RunMedia[], run: Run): Promise<Size | null> {
   const scale = Math.min(1, MAX_LONG_SIDE / Math.max(best.width, best.height), MAX_SHORT_SIDE / Math.min(best.width, best.height));
   const even = (x: number) => Math.max(2, 2 * Math.floor((x * scale) / 2));
   return { width: even(best.width), height: even(best.height) };
+}
+
+/** The largest frame size the runs were probed with (copied video keeps its sizes); null without video. */
+function largestVideo(media: RunMedia[]): Size | null {
+  return media.reduce<Size | null>((b, m) => (m.video && (!b || m.video.width * m.video.height > b.width * b.height) ? m.video : b), null);
 }
 
 /**

@@ -115,6 +115,8 @@ describe('Viewers', () => {
     const h264Only: RtpCapabilities = { ...caps, codecs: caps.codecs?.filter((c) => c.mimeType === 'video/H264') };
     const err = await appError(viewer.consume(t.id, h264Only));
     expect(err.code).toBe('VALIDATION_FAILED');
+    // The error names the codec the device lacks (mediasoup does not transcode: docs/sfu.md, "Codecs").
+    expect(err.message).toContain('(video/VP8)');
   });
 
   it('a viewer who joins before the broadcaster produces gets consumers later', async () => {

@@ -11,6 +11,15 @@ import { RUN_INDEX, parseSegmentList, writeRunIndex } from '../../../workers/med
 import { writeRunInfo } from '../../../workers/media/segments.ts';
 import { decodeAll, tmpDir, writeRun } from './mediaFixtures.ts';
 
+/** The MD5 of every decoded video frame at its own size (`-autoscale 0 -f framemd5`), in order; `input` e.g. ['-i', file]. */
+async function decodedFrameHashes(input: string[]): Promise<string[]> {
+  const { stdout } = await runFfmpeg([...input, '-map', '0:v:0', '-autoscale', '0', '-f', 'framemd5', '-'], { timeoutMs: 60_000 });
+  return stdout
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',').at(-1)!.trim());
+}
+
 /** The video packets' presentation times (s), sorted. */
 async function videoPacketTimes(file: string): Promise<number[]> {
   const { stdout } = await runFfmpeg(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], {
@@ -55,6 +64,7 @@ describe('assembleReplay', () => {
   let output: ReplayOutput;
   let preview: { output: ReplayOutput; mp4Existed: boolean; webmProbe: Awaited<ReturnType<typeof probe>> } | undefined;
   let transcodeMs = 0;
+  let mp4Info: { video: string; ms: number } | undefined;
 
   beforeAll(async () => {
     root = await tmpDir('assemble');
@@ -74,6 +84,7 @@ describe('assembleReplay', () => {
       onPreview: async (o) => {
         preview = { output: o, mp4Existed: existsSync(path.join(replayDir, 'replay.mp4')), webmProbe: await probe(path.join(replayDir, o.webm!)) };
       },
+      onMp4: (info) => (mp4Info = info),
     });
     transcodeMs = Date.now() - started;
   }, 180_000);
@@ -109,6 +120,7 @@ describe('assembleReplay', () => {
     expect(boxes.indexOf('moov')).toBeGreaterThanOrEqual(0);
     expect(boxes.indexOf('moov')).toBeLessThan(boxes.indexOf('mdat'));
     await decodeAll(mp4);
+    expect(mp4Info?.video).toBe('transcode'); // VP8 is re-encoded
   });
 
   it('reports the MP4 size, SHA-256 and CRC-32', async () => {
@@ -304,4 +316,58 @@ describe('assembleReplay from the recorder\'s segment index', () => {
     const invalid = await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-invalid') });
     expect(invalid.durationMs).toBe(probed.durationMs);
   }, 180_000);
+});
+
+describe('assembleReplay: an H.264 recording', () => {
+  let root: string;
+  let recordingDir: string;
+  let replayDir: string;
+  let output: ReplayOutput;
+  let mp4Info: { video: string; ms: number } | undefined;
+  let previewed = false;
+
+  beforeAll(async () => {
+    root = await tmpDir('assemble-h264');
+    recordingDir = path.join(root, 'recordings', 'b1');
+    replayDir = path.join(root, 'replays', 'b1');
+    // Two runs, as a browser broadcasting H.264 would leave them: ~3 s at 1000, ~2 s at 6000.
+    await writeRun(recordingDir, 'r0000000001000-aaaa', 1000, { seconds: 3, codec: 'h264' });
+    await writeRun(recordingDir, 'r0000000006000-bbbb', 6000, { seconds: 2, codec: 'h264', size: '1280x720' });
+    output = await assembleReplay({ recordingDir, replayDir, onPreview: async () => void (previewed = true), onMp4: (info) => (mp4Info = info) });
+  }, 180_000);
+
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('copies the video into the MP4 (remux): every decoded frame is the recorded one', async () => {
+    expect(mp4Info?.video).toBe('copy');
+    const recorded: string[] = [];
+    for (const runId of ['r0000000001000-aaaa', 'r0000000006000-bbbb']) {
+      const dir = path.join(recordingDir, runId);
+      const segments = (await readdir(dir)).filter((f) => f.endsWith('.mkv')).sort();
+      const list = path.join(root, `${runId}.txt`);
+      await writeFile(list, `ffconcat version 1.0\n${segments.map((f) => `file '${path.join(dir, f)}'`).join('\n')}\n`);
+      recorded.push(...(await decodedFrameHashes(['-f', 'concat', '-safe', '0', '-i', list])));
+    }
+    const mp4 = path.join(replayDir, 'replay.mp4');
+    expect(recorded.length).toBeGreaterThan(100);
+    // A re-encode (lossy, at another size or frame rate) would change every frame.
+    expect(await decodedFrameHashes(['-i', mp4])).toEqual(recorded);
+    const p = await probe(mp4);
+    expect(p.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+    expect(Math.abs(p.durationMs! - output.durationMs)).toBeLessThanOrEqual(500);
+    await decodeAll(mp4);
+  });
+
+  it('reports the largest recorded size, a poster, HLS, and no WebM or preview (WebM cannot hold H.264)', async () => {
+    expect(ReplayOutputSchema.parse(output)).toEqual(output);
+    expect(output).toMatchObject({ width: 1280, height: 720, poster: 'poster.jpg', webm: null, hls: 'hls/index.m3u8' });
+    expect(output.timeline.map((s) => s.offsetMs)).toEqual([1000, 6000]);
+    expect(previewed).toBe(false);
+    const playlist = await readFile(path.join(replayDir, 'hls', 'index.m3u8'), 'utf8');
+    const total = playlist.split('\n').filter((l) => l.startsWith('#EXTINF:')).reduce((sum, l) => sum + Number.parseFloat(l.slice(8)), 0);
+    expect(Math.abs(total * 1000 - output.durationMs)).toBeLessThanOrEqual(500);
+    expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4']);
+  });
 });

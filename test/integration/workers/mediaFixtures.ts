@@ -10,24 +10,29 @@ import { writeRunInfo } from '../../../workers/media/segments.ts';
 export const tmpDir = (prefix: string) => mkdtemp(path.join(os.tmpdir(), `spyglass-${prefix}-`));
 
 /**
- * Writes `seconds` of VP8 (640x360 by default, a keyframe every second) + Opus as Matroska
+ * Writes `seconds` of VP8 or H.264 (640x360 by default, a keyframe every second) + Opus as Matroska
  * segments `seg-%05d.mkv` in `dir`, the way the recorder does (run clock kept: the
  * timestamps start at `startSeconds`, segment numbers at `firstIndex`), and, with `list`,
  * ffmpeg's csv segment list under that name.
  */
 export async function writeSegments(
   dir: string,
-  opts: { seconds: number; segmentSeconds?: number; size?: string; audio?: boolean; startSeconds?: number; firstIndex?: number; list?: string },
+  opts: { seconds: number; segmentSeconds?: number; size?: string; audio?: boolean; startSeconds?: number; firstIndex?: number; list?: string; codec?: 'vp8' | 'h264' },
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   const audio = opts.audio ?? true;
+  // H.264 as a browser's WebRTC encoder sends it: constrained baseline, no B-frames.
+  const video =
+    opts.codec === 'h264'
+      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-b:v', '600k', '-g', '30']
+      : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', '30'];
   await runFfmpeg(
     [
       '-f', 'lavfi', '-i', `testsrc2=size=${opts.size ?? '640x360'}:rate=30`,
       ...(audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
       '-t', String(opts.seconds),
       '-map', '0:v', ...(audio ? ['-map', '1:a'] : []),
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', '30',
+      ...video,
       ...(audio ? ['-c:a', 'libopus', '-b:a', '48k'] : []),
       ...(opts.startSeconds ? ['-output_ts_offset', String(opts.startSeconds)] : []),
       '-f', 'segment', '-segment_time', String(opts.segmentSeconds ?? 2), '-segment_format', 'matroska',

@@ -11,6 +11,7 @@ import { Signal } from '../signaling.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
 import { Hearts } from '../ui/Hearts.ts';
 import { ViewerCount } from '../ui/ViewerCount.ts';
+import { videoCodecFromQuery } from '../videoCodec.ts';
 
 type State = 'idle' | 'starting' | 'live' | 'reconnecting' | 'ending' | 'ended';
 
@@ -39,6 +40,8 @@ export const mountLive: PageMount = (root, ctx) => {
   let publication: Publication | null = null;
   let chat: ChatPanel | null = null;
   const offs: Array<() => void> = [];
+  // H.264 where this browser encodes it, else VP8; `/live?codec=vp8` forces VP8 (videoCodec.ts).
+  const videoCodec = videoCodecFromQuery(location.search);
 
   // ----------------------------------------------------------------- view --
   const heading = h('h1', { tabindex: -1 }, 'Go live');
@@ -258,7 +261,7 @@ export const mountLive: PageMount = (root, ctx) => {
       hearts.reset();
       showBroadcast(res.broadcast);
       if (disposed) return;
-      publication = await publish(s, startedId, res.rtpCapabilities, media);
+      publication = await publish(s, startedId, res.rtpCapabilities, media, { videoCodec });
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed) return;
       setState('live');
@@ -295,7 +298,7 @@ export const mountLive: PageMount = (root, ctx) => {
       if (disposed || broadcastId !== id) return;
       viewers.set(res.broadcast.viewerCount);
       const media = (await startPreview()) ?? stream;
-      publication = await publish(s, id, res.rtpCapabilities, media);
+      publication = await publish(s, id, res.rtpCapabilities, media, { videoCodec });
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed || broadcastId !== id) {
         publication.close();

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, trackPeerConnections } from '../helpers/browser.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+
+/** The codec (mimeType) and frames of the page's video RTP streams in one direction, from getStats. */
+async function videoStreams(page: Page, type: 'inbound-rtp' | 'outbound-rtp'): Promise<Array<{ mimeType: string; frames: number }>> {
+  return page.evaluate(async (t) => {
+    const out: Array<{ mimeType: string; frames: number }> = [];
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+      const stats = await pc.getStats();
+      stats.forEach((s: Record<string, unknown>) => {
+        if (s.type !== t || s.kind !== 'video') return;
+        const codec = typeof s.codecId === 'string' ? (stats.get(s.codecId) as { mimeType?: string } | undefined) : undefined;
+        out.push({ mimeType: codec?.mimeType ?? '', frames: Number(s.framesDecoded ?? s.framesEncoded ?? 0) });
+      });
+    }
+    return out;
+  }, type);
+}
+
+/**
+ * Chromium broadcasts in H.264 (the page's default where the browser encodes it), a viewer
+ * decodes it, and the replay's MP4 is a remux of what was sent: real SFU, Redis, workers
+ * process with ffmpeg. The VP8 path is replay.test.ts.
+ */
+describe('H.264 broadcast in Chromium', () => {
+  let server: TestServer;
+  let workers: WorkersProcess;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'spyglass-h264-e2e-'));
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    workers = await spawnWorkers(server.config);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await workers?.stop();
+    await server?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ baseURL: server.url });
+    contexts.push(context);
+    const page = await context.newPage();
+    await trackPeerConnections(page);
+    return page;
+  }
+
+  it('sends H.264, a viewer decodes it, and the replay MP4 copies it (no re-encode)', async () => {
+    const host = await newPage();
+    await signUpInPage(host, 'helmsman');
+    const id = await goLiveInPage(host, 'H.264 at sea');
+    await waitUntilSending(host);
+    const sent = await videoStreams(host, 'outbound-rtp');
+    expect(sent).toHaveLength(3); // simulcast: three H.264 layers
+    expect(sent.every((s) => s.mimeType === 'video/H264'), JSON.stringify(sent)).toBe(true);
+
+    const viewer = await newPage();
+    await viewer.goto(`/watch/${id}`);
+    await expect
+      .poll(async () => (await videoStreams(viewer, 'inbound-rtp')).find((s) => s.frames > 0), { timeout: 20_000, interval: 250 })
+      .toMatchObject({ mimeType: 'video/H264' });
+
+    await host.waitForTimeout(6000);
+    await host.getByRole('button', { name: 'End broadcast' }).click();
+    const endedAt = Date.now();
+
+    const replay = await waitForReplay(host, id, 90_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nworkers said:\n${workers.output().slice(-6000)}`);
+    });
+    const readyAfterMs = Date.now() - endedAt;
+    expect(replay.state, replay.reason ?? '').toBe('ready');
+    expect(replay.download).not.toBeNull();
+    // The finalize job says how it made the MP4: copied, not transcoded.
+    expect(workers.output()).toMatch(/"mp4Video":"copy"/);
+    expect(workers.output()).not.toMatch(/"mp4Video":"transcode"/);
+
+    const bytes = await (await host.request.get(replay.download!.url)).body();
+    const file = path.join(tmp, 'replay.mp4');
+    writeFileSync(file, bytes);
+    const probe = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]).toString(),
+    ) as { format: { duration: string }; streams: Array<{ codec_type: string; codec_name: string; profile?: string }> };
+    expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    // Chromium's encoder (OpenH264) wrote these frames: a libx264 re-encode leaves its "x264 - core" SEI in the stream.
+    expect(bytes.includes('x264 - core')).toBe(false);
+    expect(probe.streams.find((s) => s.codec_type === 'video')?.profile).toMatch(/Baseline/);
+    execFileSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
+    console.info(`H.264 e2e: replay ready ${readyAfterMs} ms after the end of a ${Number(probe.format.duration).toFixed(1)} s broadcast`);
+  }, 180_000);
+});
