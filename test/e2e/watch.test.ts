@@ -73,7 +73,7 @@ describe('watch across pages on one connection', () => {
     // Signing in within the tab: the connection is renewed (a new handshake reads the cookie),
     // and the watch page's chat then speaks as the signed-in user.
     await signUp(server.url, 'shore_viewer', 'a good long password');
-    await viewer.getByRole('link', { name: 'Sign in' }).click();
+    await viewer.getByRole('link', { name: 'Sign in', exact: true }).click();
     await viewer.getByRole('textbox', { name: 'Username' }).fill('shore_viewer');
     await viewer.getByLabel('Password').fill('a good long password');
     await viewer.getByRole('button', { name: 'Sign in' }).click();
