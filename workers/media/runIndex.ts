@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeAtomic } from './writeAtomic.ts';
 
 /**
  * A run's segment index, `<runDir>/index.json`, written by the recorder while it records
@@ -54,20 +54,7 @@ export function parseSegmentList(csv: string): SegmentEntry[] {
 /** Writes `<runDir>/index.json` atomically (temporary file, fsync, rename). */
 export async function writeRunIndex(runDir: string, index: RunIndex): Promise<void> {
   const data = `${JSON.stringify(RunIndexSchema.parse(index))}\n`;
-  const tmp = path.join(runDir, `${RUN_INDEX}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path.join(runDir, RUN_INDEX));
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeAtomic(runDir, RUN_INDEX, data);
 }
 
 /** The run's index, or why there is none usable (absent, not JSON, invalid). */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeAtomic } from './writeAtomic.ts';
 
 /**
  * The recording layout, one directory (storage prefix `recordings/<broadcastId>/<runId>`) per run:
@@ -41,20 +42,7 @@ export function newRunId(now: number = Date.now()): string {
 export async function writeRunInfo(runDir: string, info: RunInfo): Promise<void> {
   const data = `${JSON.stringify(RunInfoSchema.parse(info))}\n`;
   await mkdir(runDir, { recursive: true });
-  const tmp = path.join(runDir, `${RUN_INFO}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path.join(runDir, RUN_INFO));
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeAtomic(runDir, RUN_INFO, data);
 }
 
 export interface RunListing {
