@@ -8,8 +8,12 @@
 # liburing). We delete the .wrap files and put small "stub" subprojects in
 # worker/subprojects/<name>/ that wrap Debian's system libraries via
 # pkg-config (dependency()). libsrtp3 (versatica fork) is provided by a C++
-# header shim over Debian's libsrtp2 (see docs/mediasoup-offline.md). liburing integration is
-# disabled (-Dms_disable_liburing=true; Debian's liburing 2.3 lacks APIs).
+# header shim over libsrtp2 2.5 (see docs/mediasoup-offline.md); libsrtp2 itself
+# is built from Debian's source package (`apt-get source`, needs a deb-src line:
+# added for the machine's own Debian mirror when missing) against OpenSSL and
+# linked statically: Debian's binary libsrtp2 uses NSS, whose per-packet cost
+# grows with the number of SRTP sessions. io_uring is on: Debian's liburing 2.3
+# (static) plus a compat header with the three helpers mediasoup needs from 2.4.
 # mediasoup's "meson_version: >= 1.1.0" is relaxed to Debian's meson 1.0.1.
 # src/RTC/DtlsTransport.cpp gets a small REQUIRED patch: with Debian's
 # kTLS-enabled OpenSSL the unpatched worker SIGSEGVs at the first DTLS
@@ -37,6 +41,11 @@
 #   MS_BUILD_JOBS=N         parallel compile jobs (default: nproc)
 #   MS_MESON_ARGS="..."     extra meson setup args (e.g. -Dms_log_trace=true)
 #   MS_KEEP_WORKDIR=1       keep the temporary build directory (debugging)
+#   MS_SRTP_BACKEND=openssl libsrtp2 from Debian's source package on OpenSSL (default)
+#                  =debian-nss  Debian's binary libsrtp2 (NSS), the r2 recipe
+#   MS_LIBURING=1|0         build with io_uring (default 1)
+#   (the two options are part of the cache key: a cached binary built with
+#   other values is rebuilt; for experiments use a separate MEDIASOUP_WORKER_CACHE)
 #
 # Idempotent: a cached binary is reused if it was built by this same recipe
 # revision and still starts (exit code 41 = "missing MEDIASOUP_VERSION env",
@@ -44,7 +53,7 @@
 
 set -Eeuo pipefail
 
-RECIPE_REV="debian12-sysdeps-r2"
+RECIPE_REV="debian12-sysdeps-r3"
 DEFAULT_VERSION="3.19.3"
 
 log() { printf '[build-worker] %s\n' "$*" >&2; }
@@ -56,7 +65,7 @@ DO_INSTALL=0
 for a in "$@"; do
 	case "$a" in
 		--install) DO_INSTALL=1 ;;
-		-h|--help) sed -n '2,44p' "$0" >&2; exit 0 ;;
+		-h|--help) sed -n '2,52p' "$0" >&2; exit 0 ;;
 		-*) die "unknown option: $a" ;;
 		*) [ -z "$ARG" ] || die "only one VERSION or PKG_DIR argument allowed"; ARG="$a" ;;
 	esac
@@ -78,6 +87,12 @@ else
 	[[ "$MS_VERSION" =~ ^3\.[0-9]+\.[0-9]+$ ]] || die "expected an exact mediasoup 3.x.y version, got '$MS_VERSION'"
 fi
 
+SRTP_BACKEND="${MS_SRTP_BACKEND:-openssl}"
+case "$SRTP_BACKEND" in openssl|debian-nss) ;; *) die "MS_SRTP_BACKEND must be openssl or debian-nss" ;; esac
+LIBURING="${MS_LIBURING:-1}"
+case "$LIBURING" in 0|1) ;; *) die "MS_LIBURING must be 0 or 1" ;; esac
+RECIPE_ID="$RECIPE_REV srtp=$SRTP_BACKEND liburing=$LIBURING"
+
 CACHE_ROOT="${MEDIASOUP_WORKER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mediasoup-worker}"
 OUT_DIR="$CACHE_ROOT/$MS_VERSION"
 BIN="$OUT_DIR/mediasoup-worker"
@@ -90,10 +105,14 @@ fi
 
 # ------------------------------------------------------------------ helpers --
 BUILD_PKGS=(g++ pkg-config python3 meson ninja-build
-	libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
+	libssl-dev libuv1-dev libusrsctp-dev libabsl-dev
 	libflatbuffers-dev flatbuffers-compiler)
 # Shared libs the (mostly statically linked) binary still needs at run time.
-RUNTIME_PKGS=(libssl3 libsrtp2-1 libstdc++6)
+RUNTIME_PKGS=(libssl3 libstdc++6)
+if [ "$SRTP_BACKEND" = debian-nss ]; then
+	BUILD_PKGS+=(libsrtp2-dev); RUNTIME_PKGS+=(libsrtp2-1)
+fi
+[ "$LIBURING" = 0 ] || BUILD_PKGS+=(liburing-dev)
 
 missing_pkgs() {
 	local p
@@ -141,7 +160,7 @@ mkdir -p "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/.lock-$MS_VERSION"
 flock 9   # serialize concurrent builds of the same version
 
-if [ "${MS_FORCE_REBUILD:-0}" != 1 ] && [ -f "$INFO" ] && grep -qx "recipe=$RECIPE_REV" "$INFO"; then
+if [ "${MS_FORCE_REBUILD:-0}" != 1 ] && [ -f "$INFO" ] && grep -qxF "recipe=$RECIPE_ID" "$INFO"; then
 	ensure_pkgs "${RUNTIME_PKGS[@]}"
 	if worker_ok "$BIN"; then
 		log "cached: $BIN"
@@ -152,9 +171,43 @@ if [ "${MS_FORCE_REBUILD:-0}" != 1 ] && [ -f "$INFO" ] && grep -qx "recipe=$RECI
 	log "cached binary at $BIN does not start; rebuilding"
 fi
 
+# libsrtp2's Debian source package (orig tarball), cached in <cache root>/src/.
+# `apt-get source` needs a deb-src line; when there is none, add one for the
+# same Debian mirror and suite the machine's binary packages come from.
+ensure_deb_src() {
+	local site list=/etc/apt/sources.list.d/spyglass-debian-src.sources
+	[ -f "$list" ] && return 0
+	site="$(apt-get indextargets --format '$(SITE) $(RELEASE) $(TARGET_OF)' 'Created-By: Packages' 2>/dev/null \
+		| awk -v rel="$OS_CODENAME" '$2 == rel && $3 == "deb" { print $1; exit }')"
+	[ -n "$site" ] || die "no Debian '$OS_CODENAME' apt source found to derive a deb-src line from"
+	[ "${MS_SKIP_APT:-0}" = 1 ] && die "apt-get source needs a deb-src line (MS_SKIP_APT=1); add: deb-src $site $OS_CODENAME main"
+	log "adding deb-src $site $OS_CODENAME main ($list) and running apt-get update"
+	printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+		"$site" "$OS_CODENAME" | $SUDO tee "$list" >/dev/null
+	$SUDO apt-get update >&2
+}
+
+libsrtp2_orig_tarball() { # prints the path of libsrtp2_<ver>.orig.tar.gz
+	local dir="$CACHE_ROOT/src/libsrtp2" tgz
+	mkdir -p "$dir"
+	tgz="$( (ls -1 "$dir"/libsrtp2_2.*.orig.tar.gz 2>/dev/null || true) | sort -V | tail -n1)"
+	if [ -z "$tgz" ]; then
+		if ! (cd "$dir" && apt-get source --download-only libsrtp2 >&2 2>"$dir/apt.log"); then
+			grep -qi 'deb-src' "$dir/apt.log" || { cat "$dir/apt.log" >&2; die "apt-get source libsrtp2 failed"; }
+			ensure_deb_src
+			(cd "$dir" && apt-get source --download-only libsrtp2 >&2) || die "apt-get source libsrtp2 failed"
+		fi
+		tgz="$( (ls -1 "$dir"/libsrtp2_2.*.orig.tar.gz 2>/dev/null || true) | sort -V | tail -n1)"
+		[ -n "$tgz" ] || die "apt-get source libsrtp2 gave no orig tarball in $dir"
+	fi
+	printf '%s\n' "$tgz"
+}
+
 # -------------------------------------------------------------------- build --
 T0=$(date +%s)
 ensure_pkgs "${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}"
+SRTP_TGZ=""
+[ "$SRTP_BACKEND" = openssl ] && SRTP_TGZ="$(libsrtp2_orig_tarball)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mediasoup-worker-build.XXXXXX")"
 if [ "${MS_KEEP_WORKDIR:-0}" = 1 ]; then
@@ -209,6 +262,8 @@ project('openssl', 'c', version: '3.0.system')
 libcrypto_dep = dependency('libcrypto', version: '>=3.0.0')
 libssl_dep = dependency('libssl', version: '>=3.0.0')
 openssl_dep = declare_dependency(dependencies: [libssl_dep, libcrypto_dep])
+# libsrtp2's dependency('openssl') falls back to this subproject by name.
+meson.override_dependency('openssl', openssl_dep)
 libcrypto_lib = static_library('ms_stub_libcrypto', 'stub.c')
 libssl_lib = static_library('ms_stub_libssl', 'stub.c')
 EOF
@@ -224,7 +279,34 @@ option('build_tests', type: 'boolean', value: false)
 option('build_benchmarks', type: 'boolean', value: false)
 EOF
 
-cat > "$S/libsrtp3/meson.build" <<'EOF'
+if [ "$SRTP_BACKEND" = openssl ]; then
+	# libsrtp2 from Debian's source package, built by its own meson.build as the
+	# subproject "libsrtp2" (OpenSSL crypto, static). Debian's patches to it touch
+	# only tests, test scripts and the README, so the orig tarball is the library
+	# Debian ships, except for the crypto backend. The public headers are copied to
+	# include/srtp2/ next to the shim (the shim includes <srtp2/srtp.h>; the
+	# library's own include/ has a srtp.h that must not shadow the shim).
+	mkdir -p "$S/libsrtp2" "$S/libsrtp3/include/srtp2"
+	tar -xzf "$SRTP_TGZ" -C "$S/libsrtp2" --strip-components=1
+	[ -f "$S/libsrtp2/meson.build" ] || die "libsrtp2 source $SRTP_TGZ has no meson.build (need >= 2.4)"
+	cp "$S/libsrtp2/include/srtp.h" "$S/libsrtp2/crypto/include/auth.h" \
+		"$S/libsrtp2/crypto/include/cipher.h" "$S/libsrtp2/crypto/include/crypto_types.h" \
+		"$S/libsrtp3/include/srtp2/"
+	cat > "$S/libsrtp3/meson.build" <<'EOF'
+# Stub: libsrtp3 API = include/srtp.h shim over libsrtp2 2.5 built from Debian's
+# source package (subprojects/libsrtp2) with OpenSSL as crypto backend, static.
+project('libsrtp3', 'c', version: '3.0.0-shim')
+libsrtp2_proj = subproject('libsrtp2', default_options: [
+  'crypto-library=openssl', 'crypto-library-kdf=disabled', 'tests=disabled',
+  'pcap-tests=disabled', 'doc=disabled', 'fuzzer=disabled', 'default_library=static',
+])
+libsrtp3_dep = declare_dependency(include_directories: include_directories('include'),
+  link_with: libsrtp2_proj.get_variable('libsrtp2_static'),
+  dependencies: [dependency('libcrypto', version: '>=3.0.0')])
+libsrtp3 = static_library('ms_stub_libsrtp3', 'stub.c')
+EOF
+else
+	cat > "$S/libsrtp3/meson.build" <<'EOF'
 # Stub: libsrtp3 API = include/srtp.h shim over Debian's libsrtp2 (2.5.0),
 # linked dynamically (Debian's libsrtp2 uses NSS as crypto backend).
 project('libsrtp3', 'c', version: '3.0.0-shim')
@@ -232,6 +314,7 @@ libsrtp2_dep = dependency('libsrtp2', version: '>=2.4.0')
 libsrtp3_dep = declare_dependency(include_directories: include_directories('include'), dependencies: [libsrtp2_dep])
 libsrtp3 = static_library('ms_stub_libsrtp3', 'stub.c')
 EOF
+fi
 cat > "$S/libsrtp3/meson_options.txt" <<'EOF'
 option('crypto-library', type: 'string', value: 'openssl')
 option('crypto-library-kdf', type: 'string', value: 'disabled')
@@ -281,12 +364,50 @@ flatbuffers_dep = dependency('flatbuffers', static: true)
 flatbuffers_lib = static_library('ms_stub_flatbuffers', 'stub.c')
 EOF
 
-cat > "$S/liburing/meson.build" <<'EOF'
+if [ "$LIBURING" = 1 ]; then
+	mkdir -p "$S/liburing/include"
+	cat > "$S/liburing/meson.build" <<'EOF'
+# Stub: Debian's liburing-dev 2.3 (static) + include/liburing.h compat header.
+project('liburing', 'c', version: '2.system')
+uring = declare_dependency(include_directories: include_directories('include'),
+  dependencies: [dependency('liburing', version: '>=2.3', static: true)])
+liburing = static_library('ms_stub_liburing', 'stub.c')
+EOF
+	cat > "$S/liburing/include/liburing.h" <<'EOF'
+/*
+ * liburing 2.3 compat for mediasoup-worker: Debian 12 has liburing 2.3;
+ * mediasoup's DepLibUring.cpp also calls three helpers added in liburing 2.4.
+ * They are header-only there too (no new kernel feature: IORING_OP_SEND with a
+ * destination address, the kernel >= 6.0 that mediasoup already requires).
+ */
+#ifndef MS_LIBURING_COMPAT_H
+#define MS_LIBURING_COMPAT_H
+
+#include_next <liburing.h>
+
+#ifndef IO_URING_VERSION_MAJOR
+/* liburing < 2.4 has no version.h: Debian 12's is 2.3. */
+static inline int io_uring_major_version(void) { return 2; }
+static inline int io_uring_minor_version(void) { return 3; }
+
+static inline void io_uring_prep_sendto(struct io_uring_sqe *sqe, int sockfd, const void *buf,
+  size_t len, int flags, const struct sockaddr *addr, socklen_t addrlen)
+{
+	io_uring_prep_send(sqe, sockfd, buf, len, flags);
+	io_uring_prep_send_set_addr(sqe, addr, addrlen);
+}
+#endif
+
+#endif /* MS_LIBURING_COMPAT_H */
+EOF
+else
+	cat > "$S/liburing/meson.build" <<'EOF'
 # Stub (unused: the build passes -Dms_disable_liburing=true).
 project('liburing', 'c', version: '0.stub')
 uring = dependency('liburing', required: false)
 liburing = static_library('ms_stub_liburing', 'stub.c')
 EOF
+fi
 
 cat > "$S/libsrtp3/include/srtp.h" <<'EOF'
 /*
@@ -457,9 +578,11 @@ sed -i -E "s/meson_version[[:space:]]*:[[:space:]]*'>=[[:space:]]*[0-9.]+'/meson
 
 JOBS="${MS_BUILD_JOBS:-$(nproc)}"
 log "meson setup (meson $(meson --version), $(g++ -dumpfullversion 2>/dev/null || echo g++))"
+URING_ARG="-Dms_disable_liburing=true"
+[ "$LIBURING" = 1 ] && URING_ARG="-Dms_disable_liburing=false"
 # shellcheck disable=SC2086
 (cd "$W" && meson setup "$WORK/build" --buildtype release -Db_ndebug=true \
-	-Dms_disable_liburing=true ${MS_MESON_ARGS:-}) > "$WORK/meson-setup.log" 2>&1 \
+	$URING_ARG ${MS_MESON_ARGS:-}) > "$WORK/meson-setup.log" 2>&1 \
 	|| { tail -n 60 "$WORK/meson-setup.log" >&2; trap - EXIT; die "meson setup failed (work dir kept: $WORK)"; }
 
 # mediasoup's tasks.py compiles the flatbuffers headers first: the worker
@@ -485,17 +608,19 @@ rm -rf "$OUT_DIR/recipe/subprojects"
 cp -a "$S" "$OUT_DIR/recipe/subprojects"   # keep the stubs/shim for reference
 cp "$WORK/mediasoup-source.patch" "$OUT_DIR/recipe/mediasoup-source.patch"
 {
-	echo "recipe=$RECIPE_REV"
+	echo "recipe=$RECIPE_ID"
 	echo "mediasoup=$MS_VERSION"
 	echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "build_seconds=$(( $(date +%s) - T0 ))"
 	echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "meson=$(meson --version) ninja=$(ninja --version) gxx=$(g++ -dumpfullversion)"
 	echo "flatc=$(flatc --version)"
-	for p in libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev libflatbuffers-dev; do
+	for p in libssl-dev libuv1-dev libusrsctp-dev libabsl-dev libflatbuffers-dev \
+		$([ "$SRTP_BACKEND" = debian-nss ] && echo libsrtp2-dev) $([ "$LIBURING" = 1 ] && echo liburing-dev); do
 		echo "deb:$p=$(dpkg-query -W -f='${Version}' "$p")"
 	done
-	echo "meson_args=--buildtype release -Db_ndebug=true -Dms_disable_liburing=true ${MS_MESON_ARGS:-}"
+	[ -z "$SRTP_TGZ" ] || echo "libsrtp2_source=$(basename "$SRTP_TGZ") sha256=$(sha256sum "$SRTP_TGZ" | cut -d' ' -f1) crypto=openssl static"
+	echo "meson_args=--buildtype release -Db_ndebug=true $URING_ARG ${MS_MESON_ARGS:-}"
 	echo "ldd:"; ldd "$BIN" | sed 's/ (0x[0-9a-f]*)//; s/^/  /'
 } > "$INFO"
 
