@@ -14,7 +14,7 @@ import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { ensureWebBuilt, launchChromium, type ChromiumViewerResult } from './chromium.ts';
-import type { FanoutPath } from './path.ts';
+import type { FanoutPath, PathName } from './path.ts';
 import { consumerPacketsSent, type PlainViewer, type SrtpSuite } from './plainViewer.ts';
 import { openRawPath } from './raw.ts';
 import { workerBinaries, type WorkerBinaries } from './workerBin.ts';
@@ -254,8 +254,6 @@ export interface PathResult {
   memoryPerViewerKiB: number | null;
   stoppedBecause: string;
 }
-
-export type PathName = 'raw' | 'spyglass' | 'raw-same-binary';
 
 /** Real Chromium viewers on Spyglass's /watch page, at the Spyglass path's last step. */
 export interface ChromiumCheck {

@@ -1,6 +1,8 @@
 import type { Ingest } from '../lib/media.ts';
-import type { PathName } from './index.ts';
 import type { PlainViewer } from './plainViewer.ts';
+
+/** The fan-out's paths: raw mediasoup, Spyglass, and raw mediasoup on Spyglass's worker binary (when the two differ). */
+export type PathName = 'raw' | 'spyglass' | 'raw-same-binary';
 
 /** One way of serving the fan-out benchmark's viewers: raw mediasoup, or Spyglass's sfu/ classes. */
 export interface FanoutPath {
