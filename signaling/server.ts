@@ -204,6 +204,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     closers.push('recording', () => recordingService.close());
     // Leftovers: zips past their expiry, and superseded ones not yet deleted.
     archiveService.sweepFiles().catch((err: unknown) => logger.warn({ err }, 'could not sweep old archive files (tried again at the next start)'));
+    // Archives whose job a Redis restart lost are enqueued again (at start, then every 15 s).
+    archiveService.start();
   }
 
   const goLiveWindow = config.limits.goLiveWindowSeconds;

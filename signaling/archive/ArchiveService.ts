@@ -43,6 +43,10 @@ export interface ArchiveRequestOptions {
 /** BullMQ priority of background archives; a user's own request has none, so it goes first. */
 const BACKGROUND_PRIORITY = 100;
 
+/** How often, and past what age, archives being built are checked for a lost job (requeueLost). */
+const REPAIR_INTERVAL_MS = 15_000;
+const REPAIR_MIN_AGE_MS = 10_000;
+
 /** Replay files that go into an archive (the download and its poster). */
 const ARCHIVED_REPLAY_FILES = ['replay.mp4', 'poster.jpg'] as const;
 
@@ -55,6 +59,7 @@ export class ArchiveService {
   readonly #o: ArchiveServiceOptions;
   readonly #queue: Queue<ArchiveJob>;
   readonly #clock: () => number;
+  #repairTimer: NodeJS.Timeout | undefined;
 
   constructor(o: ArchiveServiceOptions) {
     this.#o = o;
@@ -74,14 +79,7 @@ export class ArchiveService {
       await this.#o.storage.writeFile(archiveKey(record.id, ARCHIVE_INPUT_FILE), JSON.stringify(await this.#snapshot(user, record)));
       const mbps = this.#o.config.archives.backgroundMbPerSecond;
       const job: ArchiveJob = options.background && mbps > 0 ? { archiveId: record.id, maxBytesPerSecond: Math.round(mbps * 1024 * 1024) } : { archiveId: record.id };
-      await this.#queue.add('archive', job, {
-        jobId: archiveJobId(record.id),
-        ...(options.background ? { priority: BACKGROUND_PRIORITY } : {}),
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 2000 },
-        removeOnComplete: { age: 7 * 24 * 3600 },
-        removeOnFail: { age: 30 * 24 * 3600 },
-      });
+      await this.#enqueue(job, options.background === true);
     } catch (err) {
       await this.#o.stores.archives.markFailed(record.id, 'could not start building the archive; try again');
       this.#o.logger.error({ err, archiveId: record.id }, 'could not enqueue an archive');
@@ -219,8 +217,48 @@ export class ArchiveService {
     };
   }
 
+  /**
+   * Archives still building whose job is gone from the queue — Redis restarted without its data
+   * after the request (the job, or its result, was lost) — are enqueued again from their stored
+   * input. Only archives older than `minAgeMs` (a request being enqueued right now is not taken
+   * for lost). Returns how many were enqueued. Runs at start and every `repairMs` (start()).
+   */
+  async requeueLost(minAgeMs = REPAIR_MIN_AGE_MS): Promise<number> {
+    let n = 0;
+    for (const r of await this.#o.stores.archives.listBuilding()) {
+      if (this.#clock() - Date.parse(r.createdAt) < minAgeMs) continue;
+      if (await this.#queue.getJob(archiveJobId(r.id))) continue;
+      await this.#enqueue({ archiveId: r.id }, false);
+      this.#o.logger.warn({ archiveId: r.id }, 'an archive being built had no job (Redis lost it): enqueued again');
+      n++;
+    }
+    return n;
+  }
+
+  /** Repairs lost jobs now and every `repairMs` until closed. */
+  start(repairMs = REPAIR_INTERVAL_MS): void {
+    const tick = () => {
+      this.requeueLost().catch((err: unknown) => this.#o.logger.warn({ err }, 'could not look for lost archive jobs (trying again)'));
+    };
+    tick();
+    this.#repairTimer = setInterval(tick, repairMs);
+    this.#repairTimer.unref();
+  }
+
   async close(): Promise<void> {
+    if (this.#repairTimer) clearInterval(this.#repairTimer);
     await this.#queue.close();
+  }
+
+  async #enqueue(job: ArchiveJob, background: boolean): Promise<void> {
+    await this.#queue.add('archive', job, {
+      jobId: archiveJobId(job.archiveId),
+      ...(background ? { priority: BACKGROUND_PRIORITY } : {}),
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    });
   }
 
   #sign(id: string, expiresMs: number): string {

@@ -103,6 +103,12 @@ export class ArchiveStore {
     return { ready: of('ready'), building: of('building') };
   }
 
+  /** Archives being built, oldest first (the repair of jobs a Redis restart lost). */
+  async listBuilding(limit = 1000): Promise<ArchiveRecord[]> {
+    const rows = await this.#db.selectFrom('archives').selectAll().where('state', '=', 'building').orderBy('created_at', 'asc').limit(limit).execute();
+    return rows.map(toRecord);
+  }
+
   /** Progress of an archive being built (never backwards). */
   async setProgress(id: string, percent: number): Promise<void> {
     const p = Math.max(0, Math.min(99, Math.floor(percent)));
