@@ -14,6 +14,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { adminQuery } from './cluster/adminQuery.ts';
 import { HostProcess } from './cluster/HostProcess.ts';
@@ -105,6 +107,8 @@ try {
     const forward = new HostProcess(`forward ${port}`, 'machine', child);
     cleanups.push(() => forward.stop(2000));
   }
+  // The URLs are printed once every forward listens (socat takes a moment to bind).
+  for (const i of cluster.nodes.keys()) await untilListening(firstPort + i, 10_000);
   for (const n of cluster.nodes) {
     void n.process.exited.then((code) => {
       if (!stopping) process.stdout.write(`node ${n.id} exited (${code ?? 'killed'}); the others carry on\n`);
@@ -137,5 +141,22 @@ function commandExists(cmd: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Resolves once a TCP connection to 127.0.0.1:port succeeds; throws after `timeoutMs`. */
+async function untilListening(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`the forward on localhost:${port} did not listen within ${timeoutMs} ms`);
+    await sleep(50);
   }
 }
