@@ -38,12 +38,14 @@ export interface LatestFigures {
     rawP95Ms?: number | null;
   };
   recording: {
-    /** VP8 frames sent in steady state (from the first recorded keyframe to the end) missing from the replay's WebM, over the 1 and 10 min broadcasts. */
+    /** Frames sent in steady state (from the first recorded keyframe to the end) missing from the replay, over the broadcasts (VP8 1 and 10 min, H.264 10 min). */
     framesLost: number | null;
     /** Broadcast end (`broadcast:stop`) → replay watchable (`preview`: the WebM), worst of the broadcasts. */
     previewReadyMs: number | null;
     /** Broadcast end → replay `ready` (MP4 and HLS), worst of the broadcasts. */
     replayReadyMs: number | null;
+    /** Broadcast end → replay `ready` for the H.264 broadcast (10 min; the MP4 is a remux). */
+    h264ReadyMs?: number | null;
   };
   archive: { ratioVsCp: number | null };
   /** Many hosts: a broadcast relayed from its origin node to an edge node over a pipe (docs/scale.md). */
@@ -97,7 +99,7 @@ export function emptyLatestFigures(): LatestFigures {
     join: { p50Ms: null, p99Ms: null },
     latency: { p50Ms: null, p95Ms: null, floorP95Ms: null },
     ttff: { p95Ms: null, p50Ms: null, rawP95Ms: null },
-    recording: { framesLost: null, previewReadyMs: null, replayReadyMs: null },
+    recording: { framesLost: null, previewReadyMs: null, replayReadyMs: null, h264ReadyMs: null },
     archive: { ratioVsCp: null },
     cascade: {
       pipeVsViewerCpu: null,

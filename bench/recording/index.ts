@@ -31,9 +31,14 @@ import { BENCH_LIMITS } from '../lib/limits.ts';
 
 const execFileAsync = promisify(execFile);
 
+export type VideoCodecName = 'vp8' | 'h264';
+
 export interface RecordingConfig {
-  /** Broadcast lengths, in seconds (full: 60 and 600; BENCH_RECORDING_SECONDS=60,120 to shorten, =0 for none). */
-  broadcastsS: number[];
+  /**
+   * The live broadcasts, in order: VP8 of 60 and 600 s (BENCH_RECORDING_SECONDS=60,120 to
+   * change, =0 for none), then H.264 of 600 s (BENCH_RECORDING_H264_SECONDS; smoke: none).
+   */
+  broadcasts: Array<{ codec: VideoCodecName; seconds: number }>;
   /** Finalize alone over synthetic recordings of these lengths (full: 60, 600, 3600; BENCH_RECORDING_FINALIZE_SECONDS). */
   finalizeS: number[];
   /** Repetitions of each (indexed and probed, alternating; full: 2, BENCH_RECORDING_FINALIZE_REPS). */
@@ -41,10 +46,12 @@ export interface RecordingConfig {
   clip: ClipSpec;
   /** Pause between the last frame forwarded and `broadcast:stop` (lets the recorder write it). */
   drainMs: number;
-  targets: { framesLost: number; previewReadyMs: number };
+  /** Steady-state frames lost; VP8 broadcast end → watchable (WebM); H.264 broadcast end → MP4 ready (a remux). */
+  targets: { framesLost: number; previewReadyMs: number; h264ReadyMs: number };
 }
 
 export interface BroadcastFidelity {
+  codec: VideoCodecName;
   seconds: number;
   broadcastId: string;
   /** VP8 frames the broadcaster sent (forwarded to the SFU), from the first to `stop`. */
@@ -95,27 +102,29 @@ export interface RecordingResult extends BenchResult {
   broadcasts: BroadcastFidelity[];
   /** Steady-state frames lost, summed over the broadcasts. */
   framesLost: number;
-  /** Worst over the broadcasts. */
+  /** Worst over the broadcasts (an H.264 replay has no preview step: watchable when ready). */
   previewReadyMs: number;
   replayReadyMs: number;
-  targetsMet: { framesLost: boolean; previewReady: boolean };
+  /** Worst `ready` (the MP4, a remux) over the H.264 broadcasts; null without one. */
+  h264ReadyMs: number | null;
+  targetsMet: { framesLost: boolean; previewReady: boolean; h264Ready: boolean | null };
   /** Finalize alone (finalizeScaling.ts): preview time with the recorder's index and without, by length. */
   finalizeScaling: FinalizeScalingPoint[];
 }
 
 function recordingConfig(smoke: boolean): RecordingConfig {
   const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map(Number).filter((n) => n > 0));
-  const env = list(process.env.BENCH_RECORDING_SECONDS);
+  const vp8 = smoke ? [3] : (list(process.env.BENCH_RECORDING_SECONDS) ?? [60, 600]);
+  // H.264 Constrained Baseline, as a browser that encodes it sends it: the MP4 is a remux.
+  const h264 = smoke ? [] : (list(process.env.BENCH_RECORDING_H264_SECONDS) ?? [600]);
   const finalizeEnv = list(process.env.BENCH_RECORDING_FINALIZE_SECONDS);
-  // BENCH_RECORDING_CODEC=h264: the broadcaster sends H.264 Constrained Baseline (a browser that encodes it), the MP4 is a remux.
-  const codec = process.env.BENCH_RECORDING_CODEC?.toLowerCase() === 'h264' ? 'h264' : 'vp8';
   return {
-    broadcastsS: smoke ? [3] : (env ?? [60, 600]),
+    broadcasts: [...vp8.map((seconds) => ({ codec: 'vp8' as const, seconds })), ...h264.map((seconds) => ({ codec: 'h264' as const, seconds }))],
     finalizeS: smoke ? [6] : (finalizeEnv ?? [60, 600, 3600]),
     finalizeReps: smoke ? 1 : Math.max(1, Number(process.env.BENCH_RECORDING_FINALIZE_REPS ?? 2) || 2),
-    clip: { ...(smoke ? SMOKE_CLIP : FULL_CLIP), codec },
+    clip: smoke ? SMOKE_CLIP : FULL_CLIP,
     drainMs: 300,
-    targets: { framesLost: 0, previewReadyMs: 5000 },
+    targets: { framesLost: 0, previewReadyMs: 5000, h264ReadyMs: 10_000 },
   };
 }
 
@@ -178,8 +187,9 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
   const startedAt = new Date();
   const t0 = performance.now();
   const config = recordingConfig(opts.smoke);
-  log(`recording: ${opts.smoke ? 'smoke' : 'full'} run, broadcasts of ${config.broadcastsS.join(', ')} s (${config.clip.size} ${codecName(config)} + Opus)`);
-  const clip = await synthesiseClip(config.clip);
+  log(`recording: ${opts.smoke ? 'smoke' : 'full'} run, broadcasts of ${broadcastList(config)} (${config.clip.size} + Opus)`);
+  const clips = new Map<VideoCodecName, string>();
+  for (const { codec } of config.broadcasts) if (!clips.has(codec)) clips.set(codec, await synthesiseClip({ ...config.clip, codec }));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-recording-'));
   const serverConfig: Config = loadConfig(
     {},
@@ -200,18 +210,20 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
     workers = await spawnWorkers(serverConfig);
     const auth = await signUp(app.url, `rec${Date.now().toString(36)}`);
     const broadcasts: BroadcastFidelity[] = [];
-    for (const seconds of config.broadcastsS) {
-      broadcasts.push(await recordOne(app, dataDir, auth.token, clip, seconds, config, log));
+    for (const { codec, seconds } of config.broadcasts) {
+      broadcasts.push(await recordOne(app, dataDir, auth.token, clips.get(codec)!, codec, seconds, config, log));
       const b = broadcasts.at(-1)!;
       log(
-        `recording: ${seconds} s: ${b.framesSent} frames sent, ${b.startup.framesBeforeFirstRecorded} before the first recorded (start-up), ` +
+        `recording: ${codecLabel(codec)} ${seconds} s: ${b.framesSent} frames sent, ${b.startup.framesBeforeFirstRecorded} before the first recorded (start-up), ` +
           `${b.steady.framesLost} of ${b.steady.framesSent} lost in steady state; preview after ${b.previewReadyMs} ms, ready after ${b.replayReadyMs} ms`,
       );
     }
-    const scaling = await finalizeScaling({ clip, clipSeconds: config.clip.seconds, lengthsS: config.finalizeS, reps: config.finalizeReps, workDir: dataDir, log });
+    const scaling = await finalizeScaling({ clip: clips.get('vp8') ?? (await synthesiseClip(config.clip)), clipSeconds: config.clip.seconds, lengthsS: config.finalizeS, reps: config.finalizeReps, workDir: dataDir, log });
     const framesLost = broadcasts.reduce((n, b) => n + b.steady.framesLost, 0);
     const previewReadyMs = broadcasts.length > 0 ? Math.max(...broadcasts.map((b) => b.previewReadyMs)) : 0;
     const replayReadyMs = broadcasts.length > 0 ? Math.max(...broadcasts.map((b) => b.replayReadyMs)) : 0;
+    const h264 = broadcasts.filter((b) => b.codec === 'h264');
+    const h264ReadyMs = h264.length > 0 ? Math.max(...h264.map((b) => b.replayReadyMs)) : null;
     return {
       benchmark: 'recording',
       smoke: opts.smoke,
@@ -223,7 +235,12 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
       framesLost,
       previewReadyMs,
       replayReadyMs,
-      targetsMet: { framesLost: framesLost <= config.targets.framesLost, previewReady: previewReadyMs <= config.targets.previewReadyMs },
+      h264ReadyMs,
+      targetsMet: {
+        framesLost: framesLost <= config.targets.framesLost,
+        previewReady: previewReadyMs <= config.targets.previewReadyMs,
+        h264Ready: h264ReadyMs === null ? null : h264ReadyMs <= config.targets.h264ReadyMs,
+      },
       finalizeScaling: scaling,
     };
   } finally {
@@ -234,9 +251,17 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
   }
 }
 
-async function recordOne(app: RunningSpyglass, dataDir: string, token: string, clip: string, seconds: number, config: RecordingConfig, log: (l: string) => void): Promise<BroadcastFidelity> {
+async function recordOne(
+  app: RunningSpyglass,
+  dataDir: string,
+  token: string,
+  clip: string,
+  codec: VideoCodecName,
+  seconds: number,
+  config: RecordingConfig,
+  log: (l: string) => void,
+): Promise<BroadcastFidelity> {
   const tapResumes: number[] = [];
-  const codec = config.clip.codec ?? 'vp8';
   const leg = emulateBroadcasterLeg(app, tapResumes, codec);
   const socket = await connect(app.url, token);
   let relay: FrameRelay | undefined;
@@ -308,6 +333,7 @@ async function recordOne(app: RunningSpyglass, dataDir: string, token: string, c
     const match = codec === 'h264' ? countFrames(relay.frames, mp4Video.packets, tapResumes[0] ?? null) : matchFrames(relay.frames, webmFrames, tapResumes[0] ?? null);
     const first = relay.frames[match.offset];
     return {
+      codec,
       seconds,
       broadcastId: id,
       framesSent: relay.frames.length,
@@ -442,7 +468,8 @@ export function matchFrames(
   return { offset, lost: lost + lostAtEnd, lostAtEnd, unmatched };
 }
 
-const codecName = (c: RecordingConfig) => (c.clip.codec === 'h264' ? 'H.264' : 'VP8');
+const codecLabel = (codec: VideoCodecName) => (codec === 'h264' ? 'H.264' : 'VP8');
+const broadcastList = (c: RecordingConfig) => c.broadcasts.map((b) => `${codecLabel(b.codec)} ${b.seconds} s`).join(', ');
 
 /**
  * For a copied (H.264) recording: the first recorded frame is the first keyframe sent after
@@ -461,13 +488,13 @@ function countFrames(
 }
 
 export function summary(r: RecordingResult): Partial<LatestFigures> {
-  return { recording: { framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs } };
+  return { recording: { framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs, h264ReadyMs: r.h264ReadyMs } };
 }
 
 export function describe(r: RecordingResult): string[] {
   const lines = r.broadcasts.map(
     (b) =>
-      `${b.seconds} s broadcast: ${b.framesSent} ${codecName(r.config)} frames sent; start-up ${b.startup.framesBeforeFirstRecorded} frames (${b.startup.ms} ms; tap resumed ${b.startup.tapResumedAfterMs ?? '?'} ms after going live, then ${b.startup.keyframeWaitMs ?? '?'} ms to a keyframe); ` +
+      `${codecLabel(b.codec)} ${b.seconds} s broadcast: ${b.framesSent} frames sent; start-up ${b.startup.framesBeforeFirstRecorded} frames (${b.startup.ms} ms; tap resumed ${b.startup.tapResumedAfterMs ?? '?'} ms after going live, then ${b.startup.keyframeWaitMs ?? '?'} ms to a keyframe); ` +
       `steady state ${b.steady.framesLost} of ${b.steady.framesSent} frames lost (${b.steady.framesLostAtEnd} at the end, ${b.steady.unmatchedRecorded} unmatched); ` +
       `WebM ${b.webm.packets} frames (${b.webm.decodedFrames} decoded), MP4 ${b.mp4.packets} packets, ${b.mp4.decodedFrames} frames over ${b.mp4.durationS} s; audio ${b.audio.webmPackets} of ${b.audio.packetsSent} packets; ${b.runs} run(s); ` +
       `preview after ${b.previewReadyMs} ms, ready after ${b.replayReadyMs} ms`,
@@ -481,14 +508,17 @@ export function describe(r: RecordingResult): string[] {
     ...lines,
     ...scaling,
     `frames lost in steady state: ${r.framesLost} (target 0: ${r.targetsMet.framesLost ? 'met' : 'NOT met'}); ` +
-      `watchable (preview) ≤ ${r.previewReadyMs} ms after the end (target ≤ ${r.config.targets.previewReadyMs} ms: ${r.targetsMet.previewReady ? 'met' : 'NOT met'}); ready ≤ ${r.replayReadyMs} ms`,
+      `watchable (preview) ≤ ${r.previewReadyMs} ms after the end (target ≤ ${r.config.targets.previewReadyMs} ms: ${r.targetsMet.previewReady ? 'met' : 'NOT met'}); ready ≤ ${r.replayReadyMs} ms` +
+      (r.h264ReadyMs === null ? '' : `; H.264 MP4 ready ≤ ${r.h264ReadyMs} ms after the end (target ≤ ${r.config.targets.h264ReadyMs} ms: ${r.targetsMet.h264Ready ? 'met' : 'NOT met'})`),
   ];
 }
 
 export function chart(r: RecordingResult): string {
   const x = (b: BroadcastFidelity) => b.seconds;
+  const vp8 = r.broadcasts.filter((b) => b.codec === 'vp8');
+  const h264 = r.broadcasts.filter((b) => b.codec === 'h264');
   return chartDocument(
-    `Recording fidelity: ${codecName(r.config)} broadcasts of ${r.config.broadcastsS.join(', ')} s`,
+    `Recording fidelity: broadcasts of ${broadcastList(r.config)}`,
     `${r.startedAt} · ${r.machine.cores} × ${r.machine.cpuModel} · ${r.framesLost} frames lost in steady state · preview ≤ ${r.previewReadyMs} ms`,
     [
       {
@@ -507,10 +537,14 @@ export function chart(r: RecordingResult): string {
         xLabel: 'broadcast length (s)',
         yLabel: 'ms',
         series: [
-          { name: 'preview (watchable)', points: r.broadcasts.map((b) => [x(b), b.previewReadyMs] as const), style: 'dots' },
-          { name: 'ready (MP4, HLS)', points: r.broadcasts.map((b) => [x(b), b.replayReadyMs] as const), style: 'dots' },
+          { name: 'VP8: preview (watchable)', points: vp8.map((b) => [x(b), b.previewReadyMs] as const), style: 'dots' },
+          { name: 'VP8: ready (MP4 transcoded, HLS)', points: vp8.map((b) => [x(b), b.replayReadyMs] as const), style: 'dots' },
+          { name: 'H.264: ready (MP4 remuxed, HLS)', points: h264.map((b) => [x(b), b.replayReadyMs] as const), style: 'dots' },
         ],
-        hLines: [{ y: r.config.targets.previewReadyMs, label: 'target: watchable ≤ 5 s' }],
+        hLines: [
+          { y: r.config.targets.previewReadyMs, label: 'target: watchable ≤ 5 s' },
+          { y: r.config.targets.h264ReadyMs, label: 'target: H.264 MP4 ≤ 10 s' },
+        ],
       },
       {
         title: 'Finalize alone: preview after the broadcast, by length',

@@ -13,6 +13,7 @@ describe('bench: recording fidelity (smoke)', () => {
     expect(r.benchmark).toBe('recording');
     expect(r.broadcasts).toHaveLength(1);
     const b = r.broadcasts[0]!;
+    expect(b.codec).toBe('vp8');
     // ~3 s at 30 fps.
     expect(b.framesSent).toBeGreaterThan(45);
     expect(b.framesSent).toBeLessThan(200);
@@ -43,7 +44,8 @@ describe('bench: recording fidelity (smoke)', () => {
     expect(Math.abs(f.indexedDurationMs - f.probedDurationMs)).toBeLessThan(100);
 
     expect(recording.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
-    expect(recording.summary(r).recording).toEqual({ framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs });
+    expect(r.h264ReadyMs).toBeNull();
+    expect(recording.summary(r).recording).toEqual({ framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs, h264ReadyMs: null });
     expect(recording.describe(r).length).toBeGreaterThan(1);
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
