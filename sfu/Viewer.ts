@@ -3,7 +3,9 @@ import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ConsumerOptions, DtlsParameters, RtpCapabilities, TransportOptions } from '../common/protocol/media.ts';
 import type { ViewerRoute } from './BroadcastRouter.ts';
+import { LayerGovernor } from './LayerGovernor.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
+import { viewerRtpCapabilities } from './viewerCapabilities.ts';
 import { toAppError, toConsumerOptions, toMsDtlsParameters, toMsRtpCapabilities, toTransportOptions } from './wire.ts';
 
 /** Why a viewer's media session ended. 'worker-died': its media path was lost; rejoining works. */
@@ -134,7 +136,7 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
    */
   async consume(transportId: string, rtpCapabilities: RtpCapabilities): Promise<ConsumerOptions[]> {
     const transport = this.#transportById(transportId);
-    const caps = toMsRtpCapabilities(rtpCapabilities);
+    const caps = viewerRtpCapabilities(toMsRtpCapabilities(rtpCapabilities));
     const consumed = new Set([...this.#consumers.values()].map((c) => c.producerId));
     const todo: Array<[string, ms.Producer]> = [];
     const refused: string[] = [];
@@ -206,14 +208,26 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
       rtpCapabilities: caps,
       // Paused until the client has its consumer ready: no packets (or key frames) are lost.
       paused: true,
-      // mediasoup still adapts the layer to the available bandwidth; this is the ceiling.
+      // Start at the top layer; the LayerGovernor steps down on loss (no bandwidth estimation: viewerCapabilities.ts).
       ...(spatialLayers > 1 ? { preferredLayers: { spatialLayer: spatialLayers - 1 } } : {}),
     });
     if (this.#closed || transport.closed) {
       consumer.close();
       throw new AppError('WRONG_STATE', 'the transport closed while consuming');
     }
+    if (consumer.kind === 'video' && spatialLayers > 1) this.#govern(consumer, spatialLayers);
     return consumer;
+  }
+
+  /** Lets a {@link LayerGovernor} choose the consumer's spatial layer from its score, until it closes. */
+  #govern(consumer: ms.Consumer, spatialLayers: number): void {
+    const governor = new LayerGovernor(spatialLayers, (spatialLayer) => {
+      consumer.setPreferredLayers({ spatialLayer }).catch((error: unknown) => {
+        if (!consumer.closed) this.#logger.warn({ err: error, consumerId: consumer.id }, 'could not set preferred layers');
+      });
+    });
+    consumer.on('score', (s) => governor.onScore(s.score));
+    consumer.observer.once('close', () => governor.close());
   }
 
   #register(consumer: ms.Consumer, producerId: string): void {

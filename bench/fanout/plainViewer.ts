@@ -6,8 +6,10 @@ import type { types as ms } from 'mediasoup';
  * PlainTransport with SRTP (the fan-out uses AEAD_AES_256_GCM, what mediasoup negotiates with
  * Chromium; the cascade benchmark AES_CM_128_HMAC_SHA1_80; RTP and RTCP muxed) sending to a UDP
  * sink, and one consumer per producer — the data plane of a WebRTC viewer without ICE and
- * DTLS. Consumers use the router's own capabilities (with RTX and header extensions, as a
- * browser's would), start unpaused, and get no RTCP back (no NACK, no bandwidth estimate).
+ * DTLS. Consumers use the capabilities given (by default the router's own, with RTX, header
+ * extensions and transport-cc, as a browser's would; the Spyglass path passes them through
+ * Spyglass's `viewerRtpCapabilities`, as sfu/Viewer does), start unpaused, and get no RTCP
+ * back (no NACK, no bandwidth estimate).
  */
 
 export type SrtpSuite = 'AEAD_AES_256_GCM' | 'AES_CM_128_HMAC_SHA1_80';
@@ -28,6 +30,7 @@ export async function attachPlainViewer(
   producers: readonly ms.Producer[],
   sinkPort: number,
   suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80',
+  rtpCapabilities: ms.RtpCapabilities = router.rtpCapabilities,
 ): Promise<PlainViewer> {
   let keyBase64 = sinkKeys.get(suite);
   if (!keyBase64) sinkKeys.set(suite, (keyBase64 = randomBytes(KEY_BYTES[suite]).toString('base64')));
@@ -43,7 +46,7 @@ export async function attachPlainViewer(
     await transport.connect({ ip: '127.0.0.1', port: sinkPort, srtpParameters: { cryptoSuite: suite, keyBase64 } });
     const consumers: ms.Consumer[] = [];
     for (const producer of producers) {
-      consumers.push(await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: false }));
+      consumers.push(await transport.consume({ producerId: producer.id, rtpCapabilities, paused: false }));
     }
     return { transport, consumers };
   } catch (error) {

@@ -10,6 +10,7 @@ import { startSpyglass } from '../../signaling/server.ts';
 import { openIngest, type Ingest } from '../lib/media.ts';
 import { goLiveInChromium, watchInChromium, WEB_ROOT, type ChromiumBroadcaster, type ChromiumViewerResult } from './chromium.ts';
 import type { FanoutPath } from './path.ts';
+import { viewerRtpCapabilities } from '../../sfu/viewerCapabilities.ts';
 import { attachPlainViewer, consumerPayloadTypes, type SrtpSuite } from './plainViewer.ts';
 import { withWorkerBin } from './workerBin.ts';
 import { BENCH_LIMITS } from '../lib/limits.ts';
@@ -136,7 +137,8 @@ export async function openSpyglassPath(opts: {
         if (!router) throw new Error(`viewer ${id}: router ${viewer.routerId} not found`);
         const producers = router === originRouter ? [opened.video, opened.audio] : await edgeProducers.get(router.id);
         if (!producers) throw new Error(`viewer ${id}: edge ${router.id} has no piped producers`);
-        return attachPlainViewer(router, producers, sinkPort, opts.srtpSuite);
+        // What sfu/Viewer negotiates for a browser with these capabilities (no send-side BWE).
+        return attachPlainViewer(router, producers, sinkPort, opts.srtpSuite, viewerRtpCapabilities(router.rtpCapabilities));
       },
       layout: () => ({ workers: new Set(workerPidOf.values()).size, routers: routers.size, edges: media.edgeCount, pipeTransports }),
       async watchInChromium(count, watchOpts) {
