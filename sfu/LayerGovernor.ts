@@ -1,3 +1,5 @@
+import type { types as ms } from 'mediasoup';
+
 /**
  * Chooses the spatial layer of one viewer's simulcast (or SVC) video consumer from the score
  * mediasoup gives that consumer (0–10, from the viewer's RTCP receiver reports: loss and
@@ -5,22 +7,26 @@
  * bandwidth estimation (viewerCapabilities.ts says why). The loss-driven ladder a player's
  * adaptive bitrate uses, one step at a time:
  *
- * - a score below {@link GovernorPolicy.downBelow} steps down one layer at once (loss shows);
- * - after {@link GovernorPolicy.holdMs} at the current layer with no bad score, one step up;
- * - a step up that is followed by a step down within its hold doubles the hold (up to
+ * - a score below {@link GovernorPolicy.downBelow} steps down one layer (at most one step
+ *   per `downEveryMs`: the reports that follow a step still describe the layer above);
+ * - after {@link GovernorPolicy.holdMs} at a layer, one step up if the last score is good
+ *   again (mediasoup emits a score only when it changes, so the last one still holds);
+ * - a step up that is followed by loss within its hold doubles the hold (up to
  *   `maxHoldMs`), so a viewer whose link cannot carry the layer above stops probing it often;
- *   a hold that ends without loss resets it.
+ *   loss after a whole hold resets it.
  *
  * It starts at the top layer (playback starts at full quality; the first receiver reports come
- * within a second or two). Pure logic: the clock and the timers are injected.
+ * within a second or two). The ladder is pure logic (the clock and the timers are injected);
+ * {@link governLayers} ties it to a mediasoup consumer.
  */
 export interface GovernorPolicy {
   downBelow: number;
+  downEveryMs: number;
   holdMs: number;
   maxHoldMs: number;
 }
 
-export const DEFAULT_GOVERNOR_POLICY: GovernorPolicy = { downBelow: 7, holdMs: 10_000, maxHoldMs: 120_000 };
+export const DEFAULT_GOVERNOR_POLICY: GovernorPolicy = { downBelow: 8, downEveryMs: 2_000, holdMs: 10_000, maxHoldMs: 120_000 };
 
 export interface GovernorTimers {
   now(): number;
@@ -41,8 +47,11 @@ export class LayerGovernor {
   readonly #timers: GovernorTimers;
   #layer: number;
   #hold: number;
-  /** When the last step up happened (a step down soon after it doubles the hold). */
+  /** The last score mediasoup reported (it reports changes only). */
+  #score = 10;
+  /** When the last step up happened (loss soon after it doubles the hold). */
   #upAt: number | null = null;
+  #downAt = -Infinity;
   #timer: unknown = null;
   #closed = false;
 
@@ -70,14 +79,18 @@ export class LayerGovernor {
   /** The consumer's new score (mediasoup's consumer 'score' event, `score`). */
   onScore(score: number): void {
     if (this.#closed) return;
-    if (score < this.#policy.downBelow) {
-      // Loss within the hold after a step up: that layer is too much for now; later: a new situation.
-      if (this.#upAt !== null) this.#hold = this.#timers.now() - this.#upAt < this.#hold ? Math.min(this.#hold * 2, this.#policy.maxHoldMs) : this.#policy.holdMs;
-      this.#upAt = null;
-      if (this.#layer > 0) this.#set(this.#layer - 1);
-      // Loss restarts the wait before the next step up, at any layer.
-      this.#arm();
+    this.#score = score;
+    if (score >= this.#policy.downBelow) return;
+    const now = this.#timers.now();
+    // Loss within the hold after a step up: that layer is too much for now; later: a new situation.
+    if (this.#upAt !== null) this.#hold = now - this.#upAt < this.#hold ? Math.min(this.#hold * 2, this.#policy.maxHoldMs) : this.#policy.holdMs;
+    this.#upAt = null;
+    if (this.#layer > 0 && now - this.#downAt >= this.#policy.downEveryMs) {
+      this.#downAt = now;
+      this.#set(this.#layer - 1);
     }
+    // Loss restarts the wait before the next step up, at any layer.
+    this.#arm();
   }
 
   /** Stops the timer. Idempotent. */
@@ -101,10 +114,38 @@ export class LayerGovernor {
   #holdEnded(): void {
     this.#timer = null;
     if (this.#closed) return;
+    if (this.#score < this.#policy.downBelow) {
+      this.#arm();
+      return;
+    }
     // A whole hold without loss: the last step up held, so the next may come as soon.
     if (this.#upAt !== null) this.#hold = this.#policy.holdMs;
     this.#upAt = this.#timers.now();
     this.#set(this.#layer + 1);
     this.#arm();
   }
+}
+
+/**
+ * Governs `consumer`'s spatial layer (it has `spatialLayers` > 1) from its 'score' events
+ * until it closes. `onError` hears a failed `setPreferredLayers` of a consumer still open.
+ */
+export function governLayers(
+  consumer: ms.Consumer,
+  spatialLayers: number,
+  onError: (error: unknown) => void,
+  policy: GovernorPolicy = DEFAULT_GOVERNOR_POLICY,
+): LayerGovernor {
+  const governor = new LayerGovernor(
+    spatialLayers,
+    (spatialLayer) => {
+      consumer.setPreferredLayers({ spatialLayer }).catch((error: unknown) => {
+        if (!consumer.closed) onError(error);
+      });
+    },
+    policy,
+  );
+  consumer.on('score', (s) => governor.onScore(s.score));
+  consumer.observer.once('close', () => governor.close());
+  return governor;
 }

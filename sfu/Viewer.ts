@@ -3,7 +3,7 @@ import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ConsumerOptions, DtlsParameters, RtpCapabilities, TransportOptions } from '../common/protocol/media.ts';
 import type { ViewerRoute } from './BroadcastRouter.ts';
-import { LayerGovernor } from './LayerGovernor.ts';
+import { governLayers } from './LayerGovernor.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 import { viewerRtpCapabilities } from './viewerCapabilities.ts';
 import { toAppError, toConsumerOptions, toMsDtlsParameters, toMsRtpCapabilities, toTransportOptions } from './wire.ts';
@@ -215,19 +215,10 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
       consumer.close();
       throw new AppError('WRONG_STATE', 'the transport closed while consuming');
     }
-    if (consumer.kind === 'video' && spatialLayers > 1) this.#govern(consumer, spatialLayers);
+    if (consumer.kind === 'video' && spatialLayers > 1) {
+      governLayers(consumer, spatialLayers, (error) => this.#logger.warn({ err: error, consumerId: consumer.id }, 'could not set preferred layers'));
+    }
     return consumer;
-  }
-
-  /** Lets a {@link LayerGovernor} choose the consumer's spatial layer from its score, until it closes. */
-  #govern(consumer: ms.Consumer, spatialLayers: number): void {
-    const governor = new LayerGovernor(spatialLayers, (spatialLayer) => {
-      consumer.setPreferredLayers({ spatialLayer }).catch((error: unknown) => {
-        if (!consumer.closed) this.#logger.warn({ err: error, consumerId: consumer.id }, 'could not set preferred layers');
-      });
-    });
-    consumer.on('score', (s) => governor.onScore(s.score));
-    consumer.observer.once('close', () => governor.close());
   }
 
   #register(consumer: ms.Consumer, producerId: string): void {

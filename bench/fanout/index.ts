@@ -188,6 +188,8 @@ export interface StepResult {
   udpRcvbufErrors: number | null;
   /** Of those, on the path's ingest sockets (the broadcaster's packets the worker did not read in time). */
   ingestDrops: number | null;
+  /** Per window, in order: ingest drops, loss, and the load generator's core busy (to tell a stall of the source from one of the worker). */
+  byWindow: Array<{ ingestDrops: number | null; loss: number; loadCoreBusy: number | null }>;
   /** Of those, on the sink sockets: the load generator could not keep up, so the step is invalid (not loss). */
   sinkDrops: number | null;
   /** Of those, on the relay's sockets (the sender's packets the bench process did not read in time): the step is invalid too. */
@@ -373,18 +375,31 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
     for (const n of config.steps) {
       const live = arms.filter((a) => a.alive);
       if (live.length === 0) break;
+      // A path that fails (its broadcast closed, its worker refused a request) stops there with
+      // the reason; the other paths and the steps already measured are kept.
+      const fail = async (arm: Arm, error: unknown) => {
+        arm.alive = false;
+        arm.stoppedBecause = `failed at ${n} viewers: ${error instanceof Error ? error.message : String(error)}`;
+        log(`fanout ${arm.path.name}: ${arm.stoppedBecause}`);
+        await arm.path.close().catch(() => undefined);
+      };
       const attachMs = new Map<Arm, number>();
-      for (const arm of live) attachMs.set(arm, await attach(arm, n, sinks, config));
+      for (const arm of live) {
+        try {
+          attachMs.set(arm, await attach(arm, n, sinks, config));
+        } catch (error) {
+          await fail(arm, error);
+        }
+      }
       const windows = new Map<Arm, WindowData[]>(live.map((a) => [a, []]));
       const remeasured = new Map<Arm, number>(live.map((a) => [a, 0]));
-      for (const arm of schedule(live, config.windows)) {
-        pinFor(arm);
-        relay.target = arm.path.ingest.endpoints;
+      const [csinks, crelay, csender] = [sinks, relay, sender];
+      const measureWindows = async (arm: Arm): Promise<void> => {
         for (let attempt = 0; ; attempt += 1) {
           const first = windows.get(arm)!.length === 0 && attempt === 0;
-          const warm = await waitForFlow(sinks, arm.portOf, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
+          const warm = await waitForFlow(csinks, arm.portOf, first ? config.settleMs : config.minWarmupMs, config.flowTimeoutMs);
           debug(`${arm.path.name} ${n}: ${warm.flowing}/${n} flowing after ${warm.ms} ms`);
-          const w = { ...(await measureWindow(arm, sinks, relay, sender, plan, config)), warm };
+          const w = { ...(await measureWindow(arm, csinks, crelay, csender, plan, config)), warm };
           if (w.noise.total !== null && w.noise.total > config.noiseLimit && attempt < config.noiseRetries) {
             remeasured.set(arm, remeasured.get(arm)! + 1);
             debug(`${arm.path.name} ${n}: window again, steal ${w.noise.steal} + foreign ${w.noise.foreign} on its core`);
@@ -393,10 +408,20 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
           windows.get(arm)!.push(w);
           break;
         }
+      };
+      for (const arm of schedule(live, config.windows)) {
+        if (!arm.alive) continue;
+        pinFor(arm);
+        relay.target = arm.path.ingest.endpoints;
+        try {
+          await measureWindows(arm);
+        } catch (error) {
+          await fail(arm, error);
+        }
         relay.target = null;
       }
       pinFor(null);
-      for (const arm of live) {
+      for (const arm of live.filter((a) => a.alive)) {
         const step = aggregate(arm, windows.get(arm)!, attachMs.get(arm)!, remeasured.get(arm)!, config);
         arm.steps.push(step);
         log(
@@ -574,6 +599,8 @@ interface Snapshot {
   ingestDrops: number | null;
   /** Ticks of the measured workers' cores. */
   cores: Array<ReturnType<typeof coreCpuTicks>>;
+  /** Ticks of the load generator's core (null unpinned). */
+  loadCore: ReturnType<typeof coreCpuTicks>;
   /** Producer counters and the sampled viewers' consumer counters; null when the worker answered late. */
   worker: WorkerStats | null;
   /** When the worker's stats were read. */
@@ -633,6 +660,7 @@ async function measureWindow(
     relayDrops: udpSocketDrops(relayPorts),
     ingestDrops: udpSocketDrops(ingestPorts),
     cores: cores.map(coreCpuTicks),
+    loadCore: plan ? coreCpuTicks(plan.load) : null,
   });
   // The sinks' counters are read inside the CPU window, right after it opens and right before
   // it closes: the packets counted and the CPU they cost cover the same time. The worker's
@@ -692,6 +720,7 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
   let relayDrops: number | null = 0;
   let ingestDrops: number | null = 0;
   const diff = (acc: number | null, x: number | null, y: number | null) => (acc !== null && x !== null && y !== null ? acc + y - x : null);
+  const byWindow: StepResult['byWindow'] = [];
   for (const { a, b, cpu, sample } of windows) {
     seconds += cpu.seconds;
     statsSeconds += (b.workerAt - a.workerAt) / 1000;
@@ -704,6 +733,11 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
     sinkDrops = diff(sinkDrops, a.sinkDrops, b.sinkDrops);
     relayDrops = diff(relayDrops, a.relayDrops, b.relayDrops);
     ingestDrops = diff(ingestDrops, a.ingestDrops, b.ingestDrops);
+    byWindow.push({
+      ingestDrops: diff(0, a.ingestDrops, b.ingestDrops),
+      loss: d.expected > 0 ? round(1 - d.received / d.expected, 5) : 0,
+      loadCoreBusy: a.loadCore && b.loadCore && b.loadCore.total > a.loadCore.total ? round((b.loadCore.busy - a.loadCore.busy) / (b.loadCore.total - a.loadCore.total), 3) : null,
+    });
     if (produced !== null && a.worker && b.worker) {
       const [av, aa, as] = a.worker;
       const [bv, ba, bs] = b.worker;
@@ -760,6 +794,7 @@ function aggregate(arm: Arm, windows: WindowData[], attachMs: number, remeasured
     workerAnswered,
     udpRcvbufErrors: udp,
     ingestDrops,
+    byWindow,
     sinkDrops,
     relayDrops,
     valid,

@@ -22,8 +22,9 @@ import type { ClientSocket } from './server.ts';
  * second a receiver report per stream (loss, jitter, LSR/DLSR from the SFU's sender
  * reports) with a REMB estimate, and generic NACKs for the packets it lost. Loss is
  * emulated: `lossRate` of the video packets are dropped on arrival and NACKed, and the
- * retransmissions (RTX) are counted. Transport-cc is not offered (the viewers strip it from
- * their capabilities), so the SFU's bandwidth estimation runs on REMB.
+ * retransmissions (RTX) are counted. The SFU negotiates neither transport-cc nor REMB with
+ * viewers (sfu/viewerCapabilities.ts): the REMB they send is ignored (a browser would not
+ * send it); their receiver reports (the consumer's score) are what the SFU adapts to.
  */
 
 /** A dummy DTLS fingerprint (the plain transports ignore it; the schema wants hex pairs). */

@@ -32,10 +32,10 @@ function fakeTimers(): GovernorTimers & { advance(ms: number): void; pending(): 
   };
 }
 
-const policy = { downBelow: 7, holdMs: 10_000, maxHoldMs: 40_000 };
+const policy = { downBelow: 7, downEveryMs: 2_000, holdMs: 10_000, maxHoldMs: 40_000 };
 
 describe('LayerGovernor: the spatial layer of a simulcast viewer from its score', () => {
-  it('starts at the top, steps down one layer per bad score, and climbs back one step per hold without loss', () => {
+  it('starts at the top, steps down one layer per bad score (spaced), and climbs back one step per hold once the score is good', () => {
     const t = fakeTimers();
     const applied: number[] = [];
     const g = new LayerGovernor(3, (l) => applied.push(l), policy, t);
@@ -45,11 +45,19 @@ describe('LayerGovernor: the spatial layer of a simulcast viewer from its score'
     expect(applied).toEqual([]);
     g.onScore(5);
     expect(g.layer).toBe(1);
+    // The reports right after a step still describe the layer above.
     g.onScore(3);
+    expect(g.layer).toBe(1);
+    t.advance(2_000);
     g.onScore(2);
     expect(g.layer).toBe(0);
     expect(applied).toEqual([1, 0]);
-    t.advance(9_999);
+    // mediasoup reports changes only: a hold that ends on a bad score waits another hold.
+    t.advance(10_000);
+    expect(g.layer).toBe(0);
+    t.advance(5_000);
+    g.onScore(8);
+    t.advance(4_999);
     expect(g.layer).toBe(0);
     t.advance(1);
     expect(g.layer).toBe(1);
@@ -60,12 +68,13 @@ describe('LayerGovernor: the spatial layer of a simulcast viewer from its score'
     expect(applied).toEqual([1, 0, 1, 2]);
   });
 
-  it('a step up that brings loss within its hold doubles the hold, up to the maximum; a hold that ends clean resets it', () => {
+  it('a step up that brings loss within its hold doubles the hold, up to the maximum; loss after a whole hold resets it', () => {
     const t = fakeTimers();
     const g = new LayerGovernor(2, () => undefined, policy, t);
     g.onScore(4);
     expect(g.layer).toBe(0);
     for (const hold of [20_000, 40_000, 40_000]) {
+      g.onScore(9);
       t.advance(g.holdMs);
       expect(g.layer).toBe(1);
       t.advance(1_000);
@@ -74,6 +83,7 @@ describe('LayerGovernor: the spatial layer of a simulcast viewer from its score'
       expect(g.holdMs).toBe(hold);
     }
     // Up again, and this time the link holds past the hold: the next loss starts from the base hold.
+    g.onScore(9);
     t.advance(g.holdMs);
     expect(g.layer).toBe(1);
     t.advance(60_000);
@@ -88,7 +98,8 @@ describe('LayerGovernor: the spatial layer of a simulcast viewer from its score'
     const g = new LayerGovernor(2, (l) => applied.push(l), policy, t);
     g.onScore(1);
     t.advance(8_000);
-    g.onScore(1);
+    g.onScore(2);
+    g.onScore(9);
     t.advance(8_000);
     expect(g.layer).toBe(0);
     t.advance(2_000);
