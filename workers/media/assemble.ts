@@ -6,7 +6,7 @@ import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { FfmpegError, probe, runFfmpeg } from './ffmpeg.ts';
-import { mp4Video, remuxPartArgs, type Mp4Video } from './mp4Video.ts';
+import { AAC_OUTPUT, mp4Video, remuxPartArgs, type Mp4Video } from './mp4Video.ts';
 import { readRunIndex, type RunIndex } from './runIndex.ts';
 import { listRuns, type RunListing } from './segments.ts';
 
@@ -343,7 +343,7 @@ function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
   }
   if (m.hasAudio) outputs.push('-map', '0:a:0', '-af', 'aresample=async=1:first_pts=0,apad');
   else outputs.push('-map', `${addSource('anullsrc=r=48000:cl=stereo')}:a:0`);
-  outputs.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+  outputs.push(...AAC_OUTPUT);
   return [...inputs, ...outputs, '-t', (m.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
 }
 

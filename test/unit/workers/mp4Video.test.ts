@@ -20,7 +20,7 @@ describe('remuxPartArgs', () => {
   it('copies the video, encodes the audio to AAC, and cuts at the run duration', () => {
     const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 2500, hasAudio: true }, 'part.ts');
     expect(args.join(' ')).toBe(
-      '-i run.mkv -map 0:v:0 -c:v copy -map 0:a:0 -af aresample=async=1:first_pts=0,apad -c:a aac -b:a 128k -ar 48000 -ac 2 -t 2.500 -f mpegts part.ts',
+      '-i run.mkv -map 0:v:0 -c:v copy -map 0:a:0 -af aresample=async=1:first_pts=0,apad -c:a aac -aac_coder fast -b:a 128k -ar 48000 -ac 2 -t 2.500 -f mpegts part.ts',
     );
   });
   it('adds silence to a run without audio', () => {
