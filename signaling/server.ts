@@ -18,6 +18,9 @@ import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
 import { ReplayRemoval } from './replays/ReplayRemoval.ts';
 import { AccountRemoval } from './account/AccountRemoval.ts';
+import { AvatarImages } from './profiles/AvatarImages.ts';
+import { LiveNotifications } from './profiles/LiveNotifications.ts';
+import { Profiles } from './profiles/Profiles.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
@@ -208,6 +211,14 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     archiveService.start();
   }
 
+  // Followers hear of a go-live on every open page (socket.io room `u:<id>`, on every node with the Redis adapter).
+  const liveNotifications = new LiveNotifications({
+    stores,
+    push: (userIds, notification) => void io.to(userIds.map((id) => `u:${id}`)).emit('notification:new', { notification }),
+    logger: logger.child({ component: 'notifications' }),
+  });
+  closers.push('live notifications', () => liveNotifications.close());
+
   const goLiveWindow = config.limits.goLiveWindowSeconds;
   const firstFrames = firstFrameHistogram();
   const live = new LiveService({
@@ -241,6 +252,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     redirects: cluster?.redirects,
     turn: TurnCredentials.fromConfig(config.turn),
     firstFrame: (seconds, served) => firstFrames.observe({ served }, seconds),
+    goLive: liveNotifications,
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
@@ -286,8 +298,11 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   replayRemoval.start();
   const accountRemoval = new AccountRemoval({ stores, storage, replays: replayRemoval, logger: logger.child({ component: 'account-removal' }) });
 
+  const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });
+
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
+    profiles,
     replayRemoval,
     isAllowedOrigin,
     stores,

@@ -21,7 +21,20 @@ export const ArchiveInputSchema = z.strictObject({
   archiveId: z.string(),
   createdAt: z.string(),
   appVersion: z.string(),
-  profile: z.strictObject({ id: z.string(), username: z.string(), createdAt: z.string() }),
+  profile: z.strictObject({
+    id: z.string(),
+    username: z.string(),
+    createdAt: z.string(),
+    /** What the profile says (absent from snapshots of older versions). */
+    displayName: z.string().nullable().optional(),
+    bio: z.string().optional(),
+    /** The stored avatar's version (`avatars/<id>/<avatar>/avatar.jpg`), copied as `profile/avatar.jpg`; null: none uploaded. */
+    avatar: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16}$/)
+      .nullable()
+      .optional(),
+  }),
   /** The user's own broadcasts, each with its replay files (relative to `<dataDir>/replays/<id>/`) if any. */
   broadcasts: z.array(
     z.strictObject({
@@ -58,6 +71,27 @@ export const ArchiveInputSchema = z.strictObject({
       hearts: z.array(z.strictObject({ offsetMs: z.number().int().min(0), count: z.number().int().min(1) })),
     }),
   ),
+  /** Whom the user follows and who follows them (absent from snapshots of older versions). */
+  follows: z
+    .strictObject({
+      following: z.array(z.strictObject({ username: z.string(), since: z.string() })),
+      followers: z.array(z.strictObject({ username: z.string(), since: z.string() })),
+    })
+    .optional(),
+  /** The user's notifications, newest first (absent from snapshots of older versions). */
+  notifications: z
+    .array(
+      z.strictObject({
+        id: z.string(),
+        kind: z.string(),
+        actor: z.string(),
+        broadcastId: z.string(),
+        broadcastTitle: z.string(),
+        createdAt: z.string(),
+        readAt: z.string().nullable(),
+      }),
+    )
+    .optional(),
   /** The user's own messages in other people's broadcasts. */
   chatElsewhere: z.array(ArchiveChatSchema.extend({ broadcastId: z.string(), broadcastTitle: z.string() })),
 });

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   LINK_EXPIRED: 410,
   /** A replay its owner deleted (410 Gone): to everyone when it was public, to the owner only when private. */
   REPLAY_DELETED: 410,
+  /** An uploaded avatar that is not a JPEG, PNG, WebP or GIF image (checked with ffprobe, whatever its Content-Type says). */
+  NOT_AN_IMAGE: 415,
   MEDIA_ERROR: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,

@@ -1,4 +1,5 @@
 import type { ArchiveSummary } from './archives.ts';
+import type { NotificationView } from './profiles.ts';
 import { z } from 'zod';
 import { BroadcastIdSchema, MediaIdSchema, UsernameSchema, type BroadcastId, type ChatMessageId, type UserId } from './ids.ts';
 import {
@@ -198,6 +199,8 @@ export interface ServerToClientEvents {
   'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;
   /** To the user (every connection of theirs): their archive's progress, readiness or failure. */
   'archive:status': (e: { archive: ArchiveSummary }) => void;
+  /** To the user (every connection of theirs, on every node): a new notification, e.g. someone they follow went live. */
+  'notification:new': (e: { notification: NotificationView }) => void;
   /** Sent when a message is dropped without an ack (malformed or unknown event). */
   'error:dropped': (e: { code: string; message: string }) => void;
 }

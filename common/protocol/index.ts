@@ -5,4 +5,5 @@ export * from './events.ts';
 export * from './errors.ts';
 export * from './archives.ts';
 export * from './replays.ts';
+export * from './profiles.ts';
 export { ID_PATTERNS, USERNAME_RULES, PASSWORD_RULES } from './rules.ts';

@@ -22,6 +22,12 @@ export const ID_PATTERNS = {
 /** Usernames: 3–32 letters, digits, `_`, `.` or `-` (after trimming); unique case-insensitively. */
 export const USERNAME_RULES = { min: 3, max: 32, pattern: /^[A-Za-z0-9_.-]+$/ } as const;
 
+/**
+ * Profiles: a display name (single line, optional), a bio (a few lines), an avatar image
+ * uploaded as it is (at most `avatarMaxBytes`), made into a `avatarSize`² JPEG by the server.
+ */
+export const PROFILE_RULES = { displayNameMax: 50, bioMax: 300, avatarMaxBytes: 5 * 1024 * 1024, avatarSize: 256 } as const;
+
 /** Password length bounds at sign-up. */
 export const PASSWORD_RULES = { min: 8, max: 256 } as const;
 

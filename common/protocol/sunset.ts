@@ -15,7 +15,7 @@ export type SunsetPhase = 'none' | 'announced' | 'read-only' | 'export-only' | '
 export const SUNSET_PHASES: readonly SunsetPhase[] = ['none', 'announced', 'read-only', 'export-only', 'off'];
 
 /** What a phase may or may not allow (see `allowedIn`). */
-export type SunsetAction = 'signup' | 'broadcast' | 'chat' | 'heart' | 'watch' | 'replay' | 'archive' | 'download';
+export type SunsetAction = 'signup' | 'broadcast' | 'chat' | 'heart' | 'watch' | 'replay' | 'archive' | 'download' | 'profile';
 
 /** The four dates as ISO-8601 UTC strings, and the message shown with the banner and farewell page. */
 export interface SunsetSchedule {
@@ -67,11 +67,12 @@ export function nextSwitchAt(schedule: SunsetSchedule | null | undefined, nowMs:
 }
 
 const ALLOWED: Record<SunsetPhase, ReadonlySet<SunsetAction>> = {
-  none: new Set(['signup', 'broadcast', 'chat', 'heart', 'watch', 'replay', 'archive', 'download']),
+  none: new Set(['signup', 'broadcast', 'chat', 'heart', 'watch', 'replay', 'archive', 'download', 'profile']),
   // As Periscope did: the announcement closes sign-ups, everything else goes on.
-  announced: new Set(['broadcast', 'chat', 'heart', 'watch', 'replay', 'archive', 'download']),
+  announced: new Set(['broadcast', 'chat', 'heart', 'watch', 'replay', 'archive', 'download', 'profile']),
   // No new broadcasts, chat or hearts; live broadcasts already on air may still be watched; replays play.
-  'read-only': new Set(['watch', 'replay', 'archive', 'download']),
+  // Editing profiles, following and marking notifications read go on until export-only.
+  'read-only': new Set(['watch', 'replay', 'archive', 'download', 'profile']),
   // Only taking things away: replays (to find what to download), downloads and archives.
   'export-only': new Set(['replay', 'archive', 'download']),
   off: new Set(),

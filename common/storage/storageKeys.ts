@@ -18,3 +18,9 @@ export const replayKey = (broadcastId: string, file: string): string => `${repla
 export const archivePrefix = (archiveId: string): string => `archives/${archiveId}`;
 export const archiveKey = (archiveId: string, file: string): string => `${archivePrefix(archiveId)}/${file}`;
 export const ARCHIVE_INPUT_FILE = 'input.json';
+
+/** A user's avatars: one prefix per uploaded version (`avatars/<userId>/<version>/avatar.jpg`), so a new upload never overwrites a cached one. */
+export const avatarsPrefix = (userId: string): string => `avatars/${userId}`;
+export const avatarPrefix = (userId: string, version: string): string => `${avatarsPrefix(userId)}/${version}`;
+export const AVATAR_FILE = 'avatar.jpg';
+export const avatarKey = (userId: string, version: string): string => `${avatarPrefix(userId, version)}/${AVATAR_FILE}`;

@@ -2,7 +2,7 @@ import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { UserId } from '../../common/protocol/ids.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
-import { archivePrefix } from '../../common/storage/storageKeys.ts';
+import { archivePrefix, avatarsPrefix } from '../../common/storage/storageKeys.ts';
 import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
 import type { Stores } from '../store/index.ts';
 
@@ -16,7 +16,8 @@ export interface AccountRemovalOptions {
 /**
  * Deletes an account and everything of it (docs/security.md, "Deleting an account"): every
  * broadcast's replay as the owner would (tombstone, files, ReplayRemoval), the archives' files,
- * then, in one transaction, the user row with its sessions, invitations and archives; its
+ * then, in one transaction, the user row with its sessions, invitations, archives, profile,
+ * follows (both ways) and notifications (its own, and others' about it), then its avatar files; its
  * messages in others' broadcasts stay, shown as "deleted user". Its sessions are revoked
  * first, so its sockets close at once. Kept: the audit log (who did what as an admin, and this
  * deletion, by id only) and the replays' tombstones (an id, an owner id, a visibility, a date).
@@ -45,6 +46,9 @@ export class AccountRemoval {
     await stores.users.deleteAccount(userId);
     // Sessions made meanwhile (a sign-in racing this) went with the user row; revoke tells the sockets.
     await stores.sessions.revokeAllForUser(userId);
+    // The profile, follows (both ways) and notifications (theirs, and those about them) went with
+    // the user row; the avatar files go now.
+    await storage.deletePrefix(avatarsPrefix(userId)).catch((err: unknown) => logger.warn({ err, userId }, 'could not delete the avatars of a deleted account'));
     for (const id of archives) {
       if (!/^a_[A-Za-z0-9_-]{8,40}$/.test(id)) continue;
       await storage.deletePrefix(archivePrefix(id)).catch((err: unknown) => logger.warn({ err, archiveId: id }, 'could not delete the files of a deleted account’s archive'));

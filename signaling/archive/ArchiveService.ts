@@ -269,6 +269,12 @@ export class ArchiveService {
   async #snapshot(user: UserRecord, record: ArchiveRecord): Promise<ArchiveInput> {
     const { stores } = this.#o;
     const broadcasts = await stores.broadcasts.listByOwner(user.id);
+    const [profile, following, followers, notifications] = await Promise.all([
+      stores.profiles.get(user.id),
+      stores.follows.listFollowing(user.id),
+      stores.follows.listFollowers(user.id),
+      stores.notifications.listAll(user.id),
+    ]);
     const toChat = (m: { id: string; user: { username: string }; text: string; offsetMs: number; sentAt: string }) => ({
       id: m.id,
       username: m.user.username,
@@ -280,7 +286,27 @@ export class ArchiveService {
       archiveId: record.id,
       createdAt: record.createdAt,
       appVersion: this.#o.appVersion,
-      profile: { id: user.id, username: user.username, createdAt: user.createdAt },
+      profile: {
+        id: user.id,
+        username: user.username,
+        createdAt: user.createdAt,
+        displayName: profile?.displayName ?? null,
+        bio: profile?.bio ?? '',
+        avatar: profile?.avatar ?? null,
+      },
+      follows: {
+        following: following.map((f) => ({ username: f.username, since: f.since })),
+        followers: followers.map((f) => ({ username: f.username, since: f.since })),
+      },
+      notifications: notifications.map((n) => ({
+        id: n.id,
+        kind: n.kind,
+        actor: n.actor.username,
+        broadcastId: n.broadcast.id,
+        broadcastTitle: n.broadcast.title,
+        createdAt: n.createdAt,
+        readAt: n.readAt,
+      })),
       broadcasts: await Promise.all(
         broadcasts.map(async (b) => {
           const replay = await stores.replays.get(b.id);

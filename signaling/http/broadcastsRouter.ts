@@ -21,11 +21,12 @@ const LIMIT_RULE = `must be a whole number from 1 to ${BROADCAST_PAGE.max}`;
 const CURSOR_RULE = 'must be the nextCursor of an earlier page';
 
 /** A cursor is `<startedAt ms>.<broadcast id>` in base64url: opaque to clients, checked here. */
-function encodeCursor(c: ListCursor): string {
+export function encodeCursor(c: ListCursor): string {
   return Buffer.from(`${Date.parse(c.startedAt)}.${c.id}`).toString('base64url');
 }
 
-const CursorSchema = z
+/** Reads a cursor made by `encodeCursor` (also the profiles' replay pages). */
+export const CursorSchema = z
   .string({ error: CURSOR_RULE })
   .max(200, CURSOR_RULE)
   .regex(/^[A-Za-z0-9_-]+$/, CURSOR_RULE)
@@ -48,6 +49,8 @@ const ListQuerySchema = z.object({
     .pipe(z.number().min(1, LIMIT_RULE).max(BROADCAST_PAGE.max, LIMIT_RULE))
     .default(BROADCAST_PAGE.default),
   cursor: CursorSchema.optional(),
+  /** `true`: only the broadcasts of people the caller follows (signed in). */
+  following: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).optional(),
 });
 
 /** `GET /api/broadcasts` (one page of what the caller may see) and `GET /api/broadcasts/:id`. */
@@ -56,8 +59,15 @@ export function broadcastsRouter(o: BroadcastRoutesOptions): express.Router {
 
   router.get('/', async (req, res) => {
     const query = parseOrThrow(ListQuerySchema, req.query);
+    const viewerId = requestUser(req)?.id;
+    if (query.following === 'true' && viewerId === undefined) throw new AppError('UNAUTHENTICATED', 'sign in to see whom you follow');
     // One more than asked tells whether another page follows.
-    const rows = await o.stores.broadcasts.listLiveVisible({ viewerId: requestUser(req)?.id, limit: query.limit + 1, after: query.cursor });
+    const rows = await o.stores.broadcasts.listLiveVisible({
+      viewerId,
+      limit: query.limit + 1,
+      after: query.cursor,
+      followedBy: query.following === 'true' ? viewerId : undefined,
+    });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     const body: BroadcastList = {

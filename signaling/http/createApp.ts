@@ -22,6 +22,9 @@ import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
 import { originGuard } from './originCheck.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
 import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
+import type { Profiles } from '../profiles/Profiles.ts';
+import { profilesRouter } from './profilesRouter.ts';
+import { notificationsRouter } from './notificationsRouter.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -41,6 +44,8 @@ export interface AppOptions {
   storage: Storage;
   /** Deletes replays (database, then files). */
   replayRemoval: ReplayRemoval;
+  /** Profiles, following and avatars (signaling/profiles/Profiles.ts). */
+  profiles: Profiles;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
@@ -125,6 +130,8 @@ export function createApp(o: AppOptions): express.Express {
   // Replay files and archives are streamed from the storage, byte ranges included.
   const files = new StoredFileResponder(o.storage);
   app.use('/api/replays', replaysRouter({ stores: o.stores, files, removal: o.replayRemoval }));
+  app.use(profilesRouter({ profiles: o.profiles, stores: o.stores, files }));
+  app.use('/api/notifications', notificationsRouter({ stores: o.stores }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
   for (const router of o.adminRouters ?? []) app.use(router);
 

@@ -54,7 +54,7 @@ const ListQuerySchema = z.object({
 });
 
 /** What a replay shows of its broadcast. */
-interface BroadcastView {
+export interface BroadcastView {
   id: BroadcastId;
   title: string;
   ownerId: UserId;
@@ -84,7 +84,8 @@ function stateOf(b: BroadcastView, r: ReplayRecord): ReplayState {
 
 const urlOf = (id: BroadcastId, file: string) => `/api/replays/${id}/${file}`;
 
-function toSummary(b: BroadcastView, r: ReplayRecord): ReplaySummary {
+/** A replay as lists show it (also the profiles' lists: profilesRouter.ts). */
+export function toSummary(b: BroadcastView, r: ReplayRecord): ReplaySummary {
   return {
     id: b.id,
     title: b.title,

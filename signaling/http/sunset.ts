@@ -69,6 +69,15 @@ function gateRouter(sunset: SunsetService, phase: 'announced' | 'read-only' | 'e
   router.post(['/api/auth/signin', '/api/auth/signout', '/api/auth/signout-everywhere', '/api/auth/password'], pass);
   // Deleting one's account too: it is the user's data to remove.
   router.delete('/api/account', pass);
+  // Profiles, avatars and notifications stay readable; following, editing and marking read do not.
+  router.use(['/api/users', '/api/avatars', '/api/notifications', '/api/account/profile', '/api/account/avatar'], (req, _res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      next('router');
+      return;
+    }
+    sunset.assertAllowed('profile');
+    next();
+  });
   router.use('/api', () => sunset.assertAllowed('broadcast'));
   // Anything else (the web client's pages and assets, the admin dashboard, probes) goes on.
   return router;

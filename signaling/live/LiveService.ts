@@ -16,7 +16,7 @@ import { OriginLease } from '../cluster/OriginLease.ts';
 import { LiveBroadcast, toSummary } from './LiveBroadcast.ts';
 import { LiveChat } from './LiveChat.ts';
 import { Peer } from './Peer.ts';
-import type { JoinRedirector, Notifier, Recorder, SunsetGate, ViewerTally } from './ports.ts';
+import type { GoLiveListener, JoinRedirector, Notifier, Recorder, SunsetGate, ViewerTally } from './ports.ts';
 import type { RelayedBroadcast } from './RelayedBroadcast.ts';
 import type { TurnCredentials } from './TurnCredentials.ts';
 
@@ -66,6 +66,8 @@ export interface LiveServiceOptions {
   redirects?: JoinRedirector | undefined;
   /** TURN servers and credentials handed out with every transport (absent: no TURN configured). */
   turn?: TurnCredentials | undefined;
+  /** Told of every broadcast that goes live here (followers' notifications); absent: nobody is. */
+  goLive?: GoLiveListener | undefined;
   /** A viewer's page reported its join-to-first-frame time (seconds), watching on the origin node or through a relay (/metrics). */
   firstFrame?: ((seconds: number, served: 'origin' | 'relay') => void) | undefined;
 }
@@ -193,6 +195,7 @@ export class LiveService {
       throw err;
     }
     this.#log.info({ broadcastId: record.id, userId: user.id, visibility: record.visibility }, 'broadcast started');
+    this.#o.goLive?.broadcastStarted(record);
     return { broadcast: live.summary(), rtpCapabilities: media.rtpCapabilities };
   }
 

@@ -1,6 +1,7 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { ServerToClientEvents } from '../../common/protocol/events.ts';
 import type { JoinRedirect } from '../../common/protocol/errors.ts';
+import type { BroadcastRecord } from '../store/BroadcastStore.ts';
 
 type Events = ServerToClientEvents;
 
@@ -32,6 +33,11 @@ export interface Recorder {
   broadcastEnded(id: BroadcastId): Promise<void>;
   /** The broadcast was taken over here from a dead origin: its recorder must ask this node for its tap (never throws). */
   broadcastMoved(id: BroadcastId): void;
+}
+
+/** Hears that a broadcast went live (signaling/profiles/LiveNotifications.ts tells the followers). Never throws; never delays the go-live. */
+export interface GoLiveListener {
+  broadcastStarted(broadcast: BroadcastRecord): void;
 }
 
 /** Sunset mode as the live domain sees it: throws AppError('SERVICE_SUNSET') when the action is over. */

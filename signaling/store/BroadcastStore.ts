@@ -47,6 +47,8 @@ export interface ListVisibleOptions {
   limit?: number;
   /** Resume after this broadcast (the last one of the previous page). */
   after?: ListCursor | undefined;
+  /** Only broadcasts of the people this user follows ("Following — live now"). */
+  followedBy?: UserId | undefined;
 }
 
 const ONE_LIVE_PER_OWNER = { constraint: 'broadcasts_one_live_per_owner', sqliteColumns: 'broadcasts.owner_id' };
@@ -209,6 +211,10 @@ export class BroadcastStore {
       q = q.where((eb) =>
         eb.or([eb('broadcasts.started_at', '<', at), eb.and([eb('broadcasts.started_at', '=', at), eb('broadcasts.id', '<', after.id)])]),
       );
+    }
+    const followedBy = opts.followedBy;
+    if (followedBy !== undefined) {
+      q = q.where((eb) => eb('broadcasts.owner_id', 'in', eb.selectFrom('follows').select('follows.followee_id').where('follows.follower_id', '=', followedBy)));
     }
     const rows = await q.orderBy('broadcasts.started_at', 'desc').orderBy('broadcasts.id', 'desc').limit(limit).execute();
     return this.#withInvitees(this.#db, rows);

@@ -286,6 +286,42 @@ export class ReplayStore {
   }
 
   /**
+   * One page of a user's replays as `viewerId` (undefined: anonymous) may see them, for their
+   * profile: public ones, and private ones only for the owner and invitees; ready ones only,
+   * but the owner sees theirs in every state. Newest broadcast first by (startedAt, id), after
+   * `after` (the last of the previous page). Filtered in SQL, so hidden replays never shorten a page.
+   */
+  async listProfile(opts: { ownerId: UserId; viewerId: UserId | undefined; limit: number; after?: { startedAt: string; id: BroadcastId } | undefined }): Promise<ReplayListItem[]> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit), 0), 101);
+    if (limit === 0) return [];
+    const { ownerId, viewerId, after } = opts;
+    let q = this.#selectListed().where('broadcasts.owner_id', '=', ownerId);
+    if (viewerId !== ownerId) {
+      q = q.where('replays.state', '=', 'ready').where((eb) => {
+        const visible = [eb('broadcasts.visibility', '=', 'public')];
+        if (viewerId !== undefined) {
+          visible.push(
+            eb.exists(
+              eb
+                .selectFrom('broadcast_invitees')
+                .select('broadcast_invitees.user_id')
+                .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
+                .where('broadcast_invitees.user_id', '=', viewerId),
+            ),
+          );
+        }
+        return eb.or(visible);
+      });
+    }
+    if (after) {
+      const at = Date.parse(after.startedAt);
+      q = q.where((eb) => eb.or([eb('broadcasts.started_at', '<', at), eb.and([eb('broadcasts.started_at', '=', at), eb('broadcasts.id', '<', after.id)])]));
+    }
+    const rows = await q.orderBy('broadcasts.started_at', 'desc').orderBy('broadcasts.id', 'desc').limit(limit).execute();
+    return rows.map(toListItem);
+  }
+
+  /**
    * Replays recording or processing whose broadcast has ended, oldest first: their finalize
    * job must run (again). For process start.
    */

@@ -9,6 +9,9 @@ import { SessionStore } from './SessionStore.ts';
 import { UserStore } from './UserStore.ts';
 import { SunsetStore } from './SunsetStore.ts';
 import { AuditStore } from './AuditStore.ts';
+import { ProfileStore } from './ProfileStore.ts';
+import { FollowStore } from './FollowStore.ts';
+import { NotificationStore } from './NotificationStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
@@ -22,6 +25,9 @@ export { ChatStore, type HeartBatch } from './ChatStore.ts';
 export { ArchiveStore, newArchiveId, type ArchiveRecord } from './ArchiveStore.ts';
 export { SunsetStore, type SunsetRecord } from './SunsetStore.ts';
 export { AuditStore, type AuditEntry } from './AuditStore.ts';
+export { ProfileStore, type ProfileRecord, type ProfileUpdate } from './ProfileStore.ts';
+export { FollowStore, type FollowEntry } from './FollowStore.ts';
+export { NotificationStore, type NotificationRecord } from './NotificationStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -34,6 +40,9 @@ export interface Stores {
   sunset: SunsetStore;
   audit: AuditStore;
   archives: ArchiveStore;
+  profiles: ProfileStore;
+  follows: FollowStore;
+  notifications: NotificationStore;
 }
 
 /**
@@ -51,5 +60,8 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     sunset: new SunsetStore(db, options),
     audit: new AuditStore(db, options),
     archives: new ArchiveStore(db, options),
+    profiles: new ProfileStore(db, options),
+    follows: new FollowStore(db, options),
+    notifications: new NotificationStore(db, options),
   };
 }

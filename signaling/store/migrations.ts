@@ -277,6 +277,58 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('replay_tombstones').execute();
       },
     },
+    '0009_profiles_follows': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // What a user says about themselves; no row means the defaults (no display name, no
+        // bio, the generated avatar). `avatar` is the version of the stored image
+        // (`avatars/<user_id>/<avatar>/avatar.jpg`), a new one at every upload.
+        await db.schema
+          .createTable('profiles')
+          .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('display_name', 'text')
+          .addColumn('bio', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('avatar', 'text')
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        // Who follows whom. Both directions go with either account (cascade).
+        await db.schema
+          .createTable('follows')
+          .addColumn('follower_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('followee_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('follows_pkey', ['follower_id', 'followee_id'])
+          .addCheckConstraint('follows_not_self_check', sql`follower_id <> followee_id`)
+          .execute();
+        // A user's followers (counts, and whom to notify when they go live).
+        await db.schema.createIndex('follows_followee_idx').on('follows').columns(['followee_id', 'follower_id']).execute();
+
+        // Notifications: one event (`id`) may go to many users, one row each. The broadcast
+        // and the actor are joined when read (current title, name, and who may still see it);
+        // they go with the broadcast or the actor's account.
+        await db.schema
+          .createTable('notifications')
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('actor_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('broadcast_id', 'text', (c) => c.notNull().references('broadcasts.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('read_at', 'bigint')
+          .addPrimaryKeyConstraint('notifications_pkey', ['user_id', 'id'])
+          .addCheckConstraint('notifications_kind_check', sql`kind in ('live')`)
+          .execute();
+        // A user's recent notifications, newest first; the cascades from actors and broadcasts.
+        await db.schema.createIndex('notifications_user_created_idx').on('notifications').columns(['user_id', 'created_at']).execute();
+        await db.schema.createIndex('notifications_actor_idx').on('notifications').column('actor_id').execute();
+        await db.schema.createIndex('notifications_broadcast_idx').on('notifications').column('broadcast_id').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('notifications').execute();
+        await db.schema.dropTable('follows').execute();
+        await db.schema.dropTable('profiles').execute();
+      },
+    },
   };
 }
 

@@ -27,3 +27,8 @@ export function newBroadcastId(): BroadcastId {
 export function newChatMessageId(): ChatMessageId {
   return ChatMessageIdSchema.parse(`m_${random16()}`);
 }
+
+/** A fresh `n_…` notification (event) id. */
+export function newNotificationId(): string {
+  return `n_${random16()}`;
+}

@@ -21,6 +21,9 @@ export interface DB {
   replay_tombstones: ReplayTombstonesTable;
   sunset_schedules: SunsetSchedulesTable;
   audit_log: AuditLogTable;
+  profiles: ProfilesTable;
+  follows: FollowsTable;
+  notifications: NotificationsTable;
 }
 
 /** A user's role. Default 'user'. */
@@ -172,4 +175,36 @@ export interface AuditLogTable {
   action: string;
   /** JSON object text. */
   details: string;
+}
+
+/** What a user says about themselves (migration `0009_profiles_follows`); no row: the defaults. */
+export interface ProfilesTable {
+  user_id: UserId;
+  /** Shown instead of the username when set. */
+  display_name: string | null;
+  bio: Generated<string>;
+  /** The version of the stored avatar (`avatars/<user_id>/<avatar>/avatar.jpg`); null: the generated one. */
+  avatar: string | null;
+  updated_at: number;
+}
+
+/** `follower_id` follows `followee_id` (never themselves). */
+export interface FollowsTable {
+  follower_id: UserId;
+  followee_id: UserId;
+  created_at: number;
+}
+
+/** Kinds of notification. 'live': someone the user follows went live. */
+export type NotificationKind = 'live';
+
+/** One notification of one user; `id` names the event (the same for every recipient of it). */
+export interface NotificationsTable {
+  user_id: UserId;
+  id: string;
+  kind: NotificationKind;
+  actor_id: UserId;
+  broadcast_id: BroadcastId;
+  created_at: number;
+  read_at: number | null;
 }

@@ -30,6 +30,7 @@ const WHAT: Record<SunsetAction, string> = {
   replay: 'replays',
   archive: 'archives',
   download: 'downloads',
+  profile: 'editing profiles, following and notifications',
 };
 
 /**

@@ -118,6 +118,12 @@ describe('sunset gate: spelling cannot sidestep it', () => {
       ['GET', '/api/no-such-route'],
       ['POST', '/api/auth/me'],
       ['GET', '/api/auth/signin'],
+      // Profiles stay readable, but following and editing are over.
+      ['PUT', '/api/users/alice/follow'],
+      ['DELETE', '/api/users/alice/follow'],
+      ['PATCH', '/api/account/profile'],
+      ['PUT', '/api/account/avatar'],
+      ['POST', '/api/notifications/read'],
     ];
     for (const [method, route] of refused) {
       for (const p of routed(route)) {
@@ -150,6 +156,10 @@ describe('sunset gate: spelling cannot sidestep it', () => {
       // The first request starts an archive (202), the next ones find it in progress (409).
       { method: 'POST', route: '/api/archives', token: alice, expect: [202, 409] },
       { method: 'GET', route: '/api/admin/sunset', token: admin, expect: [200] },
+      { method: 'GET', route: '/api/users/alice', expect: [200] },
+      { method: 'GET', route: '/api/users/alice/replays', token: admin, expect: [200] },
+      { method: 'GET', route: '/api/notifications', token: alice, expect: [200] },
+      { method: 'GET', route: '/api/account/profile', token: alice, expect: [200] },
       { method: 'PUT', route: '/api/admin/sunset', token: admin, body: () => ({ nonsense: true }), expect: [400] },
     ];
     for (const a of allowed) {

@@ -3,6 +3,7 @@ import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, UserSummary } from '../../common/protocol/events.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
 import type { ReplayChatMessage, ReplayDetail, ReplayDownload, ReplayHearts, ReplaySources, ReplaySummary } from '../../common/protocol/replays.ts';
+import type { FollowState, NotificationList, NotificationView, PersonSummary, Profile } from '../../common/protocol/profiles.ts';
 import { ID_PATTERNS } from '../../common/protocol/rules.ts';
 import { isBroadcastId, isBroadcastSummary, isRecord, isUserSummary, isWireError } from './guards.ts';
 
@@ -73,10 +74,11 @@ export class Api {
    * One page of the live broadcasts the caller may see, newest first (`limit` 1–100, default
    * 20); pass the previous page's `nextCursor` for the next one.
    */
-  async listBroadcasts(opts: { limit?: number; cursor?: string | null } = {}): Promise<{ broadcasts: BroadcastSummary[]; nextCursor: string | null }> {
+  async listBroadcasts(opts: { limit?: number; cursor?: string | null; following?: boolean } = {}): Promise<{ broadcasts: BroadcastSummary[]; nextCursor: string | null }> {
     const query = new URLSearchParams();
     if (opts.limit !== undefined) query.set('limit', String(opts.limit));
     if (opts.cursor) query.set('cursor', opts.cursor);
+    if (opts.following) query.set('following', 'true');
     const qs = query.toString();
     const body = await this.#call('GET', `/api/broadcasts${qs ? `?${qs}` : ''}`);
     const list = isRecord(body) ? body['broadcasts'] : undefined;
@@ -122,11 +124,73 @@ export class Api {
     return replay;
   }
 
-  async #call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, json?: unknown): Promise<unknown> {
+  // ---------------------------------------------------------- profiles --
+
+  /** A user's profile. NOT_FOUND for unknown or deleted accounts. */
+  async getProfile(username: string): Promise<Profile> {
+    return readProfile(await this.#call('GET', `/api/users/${encodeURIComponent(username)}`));
+  }
+
+  /** One page of a user's replays as the caller may see them, newest first; `cursor`: the previous page's `nextCursor`. */
+  async profileReplays(username: string, cursor: string | null): Promise<{ replays: ReplaySummary[]; nextCursor: string | null }> {
+    const qs = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+    const body = await this.#call('GET', `/api/users/${encodeURIComponent(username)}/replays${qs}`);
+    const list = isRecord(body) ? body['replays'] : undefined;
+    const next = isRecord(body) ? body['nextCursor'] : undefined;
+    if (!Array.isArray(list) || (next !== null && typeof next !== 'string')) throw malformed('/api/users/:username/replays');
+    return { replays: list.filter(isReplaySummary), nextCursor: next };
+  }
+
+  /** Follows (`true`) or unfollows a user; idempotent. */
+  async setFollowing(username: string, follow: boolean): Promise<FollowState> {
+    const body = await this.#call(follow ? 'PUT' : 'DELETE', `/api/users/${encodeURIComponent(username)}/follow`);
+    if (!isRecord(body) || typeof body['following'] !== 'boolean' || typeof body['followers'] !== 'number') throw malformed('/api/users/:username/follow');
+    return { following: body['following'], followers: body['followers'] };
+  }
+
+  /** The signed-in user's own profile. */
+  async ownProfile(): Promise<Profile> {
+    return readProfile(await this.#call('GET', '/api/account/profile'));
+  }
+
+  /** Changes the signed-in user's display name and/or bio (an empty display name clears it). */
+  async updateProfile(change: { displayName?: string; bio?: string }): Promise<Profile> {
+    return readProfile(await this.#call('PATCH', '/api/account/profile', change));
+  }
+
+  /** Uploads an image as the signed-in user's avatar (the server checks and resizes it). */
+  async uploadAvatar(file: Blob): Promise<Profile> {
+    return readProfile(await this.#call('PUT', '/api/account/avatar', undefined, file));
+  }
+
+  /** Back to the generated avatar. */
+  async removeAvatar(): Promise<Profile> {
+    return readProfile(await this.#call('DELETE', '/api/account/avatar'));
+  }
+
+  /** The signed-in user's newest notifications and how many are unread. */
+  async notifications(): Promise<NotificationList> {
+    const body = await this.#call('GET', '/api/notifications');
+    const list = isRecord(body) ? body['notifications'] : undefined;
+    if (!Array.isArray(list) || !isRecord(body) || typeof body['unread'] !== 'number') throw malformed('/api/notifications');
+    return { notifications: list.filter(isNotificationView), unread: body['unread'] };
+  }
+
+  /** Marks notifications read (these ids, or all); returns how many are still unread. */
+  async markNotificationsRead(ids: string[] | 'all'): Promise<number> {
+    const body = await this.#call('POST', '/api/notifications/read', ids === 'all' ? { all: true } : { ids });
+    if (!isRecord(body) || typeof body['unread'] !== 'number') throw malformed('/api/notifications/read');
+    return body['unread'];
+  }
+
+  async #call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, json?: unknown, blob?: Blob): Promise<unknown> {
     const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
     if (json !== undefined) {
       init.headers = { accept: 'application/json', 'content-type': 'application/json' };
       init.body = JSON.stringify(json);
+    } else if (blob !== undefined) {
+      init.headers = { accept: 'application/json', 'content-type': blob.type || 'application/octet-stream' };
+      init.body = blob;
     }
     let res: Response;
     try {
@@ -252,4 +316,41 @@ export function readArchive(body: unknown, path: string): ArchiveSummary {
   const a = isRecord(body) ? body['archive'] : undefined;
   if (!isRecord(a) || typeof a['id'] !== 'string' || typeof a['state'] !== 'string' || typeof a['percent'] !== 'number') throw malformed(path);
   return a as unknown as ArchiveSummary;
+}
+
+// ----------------------------------------------------------------- profiles --
+
+export function isPersonSummary(x: unknown): x is PersonSummary {
+  return isRecord(x) && isUserSummary(x) && isStringOrNull(x['displayName']) && typeof x['avatarUrl'] === 'string';
+}
+
+function readProfile(body: unknown): Profile {
+  const p = isRecord(body) ? body['profile'] : undefined;
+  if (
+    !isRecord(p) ||
+    !isPersonSummary(p) ||
+    typeof p['bio'] !== 'string' ||
+    typeof p['joinedAt'] !== 'string' ||
+    typeof p['followers'] !== 'number' ||
+    typeof p['following'] !== 'number' ||
+    (p['live'] !== null && !(isRecord(p['live']) && isBroadcastId(p['live']['id']) && typeof p['live']['title'] === 'string')) ||
+    (p['followedByYou'] !== null && typeof p['followedByYou'] !== 'boolean')
+  ) {
+    throw malformed('/api/users/:username');
+  }
+  return p as unknown as Profile;
+}
+
+export function isNotificationView(x: unknown): x is NotificationView {
+  return (
+    isRecord(x) &&
+    typeof x['id'] === 'string' &&
+    x['kind'] === 'live' &&
+    isPersonSummary(x['actor']) &&
+    isRecord(x['broadcast']) &&
+    isBroadcastId(x['broadcast']['id']) &&
+    typeof x['broadcast']['title'] === 'string' &&
+    typeof x['createdAt'] === 'string' &&
+    typeof x['read'] === 'boolean'
+  );
 }

@@ -9,6 +9,7 @@ import { Session } from './session.ts';
 import { SignalHub } from './signalHub.ts';
 import { mountSunsetBanner } from './sunset.ts';
 import { Alerts } from './ui/Alerts.ts';
+import type { BellHandle } from './ui/Bell.ts';
 
 /**
  * The app shell and composition root: header with navigation, the alert region, the
@@ -32,7 +33,9 @@ void sessionReady.then(() => session.subscribe(() => signals.renew()));
 const nav = h('nav', { 'aria-label': 'Main' });
 const header = h('header', { class: 'site-header' }, h('a', { href: '/', class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), 'Spyglass'), nav);
 const outlet = h('div', { class: 'page' });
-const main = h('main', { id: 'main' }, alerts.element, outlet);
+// New notifications pop up here, on every page (ui/Bell.ts).
+const toastSlot = h('div', { class: 'toast-slot' });
+const main = h('main', { id: 'main' }, toastSlot, alerts.element, outlet);
 const app = document.getElementById('app') ?? document.body;
 // The sunset banner (docs/sunset.md): hidden unless the service is closing down.
 const sunsetBanner = mountSunsetBanner({ archive: () => sessionReady.then(() => (session.user ? api.latestArchive() : null)) });
@@ -62,12 +65,43 @@ function renderNav(): void {
       h('li', {}, link('/', 'Live now')),
       h('li', {}, link('/live', 'Go live')),
       ...(user
-        ? [h('li', { class: 'user' }, h('a', { href: '/account', class: 'username', title: 'Your account', 'aria-current': here === '/account' ? 'page' : null }, user.username)), h('li', {}, signOut)]
+        ? [...(bell ? [h('li', { class: 'bell-item' }, bell.element)] : []), h('li', { class: 'user' }, h('a', { href: '/account', class: 'username', title: 'Your account', 'aria-current': here === '/account' ? 'page' : null }, user.username)), h('li', {}, signOut)]
         : [h('li', {}, link('/signin', 'Sign in')), h('li', {}, link('/signup', 'Sign up'))]),
     ),
   );
 }
 session.subscribe(renderNav);
+
+// The bell (notifications, pushed over socket.io) for a signed-in user, on every page. Its
+// chunk brings socket.io-client, so a signed-out visitor's pages load without it.
+let bell: BellHandle | null = null;
+let bellLoading = false;
+function syncBell(): void {
+  if (session.user && !bell && !bellLoading) {
+    bellLoading = true;
+    import('./ui/Bell.ts').then(
+      (m) => {
+        bellLoading = false;
+        if (!session.user || bell) return;
+        bell = m.mountBell({ api, signals, onError: (err) => alerts.show(err) });
+        toastSlot.replaceChildren(bell.toast);
+        renderNav();
+      },
+      () => {
+        bellLoading = false;
+      },
+    );
+  } else if (!session.user && bell) {
+    bell.close();
+    bell = null;
+    toastSlot.replaceChildren();
+    renderNav();
+  }
+}
+void sessionReady.then(() => {
+  syncBell();
+  session.subscribe(syncBell);
+});
 
 // ---------------------------------------------------------------- router --
 let cleanup: Cleanup | null = null;
@@ -118,6 +152,8 @@ async function pageFor(route: Route): Promise<PageMount> {
       return (await import('./pages/account.ts')).mountAccount;
     case 'admin':
       return (await import('./pages/admin.ts')).mountAdmin;
+    case 'profile':
+      return (await import('./pages/profile.ts')).profilePage(route.username);
     case 'not-found':
       return mountNotFound;
   }

@@ -1,4 +1,5 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
+import { USERNAME_RULES } from '../../common/protocol/rules.ts';
 import { isBroadcastId } from './guards.ts';
 
 /** The pages of the single-page app. */
@@ -11,6 +12,7 @@ export type Route =
   | { name: 'replays' }
   | { name: 'replay'; id: BroadcastId }
   | { name: 'account' }
+  | { name: 'profile'; username: string }
   | { name: 'admin' }
   | { name: 'not-found'; path: string };
 
@@ -33,7 +35,28 @@ export function matchRoute(pathname: string): Route {
   if (watch && isBroadcastId(watch[1])) return { name: 'watch', id: watch[1] };
   const replay = /^\/replay\/([^/]+)$/.exec(path);
   if (replay && isBroadcastId(replay[1])) return { name: 'replay', id: replay[1] };
+  const profile = /^\/u\/([^/]+)$/.exec(path);
+  const username = profile ? safeDecode(profile[1] ?? '') : undefined;
+  if (username !== undefined && isUsername(username)) return { name: 'profile', username };
   return { name: 'not-found', path };
+}
+
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The rule of `UsernameSchema` (without zod): 3–32 letters, digits, `_`, `.` or `-`. */
+function isUsername(s: string): boolean {
+  return s.length >= USERNAME_RULES.min && s.length <= USERNAME_RULES.max && USERNAME_RULES.pattern.test(s);
+}
+
+/** The path of a user's profile page. */
+export function profilePath(username: string): string {
+  return `/u/${encodeURIComponent(username)}`;
 }
 
 /** The path of a broadcast's watch page. */

@@ -4,9 +4,11 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { ArchiveInputSchema, type ArchiveInput } from '../../common/jobs/archiveInput.ts';
 import type { LocalFile, Storage } from '../../common/storage/Storage.ts';
-import { replayKey } from '../../common/storage/storageKeys.ts';
+import { avatarKey, replayKey } from '../../common/storage/storageKeys.ts';
 import {
+  ARCHIVE_AVATAR_PATH,
   ARCHIVE_FORMAT,
+  profileJson,
   archiveRootName,
   broadcastJson,
   chatJson,
@@ -117,8 +119,25 @@ function knownHashOf(b: ArchiveInput['broadcasts'][number], name: ArchiveReplayF
   return hashes && Object.hasOwn(hashes, name) ? hashes[name] : undefined;
 }
 
+/** The profile's uploaded avatar (a small JPEG), or null when there is none (or it is gone since the snapshot). */
+async function avatarOf(input: ArchiveInput, storage: Storage): Promise<Buffer | null> {
+  const version = input.profile.avatar;
+  if (version === undefined || version === null) return null;
+  try {
+    return await storage.readFile(avatarKey(input.profile.id, version));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 async function plan(input: ArchiveInput, storage: Storage, exportedAt: string, held: LocalFile[]): Promise<PlannedFile[]> {
-  const files: PlannedFile[] = [{ zipPath: 'profile.json', source: { kind: 'buffer', data: json(input.profile) } }];
+  const avatar = await avatarOf(input, storage);
+  const files: PlannedFile[] = [{ zipPath: 'profile.json', source: { kind: 'buffer', data: json(profileJson(input.profile, avatar !== null)) } }];
+  if (avatar) files.push({ zipPath: ARCHIVE_AVATAR_PATH, source: { kind: 'buffer', data: avatar } });
+  // Follows and notifications (snapshots of older versions have neither).
+  if (input.follows) files.push({ zipPath: 'follows.json', source: { kind: 'buffer', data: json(input.follows) } });
+  if (input.notifications) files.push({ zipPath: 'notifications.json', source: { kind: 'buffer', data: json(input.notifications) } });
   const included = new Map<string, ArchiveReplayFile[]>();
   for (const b of input.broadcasts) {
     const present = await presentReplayFiles(storage, b, held);

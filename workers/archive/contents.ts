@@ -50,6 +50,18 @@ export interface ArchiveHeartEntry {
   atMs?: number;
 }
 
+/** Where the profile's avatar is in the archive (when the user uploaded one). */
+export const ARCHIVE_AVATAR_PATH = 'profile/avatar.jpg';
+
+/**
+ * `profile.json`: the profile as snapshotted; its `avatar` names the image's path in the
+ * archive (null: none uploaded). Snapshots of older versions (no profile fields) as they are.
+ */
+export function profileJson(profile: ArchiveInput['profile'], hasAvatar: boolean) {
+  if (profile.avatar === undefined) return profile;
+  return { ...profile, avatar: hasAvatar ? ARCHIVE_AVATAR_PATH : null };
+}
+
 export function broadcastJson(b: InputBroadcast, included: readonly ArchiveReplayFile[]) {
   return {
     id: b.id as string,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,10 +22,31 @@ describe('archives', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'spyglass-archive-it-'));
 
   beforeAll(async () => {
+    // The avatar to upload, made before anything waits on the server.
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=green:s=300x300', '-frames:v', '1', path.join(tmp, 'me.png')]);
     server = await startTestServer();
     workers = await spawnWorkers(server.config);
     owner = await signUp(server.url, 'archivist');
     socket = await connect(server.url, owner.token);
+    // Right away (a connection left idle while ffmpeg runs may be closed by the server as it is
+    // reused): a profile with a bio and an avatar, a follow each way, and a notification.
+    const api = (token: string, method: string, p: string, body?: Buffer | object) =>
+      fetch(`${server.url}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': body instanceof Buffer ? 'image/png' : 'application/json' }) },
+        ...(body === undefined ? {} : { body: body instanceof Buffer ? new Uint8Array(body) : JSON.stringify(body) }),
+      });
+    expect((await api(owner.token, 'PUT', '/api/account/avatar', readFileSync(path.join(tmp, 'me.png')))).status).toBe(200);
+    expect((await api(owner.token, 'PATCH', '/api/account/profile', { displayName: 'The Archivist', bio: 'I keep everything.' })).status).toBe(200);
+    const friend = await signUp(server.url, 'archive_friend');
+    expect((await api(owner.token, 'PUT', '/api/users/archive_friend/follow')).status).toBe(200);
+    expect((await api(friend.token, 'PUT', '/api/users/archivist/follow')).status).toBe(200);
+    const friendSocket = await connect(server.url, friend.token);
+    const told = nextEvent(socket, 'notification:new', 10_000);
+    const { broadcast: friends } = await ok(friendSocket, 'broadcast:start', { title: 'Friend live', visibility: 'public', invitees: [] });
+    await told;
+    await ok(friendSocket, 'broadcast:stop', { broadcastId: friends.id });
+    friendSocket.close();
     // One ended broadcast with a chat message and a ready replay (files as the finalize job leaves them).
     const { broadcast } = await ok(socket, 'broadcast:start', { title: 'Keep this', visibility: 'public', invitees: [] });
     await ok(socket, 'chat:send', { broadcastId: broadcast.id, text: 'hello archive' });
@@ -98,6 +119,14 @@ describe('archives', () => {
     expect(listing).toMatch(/replay\.mp4/);
     expect(listing).toMatch(/manifest\.json/);
     expect(listing).toMatch(/index\.html/);
+    // Profile (with the avatar), follows and notifications, each listed in the manifest.
+    const entry = (name: string) => execFileSync('unzip', ['-p', zip, `spyglass-archivist/${name}`]);
+    const manifest = JSON.parse(entry('manifest.json').toString()) as { files: Array<{ path: string }> };
+    expect(manifest.files.map((f) => f.path)).toEqual(expect.arrayContaining(['profile.json', 'profile/avatar.jpg', 'follows.json', 'notifications.json']));
+    expect(JSON.parse(entry('profile.json').toString())).toMatchObject({ username: 'archivist', displayName: 'The Archivist', bio: 'I keep everything.', avatar: 'profile/avatar.jpg' });
+    expect(entry('profile/avatar.jpg').subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+    expect(JSON.parse(entry('follows.json').toString())).toMatchObject({ following: [{ username: 'archive_friend' }], followers: [{ username: 'archive_friend' }] });
+    expect(JSON.parse(entry('notifications.json').toString())).toMatchObject([{ kind: 'live', actor: 'archive_friend', broadcastTitle: 'Friend live', readAt: null }]);
   }, 90_000);
 
   it('refuses tampered, foreign and expired links, and anonymous requests, with clear errors', async () => {

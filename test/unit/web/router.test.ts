@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchRoute, replayPath, safeNext, shouldIntercept, watchPath } from '../../../web/src/router.ts';
+import { matchRoute, profilePath, replayPath, safeNext, shouldIntercept, watchPath } from '../../../web/src/router.ts';
 
 const click = { button: 0, metaKey: false, ctrlKey: false, shiftKey: false, altKey: false };
 const self = { target: '', download: false };
@@ -76,5 +76,16 @@ describe('safeNext', () => {
     expect(safeNext('')).toBe('/');
     expect(safeNext('?next=https://evil.example')).toBe('/');
     expect(safeNext('?next=//evil.example')).toBe('/');
+  });
+});
+
+describe('profile routes', () => {
+  it('matches /u/:username for valid usernames only, decoded; profilePath encodes', () => {
+    expect(matchRoute('/u/alice')).toEqual({ name: 'profile', username: 'alice' });
+    expect(matchRoute('/u/Al.ice_-9/')).toEqual({ name: 'profile', username: 'Al.ice_-9' });
+    for (const bad of ['/u/', '/u/ab', '/u/a%20b', '/u/a%2Fb', '/u/%E0%A4%A', `/u/${'a'.repeat(33)}`, '/u/alice/x']) {
+      expect(matchRoute(bad).name, bad).toBe('not-found');
+    }
+    expect(profilePath('alice.b')).toBe('/u/alice.b');
   });
 });

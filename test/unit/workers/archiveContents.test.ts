@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { buildTimeline } from '../../../common/replay/timeline.ts';
-import { archiveRootName, chatJson, heartsJson, replayFilesOf, viewerData } from '../../../workers/archive/contents.ts';
+import { archiveRootName, chatJson, heartsJson, profileJson, replayFilesOf, viewerData } from '../../../workers/archive/contents.ts';
 import { jsonForScript, renderViewer } from '../../../workers/archive/viewer.ts';
 import { ArchiveInputSchema, type ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 
@@ -82,5 +82,19 @@ describe('archive contents', () => {
     );
     expect(html.match(/<\/script>/g)?.length).toBe(2);
     expect(html).toContain('Spyglass archive of &lt;u&gt;');
+  });
+});
+
+describe('archive profile', () => {
+  test('profile.json names the avatar in the archive when there is one; older snapshots stay as they were', () => {
+    const old = { id: 'u_aaaaaaaaaa', username: 'alice', createdAt: 'x' };
+    expect(profileJson(old, false)).toEqual(old);
+    const now = { ...old, displayName: 'Alice', bio: 'hi', avatar: 'AAAAAAAAAAAAAAAA' };
+    expect(profileJson(now, true)).toEqual({ ...now, avatar: 'profile/avatar.jpg' });
+    expect(profileJson({ ...now, avatar: null }, false)).toEqual({ ...now, avatar: null });
+    // An avatar version that is not one of ours is refused by the schema (it becomes a storage key).
+    const input = { archiveId: 'a_x', createdAt: 'x', appVersion: '1', profile: { ...now, avatar: '../../etc' }, broadcasts: [], chatElsewhere: [] };
+    expect(ArchiveInputSchema.safeParse(input).success).toBe(false);
+    expect(ArchiveInputSchema.safeParse({ ...input, profile: now, follows: { following: [], followers: [] }, notifications: [] }).success).toBe(true);
   });
 });

@@ -1,12 +1,16 @@
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
-import { field, h, replace } from '../dom.ts';
+import type { Profile } from '../../../common/protocol/profiles.ts';
+import { PROFILE_RULES } from '../../../common/protocol/rules.ts';
+import { field, h, replace, uid } from '../dom.ts';
+import { profilePath } from '../router.ts';
 import { formatBytes } from '../format.ts';
 import type { PageMount } from '../page.ts';
 import { Signal } from '../signaling.ts';
 
 /**
- * `/account`: change the password, sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
+ * `/account`: your profile (display name, bio, avatar upload and removal), change the password,
+ * sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
  * progressbar fed by the `archive:status` socket event) and the download link when ready.
  */
 export const mountAccount: PageMount = (root, ctx) => {
@@ -21,6 +25,24 @@ export const mountAccount: PageMount = (root, ctx) => {
   const passwordStatus = h('p', { role: 'status', 'aria-label': 'Password status' });
   const passwordForm = h('form', { 'aria-label': 'Change password' }, current.wrapper, next.wrapper, change);
   const everywhere = h('button', { type: 'button' }, 'Sign out everywhere');
+  // Your profile: display name, bio, avatar.
+  const profileLink = h('p', {});
+  const avatarImg = h('img', { class: 'avatar large', alt: 'Your avatar', width: 128, height: 128, hidden: true });
+  const displayName = field('Display name', { type: 'text', maxlength: PROFILE_RULES.displayNameMax, autocomplete: 'nickname' }, 'Shown instead of your username; leave empty to show your username.');
+  const bioId = uid('bio');
+  const bio = h('textarea', { id: bioId, maxlength: PROFILE_RULES.bioMax, rows: 3 });
+  const saveProfile = h('button', { type: 'submit' }, 'Save profile');
+  const profileStatus = h('p', { role: 'status', 'aria-label': 'Profile status' });
+  const profileForm = h(
+    'form',
+    { 'aria-label': 'Your profile' },
+    displayName.wrapper,
+    h('div', { class: 'field' }, h('label', { for: bioId }, 'Bio'), bio, h('small', { class: 'hint' }, `At most ${PROFILE_RULES.bioMax} characters.`)),
+    saveProfile,
+  );
+  const avatarFile = field('Avatar image', { type: 'file', accept: 'image/jpeg,image/png,image/webp,image/gif' }, `JPEG, PNG, WebP or GIF, at most ${PROFILE_RULES.avatarMaxBytes / (1024 * 1024)} MB; made square.`);
+  const uploadAvatar = h('button', { type: 'button' }, 'Upload avatar');
+  const removeAvatar = h('button', { type: 'button' }, 'Remove avatar');
   const deletePassword = field('Password to delete your account', { type: 'password', autocomplete: 'current-password' });
   const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete your account');
   const deleteYes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete my account');
@@ -38,11 +60,19 @@ export const mountAccount: PageMount = (root, ctx) => {
       'section',
       { class: 'account' },
       h('h1', {}, 'Your account'),
+      h('h2', {}, 'Your profile'),
+      profileLink,
+      avatarImg,
+      avatarFile.wrapper,
+      uploadAvatar,
+      removeAvatar,
+      profileForm,
+      profileStatus,
       h('h2', {}, 'Download your data'),
       h(
         'p',
         {},
-        'One zip with your replays, the chat and hearts of your broadcasts, your messages in others’ broadcasts, your profile, ' +
+        'One zip with your replays, the chat and hearts of your broadcasts, your messages in others’ broadcasts, your profile and avatar, whom you follow and who follows you, your notifications, ' +
           'a manifest with a SHA-256 for every file, and an offline viewer (open index.html).',
       ),
       button,
@@ -63,6 +93,67 @@ export const mountAccount: PageMount = (root, ctx) => {
       deleteConfirm,
     ),
   );
+  const showError = (err: unknown): void => ctx.alerts.show(err instanceof ProtocolError ? `${err.message} (${err.code})` : (err as Error).message);
+  const showProfile = (p: Profile): void => {
+    replace(profileLink, h('a', { href: profilePath(p.username) }, 'View your profile'), ` · ${p.followers} followers · ${p.following} following`);
+    avatarImg.src = p.avatarUrl;
+    avatarImg.hidden = false;
+    displayName.input.value = p.displayName ?? '';
+    bio.value = p.bio;
+    removeAvatar.hidden = p.avatarUrl.endsWith('/default.svg');
+  };
+  profileForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    saveProfile.disabled = true;
+    ctx.api
+      .updateProfile({ displayName: displayName.input.value, bio: bio.value })
+      .then(
+        (p) => {
+          showProfile(p);
+          profileStatus.textContent = 'Your profile was saved.';
+        },
+        showError,
+      )
+      .finally(() => {
+        saveProfile.disabled = false;
+      });
+  });
+  uploadAvatar.addEventListener('click', () => {
+    const file = avatarFile.input.files?.[0];
+    if (!file) {
+      ctx.alerts.show('Choose an image first.');
+      return;
+    }
+    uploadAvatar.disabled = true;
+    ctx.api
+      .uploadAvatar(file)
+      .then(
+        (p) => {
+          showProfile(p);
+          avatarFile.input.value = '';
+          profileStatus.textContent = 'Your avatar was changed.';
+        },
+        showError,
+      )
+      .finally(() => {
+        uploadAvatar.disabled = false;
+      });
+  });
+  removeAvatar.addEventListener('click', () => {
+    removeAvatar.disabled = true;
+    ctx.api
+      .removeAvatar()
+      .then(
+        (p) => {
+          showProfile(p);
+          profileStatus.textContent = 'Your avatar was removed.';
+        },
+        showError,
+      )
+      .finally(() => {
+        removeAvatar.disabled = false;
+      });
+  });
   deleteButton.addEventListener('click', () => {
     deleteConfirm.hidden = false;
     deleteNo.focus();
@@ -150,6 +241,9 @@ export const mountAccount: PageMount = (root, ctx) => {
     }
     signal = Signal.connect();
     signal.on('archive:status', ({ archive }) => render(archive));
+    ctx.api.ownProfile().then((p) => {
+      if (!closed) showProfile(p);
+    }, showError);
     try {
       render(await ctx.api.latestArchive());
     } catch (err) {

@@ -2,7 +2,7 @@ import type { BroadcastSummary } from '../../../common/protocol/events.ts';
 import { h, replace } from '../dom.ts';
 import { formatLiveFor, formatViewers } from '../format.ts';
 import type { PageMount } from '../page.ts';
-import { watchPath } from '../router.ts';
+import { profilePath, watchPath } from '../router.ts';
 
 /** How often the list refreshes while the tab is visible. */
 const REFRESH_MS = 5_000;
@@ -18,7 +18,12 @@ export const mountHome: PageMount = (root, ctx) => {
   const intro = h('p', { class: 'lead' });
   const more = h('button', { type: 'button', class: 'button', hidden: true }, 'More');
   const replays = h('p', { class: 'more' }, 'Missed a broadcast? ', h('a', { href: '/replays' }, 'Replays'), ' — broadcasts are recorded, with their chat.');
-  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, list, more, empty, replays);
+  // Signed in: the people one follows who are live, first.
+  const followingList = h('ul', { class: 'broadcast-list', 'aria-label': 'Following — live now' });
+  const followingEmpty = h('p', { class: 'empty', hidden: true }, 'Nobody you follow is live right now.');
+  const followingSection = h('section', { class: 'following-live', hidden: true }, h('h2', {}, 'Following — live now'), followingList, followingEmpty);
+  const everyoneHeading = h('h2', { hidden: true }, 'Everyone live');
+  root.append(h('h1', { tabindex: -1 }, 'Live now'), intro, followingSection, everyoneHeading, list, more, empty, replays);
 
   const renderIntro = (): void => {
     const user = ctx.session.user;
@@ -39,11 +44,9 @@ export const mountHome: PageMount = (root, ctx) => {
   let shown: BroadcastSummary[] = [];
   let nextCursor: string | null = null;
 
-  const renderList = (broadcasts: readonly BroadcastSummary[]): void => {
+  const cards = (broadcasts: readonly BroadcastSummary[]): HTMLLIElement[] => {
     const now = Date.now();
-    replace(
-      list,
-      ...broadcasts.map((b) =>
+    return broadcasts.map((b) =>
         h(
           'li',
           { class: 'broadcast-card' },
@@ -51,7 +54,7 @@ export const mountHome: PageMount = (root, ctx) => {
           h(
             'p',
             { class: 'broadcast-meta' },
-            h('span', { class: 'owner' }, b.owner.username),
+            h('a', { href: profilePath(b.owner.username), class: 'owner' }, b.owner.username),
             ' · ',
             h('span', {}, formatViewers(b.viewerCount)),
             ' · ',
@@ -60,8 +63,18 @@ export const mountHome: PageMount = (root, ctx) => {
             b.status === 'reconnecting' ? h('span', { class: 'badge warn' }, 'Reconnecting…') : null,
           ),
         ),
-      ),
-    );
+      );
+  };
+
+  const renderFollowing = (broadcasts: readonly BroadcastSummary[] | null): void => {
+    followingSection.hidden = broadcasts === null;
+    everyoneHeading.hidden = broadcasts === null;
+    replace(followingList, ...cards(broadcasts ?? []));
+    followingEmpty.hidden = (broadcasts ?? []).length > 0;
+  };
+
+  const renderList = (broadcasts: readonly BroadcastSummary[]): void => {
+    replace(list, ...cards(broadcasts));
     list.setAttribute('aria-busy', 'false');
     empty.hidden = broadcasts.length > 0;
     more.hidden = nextCursor === null;
@@ -71,14 +84,20 @@ export const mountHome: PageMount = (root, ctx) => {
     if (disposed) return;
     if (document.visibilityState !== 'hidden') {
       try {
-        // As many as are shown (pages loaded with "More" stay loaded), up to MAX_REFRESH.
-        const page = await ctx.api.listBroadcasts({ limit: Math.min(MAX_REFRESH, Math.max(PAGE, shown.length)) });
+        // As many as are shown (pages loaded with "More" stay loaded), up to MAX_REFRESH; and,
+        // signed in, the people one follows who are live.
+        const [page, followed] = await Promise.all([
+          ctx.api.listBroadcasts({ limit: Math.min(MAX_REFRESH, Math.max(PAGE, shown.length)) }),
+          // A failure here (a session that ended elsewhere) hides the section, never the list.
+          ctx.session.user ? ctx.api.listBroadcasts({ limit: PAGE, following: true }).catch(() => null) : Promise.resolve(null),
+        ]);
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
         if (disposed) return;
         failing = false;
         shown = page.broadcasts.filter((b) => b.status !== 'ended');
         nextCursor = page.nextCursor;
         renderList(shown);
+        renderFollowing(followed ? followed.broadcasts.filter((b) => b.status !== 'ended') : null);
         // Someone is live: load the watch page's code and open the connection its join uses now,
         // not after the click.
         if (shown.length > 0) ctx.prepare('watch');
@@ -93,7 +112,8 @@ export const mountHome: PageMount = (root, ctx) => {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
     if (!disposed) timer = setTimeout(() => void refresh(), REFRESH_MS);
   };
-  void refresh();
+  // Once the tab knows who is signed in: the first list then has "Following — live now" too.
+  void ctx.sessionReady.then(refresh);
 
   more.addEventListener('click', () => {
     if (nextCursor === null) return;

@@ -27,7 +27,7 @@ function section(title: string, emptyText: string): { element: HTMLElement; rend
  * One replay: a link (poster thumbnail with alt = title, and the title) to `/replay/:id`,
  * then owner, duration and a badge unless it is ready. The whole card is clickable.
  */
-function card(r: ReplaySummary): HTMLLIElement {
+export function card(r: ReplaySummary): HTMLLIElement {
   // The list shape has no `reason`; show it when the server sends one anyway.
   const raw: unknown = (r as unknown as Record<string, unknown>)['reason'];
   const badge = replayStateText(r.state, typeof raw === 'string' ? raw : null);

@@ -6,9 +6,10 @@ import { formatLiveFor } from '../format.ts';
 import { isJoinRedirect } from '../guards.ts';
 import { lastRecvCapabilities, subscribe, type SubscribeOptions, type Subscription } from '../media.ts';
 import type { PageContext, PageMount } from '../page.ts';
-import { replayPath } from '../router.ts';
+import { profilePath, replayPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
+import { FollowButton } from '../ui/FollowButton.ts';
 import { Hearts } from '../ui/Hearts.ts';
 import { ViewerCount } from '../ui/ViewerCount.ts';
 
@@ -88,6 +89,8 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     // --------------------------------------------------------------- view --
     const heading = h('h1', { tabindex: -1 }, 'Loading broadcast…');
     const meta = h('p', { class: 'broadcast-meta' });
+    const follow = new FollowButton({ api: ctx.api, session: ctx.session, onError: (err) => ctx.alerts.show(err) });
+    let followShownFor: string | undefined;
     const video = h('video', { autoplay: true, playsinline: true, 'aria-label': 'Live video', class: 'video' });
     const unmute = h('button', { type: 'button', class: 'unmute', hidden: true }, 'Unmute');
     const overlay = h('div', { class: 'stage-overlay', hidden: true });
@@ -115,6 +118,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           { class: 'watch-main' },
           heading,
           meta,
+          follow.element,
           stage,
           stateStatus,
           h('div', { class: 'counters' }, viewers.element, hearts.counter, heartButton),
@@ -147,7 +151,20 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     const showBroadcast = (b: BroadcastSummary): void => {
       heading.textContent = b.title;
       ctx.setTitle(b.title);
-      replace(meta, h('span', { class: 'owner' }, b.owner.username), ' · ', formatLiveFor(b.startedAt, Date.now()));
+      replace(meta, h('a', { href: profilePath(b.owner.username), class: 'owner' }, b.owner.username), ' · ', formatLiveFor(b.startedAt, Date.now()));
+      // Follow the broadcaster from here (whether one follows them comes with their profile).
+      if (followShownFor !== b.owner.username) {
+        followShownFor = b.owner.username;
+        const owner = b.owner.username;
+        void ctx.sessionReady
+          .then(() => ctx.api.getProfile(owner))
+          .then(
+            (p) => {
+              if (!disposed) follow.show(p.username, p.followedByYou);
+            },
+            () => undefined,
+          );
+      }
       viewers.set(b.viewerCount);
     };
 
