@@ -9,6 +9,7 @@ import { SessionStore } from './SessionStore.ts';
 import { UserStore } from './UserStore.ts';
 import { SunsetStore } from './SunsetStore.ts';
 import { AuditStore } from './AuditStore.ts';
+import { ModerationStore } from './ModerationStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
@@ -22,6 +23,7 @@ export { ChatStore, type HeartBatch } from './ChatStore.ts';
 export { ArchiveStore, newArchiveId, type ArchiveRecord } from './ArchiveStore.ts';
 export { SunsetStore, type SunsetRecord } from './SunsetStore.ts';
 export { AuditStore, type AuditEntry } from './AuditStore.ts';
+export { ModerationStore, SLOW_MODE_MAX_SECONDS, type BlockEntry, type ChatRemoval, type ModeratedMessage } from './ModerationStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -34,6 +36,7 @@ export interface Stores {
   sunset: SunsetStore;
   audit: AuditStore;
   archives: ArchiveStore;
+  moderation: ModerationStore;
 }
 
 /**
@@ -51,5 +54,6 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     sunset: new SunsetStore(db, options),
     audit: new AuditStore(db, options),
     archives: new ArchiveStore(db, options),
+    moderation: new ModerationStore(db, options),
   };
 }
