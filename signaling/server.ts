@@ -30,6 +30,10 @@ import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
 import { SocketNotifier } from './socket/SocketNotifier.ts';
+import { SocketModerationReach } from './socket/SocketModerationReach.ts';
+import { Blocking } from './moderation/Blocking.ts';
+import { ChatModeration } from './moderation/ChatModeration.ts';
+import { LiveModeration } from './moderation/LiveModeration.ts';
 import { socketAdapter } from './socket/socketAdapter.ts';
 import { Closers } from './Closers.ts';
 import { LocalBroadcastDirectory } from '../common/cluster/BroadcastDirectory.ts';
@@ -64,6 +68,8 @@ export interface RunningSpyglass {
   sunset: SunsetService;
   /** This process as one node of several (`cluster.enabled`), else undefined. */
   cluster: ClusterNode | undefined;
+  /** Moderation (docs/moderation.md): removing chat messages (`chat.remove`), block lists (`blocking.isBlocked`, …). */
+  moderation: { chat: ChatModeration; blocking: Blocking };
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -257,6 +263,17 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
 
+  // Moderation (docs/moderation.md): over socket.io rooms, so it reaches every node's viewers.
+  const moderationLog = logger.child({ component: 'moderation' });
+  const reach = new SocketModerationReach(io, {
+    crossNode: config.socketAdapter === 'redis',
+    evictHere: (ownerId, userId) => live.evict(ownerId, userId),
+    logger: moderationLog,
+  });
+  const chatModeration = new ChatModeration({ stores, notifier, logger: moderationLog });
+  const blocking = new Blocking({ stores, reach, logger: moderationLog });
+  const liveModeration = new LiveModeration({ stores, chat: chatModeration, blocking, reach, notifier, logger: moderationLog });
+
   let sweep: ArchiveSweep | undefined;
   if (archives) {
     const sweepService = new ArchiveSweep({ config, stores, archives, sunset, logger: logger.child({ component: 'sunset-sweep' }) });
@@ -322,6 +339,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       removeAccount: (userId) => accountRemoval.delete(userId),
     },
     archives,
+    blocking,
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
       metricsRouter({ registry: metrics, stores }),
@@ -369,7 +387,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     socket.conn.once('close', () => connections.release(address));
     next();
   });
-  new SocketGateway(io, live, logger.child({ component: 'socket' }));
+  new SocketGateway(io, live, liveModeration, logger.child({ component: 'socket' }));
   // Every connection of a signed-in user joins the user's room (archive progress and the like)
   // and its session's room, so that ending the session ends the connection.
   io.on('connection', (socket) => {
@@ -422,5 +440,5 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   if (metricsServer) closers.push('metrics server', () => metricsServer.close());
   const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
-  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, close: () => closers.closeAll() };
+  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, close: () => closers.closeAll() };
 }

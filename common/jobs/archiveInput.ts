@@ -15,6 +15,11 @@ const ArchiveChatSchema = z.strictObject({
   /** ms since the broadcast started. */
   offsetMs: z.number().int().min(0),
   sentAt: z.string(),
+  /**
+   * Only on the archive owner's own messages: removed by the broadcaster or an admin (their
+   * words stay in their own archive, marked; nobody else's archive has them). Absent: shown.
+   */
+  removed: z.strictObject({ by: z.enum(['broadcaster', 'admin']), at: z.string() }).optional(),
 });
 
 export const ArchiveInputSchema = z.strictObject({

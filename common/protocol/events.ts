@@ -1,7 +1,7 @@
 import type { ArchiveSummary } from './archives.ts';
 import type { NotificationView } from './profiles.ts';
 import { z } from 'zod';
-import { BroadcastIdSchema, MediaIdSchema, UsernameSchema, type BroadcastId, type ChatMessageId, type UserId } from './ids.ts';
+import { BroadcastIdSchema, ChatMessageIdSchema, MediaIdSchema, UserIdSchema, UsernameSchema, type BroadcastId, type ChatMessageId, type UserId } from './ids.ts';
 import {
   DtlsParametersSchema,
   RtpCapabilitiesSchema,
@@ -80,6 +80,20 @@ export const ChatSendSchema = z.strictObject({
   text: withoutControls(z.string().trim().min(1, 'message is empty').max(LIMITS.chatMax, `message is longer than ${LIMITS.chatMax} characters`)),
 });
 
+/** `chat:remove`: the broadcaster (or an admin) removes a chat message. */
+export const ChatRemoveSchema = z.strictObject({ messageId: ChatMessageIdSchema });
+/** `user:block` / `user:unblock`: the caller blocks (or lets back in) a user, by id. */
+export const UserRefSchema = z.strictObject({ userId: UserIdSchema });
+/** `chat:slow-mode`: one chat message per `seconds` per person (0 turns it off). */
+export const SlowModeSchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  seconds: z
+    .number()
+    .int(`slow mode must be a whole number of seconds from 0 to ${LIMITS.slowModeMaxSeconds}`)
+    .min(0, `slow mode must be a whole number of seconds from 0 to ${LIMITS.slowModeMaxSeconds}`)
+    .max(LIMITS.slowModeMaxSeconds, `slow mode must be a whole number of seconds from 0 to ${LIMITS.slowModeMaxSeconds}`),
+});
+
 /** Request schemas by event name: the server validates every payload with these. */
 export const RequestSchemas = {
   'broadcast:start': StartBroadcastSchema,
@@ -95,6 +109,11 @@ export const RequestSchemas = {
   'chat:send': ChatSendSchema,
   'heart:send': BroadcastRefSchema,
   'stats:first-frame': FirstFrameSchema,
+  'chat:remove': ChatRemoveSchema,
+  'chat:slow-mode': SlowModeSchema,
+  'viewers:list': BroadcastRefSchema,
+  'user:block': UserRefSchema,
+  'user:unblock': UserRefSchema,
 } as const;
 export type RequestName = keyof typeof RequestSchemas;
 export type RequestInput<E extends RequestName> = z.input<(typeof RequestSchemas)[E]>;
@@ -140,6 +159,20 @@ export interface ChatMessage {
   sentAt: string;
 }
 
+/** `viewers:list`: who watches a broadcast, over every node (the broadcaster's own connections left out). */
+export interface ViewerList {
+  broadcastId: BroadcastId;
+  /** Signed-in viewers, one entry per person, by username. */
+  viewers: UserSummary[];
+  /** Anonymous viewers, counted as `viewers:count` does: one per client address. */
+  anonymous: number;
+}
+
+/** `GET /api/blocks`: whom the caller blocked, newest first. */
+export interface BlockList {
+  blocked: Array<{ user: UserSummary; blockedAt: string }>;
+}
+
 export interface Responses {
   'broadcast:start': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities };
   'broadcast:resume': { broadcast: BroadcastSummary; rtpCapabilities: RtpCapabilities };
@@ -148,6 +181,8 @@ export interface Responses {
     broadcast: BroadcastSummary;
     rtpCapabilities: RtpCapabilities;
     recentChat: ChatMessage[];
+    /** Slow mode: one chat message per this many seconds per person (0: off); `chat:settings` tells changes. */
+    slowModeSeconds: number;
     /** The receive transport, when asked for (`transport: true`) and the broadcast is not ended. */
     transport?: TransportOptions;
     /** The consumers on it, when the join brought `rtpCapabilities` (as `consume` answers them: paused). */
@@ -162,6 +197,11 @@ export interface Responses {
   'chat:send': { message: ChatMessage };
   'heart:send': Record<string, never>;
   'stats:first-frame': Record<string, never>;
+  'chat:remove': { broadcastId: BroadcastId; messageId: ChatMessageId };
+  'chat:slow-mode': { broadcastId: BroadcastId; slowModeSeconds: number };
+  'viewers:list': ViewerList;
+  'user:block': { user: UserSummary };
+  'user:unblock': Record<string, never>;
 }
 
 // ------------------------------------------------------------- event maps --
@@ -181,6 +221,15 @@ export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 're
 export interface ServerToClientEvents {
   'viewers:count': (e: { broadcastId: BroadcastId; count: number }) => void;
   'chat:message': (e: ChatMessage) => void;
+  /** The broadcaster or an admin removed a message: every client drops it from its chat. */
+  'chat:removed': (e: { broadcastId: BroadcastId; messageId: ChatMessageId }) => void;
+  /** The broadcaster changed the chat's settings (slow mode: one message per N seconds per person; 0 is off). */
+  'chat:settings': (e: { broadcastId: BroadcastId; slowModeSeconds: number }) => void;
+  /**
+   * To a user the broadcaster blocked, on each of their connections: they no longer watch this
+   * broadcast (the server removed them from it) and cannot join it again.
+   */
+  'broadcast:removed': (e: { broadcastId: BroadcastId }) => void;
   /** Hearts are aggregated on the server and sent as a count per flush interval. */
   hearts: (e: { broadcastId: BroadcastId; count: number }) => void;
   /** The broadcaster produced a new track: viewers call `consume` again. */
@@ -240,6 +289,9 @@ export type ReplayChange = z.infer<typeof ReplayChangeSchema>;
 export const DeleteAccountSchema = z.strictObject({
   password: z.string().min(1, 'password is required').max(256),
 });
+
+/** `POST /api/blocks`: block a user by username. */
+export const BlockUserSchema = z.strictObject({ username: UsernameSchema });
 
 /** `POST /api/auth/password`. */
 export const ChangePasswordSchema = z.strictObject({

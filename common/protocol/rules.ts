@@ -8,6 +8,8 @@ export const LIMITS = {
   titleMax: 120,
   chatMax: 500,
   inviteesMax: 50,
+  /** Slow mode: at most one chat message per this many seconds per person (0 is off). */
+  slowModeMaxSeconds: 300,
   /** Largest socket.io message the server accepts, in bytes. */
   maxMessageBytes: 64 * 1024,
 } as const;

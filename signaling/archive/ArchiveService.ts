@@ -12,6 +12,7 @@ import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
 import { ARCHIVE_INPUT_FILE, archiveKey, archivePrefix } from '../../common/storage/storageKeys.ts';
 import type { ArchiveRecord } from '../store/ArchiveStore.ts';
+import type { ArchivedChatMessage } from '../store/ChatStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
@@ -275,12 +276,14 @@ export class ArchiveService {
       stores.follows.listFollowers(user.id),
       stores.notifications.listAll(user.id),
     ]);
-    const toChat = (m: { id: string; user: { username: string }; text: string; offsetMs: number; sentAt: string }) => ({
+    // Removed messages reach only their author's archive (listForArchive, listByUserElsewhere), marked.
+    const toChat = (m: ArchivedChatMessage) => ({
       id: m.id,
       username: m.user.username,
       text: m.text,
       offsetMs: m.offsetMs,
       sentAt: m.sentAt,
+      ...(m.removed ? { removed: { by: m.removed.as, at: m.removed.at } } : {}),
     });
     return {
       archiveId: record.id,
@@ -337,7 +340,7 @@ export class ArchiveService {
                       : {}),
                   }
                 : null,
-            chat: (await stores.chat.list(b.id)).map(toChat),
+            chat: (await stores.chat.listForArchive(b.id, user.id)).map(toChat),
             hearts: (await stores.chat.hearts(b.id)).map((h) => ({ offsetMs: h.offsetMs, count: h.count })),
           };
         }),

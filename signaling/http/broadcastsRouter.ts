@@ -8,10 +8,13 @@ import { toSummary } from '../live/LiveBroadcast.ts';
 import type { ListCursor } from '../store/BroadcastStore.ts';
 import type { Stores } from '../store/index.ts';
 import { requestUser } from './auth.ts';
+import type { Blocking } from '../moderation/Blocking.ts';
 
 export interface BroadcastRoutesOptions {
   stores: Stores;
   live: LiveService;
+  /** A broadcaster's block list: whom they blocked finds none of their broadcasts. */
+  blocking: Pick<Blocking, 'isBlocked'>;
 }
 
 /** Page sizes of `GET /api/broadcasts`. */
@@ -70,8 +73,10 @@ export function broadcastsRouter(o: BroadcastRoutesOptions): express.Router {
     });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
+    // Broadcasters who blocked the caller are left out (the cursor still follows every row, so a page may be shorter).
+    const blockers: ReadonlySet<string> = viewerId ? await o.stores.moderation.blockersOf(viewerId) : new Set();
     const body: BroadcastList = {
-      broadcasts: page.map((b) => o.live.liveSummary(b.id) ?? toSummary(b, 0)),
+      broadcasts: page.filter((b) => !blockers.has(b.ownerId)).map((b) => o.live.liveSummary(b.id) ?? toSummary(b, 0)),
       nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
     };
     res.json(body);
@@ -80,8 +85,9 @@ export function broadcastsRouter(o: BroadcastRoutesOptions): express.Router {
   router.get('/:id', async (req, res) => {
     const parsed = BroadcastIdSchema.safeParse(req.params.id);
     const record = parsed.success ? await o.stores.broadcasts.get(parsed.data) : undefined;
-    // Private broadcasts the caller may not see are indistinguishable from missing ones.
-    if (!record || !o.stores.broadcasts.canView(record, requestUser(req)?.id)) {
+    // Private broadcasts the caller may not see, and those of broadcasters who blocked the caller, are indistinguishable from missing ones.
+    const userId = requestUser(req)?.id;
+    if (!record || !o.stores.broadcasts.canView(record, userId) || (userId !== undefined && (await o.blocking.isBlocked(record.ownerId, userId)))) {
       throw new AppError('NOT_FOUND', 'broadcast not found');
     }
     res.json({ broadcast: o.live.liveSummary(record.id) ?? toSummary(record, 0) });

@@ -13,6 +13,8 @@ import { authRouter, type AuthRouterOptions } from './authRouter.ts';
 import type { ArchiveService } from '../archive/ArchiveService.ts';
 import { archivesRouter } from './archives.ts';
 import { broadcastsRouter } from './broadcastsRouter.ts';
+import { blocksRouter } from './blocksRouter.ts';
+import type { Blocking } from '../moderation/Blocking.ts';
 import { replaysRouter } from './replays.ts';
 import { StoredFileResponder } from './StoredFileResponder.ts';
 import type { SunsetService } from '../sunset/SunsetService.ts';
@@ -46,6 +48,8 @@ export interface AppOptions {
   replayRemoval: ReplayRemoval;
   /** Profiles, following and avatars (signaling/profiles/Profiles.ts). */
   profiles: Profiles;
+  /** Block lists (`/api/blocks`), and the one check of whether a broadcaster blocked the caller. */
+  blocking: Blocking;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
@@ -124,15 +128,16 @@ export function createApp(o: AppOptions): express.Express {
 
   app.use(authRouter({ stores: o.stores, logger: o.logger, secureCookies: o.secureCookies, ...o.auth }));
 
-  app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live }));
+  app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live, blocking: o.blocking }));
 
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
   // Replay files and archives are streamed from the storage, byte ranges included.
   const files = new StoredFileResponder(o.storage);
-  app.use('/api/replays', replaysRouter({ stores: o.stores, files, removal: o.replayRemoval }));
+  app.use('/api/replays', replaysRouter({ stores: o.stores, files, removal: o.replayRemoval, blocking: o.blocking }));
   app.use(profilesRouter({ profiles: o.profiles, stores: o.stores, files }));
   app.use('/api/notifications', notificationsRouter({ stores: o.stores }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
+  app.use('/api/blocks', blocksRouter(o.blocking));
   for (const router of o.adminRouters ?? []) app.use(router);
 
   const noRoute = (req: Request) => {

@@ -14,6 +14,7 @@ import { requestUser } from './auth.ts';
 import type { StoredFileResponder } from './StoredFileResponder.ts';
 import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
 import type { UserRecord } from '../store/UserStore.ts';
+import type { Blocking } from '../moderation/Blocking.ts';
 
 export interface ReplayRoutesOptions {
   stores: Stores;
@@ -21,6 +22,8 @@ export interface ReplayRoutesOptions {
   files: StoredFileResponder;
   /** Deletes replays: database, then files (ReplayRemoval.ts). */
   removal: ReplayRemoval;
+  /** A broadcaster's block list: whom they blocked finds none of their replays. */
+  blocking: Pick<Blocking, 'isBlocked'>;
 }
 
 /**
@@ -140,13 +143,15 @@ function contentDisposition(names: { utf8: string; ascii: string }): string {
 export function replaysRouter(o: ReplayRoutesOptions): express.Router {
   const router = express.Router();
 
-  /** The broadcast and replay of `:id` if the caller may see them; else the one NOT_FOUND. */
+  /** The broadcast and replay of `:id` if the caller may see them (and its owner did not block them); else the one NOT_FOUND. */
   async function visible(req: Request): Promise<{ b: BroadcastRecord; r: ReplayRecord }> {
     const parsed = BroadcastIdSchema.safeParse(req.params.id);
     if (!parsed.success) throw notFound();
     const b = await o.stores.broadcasts.get(parsed.data);
     if (!b) throw await missing(parsed.data, requestUser(req)?.id);
-    if (!o.stores.broadcasts.canView(b, requestUser(req)?.id)) throw notFound();
+    const userId = requestUser(req)?.id;
+    if (!o.stores.broadcasts.canView(b, userId)) throw notFound();
+    if (userId !== undefined && (await o.blocking.isBlocked(b.ownerId, userId))) throw notFound();
     const r = await o.stores.replays.get(b.id);
     if (!r) throw notFound();
     return { b, r };
@@ -202,6 +207,12 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
       items = await o.stores.replays.listByOwner(user.id, { limit: query.limit });
     } else {
       items = await o.stores.replays.listPublic({ limit: query.limit });
+      // Replays of broadcasters who blocked the caller are left out.
+      const userId = requestUser(req)?.id;
+      if (userId !== undefined) {
+        const blockers = await o.stores.moderation.blockersOf(userId);
+        items = items.filter((i) => !blockers.has(i.ownerId));
+      }
     }
     const body: ReplayList = { replays: items.map((i) => toSummary({ ...i, id: i.broadcastId, status: i.broadcastStatus }, i)) };
     res.json(body);

@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/logger.ts';
 import type { ChatMessage } from '../../common/protocol/events.ts';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import type { RateLimits, Throttle } from '../throttle/RateLimits.ts';
@@ -10,6 +10,8 @@ import type { Notifier } from './ports.ts';
 /** What chat and hearts need of a broadcast on air here (as its origin or as a relay). */
 export interface ChatRoom {
   readonly id: BroadcastId;
+  /** Its broadcaster, who is not held to the broadcast's slow mode. */
+  readonly record: { readonly ownerId: UserId };
   /** Milliseconds since the broadcast started (the replay's timeline). */
   offsetMs(): number;
 }
@@ -38,12 +40,18 @@ export interface LiveChatOptions {
  * authorised the sender (LiveService). The limits are fixed windows counted in Redis
  * (RateLimits), so a person has one allowance whatever node they reach the broadcast through;
  * the counters lapse with their window, so nothing is forgotten when a broadcast ends.
+ *
+ * Slow mode (a broadcast's setting, read from the database so every node enforces the same):
+ * one message per N seconds per person, on top of the chat limit; the broadcaster and admins
+ * are not held to it. Each N is a limit of its own (`slow-<N>`: one point per N s).
  */
 export class LiveChat {
   readonly #o: LiveChatOptions;
   readonly #chatLimit: Throttle;
   readonly #heartLimit: Throttle;
   readonly #hearts: HeartAggregator<BroadcastId>;
+  /** One limit per slow-mode setting in use, made on first use. */
+  readonly #slowLimits = new Map<number, Throttle>();
 
   constructor(o: LiveChatOptions) {
     this.#o = o;
@@ -58,6 +66,10 @@ export class LiveChat {
 
   /** Stores and pushes a message; throws RateLimitedError (RATE_LIMITED) past the sender's allowance. */
   async send(live: ChatRoom, user: UserRecord, text: string): Promise<ChatMessage> {
+    if (user.id !== live.record.ownerId && user.role !== 'admin') {
+      const slowSeconds = await this.#o.stores.moderation.slowMode(live.id);
+      if (slowSeconds > 0) await this.#slowLimit(slowSeconds).take(`${live.id}:${user.id}`);
+    }
     await this.#chatLimit.take(`${live.id}:${user.id}`);
     const message = await this.#o.stores.chat.add({ broadcastId: live.id, userId: user.id, text, offsetMs: live.offsetMs() });
     this.#o.notifier.toBroadcast(live.id, 'chat:message', message);
@@ -80,6 +92,15 @@ export class LiveChat {
 
   close(): void {
     this.#hearts.close();
+  }
+
+  #slowLimit(seconds: number): Throttle {
+    let limit = this.#slowLimits.get(seconds);
+    if (!limit) {
+      limit = this.#o.rateLimits.create(`slow-${seconds}`, { points: 1, durationSeconds: seconds }, `slow mode: one message every ${seconds} s`);
+      this.#slowLimits.set(seconds, limit);
+    }
+    return limit;
   }
 
   #flushHearts(id: BroadcastId, count: number): void {

@@ -1,6 +1,6 @@
 import { AppError, RedirectError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, EndReason, Request, Responses } from '../../common/protocol/events.ts';
 import type { ConsumerOptions, TransportOptions } from '../../common/protocol/media.ts';
 import { Broadcast } from '../../sfu/Broadcast.ts';
@@ -262,12 +262,17 @@ export class LiveService {
       });
       return { options, consumers };
     };
-    const [{ options, consumers }, recentChat] = await Promise.all([media(), this.#o.stores.chat.recent(broadcastId, RECENT_CHAT)]);
+    const [{ options, consumers }, recentChat, slowModeSeconds] = await Promise.all([
+      media(),
+      this.#o.stores.chat.recent(broadcastId, RECENT_CHAT),
+      this.#o.stores.moderation.slowMode(broadcastId),
+    ]);
     // A relay's status is the origin's, as stored (fresher than the relay's copy).
     return {
       broadcast: toSummary(record, here.viewerCount),
       rtpCapabilities: here.media.rtpCapabilities,
       recentChat,
+      slowModeSeconds,
       ...(options ? { transport: this.#o.turn ? { ...options, ...this.#o.turn.grant() } : options } : {}),
       ...(consumers ? { consumers } : {}),
     };
@@ -345,6 +350,33 @@ export class LiveService {
     return {};
   }
 
+  // -------------------------------------------------------- moderation --
+
+  /**
+   * `userId` was blocked by `ownerId`: each connection of that user watching one of the owner's
+   * broadcasts on this node stops watching it (its media closed, its room left) and is told
+   * `broadcast:removed`. Only this node: other nodes are asked by the caller (signaling/moderation/).
+   * Returns how many connections it removed.
+   */
+  evict(ownerId: UserId, userId: UserId): number {
+    let removed = 0;
+    for (const peer of this.#peers.values()) {
+      if (peer.user?.id !== userId) continue;
+      for (const broadcastId of [...peer.watching]) {
+        const here = this.#here(broadcastId);
+        if (!here || here.record.ownerId !== ownerId) continue;
+        peer.watching.delete(broadcastId);
+        peer.firstFrameDue.delete(broadcastId);
+        here.removeViewer(peer.id);
+        this.#o.notifier.leave(peer.id, broadcastId);
+        this.#o.notifier.toPeer(peer.id, 'broadcast:removed', { broadcastId });
+        removed += 1;
+      }
+    }
+    if (removed > 0) this.#log.info({ ownerId, userId, connections: removed }, 'removed a blocked user from the broadcaster’s broadcasts');
+    return removed;
+  }
+
   // ----------------------------------------------------------- closing --
 
   /**
@@ -404,14 +436,17 @@ export class LiveService {
   }
 
   /**
-   * The broadcast if the caller may see it (public, or theirs, or they are invited), with its
-   * live state here; otherwise NOT_FOUND exactly as for an id that does not exist. A broadcast
-   * on air is checked from memory; any other id costs one primary-key lookup.
+   * The broadcast if the caller may see it (public, or theirs, or they are invited, and its
+   * broadcaster has not blocked them), with its live state here; otherwise NOT_FOUND exactly as
+   * for an id that does not exist. A broadcast on air is read from memory, any other id costs one
+   * primary-key lookup; a signed-in caller who is not the owner costs one more (the block list).
    */
   async #visible(peer: Peer, broadcastId: BroadcastId): Promise<{ record: BroadcastRecord; live: LiveBroadcast | undefined }> {
     const live = this.#live.get(broadcastId);
     const record = live ? live.record : await this.#o.stores.broadcasts.get(broadcastId);
     if (!record || !this.#o.stores.broadcasts.canView(record, peer.user?.id)) throw notFound();
+    // Someone the broadcaster blocked finds none of their broadcasts (docs/moderation.md).
+    if (peer.user && record.ownerId !== peer.user.id && (await this.#o.stores.moderation.isBlocked(record.ownerId, peer.user.id))) throw notFound();
     return { record, live };
   }
 

@@ -12,6 +12,7 @@ import {
 } from '../../common/protocol/events.ts';
 import type { Ack } from '../../common/protocol/errors.ts';
 import type { LiveService } from '../live/LiveService.ts';
+import type { LiveModeration } from '../moderation/LiveModeration.ts';
 import type { Peer } from '../live/Peer.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
@@ -24,21 +25,30 @@ export interface SocketData {
   sessionId?: string | undefined;
 }
 
-export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-type SpyglassSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+/**
+ * What nodes tell each other through the socket.io adapter (`serverSideEmit`; several nodes
+ * only). Each receiver validates the payload (SocketModerationReach).
+ */
+export interface InterServerEvents {
+  /** `userId` was blocked by `ownerId`: remove their connections from the owner's broadcasts. */
+  'moderation:evict': (e: { ownerId: string; userId: string }) => void;
+}
+
+export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+type SpyglassSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 type Handler<E extends RequestName> = (peer: Peer, req: Request<E>) => Promise<Responses[E]> | Responses[E];
 
 /**
- * The thin socket layer: for every event, parse → call one LiveService method (which
- * authorises) → ack. The one place where thrown errors become `{ ok: false, error }`.
+ * The thin socket layer: for every event, parse → call one LiveService or LiveModeration
+ * method (which authorises) → ack. The one place where thrown errors become `{ ok: false, error }`.
  */
 export class SocketGateway {
   readonly #live: LiveService;
   readonly #log: Logger;
   readonly #handlers: { [E in RequestName]: Handler<E> };
 
-  constructor(io: SpyglassServer, live: LiveService, logger: Logger) {
+  constructor(io: SpyglassServer, live: LiveService, moderation: LiveModeration, logger: Logger) {
     this.#live = live;
     this.#log = logger;
     this.#handlers = {
@@ -55,6 +65,11 @@ export class SocketGateway {
       'chat:send': (p, r) => live.chat(p, r),
       'heart:send': (p, r) => live.heart(p, r),
       'stats:first-frame': (p, r) => live.firstFrame(p, r),
+      'chat:remove': (p, r) => moderation.removeMessage(p, r),
+      'chat:slow-mode': (p, r) => moderation.slowMode(p, r),
+      'viewers:list': (p, r) => moderation.viewers(p, r),
+      'user:block': (p, r) => moderation.block(p, r),
+      'user:unblock': (p, r) => moderation.unblock(p, r),
     };
     io.on('connection', (socket) => this.#onConnection(socket));
   }

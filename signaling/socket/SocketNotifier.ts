@@ -3,7 +3,8 @@ import type { Notifier } from '../live/ports.ts';
 import type { SpyglassServer } from './SocketGateway.ts';
 
 /** The socket.io room of a broadcast's connections. */
-const room = (broadcastId: BroadcastId) => `b:${broadcastId}`;
+export const broadcastRoom = (broadcastId: BroadcastId): string => `b:${broadcastId}`;
+const room = broadcastRoom;
 
 /**
  * How the live domain reaches its clients, over socket.io rooms: one room per broadcast, and

@@ -5,13 +5,19 @@ import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
 import { newChatMessageId } from './newIds.ts';
-import type { DB } from './schema.ts';
+import type { ChatRemovedAs, DB } from './schema.ts';
 
 /** A heart batch: `count` hearts in the flush interval starting at `offsetMs`. */
 export interface HeartBatch {
   offsetMs: number;
   count: number;
 }
+
+/** A message with how it was removed (archives only: live chat and replays never show removed messages). */
+export type ArchivedChatMessage = ChatMessage & {
+  /** Removed by the broadcaster or an admin: when, and in what right; null while it shows. */
+  removed: { as: ChatRemovedAs; at: string } | null;
+};
 
 // Offsets are whole, non-negative milliseconds.
 function toOffset(offsetMs: number): number {
@@ -40,6 +46,8 @@ export class ChatStore {
         'chat_messages.text',
         'chat_messages.offset_ms',
         'chat_messages.sent_at',
+        'chat_messages.removed_at',
+        'chat_messages.removed_as',
       ]);
   }
 
@@ -65,30 +73,50 @@ export class ChatStore {
     return { id, broadcastId: m.broadcastId, user: { id: m.userId, username: user.username }, text: m.text, offsetMs, sentAt: toIso(sentAt) };
   }
 
-  /** The last `limit` messages of a broadcast, oldest first (for viewers who join late). */
+  /** The last `limit` messages of a broadcast that were not removed, oldest first (for viewers who join late). */
   async recent(broadcastId: BroadcastId, limit: number): Promise<ChatMessage[]> {
     const n = Math.trunc(limit);
     if (!(n > 0)) return [];
     const rows = await this.#select()
       .where('chat_messages.broadcast_id', '=', broadcastId)
+      .where('chat_messages.removed_at', 'is', null)
       .orderBy('chat_messages.seq', 'desc')
       .limit(n)
       .execute();
     return rows.reverse().map(toMessage);
   }
 
-  /** Every message of a broadcast by offsetMs (ties in order sent): what the replay plays back. */
+  /** Every message of a broadcast that was not removed, by offsetMs (ties in order sent): what the replay plays back. */
   async list(broadcastId: BroadcastId): Promise<ChatMessage[]> {
     const rows = await this.#select()
       .where('chat_messages.broadcast_id', '=', broadcastId)
+      .where('chat_messages.removed_at', 'is', null)
       .orderBy('chat_messages.offset_ms')
       .orderBy('chat_messages.seq')
       .execute();
     return rows.map(toMessage);
   }
 
-  /** A user's messages in broadcasts of other owners, oldest first, with those broadcasts' titles (for their archive). */
-  async listByUserElsewhere(userId: UserId): Promise<Array<ChatMessage & { broadcastTitle: string }>> {
+  /**
+   * A broadcast's chat for the archive of `archiveOf`: every message not removed, plus the
+   * removed ones `archiveOf` wrote (their own words stay in their own archive, marked), by
+   * offsetMs (ties in order sent).
+   */
+  async listForArchive(broadcastId: BroadcastId, archiveOf: UserId): Promise<ArchivedChatMessage[]> {
+    const rows = await this.#select()
+      .where('chat_messages.broadcast_id', '=', broadcastId)
+      .where((eb) => eb.or([eb('chat_messages.removed_at', 'is', null), eb('chat_messages.user_id', '=', archiveOf)]))
+      .orderBy('chat_messages.offset_ms')
+      .orderBy('chat_messages.seq')
+      .execute();
+    return rows.map(toArchived);
+  }
+
+  /**
+   * A user's messages in broadcasts of other owners, oldest first, with those broadcasts' titles
+   * (for their archive): removed ones too, marked — the author keeps their own words.
+   */
+  async listByUserElsewhere(userId: UserId): Promise<Array<ArchivedChatMessage & { broadcastTitle: string }>> {
     const rows = await this.#select()
       .innerJoin('broadcasts', 'broadcasts.id', 'chat_messages.broadcast_id')
       .select('broadcasts.title as broadcast_title')
@@ -97,7 +125,7 @@ export class ChatStore {
       .orderBy('chat_messages.sent_at')
       .orderBy('chat_messages.seq')
       .execute();
-    return rows.map((r) => ({ ...toMessage(r), broadcastTitle: r.broadcast_title }));
+    return rows.map((r) => ({ ...toArchived(r), broadcastTitle: r.broadcast_title }));
   }
 
   /**
@@ -131,7 +159,7 @@ export class ChatStore {
   }
 }
 
-function toMessage(row: {
+interface MessageRow {
   id: ChatMessage['id'];
   broadcast_id: BroadcastId;
   user_id: UserId;
@@ -139,7 +167,18 @@ function toMessage(row: {
   text: string;
   offset_ms: number;
   sent_at: number;
-}): ChatMessage {
+  removed_at: number | null;
+  removed_as: ChatRemovedAs | null;
+}
+
+function toArchived(row: MessageRow): ArchivedChatMessage {
+  return {
+    ...toMessage(row),
+    removed: row.removed_at === null ? null : { as: row.removed_as ?? 'broadcaster', at: toIso(Number(row.removed_at)) },
+  };
+}
+
+function toMessage(row: MessageRow): ChatMessage {
   return {
     id: row.id,
     broadcastId: row.broadcast_id,

@@ -12,6 +12,7 @@ import { AuditStore } from './AuditStore.ts';
 import { ProfileStore } from './ProfileStore.ts';
 import { FollowStore } from './FollowStore.ts';
 import { NotificationStore } from './NotificationStore.ts';
+import { ModerationStore } from './ModerationStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
@@ -28,6 +29,7 @@ export { AuditStore, type AuditEntry } from './AuditStore.ts';
 export { ProfileStore, type ProfileRecord, type ProfileUpdate } from './ProfileStore.ts';
 export { FollowStore, type FollowEntry } from './FollowStore.ts';
 export { NotificationStore, type NotificationRecord } from './NotificationStore.ts';
+export { ModerationStore, SLOW_MODE_MAX_SECONDS, type BlockEntry, type ChatRemoval, type ModeratedMessage } from './ModerationStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -43,6 +45,7 @@ export interface Stores {
   profiles: ProfileStore;
   follows: FollowStore;
   notifications: NotificationStore;
+  moderation: ModerationStore;
 }
 
 /**
@@ -63,5 +66,6 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     profiles: new ProfileStore(db, options),
     follows: new FollowStore(db, options),
     notifications: new NotificationStore(db, options),
+    moderation: new ModerationStore(db, options),
   };
 }

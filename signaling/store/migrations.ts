@@ -329,6 +329,42 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('profiles').execute();
       },
     },
+    '0010_moderation': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // A chat message removed by the broadcaster or an admin keeps its row with a removal
+        // mark: gone from the live chat, the replay and every archive but its author's own,
+        // where it shows as removed (docs/moderation.md). `removed_by` has no foreign key: the
+        // mark outlives the remover's account.
+        await db.schema.alterTable('chat_messages').addColumn('removed_at', 'bigint').execute();
+        await db.schema.alterTable('chat_messages').addColumn('removed_by', 'text').execute();
+        // 'broadcaster' or 'admin' (written by ModerationStore only; no check constraint, which
+        // SQLite would not let the down migration drop with its column).
+        await db.schema.alterTable('chat_messages').addColumn('removed_as', 'text').execute();
+
+        // Who a broadcaster keeps out: no chat, no hearts, none of their broadcasts or replays.
+        await db.schema
+          .createTable('user_blocks')
+          .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('blocked_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('user_blocks_pkey', ['owner_id', 'blocked_id'])
+          .addCheckConstraint('user_blocks_not_self_check', sql`owner_id <> blocked_id`)
+          .execute();
+        // Whom a user is blocked by (the broadcast list) and the cascade from users.
+        await db.schema.createIndex('user_blocks_blocked_id_idx').on('user_blocks').column('blocked_id').execute();
+
+        // Slow mode: at most one chat message per this many seconds per person (0: off).
+        await db.schema
+          .alterTable('broadcasts')
+          .addColumn('slow_mode_seconds', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('broadcasts').dropColumn('slow_mode_seconds').execute();
+        await db.schema.dropTable('user_blocks').execute();
+        for (const column of ['removed_as', 'removed_by', 'removed_at']) await db.schema.alterTable('chat_messages').dropColumn(column).execute();
+      },
+    },
   };
 }
 

@@ -24,6 +24,7 @@ export interface DB {
   profiles: ProfilesTable;
   follows: FollowsTable;
   notifications: NotificationsTable;
+  user_blocks: UserBlocksTable;
 }
 
 /** A user's role. Default 'user'. */
@@ -63,6 +64,8 @@ export interface BroadcastsTable {
   end_reason: string | null;
   /** The node that hosts it (its origin; docs/scale.md); null on one host and for older rows. */
   origin_node: string | null;
+  /** Slow mode (migration 0010): one chat message per this many seconds per person; 0 is off. */
+  slow_mode_seconds: Generated<number>;
 }
 
 export interface BroadcastInviteesTable {
@@ -79,6 +82,22 @@ export interface ChatMessagesTable {
   text: string;
   offset_ms: number;
   sent_at: number;
+  /** When the broadcaster or an admin removed it (migration 0010); null while it shows. */
+  removed_at: number | null;
+  /** Who removed it (a user id; no foreign key: the mark outlives the account). */
+  removed_by: string | null;
+  /** In what right: 'broadcaster' or 'admin'. */
+  removed_as: ChatRemovedAs | null;
+}
+
+/** In what right a chat message was removed. */
+export type ChatRemovedAs = 'broadcaster' | 'admin';
+
+/** A broadcaster keeps `blocked_id` out of their broadcasts and replays (migration 0010). */
+export interface UserBlocksTable {
+  owner_id: UserId;
+  blocked_id: UserId;
+  created_at: number;
 }
 
 export interface HeartsTable {

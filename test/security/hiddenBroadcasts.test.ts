@@ -21,7 +21,12 @@ const EVENTS = [
   'broadcast:resume',
   'broadcast:stop',
   'broadcast:leave',
+  'viewers:list',
+  'chat:slow-mode',
 ] as const satisfies readonly RequestName[];
+
+/** Requests that name no broadcast (a message, a user): test/security/moderation.test.ts tries them. */
+const NOT_NAMING_A_BROADCAST = ['broadcast:start', 'chat:remove', 'user:block', 'user:unblock'] as const satisfies readonly RequestName[];
 
 const UNKNOWN = 'b_doesnotexist0000000' as BroadcastId;
 
@@ -61,6 +66,8 @@ describe('a private broadcast is indistinguishable from a missing one', () => {
       'broadcast:resume': { broadcastId },
       'broadcast:stop': { broadcastId },
       'broadcast:leave': { broadcastId },
+      'viewers:list': { broadcastId },
+      'chat:slow-mode': { broadcastId, seconds: 10 },
     };
     return p[event] as RequestInput<E>;
   }
@@ -103,7 +110,7 @@ describe('a private broadcast is indistinguishable from a missing one', () => {
   });
 
   it('covers every request that names a broadcast', () => {
-    expect([...EVENTS, 'broadcast:start'].sort()).toEqual(Object.keys(RequestSchemas).sort());
+    expect([...EVENTS, ...NOT_NAMING_A_BROADCAST].sort()).toEqual(Object.keys(RequestSchemas).sort());
   });
 
   it.each(['anonymous', 'stranger'] as const)('%s: every event answers a private id (live or ended) exactly as an unknown id', async (who) => {
@@ -115,7 +122,7 @@ describe('a private broadcast is indistinguishable from a missing one', () => {
     // signed-in caller (that refusal does not depend on the id) or is a no-op (leave).
     for (const event of EVENTS) {
       if (event === 'broadcast:leave') expect(unknown[event]).toEqual({ ok: true });
-      else if (who === 'anonymous' && ['chat:send', 'produce', 'broadcast:resume', 'broadcast:stop'].includes(event)) {
+      else if (who === 'anonymous' && ['chat:send', 'produce', 'broadcast:resume', 'broadcast:stop', 'viewers:list', 'chat:slow-mode'].includes(event)) {
         expect(unknown[event]).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
       } else expect(unknown[event]).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'broadcast not found' } });
     }

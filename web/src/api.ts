@@ -1,5 +1,5 @@
 import type { ArchiveSummary } from '../../common/protocol/archives.ts';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, UserSummary } from '../../common/protocol/events.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
 import type { ReplayChatMessage, ReplayDetail, ReplayDownload, ReplayHearts, ReplaySources, ReplaySummary } from '../../common/protocol/replays.ts';
@@ -63,6 +63,30 @@ export class Api {
   /** The owner's view of who is invited to a replay. */
   async replayInvitees(id: BroadcastId): Promise<string[]> {
     return readNames(await this.#call('GET', `/api/replays/${encodeURIComponent(id)}/invitees`));
+  }
+
+  /** Whom the signed-in user blocked, newest first. */
+  async listBlocked(): Promise<Array<{ user: UserSummary; blockedAt: string }>> {
+    const body = await this.#call('GET', '/api/blocks');
+    const list = isRecord(body) ? body['blocked'] : undefined;
+    if (!Array.isArray(list)) throw malformed('/api/blocks');
+    const entries: Array<{ user: UserSummary; blockedAt: string }> = [];
+    for (const e of list as unknown[]) {
+      const user = isRecord(e) ? e['user'] : undefined;
+      const blockedAt = isRecord(e) ? e['blockedAt'] : undefined;
+      if (isUserSummary(user) && typeof blockedAt === 'string') entries.push({ user, blockedAt });
+    }
+    return entries;
+  }
+
+  /** Blocks a user by username: they can no longer watch, chat in or send hearts to your broadcasts, nor watch your replays. */
+  async block(username: string): Promise<UserSummary> {
+    return readUser(await this.#call('POST', '/api/blocks', { username }));
+  }
+
+  /** Lets a blocked user back in. */
+  async unblock(userId: UserId): Promise<void> {
+    await this.#call('DELETE', `/api/blocks/${encodeURIComponent(userId)}`);
   }
 
   /** The owner deletes a replay for good. */

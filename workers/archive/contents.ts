@@ -42,6 +42,8 @@ export interface ArchiveChatEntry {
   sentAt: string;
   /** Replay video time (ms), when there is a replay. */
   atMs?: number;
+  /** Your own message that the broadcaster (or an admin) removed: in your archive only, marked. */
+  removed?: { by: 'broadcaster' | 'admin'; at: string };
 }
 
 export interface ArchiveHeartEntry {
@@ -77,7 +79,15 @@ export function chatJson(b: InputBroadcast): ArchiveChatEntry[] {
   const at = mediaTimeOf(b);
   return [...b.chat]
     .sort((x, y) => x.offsetMs - y.offsetMs)
-    .map((m) => ({ id: m.id, username: m.username, text: m.text, offsetMs: m.offsetMs, sentAt: m.sentAt, ...(at ? { atMs: at(m.offsetMs) } : {}) }));
+    .map((m) => ({
+      id: m.id,
+      username: m.username,
+      text: m.text,
+      offsetMs: m.offsetMs,
+      sentAt: m.sentAt,
+      ...(at ? { atMs: at(m.offsetMs) } : {}),
+      ...(m.removed ? { removed: m.removed } : {}),
+    }));
 }
 
 export function heartsJson(b: InputBroadcast): ArchiveHeartEntry[] {
@@ -101,10 +111,11 @@ export interface ViewerData {
     /** Relative to index.html; null without a replay video. */
     video: string | null;
     poster: string | null;
-    chat: Array<{ username: string; text: string; offsetMs: number; atMs: number | null }>;
+    /** `removed`: who removed this message of yours ('broadcaster' or 'admin'); absent when it shows. */
+    chat: Array<{ username: string; text: string; offsetMs: number; atMs: number | null; removed?: 'broadcaster' | 'admin' }>;
     hearts: Array<{ count: number; atMs: number }>;
   }>;
-  chatElsewhere: Array<{ broadcastTitle: string; text: string; sentAt: string }>;
+  chatElsewhere: Array<{ broadcastTitle: string; text: string; sentAt: string; removed?: 'broadcaster' | 'admin' }>;
 }
 
 export function viewerData(input: ArchiveInput, exportedAt: string, included: ReadonlyMap<string, readonly ArchiveReplayFile[]>): ViewerData {
@@ -125,10 +136,16 @@ export function viewerData(input: ArchiveInput, exportedAt: string, included: Re
           durationMs: b.replay?.durationMs ?? null,
           video,
           poster: files.includes('poster.jpg') ? `broadcasts/${b.id}/poster.jpg` : null,
-          chat: chatJson(b).map((m) => ({ username: m.username, text: m.text, offsetMs: m.offsetMs, atMs: video ? (m.atMs ?? null) : null })),
+          chat: chatJson(b).map((m) => ({
+            username: m.username,
+            text: m.text,
+            offsetMs: m.offsetMs,
+            atMs: video ? (m.atMs ?? null) : null,
+            ...(m.removed ? { removed: m.removed.by } : {}),
+          })),
           hearts: video ? heartsJson(b).flatMap((h) => (h.atMs === undefined ? [] : [{ count: h.count, atMs: h.atMs }])) : [],
         };
       }),
-    chatElsewhere: input.chatElsewhere.map((m) => ({ broadcastTitle: m.broadcastTitle, text: m.text, sentAt: m.sentAt })),
+    chatElsewhere: input.chatElsewhere.map((m) => ({ broadcastTitle: m.broadcastTitle, text: m.text, sentAt: m.sentAt, ...(m.removed ? { removed: m.removed.by } : {}) })),
   };
 }

@@ -32,6 +32,7 @@ main { display: grid; grid-template-columns: minmax(14rem, 20rem) 1fr; gap: 1.5r
 #broadcasts button { font: inherit; font-weight: 600; text-align: left; background: none; border: 0; padding: 0; color: LinkText; cursor: pointer; text-decoration: underline; }
 #broadcasts button[aria-current="true"] { color: inherit; text-decoration: none; }
 .meta { font-size: .85em; color: GrayText; }
+.removed { font-style: italic; color: GrayText; }
 video { width: 100%; max-height: 60vh; background: #000; border-radius: 6px; }
 #hearts { font-size: 1.1em; margin: .4rem 0; }
 #hearts.pulse { animation: pulse .4s ease-out; }
@@ -77,7 +78,11 @@ const SCRIPT = String.raw`
     if (showOffset) li.appendChild(el('span', { 'class': 'meta' }, fmtClock(m.offsetMs) + ' '));
     li.appendChild(el('b', null, m.username));
     li.appendChild(document.createTextNode(m.text));
+    if (m.removed) li.appendChild(el('span', { 'class': 'removed' }, removedText(m.removed)));
     return li;
+  }
+  function removedText(by) {
+    return ' (removed by ' + (by === 'admin' ? 'an admin' : 'the broadcaster') + ')';
   }
 
   function sync() {
@@ -159,6 +164,7 @@ const SCRIPT = String.raw`
     li.appendChild(el('span', { 'class': 'meta' }, fmtDate(m.sentAt) + ' \u00b7 '));
     li.appendChild(el('b', null, m.broadcastTitle + ': '));
     li.appendChild(document.createTextNode(m.text));
+    if (m.removed) li.appendChild(el('span', { 'class': 'removed' }, removedText(m.removed)));
     elsewhere.appendChild(li);
   });
 })();

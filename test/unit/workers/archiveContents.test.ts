@@ -61,6 +61,30 @@ describe('archive contents', () => {
     expect(ArchiveInputSchema.safeParse(badId).success).toBe(false);
   });
 
+  test('a message of yours the broadcaster removed stays in your archive, marked, in chat.json and the viewer', () => {
+    const removed = { by: 'broadcaster' as const, at: '2026-01-01T00:01:00.000Z' };
+    const b = broadcast({ chat: [{ ...msg(1500), removed }, msg(3000)] });
+    expect(chatJson(b).map((m) => [m.offsetMs, m.removed])).toEqual([
+      [1500, removed],
+      [3000, undefined],
+    ]);
+    expect(chatJson(b)[1]).not.toHaveProperty('removed');
+    const input: ArchiveInput = {
+      archiveId: 'a_x',
+      createdAt: 'x',
+      appVersion: '1',
+      profile: { id: 'u', username: 'u', createdAt: 'x' },
+      broadcasts: [b],
+      chatElsewhere: [{ ...msg(10), broadcastId: 'b_bbbbbbbbbb', broadcastTitle: 'theirs', removed: { by: 'admin', at: 'x' } }, { ...msg(20), broadcastId: 'b_bbbbbbbbbb', broadcastTitle: 'theirs' }],
+    };
+    expect(ArchiveInputSchema.safeParse(input).success).toBe(true);
+    expect(ArchiveInputSchema.safeParse({ ...input, chatElsewhere: [{ ...msg(10), broadcastId: 'b_bbbbbbbbbb', broadcastTitle: 't', removed: { by: 'viewer', at: 'x' } }] }).success).toBe(false);
+    const data = viewerData(input, '2026-01-01T00:00:00.000Z', new Map([['b_aaaaaaaaaa', ['replay.mp4'] as const]]));
+    expect(data.broadcasts[0]!.chat.map((m) => m.removed)).toEqual(['broadcaster', undefined]);
+    expect(data.chatElsewhere.map((m) => m.removed)).toEqual(['admin', undefined]);
+    expect(renderViewer(data)).toContain('"removed":"broadcaster"');
+  });
+
   test('top folder name is safe whatever the username', () => {
     expect(archiveRootName('alice')).toBe('spyglass-alice');
     expect(archiveRootName('../../etc')).toBe('spyglass-etc');

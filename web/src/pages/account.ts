@@ -1,4 +1,5 @@
 import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
+import type { UserSummary } from '../../../common/protocol/events.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import type { Profile } from '../../../common/protocol/profiles.ts';
 import { PROFILE_RULES } from '../../../common/protocol/rules.ts';
@@ -10,7 +11,7 @@ import { Signal } from '../signaling.ts';
 
 /**
  * `/account`: your profile (display name, bio, avatar upload and removal), change the password,
- * sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
+ * the list of users you blocked (with "Unblock"), sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
  * progressbar fed by the `archive:status` socket event) and the download link when ready.
  */
 export const mountAccount: PageMount = (root, ctx) => {
@@ -43,6 +44,8 @@ export const mountAccount: PageMount = (root, ctx) => {
   const avatarFile = field('Avatar image', { type: 'file', accept: 'image/jpeg,image/png,image/webp,image/gif' }, `JPEG, PNG, WebP or GIF, at most ${PROFILE_RULES.avatarMaxBytes / (1024 * 1024)} MB; made square.`);
   const uploadAvatar = h('button', { type: 'button' }, 'Upload avatar');
   const removeAvatar = h('button', { type: 'button' }, 'Remove avatar');
+  const blockList = h('ul', { class: 'block-list', 'aria-label': 'Blocked users' });
+  const blockStatus = h('p', { role: 'status', 'aria-label': 'Block list status' });
   const deletePassword = field('Password to delete your account', { type: 'password', autocomplete: 'current-password' });
   const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete your account');
   const deleteYes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete my account');
@@ -83,6 +86,10 @@ export const mountAccount: PageMount = (root, ctx) => {
       h('p', {}, 'Changing it signs you out on every other device and tab; this one stays signed in.'),
       passwordForm,
       passwordStatus,
+      h('h2', {}, 'Blocked users'),
+      h('p', {}, 'People you blocked cannot watch, chat in or send hearts to your broadcasts, nor watch your replays. Block someone from your live page (the chat or the viewer list).'),
+      blockList,
+      blockStatus,
       h('h2', {}, 'Sessions'),
       h('p', {}, 'Signs you out on every device and tab, this one included.'),
       everywhere,
@@ -231,6 +238,41 @@ export const mountAccount: PageMount = (root, ctx) => {
     );
   };
 
+  const renderBlocked = (entries: Array<{ user: UserSummary; blockedAt: string }>): void => {
+    if (entries.length === 0) {
+      replace(blockList, h('li', { class: 'empty' }, 'You have not blocked anyone.'));
+      return;
+    }
+    replace(
+      blockList,
+      ...entries.map(({ user, blockedAt }) => {
+        const unblock = h('button', { type: 'button', class: 'small', 'aria-label': `Unblock ${user.username}` }, 'Unblock');
+        unblock.addEventListener('click', () => {
+          unblock.disabled = true;
+          ctx.api.unblock(user.id).then(
+            () => {
+              blockStatus.textContent = `${user.username} is unblocked.`;
+              return loadBlocked();
+            },
+            (err: unknown) => {
+              unblock.disabled = false;
+              ctx.alerts.show(err);
+            },
+          );
+        });
+        return h('li', {}, h('span', {}, user.username), h('small', { class: 'meta' }, ` since ${new Date(blockedAt).toLocaleDateString()}`), unblock);
+      }),
+    );
+  };
+  const loadBlocked = async (): Promise<void> => {
+    try {
+      const entries = await ctx.api.listBlocked();
+      if (!closed) renderBlocked(entries);
+    } catch (err) {
+      if (!closed) ctx.alerts.show(err);
+    }
+  };
+
   let closed = false;
   let signal: Signal | undefined;
   void ctx.sessionReady.then(async () => {
@@ -244,6 +286,7 @@ export const mountAccount: PageMount = (root, ctx) => {
     ctx.api.ownProfile().then((p) => {
       if (!closed) showProfile(p);
     }, showError);
+    void loadBlocked();
     try {
       render(await ctx.api.latestArchive());
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { BroadcastId } from '../../../common/protocol/ids.ts';
+import type { BroadcastId, UserId } from '../../../common/protocol/ids.ts';
 import type { BroadcastSummary, ServerToClientEvents, Visibility } from '../../../common/protocol/events.ts';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { field, h, replace, uid } from '../dom.ts';
@@ -80,7 +80,40 @@ export const mountLive: PageMount = (root, ctx) => {
   const linkRow = h('p', { class: 'link-row', hidden: true }, watchLink, ' ', watchUrl, ' ', copy);
   const endButton = h('button', { type: 'button', class: 'danger', hidden: true }, 'End broadcast');
   const chatSlot = h('div', { class: 'chat-slot' });
-  const controls = h('div', { class: 'live-controls' }, stateStatus, recordingLine, h('div', { class: 'counters' }, viewers.element, hearts.counter), linkRow, endButton);
+
+  // Moderation: slow mode, who is watching (with "Block" for each signed-in viewer), and what was done.
+  const slowId = uid('slow');
+  const slowSelect = h(
+    'select',
+    { id: slowId, name: 'slow-mode' },
+    ...[0, 5, 10, 30, 60, 120, 300].map((n) => h('option', { value: n }, n === 0 ? 'Off' : `One message every ${n} s`)),
+  );
+  const slowRow = h('div', { class: 'field' }, h('label', { for: slowId }, 'Slow mode'), slowSelect);
+  const showViewers = h('button', { type: 'button', class: 'small', 'aria-expanded': 'false' }, 'Show viewers');
+  const viewerList = h('ul', { class: 'viewer-list', 'aria-label': 'Viewers', hidden: true });
+  const anonymousLine = h('p', { class: 'anonymous-viewers', hidden: true });
+  const moderationStatus = h('p', { role: 'status', 'aria-label': 'Moderation status', class: 'moderation-status' });
+  const moderation = h(
+    'section',
+    { class: 'moderation', 'aria-label': 'Moderation' },
+    h('h2', {}, 'Moderation'),
+    slowRow,
+    h('h3', {}, 'Viewers'),
+    showViewers,
+    viewerList,
+    anonymousLine,
+    moderationStatus,
+  );
+  const controls = h(
+    'div',
+    { class: 'live-controls' },
+    stateStatus,
+    recordingLine,
+    h('div', { class: 'counters' }, viewers.element, hearts.counter),
+    linkRow,
+    endButton,
+    moderation,
+  );
 
   const signedOut = h(
     'p',
@@ -101,6 +134,7 @@ export const mountLive: PageMount = (root, ctx) => {
     goLive.disabled = !editable;
     const onAir = state === 'live' || state === 'reconnecting' || state === 'ending';
     endButton.hidden = !onAir;
+    moderation.hidden = !onAir;
     endButton.disabled = state === 'ending';
     liveBadge.hidden = state !== 'live';
     // "Broadcast ended" is a heading inside the status, as on the watch page.
@@ -174,8 +208,17 @@ export const mountLive: PageMount = (root, ctx) => {
     signal = s;
     const mine = (id: BroadcastId): boolean => id === broadcastId;
     offs.push(
-      s.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
+      s.on('viewers:count', (e) => {
+        if (!mine(e.broadcastId)) return;
+        viewers.set(e.count);
+        // The list, while shown, follows who comes and goes.
+        if (!viewerList.hidden) void refreshViewers();
+      }),
       s.on('chat:message', (m) => mine(m.broadcastId) && chat?.add(m)),
+      s.on('chat:removed', (e) => mine(e.broadcastId) && chat?.remove(e.messageId)),
+      s.on('chat:settings', (e) => {
+        if (mine(e.broadcastId)) slowSelect.value = String(e.slowModeSeconds);
+      }),
       s.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
       s.on('broadcast:interrupted', (e) => {
         if (mine(e.broadcastId) && (state === 'live' || state === 'reconnecting')) void resume();
@@ -213,9 +256,115 @@ export const mountLive: PageMount = (root, ctx) => {
         return (await signal.request('chat:send', { broadcastId, text })).message;
       },
       onError: (err) => ctx.alerts.show(err),
+      moderate: {
+        selfId: broadcast.owner.id,
+        remove: async (message) => {
+          await liveSignal().request('chat:remove', { messageId: message.id });
+          chat?.remove(message.id);
+          moderationStatus.textContent = `Removed a message from ${message.user.username}`;
+        },
+        block: (user) => block(user),
+      },
     });
     chatSlot.replaceChildren(chat.element);
+    slowSelect.value = '0';
+    viewerList.hidden = true;
+    anonymousLine.hidden = true;
+    showViewers.textContent = 'Show viewers';
+    showViewers.setAttribute('aria-expanded', 'false');
+    moderationStatus.textContent = '';
   };
+
+  // ----------------------------------------------------------- moderation --
+  /** The connection of the broadcast on air (moderation needs one). */
+  const liveSignal = (): Signal => {
+    if (!signal || !broadcastId) throw new ProtocolError({ code: 'WRONG_STATE', message: 'not live' });
+    return signal;
+  };
+
+  async function block(user: { id: UserId; username: string }): Promise<void> {
+    await liveSignal().request('user:block', { userId: user.id });
+    moderationStatus.textContent = `${user.username} is blocked: they can no longer watch or chat. Unblock them from your account page.`;
+    if (!viewerList.hidden) void refreshViewers();
+  }
+
+  let refreshing = false;
+  let refreshAgain = false;
+  async function refreshViewers(): Promise<void> {
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    const id = broadcastId;
+    if (!id || !signal) return;
+    refreshing = true;
+    try {
+      const list = await signal.request('viewers:list', { broadcastId: id });
+      if (disposed || broadcastId !== id || viewerList.hidden) return;
+      replace(
+        viewerList,
+        ...(list.viewers.length === 0
+          ? [h('li', { class: 'empty' }, 'No signed-in viewers')]
+          : list.viewers.map((v) => {
+              const button = h('button', { type: 'button', class: 'small', 'aria-label': `Block ${v.username}` }, 'Block');
+              button.addEventListener('click', () => {
+                button.disabled = true;
+                block(v).catch((err: unknown) => {
+                  button.disabled = false;
+                  ctx.alerts.show(err);
+                });
+              });
+              return h('li', {}, h('span', {}, v.username), button);
+            })),
+      );
+      anonymousLine.hidden = false;
+      anonymousLine.textContent = `${list.anonymous} anonymous ${list.anonymous === 1 ? 'viewer' : 'viewers'}`;
+    } catch (err) {
+      if (!disposed) ctx.alerts.show(err);
+    } finally {
+      refreshing = false;
+      if (refreshAgain && !disposed) {
+        refreshAgain = false;
+        void refreshViewers();
+      }
+    }
+  }
+
+  showViewers.addEventListener('click', () => {
+    const show = viewerList.hidden;
+    viewerList.hidden = !show;
+    anonymousLine.hidden = !show;
+    showViewers.textContent = show ? 'Hide viewers' : 'Show viewers';
+    showViewers.setAttribute('aria-expanded', String(show));
+    if (show) {
+      replace(viewerList, h('li', { class: 'empty' }, 'Loading…'));
+      void refreshViewers();
+    }
+  });
+
+  slowSelect.addEventListener('change', () => {
+    const seconds = Number(slowSelect.value);
+    let s: Signal;
+    try {
+      s = liveSignal();
+    } catch (err) {
+      ctx.alerts.show(err);
+      return;
+    }
+    const id = broadcastId;
+    if (!id) return;
+    slowSelect.disabled = true;
+    s.request('chat:slow-mode', { broadcastId: id, seconds })
+      .then(
+        (res) => {
+          moderationStatus.textContent = res.slowModeSeconds > 0 ? `Slow mode on: one message every ${res.slowModeSeconds} s per viewer` : 'Slow mode off';
+        },
+        (err: unknown) => ctx.alerts.show(err),
+      )
+      .finally(() => {
+        slowSelect.disabled = false;
+      });
+  });
 
   copy.addEventListener('click', () => {
     const url = watchLink.href;

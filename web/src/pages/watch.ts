@@ -214,6 +214,16 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       subscription = null;
     };
 
+    /** Not (or no longer) watchable by this viewer: as for a broadcast that does not exist. */
+    const unavailable = (): void => {
+      clearTimeout(retryTimer);
+      state = 'unavailable';
+      stopMedia();
+      video.srcObject = null;
+      heading.textContent = 'Broadcast not found';
+      render();
+    };
+
     const ended = (reason?: EndReason): void => {
       state = 'ended';
       stopMedia();
@@ -255,6 +265,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         joinedOnce = true;
         showBroadcast(res.broadcast);
         chat.reset(res.recentChat);
+        chat.setSlowMode(res.slowModeSeconds);
         if (res.broadcast.status === 'ended') {
           ended();
           return;
@@ -366,6 +377,12 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       offs = [
         signal.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
         signal.on('chat:message', (m) => mine(m.broadcastId) && chat.add(m)),
+        signal.on('chat:removed', (e) => mine(e.broadcastId) && chat.remove(e.messageId)),
+        signal.on('chat:settings', (e) => mine(e.broadcastId) && chat.setSlowMode(e.slowModeSeconds)),
+        // The broadcaster blocked this viewer: the server removed them; the page says what a missing broadcast says.
+        signal.on('broadcast:removed', (e) => {
+          if (mine(e.broadcastId)) unavailable();
+        }),
         signal.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
         signal.on('broadcast:status', (e) => {
           if (!mine(e.broadcastId) || state === 'ended' || state === 'unavailable') return;

@@ -24,6 +24,17 @@ export interface ChatPanelOptions {
    * instead of the form, so an anonymous viewer never sees a chat box that cannot send.
    */
   signInHref?: string;
+  /**
+   * The broadcaster's tools on each line (the live page): "Remove" on every message, "Block" on
+   * those of others (`selfId`: the broadcaster, never offered to block themselves). Each
+   * resolves once the server acted; the line goes when `remove(messageId)` is called (the
+   * server's `chat:removed`).
+   */
+  moderate?: {
+    selfId: string;
+    remove: (message: ChatLine) => Promise<unknown>;
+    block: (user: ChatLine['user']) => Promise<unknown>;
+  };
 }
 
 /**
@@ -40,17 +51,24 @@ export class ChatPanel {
   readonly #maxLines: number;
   readonly #form: HTMLFormElement | null = null;
   readonly #signIn: HTMLParagraphElement | null = null;
+  readonly #note: HTMLParagraphElement;
+  readonly #moderate: ChatPanelOptions['moderate'];
+  readonly #onError: (err: unknown) => void;
 
   constructor(options: ChatPanelOptions) {
     this.#maxLines = Math.max(1, options.maxLines ?? MAX_LINES);
     this.#log = h('div', { role: 'log', 'aria-label': 'Chat', 'aria-live': 'polite', class: 'chat-log', tabindex: 0 });
+    this.#moderate = options.moderate;
+    const onError = options.onError ?? (() => undefined);
+    this.#onError = onError;
+    // The chat's settings (slow mode), said where the message is typed.
+    this.#note = h('p', { class: 'chat-note', role: 'status', 'aria-label': 'Chat settings', hidden: true });
     const heading = h('h2', { class: 'visually-hidden' }, 'Chat');
     const { send } = options;
     if (!send) {
       this.element = h('section', { class: 'chat read-only', 'aria-label': 'Chat panel' }, heading, this.#log);
       return;
     }
-    const onError = options.onError ?? (() => undefined);
     const { wrapper, input } = field('Chat message', {
       type: 'text',
       name: 'text',
@@ -83,7 +101,21 @@ export class ChatPanel {
       // Hidden until the page knows nobody is signed in (the default is the form).
       this.#signIn = h('p', { class: 'chat-signin', hidden: true }, h('a', { href: options.signInHref }, 'Sign in to chat'));
     }
-    this.element = h('section', { class: 'chat', 'aria-label': 'Chat panel' }, heading, this.#log, form, this.#signIn);
+    this.element = h('section', { class: 'chat', 'aria-label': 'Chat panel' }, heading, this.#log, this.#note, form, this.#signIn);
+  }
+
+  /** Shows the chat's slow mode (one message per `seconds` per person; 0 hides the note). */
+  setSlowMode(seconds: number): void {
+    this.#note.hidden = seconds <= 0;
+    this.#note.textContent = seconds > 0 ? `Slow mode: one message every ${seconds} s` : '';
+  }
+
+  /** Drops a message from the log (it was removed by the broadcaster or an admin); it will not come back. */
+  remove(messageId: string): void {
+    this.#seen.add(messageId);
+    for (const el of this.#log.querySelectorAll<HTMLElement>('.chat-line')) {
+      if (el.dataset['id'] === messageId) el.remove();
+    }
   }
 
   /** Signed out: the "Sign in to chat" link instead of the form (when the panel has one). */
@@ -104,7 +136,7 @@ export class ChatPanel {
       const m = messages[i] as ChatLine;
       if (this.#seen.has(m.id)) continue;
       this.#seen.add(m.id);
-      lines.prepend(line(m));
+      lines.prepend(this.#line(m));
       count += 1;
     }
     this.#log.append(lines);
@@ -116,7 +148,7 @@ export class ChatPanel {
     if (this.#seen.has(message.id)) return;
     this.#seen.add(message.id);
     const stick = this.#log.scrollTop + this.#log.clientHeight >= this.#log.scrollHeight - 8;
-    this.#log.append(line(message));
+    this.#log.append(this.#line(message));
     while (this.#log.childElementCount > this.#maxLines) this.#log.firstElementChild?.remove();
     if (stick) this.#log.scrollTop = this.#log.scrollHeight;
   }
@@ -126,8 +158,29 @@ export class ChatPanel {
     if (this.#input) this.#input.disabled = !enabled;
     if (this.#button) this.#button.disabled = !enabled;
   }
-}
 
-function line(message: ChatLine): HTMLParagraphElement {
-  return h('p', { class: 'chat-line' }, h('strong', {}, message.user.username), `: ${message.text}`);
+  #line(message: ChatLine): HTMLParagraphElement {
+    const el = h('p', { class: 'chat-line', 'data-id': message.id }, h('strong', {}, message.user.username), `: ${message.text}`);
+    const moderate = this.#moderate;
+    if (!moderate) return el;
+    const act = (button: HTMLButtonElement, action: () => Promise<unknown>) => {
+      button.disabled = true;
+      action()
+        .catch(this.#onError)
+        .finally(() => {
+          button.disabled = false;
+        });
+    };
+    const tools = h('span', { class: 'chat-tools' });
+    const remove = h('button', { type: 'button', class: 'small', 'aria-label': `Remove message from ${message.user.username}` }, 'Remove');
+    remove.addEventListener('click', () => act(remove, () => moderate.remove(message)));
+    tools.append(' ', remove);
+    if (message.user.id !== moderate.selfId) {
+      const block = h('button', { type: 'button', class: 'small', 'aria-label': `Block ${message.user.username}` }, 'Block');
+      block.addEventListener('click', () => act(block, () => moderate.block(message.user)));
+      tools.append(' ', block);
+    }
+    el.append(tools);
+    return el;
+  }
 }
