@@ -18,6 +18,7 @@ import { MetricsServer } from '../common/metrics/MetricsServer.ts';
 import { createApp } from './http/createApp.ts';
 import { ReplayRemoval } from './replays/ReplayRemoval.ts';
 import { AccountRemoval } from './account/AccountRemoval.ts';
+import { Moderation } from './moderation/Moderation.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
@@ -285,10 +286,25 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   closers.push('replay removal', () => replayRemoval.close());
   replayRemoval.start();
   const accountRemoval = new AccountRemoval({ stores, storage, replays: replayRemoval, logger: logger.child({ component: 'account-removal' }) });
+  const moderation = new Moderation({
+    stores,
+    live,
+    replays: replayRemoval,
+    logger: logger.child({ component: 'moderation' }),
+    reportLimit: rateLimits.create(
+      'reports',
+      { points: config.limits.reportsPerUser, durationSeconds: config.limits.reportWindowSeconds },
+      `you filed ${config.limits.reportsPerUser} reports within ${config.limits.reportWindowSeconds} s`,
+    ),
+    // The seam for chat-message removal (docs/moderation.md): until it is built, removing a
+    // reported message answers NOT_SUPPORTED. Wire it here: (messageId, admin) => Promise<boolean>.
+    removeChatMessage: undefined,
+  });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
   const app = createApp({
     replayRemoval,
+    moderation,
     isAllowedOrigin,
     stores,
     live,

@@ -22,6 +22,8 @@ import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
 import { originGuard } from './originCheck.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
 import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
+import type { Moderation } from '../moderation/Moderation.ts';
+import { reportsRouter } from './reportsRouter.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -41,6 +43,8 @@ export interface AppOptions {
   storage: Storage;
   /** Deletes replays (database, then files). */
   replayRemoval: ReplayRemoval;
+  /** Reports, the admins' queue and suspension (docs/moderation.md). */
+  moderation: Moderation;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
@@ -120,6 +124,8 @@ export function createApp(o: AppOptions): express.Express {
   app.use(authRouter({ stores: o.stores, logger: o.logger, secureCookies: o.secureCookies, ...o.auth }));
 
   app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live }));
+
+  app.use(reportsRouter({ moderation: o.moderation, stores: o.stores }));
 
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
   // Replay files and archives are streamed from the storage, byte ranges included.

@@ -9,6 +9,8 @@ import { SessionStore } from './SessionStore.ts';
 import { UserStore } from './UserStore.ts';
 import { SunsetStore } from './SunsetStore.ts';
 import { AuditStore } from './AuditStore.ts';
+import { ReportStore } from './ReportStore.ts';
+import { SuspensionStore } from './SuspensionStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
@@ -22,6 +24,8 @@ export { ChatStore, type HeartBatch } from './ChatStore.ts';
 export { ArchiveStore, newArchiveId, type ArchiveRecord } from './ArchiveStore.ts';
 export { SunsetStore, type SunsetRecord } from './SunsetStore.ts';
 export { AuditStore, type AuditEntry } from './AuditStore.ts';
+export { ReportStore, type ReportRecord, type NewReport } from './ReportStore.ts';
+export { SuspensionStore } from './SuspensionStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -34,6 +38,8 @@ export interface Stores {
   sunset: SunsetStore;
   audit: AuditStore;
   archives: ArchiveStore;
+  reports: ReportStore;
+  suspensions: SuspensionStore;
 }
 
 /**
@@ -51,5 +57,7 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     sunset: new SunsetStore(db, options),
     audit: new AuditStore(db, options),
     archives: new ArchiveStore(db, options),
+    reports: new ReportStore(db, options),
+    suspensions: new SuspensionStore(db, options),
   };
 }

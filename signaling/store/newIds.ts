@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import {
   BroadcastIdSchema,
   ChatMessageIdSchema,
+  ReportIdSchema,
   UserIdSchema,
   type BroadcastId,
   type ChatMessageId,
+  type ReportId,
   type UserId,
 } from '../../common/protocol/ids.ts';
 
@@ -26,4 +28,9 @@ export function newBroadcastId(): BroadcastId {
 /** A fresh `m_…` id. */
 export function newChatMessageId(): ChatMessageId {
   return ChatMessageIdSchema.parse(`m_${random16()}`);
+}
+
+/** A fresh `r_…` id. */
+export function newReportId(): ReportId {
+  return ReportIdSchema.parse(`r_${random16()}`);
 }
