@@ -227,6 +227,10 @@ export const ConfigSchema = z.strictObject({
       signUpsPerAddress: z.number().int().min(1).max(1_000_000).default(5),
       /** The window of `signUpsPerAddress`, in seconds. Default 3600 (an hour). */
       signUpWindowSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+      /** Reports (docs/moderation.md) a user may file per `reportWindowSeconds`. Default 20. */
+      reportsPerUser: z.number().int().min(1).max(1_000_000).default(20),
+      /** The window of `reportsPerUser`, in seconds. Default 3600 (an hour). */
+      reportWindowSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
       /** Password hashes (scrypt, on libuv's thread pool) computed at once. Default: twice the cores. */
       hashConcurrency: z.number().int().min(1).max(256).default(2 * Math.max(1, os.availableParallelism())),
       /** Password hashes waiting for a slot; beyond this, sign-in and sign-up answer 503 UNAVAILABLE. Default 32. */
@@ -345,6 +349,8 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_SIGNIN_ADDRESS_WINDOW_SECONDS: { path: ['limits', 'signInAddressWindowSeconds'], type: 'number' },
   SPYGLASS_SIGNUPS_PER_ADDRESS: { path: ['limits', 'signUpsPerAddress'], type: 'number' },
   SPYGLASS_SIGNUP_WINDOW_SECONDS: { path: ['limits', 'signUpWindowSeconds'], type: 'number' },
+  SPYGLASS_REPORTS_PER_USER: { path: ['limits', 'reportsPerUser'], type: 'number' },
+  SPYGLASS_REPORT_WINDOW_SECONDS: { path: ['limits', 'reportWindowSeconds'], type: 'number' },
   SPYGLASS_HASH_CONCURRENCY: { path: ['limits', 'hashConcurrency'], type: 'number' },
   SPYGLASS_HASH_QUEUE: { path: ['limits', 'hashQueue'], type: 'number' },
   SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },

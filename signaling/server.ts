@@ -21,6 +21,7 @@ import { AccountRemoval } from './account/AccountRemoval.ts';
 import { AvatarImages } from './profiles/AvatarImages.ts';
 import { LiveNotifications } from './profiles/LiveNotifications.ts';
 import { Profiles } from './profiles/Profiles.ts';
+import { Moderation } from './moderation/Moderation.ts';
 import { crossOriginRefusal, serviceOrigins } from './http/originCheck.ts';
 import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
@@ -314,6 +315,20 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   closers.push('replay removal', () => replayRemoval.close());
   replayRemoval.start();
   const accountRemoval = new AccountRemoval({ stores, storage, replays: replayRemoval, logger: logger.child({ component: 'account-removal' }) });
+  const moderation = new Moderation({
+    stores,
+    live,
+    replays: replayRemoval,
+    logger: logger.child({ component: 'moderation' }),
+    reportLimit: rateLimits.create(
+      'reports',
+      { points: config.limits.reportsPerUser, durationSeconds: config.limits.reportWindowSeconds },
+      `you filed ${config.limits.reportsPerUser} reports within ${config.limits.reportWindowSeconds} s`,
+    ),
+    // The seam for chat-message removal (docs/moderation.md): until it is built, removing a
+    // reported message answers NOT_SUPPORTED. Wire it here: (messageId, admin) => Promise<boolean>.
+    removeChatMessage: undefined,
+  });
 
   const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });
 
@@ -321,6 +336,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const app = createApp({
     profiles,
     replayRemoval,
+    moderation,
     isAllowedOrigin,
     stores,
     live,

@@ -214,8 +214,18 @@ export type ClientToServerEvents = {
 /**
  * Why a broadcast ended. 'service-closing': the sunset reached read-only (docs/sunset.md).
  * 'no-media': no media arrived within `live.noMediaTimeoutSeconds` of going live.
+ * 'ended-by-admin': an admin ended it (a report); 'account-suspended': an admin suspended the
+ * broadcaster (docs/moderation.md).
  */
-export type EndReason = 'stopped' | 'broadcaster-left' | 'server-shutdown' | 'recording-unavailable' | 'service-closing' | 'no-media';
+export type EndReason =
+  | 'stopped'
+  | 'broadcaster-left'
+  | 'server-shutdown'
+  | 'recording-unavailable'
+  | 'service-closing'
+  | 'no-media'
+  | 'ended-by-admin'
+  | 'account-suspended';
 
 /** Events the server pushes to clients in a broadcast. */
 export interface ServerToClientEvents {

@@ -14,6 +14,9 @@ export type BroadcastId = z.infer<typeof BroadcastIdSchema>;
 export const ChatMessageIdSchema = z.string().regex(ID_PATTERNS.chatMessage, 'not a message id').brand<'ChatMessageId'>();
 export type ChatMessageId = z.infer<typeof ChatMessageIdSchema>;
 
+export const ReportIdSchema = z.string().regex(ID_PATTERNS.report, 'not a report id').brand<'ReportId'>();
+export type ReportId = z.infer<typeof ReportIdSchema>;
+
 /** mediasoup object ids (transports, producers, consumers) are UUIDs. */
 export const MediaIdSchema = z.uuid();
 

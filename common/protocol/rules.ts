@@ -19,6 +19,25 @@ export const ID_PATTERNS = {
   user: /^u_[A-Za-z0-9_-]{8,40}$/,
   broadcast: /^b_[A-Za-z0-9_-]{8,40}$/,
   chatMessage: /^m_[A-Za-z0-9_-]{8,40}$/,
+  report: /^r_[A-Za-z0-9_-]{8,40}$/,
+} as const;
+
+/** Reports (docs/moderation.md): the free text beside the category, and an admin's suspension reason. */
+export const REPORT_LIMITS = { detailsMax: 500, suspensionReasonMax: 500 } as const;
+
+/** What can be reported: a broadcast (live or not), a replay, or one chat message. */
+export const REPORT_KINDS = ['broadcast', 'replay', 'message'] as const;
+
+/** The fixed report categories, with the label a page shows for each. */
+export const REPORT_REASONS = {
+  spam: 'Spam or scam',
+  harassment: 'Harassment or bullying',
+  hate: 'Hate speech',
+  violence: 'Violence or threats',
+  sexual: 'Sexual content',
+  'self-harm': 'Self-harm or suicide',
+  illegal: 'Illegal activity',
+  other: 'Something else',
 } as const;
 
 /** Usernames: 3–32 letters, digits, `_`, `.` or `-` (after trimming); unique case-insensitively. */

@@ -150,10 +150,12 @@ export function authRouter(o: AuthRouterOptions): Router {
     }),
   );
 
-  router.get('/api/auth/me', (req, res) => {
+  // With the account's suspension (docs/moderation.md): the pages show the reason.
+  router.get('/api/auth/me', async (req, res) => {
     const user = requestUser(req);
     if (!user) throw new AppError('UNAUTHENTICATED', 'not signed in');
-    res.json({ user: { id: user.id, username: user.username } });
+    const suspension = (await o.stores.suspensions.get(user.id)) ?? null;
+    res.json({ user: { id: user.id, username: user.username }, suspension });
   });
 
   // Refusals that say when to come back (429 RATE_LIMITED, 503 UNAVAILABLE when busy) carry

@@ -27,6 +27,8 @@ import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
 import type { Profiles } from '../profiles/Profiles.ts';
 import { profilesRouter } from './profilesRouter.ts';
 import { notificationsRouter } from './notificationsRouter.ts';
+import type { Moderation } from '../moderation/Moderation.ts';
+import { reportsRouter } from './reportsRouter.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -50,6 +52,8 @@ export interface AppOptions {
   profiles: Profiles;
   /** Block lists (`/api/blocks`), and the one check of whether a broadcaster blocked the caller. */
   blocking: Blocking;
+  /** Reports, the admins' queue and suspension (docs/moderation.md). */
+  moderation: Moderation;
   /** "Download your data"; absent when background jobs are disabled. */
   archives?: ArchiveService | undefined;
   /** Routers for admins (e.g. the job dashboard), mounted before the web client's catch-all. */
@@ -129,6 +133,8 @@ export function createApp(o: AppOptions): express.Express {
   app.use(authRouter({ stores: o.stores, logger: o.logger, secureCookies: o.secureCookies, ...o.auth }));
 
   app.use('/api/broadcasts', broadcastsRouter({ stores: o.stores, live: o.live, blocking: o.blocking }));
+
+  app.use(reportsRouter({ moderation: o.moderation, stores: o.stores }));
 
   if (o.sunset) app.use(sunsetRouter({ stores: o.stores, sunset: o.sunset.service, logger: o.logger }));
   // Replay files and archives are streamed from the storage, byte ranges included.

@@ -155,6 +155,7 @@ export class LiveService {
   async start(peer: Peer, req: Request<'broadcast:start'>): Promise<Responses['broadcast:start']> {
     this.#o.sunset.assertAllowed('broadcast');
     const user = this.#requireUser(peer, 'sign in to go live');
+    await this.#assertNotSuspended(user, 'go live');
     if (this.#o.draining?.()) throw new AppError('UNAVAILABLE', 'this server is being drained: reconnect and go live again (another server will take it)');
     if (peer.broadcasting && this.#live.has(peer.broadcasting)) {
       throw new AppError('ALREADY_LIVE', 'this connection is already broadcasting');
@@ -188,6 +189,11 @@ export class LiveService {
     }
     const live = this.#add(record, media, peer.id, lease);
     peer.broadcasting = record.id;
+    // Suspended while this start was under way: the suspension found nothing live to end.
+    if (await this.#o.stores.suspensions.isSuspended(user.id)) {
+      await live.close('account-suspended');
+      await this.#assertNotSuspended(user, 'go live');
+    }
     try {
       await this.#o.recorder?.broadcastStarted(record.id);
     } catch (err) {
@@ -201,6 +207,7 @@ export class LiveService {
 
   /** The broadcaster comes back (new connection, or after its media worker died). */
   async resume(peer: Peer, { broadcastId }: Request<'broadcast:resume'>): Promise<Responses['broadcast:resume']> {
+    if (peer.user) await this.#assertNotSuspended(peer.user, 'go live');
     const live = await this.#requireOwnedLive(peer, broadcastId, 'resume', (record) => this.#adopt(record, peer));
     const previous = live.broadcasterPeerId;
     if (previous && previous !== peer.id) {
@@ -326,6 +333,8 @@ export class LiveService {
   async chat(peer: Peer, req: Request<'chat:send'>): Promise<Responses['chat:send']> {
     this.#o.sunset.assertAllowed('chat');
     const user = this.#requireUser(peer, 'sign in to chat');
+    // Before the broadcast is looked up: the answer says nothing about the id.
+    await this.#assertNotSuspended(user, 'chat');
     const live = await this.#requireParticipant(peer, req.broadcastId);
     return { message: await this.#chat.send(live, user, req.text) };
   }
@@ -375,6 +384,29 @@ export class LiveService {
     }
     if (removed > 0) this.#log.info({ ownerId, userId, connections: removed }, 'removed a blocked user from the broadcaster’s broadcasts');
     return removed;
+  }
+
+  /**
+   * Ends a broadcast for an admin (docs/moderation.md): closed at once when it is on air here
+   * (its viewers and broadcaster are told `reason`), else only ended in the database (left
+   * live by a crash; or on air on another node, which is not told yet: docs/moderation.md,
+   * "Limits"). Returns whether it was live.
+   */
+  async endBroadcast(id: BroadcastId, reason: 'ended-by-admin' | 'account-suspended'): Promise<boolean> {
+    const live = this.#live.get(id);
+    if (live) {
+      await live.close(reason);
+      return true;
+    }
+    return this.#o.stores.broadcasts.endIfLive(id, reason);
+  }
+
+  /** Ends the user's broadcast that is live, if any (their account was just suspended). Returns its id. */
+  async endLiveOf(userId: UserRecord['id'], reason: 'account-suspended'): Promise<BroadcastId | undefined> {
+    const record = await this.#o.stores.broadcasts.findLiveByOwner(userId);
+    if (!record) return undefined;
+    await this.endBroadcast(record.id, reason);
+    return record.id;
   }
 
   // ----------------------------------------------------------- closing --
@@ -428,6 +460,12 @@ export class LiveService {
     });
     this.#live.set(record.id, live);
     return live;
+  }
+
+  /** SUSPENDED, with the admin's reason, for a suspended account (read from the store on every call: it holds at once). */
+  async #assertNotSuspended(user: UserRecord, action: 'go live' | 'chat'): Promise<void> {
+    const suspension = await this.#o.stores.suspensions.get(user.id);
+    if (suspension) throw new AppError('SUSPENDED', `your account is suspended, so you cannot ${action}: ${suspension.reason}`);
   }
 
   #requireUser(peer: Peer, message: string): UserRecord {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../../common/errors.ts';
 import type { ChatMessage } from '../../common/protocol/events.ts';
-import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
+import type { BroadcastId, ChatMessageId, UserId } from '../../common/protocol/ids.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
 import { newChatMessageId } from './newIds.ts';
@@ -96,6 +96,40 @@ export class ChatStore {
       .execute();
     return rows.map(toMessage);
   }
+
+  /** One message by id (reports: what was reported), or undefined. */
+  async find(id: ChatMessageId): Promise<ChatMessage | undefined> {
+    const row = await this.#select().where('chat_messages.id', '=', id).executeTakeFirst();
+    return row && toMessage(row);
+  }
+
+  /**
+   * The message `id` with up to `n` messages before and `n` after it in its broadcast, in the
+   * order sent (an admin reads a reported message in context). Empty when it does not exist.
+   */
+  async around(id: ChatMessageId, n: number): Promise<ChatMessage[]> {
+    const k = Math.min(Math.max(Math.trunc(n), 0), 50);
+    const at = await this.#db.selectFrom('chat_messages').select(['seq', 'broadcast_id']).where('id', '=', id).executeTakeFirst();
+    if (!at) return [];
+    const [before, after] = await Promise.all([
+      this.#select()
+        .select('chat_messages.seq')
+        .where('chat_messages.broadcast_id', '=', at.broadcast_id)
+        .where('chat_messages.seq', '<=', at.seq)
+        .orderBy('chat_messages.seq', 'desc')
+        .limit(k + 1)
+        .execute(),
+      this.#select()
+        .select('chat_messages.seq')
+        .where('chat_messages.broadcast_id', '=', at.broadcast_id)
+        .where('chat_messages.seq', '>', at.seq)
+        .orderBy('chat_messages.seq')
+        .limit(k)
+        .execute(),
+    ]);
+    return [...before.reverse(), ...after].map(toMessage);
+  }
+
 
   /**
    * A broadcast's chat for the archive of `archiveOf`: every message not removed, plus the

@@ -13,6 +13,8 @@ import { ProfileStore } from './ProfileStore.ts';
 import { FollowStore } from './FollowStore.ts';
 import { NotificationStore } from './NotificationStore.ts';
 import { ModerationStore } from './ModerationStore.ts';
+import { ReportStore } from './ReportStore.ts';
+import { SuspensionStore } from './SuspensionStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
@@ -30,6 +32,8 @@ export { ProfileStore, type ProfileRecord, type ProfileUpdate } from './ProfileS
 export { FollowStore, type FollowEntry } from './FollowStore.ts';
 export { NotificationStore, type NotificationRecord } from './NotificationStore.ts';
 export { ModerationStore, SLOW_MODE_MAX_SECONDS, type BlockEntry, type ChatRemoval, type ModeratedMessage } from './ModerationStore.ts';
+export { ReportStore, type ReportRecord, type NewReport } from './ReportStore.ts';
+export { SuspensionStore } from './SuspensionStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -46,6 +50,8 @@ export interface Stores {
   follows: FollowStore;
   notifications: NotificationStore;
   moderation: ModerationStore;
+  reports: ReportStore;
+  suspensions: SuspensionStore;
 }
 
 /**
@@ -67,5 +73,7 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     follows: new FollowStore(db, options),
     notifications: new NotificationStore(db, options),
     moderation: new ModerationStore(db, options),
+    reports: new ReportStore(db, options),
+    suspensions: new SuspensionStore(db, options),
   };
 }

@@ -365,6 +365,47 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         for (const column of ['removed_as', 'removed_by', 'removed_at']) await db.schema.alterTable('chat_messages').dropColumn(column).execute();
       },
     },
+    '0011_reports': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Reports (docs/moderation.md). One per reporter and item (the unique key makes a second
+        // report of the same item the same report). No foreign keys to the item: a report stays
+        // (resolved) after its item is removed; it goes with its reporter's account.
+        await db.schema
+          .createTable('reports')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('reporter_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('target_kind', 'text', (c) => c.notNull())
+          .addColumn('target_id', 'text', (c) => c.notNull())
+          .addColumn('broadcast_id', 'text', (c) => c.notNull())
+          .addColumn('target_user_id', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('details', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('state', 'text', (c) => c.notNull().defaultTo('open'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('resolved_at', 'bigint')
+          .addColumn('resolved_by', 'text')
+          .addColumn('resolution', 'text')
+          .addUniqueConstraint('reports_reporter_target_key', ['reporter_id', 'target_kind', 'target_id'])
+          .addCheckConstraint('reports_kind_check', sql`target_kind in ('broadcast', 'replay', 'message')`)
+          .addCheckConstraint('reports_state_check', sql`state in ('open', 'dismissed', 'actioned')`)
+          .execute();
+        // The queue: open reports, oldest first; resolving every open report of one item.
+        await db.schema.createIndex('reports_state_created_idx').on('reports').columns(['state', 'created_at']).execute();
+        await db.schema.createIndex('reports_target_idx').on('reports').columns(['target_kind', 'target_id', 'state']).execute();
+        // Suspended accounts: a row while suspended (the audit log keeps the history).
+        await db.schema
+          .createTable('suspensions')
+          .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('suspended_by', 'text', (c) => c.notNull())
+          .addColumn('suspended_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('suspensions').execute();
+        await db.schema.dropTable('reports').execute();
+      },
+    },
   };
 }
 

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import {
   BroadcastIdSchema,
   ChatMessageIdSchema,
+  ReportIdSchema,
   UserIdSchema,
   type BroadcastId,
   type ChatMessageId,
+  type ReportId,
   type UserId,
 } from '../../common/protocol/ids.ts';
 
@@ -31,4 +33,9 @@ export function newChatMessageId(): ChatMessageId {
 /** A fresh `n_…` notification (event) id. */
 export function newNotificationId(): string {
   return `n_${random16()}`;
+}
+
+/** A fresh `r_…` id. */
+export function newReportId(): ReportId {
+  return ReportIdSchema.parse(`r_${random16()}`);
 }

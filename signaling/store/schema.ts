@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
-import type { BroadcastId, ChatMessageId, UserId } from '../../common/protocol/ids.ts';
+import type { BroadcastId, ChatMessageId, ReportId, UserId } from '../../common/protocol/ids.ts';
+import type { ReportKind, ReportReason, ReportState } from '../../common/protocol/reports.ts';
 import type { Visibility } from '../../common/protocol/events.ts';
 import type { ReplayState } from '../../common/protocol/replays.ts';
 
@@ -25,6 +26,8 @@ export interface DB {
   follows: FollowsTable;
   notifications: NotificationsTable;
   user_blocks: UserBlocksTable;
+  reports: ReportsTable;
+  suspensions: SuspensionsTable;
 }
 
 /** A user's role. Default 'user'. */
@@ -226,4 +229,38 @@ export interface NotificationsTable {
   broadcast_id: BroadcastId;
   created_at: number;
   read_at: number | null;
+}
+
+/**
+ * Reports of users about a broadcast, a replay or a chat message (migration `0011_reports`).
+ * One per (reporter, kind, target): reporting the same item again is the same report.
+ */
+export interface ReportsTable {
+  id: ReportId;
+  reporter_id: UserId;
+  target_kind: ReportKind;
+  /** A broadcast id (broadcast, replay) or a chat message id. */
+  target_id: string;
+  /** The broadcast the item belongs to (itself, or the message's). No foreign key: reports outlive removed items. */
+  broadcast_id: BroadcastId;
+  /** Whom the item belongs to (broadcaster or author), when reported. No foreign key. */
+  target_user_id: UserId;
+  reason: ReportReason;
+  details: string;
+  state: Generated<ReportState>;
+  created_at: number;
+  resolved_at: number | null;
+  /** The admin's user id. */
+  resolved_by: string | null;
+  /** What was done: 'dismissed', 'removed', 'ended', 'suspended'. */
+  resolution: string | null;
+}
+
+/** Suspended accounts (migration `0011_reports`): a row while suspended; the audit log keeps the history. */
+export interface SuspensionsTable {
+  user_id: UserId;
+  reason: string;
+  /** The admin's user id (or 'cli'). */
+  suspended_by: string;
+  suspended_at: number;
 }

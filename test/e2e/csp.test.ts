@@ -138,7 +138,7 @@ describe('Content-Security-Policy in Chromium', () => {
     await db.db.updateTable('users').set({ role: 'admin' }).where('username_lower', '=', 'skipper').execute();
     await db.close();
     await host.goto('/admin');
-    await host.getByRole('heading', { name: 'Admin: closing down' }).waitFor({ timeout: 10_000 });
+    await host.getByRole('heading', { name: 'Admin', exact: true }).waitFor({ timeout: 10_000 });
     await host.getByRole('heading', { name: 'Current schedule' }).waitFor();
 
     // The farewell page, with its inline style applied under the policy.

@@ -2,6 +2,7 @@ import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, UserSummary } from '../../common/protocol/events.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
+import type { AdminReport, ReportKind, ReportReason, ReportSummary, SuspendedUser, Suspension } from '../../common/protocol/reports.ts';
 import type { ReplayChatMessage, ReplayDetail, ReplayDownload, ReplayHearts, ReplaySources, ReplaySummary } from '../../common/protocol/replays.ts';
 import type { FollowState, NotificationList, NotificationView, PersonSummary, Profile } from '../../common/protocol/profiles.ts';
 import { ID_PATTERNS } from '../../common/protocol/rules.ts';
@@ -25,6 +26,64 @@ export class Api {
       if (err instanceof ProtocolError && err.code === 'UNAUTHENTICATED') return null;
       throw err;
     }
+  }
+
+  /** Why the signed-in account is suspended, or null (also when signed out). */
+  async suspension(): Promise<Suspension | null> {
+    try {
+      const body = await this.#call('GET', '/api/auth/me');
+      const s = isRecord(body) ? body['suspension'] : undefined;
+      return isRecord(s) && typeof s['reason'] === 'string' && typeof s['since'] === 'string' ? { reason: s['reason'], since: s['since'] } : null;
+    } catch (err) {
+      if (err instanceof ProtocolError && err.code === 'UNAUTHENTICATED') return null;
+      throw err;
+    }
+  }
+
+  /** Reports a broadcast, a replay or a chat message to the admins; reporting the same item again is the same report. */
+  async report(kind: ReportKind, id: string, reason: ReportReason, details: string): Promise<ReportSummary> {
+    const body = await this.#call('POST', '/api/reports', { kind, id, reason, details });
+    const r = isRecord(body) ? body['report'] : undefined;
+    if (!isRecord(r) || typeof r['id'] !== 'string') throw malformed('/api/reports');
+    return r as unknown as ReportSummary;
+  }
+
+  /** Admins: the reports queue (open ones oldest first, or resolved ones newest first), with the number open. */
+  async adminReports(state: 'open' | 'resolved'): Promise<{ reports: AdminReport[]; open: number }> {
+    const body = await this.#call('GET', `/api/admin/reports?state=${state}`);
+    const list = isRecord(body) ? body['reports'] : undefined;
+    const open = isRecord(body) ? body['open'] : undefined;
+    if (!Array.isArray(list) || typeof open !== 'number') throw malformed('/api/admin/reports');
+    return { reports: list.filter((r): r is AdminReport => isRecord(r) && typeof r['id'] === 'string' && isRecord(r['context'])), open };
+  }
+
+  /** Admins: act on a report's item (dismiss, remove, end the broadcast, suspend its owner with a reason). */
+  async adminReportAction(id: string, action: { action: 'dismiss' | 'remove' | 'end' } | { action: 'suspend'; reason: string }): Promise<void> {
+    await this.#call('POST', `/api/admin/reports/${encodeURIComponent(id)}`, action);
+  }
+
+  /** Admins: every suspended account. */
+  async adminSuspensions(): Promise<SuspendedUser[]> {
+    const body = await this.#call('GET', '/api/admin/suspensions');
+    const list = isRecord(body) ? body['suspensions'] : undefined;
+    if (!Array.isArray(list)) throw malformed('/api/admin/suspensions');
+    return list.filter((s): s is SuspendedUser => isRecord(s) && isRecord(s['user']) && typeof s['reason'] === 'string');
+  }
+
+  /** Admins: lifts a suspension. */
+  async adminUnsuspend(userId: string): Promise<void> {
+    await this.#call('DELETE', `/api/admin/users/${encodeURIComponent(userId)}/suspension`);
+  }
+
+  /** Admins: the newest admin actions of every kind. */
+  async adminAudit(): Promise<Array<{ at: string; actorId: string; action: string; details: Record<string, unknown> }>> {
+    const body = await this.#call('GET', '/api/admin/audit?limit=30');
+    const list = isRecord(body) ? body['audit'] : undefined;
+    if (!Array.isArray(list)) throw malformed('/api/admin/audit');
+    return list.filter(
+      (e): e is { at: string; actorId: string; action: string; details: Record<string, unknown> } =>
+        isRecord(e) && typeof e['at'] === 'string' && typeof e['action'] === 'string' && typeof e['actorId'] === 'string' && isRecord(e['details']),
+    );
   }
 
   async signUp(username: string, password: string): Promise<UserSummary> {

@@ -25,7 +25,7 @@ describe('HTTP API', () => {
     expect(up.user.username).toBe('Olivia');
     expect(up.cookie).toMatch(/^spyglass_session=/);
     const meCookie = await fetch(`${server.url}/api/auth/me`, { headers: { cookie: up.cookie } });
-    expect(await meCookie.json()).toEqual({ user: { id: up.user.id, username: 'Olivia' } });
+    expect(await meCookie.json()).toEqual({ user: { id: up.user.id, username: 'Olivia' }, suspension: null });
 
     const signin = await post('/api/auth/signin', { username: 'olivia', password: 'correct horse battery' });
     expect(signin.status).toBe(200);

@@ -57,12 +57,15 @@ export const mountAccount: PageMount = (root, ctx) => {
     deleteYes,
     deleteNo,
   );
+  // A suspended account sees why (docs/moderation.md); everything on this page still works.
+  const suspendedNotice = h('div', { class: 'notice suspended', role: 'status', 'aria-label': 'Account suspended', hidden: true });
   replace(
     root,
     h(
       'section',
       { class: 'account' },
       h('h1', {}, 'Your account'),
+      suspendedNotice,
       h('h2', {}, 'Your profile'),
       profileLink,
       avatarImg,
@@ -287,6 +290,19 @@ export const mountAccount: PageMount = (root, ctx) => {
       if (!closed) showProfile(p);
     }, showError);
     void loadBlocked();
+    ctx.api.suspension().then(
+      (s) => {
+        if (closed || !s) return;
+        replace(
+          suspendedNotice,
+          h('h2', {}, 'Your account is suspended'),
+          h('p', {}, `Reason: ${s.reason}`),
+          h('p', {}, `Since ${new Date(s.since).toLocaleString()}. You cannot go live or chat; you can still watch, and download your data below.`),
+        );
+        suspendedNotice.hidden = false;
+      },
+      () => undefined,
+    );
     try {
       render(await ctx.api.latestArchive());
     } catch (err) {

@@ -4,6 +4,7 @@ import { field, h, replace, uid } from '../dom.ts';
 import type { PageMount } from '../page.ts';
 import { adminSunset, formatWhen, SUNSET_CHANGED_EVENT, type AdminSunsetView } from '../sunset.ts';
 import { mountNotFound } from './notFound.ts';
+import { moderationSections } from './adminReports.ts';
 
 /** `YYYY-MM-DDTHH:MM` in the browser's time zone, for a `datetime-local` input. */
 function toLocalInput(iso: string): string {
@@ -27,8 +28,18 @@ const DATE_FIELDS = [
   { key: 'offAt', label: 'Off from', hint: 'A farewell page; nothing else is served.' },
 ] as const;
 
+/** One audit entry as a line: what, by whom, about whom (details are free-form JSON). */
+function describeAudit(e: { actorId: string; action: string; details: Record<string, unknown> }): string {
+  const by = typeof e.details['username'] === 'string' ? e.details['username'] : e.actorId;
+  const target = e.details['user'];
+  const about = typeof target === 'object' && target !== null && 'username' in target && typeof target.username === 'string' ? ` (${target.username})` : '';
+  const reason = typeof e.details['reason'] === 'string' ? `: ${e.details['reason']}` : '';
+  return `${e.action}${about} by ${by}${reason}`;
+}
+
 /**
- * `/admin`: the sunset schedule for admins. Anyone else gets the not-found page, as the API
+ * `/admin`: the reports queue and suspended accounts (adminReports.ts), the sunset schedule,
+ * and the audit log of every admin action. Anyone else gets the not-found page, as the API
  * answers 404 to them.
  */
 export const mountAdmin: PageMount = (root, ctx) => {
@@ -76,14 +87,31 @@ export const mountAdmin: PageMount = (root, ctx) => {
       for (const i of inputs) i.input.value = toLocalInput(s[i.key]);
       message.value = s.message;
     }
-    replace(
-      audit,
-      ...(view.audit.length === 0
-        ? [h('li', {}, 'No admin actions yet.')]
-        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an audit entry's details are free-form JSON
-        : view.audit.map((e) => h('li', {}, h('time', { datetime: e.at }, formatWhen(e.at)), ` — ${e.action} by ${String(e.details['username'] ?? e.actorId)}`))),
-    );
+    void refreshAudit();
   };
+
+  // Every admin action (sunset, reports, suspensions), newest first.
+  const refreshAudit = async (): Promise<void> => {
+    try {
+      const entries = await ctx.api.adminAudit();
+      if (disposed) return;
+      replace(
+        audit,
+        ...(entries.length === 0
+          ? [h('li', {}, 'No admin actions yet.')]
+          : entries.map((e) => h('li', {}, h('time', { datetime: e.at }, formatWhen(e.at)), ` — ${describeAudit(e)}`))),
+      );
+    } catch (err) {
+      if (!disposed) ctx.alerts.show(err);
+    }
+  };
+  const moderation = moderationSections({
+    api: ctx.api,
+    onError: (err) => {
+      if (!disposed) ctx.alerts.show(err);
+    },
+    onChange: () => void refreshAudit(),
+  });
 
   const act = async (fn: () => Promise<AdminSunsetView>, button: HTMLButtonElement): Promise<void> => {
     button.disabled = true;
@@ -124,12 +152,16 @@ export const mountAdmin: PageMount = (root, ctx) => {
       (view) => {
         if (disposed) return;
         root.append(
-          h('h1', { tabindex: -1 }, 'Admin: closing down'),
+          h('h1', { tabindex: -1 }, 'Admin'),
+          moderation.element,
           h('section', { 'aria-labelledby': currentId }, h('h2', { id: currentId }, 'Current schedule'), current, cancel),
           form,
           h('section', { 'aria-labelledby': auditId }, h('h2', { id: auditId }, 'Recent admin actions'), audit),
         );
         show(view);
+        moderation.refresh().catch((err: unknown) => {
+          if (!disposed) ctx.alerts.show(err);
+        });
       },
       (err: unknown) => {
         if (disposed) return;

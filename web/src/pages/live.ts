@@ -126,11 +126,34 @@ export const mountLive: PageMount = (root, ctx) => {
     '.',
   );
 
+  // A suspended account sees why, and cannot go live (the server refuses it anyway).
+  const suspendedNotice = h('div', { class: 'notice suspended', role: 'status', 'aria-label': 'Account suspended', hidden: true });
+  let suspended = false;
+  const showSuspension = (): void => {
+    void ctx.api.suspension().then(
+      (s) => {
+        if (disposed) return;
+        suspended = s !== null;
+        suspendedNotice.hidden = !s;
+        if (s) {
+          replace(
+            suspendedNotice,
+            h('h2', {}, 'Your account is suspended'),
+            h('p', {}, `Reason: ${s.reason}`),
+            h('p', {}, 'You cannot go live or chat. You can still watch, and ', h('a', { href: '/account' }, 'download your data'), '.'),
+          );
+        }
+        render();
+      },
+      () => undefined,
+    );
+  };
+
   const render = (): void => {
-    const editable = state === 'idle' || state === 'ended';
+    const editable = (state === 'idle' || state === 'ended') && !suspended;
     for (const input of [title.input, isPublic.input, isPrivate.input, invitees.input]) input.disabled = !editable;
     // Stays visible (disabled) while starting so focus is not lost from the clicked button.
-    goLive.hidden = !editable && state !== 'starting';
+    goLive.hidden = !editable && state !== 'starting' && !suspended;
     goLive.disabled = !editable;
     const onAir = state === 'live' || state === 'reconnecting' || state === 'ending';
     endButton.hidden = !onAir;
@@ -226,6 +249,8 @@ export const mountLive: PageMount = (root, ctx) => {
       s.on('broadcast:ended', (e) => {
         if (!mine(e.broadcastId)) return;
         finish();
+        if (e.reason === 'account-suspended' || e.reason === 'ended-by-admin') showSuspension();
+        if (e.reason === 'ended-by-admin') ctx.alerts.show(new Error('An admin ended your broadcast.'));
         if (e.reason === 'no-media') {
           ctx.alerts.show(new Error('Your broadcast ended because no video or sound reached the server. Check your camera and network, then go live again.'));
         }
@@ -418,6 +443,7 @@ export const mountLive: PageMount = (root, ctx) => {
     } catch (err) {
       if (disposed) return;
       ctx.alerts.show(err);
+      if (err instanceof ProtocolError && err.code === 'SUSPENDED') showSuspension();
       if (startedId !== null) signal?.request('broadcast:stop', { broadcastId: startedId }).catch(() => undefined);
       publication?.close();
       publication = null;
@@ -513,6 +539,7 @@ export const mountLive: PageMount = (root, ctx) => {
       return;
     }
     root.append(
+      suspendedNotice,
       h(
         'div',
         { class: 'live-layout' },
@@ -520,6 +547,7 @@ export const mountLive: PageMount = (root, ctx) => {
         h('div', { class: 'live-side' }, form, chatSlot),
       ),
     );
+    showSuspension();
     void startPreview();
   });
 

@@ -9,6 +9,7 @@ import type { PageMount } from '../page.ts';
 import { ReplayCursor, shouldSwitchSource, sourceCandidates, type SourceChoice } from '../replayClock.ts';
 import { watchPath } from '../router.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
+import { ReportForm } from '../ui/ReportForm.ts';
 import { Hearts } from '../ui/Hearts.ts';
 import { mountNotFound } from './notFound.ts';
 
@@ -129,7 +130,11 @@ export function replayPage(replayId: BroadcastId): PageMount {
         },
       );
     });
+    // Signed-in users who do not own it may report it (docs/moderation.md).
+    const report = new ReportForm({ api: ctx.api, kind: 'replay', id: replayId, onError: (err) => ctx.alerts.show(err) });
+    report.setVisible(false);
     const renderOwner = (d: ReplayDetail): void => {
+      report.setVisible(ctx.session.user !== null && ctx.session.user.id !== d.owner.id);
       owner.hidden = ctx.session.user?.id !== d.owner.id || d.state === 'recording';
       if (owner.hidden || ownerFilled) return;
       ownerFilled = true;
@@ -146,7 +151,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
     const layout = h(
       'div',
       { class: 'watch-layout replay-layout' },
-      h('div', { class: 'watch-main' }, heading, meta, stage, status, note, h('div', { class: 'counters' }, hearts.counter), download, owner),
+      h('div', { class: 'watch-main' }, heading, meta, stage, status, note, h('div', { class: 'counters' }, hearts.counter), download, owner, report.element),
       h('div', { class: 'watch-side' }, chat.element),
     );
     root.append(layout);

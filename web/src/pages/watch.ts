@@ -10,6 +10,7 @@ import { profilePath, replayPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
 import { FollowButton } from '../ui/FollowButton.ts';
+import { ReportForm } from '../ui/ReportForm.ts';
 import { Hearts } from '../ui/Hearts.ts';
 import { ViewerCount } from '../ui/ViewerCount.ts';
 
@@ -22,6 +23,8 @@ const END_TEXT: Record<EndReason, string> = {
   'recording-unavailable': 'The broadcast could not be recorded, so it ended.',
   'service-closing': 'Spyglass is closing down and is now read-only, so the broadcast ended. Its replay will be available.',
   'no-media': 'The broadcast ended because no video or sound arrived from the broadcaster.',
+  'ended-by-admin': 'An admin ended this broadcast.',
+  'account-suspended': 'An admin ended this broadcast and suspended the broadcaster’s account.',
 };
 
 /** A join's answer, and what of it `subscribe` takes. */
@@ -105,8 +108,16 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       // Back to this broadcast after signing in (auth.ts keeps only same-site paths).
       signInHref: `/signin?next=${encodeURIComponent(`/watch/${broadcastId}`)}`,
     });
+    // Signed-in viewers who are not the broadcaster may report it (docs/moderation.md).
+    const report = new ReportForm({ api: ctx.api, kind: 'broadcast', id: broadcastId, onError: (err) => ctx.alerts.show(err) });
+    report.setVisible(false);
+    let ownerId: string | null = null;
+    const showReportFor = (): void => report.setVisible(ctx.session.user !== null && ownerId !== null && ctx.session.user.id !== ownerId);
     // An anonymous viewer gets "Sign in to chat", not a chat box the server would refuse.
-    const showChatFor = (user: unknown): void => chat.setSignedIn(user !== null);
+    const showChatFor = (user: unknown): void => {
+      chat.setSignedIn(user !== null);
+      showReportFor();
+    };
     const offSession = ctx.session.subscribe(showChatFor);
     void ctx.sessionReady.then(() => showChatFor(ctx.session.user));
     root.append(
@@ -122,6 +133,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           stage,
           stateStatus,
           h('div', { class: 'counters' }, viewers.element, hearts.counter, heartButton),
+          report.element,
         ),
         h('div', { class: 'watch-side' }, chat.element),
       ),
@@ -166,6 +178,8 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           );
       }
       viewers.set(b.viewerCount);
+      ownerId = b.owner.id;
+      showReportFor();
     };
 
     // -------------------------------------------------------------- media --
