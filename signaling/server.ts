@@ -27,6 +27,7 @@ import { tokenFrom } from './http/auth.ts';
 import { LiveService } from './live/LiveService.ts';
 import { TurnCredentials } from './live/TurnCredentials.ts';
 import { ArchiveService } from './archive/ArchiveService.ts';
+import { WorkerResults } from './results/WorkerResults.ts';
 import { ArchiveSweep } from './sunset/ArchiveSweep.ts';
 import { RecordingService } from './recording/RecordingService.ts';
 import { SocketGateway, type SpyglassServer } from './socket/SocketGateway.ts';
@@ -191,6 +192,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
 
   let archives: ArchiveService | undefined;
   let recording: RecordingService | undefined;
+  let results: WorkerResults | undefined;
   if (config.recording.enabled) {
     archives = new ArchiveService({
       config,
@@ -206,12 +208,20 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     const archiveService = archives;
     closers.push('archives', () => archiveService.close());
     recording = await RecordingService.start(
-      { config, stores, logger: logger.child({ component: 'recording' }), archiveResults: (r) => archiveService.applyResult(r) },
+      { config, stores, logger: logger.child({ component: 'recording' }) },
       // The live domain, built next, is what the tap serves and what hears of recordings.
       { lookup: (id) => live.onAir(id), notifyRecording: (id, state, reason) => live.notifyRecording(id, state, reason) },
     );
     const recordingService = recording;
     closers.push('recording', () => recordingService.close());
+    // The workers' results, each to its own domain (replay or archive); closed before either.
+    results = new WorkerResults({
+      config,
+      logger: logger.child({ component: 'results' }),
+      routes: { replay: (r) => recordingService.applyResult(r), archive: (r) => archiveService.applyResult(r) },
+    });
+    const resultsConsumer = results;
+    closers.push('worker results', () => resultsConsumer.close());
     // Leftovers: zips past their expiry, and superseded ones not yet deleted.
     archiveService.sweepFiles().catch((err: unknown) => logger.warn({ err }, 'could not sweep old archive files (tried again at the next start)'));
     // Archives whose job a Redis restart lost are enqueued again (at start, then every 15 s).
@@ -263,6 +273,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
+  // Results apply from now on: the live domain they notify exists.
+  results?.start();
 
   // Moderation (docs/moderation.md): over socket.io rooms, so it reaches every node's viewers.
   const moderationLog = logger.child({ component: 'moderation' });

@@ -62,7 +62,6 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
     }),
     createFinalizeProcessor({
       storage,
-      recordQueue,
       concurrency: config.recording.finalizeConcurrency,
       report,
       logger: logger.child({ component: 'finalize' }),

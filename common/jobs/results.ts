@@ -3,7 +3,8 @@ import { BroadcastIdSchema } from '../protocol/ids.ts';
 
 /**
  * What the workers report back to the signalling process through the `results` queue
- * (queues.ts): recording state, replay outputs and archive progress.
+ * (queues.ts): recording state, replay outputs and archive progress. One consumer reads the
+ * queue (signaling/results/WorkerResults.ts) and hands each result to the domain it is for.
  */
 
 /** One span of a replay's timeline (common/replay/timeline.ts). */
@@ -72,3 +73,7 @@ export const ResultJobSchema = z.union([
   z.strictObject({ type: z.literal('archive'), archiveId: z.string(), state: z.literal('failed'), reason: z.string().max(500) }),
 ]);
 export type ResultJob = z.infer<typeof ResultJobSchema>;
+/** The results the replay domain applies (signaling/recording/RecordingService.ts). */
+export type ReplayResult = Extract<ResultJob, { type: 'recording' | 'replay' }>;
+/** The results the archive domain applies (signaling/archive/ArchiveService.ts). */
+export type ArchiveResult = Extract<ResultJob, { type: 'archive' }>;

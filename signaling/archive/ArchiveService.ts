@@ -7,7 +7,7 @@ import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import type { UserId } from '../../common/protocol/ids.ts';
 import { redisConnection } from '../../common/redisRpc.ts';
 import { QUEUES, archiveJobId, type ArchiveJob } from '../../common/jobs/queues.ts';
-import type { ResultJob } from '../../common/jobs/results.ts';
+import type { ArchiveResult } from '../../common/jobs/results.ts';
 import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
 import { ARCHIVE_INPUT_FILE, archiveKey, archivePrefix } from '../../common/storage/storageKeys.ts';
@@ -121,7 +121,7 @@ export class ArchiveService {
   }
 
   /** Applies a result of the archive job and tells the user. */
-  async applyResult(r: Extract<ResultJob, { type: 'archive' }>): Promise<void> {
+  async applyResult(r: ArchiveResult): Promise<void> {
     const archives = this.#o.stores.archives;
     if (r.state === 'progress') await archives.setProgress(r.archiveId, r.percent);
     else if (r.state === 'failed') await archives.markFailed(r.archiveId, r.reason);

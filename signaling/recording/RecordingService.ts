@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import type { Config } from '../../common/config.ts';
 import { freeMb } from '../../common/disk.ts';
 import { AppError } from '../../common/errors.ts';
@@ -6,7 +6,7 @@ import type { Logger } from '../../common/logger.ts';
 import { RedisRpc, redisConnection } from '../../common/redisRpc.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { QUEUES, finalizeJobId, recordJobId, type FinalizeJob, type RecordJob } from '../../common/jobs/queues.ts';
-import { ResultJobSchema, type ResultJob } from '../../common/jobs/results.ts';
+import type { ReplayResult } from '../../common/jobs/results.ts';
 import type { Stores } from '../store/index.ts';
 import { TapServer, type TapSource } from './TapServer.ts';
 
@@ -20,8 +20,6 @@ export interface RecordingServiceOptions {
   config: Pick<Config, 'dataDir' | 'redisUrl' | 'queuePrefix' | 'recording'>;
   stores: Stores;
   logger: Logger;
-  /** Where archive results (the same `results` queue) go: the archive domain. */
-  archiveResults: (r: Extract<ResultJob, { type: 'archive' }>) => Promise<void>;
 }
 
 /** Redis calls made while a user waits (going live) give up after this long. */
@@ -33,8 +31,10 @@ const SECOND_TRACK_WAIT_MS = 3000;
 
 /**
  * The signalling side of recording: checks disk space before a broadcast goes live, starts
- * its `record` job, serves the recording tap from the SFU, enqueues `finalize` when it ends,
- * and applies the workers' results (the `results` queue) to the database and the clients.
+ * its recording as one BullMQ flow (the `finalize` job the parent, the `record` job its
+ * child: finalize runs once the recorder is done, see broadcastStarted), serves the
+ * recording tap from the SFU, and applies the recording and replay results the workers
+ * report (routed here by signaling/results/WorkerResults.ts) to the database and the clients.
  */
 export class RecordingService {
   readonly #o: RecordingServiceOptions;
@@ -42,7 +42,7 @@ export class RecordingService {
   readonly #rpc: RedisRpc;
   readonly #record: Queue<RecordJob>;
   readonly #finalize: Queue<FinalizeJob>;
-  readonly #results: Worker<ResultJob>;
+  readonly #flows: FlowProducer;
   #tapServer: TapServer | undefined;
   #live: LiveHooks | undefined;
   #closing: Promise<void> | undefined;
@@ -55,18 +55,12 @@ export class RecordingService {
     const connection = redisConnection(o.config.redisUrl);
     this.#record = new Queue<RecordJob>(QUEUES.record, { connection, prefix });
     this.#finalize = new Queue<FinalizeJob>(QUEUES.finalize, { connection, prefix });
-    this.#results = new Worker<ResultJob>(QUEUES.results, (job) => this.#applyResult(job), {
-      connection: redisConnection(o.config.redisUrl),
-      prefix,
-      concurrency: 1,
-      autorun: false,
-    });
-    this.#results.on('failed', (job, err) => this.#log.error({ err, jobId: job?.id }, 'could not apply a worker result'));
+    this.#flows = new FlowProducer({ connection, prefix });
     for (const q of [this.#record, this.#finalize]) q.on('error', (err) => this.#log.warn({ err }, 'queue error'));
-    this.#results.on('error', (err) => this.#log.warn({ err }, 'results worker error'));
+    this.#flows.on('error', (err) => this.#log.warn({ err }, 'flow producer error'));
   }
 
-  /** Connects to Redis, serves the tap, and applies the workers' results. */
+  /** Connects to Redis, serves the tap, and enqueues finalize for replays a crash left unfinished. */
   static async start(o: RecordingServiceOptions, live: LiveHooks): Promise<RecordingService> {
     const service = new RecordingService(o);
     service.#live = live;
@@ -86,7 +80,6 @@ export class RecordingService {
         secondTrackWaitMs: SECOND_TRACK_WAIT_MS,
       });
       await service.#tapServer.start();
-      void service.#results.run().catch((err: unknown) => service.#log.error({ err }, 'results worker stopped'));
       await service.#finishLeftovers();
     } catch (err) {
       await service.close();
@@ -115,25 +108,49 @@ export class RecordingService {
     }
   }
 
-  /** The broadcast is on air: its replay is 'recording' and its record job starts. */
+  /**
+   * The broadcast is on air: its replay is 'recording' and its recording starts, as one
+   * BullMQ flow added atomically: the `finalize` job waits (state 'waiting-children') until
+   * its child, the `record` job, is done, which is when the recorder has stored its last
+   * segment after the broadcast ended. No polling, and a record job handed over on SIGTERM or
+   * taken over after a crash stays the same child. When the record job fails for good, its
+   * finalize runs anyway (`ignoreDependencyOnFailure`): the segments stored before the failure
+   * still make a replay, and with none the replay fails with the recorder's reason
+   * (workers/processors/finalize.ts). Not `failParentOnFailure`: it fails finalize without
+   * running its processor (BullMQ marks the parent failed when a worker next fetches it), so
+   * the segments stored before the failure would never become a replay.
+   */
   async broadcastStarted(id: BroadcastId): Promise<void> {
     await this.#o.stores.replays.begin(id);
+    const data = { broadcastId: id };
     await withTimeout(
-      this.#record.add('record', { broadcastId: id }, jobOptions(recordJobId(id), 20, 1000)),
+      this.#flows.add({
+        name: 'finalize',
+        queueName: QUEUES.finalize,
+        data,
+        opts: jobOptions(finalizeJobId(id), 5, 2000),
+        children: [{ name: 'record', queueName: QUEUES.record, data, opts: { ...jobOptions(recordJobId(id), 20, 1000), ignoreDependencyOnFailure: true } }],
+      }),
       'start the recording',
     );
   }
 
-  /** The broadcast ended: the recorder stops and the finalize job turns the segments into the replay. */
+  /**
+   * The broadcast ended: the recorder stops, its record job completes, and then the finalize
+   * job (the flow's parent) turns the segments into the replay.
+   */
   async broadcastEnded(id: BroadcastId): Promise<void> {
     this.#tapServer?.broadcastEnded(id);
     try {
       await this.#o.stores.replays.markProcessing(id);
+      // A no-op when the flow's finalize job exists (the usual case); enqueued alone when Redis lost it.
       await this.#enqueueFinalize(id);
     } catch (err) {
       // Picked up again at the next start (see #finishLeftovers).
       this.#log.error({ err, broadcastId: id }, 'could not enqueue the finalize job');
+      return;
     }
+    await this.#promoteRecorder(id).catch((err: unknown) => this.#log.warn({ err, broadcastId: id }, 'could not promote a delayed record job (it runs after its backoff)'));
   }
 
   broadcastMoved(id: BroadcastId): void {
@@ -143,7 +160,7 @@ export class RecordingService {
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
       this.#tapServer?.close();
-      await Promise.allSettled([this.#results.close(), this.#record.close(), this.#finalize.close()]);
+      await Promise.allSettled([this.#flows.close(), this.#record.close(), this.#finalize.close()]);
       await this.#rpc.close();
     })());
   }
@@ -155,7 +172,21 @@ export class RecordingService {
     );
   }
 
-  /** Replays whose broadcast ended while nothing enqueued their finalize job (a crash): enqueue it now. */
+  /**
+   * A record job waiting out a retry's backoff (up to minutes after many failures) would hold
+   * its finalize back that long: it runs now, finds the broadcast over and completes.
+   */
+  async #promoteRecorder(id: BroadcastId): Promise<void> {
+    const job = await withTimeout(this.#record.getJob(recordJobId(id)), 'look up the record job');
+    if (job && (await job.isDelayed())) await job.promote();
+  }
+
+  /**
+   * Replays whose broadcast ended while nothing made sure of their finalize job (a crash of
+   * this process, or Redis restarted without its data): enqueue it now. Where the flow's
+   * finalize job still exists this is a no-op (same job id) and the flow runs as planned;
+   * where Redis lost it, the record job is gone too and finalize runs at once.
+   */
   async #finishLeftovers(): Promise<void> {
     for (const r of await this.#o.stores.replays.listUnfinished()) {
       await this.#o.stores.replays.markProcessing(r.broadcastId);
@@ -164,15 +195,9 @@ export class RecordingService {
     }
   }
 
-  async #applyResult(job: Job<ResultJob>): Promise<void> {
-    const parsed = ResultJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid result: ${parsed.error.message}`);
-    const r = parsed.data;
+  /** Applies a recording or replay result of the workers (validated and routed by WorkerResults). */
+  async applyResult(r: ReplayResult): Promise<void> {
     const replays = this.#o.stores.replays;
-    if (r.type === 'archive') {
-      await this.#o.archiveResults(r);
-      return;
-    }
     if (r.type === 'recording') {
       if (r.state === 'stopped' && r.reason !== null) await replays.noteStopped(r.broadcastId, r.reason);
       this.#live?.notifyRecording(r.broadcastId, r.state === 'started' ? 'recording' : 'stopped', r.reason);

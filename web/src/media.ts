@@ -104,6 +104,12 @@ function toError(err: unknown): Error {
 export interface Publication {
   readonly producers: readonly ms.Producer[];
   readonly closed: boolean;
+  /**
+   * Sends `track` instead of the current video (camera ⇄ screen) on the same producer
+   * (`replaceTrack`): no new producer, so viewers and the recording carry on. The old track
+   * keeps running (the page owns it).
+   */
+  replaceVideo(track: MediaStreamTrack): Promise<void>;
   /** Closes producers and the send transport. Tracks keep running (the page owns them). */
   close(): void;
 }
@@ -146,6 +152,11 @@ export async function publish(
       closed = true;
       for (const p of producers) p.close();
       transport.close();
+    },
+    async replaceVideo(track) {
+      const video = producers.find((p) => p.kind === 'video' && !p.closed);
+      if (!video) throw new ProtocolError({ code: 'MEDIA_ERROR', message: 'no video is being sent to replace' });
+      await video.replaceTrack({ track });
     },
   };
 
@@ -343,6 +354,35 @@ export async function subscribe(
     throw err;
   }
   return subscription;
+}
+
+/** Screen-sharing constraints: video only (the microphone stays the camera capture's), at most 30 fps. */
+export const SCREEN_CONSTRAINTS: DisplayMediaStreamOptions = { video: { frameRate: { ideal: 30, max: 30 } }, audio: false };
+
+/**
+ * Asks the browser for a screen, window or tab to share (its own picker; must run from a
+ * click). Resolves with its video track, hinted as detailed content (text stays sharp, the
+ * frame rate gives way first).
+ */
+export async function captureScreen(): Promise<MediaStreamTrack> {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- mediaDevices is undefined outside a secure context, and getDisplayMedia on mobile browsers, whatever the DOM types say
+  if (navigator.mediaDevices?.getDisplayMedia === undefined) {
+    throw new ProtocolError({ code: 'MEDIA_ERROR', message: 'this browser cannot share its screen' });
+  }
+  const shared = await navigator.mediaDevices.getDisplayMedia(SCREEN_CONSTRAINTS);
+  const [track] = shared.getVideoTracks();
+  for (const t of shared.getAudioTracks()) t.stop();
+  if (!track) throw new ProtocolError({ code: 'MEDIA_ERROR', message: 'the browser shared no video' });
+  track.contentHint = 'detail';
+  return track;
+}
+
+/** A camera video track alone (going back from the screen to the camera; the microphone runs on). */
+export async function captureCameraVideo(): Promise<MediaStreamTrack> {
+  const camera = await navigator.mediaDevices.getUserMedia({ video: CAPTURE_CONSTRAINTS.video ?? true });
+  const [track] = camera.getVideoTracks();
+  if (!track) throw new ProtocolError({ code: 'MEDIA_ERROR', message: 'no camera' });
+  return track;
 }
 
 /** Asks for camera and microphone; the error names are the browser's (NotAllowedError, NotFoundError…). */

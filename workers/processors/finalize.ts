@@ -1,6 +1,6 @@
-import { DelayedError, type Job, type Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from '../../common/logger.ts';
-import { FinalizeJobSchema, QUEUES, recordJobId, type FinalizeJob, type RecordJob } from '../../common/jobs/queues.ts';
+import { FinalizeJobSchema, QUEUES, type FinalizeJob } from '../../common/jobs/queues.ts';
 import type { ResultJob } from '../../common/jobs/results.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
 import { recordingPrefix, replayPrefix } from '../../common/storage/storageKeys.ts';
@@ -8,34 +8,26 @@ import { NoMediaError, assembleReplay } from '../media/assemble.ts';
 import { PermanentJobError, parseOrPermanent, type FailureReport } from './failurePolicy.ts';
 import type { JobProcessor } from './JobProcessor.ts';
 
-/** The finalize job waits for the record job to finish at most this long before assembling what exists. */
-const FINALIZE_WAIT_FOR_RECORDER_MS = 60_000;
-/** How often it looks again while the record job is still running. */
-const FINALIZE_RECHECK_MS = 500;
-/** States of a record job that may still write segments. */
-const RECORDING_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
-
 export interface FinalizeProcessorDeps {
   /** Where the recording's segments are (`recordings/<id>/`) and the replay goes (`replays/<id>/`). */
   storage: Storage;
-  /** The record queue: finalize waits while the broadcast's record job may still write. */
-  recordQueue: Queue<RecordJob>;
   concurrency: number;
   report: (r: ResultJob) => Promise<void>;
   logger: Logger;
 }
 
-/** The `finalize` queue: a broadcast's recorded segments → its replay (MP4, poster, timeline). */
+/**
+ * The `finalize` queue: a broadcast's recorded segments → its replay (MP4, poster, timeline).
+ * A finalize job is the parent of its broadcast's record job in one BullMQ flow
+ * (signaling/recording/RecordingService.ts, broadcastStarted): BullMQ runs it only once the
+ * record job is done, so the recorder's last segment is stored before it starts. A record
+ * job that failed for good does not hold it back (`ignoreDependencyOnFailure`): it assembles
+ * what was stored, and names the recorder's failure when there is nothing. A finalize job
+ * enqueued alone (the start-up repair of a replay whose jobs Redis lost) runs at once.
+ */
 export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcessor<FinalizeJob> {
-  const process = async (job: Job<FinalizeJob>, token?: string): Promise<void> => {
+  const process = async (job: Job<FinalizeJob>): Promise<void> => {
     const { broadcastId } = parseOrPermanent(FinalizeJobSchema, job.data);
-    // The recorder writes its last segment after the broadcast ends: wait for it.
-    const recordJob = await deps.recordQueue.getJob(recordJobId(broadcastId));
-    const recordState = recordJob ? await recordJob.getState() : 'unknown';
-    if (RECORDING_STATES.has(recordState) && Date.now() - job.timestamp < FINALIZE_WAIT_FOR_RECORDER_MS && token) {
-      await job.moveToDelayed(Date.now() + FINALIZE_RECHECK_MS, token);
-      throw new DelayedError();
-    }
     // The segments as a local directory (on local disk the recording itself; else downloaded:
     // any workers host can finalize). The replay is written locally and stored (on local disk: in place).
     const recording = await deps.storage.localDir(recordingPrefix(broadcastId));
@@ -64,7 +56,8 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
       await deps.storage.deletePrefix(recordingPrefix(broadcastId));
     } catch (err) {
       if (err instanceof NoMediaError) {
-        throw new PermanentJobError(recordJob?.failedReason ? `${err.message} (${recordJob.failedReason})` : err.message);
+        const recorderFailed = Object.values(await job.getIgnoredChildrenFailures().catch(() => ({}))).join('; ');
+        throw new PermanentJobError(recorderFailed ? `${err.message} (the recorder failed: ${recorderFailed})` : err.message);
       }
       throw err;
     } finally {

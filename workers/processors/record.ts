@@ -23,6 +23,9 @@ import type { JobProcessor } from './JobProcessor.ts';
  *   in its life, so the stalled count is high (100) and a stall is never a failure.
  * - a graceful stop (SIGTERM) hands the job back at once (moveToWait, not an attempt), so a
  *   deploy does not wait for the lock to lapse.
+ * - it is the child of its broadcast's finalize job (one BullMQ flow, added when the broadcast
+ *   goes live): a handed-over or taken-over job stays that child, and finalize runs when it
+ *   completes (the broadcast ended and the last segment is stored) or fails for good.
  */
 const RECORD_LOCK_MS = 4000;
 const RECORD_STALLED_CHECK_MS = 2000;

@@ -4,7 +4,7 @@ import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { field, h, replace, uid } from '../dom.ts';
 import { parseInvitees } from '../format.ts';
 import { LIMITS } from '../../../common/protocol/rules.ts';
-import { capture, publish, type Publication } from '../media.ts';
+import { capture, captureCameraVideo, captureScreen, publish, type Publication } from '../media.ts';
 import type { PageMount } from '../page.ts';
 import { replayPath, watchPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
@@ -29,12 +29,19 @@ const FINAL_CODES: ReadonlySet<string> = new Set(['BROADCAST_ENDED', 'NOT_FOUND'
 /** Resume attempts after a reconnect before giving up (the server's grace period ends it anyway). */
 const MAX_RESUME_ATTEMPTS = 5;
 
-/** `/live`: camera preview, broadcast settings, then the live controls, viewers, chat and hearts. */
+/**
+ * `/live`: camera preview, broadcast settings, then the live controls, viewers, chat and
+ * hearts. The video sent is the camera's or, after "Share screen", a screen, window or tab
+ * (with the microphone); switching while live replaces the video producer's track.
+ */
 export const mountLive: PageMount = (root, ctx) => {
   ctx.setTitle('Go live');
   let disposed = false;
   let state: State = 'idle';
+  /** The camera and microphone (while the screen is shared: the microphone alone, the camera off). */
   let stream: MediaStream | null = null;
+  /** The shared screen's video track, sent instead of the camera's; null for the camera. */
+  let screen: MediaStreamTrack | null = null;
   let signal: Signal | null = null;
   let broadcastId: BroadcastId | null = null;
   let publication: Publication | null = null;
@@ -51,6 +58,9 @@ export const mountLive: PageMount = (root, ctx) => {
   const hearts = new Hearts();
   const stage = h('div', { class: 'stage' }, preview, liveBadge, hearts.layer);
   const retryCamera = h('button', { type: 'button', hidden: true, onclick: () => void startPreview() }, 'Turn on camera');
+  const sourceButton = h('button', { type: 'button', class: 'small', onclick: () => void switchSource() }, 'Share screen');
+  const sourceLine = h('p', { class: 'video-source', role: 'status', 'aria-label': 'Video source' }, 'Sending: camera');
+  const sourceRow = h('div', { class: 'source-row', hidden: true }, sourceLine, sourceButton);
 
   const title = field('Title', { type: 'text', name: 'title', maxlength: LIMITS.titleMax, autocomplete: 'off', placeholder: 'What is happening?' });
   const radioName = uid('visibility');
@@ -176,8 +186,16 @@ export const mountLive: PageMount = (root, ctx) => {
   };
 
   // --------------------------------------------------------------- camera --
+  /** What goes out: the microphone with the camera's video, or with the shared screen. */
+  const outgoing = (camera: MediaStream): MediaStream => (screen ? new MediaStream([...camera.getAudioTracks(), screen]) : camera);
+
+  const showPreview = (media: MediaStream): void => {
+    preview.srcObject = media;
+    preview.play().catch(() => undefined);
+  };
+
   async function startPreview(): Promise<MediaStream | null> {
-    if (stream && stream.getTracks().every((t) => t.readyState === 'live')) return stream;
+    if (stream && stream.getTracks().every((t) => t.readyState === 'live')) return outgoing(stream);
     retryCamera.hidden = true;
     try {
       const captured = await capture();
@@ -185,10 +203,18 @@ export const mountLive: PageMount = (root, ctx) => {
         for (const t of captured.getTracks()) t.stop();
         return null;
       }
+      if (screen) {
+        // The screen is shared: the camera stays off.
+        for (const t of captured.getVideoTracks()) {
+          t.stop();
+          captured.removeTrack(t);
+        }
+      }
       stream = captured;
-      preview.srcObject = captured;
-      preview.play().catch(() => undefined);
-      return captured;
+      sourceRow.hidden = false;
+      const media = outgoing(captured);
+      showPreview(media);
+      return media;
     } catch (err) {
       if (!disposed) {
         ctx.alerts.show(err);
@@ -196,6 +222,67 @@ export const mountLive: PageMount = (root, ctx) => {
       }
       return null;
     }
+  }
+
+  // --------------------------------------------------------- screen share --
+  let switching = false;
+  const showSource = (): void => {
+    sourceLine.textContent = screen ? 'Sending: your screen' : 'Sending: camera';
+    sourceButton.textContent = screen ? 'Use camera' : 'Share screen';
+  };
+
+  /** Camera → screen, or screen → camera; while live, on the same video producer (the recording carries on). */
+  async function switchSource(): Promise<void> {
+    if (switching || !stream) return;
+    switching = true;
+    sourceButton.disabled = true;
+    try {
+      if (screen) await useCamera();
+      else await shareScreen(stream);
+    } catch (err) {
+      // Closing the browser's picker is a choice, not an error.
+      if (!disposed && !(err instanceof DOMException && err.name === 'NotAllowedError')) ctx.alerts.show(err);
+    } finally {
+      switching = false;
+      sourceButton.disabled = false;
+      if (!disposed) showSource();
+    }
+  }
+
+  async function shareScreen(camera: MediaStream): Promise<void> {
+    const track = await captureScreen();
+    if (disposed) {
+      track.stop();
+      return;
+    }
+    // The browser's own "Stop sharing" ends the track: back to the camera.
+    track.addEventListener('ended', () => {
+      if (screen === track && !switching) void switchSource();
+    });
+    await publication?.replaceVideo(track);
+    screen = track;
+    // The camera goes off while the screen is shown.
+    for (const t of camera.getVideoTracks()) {
+      t.stop();
+      camera.removeTrack(t);
+    }
+    showPreview(outgoing(camera));
+  }
+
+  async function useCamera(): Promise<void> {
+    const camera = stream;
+    const shared = screen;
+    if (!camera || !shared) return;
+    const video = await captureCameraVideo();
+    if (disposed) {
+      video.stop();
+      return;
+    }
+    await publication?.replaceVideo(video);
+    camera.addTrack(video);
+    screen = null;
+    shared.stop();
+    showPreview(camera);
   }
 
   // ------------------------------------------------------------ recording --
@@ -472,7 +559,7 @@ export const mountLive: PageMount = (root, ctx) => {
       const res = await s.request('broadcast:resume', { broadcastId: id });
       if (disposed || broadcastId !== id) return;
       viewers.set(res.broadcast.viewerCount);
-      const media = (await startPreview()) ?? stream;
+      const media = (await startPreview()) ?? outgoing(stream);
       publication = await publish(s, id, res.rtpCapabilities, media, { videoCodec });
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- dispose() may run during the await above; TS keeps the narrowing across it
       if (disposed || broadcastId !== id) {
@@ -543,7 +630,7 @@ export const mountLive: PageMount = (root, ctx) => {
       h(
         'div',
         { class: 'live-layout' },
-        h('div', { class: 'live-main' }, stage, retryCamera, controls),
+        h('div', { class: 'live-main' }, stage, retryCamera, sourceRow, controls),
         h('div', { class: 'live-side' }, form, chatSlot),
       ),
     );
@@ -561,6 +648,7 @@ export const mountLive: PageMount = (root, ctx) => {
     publication?.close();
     signal?.close();
     for (const t of stream?.getTracks() ?? []) t.stop();
+    screen?.stop();
     preview.srcObject = null;
   };
 };
