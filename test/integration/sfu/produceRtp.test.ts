@@ -10,7 +10,7 @@ import {
   synthesiseClip,
   videoProducerRtpParameters,
   type RtpSender,
-} from '../../../bench/lib/media.ts';
+} from '../../../testkit/media.ts';
 import { audioRtpParameters, garbageRtpParameters } from '../../fixtures/rtp.ts';
 import { createTestBroadcast, createTestPool } from '../../helpers/sfu.ts';
 
