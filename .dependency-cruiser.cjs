@@ -11,7 +11,7 @@ const layer = (name, from, allowed, comment) => ({
   comment,
   severity: 'error',
   from: { path: from },
-  to: { path: '^(common|sfu|signaling|workers|web|scripts|test|bench)/', pathNot: allowed },
+  to: { path: '^(common|sfu|signaling|workers|web|scripts|test|testkit|bench)/', pathNot: allowed },
 });
 
 module.exports = {
@@ -27,7 +27,8 @@ module.exports = {
     layer('workers-on-common', '^workers/', '^(common|workers)/', 'the workers process knows only common/'),
     layer('web-on-the-wire-contract', '^web/', '^(common/protocol|web)/', 'the browser bundle takes only the browser-safe wire contract'),
     layer('scripts-run-the-product', '^scripts/', '^(common|sfu|signaling|workers|scripts)/', 'CLIs and the supervisor use the product, never tests or benchmarks'),
-    layer('bench-measures-the-product', '^bench/', '^((common|sfu|signaling|workers|scripts|bench|test/helpers|test/fixtures)/|web/src/media\\.ts$)', 'benchmarks share the test helpers, nothing else of test/; browser pages share the capture settings of web/src/media.ts'),
+    layer('testkit-drives-the-product', '^testkit/', '^(common|sfu|signaling|workers|scripts|testkit)/', 'the harness shared by tests and benchmarks (servers, browsers, synthetic peers) knows neither'),
+    layer('bench-measures-the-product', '^bench/', '^((common|sfu|signaling|workers|scripts|bench|testkit)/|web/src/media\\.ts$)', 'benchmarks share testkit/ with the tests, nothing of test/; browser pages share the capture settings of web/src/media.ts'),
     {
       name: 'no-circular',
       severity: 'error',

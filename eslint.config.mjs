@@ -6,8 +6,8 @@ import unicorn from 'eslint-plugin-unicorn';
 
 /** Product code: runs as a service, logs through pino (common/logger.ts), never to the console. */
 const LIBRARY = ['common/**', 'sfu/**', 'signaling/**', 'workers/**', 'web/src/**'];
-/** Command-line entry points and tests print to a terminal by design (bench/, scripts/, test/). */
-const TERMINAL = ['bench/**', 'scripts/**', 'test/**'];
+/** Command-line entry points and tests print to a terminal by design (bench/, scripts/, test/, and testkit/, which both use). */
+const TERMINAL = ['bench/**', 'scripts/**', 'test/**', 'testkit/**'];
 
 export default tseslint.config(
   // Generated (web/dist, bench/results, data/) and installed (node_modules) files.
@@ -72,20 +72,20 @@ export default tseslint.config(
   { files: LIBRARY, rules: { 'no-console': 'error' } },
   { files: TERMINAL, rules: { 'no-console': 'off' } },
 
-  // Relaxed in tests and benchmarks: `x!` after an assertion or on a fixture that is there by
+  // Relaxed in tests, benchmarks and their shared harness (testkit/): `x!` after an assertion or on a fixture that is there by
   // construction; a wrong one fails the test at once, which is what an assertion would do.
-  { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
+  { files: ['test/**', 'bench/**', 'testkit/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
   // Relaxed in tests: vitest's asymmetric matchers (`expect.any(String)`,
   // `expect.stringMatching(…)`) are typed `any`, and they are what a `toMatchObject` is made of.
-  { files: ['test/**'], rules: { '@typescript-eslint/no-unsafe-assignment': 'off' } },
-  // Off in tests: every condition it found there is a guard kept on purpose: teardown of a
+  { files: ['test/**', 'testkit/**'], rules: { '@typescript-eslint/no-unsafe-assignment': 'off' } },
+  // Off in tests (and testkit/, their harness): every condition it found there is a guard kept on purpose: teardown of a
   // fixture (`let server: TestServer` set in beforeAll) that a failed beforeAll never set,
   // `afterAll(() => server?.stop())`; JSON.stringify of fuzzed values (may be undefined);
   // child stdio; flags set by handlers while a test awaits.
-  { files: ['test/**'], rules: { '@typescript-eslint/no-unnecessary-condition': 'off' } },
+  { files: ['test/**', 'testkit/**'], rules: { '@typescript-eslint/no-unnecessary-condition': 'off' } },
   // Off in tests and benchmarks: they take socket.io's `emit` untyped, to send raw or hostile
   // events, and always call it as `emit.call(socket, …)`; and wrap browser methods the same way.
-  { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/unbound-method': 'off' } },
+  { files: ['test/**', 'bench/**', 'testkit/**'], rules: { '@typescript-eslint/unbound-method': 'off' } },
 
   // File naming: camelCase (functions, values, several exports) or PascalCase (a file named
   // after the class or interface it exports); the part after the first dot (.test, .child,

@@ -4,6 +4,7 @@ import { BENCHMARKS, ON_REQUEST_ONLY, isBenchmarkName, type BenchmarkName } from
 import { machineInfo } from './lib/machine.ts';
 import { machineCpuTicks } from './lib/proc.ts';
 import { RESULTS_DIR, runIdOf, writeLatest, writeMergedLatest, writeResult } from './lib/results.ts';
+import { runBenchmark } from './runBenchmark.ts';
 import type { LatestFigures } from './types.ts';
 
 /**
@@ -14,6 +15,8 @@ import type { LatestFigures } from './types.ts';
  *   tsx bench/run.ts soak --minutes 60   the soak, for how long (npm run bench:soak -- --minutes 60)
  *   tsx bench/run.ts --smoke [names] tiny mode, prints only (what test/bench runs)
  *
+ * Every result is wrapped in the same envelope (name, smoke, start, duration, machine; the
+ * benchmark's own config) by `runBenchmark` (bench/runBenchmark.ts).
  * A non-smoke run writes bench/results/<runId>/<name>.json and .svg, plus summary.md;
  * a run of every benchmark also rewrites bench/results/latest.json, a run of some merges the
  * keys of those that succeeded into it (recorded under `merged`).
@@ -54,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
   for (const name of selected) {
     const bench = BENCHMARKS[name];
     try {
-      const result = await bench.run({ smoke, log, minutes });
+      // The envelope (name, smoke, timings, machine) is written here, once, around every result.
+      const result = await runBenchmark(name, bench, { smoke, log, minutes }, machine);
       const lines = bench.describe(result);
       for (const l of lines) log(`${name}: ${l}`);
       Object.assign(figures, bench.summary(result));

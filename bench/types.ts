@@ -1,7 +1,11 @@
+import type { MachineInfo } from './lib/machine.ts';
+
 /**
  * The contract every benchmark module follows, so that `bench/run.ts` can run, chart and
  * summarise any of them. A benchmark lives in `bench/<name>/index.ts` and exports
- * `run`, `chart` and `summary`; `bench/benchmarks.ts` lists them.
+ * `run`, `chart`, `summary` and `describe`; `bench/benchmarks.ts` lists them. Its `run` returns
+ * its own figures and config; the envelope every result starts with (name, smoke, timings,
+ * machine) is added by the runner (`runBenchmark`, bench/runBenchmark.ts), nowhere else.
  */
 
 /** Options every benchmark's `run` takes. */
@@ -76,7 +80,8 @@ export interface LatestFigures {
 
 /** What a benchmark module exports (checked by the registry in bench/benchmarks.ts). */
 export interface BenchmarkModule<R extends BenchResult = BenchResult> {
-  run(opts: RunOptions): Promise<R>;
+  /** Measures; returns the result without its envelope (see {@link BenchBody}). */
+  run(opts: RunOptions): Promise<BenchBody<R>>;
   /** A self-contained SVG document of the result. */
   chart(result: R): string;
   /** This benchmark's keys of latest.json. */
@@ -85,13 +90,26 @@ export interface BenchmarkModule<R extends BenchResult = BenchResult> {
   describe(result: R): string[];
 }
 
-/** Fields every result object carries. */
-export interface BenchResult {
-  benchmark: string;
+/**
+ * The envelope every result object starts with, written by the runner around what the
+ * benchmark's `run` returned: its name, smoke or full, when it started and how long it took,
+ * the machine (read before the benchmark pins anything: a pinned process sees one core), and
+ * the benchmark's config (which `run` returns, as only it knows it).
+ */
+export interface BenchResult<B extends string = string, C = unknown> {
+  benchmark: B;
   smoke: boolean;
   startedAt: string;
   durationMs: number;
+  machine: MachineInfo;
+  config: C;
 }
+
+/** The fields of the envelope that the runner adds. */
+export type EnvelopeField = 'benchmark' | 'smoke' | 'startedAt' | 'durationMs' | 'machine';
+
+/** What a benchmark's `run` returns: its result without the runner's part of the envelope. */
+export type BenchBody<R extends BenchResult> = Omit<R, EnvelopeField>;
 
 export function emptyLatestFigures(): LatestFigures {
   return {

@@ -120,7 +120,7 @@ if [ "$FOR_TESTS" = 1 ] && [ -z "${TEST_DATABASE_URL:-}" ]; then
   fi
   if [ "$PG_FRESH" = 1 ]; then
     # Debian's fresh cluster wants a password on 127.0.0.1: give the admin user the one the
-    # tests use (test/helpers/postgres.ts). Clusters we did not install are left alone.
+    # tests use (testkit/postgres.ts). Clusters we did not install are left alone.
     su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
   fi
 fi

@@ -3,12 +3,13 @@ import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters, TransportOptions } from '../common/protocol/media.ts';
 import type { PipedProducer, PipeEndpoint } from '../common/cluster/pipeProtocol.ts';
-import { BroadcastRouter, type BroadcastRouterCloseReason } from './BroadcastRouter.ts';
+import { BroadcastRouter, type BroadcastRouterCloseReason, type BroadcastRouterView } from './BroadcastRouter.ts';
 import { EdgeFeed } from './EdgeFeed.ts';
 import { OriginPipe } from './OriginPipe.ts';
 import type { MediaWorker } from './MediaWorker.ts';
 import { RecordingTap, type RecordingTarget } from './RecordingTap.ts';
-import { TypedEmitter } from './TypedEmitter.ts';
+import { openRtpIngest, type RtpIngest, type RtpIngestEndpoint } from './rtpIngest.ts';
+import { createObserver, TypedEmitter } from './TypedEmitter.ts';
 import { Viewer, type ViewerCloseReason } from './Viewer.ts';
 import type { WorkerPool } from './WorkerPool.ts';
 import { toAppError, toMsDtlsParameters, toMsRtpParameters, toTransportOptions, toWireRtpCapabilities } from './wire.ts';
@@ -24,6 +25,31 @@ export type BroadcastEvents = {
   newproducer: [{ kind: MediaKind }];
   /** The broadcaster's send transport and producers were closed (viewers stay). */
   producersclosed: [];
+};
+
+/** Where a producer's media comes from: a browser (WebRTC), plain RTP ({@link Broadcast.produceRtp}), or the origin node's pipe. */
+export type ProducerSource = 'webrtc' | 'rtp' | 'feed';
+
+/**
+ * Events of {@link Broadcast.observer}, the channel for those who watch a broadcast (tests,
+ * benchmarks, metrics) rather than drive it, as mediasoup's `observer`. The objects handed out
+ * are live: watch them, never change them.
+ */
+export type BroadcastObserverEvents = {
+  /** Emitted once, after everything of the broadcast closed. */
+  close: [reason: BroadcastCloseReason];
+  /** An edge router opened, with every current producer already piped to it (before any viewer is attached). */
+  newrouter: [router: BroadcastRouterView];
+  /** An edge router closed (empty, or its worker died). The origin closes only with the broadcast. */
+  routerclose: [router: BroadcastRouterView];
+  /** A producer was registered and fed to every edge and pipe (just before the broadcast's own 'newproducer'). */
+  newproducer: [producer: { id: string; kind: MediaKind; source: ProducerSource }];
+  /** A viewer was attached to one of the routers ({@link Broadcast.routers}, by `viewer.routerId`). */
+  newviewer: [viewer: Viewer];
+  /** A pipe to an edge node opened (this node is the origin). */
+  newpipe: [pipe: OriginPipe];
+  /** A recording tap opened. */
+  newtap: [tap: RecordingTap];
 };
 
 /** Options of {@link Broadcast.create}. */
@@ -45,6 +71,9 @@ export interface BroadcastOptions {
  */
 export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly id: string;
+  /** Events for watchers, not drivers: see {@link BroadcastObserverEvents}. */
+  readonly observer: TypedEmitter<BroadcastObserverEvents>;
+  readonly #notify: <K extends keyof BroadcastObserverEvents & string>(event: K, ...args: BroadcastObserverEvents[K]) => void;
   /** The origin router's RTP capabilities, for the broadcaster's and viewers' devices. */
   readonly rtpCapabilities: RtpCapabilities;
   readonly #pool: WorkerPool;
@@ -61,6 +90,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** Transports whose connect() was called: a second call is refused before it reaches the worker. */
   readonly #connected = new WeakSet<ms.WebRtcTransport>();
   #sendTransport: ms.WebRtcTransport | undefined;
+  /** Plain RTP ingests (produceRtp): the broadcaster's sending side like the send transport. */
+  readonly #rtpIngests = new Set<ms.PlainTransport>();
   readonly #taps = new Set<RecordingTap>();
   /** Pipes to edge nodes (this node is the broadcast's origin). */
   readonly #pipes = new Set<OriginPipe>();
@@ -77,6 +108,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#maxViewersPerRouter = opts.maxViewersPerRouter;
     this.#logger = logger;
     this.#origin = origin;
+    const { observer, notify } = createObserver<BroadcastObserverEvents>((event, error) => logger.error({ err: error, event }, 'Broadcast observer threw'));
+    this.observer = observer;
+    this.#notify = notify;
     this.rtpCapabilities = toWireRtpCapabilities(origin.router.rtpCapabilities);
     origin.on('close', (reason) => {
       if (reason === 'worker-died') {
@@ -133,6 +167,11 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     return this.#edges.size;
   }
 
+  /** The broadcast's routers, the origin first, then the open edges (read-only views). */
+  get routers(): readonly BroadcastRouterView[] {
+    return [this.#origin, ...this.#edges];
+  }
+
   /** Index of the worker hosting the origin router. */
   get originWorkerIndex(): number {
     return this.#origin.workerIndex;
@@ -142,7 +181,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   /**
    * Creates the broadcaster's send transport on the origin worker's WebRtcServer. A previous
-   * send transport (e.g. from before a reconnect) is closed with its producers.
+   * send transport (e.g. from before a reconnect) and any plain RTP ingest are closed with
+   * their producers: the broadcaster's sending side starts over.
    */
   async createSendTransport(): Promise<TransportOptions> {
     this.#assertOpen();
@@ -192,12 +232,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    */
   async produce(p: { transportId: string; kind: MediaKind; rtpParameters: RtpParameters }): Promise<{ producerId: string }> {
     const transport = this.#sendTransportById(p.transportId);
-    if (this.#producing.has(p.kind) || [...this.#producers.values()].some((x) => x.kind === p.kind)) {
-      throw new AppError('WRONG_STATE', `there is already a ${p.kind} producer`);
-    }
-    // mediasoup maps codecs by mime type only and would accept Opus "video".
-    const wrongKind = p.rtpParameters.codecs.find((c) => !c.mimeType.toLowerCase().startsWith(`${p.kind}/`));
-    if (wrongKind) throw new AppError('VALIDATION_FAILED', `produce: codec ${wrongKind.mimeType} is not ${p.kind}`);
+    this.#checkProduce(p.kind, p.rtpParameters);
     this.#producing.add(p.kind);
     let producer: ms.Producer;
     try {
@@ -211,12 +246,67 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       producer.close();
       throw new AppError('WRONG_STATE', 'the send transport closed while producing');
     }
-    await this.#adopt(producer);
+    await this.#adopt(producer, 'webrtc');
     return { producerId: producer.id };
   }
 
+  /**
+   * Takes one of the broadcaster's tracks as plain RTP instead of WebRTC: a comedia
+   * PlainTransport on the origin router on the SFU's listen IP (RTP and RTCP on ports of their
+   * own, as ffmpeg and GStreamer send; no ICE, no DTLS, no SRTP), whose producer is served
+   * exactly like {@link produce}'s: at most one per kind, piped to every edge and pipe (now and
+   * later), announced with 'newproducer', recorded, closed with the broadcaster's send side
+   * (`closeSendTransport`) and with the broadcast. For senders on a trusted network (tests,
+   * benchmarks, an encoder next to the SFU): whoever sends first to the port is the broadcaster.
+   * @param recvBufferSize the sockets' receive buffer in bytes (default: the OS's, as the WebRtcServer's).
+   * @throws AppError('WRONG_STATE') a second producer of a kind or an ended broadcast,
+   *   ('VALIDATION_FAILED') parameters mediasoup rejects, ('MEDIA_ERROR') worker failures.
+   */
+  async produceRtp(p: { kind: MediaKind; rtpParameters: RtpParameters; recvBufferSize?: number }): Promise<{ producerId: string; rtp: RtpIngestEndpoint }> {
+    this.#assertOpen();
+    this.#checkProduce(p.kind, p.rtpParameters);
+    this.#producing.add(p.kind);
+    let opened: RtpIngest;
+    try {
+      opened = await openRtpIngest({
+        router: this.#origin.router,
+        listenIp: this.#pool.listenIp,
+        kind: p.kind,
+        rtpParameters: p.rtpParameters,
+        recvBufferSize: p.recvBufferSize,
+        appData: { broadcastId: this.id, role: 'rtp-ingest' },
+      });
+    } finally {
+      this.#producing.delete(p.kind);
+    }
+    const { transport, producer, rtp } = opened;
+    if (this.#closed) {
+      transport.close();
+      throw new AppError('WRONG_STATE', 'the broadcast has ended');
+    }
+    this.#rtpIngests.add(transport);
+    transport.observer.once('close', () => this.#rtpIngests.delete(transport));
+    try {
+      await this.#adopt(producer, 'rtp');
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    return { producerId: producer.id, rtp };
+  }
+
+  /** One producer per kind, and codecs of that kind. */
+  #checkProduce(kind: MediaKind, rtpParameters: RtpParameters): void {
+    if (this.#producing.has(kind) || [...this.#producers.values()].some((x) => x.kind === kind)) {
+      throw new AppError('WRONG_STATE', `there is already a ${kind} producer`);
+    }
+    // mediasoup maps codecs by mime type only and would accept Opus "video".
+    const wrongKind = rtpParameters.codecs.find((c) => !c.mimeType.toLowerCase().startsWith(`${kind}/`));
+    if (wrongKind) throw new AppError('VALIDATION_FAILED', `produce: codec ${wrongKind.mimeType} is not ${kind}`);
+  }
+
   /** Registers a producer of the origin router, feeds it to every local edge and pipe, then announces it. */
-  async #adopt(producer: ms.Producer): Promise<void> {
+  async #adopt(producer: ms.Producer, source: ProducerSource): Promise<void> {
     this.#producers.set(producer.id, producer);
     this.#origin.addProducer(producer.id, producer);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
@@ -231,11 +321,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       ...[...this.#pipes].map((pipe) => this.#feedPipe(pipe, producer)),
     ]);
     if (producer.closed) throw new AppError('WRONG_STATE', 'the producer closed while being set up');
+    this.#notify('newproducer', { id: producer.id, kind: producer.kind, source });
     this.emit('newproducer', { kind: producer.kind });
   }
 
   /**
-   * The broadcaster is gone (its grace period runs): closes the send transport and producers
+   * The broadcaster is gone (its grace period runs): closes the send transport, the plain RTP ingests and the producers
    * and emits 'producersclosed' if there were any. Viewers stay joined.
    */
   closeSendTransport(): void {
@@ -261,6 +352,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
     this.#pipes.add(opened.pipe);
     opened.pipe.on('close', () => this.#pipes.delete(opened.pipe));
+    this.#notify('newpipe', opened.pipe);
     return opened;
   }
 
@@ -300,7 +392,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       producer.close();
       throw new AppError('WRONG_STATE', 'the broadcast has ended');
     }
-    await this.#adopt(producer);
+    await this.#adopt(producer, 'feed');
   }
 
   /** The origin's producer `id` ended: its copy here closes (and its consumers with it). */
@@ -335,6 +427,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
     this.#taps.add(tap);
     tap.on('close', () => this.#taps.delete(tap));
+    this.#notify('newtap', tap);
     return tap;
   }
 
@@ -372,6 +465,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     });
     this.#viewers.set(viewerId, { viewer, route: target });
     this.#logger.debug({ viewerId, role: target.role, workerIndex: target.workerIndex }, 'viewer added');
+    this.#notify('newviewer', viewer);
     return viewer;
   }
 
@@ -397,6 +491,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#feed?.close();
     this.#sendTransport?.close();
     this.#sendTransport = undefined;
+    for (const ingest of [...this.#rtpIngests]) ingest.close();
+    this.#rtpIngests.clear();
     for (const edge of [...this.#edges]) edge.close();
     this.#edges.clear();
     this.#origin.close();
@@ -404,6 +500,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#logger.info({ reason }, 'broadcast media closed');
     this.emit('close', reason);
     this.removeAllListeners();
+    this.#notify('close', reason);
+    this.observer.removeAllListeners();
   }
 
   // ----------------------------------------------------------------- private --
@@ -434,7 +532,10 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const edge = new BroadcastRouter('edge', worker, router, (event, error) =>
       this.#logger.error({ err: error, event }, 'router listener threw'),
     );
-    edge.on('close', (reason) => this.#onEdgeClosed(edge, reason));
+    edge.on('close', (reason) => {
+      this.#onEdgeClosed(edge, reason);
+      this.#notify('routerclose', edge);
+    });
     // Added before the producers are snapshotted, in the same tick (see produce()).
     this.#edges.add(edge);
     this.#logger.info({ workerIndex: worker.index, routerId: router.id, edges: this.#edges.size }, 'edge router opened');
@@ -444,6 +545,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       edge.close();
       throw toAppError(error, 'open edge router');
     }
+    if (!edge.closed) this.#notify('newrouter', edge);
     return edge;
   }
 
@@ -520,12 +622,14 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   #closeSendTransport(): void {
     const transport = this.#sendTransport;
-    if (!transport) return;
+    if (!transport && this.#rtpIngests.size === 0) return;
     this.#sendTransport = undefined;
     const hadProducers = this.#producers.size > 0;
-    // Closing the transport closes its producers; their pipe producers and every viewer's
+    // Closing the transports closes their producers; their pipe producers and every viewer's
     // consumers of them follow (mediasoup cascades the close).
-    transport.close();
+    transport?.close();
+    for (const ingest of [...this.#rtpIngests]) ingest.close();
+    this.#rtpIngests.clear();
     this.#producers.clear();
     if (hadProducers) {
       this.#logger.info('broadcaster send transport and producers closed');

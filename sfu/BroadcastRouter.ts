@@ -13,6 +13,18 @@ export interface ViewerRoute {
   producers(): ReadonlyMap<string, ms.Producer>;
 }
 
+/**
+ * What an observer (a test, a benchmark) sees of one of a broadcast's routers
+ * (`Broadcast.routers`, `Broadcast.observer`): the mediasoup router and the broadcast's
+ * producers as copied onto it. Watch them; never change them.
+ */
+export interface BroadcastRouterView extends ViewerRoute {
+  readonly role: 'origin' | 'edge';
+  readonly closed: boolean;
+  /** Viewers attached to this router. */
+  readonly viewerCount: number;
+}
+
 /** Why a {@link BroadcastRouter} closed: its worker died, or its owner closed it. */
 export type BroadcastRouterCloseReason = 'worker-died' | 'closed';
 
@@ -25,7 +37,7 @@ export type BroadcastRouterEvents = {
  * from the origin with pipeToRouter). On an edge the local producers are the pipe
  * producers, whose ids may differ from the origin's, so they are keyed by the origin id.
  */
-export class BroadcastRouter extends TypedEmitter<BroadcastRouterEvents> implements ViewerRoute {
+export class BroadcastRouter extends TypedEmitter<BroadcastRouterEvents> implements BroadcastRouterView {
   readonly role: 'origin' | 'edge';
   readonly router: ms.Router;
   readonly mediaWorker: MediaWorker;

@@ -64,3 +64,22 @@ export class TypedEmitter<E extends EventMap> {
     return true;
   }
 }
+
+/** A {@link TypedEmitter} whose owner may emit from outside the class (see {@link createObserver}). */
+class ObserverEmitter<E extends EventMap> extends TypedEmitter<E> {
+  notify<K extends keyof E & string>(event: K, ...args: E[K]): void {
+    this.emit(event, ...args);
+  }
+}
+
+/**
+ * The `observer` of an sfu/ object, as mediasoup's objects have one: a second event channel
+ * for those who watch the object (metrics, tests, benchmarks) rather than drive it. Anyone may
+ * listen to `observer`; only the owner, who keeps `notify`, emits.
+ */
+export function createObserver<E extends EventMap>(
+  onListenerError: (event: string, error: unknown) => void,
+): { observer: TypedEmitter<E>; notify: <K extends keyof E & string>(event: K, ...args: E[K]) => void } {
+  const observer = new ObserverEmitter<E>(onListenerError);
+  return { observer, notify: (event, ...args) => observer.notify(event, ...args) };
+}

@@ -9,11 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { buildArchive } from '../../workers/archive/buildArchive.ts';
 import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import { round } from '../lib/proc.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { LocalDiskStorage } from '../../common/storage/LocalDiskStorage.ts';
 
 /**
@@ -49,10 +48,7 @@ export interface TimedRun {
   cpuS: number | null;
 }
 
-export interface ArchiveResult extends BenchResult {
-  benchmark: 'archive';
-  machine: MachineInfo;
-  config: ArchiveConfig;
+export interface ArchiveResult extends BenchResult<'archive', ArchiveConfig> {
   mediaBytes: number;
   zipBytes: number;
   entries: number;
@@ -171,10 +167,8 @@ const withoutStoredHashes = (input: ArchiveInput): ArchiveInput => ({
   broadcasts: input.broadcasts.map((b) => ({ ...b, replay: b.replay ? { durationMs: b.replay.durationMs, timeline: b.replay.timeline, files: b.replay.files } : null })),
 });
 
-export async function run(opts: RunOptions): Promise<ArchiveResult> {
+export async function run(opts: RunOptions): Promise<BenchBody<ArchiveResult>> {
   const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
   const config = archiveConfig(opts.smoke);
   // In the temp directory: the archive and the copies are written to the same disk as the sources.
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-archive-'));
@@ -255,11 +249,6 @@ export async function run(opts: RunOptions): Promise<ArchiveResult> {
     }
     const ratioVsCp = round(cpMs / arMs, 3);
     return {
-      benchmark: 'archive',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
-      machine: machineInfo(),
       config,
       mediaBytes,
       zipBytes,

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import { PlainBroadcaster, PlainViewers } from '../../test/helpers/plainPeers.ts';
-import { installPlainWebRtc, uninstallPlainWebRtc } from '../../test/helpers/plainWebRtc.ts';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.ts';
-import { signUp, startTestNodes, type TestServer } from '../../test/helpers/server.ts';
-import { VIDEO_PT, synthesiseClip, type ClipSpec } from '../lib/media.ts';
+import { PlainBroadcaster, PlainViewers } from '../../testkit/plainPeers.ts';
+import { installPlainWebRtc, uninstallPlainWebRtc } from '../../testkit/plainWebRtc.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
+import { signUp, startTestNodes, type TestServer } from '../../testkit/server.ts';
+import { VIDEO_PT, synthesiseClip, type ClipSpec } from '../../testkit/media.ts';
 import { round } from '../lib/proc.ts';
 import { percentiles, type Percentiles } from '../lib/stats.ts';
 
@@ -12,8 +12,8 @@ import { percentiles, type Percentiles } from '../lib/stats.ts';
  * Two real Spyglass nodes in this process (`startTestServer`: one PostgreSQL database and one
  * Redis prefix of the run's own, `cluster.enabled`, the Redis socket.io adapter, one mediasoup
  * worker each, recording off), as test/integration/cluster/crossNode.test.ts runs them. The
- * peers are the synthetic ones of test/helpers/plainPeers.ts: the whole socket.io protocol,
- * plain RTP instead of ICE + DTLS + SRTP at the edges (test/helpers/plainWebRtc.ts). A
+ * peers are the synthetic ones of testkit/plainPeers.ts: the whole socket.io protocol,
+ * plain RTP instead of ICE + DTLS + SRTP at the edges (testkit/plainWebRtc.ts). A
  * broadcast goes live on A (its origin); B reaches it through a relay fed by one pipe.
  *
  * - Time to first frame: a viewer on B when B has no relay of the broadcast (the pipe is opened

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.ts';
-import { startTestNodes, type TestServer } from '../../test/helpers/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
+import { startTestNodes, type TestServer } from '../../testkit/server.ts';
 import { buildWebClient, launchChromium } from '../lib/browser.ts';
 import { collectPath, goLiveStamped, watchStamped, type CollectConfig, type PathLatency } from '../lib/glass.ts';
 import { round } from '../lib/proc.ts';

@@ -1,12 +1,10 @@
 import { FULL_RUN_WINDOWS } from '../lib/flow.ts';
 import { describePath, describePipeline, latencyCdf } from '../lib/glass.ts';
-import type { MachineInfo } from '../lib/machine.ts';
-import { FULL_CLIP, SMOKE_CLIP, type ClipSpec } from '../lib/media.ts';
+import { FULL_CLIP, SMOKE_CLIP, type ClipSpec } from '../../testkit/media.ts';
 import { round } from '../lib/proc.ts';
-import { startRun } from '../lib/results.ts';
 import type { Percentiles } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { measureCluster, type ClusterConfig, type ClusterResult, type JoinWhere } from './cluster.ts';
 import { measureGlass, type GlassConfig, type GlassResult } from './glass.ts';
 import { measurePipeCost, type ArmResult, type PipeCostConfig, type PipeCostResult } from './pipes.ts';
@@ -70,17 +68,14 @@ export function cascadeConfig(smoke: boolean): CascadeConfig {
   };
 }
 
-export interface CascadeResult extends BenchResult {
-  benchmark: 'cascade';
-  machine: MachineInfo;
-  config: CascadeConfig;
+export interface CascadeResult extends BenchResult<'cascade', CascadeConfig> {
   cost: PipeCostResult;
   cluster: ClusterResult;
   glass: GlassResult;
 }
 
-export async function run(opts: RunOptions): Promise<CascadeResult> {
-  const { log, machine, finished } = startRun('cascade', opts);
+export async function run(opts: RunOptions): Promise<BenchBody<CascadeResult>> {
+  const log = opts.log ?? (() => undefined);
   const config = cascadeConfig(opts.smoke);
   log(
     `cascade: ${opts.smoke ? 'smoke' : 'full'} run: ${config.pipes.units} viewers / pipes per arm, ${config.cluster.repetitions} cold joins, ` +
@@ -90,8 +85,6 @@ export async function run(opts: RunOptions): Promise<CascadeResult> {
   const cluster = await measureCluster(config.cluster, log);
   const glass = await measureGlass(config.glass, log);
   return {
-    ...finished(),
-    machine,
     config,
     cost,
     cluster,

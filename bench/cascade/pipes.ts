@@ -7,7 +7,7 @@ import { mediaCodecs } from '../../sfu/mediaCodecs.ts';
 import { OriginPipe } from '../../sfu/OriginPipe.ts';
 import { cpuPlan, pin, unpin } from '../lib/cpus.ts';
 import { delivery, waitForFlow, waitForIngest, type WindowTiming } from '../lib/flow.ts';
-import { openIngest, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type Ingest, type RtpSender } from '../lib/media.ts';
+import { openIngest, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type Ingest, type RtpSender } from '../../testkit/media.ts';
 import { CpuWindow, round } from '../lib/proc.ts';
 import { RtpRelay } from '../lib/relay.ts';
 import { Sinks } from '../lib/sinks.ts';

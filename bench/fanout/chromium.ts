@@ -3,15 +3,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { inboundStats, trackPeerConnections } from '../../test/helpers/browser.ts';
-import { goLiveInPage } from '../../test/helpers/liveUi.ts';
-export { launchChromium } from '../../test/helpers/browser.ts';
+import { inboundStats, trackPeerConnections } from '../../testkit/browser.ts';
+export { launchChromium } from '../../testkit/browser.ts';
 
 /**
  * Real Chromium for the fan-out benchmark (Debian's, through playwright-core, with the flags
- * of test/helpers/browser.ts): a broadcaster on Spyglass's /live page with Chromium's fake
- * camera and microphone, and viewers on the real /watch page whose decoded frames, and the
- * SRTP suite they negotiated, are read from WebRTC stats.
+ * of testkit/browser.ts): viewers on the real /watch page whose decoded frames, and the SRTP
+ * suite they negotiated, are read from WebRTC stats.
  */
 
 const repoRoot = path.join(import.meta.dirname, '..', '..');
@@ -33,65 +31,6 @@ async function trackedPage(browser: Browser, baseURL: string): Promise<{ context
   const page = await context.newPage();
   await trackPeerConnections(page);
   return { context, page };
-}
-
-/** The broadcaster: signed up, live on /live with a public broadcast. */
-export interface ChromiumBroadcaster {
-  broadcastId: string;
-  /** Turns the camera and microphone tracks on or off (off: Chromium sends black frames and silence, nearly free). */
-  setSending(on: boolean): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function goLiveInChromium(browser: Browser, url: string, timeoutMs: number): Promise<ChromiumBroadcaster> {
-  const { context, page } = await trackedPage(browser, url);
-  try {
-    const username = `caster${Date.now().toString(36)}`;
-    const res = await page.request.post('/api/auth/signup', { data: { username, password: 'bench password, not secret' } });
-    if (res.status() !== 201) throw new Error(`signup: ${res.status()} ${await res.text()}`);
-    const broadcastId = await goLiveInPage(page, 'Fan-out', timeoutMs);
-    await until(timeoutMs, 'the broadcaster sends no video', async () => {
-      const bytes = await page.evaluate(async () => {
-        let sent = 0;
-        for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
-          (await pc.getStats()).forEach((s: Record<string, unknown>) => {
-            if (s.type === 'outbound-rtp' && s.kind === 'video') sent += Number(s.bytesSent ?? 0);
-          });
-        }
-        return sent;
-      });
-      return bytes > 20_000;
-    });
-    return {
-      broadcastId,
-      // Off: the camera and microphone are stopped and the senders emptied (a disabled track
-      // still costs capture, preview and encode — ~0.6 of a core here, which the workers felt).
-      // On: a new capture, put back into every sender of its kind.
-      setSending: (on) =>
-        page.evaluate(async (on) => {
-          const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.filter((pc) => pc.signalingState !== 'closed');
-          const senders = pcs.flatMap((pc) => pc.getSenders());
-          const w = window as unknown as { __benchKinds?: string[] };
-          if (!on) {
-            w.__benchKinds = senders.map((s) => s.track?.kind ?? '');
-            for (const s of senders) {
-              s.track?.stop();
-              await s.replaceTrack(null);
-            }
-            for (const v of document.querySelectorAll('video')) (v.srcObject as MediaStream | null)?.getTracks().forEach((t) => t.stop());
-            return;
-          }
-          const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
-          const kinds = w.__benchKinds ?? [];
-          // eslint-disable-next-line @typescript-eslint/await-thenable -- replaceTrack returns a Promise in the page; undefined entries (no track to restore) are allowed by Promise.all
-          await Promise.all(senders.map((s, i) => (kinds[i] ? s.replaceTrack(stream.getTracks().find((t) => t.kind === kinds[i]) ?? null) : undefined)));
-        }, on),
-      close: () => context.close(),
-    };
-  } catch (error) {
-    await context.close().catch(() => undefined);
-    throw error;
-  }
 }
 
 /**

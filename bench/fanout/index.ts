@@ -3,16 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { ConfigSchema } from '../../common/config.ts';
 import { cpuPlan, pin, unpin, type CpuPlan } from '../lib/cpus.ts';
-import type { MachineInfo } from '../lib/machine.ts';
 import { FULL_RUN_WINDOWS, waitForIngest, type WindowTiming } from '../lib/flow.ts';
-import { FULL_CLIP, SMOKE_CLIP, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type RtpSender } from '../lib/media.ts';
+import { FULL_CLIP, SMOKE_CLIP, producerPackets, startRtpSender, synthesiseClip, type ClipSpec, type RtpSender } from '../../testkit/media.ts';
 import { CpuWindow, coreCpuTicks, processRssBytes, round, udpReceiveErrors, udpSocketDrops, type CpuReading } from '../lib/proc.ts';
 import { RtpRelay } from '../lib/relay.ts';
-import { startRun } from '../lib/results.ts';
 import { CSinks, countersOf, type CSinkSnapshot } from '../lib/csinks.ts';
 import { median } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { ensureWebBuilt, launchChromium, type ChromiumViewerResult } from './chromium.ts';
 import type { FanoutPath, PathName } from './path.ts';
 import { consumerPacketsSent, type PlainViewer, type SrtpSuite } from './plainViewer.ts';
@@ -283,10 +281,7 @@ export interface Comparison {
   medianStepRatio: number | null;
 }
 
-export interface FanoutResult extends BenchResult {
-  benchmark: 'fanout';
-  machine: MachineInfo;
-  config: FanoutConfig;
+export interface FanoutResult extends BenchResult<'fanout', FanoutConfig> {
   /** Cores the SFU workers and the load generator (sinks, ffmpeg, bench process, idle paths' workers) were pinned to; null: not pinned. */
   cpuPinning: { workers: number[]; loadGenerator: number } | null;
   workerBinaries: WorkerBinaries;
@@ -317,8 +312,8 @@ interface Arm {
   stoppedBecause: string;
 }
 
-export async function run(opts: RunOptions): Promise<FanoutResult> {
-  const { log, machine, finished } = startRun('fanout', opts);
+export async function run(opts: RunOptions): Promise<BenchBody<FanoutResult>> {
+  const log = opts.log ?? (() => undefined);
   const config = fanoutConfig(opts.smoke);
   const bins = workerBinaries();
   log(
@@ -454,8 +449,6 @@ export async function run(opts: RunOptions): Promise<FanoutResult> {
     const spy = results.get('spyglass')!;
     const same = results.get('raw-same-binary') ?? null;
     return {
-      ...finished(),
-      machine,
       config,
       cpuPinning: plan ? { workers: Array.from({ length: config.numWorkers }, (_, i) => plan.worker(i)), loadGenerator: plan.load } : null,
       workerBinaries: bins,

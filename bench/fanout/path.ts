@@ -1,4 +1,4 @@
-import type { Ingest } from '../lib/media.ts';
+import type { Ingest } from '../../testkit/media.ts';
 import type { PlainViewer } from './plainViewer.ts';
 
 /** The fan-out's paths: raw mediasoup, Spyglass, and raw mediasoup on Spyglass's worker binary (when the two differ). */

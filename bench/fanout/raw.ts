@@ -1,5 +1,5 @@
 import { createWorker, type types as ms } from 'mediasoup';
-import { openIngest, type Ingest } from '../lib/media.ts';
+import { openIngest, type Ingest } from '../../testkit/media.ts';
 import { attachPlainViewer, consumerPayloadTypes, type SrtpSuite } from './plainViewer.ts';
 import { withWorkerBin } from './workerBin.ts';
 import type { FanoutPath } from './path.ts';

@@ -1,38 +1,28 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { types as ms } from 'mediasoup';
 import type { Browser } from 'playwright-core';
-import { loadConfig } from '../../common/config.ts';
-import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { createLogger } from '../../common/logger.ts';
-import { startSpyglass } from '../../signaling/server.ts';
-import { openIngest, type Ingest } from '../lib/media.ts';
-import { goLiveInChromium, watchInChromium, WEB_ROOT, type ChromiumBroadcaster, type ChromiumViewerResult } from './chromium.ts';
+import type { BroadcastRouterView } from '../../sfu/index.ts';
+import { audioProducerRtpParameters, videoProducerRtpParameters, type Ingest } from '../../testkit/media.ts';
+import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { watchInChromium, WEB_ROOT, type ChromiumViewerResult } from './chromium.ts';
 import type { FanoutPath } from './path.ts';
 import { viewerRtpCapabilities } from '../../sfu/viewerCapabilities.ts';
 import { attachPlainViewer, consumerPayloadTypes, type SrtpSuite } from './plainViewer.ts';
 import { withWorkerBin } from './workerBin.ts';
-import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
- * Spyglass's path: the real signalling server (`startSpyglass`, in the bench process: SQLite in
- * a temp dir, one mediasoup worker per core, recording off) with a real broadcast, started by a
- * broadcaster in Chromium on the /live page. Its `Broadcast` (origin router, edge routers on
- * other workers past `maxViewersPerRouter`) places every viewer: `Broadcast.addViewer` chooses
- * the router of each benchmark viewer, as it does for a viewer joining over socket.io.
+ * Spyglass's path: the real signalling server (testkit's `startTestServer`, in the bench
+ * process: SQLite in a temp dir, one mediasoup worker per core, recording off) with a real
+ * broadcast, started over socket.io (`broadcast:start`). The synthetic broadcaster's tracks
+ * are the broadcast's own producers (`Broadcast.produceRtp`: a comedia PlainTransport each on
+ * the origin router), so `Broadcast` pipes them to every edge router it opens
+ * (`pipeToRouter({ keepId: false })`) as it does a browser's, and `Broadcast.addViewer` places
+ * every viewer on the origin or an edge, as for a viewer joining over socket.io.
  *
- * Two things sfu/ cannot do today, emulated here from outside (see docs/benchmarks.md):
- * - ingest: `Broadcast.produce` only takes a WebRtcTransport (ICE + DTLS), so the synthetic
- *   broadcaster's PlainTransport producers are opened on the origin router, and piped to every
- *   edge the broadcast opens exactly as `Broadcast` pipes its own producers
- *   (`pipeToRouter({ keepId: false })`);
- * - viewers: `Viewer` only creates WebRtcTransports, so each viewer's plain SRTP transport and
- *   consumers are created on the router `Broadcast.addViewer` chose for it.
- * The routers are found through mediasoup's observer events on the pool's workers.
- *
- * The Chromium broadcaster's own tracks are switched off (black frames, silence) except while
- * real Chromium viewers watch it on the /watch page ({@link SpyglassPath.watchInChromium}).
+ * One thing sfu/ does not offer is emulated: `Viewer` only creates WebRtcTransports, so each
+ * benchmark viewer's plain SRTP transport and consumers are created on the router its `Viewer`
+ * was placed on, consuming that router's copies of the producers — both found through the
+ * broadcast's `observer` and `routers` (read-only views).
  */
 export interface SpyglassPath extends FanoutPath {
   /** `count` Chromium viewers on /watch/<id> of this broadcast; what each decoded over `measureMs`. */
@@ -49,110 +39,90 @@ export async function openSpyglassPath(opts: {
   /** The worker binary (null: mediasoup's default). */
   workerBin: string | null;
 }): Promise<SpyglassPath> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-fanout-'));
-  const config = loadConfig(
-    {},
-    {
-      mode: 'test',
-      dataDir,
-      logLevel: 'error',
-      http: { host: '127.0.0.1', port: 0 },
-      mediasoup: {
-        numWorkers: opts.numWorkers,
-        webRtcPort: 0,
-        rtcMinPort: opts.rtcMinPort,
-        rtcMaxPort: opts.rtcMaxPort,
-        maxViewersPerRouter: opts.maxViewersPerRouter,
-        logLevel: 'warn',
+  const app: TestServer = await withWorkerBin(opts.workerBin, () =>
+    startTestServer(
+      {
+        logLevel: 'error',
+        http: { host: '127.0.0.1' },
+        mediasoup: {
+          numWorkers: opts.numWorkers,
+          rtcMinPort: opts.rtcMinPort,
+          rtcMaxPort: opts.rtcMaxPort,
+          maxViewersPerRouter: opts.maxViewersPerRouter,
+          logLevel: 'warn',
+        },
+        recording: { enabled: false },
       },
-      recording: { enabled: false },
-      limits: BENCH_LIMITS,
-    },
+      { logger: createLogger({ level: 'error', name: 'bench-spyglass' }), webRoot: WEB_ROOT },
+    ),
   );
-  const app = await withWorkerBin(opts.workerBin, () => startSpyglass(config, createLogger({ level: 'error', name: 'bench-spyglass' }), WEB_ROOT));
-
-  const routers = new Map<string, ms.Router>();
-  /** Edge router id → its copies of the ingest producers (once piped). */
-  const edgeProducers = new Map<string, Promise<ms.Producer[]>>();
-  let origin: ms.Router | undefined;
-  let ingest: Ingest | undefined;
-  let pipeTransports = 0;
-  const workerPidOf = new Map<string, number>();
-  for (const w of app.pool.workers) {
-    w.worker.observer.on('newrouter', (router) => {
-      routers.set(router.id, router);
-      workerPidOf.set(router.id, w.pid);
-      router.observer.once('close', () => {
-        routers.delete(router.id);
-        workerPidOf.delete(router.id);
-        edgeProducers.delete(router.id);
-      });
-      router.observer.on('newtransport', (t) => {
-        if (t.type === 'pipe') pipeTransports += 1;
-      });
-      if (!origin || !ingest) return;
-      // An edge the broadcast just opened: feed it like Broadcast#pipe does.
-      const from = origin;
-      const piped = Promise.all(
-        [ingest.video, ingest.audio].map(async (p) => {
-          const { pipeProducer } = await from.pipeToRouter({ producerId: p.id, router, keepId: false });
-          if (!pipeProducer) throw new Error('pipeToRouter returned no producer');
-          return pipeProducer;
-        }),
-      );
-      piped.catch(() => undefined);
-      edgeProducers.set(router.id, piped);
-    });
-  }
-
-  let caster: ChromiumBroadcaster | undefined;
+  let socket: ClientSocket | undefined;
   const close = async () => {
-    ingest?.close();
-    await caster?.close().catch(() => undefined);
-    await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    socket?.disconnect();
+    await app.stop().catch(() => undefined);
   };
   try {
-    caster = await goLiveInChromium(opts.browser, app.url, 30_000);
-    // Off until Chromium viewers watch: encoding the fake camera would take CPU from the sinks.
-    await caster.setSending(false);
-    const media = app.live.onAir(caster.broadcastId as BroadcastId)?.media;
-    if (!media) throw new Error(`broadcast ${caster.broadcastId} is not on air`);
-    // The broadcast's first router is its origin.
-    const [originRouter] = routers.values();
-    if (!originRouter || routers.size !== 1) throw new Error(`expected only the origin router after going live, found ${routers.size}`);
-    const opened = await openIngest(originRouter);
-    // From now on, every new router is an edge of the broadcast (see the observer above).
-    origin = originRouter;
-    ingest = opened;
-    const broadcaster = caster;
+    const auth = await signUp(app.url, `caster${Date.now().toString(36)}`);
+    socket = await connect(app.url, auth.token);
+    const { broadcast } = await ok(socket, 'broadcast:start', { title: 'Fan-out', visibility: 'public', invitees: [] });
+    const media = app.live.onAir(broadcast.id)?.media;
+    if (!media) throw new Error(`broadcast ${broadcast.id} is not on air`);
+
+    /** The broadcast's routers by id: the origin, then every edge it opens (until it closes). */
+    const routers = new Map<string, BroadcastRouterView>(media.routers.map((r) => [r.router.id, r]));
+    let edgesOpened = 0;
+    media.observer.on('newrouter', (r) => {
+      routers.set(r.router.id, r);
+      edgesOpened += 1;
+    });
+    media.observer.on('routerclose', (r) => routers.delete(r.router.id));
+
+    const video = await media.produceRtp({ kind: 'video', rtpParameters: videoProducerRtpParameters, ...recvBuffer() });
+    const audio = await media.produceRtp({ kind: 'audio', rtpParameters: audioProducerRtpParameters, ...recvBuffer() });
+    const [origin] = media.routers;
+    const producerOf = (r: BroadcastRouterView, id: string): ms.Producer => {
+      const p = r.producers().get(id);
+      if (!p) throw new Error(`router ${r.router.id} has no copy of producer ${id}`);
+      return p;
+    };
+    if (!origin) throw new Error('the broadcast has no origin router');
+    const ingest: Ingest = {
+      video: producerOf(origin, video.producerId),
+      audio: producerOf(origin, audio.producerId),
+      endpoints: { video: video.rtp, audio: audio.rtp },
+      close: () => media.closeSendTransport(),
+    };
     return {
       name: 'spyglass',
-      ingest: opened,
-      payloadTypes: consumerPayloadTypes(originRouter),
+      ingest,
+      payloadTypes: consumerPayloadTypes(origin.router),
       workerPids: () => app.pool.workers.map((w) => w.pid),
       async addViewer(id, sinkPort) {
         const viewer = await media.addViewer(id);
-        const router = routers.get(viewer.routerId);
-        if (!router) throw new Error(`viewer ${id}: router ${viewer.routerId} not found`);
-        const producers = router === originRouter ? [opened.video, opened.audio] : await edgeProducers.get(router.id);
-        if (!producers) throw new Error(`viewer ${id}: edge ${router.id} has no piped producers`);
+        const route = routers.get(viewer.routerId);
+        if (!route) throw new Error(`viewer ${id}: router ${viewer.routerId} not found`);
         // What sfu/Viewer negotiates for a browser with these capabilities (no send-side BWE).
-        return attachPlainViewer(router, producers, sinkPort, opts.srtpSuite, viewerRtpCapabilities(router.rtpCapabilities));
+        // Broadcast pipes every producer to an edge before it places a viewer there.
+        return attachPlainViewer(route.router, [producerOf(route, video.producerId), producerOf(route, audio.producerId)], sinkPort, opts.srtpSuite, viewerRtpCapabilities(route.router.rtpCapabilities));
       },
-      layout: () => ({ workers: new Set(workerPidOf.values()).size, routers: routers.size, edges: media.edgeCount, pipeTransports }),
-      async watchInChromium(count, watchOpts) {
-        await broadcaster.setSending(true);
-        try {
-          return await watchInChromium(opts.browser, app.url, broadcaster.broadcastId, count, watchOpts);
-        } finally {
-          await broadcaster.setSending(false).catch(() => undefined);
-        }
-      },
+      layout: () => ({
+        workers: new Set([...routers.values()].map((r) => r.workerPid)).size,
+        routers: routers.size,
+        edges: media.edgeCount,
+        // pipeToRouter opens one PipeTransport pair per (origin, edge) router pair.
+        pipeTransports: 2 * edgesOpened,
+      }),
+      watchInChromium: (count, watchOpts) => watchInChromium(opts.browser, app.url, broadcast.id, count, watchOpts),
       close,
     };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** BENCH_INGEST_RCVBUF=<bytes>: the ingest sockets' receive buffer (capped by net.core.rmem_max); default: the OS's. */
+function recvBuffer(): { recvBufferSize?: number } {
+  const size = Number(process.env.BENCH_INGEST_RCVBUF) || undefined;
+  return size ? { recvBufferSize: size } : {};
 }

@@ -6,12 +6,11 @@ import type { Ack } from '../../common/protocol/errors.ts';
 import type { AuthResponse, ClientToServerEvents, RequestInput, RequestName, Responses, ServerToClientEvents } from '../../common/protocol/events.ts';
 import type { RtpParameters } from '../../common/protocol/media.ts';
 import { startChild, type ChildHandle } from '../lib/child.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
-import { FULL_CLIP, SMOKE_CLIP, startRtpSender, synthesiseClip, type RtpEndpoint, type RtpSender } from '../lib/media.ts';
+import { FULL_CLIP, SMOKE_CLIP, startRtpSender, synthesiseClip, type RtpEndpoint, type RtpSender } from '../../testkit/media.ts';
 import { CpuWindow, round, type CpuReading } from '../lib/proc.ts';
 import { distribution, type Distribution } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import type { MonitorReport, ServerReady, ServerRequest } from './server.child.ts';
 
 /**
@@ -57,10 +56,7 @@ export interface JoinSample {
   error: string | null;
 }
 
-export interface JoinResult extends BenchResult {
-  benchmark: 'join';
-  machine: MachineInfo;
-  config: JoinConfig;
+export interface JoinResult extends BenchResult<'join', JoinConfig> {
   joined: number;
   failed: number;
   errors: string[];
@@ -121,10 +117,8 @@ const audioRtpParameters: RtpParameters = {
   rtcp: { cname: 'bench' },
 };
 
-export async function run(opts: RunOptions): Promise<JoinResult> {
+export async function run(opts: RunOptions): Promise<BenchBody<JoinResult>> {
   const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
   const config = joinConfig(opts.smoke);
   log(`join: ${opts.smoke ? 'smoke' : 'full'} run, ${config.viewers} viewers over ${config.spreadMs} ms, ${config.numWorkers} media worker(s)`);
   const clip = await synthesiseClip(opts.smoke ? SMOKE_CLIP : FULL_CLIP);
@@ -176,11 +170,6 @@ export async function run(opts: RunOptions): Promise<JoinResult> {
     const joinAck = distribution(okSamples.map((s) => s.joinAckMs!));
     const errors = [...new Set([...samples, ...burst].flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 10);
     return {
-      benchmark: 'join',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
-      machine: machineInfo(),
       config,
       joined: okSamples.length,
       failed: samples.length - okSamples.length,

@@ -1,19 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { types as ms } from 'mediasoup';
-import { loadConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
-import { startSpyglass } from '../../signaling/server.ts';
+import { startTestServer } from '../../testkit/server.ts';
 import { serveParent } from '../lib/child.ts';
-import { openIngest, producerPackets, type Ingest, type RtpEndpoint } from '../lib/media.ts';
-import { BENCH_LIMITS } from '../lib/limits.ts';
+import { openIngest, producerPackets, type Ingest, type RtpEndpoint } from '../../testkit/media.ts';
 
 /**
  * The signalling server under test for the join storm, in its own process as in production:
- * `startSpyglass` on SQLite in a temp dir, one mediasoup worker per core (or
+ * testkit's `startTestServer` (SQLite in a temp dir), one mediasoup worker per core (or
  * BENCH_NUM_WORKERS), recording off (no Redis, no workers process).
  *
  * It also hosts the synthetic broadcaster's ingest: two PlainTransport producers on the
@@ -47,22 +43,16 @@ export interface MonitorReport {
 }
 
 const numWorkers = Number(process.env.BENCH_NUM_WORKERS) || os.availableParallelism();
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-join-'));
-const config = loadConfig(
-  {},
+const app = await startTestServer(
   {
-    mode: 'test',
-    dataDir,
     logLevel: 'error',
-    http: { host: '127.0.0.1', port: 0 },
-    mediasoup: { numWorkers, webRtcPort: 0, rtcMinPort: 30000, rtcMaxPort: 31999, logLevel: 'warn' },
+    http: { host: '127.0.0.1' },
+    mediasoup: { numWorkers, rtcMinPort: 30000, rtcMaxPort: 31999, logLevel: 'warn' },
     recording: { enabled: false },
-    limits: BENCH_LIMITS,
   },
+  // The web client is not needed (the server only warns that it is not built).
+  { logger: createLogger({ level: 'error', name: 'bench-server' }), webRoot: '/nonexistent/spyglass-no-web' },
 );
-const logger = createLogger({ level: 'error', name: 'bench-server' });
-// The web client is not needed (the server only warns that it is not built).
-const app = await startSpyglass(config, logger, path.join(dataDir, 'no-web'));
 
 const routers: ms.Router[] = [];
 for (const w of app.pool.workers) w.worker.observer.on('newrouter', (r) => routers.push(r));
@@ -108,10 +98,7 @@ process.on('SIGTERM', () => {
   if (stopping) return;
   stopping = true;
   ingest?.close();
-  void app.close().finally(() => {
-    rmSync(dataDir, { recursive: true, force: true });
-    process.exit(0);
-  });
+  void app.stop().finally(() => process.exit(0));
 });
 
 serveParent({ url: app.url, workerPids: app.pool.workers.map((w) => w.pid) } satisfies ServerReady, async (body) => {

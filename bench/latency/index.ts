@@ -3,12 +3,11 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { benchPage, buildWebClient, launchChromium } from '../lib/browser.ts';
 import { startChild, type ChildHandle } from '../lib/child.ts';
 import { collectPath, describePath, describePipeline, goLiveStamped, latencyCdf, watchStamped, type CollectConfig, type PathLatency } from '../lib/glass.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import { round } from '../lib/proc.ts';
 import type { SpyglassReady } from '../lib/spyglass.child.ts';
 import type { CameraOptions } from '../lib/stamp.browser.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 
 /**
  * Glass-to-glass latency in real Chromium. The broadcaster's camera is a canvas on which the
@@ -36,10 +35,7 @@ export function latencyConfig(smoke: boolean): LatencyConfig {
     : { frames: 600, warmupMs: 4000, camera: { width: 1280, height: 720, fps: 30 }, targetP95Ms: 150, collectTimeoutMs: 60_000 };
 }
 
-export interface LatencyResult extends BenchResult {
-  benchmark: 'latency';
-  machine: MachineInfo;
-  config: LatencyConfig;
+export interface LatencyResult extends BenchResult<'latency', LatencyConfig> {
   /** Paths 'spyglass' and 'floor'. */
   spyglass: PathLatency;
   floor: PathLatency;
@@ -48,10 +44,8 @@ export interface LatencyResult extends BenchResult {
   targetMet: boolean | null;
 }
 
-export async function run(opts: RunOptions): Promise<LatencyResult> {
+export async function run(opts: RunOptions): Promise<BenchBody<LatencyResult>> {
   const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
   const config = latencyConfig(opts.smoke);
   log(`latency: ${opts.smoke ? 'smoke' : 'full'} run, ${config.frames} frames per path, camera ${config.camera.width}x${config.camera.height}@${config.camera.fps}`);
   // Chromium starts while the web client builds and the server starts.
@@ -75,11 +69,6 @@ export async function run(opts: RunOptions): Promise<LatencyResult> {
     const floor = await measureFloor(browser, ready.url, config, log);
     const addedP95Ms = spyglass.callbackMs.p95 !== null && floor.callbackMs.p95 !== null ? round(spyglass.callbackMs.p95 - floor.callbackMs.p95, 1) : null;
     return {
-      benchmark: 'latency',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
-      machine: machineInfo(),
       config,
       spyglass,
       floor,

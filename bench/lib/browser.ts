@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { build as esbuild } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium as launchTestChromium } from '../../test/helpers/browser.ts';
+import { launchChromium as launchTestChromium } from '../../testkit/browser.ts';
 import type { CameraOptions, StampReport } from './stamp.browser.ts';
 
 /**

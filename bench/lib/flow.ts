@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FULL_CLIP, producerPackets, type Ingest, type RtpSender } from './media.ts';
+import { FULL_CLIP, producerPackets, type Ingest, type RtpSender } from '../../testkit/media.ts';
 import type { Sinks, SinkSnapshot } from './sinks.ts';
 
 /**

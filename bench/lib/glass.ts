@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { goLiveInPage } from '../../test/helpers/liveUi.ts';
+import { goLiveInPage } from '../../testkit/liveUi.ts';
 import { benchPage, collectStamps, signUpInContext, waitForFrames } from './browser.ts';
 import { CpuWindow, round, type CpuReading } from './proc.ts';
 import type { CameraOptions, RtpCounters, StampSample } from './stamp.browser.ts';

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import type { RtpEndpoint } from './media.ts';
+import type { RtpEndpoint } from '../../testkit/media.ts';
 
 /**
  * A switch between the synthetic broadcaster and several ingests: ffmpeg sends its RTP and

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { machineInfo, type MachineInfo } from './machine.ts';
-import { emptyLatestFigures, type LatestFigures, type RunOptions } from '../types.ts';
+import type { MachineInfo } from './machine.ts';
+import { emptyLatestFigures, type LatestFigures } from '../types.ts';
 
 /** Where results go: bench/results/<runId>/<benchmark>.{json,svg}, and bench/results/latest.json. */
 export const RESULTS_DIR = path.join(import.meta.dirname, '..', 'results');
@@ -9,24 +9,6 @@ export const RESULTS_DIR = path.join(import.meta.dirname, '..', 'results');
 /** A run id that sorts by time and is a valid file name, e.g. 2025-11-22T04-05-06Z. */
 export function runIdOf(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
-
-/**
- * What a benchmark's run starts with: its progress log, the machine (read before any pinning:
- * a pinned process sees one core), and its clock — `finished()` at the end gives the fields
- * every result starts with.
- */
-export function startRun<B extends string>(
-  benchmark: B,
-  opts: RunOptions,
-): { log: (line: string) => void; machine: MachineInfo; finished: () => { benchmark: B; smoke: boolean; startedAt: string; durationMs: number } } {
-  const startedAt = new Date().toISOString();
-  const t0 = performance.now();
-  return {
-    log: opts.log ?? (() => undefined),
-    machine: machineInfo(),
-    finished: () => ({ benchmark, smoke: opts.smoke, startedAt, durationMs: Math.round(performance.now() - t0) }),
-  };
 }
 
 /** Writes one benchmark's result and chart; returns the paths relative to the repo. */

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import type { RtpEndpoint } from '../lib/media.ts';
+import type { RtpEndpoint } from '../../testkit/media.ts';
 
 /**
  * Sits between the synthetic broadcaster (ffmpeg) and Spyglass's ingest and counts what was

@@ -1,24 +1,28 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { types as ms } from 'mediasoup';
-import { loadConfig, type Config } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
-import type { RtpParameters } from '../../common/protocol/media.ts';
-import { startSpyglass, type RunningSpyglass } from '../../signaling/server.ts';
-import { connect, dropQueues, ok, signUp, testQueuePrefix } from '../../test/helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../test/helpers/workers.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
-import { FULL_CLIP, SMOKE_CLIP, VIDEO_PT, openIngest, startRtpSender, synthesiseClip, type ClipSpec, type Ingest } from '../lib/media.ts';
+import type { Broadcast } from '../../sfu/index.ts';
+import {
+  FULL_CLIP,
+  SMOKE_CLIP,
+  VIDEO_PT,
+  audioProducerRtpParameters,
+  h264VideoProducerRtpParameters,
+  startRtpSender,
+  synthesiseClip,
+  videoProducerRtpParameters,
+  type ClipSpec,
+} from '../../testkit/media.ts';
+import { connect, ok, signUp, startTestServer, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 import { round, udpReceiveErrors } from '../lib/proc.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { FrameRelay, type SentFrame } from './frameRelay.ts';
 import { finalizeScaling, type FinalizeScalingPoint } from './finalizeScaling.ts';
-import { BENCH_LIMITS } from '../lib/limits.ts';
 
 /**
  * Recording fidelity: a real Spyglass (signalling, mediasoup) and the real workers process
@@ -95,10 +99,7 @@ export interface BroadcastFidelity {
   replayReadyMs: number;
 }
 
-export interface RecordingResult extends BenchResult {
-  benchmark: 'recording';
-  machine: MachineInfo;
-  config: RecordingConfig;
+export interface RecordingResult extends BenchResult<'recording', RecordingConfig> {
   broadcasts: BroadcastFidelity[];
   /** Steady-state frames lost, summed over the broadcasts. */
   framesLost: number;
@@ -128,86 +129,40 @@ function recordingConfig(smoke: boolean): RecordingConfig {
   };
 }
 
-// What the "browser" declares (ignored: the producers come from the RTP ingest, see below).
-const declared: Record<'video' | 'audio', RtpParameters> = {
-  video: {
-    mid: '0',
-    codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }],
-    encodings: [{ ssrc: 4_000_001 }],
-    rtcp: { cname: 'bench' },
-  },
-  audio: {
-    mid: '1',
-    codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } }],
-    encodings: [{ ssrc: 4_000_002 }],
-    rtcp: { cname: 'bench' },
-  },
-};
-
 /**
- * The broadcaster's WebRTC leg (ICE, DTLS, SRTP) cannot come from ffmpeg. Everything else is
- * Spyglass's own path: the bench goes live through the protocol, and when `Broadcast.produce`
- * asks the broadcaster's WebRtcTransport for a producer, this hands it the ingest producer (a
- * comedia PlainTransport on the same origin router) instead. Spyglass then registers, pipes,
- * taps and records it as any broadcaster's track.
+ * The recording tap's consumers of the broadcast on `media`'s origin router resumed at these
+ * times (the recorder listens from then on): watched through mediasoup's observer.
  */
-function emulateBroadcasterLeg(app: RunningSpyglass, tapResumes: number[], codec: 'vp8' | 'h264'): { ingest: () => Promise<Ingest>; dispose: () => void } {
-  let ingest: Promise<Ingest> | null = null;
-  let ready: (i: Promise<Ingest>) => void = () => undefined;
-  const ingestReady = new Promise<Ingest>((resolve, reject) => {
-    ready = (i) => {
-      i.then(resolve, reject);
-    };
-  });
-  const onRouter = (router: ms.Router) => {
-    router.observer.on('newtransport', (transport) => {
-      if ((transport.appData as { role?: string }).role === 'recording') {
-        transport.observer.on('newconsumer', (c) => c.observer.on('resume', () => tapResumes.push(Date.now())));
-        return;
-      }
-      if (!('iceParameters' in transport)) return;
-      const t = transport as ms.WebRtcTransport;
-      const produce = async (o: ms.ProducerOptions): Promise<ms.Producer> => {
-        if (!ingest) {
-          ingest = openIngest(router, '127.0.0.1', codec);
-          ready(ingest);
-        }
-        const i = await ingest;
-        return o.kind === 'video' ? i.video : i.audio;
-      };
-      (t as unknown as { produce: typeof produce }).produce = produce;
-    });
+function watchTapResumes(media: Broadcast, tapResumes: number[]): () => void {
+  const origin = media.routers[0]?.router;
+  if (!origin) throw new Error('the broadcast has no origin router');
+  const onTransport = (transport: ms.Transport) => {
+    if ((transport.appData as { role?: string }).role !== 'recording') return;
+    transport.observer.on('newconsumer', (c) => c.observer.on('resume', () => tapResumes.push(Date.now())));
   };
-  for (const w of app.pool.workers) w.worker.observer.on('newrouter', onRouter);
-  return { ingest: () => ingestReady, dispose: () => app.pool.workers.forEach((w) => w.worker.observer.off('newrouter', onRouter)) };
+  origin.observer.on('newtransport', onTransport);
+  return () => origin.observer.off('newtransport', onTransport);
 }
 
-export async function run(opts: RunOptions): Promise<RecordingResult> {
+export async function run(opts: RunOptions): Promise<BenchBody<RecordingResult>> {
   const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
   const config = recordingConfig(opts.smoke);
   log(`recording: ${opts.smoke ? 'smoke' : 'full'} run, broadcasts of ${broadcastList(config)} (${config.clip.size} + Opus)`);
   const clips = new Map<VideoCodecName, string>();
   for (const { codec } of config.broadcasts) if (!clips.has(codec)) clips.set(codec, await synthesiseClip({ ...config.clip, codec }));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-recording-'));
-  const serverConfig: Config = loadConfig(
-    {},
+  const app = await startTestServer(
     {
-      mode: 'test',
-      dataDir,
       logLevel: 'error',
-      queuePrefix: testQueuePrefix(),
-      http: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1' },
       // One media worker: the other core is left to the workers process (ffmpeg).
-      mediasoup: { numWorkers: 1, webRtcPort: 0, logLevel: 'warn' },
-      limits: BENCH_LIMITS,
+      mediasoup: { numWorkers: 1, logLevel: 'warn' },
     },
+    { logger: createLogger({ level: 'error', name: 'bench-recording' }) },
   );
-  const app = await startSpyglass(serverConfig, createLogger({ level: 'error', name: 'bench-recording' }), path.join(dataDir, 'no-web'));
+  const dataDir = app.dataDir;
   let workers: WorkersProcess | undefined;
   try {
-    workers = await spawnWorkers(serverConfig);
+    workers = await spawnWorkers(app.config);
     const auth = await signUp(app.url, `rec${Date.now().toString(36)}`);
     const broadcasts: BroadcastFidelity[] = [];
     for (const { codec, seconds } of config.broadcasts) {
@@ -225,11 +180,6 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
     const h264 = broadcasts.filter((b) => b.codec === 'h264');
     const h264ReadyMs = h264.length > 0 ? Math.max(...h264.map((b) => b.replayReadyMs)) : null;
     return {
-      benchmark: 'recording',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
-      machine: machineInfo(),
       config,
       broadcasts,
       framesLost,
@@ -245,14 +195,12 @@ export async function run(opts: RunOptions): Promise<RecordingResult> {
     };
   } finally {
     await workers?.stop();
-    await app.close();
-    await dropQueues(serverConfig.redisUrl, serverConfig.queuePrefix).catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
+    await app.stop();
   }
 }
 
 async function recordOne(
-  app: RunningSpyglass,
+  app: TestServer,
   dataDir: string,
   token: string,
   clip: string,
@@ -262,7 +210,7 @@ async function recordOne(
   log: (l: string) => void,
 ): Promise<BroadcastFidelity> {
   const tapResumes: number[] = [];
-  const leg = emulateBroadcasterLeg(app, tapResumes, codec);
+  let unwatch: (() => void) | undefined;
   const socket = await connect(app.url, token);
   let relay: FrameRelay | undefined;
   let sender: ReturnType<typeof startRtpSender> | undefined;
@@ -270,12 +218,15 @@ async function recordOne(
     const { broadcast } = await ok(socket, 'broadcast:start', { title: `Recording ${seconds} s`, visibility: 'public', invitees: [] });
     const liveAt = Date.now();
     const id = broadcast.id;
-    const transport = await ok(socket, 'transport:create', { broadcastId: id });
-    for (const kind of ['video', 'audio'] as const) {
-      await ok(socket, 'produce', { broadcastId: id, transportId: transport.id, kind, rtpParameters: declared[kind] });
-    }
-    const ingest = await leg.ingest();
-    relay = await FrameRelay.open(ingest.endpoints, VIDEO_PT, codec);
+    // The broadcaster's tracks come as plain RTP (ffmpeg cannot do WebRTC's ICE, DTLS and SRTP);
+    // from there on everything is Spyglass's own path: the producers are the broadcast's, tapped
+    // and recorded like any broadcaster's.
+    const media = app.live.onAir(id)?.media;
+    if (!media) throw new Error(`broadcast ${id} is not on air`);
+    unwatch = watchTapResumes(media, tapResumes);
+    const video = await media.produceRtp({ kind: 'video', rtpParameters: codec === 'h264' ? h264VideoProducerRtpParameters : videoProducerRtpParameters });
+    const audio = await media.produceRtp({ kind: 'audio', rtpParameters: audioProducerRtpParameters });
+    relay = await FrameRelay.open({ video: video.rtp, audio: audio.rtp }, VIDEO_PT, codec);
     const udpBefore = udpReceiveErrors();
     sender = startRtpSender(clip, relay.endpoints.video, relay.endpoints.audio);
     // The broadcast lasts `seconds` from its first frame.
@@ -358,7 +309,7 @@ async function recordOne(
       replayReadyMs: readyAt - stoppedAt,
     };
   } finally {
-    leg.dispose();
+    unwatch?.();
     await sender?.stop();
     relay?.close();
     socket.close();

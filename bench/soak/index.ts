@@ -1,15 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { QUEUES } from '../../common/jobs/queues.ts';
-import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../test/helpers/plainPeers.ts';
-import { signUp } from '../../test/helpers/server.ts';
-import { startSupervisor, type Supervisor } from '../../test/helpers/supervisor.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
-import { synthesiseClip, type ClipSpec } from '../lib/media.ts';
+import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../testkit/plainPeers.ts';
+import { signUp } from '../../testkit/server.ts';
+import { startSupervisor, type Supervisor } from '../../testkit/supervisor.ts';
+import { synthesiseClip, type ClipSpec } from '../../testkit/media.ts';
 import { processRssBytes, round } from '../lib/proc.ts';
 import { chartDocument, type Series } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
-import { fdKinds, openFds, spyglassProcesses } from './procs.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import { fdKinds, openFds, spyglassProcesses } from '../../testkit/procs.ts';
 
 /**
  * The soak: one long broadcast, recorded, to many viewers that send RTCP feedback as browsers
@@ -19,7 +18,7 @@ import { fdKinds, openFds, spyglassProcesses } from './procs.ts';
  * each process after the warm-up (least squares, MiB/hour), the change in open fds, and
  * whether the queues drained once the broadcast ended and its replay was made.
  *
- * Peers (test/helpers/plainPeers.ts, plainWebRtc.ts): the broadcaster and the viewers go
+ * Peers (testkit/plainPeers.ts, plainWebRtc.ts): the broadcaster and the viewers go
  * through the real socket.io protocol; only ICE/DTLS/SRTP are replaced by plain RTP (the
  * signalling process's WebRtcTransports are PlainTransports on the same routers). The media
  * is light on purpose (2 shared cores): 320×180 VP8 at 15 fps, 150 kbit/s, Opus 24 kbit/s.
@@ -62,10 +61,7 @@ export interface ProcessTrend {
   fdKindsAtEnd: Record<string, number> | null;
 }
 
-export interface SoakResult extends BenchResult {
-  benchmark: 'soak';
-  machine: MachineInfo;
-  config: SoakConfig;
+export interface SoakResult extends BenchResult<'soak', SoakConfig> {
   samples: SoakSample[];
   trends: ProcessTrend[];
   broadcast: { id: string; liveSeconds: number; resumes: number };
@@ -129,10 +125,8 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
   return den === 0 ? null : num / den;
 }
 
-export async function run(opts: RunOptions): Promise<SoakResult> {
+export async function run(opts: RunOptions): Promise<BenchBody<SoakResult>> {
   const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
   const config = soakConfig(opts);
   log(`soak: ${round(config.minutes, 2)} min, ${config.viewers} viewers, ${config.clip.size} ${config.clip.fps} fps ${config.clip.videoKbps} kbit/s, recording on`);
   const clip = await synthesiseClip(config.clip);
@@ -241,11 +235,6 @@ export async function run(opts: RunOptions): Promise<SoakResult> {
     const gaps = viewerStats.map((v) => v.maxGapMs / 1000).sort((a, b) => a - b);
     const sum = (f: (v: ViewerStats) => number) => viewerStats.reduce((s, v) => s + f(v), 0);
     return {
-      benchmark: 'soak',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
-      machine: machineInfo(),
       config,
       samples,
       trends,

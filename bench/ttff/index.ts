@@ -6,12 +6,11 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { benchPage, buildWebClient, bundleBrowserScript, launchChromium } from '../lib/browser.ts';
 import { startChild, type ChildHandle } from '../lib/child.ts';
 import { goLiveStamped } from '../lib/glass.ts';
-import { machineInfo, type MachineInfo } from '../lib/machine.ts';
 import type { SpyglassReady } from '../lib/spyglass.child.ts';
 import type { CameraOptions, FirstFrame, Milestone, RequestTiming } from '../lib/stamp.browser.ts';
 import { percentiles, type Percentiles } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
-import type { BenchResult, LatestFigures, RunOptions } from '../types.ts';
+import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import type { RawReady } from './raw.child.ts';
 
 /**
@@ -101,10 +100,7 @@ export interface PathTtff {
   firstSizes: Record<string, number>;
 }
 
-export interface TtffResult extends BenchResult {
-  benchmark: 'ttff';
-  machine: MachineInfo;
-  config: TtffConfig;
+export interface TtffResult extends BenchResult<'ttff', TtffConfig> {
   spyglass: PathTtff;
   raw: PathTtff;
   samples: JoinSample[];
@@ -113,10 +109,8 @@ export interface TtffResult extends BenchResult {
   targetMet: boolean | null;
 }
 
-export async function run(opts: RunOptions): Promise<TtffResult> {
+export async function run(opts: RunOptions): Promise<BenchBody<TtffResult>> {
   const log = opts.log ?? (() => undefined);
-  const startedAt = new Date();
-  const t0 = performance.now();
   const config = ttffConfig(opts.smoke);
   log(`ttff: ${opts.smoke ? 'smoke' : 'full'} run, ${config.joins} joins per path (+${config.warmupJoins} warm-up), camera ${config.camera.width}x${config.camera.height}`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'spyglass-bench-ttff-'));
@@ -187,11 +181,6 @@ export async function run(opts: RunOptions): Promise<TtffResult> {
     const rawPath = summarise('raw', samples);
     log(`ttff: Spyglass p50 ${spyglass.firstFrameMs.p50} / p95 ${spyglass.firstFrameMs.p95} ms; raw p50 ${rawPath.firstFrameMs.p50} / p95 ${rawPath.firstFrameMs.p95} ms`);
     return {
-      benchmark: 'ttff',
-      smoke: opts.smoke,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
-      machine: machineInfo(),
       config,
       spyglass,
       raw: rawPath,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as archive from '../../bench/archive/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * The archive benchmark in smoke mode (3 replays, ~6 MiB, 2 alternating runs of the real
@@ -8,7 +9,7 @@ import * as archive from '../../bench/archive/index.ts';
  */
 describe('bench: archive throughput vs cp (smoke)', () => {
   it('builds a valid archive and times it against cp', { timeout: 60_000 }, async () => {
-    const r = await archive.run({ smoke: true });
+    const r = await runBenchmark('archive', archive, { smoke: true });
     expect(r.benchmark).toBe('archive');
     expect(r.verified).toBe(true);
     expect(r.mediaBytes).toBeGreaterThan(6 * 1024 * 1024);

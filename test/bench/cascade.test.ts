@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as cascade from '../../bench/cascade/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 import { rtpPayload } from '../../bench/cascade/cluster.ts';
 
 /**
@@ -11,7 +12,7 @@ import { rtpPayload } from '../../bench/cascade/cluster.ts';
  */
 describe('bench: cascade (smoke)', () => {
   it('measures pipes against viewers, and joins and transit through an edge node', { timeout: 180_000 }, async () => {
-    const r = await cascade.run({ smoke: true });
+    const r = await runBenchmark('cascade', cascade, { smoke: true });
     expect(r.benchmark).toBe('cascade');
     const { viewers, pipes, edge } = r.cost;
     for (const arm of [viewers, pipes, edge]) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as fanout from '../../bench/fanout/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * The fan-out benchmark in smoke mode (4 viewers, one 1.5 s window per path, then one Chromium
@@ -9,7 +10,7 @@ import * as fanout from '../../bench/fanout/index.ts';
  */
 describe('bench: fan-out (smoke)', () => {
   it('measures both paths, with an edge router on the Spyglass path', { timeout: 90_000 }, async () => {
-    const r = await fanout.run({ smoke: true });
+    const r = await runBenchmark('fanout', fanout, { smoke: true });
     expect(r.benchmark).toBe('fanout');
     expect(r.smoke).toBe(true);
     for (const path of [r.raw, r.spyglass]) {

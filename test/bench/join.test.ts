@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as join from '../../bench/join/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * The join storm in smoke mode (5 viewers over 1 s, then a burst of 5 more, one media worker):
@@ -7,7 +8,7 @@ import * as join from '../../bench/join/index.ts';
  */
 describe('bench: join storm (smoke)', () => {
   it('joins every viewer and sees the broadcast flowing', { timeout: 90_000 }, async () => {
-    const r = await join.run({ smoke: true });
+    const r = await runBenchmark('join', join, { smoke: true });
     expect(r.benchmark).toBe('join');
     expect(r.errors).toEqual([]);
     expect(r.joined).toBe(5);

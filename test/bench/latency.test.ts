@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as latency from '../../bench/latency/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * Glass-to-glass latency in smoke mode (real Spyglass and real Chromium, 640×360 canvas
@@ -8,7 +9,7 @@ import * as latency from '../../bench/latency/index.ts';
  */
 describe('bench: glass-to-glass latency (smoke)', () => {
   it('decodes stamped frames through Spyglass and through a direct peer connection', { timeout: 120_000 }, async () => {
-    const r = await latency.run({ smoke: true });
+    const r = await runBenchmark('latency', latency, { smoke: true });
     expect(r.benchmark).toBe('latency');
     for (const p of [r.spyglass, r.floor]) {
       expect(p.frames).toBe(r.config.frames);

@@ -3,7 +3,8 @@ import { BENCHMARKS } from '../../bench/benchmarks.ts';
 import { percentile, distribution } from '../../bench/lib/stats.ts';
 import { mergeLatest, type Latest } from '../../bench/lib/results.ts';
 import { chartDocument, niceTicks } from '../../bench/lib/svg.ts';
-import { emptyLatestFigures } from '../../bench/types.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
+import { emptyLatestFigures, type BenchResult } from '../../bench/types.ts';
 
 describe('bench helpers', () => {
   it('computes percentiles by interpolation', () => {
@@ -29,6 +30,33 @@ describe('bench helpers', () => {
       for (const f of ['run', 'chart', 'summary', 'describe'] as const) expect(typeof m[f]).toBe('function');
     }
     expect(Object.keys(emptyLatestFigures()).sort()).toEqual(['archive', 'cascade', 'fanout', 'join', 'latency', 'recording', 'ttff']);
+  });
+
+  it('wraps every result in one envelope: name, smoke, start, duration, machine, then the benchmark’s own config and figures', async () => {
+    interface ToyResult extends BenchResult<'toy', { size: number }> {
+      value: number;
+    }
+    const seen: Array<{ smoke: boolean }> = [];
+    const toy = {
+      run: async (opts: { smoke: boolean }) => {
+        seen.push({ smoke: opts.smoke });
+        return { config: { size: opts.smoke ? 1 : 10 }, value: 42 };
+      },
+      chart: () => '<svg/>',
+      summary: () => ({}),
+      describe: (r: ToyResult) => [`value ${r.value}`],
+    };
+    const before = Date.now();
+    const r = await runBenchmark<ToyResult>('toy', toy, { smoke: true });
+    expect(seen).toEqual([{ smoke: true }]);
+    expect(Object.keys(r)).toEqual(['benchmark', 'smoke', 'startedAt', 'durationMs', 'machine', 'config', 'value']);
+    expect(r).toMatchObject({ benchmark: 'toy', smoke: true, config: { size: 1 }, value: 42 });
+    expect(Date.parse(r.startedAt)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    expect(r.machine.cores).toBeGreaterThan(0);
+    // The runner passes the machine it read before the first benchmark pinned anything.
+    const machine = { ...r.machine, cores: 64 };
+    expect((await runBenchmark<ToyResult>('toy', toy, { smoke: false }, machine)).machine).toBe(machine);
   });
 
   it('merges the keys of a partial run into latest.json and says so', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as recording from '../../bench/recording/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * The recording benchmark in smoke mode: a real Spyglass and workers process record a ~3 s
@@ -9,7 +10,7 @@ import * as recording from '../../bench/recording/index.ts';
  */
 describe('bench: recording fidelity (smoke)', () => {
   it('records a short broadcast and accounts for every frame sent', { timeout: 90_000 }, async () => {
-    const r = await recording.run({ smoke: true });
+    const r = await runBenchmark('recording', recording, { smoke: true });
     expect(r.benchmark).toBe('recording');
     expect(r.broadcasts).toHaveLength(1);
     const b = r.broadcasts[0]!;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as soak from '../../bench/soak/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * The soak in smoke mode: 20 s of a recorded broadcast to 5 viewers sending RTCP feedback, on
@@ -9,7 +10,7 @@ import * as soak from '../../bench/soak/index.ts';
  */
 describe('bench: soak (smoke)', () => {
   it('samples every process, feeds back RTCP and drains the queues', { timeout: 120_000 }, async () => {
-    const r = await soak.run({ smoke: true });
+    const r = await runBenchmark('soak', soak, { smoke: true });
     expect(r.benchmark).toBe('soak');
     const roles = r.trends.map((t) => t.role);
     for (const role of ['signaling', 'workers', 'mediasoup-0', 'ffmpeg-0']) expect(roles).toContain(role);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as ttff from '../../bench/ttff/index.ts';
+import { runBenchmark } from '../../bench/runBenchmark.ts';
 
 /**
  * Time to first frame in smoke mode (real Spyglass, the raw-mediasoup server, real Chromium;
@@ -8,7 +9,7 @@ import * as ttff from '../../bench/ttff/index.ts';
  */
 describe('bench: time to first frame (smoke)', () => {
   it('joins Spyglass and raw mediasoup alternately and times the first frame', { timeout: 120_000 }, async () => {
-    const r = await ttff.run({ smoke: true });
+    const r = await runBenchmark('ttff', ttff, { smoke: true });
     expect(r.benchmark).toBe('ttff');
     expect(r.samples).toHaveLength(2 * r.config.joins);
     for (const p of [r.spyglass, r.raw]) {

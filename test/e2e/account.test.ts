@@ -1,9 +1,9 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { signUpInPage } from '../helpers/liveUi.ts';
-import { grantAdmin, signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { launchChromium } from '../../testkit/browser.ts';
+import { signUpInPage } from '../../testkit/liveUi.ts';
+import { grantAdmin, signUp, startTestServer, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 
 /** "Download your data" from the account page in Chromium, with a real workers process. */
 describe('account page archive', () => {

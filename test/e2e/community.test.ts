@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { signUpInPage } from '../helpers/liveUi.ts';
-import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { launchChromium } from '../../testkit/browser.ts';
+import { signUpInPage } from '../../testkit/liveUi.ts';
+import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /**
  * "Your broadcasts and your account" in Chromium, driven by role and name: the owner renames

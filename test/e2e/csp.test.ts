@@ -3,10 +3,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../common/logger.ts';
 import { openDatabase } from '../../signaling/store/Database.ts';
-import { inboundStats, launchChromium, trackPeerConnections } from '../helpers/browser.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { inboundStats, launchChromium, trackPeerConnections } from '../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../testkit/liveUi.ts';
+import { startTestServer, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 
 const H = 3600_000;
 

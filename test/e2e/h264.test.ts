@@ -2,12 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, trackPeerConnections } from '../helpers/browser.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../testkit/liveUi.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
+import type { WorkersProcess } from '../../testkit/workers.ts';
 
 /** The codec (mimeType) and frames of the page's video RTP streams in one direction, from getStats. */
 async function videoStreams(page: Page, type: 'inbound-rtp' | 'outbound-rtp'): Promise<Array<{ mimeType: string; frames: number }>> {
@@ -31,32 +30,20 @@ async function videoStreams(page: Page, type: 'inbound-rtp' | 'outbound-rtp'): P
  * process with ffmpeg. The VP8 path is replay.test.ts.
  */
 describe('H.264 broadcast in Chromium', () => {
-  let server: TestServer;
+  let e2e: E2eStage | undefined;
   let workers: WorkersProcess;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'spyglass-h264-e2e-'));
 
   beforeAll(async () => {
-    server = await startTestServer();
-    workers = await spawnWorkers(server.config);
-    browser = await launchChromium();
+    e2e = await startE2e({ workers: true });
+    workers = e2e.workers!;
   });
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await workers?.stop();
-    await server?.stop();
+    await e2e?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => e2e!.newPage();
 
   it('sends H.264, a viewer decodes it, and the replay MP4 copies it (no re-encode)', async () => {
     const host = await newPage();

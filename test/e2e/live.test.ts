@@ -1,7 +1,8 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboundStats, launchChromium, trackPeerConnections } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { inboundStats } from '../../testkit/browser.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
+import { signUpInPage } from '../../testkit/liveUi.ts';
 
 /**
  * The whole live path in real Chromium with a fake camera and microphone: sign up, go live,
@@ -9,39 +10,20 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
  * count reads 2, and ending the broadcast shows "Broadcast ended" to both viewers.
  */
 describe('go live and watch in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let e2e: E2eStage | undefined;
 
   beforeAll(async () => {
-    server = await startTestServer({ mediasoup: { numWorkers: 2 } });
-    browser = await launchChromium();
+    e2e = await startE2e({ server: { mediasoup: { numWorkers: 2 } } });
   });
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await server?.stop();
+    await e2e?.close();
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
-
-  async function signUp(page: Page, username: string): Promise<void> {
-    await page.goto('/signup');
-    await page.getByRole('textbox', { name: 'Username' }).fill(username);
-    await page.getByLabel('Password').fill('a good long password');
-    await page.getByRole('button', { name: 'Sign up' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 10_000 });
-  }
+  const newPage = (): Promise<Page> => e2e!.newPage();
 
   it('broadcasts to two viewers with chat, hearts, viewer count and the end', async () => {
     const host = await newPage();
-    await signUp(host, 'hostess');
+    await signUpInPage(host, 'hostess');
     await host.goto('/live');
     await host.getByRole('textbox', { name: 'Title' }).fill('Morning at the harbour');
     await host.getByRole('radio', { name: 'Public' }).check();
@@ -53,7 +35,7 @@ describe('go live and watch in Chromium', () => {
 
     // The home page lists it.
     const signedIn = await newPage();
-    await signUp(signedIn, 'viewer_one');
+    await signUpInPage(signedIn, 'viewer_one');
     await signedIn.goto('/');
     await signedIn.getByRole('link', { name: /Morning at the harbour/ }).waitFor({ timeout: 10_000 });
 

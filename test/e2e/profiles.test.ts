@@ -1,8 +1,8 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { goLiveInPage, signUpInPage } from '../helpers/liveUi.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { launchChromium } from '../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage } from '../../testkit/liveUi.ts';
+import { startTestServer, type TestServer } from '../../testkit/server.ts';
 
 /**
  * Profiles and following in Chromium, driven by role and name: a user follows a broadcaster on

@@ -3,12 +3,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, trackPeerConnections, videoTimeWhenChatShows } from '../helpers/browser.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { videoTimeWhenChatShows } from '../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../testkit/liveUi.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
+import type { TestServer } from '../../testkit/server.ts';
+import type { WorkersProcess } from '../../testkit/workers.ts';
 
 interface Probe {
   format: { duration: string };
@@ -20,32 +21,22 @@ interface Probe {
  * the replay: real SFU, real Redis, a real workers process with ffmpeg, and the replay page.
  */
 describe('recording and replay in Chromium', () => {
+  let e2e: E2eStage | undefined;
   let server: TestServer;
   let workers: WorkersProcess;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'spyglass-replay-e2e-'));
 
   beforeAll(async () => {
-    server = await startTestServer();
-    workers = await spawnWorkers(server.config);
-    browser = await launchChromium();
+    e2e = await startE2e({ workers: true });
+    server = e2e.server;
+    workers = e2e.workers!;
   });
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await workers?.stop();
-    await server?.stop();
+    await e2e?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => e2e!.newPage();
 
   it('records a 10 s broadcast into a replay with chat and hearts in sync, downloadable with Range', async () => {
     const host = await newPage();

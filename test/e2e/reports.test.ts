@@ -1,9 +1,9 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastIdSchema } from '../../common/protocol/ids.ts';
-import { launchChromium, trackPeerConnections } from '../helpers/browser.ts';
-import { goLiveInPage, signUpInPage } from '../helpers/liveUi.ts';
-import { connect, grantAdmin, request, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { launchChromium, trackPeerConnections } from '../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage } from '../../testkit/liveUi.ts';
+import { connect, grantAdmin, request, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /**
  * Moderation in Chromium, driven by role and name (docs/moderation.md): a viewer reports a live

@@ -1,10 +1,10 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from '../helpers/browser.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../helpers/liveUi.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from '../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../testkit/liveUi.ts';
+import { startTestServer, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 
 /**
  * Screen sharing on /live in real Chromium: headless Chromium with `--use-fake-ui-for-media-stream`

@@ -1,7 +1,8 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, trackPeerConnections, videoFramesByStream } from '../helpers/browser.ts';
-import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
+import { videoFramesByStream } from '../../testkit/browser.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
+import { signUp, type TestServer } from '../../testkit/server.ts';
 
 /**
  * The watch page on the app's one socket.io connection (web/src/signalHub.ts), in Chromium:
@@ -10,27 +11,18 @@ import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
  * in renews the connection so that the viewer can chat as themselves.
  */
 describe('watch across pages on one connection', () => {
+  let e2e: E2eStage | undefined;
   let server: TestServer;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ mediasoup: { numWorkers: 1 } });
-    browser = await launchChromium();
+    e2e = await startE2e({ server: { mediasoup: { numWorkers: 1 } } });
+    server = e2e.server;
   });
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await server?.stop();
+    await e2e?.close();
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => e2e!.newPage();
 
   /** Frames decoded by the page's open peer connections (the largest stream). */
   async function decoded(page: Page): Promise<number> {

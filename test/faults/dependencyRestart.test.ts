@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { ConfigInput } from '../../common/config.ts';
-import { installPlainWebRtc } from '../helpers/plainWebRtc.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { installPlainWebRtc } from '../../testkit/plainWebRtc.ts';
+import { startTestServer, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 import { finishAndCheck, goLive, inProcessTarget, receiving, requestArchive, startOwnPostgres, startOwnRedis, waitAllReceiving } from './harness.ts';
 
 /** A dependency of the test's own (never the machine's shared one) that can be restarted mid-broadcast. */

@@ -11,16 +11,16 @@ import type { TimelineSpan } from '../../common/replay/timeline.ts';
 import type { ReplayDetail } from '../../common/protocol/replays.ts';
 import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import { finalizeJobId, QUEUES, recordJobId } from '../../common/jobs/queues.ts';
-import { synthesiseClip, type ClipSpec } from '../../bench/lib/media.ts';
+import { synthesiseClip, type ClipSpec } from '../../testkit/media.ts';
 import { manifestSha256 } from '../helpers/archiveChecksum.ts';
-import { PlainBroadcaster, PlainViewers } from '../helpers/plainPeers.ts';
-import { signUp, type TestServer } from '../helpers/server.ts';
+import { PlainBroadcaster, PlainViewers } from '../../testkit/plainPeers.ts';
+import { signUp, type TestServer } from '../../testkit/server.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import { freePort } from '../helpers/supervisor.ts';
+import { freePort } from '../../testkit/supervisor.ts';
 
 /**
  * The fault scenarios' common part: a live broadcast, recorded, to 50 synthetic viewers
- * (test/helpers/plainPeers.ts: the real socket.io protocol, plain RTP instead of ICE/DTLS/SRTP),
+ * (testkit/plainPeers.ts: the real socket.io protocol, plain RTP instead of ICE/DTLS/SRTP),
  * a fault, then the figures (what the viewers saw, what the replay lost) and the invariants
  * (no job ran twice, no replay or archive lost, nothing ready while broken).
  */

@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesiseClip } from '../../bench/lib/media.ts';
+import { synthesiseClip } from '../../testkit/media.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { TcpBalancer } from '../helpers/balancer.ts';
-import { PlainBroadcaster, PlainViewers } from '../helpers/plainPeers.ts';
-import { installPlainWebRtc } from '../helpers/plainWebRtc.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { signUp, startTestServer, testQueuePrefix, type TestServer } from '../helpers/server.ts';
-import { startSupervisor, type Supervisor } from '../helpers/supervisor.ts';
+import { PlainBroadcaster, PlainViewers } from '../../testkit/plainPeers.ts';
+import { installPlainWebRtc } from '../../testkit/plainWebRtc.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
+import { signUp, startTestServer, testQueuePrefix, type TestServer } from '../../testkit/server.ts';
+import { startSupervisor, type Supervisor } from '../../testkit/supervisor.ts';
 import { FAULT_CLIP } from './harness.ts';
 
 /**

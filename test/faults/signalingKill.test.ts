@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spyglassProcesses } from '../../bench/soak/procs.ts';
+import { spyglassProcesses } from '../../testkit/procs.ts';
 import type { TimelineSpan } from '../../common/replay/timeline.ts';
-import { startSupervisor, type Supervisor } from '../helpers/supervisor.ts';
+import { startSupervisor, type Supervisor } from '../../testkit/supervisor.ts';
 import { finishAndCheck, goLive, receiving, requestArchive, type Target } from './harness.ts';
 
 /**

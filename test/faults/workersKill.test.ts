@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { installPlainWebRtc } from '../helpers/plainWebRtc.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { installPlainWebRtc } from '../../testkit/plainWebRtc.ts';
+import { startTestServer, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 import { finishAndCheck, goLive, inProcessTarget, receiving, requestArchive, waitAllReceiving } from './harness.ts';
 
 /**

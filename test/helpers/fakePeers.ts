@@ -2,7 +2,7 @@ import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary } from '../../common/protocol/events.ts';
 import type { ConsumerOptions, RtpCapabilities } from '../../common/protocol/media.ts';
 import { audioRtpParameters, videoSimulcastRtpParameters } from '../fixtures/rtp.ts';
-import { ok, type ClientSocket } from './server.ts';
+import { ok, type ClientSocket } from '../../testkit/server.ts';
 
 /**
  * Broadcasters and viewers that speak the socket.io protocol but send no media: producers from

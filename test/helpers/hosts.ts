@@ -4,11 +4,11 @@ import { expect } from 'vitest';
 import type { HostNetwork } from '../../scripts/cluster/HostNetwork.ts';
 import { LocalCluster, type LocalS3 } from '../../scripts/cluster/LocalCluster.ts';
 import { TcpBalancer } from './balancer.ts';
-import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from './browser.ts';
-import { goLiveInPage, signUpInPage, waitUntilSending } from './liveUi.ts';
-import { createTestDatabase, type TestDatabase } from './postgres.ts';
-import { testQueuePrefix } from './server.ts';
-import { freePort } from './supervisor.ts';
+import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from '../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage, waitUntilSending } from '../../testkit/liveUi.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
+import { testQueuePrefix } from '../../testkit/server.ts';
+import { freePort } from '../../testkit/supervisor.ts';
 
 /** The HTTP port of every node, on its own address. */
 export const NODE_PORT = 8080;

@@ -5,8 +5,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HostNetwork } from '../../scripts/cluster/HostNetwork.ts';
 import { HostProcess } from '../../scripts/cluster/HostProcess.ts';
-import { DEFAULT_ADMIN_URL, ensurePostgres } from '../helpers/postgres.ts';
-import { freePort } from '../helpers/supervisor.ts';
+import { DEFAULT_ADMIN_URL, ensurePostgres } from '../../testkit/postgres.ts';
+import { freePort } from '../../testkit/supervisor.ts';
 
 /**
  * `npm run cluster` (scripts/cluster.ts) as a user runs it: 3 nodes and a workers host in

@@ -1,9 +1,9 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboundStats, videoFramesByStream } from '../helpers/browser.ts';
+import { inboundStats, videoFramesByStream } from '../../testkit/browser.ts';
 import { METRICS_PORT } from '../../scripts/cluster/LocalCluster.ts';
 import { decodingSteadily, framesOver, Hosts, newStreamDecodingAt } from '../helpers/hosts.ts';
-import { signUpInPage } from '../helpers/liveUi.ts';
+import { signUpInPage } from '../../testkit/liveUi.ts';
 
 /**
  * Spyglass on three hosts (network namespaces, each node its own address; scripts/cluster):

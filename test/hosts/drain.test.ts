@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveNode } from '../../common/cluster/NodeRegistry.ts';
-import { selectedCandidatePairs, videoFramesByStream } from '../helpers/browser.ts';
+import { selectedCandidatePairs, videoFramesByStream } from '../../testkit/browser.ts';
 import { decodingSteadily, framesOver, Hosts, newStreamDecodingAt } from '../helpers/hosts.ts';
 import { runScript } from '../helpers/scripts.ts';
 

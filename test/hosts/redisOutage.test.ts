@@ -1,8 +1,8 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { videoFramesByStream } from '../helpers/browser.ts';
+import { videoFramesByStream } from '../../testkit/browser.ts';
 import { decodingSteadily, framesOver, Hosts, NODE_PORT } from '../helpers/hosts.ts';
-import { connect, request } from '../helpers/server.ts';
+import { connect, request } from '../../testkit/server.ts';
 
 /**
  * The deployment's Redis down for 10 s (killed, then started again with its append-only

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKERS_METRICS_PORT, workerHosts } from '../../scripts/cluster/LocalCluster.ts';
 import { startRgw, type Rgw } from '../../scripts/cluster/rgw.ts';
 import { Hosts } from '../helpers/hosts.ts';
-import { waitForReplay } from '../helpers/liveUi.ts';
+import { waitForReplay } from '../../testkit/liveUi.ts';
 
 /**
  * A broadcast on node A, recorded by the workers host (its own namespace and disk: the origin

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboundStats, launchChromium, selectedCandidatePairs, trackPeerConnections } from '../helpers/browser.ts';
+import { inboundStats, launchChromium, selectedCandidatePairs, trackPeerConnections } from '../../testkit/browser.ts';
 import { Coturn } from '../helpers/coturn.ts';
 import { decodingSteadily, Hosts, NODE_PORT } from '../helpers/hosts.ts';
-import { goLiveInPage, signUpInPage, waitUntilSending } from '../helpers/liveUi.ts';
+import { goLiveInPage, signUpInPage, waitUntilSending } from '../../testkit/liveUi.ts';
 
 /** The node's WebRtcServer port (SPYGLASS_MEDIA_PORT's default): where browsers send media. */
 const MEDIA_PORT = 40000;

@@ -1,7 +1,7 @@
 import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../common/protocol/events.ts';
-import { connect, grantAdmin, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, grantAdmin, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 const PASSWORD = 'correct horse battery';
 const NEW_PASSWORD = 'lighthouse keeper wanders north';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplayDetail } from '../../common/protocol/replays.ts';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
-import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 const PASSWORD = 'correct horse battery';
 

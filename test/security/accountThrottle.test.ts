@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../common/config.ts';
 import { scryptKdf, type Kdf } from '../../signaling/store/passwords.ts';
-import { startTestServer, testQueuePrefix, type TestServer } from '../helpers/server.ts';
+import { startTestServer, testQueuePrefix, type TestServer } from '../../testkit/server.ts';
 
 const PASSWORD = 'correct horse battery';
 const LIMITS = {

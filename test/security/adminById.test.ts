@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigInput } from '../../common/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
 import { runScript } from '../helpers/scripts.ts';
-import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
+import { signUp, startTestServer, type TestServer } from '../../testkit/server.ts';
 
 
 const asAdmin = (server: TestServer, token: string, p: string) => fetch(`${server.url}${p}`, { headers: { authorization: `Bearer ${token}` } });

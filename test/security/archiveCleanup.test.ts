@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveSummary } from '../../common/protocol/archives.ts';
-import { connect, nextEvent, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../helpers/workers.ts';
+import { connect, nextEvent, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
 
 /**
  * Superseded and expired archives: their zips are deleted and their signed links answer 410,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connectSocket } from 'socket.io-client';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import { ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /** Opens a socket; resolves with it, or with the connect_error message. */
 function tryConnect(url: string, opts: { token?: string; forwardedFor?: string } = {}): Promise<ClientSocket | string> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
+import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /** Single-line text with a control character (or a line separator) inside. */
 const BAD = ['a\u0000b', 'a\u0007b', 'a\u001b[2Jb', 'a\nb', 'a\tb', 'a\u007fb', 'a\u0085b', 'a\u2028b'];

@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { launchChromium } from '../../testkit/browser.ts';
+import { ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /** Opens a real socket.io client with these headers; resolves with the socket, or the connect error's message. */
 function openSocket(url: string, extraHeaders: Record<string, string>, transport: 'websocket' | 'polling'): Promise<ClientSocket | string> {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { securityHeaders } from '../../signaling/http/securityHeaders.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '../../testkit/server.ts';
 
 /**
  * Security headers over plain HTTP on pages, the API (answers and errors) and static assets:

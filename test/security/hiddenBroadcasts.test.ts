@@ -5,7 +5,7 @@ import { RequestSchemas, type RequestInput, type RequestName } from '../../commo
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { RtpCapabilities } from '../../common/protocol/media.ts';
 import { audioRtpParameters, clientDtlsParameters } from '../fixtures/rtp.ts';
-import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /** Every request that names a broadcast, in the order the matrix sends them. */
 const EVENTS = [

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { fuzzParameters, hostileValue, mutate, mutation, trickyString, unicodeString, WireErrorSchema } from '../helpers/fuzz.ts';
 import { createLogSink, type LogSink } from '../helpers/logSink.ts';
-import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /**
  * The HTTP fuzz: methods, paths (real ids, path and percent-encoding tricks, query strings),

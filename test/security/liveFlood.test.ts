@@ -3,9 +3,9 @@ import type { BroadcastList } from '../../common/protocol/events.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { SESSION_TTL_MS } from '../../signaling/http/auth.ts';
 import { hashPassword } from '../../signaling/store/passwords.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../testkit/postgres.ts';
 import { audioRtpParameters, clientDtlsParameters } from '../fixtures/rtp.ts';
-import { connect, nextEvent, ok, request, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, nextEvent, ok, request, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /** Users made straight in the store (one password hash for all): the attack is going live, not signing up. */
 async function makeUsers(server: TestServer, names: string[]): Promise<Map<string, { id: string; token: string }>> {

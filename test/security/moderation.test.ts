@@ -8,7 +8,7 @@ import type { RequestInput, RequestName } from '../../common/protocol/events.ts'
 import type { BroadcastId, ChatMessageId, UserId } from '../../common/protocol/ids.ts';
 import { archiveKey, ARCHIVE_INPUT_FILE } from '../../common/storage/storageKeys.ts';
 import { clientDtlsParameters } from '../fixtures/rtp.ts';
-import { connect, grantAdmin, nextEvent, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, grantAdmin, nextEvent, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 type Account = Awaited<ReturnType<typeof signUp>>;
 

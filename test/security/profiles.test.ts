@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastSummary } from '../../common/protocol/events.ts';
 import type { FollowState, NotificationList, NotificationView, Profile } from '../../common/protocol/profiles.ts';
 import type { ReplaySummary } from '../../common/protocol/replays.ts';
-import { connect, grantAdmin, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, grantAdmin, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 const run = promisify(execFile);
 const H = 3600_000;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { ReplayList } from '../../common/protocol/replays.ts';
-import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 type Role = 'anonymous' | 'stranger' | 'invitee' | 'admin' | 'owner';
 const ROLES: Role[] = ['anonymous', 'stranger', 'invitee', 'admin', 'owner'];

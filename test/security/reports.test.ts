@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportIdSchema, type BroadcastId, type ChatMessageId, type UserId } from '../../common/protocol/ids.ts';
 import type { AdminReport } from '../../common/protocol/reports.ts';
-import { connect, grantAdmin, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, grantAdmin, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 type Role = 'anonymous' | 'user' | 'owner' | 'suspended' | 'admin';
 

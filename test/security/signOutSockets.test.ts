@@ -1,7 +1,7 @@
 import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../common/protocol/events.ts';
-import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /** A socket.io client that authenticates with the session cookie, as a browser does. */
 async function connectWithCookie(url: string, cookie: string): Promise<ClientSocket> {

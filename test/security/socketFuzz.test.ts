@@ -5,7 +5,7 @@ import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { audioRtpParameters, videoSimulcastRtpParameters } from '../fixtures/rtp.ts';
 import { AckSchema, copy, defineOwn, fuzzParameters, hostileValue, isPlainObject, mutate, mutation, unicodeString, trickyString } from '../helpers/fuzz.ts';
 import { createLogSink, type LogSink } from '../helpers/logSink.ts';
-import { connect, nextEvent, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../helpers/server.ts';
+import { connect, nextEvent, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /**
  * The socket.io fuzz: thousands of hostile payloads and out-of-order sequences, from an

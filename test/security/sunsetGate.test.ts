@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../common/logger.ts';
 import { openDatabase, type DatabaseHandle } from '../../signaling/store/Database.ts';
-import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
+import { signUp, startTestServer, type TestServer } from '../../testkit/server.ts';
 
 const H = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();

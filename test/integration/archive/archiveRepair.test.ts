@@ -6,7 +6,7 @@ import { createLogger } from '../../../common/logger.ts';
 import { redisConnection } from '../../../common/redisRpc.ts';
 import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
 import { ArchiveService } from '../../../signaling/archive/ArchiveService.ts';
-import { signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
 
 /**
  * An archive whose job Redis lost (a restart without its data, after the request) is enqueued

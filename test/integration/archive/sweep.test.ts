@@ -8,8 +8,8 @@ import type { ArchiveSummary } from '../../../common/protocol/archives.ts';
 import type { UserId } from '../../../common/protocol/ids.ts';
 import { redisConnection } from '../../../common/redisRpc.ts';
 import { QUEUES } from '../../../common/jobs/queues.ts';
-import { connect, grantAdmin, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { connect, grantAdmin, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 
 const H = 3600_000;
 const root = path.join(import.meta.dirname, '..', '..', '..');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBroadcastDirectory, RedisBroadcastDirectory, type BroadcastDirectory } from '../../../common/cluster/BroadcastDirectory.ts';
-import { dropQueues, testQueuePrefix } from '../../helpers/server.ts';
+import { dropQueues, testQueuePrefix } from '../../../testkit/server.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TTL_MS = 400;

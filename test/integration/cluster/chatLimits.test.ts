@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { connect, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 const CHAT_BURST = 3;
 const CHAT_WINDOW_SECONDS = 60;

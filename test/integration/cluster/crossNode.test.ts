@@ -6,19 +6,19 @@ import { AppError } from '../../../common/errors.ts';
 import { createLogger } from '../../../common/logger.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { RedisRpc } from '../../../common/redisRpc.ts';
-import { synthesiseClip } from '../../../bench/lib/media.ts';
+import { synthesiseClip } from '../../../testkit/media.ts';
 import { FAULT_CLIP } from '../../faults/harness.ts';
-import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../helpers/plainPeers.ts';
-import { installPlainWebRtc } from '../../helpers/plainWebRtc.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, nextEvent, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../../testkit/plainPeers.ts';
+import { installPlainWebRtc } from '../../../testkit/plainWebRtc.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { connect, nextEvent, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 /**
  * Media across nodes (docs/scale.md): two Spyglass nodes in one deployment (one PostgreSQL,
  * one Redis prefix, `cluster.enabled`, the Redis socket.io adapter). A broadcast goes live on
  * node A (its origin); viewers that reached node B watch it through one pipe A → B
  * (PipeTransports with SRTP), whatever their number. The peers are the synthetic ones of
- * test/helpers/plainPeers.ts (the real socket.io protocol; plain RTP at the viewer's edge).
+ * testkit/plainPeers.ts (the real socket.io protocol; plain RTP at the viewer's edge).
  */
 describe('two nodes: a broadcast on A watched on B', () => {
   let db: TestDatabase | undefined;

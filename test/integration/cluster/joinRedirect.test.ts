@@ -4,9 +4,9 @@ import { NodeRegistry } from '../../../common/cluster/NodeRegistry.ts';
 import { createLogger } from '../../../common/logger.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { consumeAll, goLiveFake } from '../../helpers/fakePeers.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, nextEvent, ok, rawRequest, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
-import { freePort } from '../../helpers/supervisor.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { connect, nextEvent, ok, rawRequest, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
+import { freePort } from '../../../testkit/supervisor.ts';
 
 /**
  * Join redirection (docs/protocol.md, "Join redirection"): two nodes on one PostgreSQL and one

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, nextEvent, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { connect, nextEvent, ok, request, signUp, startTestNodes, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 /**
  * Moderation across nodes (docs/moderation.md, docs/scale.md): a broadcast live on node A, its

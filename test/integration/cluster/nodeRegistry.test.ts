@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeRegistry, type NodeInfo } from '../../../common/cluster/NodeRegistry.ts';
-import { dropQueues, testQueuePrefix } from '../../helpers/server.ts';
+import { dropQueues, testQueuePrefix } from '../../../testkit/server.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

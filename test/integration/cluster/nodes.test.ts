@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveNode } from '../../../common/cluster/NodeRegistry.ts';
 import { runScript } from '../../helpers/scripts.ts';
-import { connect, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, request, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 /** Two Spyglass nodes in cluster mode on one Redis prefix, and the admin CLI that sees them. */
 describe('nodes in cluster mode (real Redis, admin CLI)', { timeout: 90_000 }, () => {

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesiseClip } from '../../../bench/lib/media.ts';
+import { synthesiseClip } from '../../../testkit/media.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { FAULT_CLIP } from '../../faults/harness.ts';
-import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../helpers/plainPeers.ts';
-import { installPlainWebRtc } from '../../helpers/plainWebRtc.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { request, signUp, startTestServer, testQueuePrefix, type TestServer } from '../../helpers/server.ts';
+import { PlainBroadcaster, PlainViewers, type ViewerStats } from '../../../testkit/plainPeers.ts';
+import { installPlainWebRtc } from '../../../testkit/plainWebRtc.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { request, signUp, startTestServer, testQueuePrefix, type TestServer } from '../../../testkit/server.ts';
 
 /**
  * The relay tree (docs/scale.md): three nodes with `cluster.maxDirectEdges` 1. A broadcast on

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantAdmin, signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { grantAdmin, signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
 
 /** The job dashboard (bull-board) is for admins only; everyone else sees a plain 404. */
 describe('admin job dashboard', () => {

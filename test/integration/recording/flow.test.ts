@@ -8,10 +8,10 @@ import { QUEUES, finalizeJobId, recordJobId } from '../../../common/jobs/queues.
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { newRunId } from '../../../workers/media/segments.ts';
 import { writeRun } from '../workers/mediaFixtures.ts';
-import { launchChromium, trackPeerConnections } from '../../helpers/browser.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../helpers/liveUi.ts';
-import { connect, dropQueues, ok, signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { launchChromium, trackPeerConnections } from '../../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../../testkit/liveUi.ts';
+import { connect, dropQueues, ok, signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 
 /**
  * A broadcast's recording as one BullMQ flow (signaling/recording/RecordingService.ts,

@@ -6,8 +6,8 @@ import { redisConnection } from '../../../common/redisRpc.ts';
 import { QUEUES, finalizeJobId, recordJobId } from '../../../common/jobs/queues.ts';
 import { newRunId } from '../../../workers/media/segments.ts';
 import { writeRun } from '../workers/mediaFixtures.ts';
-import { connect, ok, signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { connect, ok, signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 
 /** How the record and finalize jobs behave as BullMQ jobs: retries, hand-over on SIGTERM. */
 describe('recording jobs', () => {

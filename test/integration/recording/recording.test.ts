@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
-import { launchChromium, trackPeerConnections } from '../../helpers/browser.ts';
-import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../helpers/liveUi.ts';
-import { connect, nextEvent, ok, request, signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { launchChromium, trackPeerConnections } from '../../../testkit/browser.ts';
+import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../../testkit/liveUi.ts';
+import { connect, nextEvent, ok, request, signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 
 /** Duration (s) of a media file, per ffprobe. */
 function probeDuration(file: string): number {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { governLayers } from '../../../sfu/LayerGovernor.ts';
 import { mediaCodecs } from '../../../sfu/mediaCodecs.ts';
 import { viewerRtpCapabilities } from '../../../sfu/viewerCapabilities.ts';
-import { rtcpReceiverReport } from '../../helpers/plainPeers.ts';
+import { rtcpReceiverReport } from '../../../testkit/plainPeers.ts';
 
 /**
  * The layer governor against a real mediasoup worker: a simulcast VP8 producer (three SSRCs,

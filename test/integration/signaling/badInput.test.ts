@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../common/protocol/events.ts';
-import { connect, nextEvent, ok, rawRequest, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, nextEvent, ok, rawRequest, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 describe('bad socket input gets a clear error and harms nobody else', () => {
   let server: TestServer;

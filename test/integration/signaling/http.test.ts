@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
 
 describe('HTTP API', () => {
   let server: TestServer;

@@ -4,7 +4,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { startTestServer, type TestServer } from '../../../testkit/server.ts';
 
 /** One HTTPS request that trusts the test's self-signed certificate. */
 function httpsRequest(url: string, method: string, body?: unknown): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {

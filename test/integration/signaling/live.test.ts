@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { audioRtpParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
-import { connect, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 /** A DTLS fingerprint shape mediasoup accepts (no handshake happens in these tests). */
 const dtlsParameters = {

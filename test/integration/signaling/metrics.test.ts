@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioRtpParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
-import { connect, grantAdmin, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, grantAdmin, ok, rawRequest, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 const dtlsParameters = {
   role: 'client' as const,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../common/logger.ts';
 import { RateLimitedError, RateLimits, type Throttle } from '../../../signaling/throttle/RateLimits.ts';
-import { dropQueues, testQueuePrefix } from '../../helpers/server.ts';
+import { dropQueues, testQueuePrefix } from '../../../testkit/server.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

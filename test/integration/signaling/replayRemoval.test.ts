@@ -8,7 +8,7 @@ import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
 import type { Storage } from '../../../common/storage/Storage.ts';
 import { archiveKey, ARCHIVE_INPUT_FILE } from '../../../common/storage/storageKeys.ts';
 import { ReplayRemoval } from '../../../signaling/replays/ReplayRemoval.ts';
-import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 const logger = createLogger({ level: 'silent' });
 

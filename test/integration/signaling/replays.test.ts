@@ -12,7 +12,7 @@ import type { ReplayDetail, ReplayList } from '../../../common/protocol/replays.
 import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { ReplayOutput } from '../../../common/jobs/results.ts';
-import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 const run = promisify(execFile);
 

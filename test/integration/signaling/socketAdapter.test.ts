@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
-import { connect, nextEvent, ok, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { connect, nextEvent, ok, signUp, startTestServer, testQueuePrefix, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 /**
  * Two Spyglass nodes on one PostgreSQL database and one Redis prefix, as a deployment of

@@ -8,7 +8,7 @@ import { createLogger } from '../../../common/logger.ts';
 import type { SunsetStatus } from '../../../common/protocol/sunset.ts';
 import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import { createStores } from '../../../signaling/store/index.ts';
-import { connect, grantAdmin, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
+import { connect, grantAdmin, nextEvent, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 
 const H = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -4,8 +4,8 @@ import { IceServerSchema, type TransportOptions } from '../../../common/protocol
 import { TurnCredentials } from '../../../signaling/live/TurnCredentials.ts';
 import { Coturn } from '../../helpers/coturn.ts';
 import { createLogSink, type LogSink } from '../../helpers/logSink.ts';
-import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
-import { freePort } from '../../helpers/supervisor.ts';
+import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
+import { freePort } from '../../../testkit/supervisor.ts';
 import { turnAllocate } from '../../helpers/turnAllocate.ts';
 
 const TTL_SECONDS = 600;

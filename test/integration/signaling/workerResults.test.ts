@@ -5,7 +5,7 @@ import type { ArchiveResult, ReplayResult, ResultJob } from '../../../common/job
 import { redisConnection } from '../../../common/redisRpc.ts';
 import { WorkerResults } from '../../../signaling/results/WorkerResults.ts';
 import { silentLogger } from '../../helpers/sfu.ts';
-import { dropQueues, testQueuePrefix } from '../../helpers/server.ts';
+import { dropQueues, testQueuePrefix } from '../../../testkit/server.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
-import { freePort } from '../../helpers/supervisor.ts';
+import { freePort } from '../../../testkit/supervisor.ts';
 import { startRgw, type Rgw } from '../../helpers/rgw.ts';
 import { storageContract } from './storageContract.ts';
 

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
-import { synthesiseClip } from '../../../bench/lib/media.ts';
+import { synthesiseClip } from '../../../testkit/media.ts';
 import { FAULT_CLIP } from '../../faults/harness.ts';
-import { PlainBroadcaster } from '../../helpers/plainPeers.ts';
-import { installPlainWebRtc } from '../../helpers/plainWebRtc.ts';
+import { PlainBroadcaster } from '../../../testkit/plainPeers.ts';
+import { installPlainWebRtc } from '../../../testkit/plainWebRtc.ts';
 import { rgwStorage, rgwStorageEnv, startRgw, type Rgw } from '../../helpers/rgw.ts';
-import { signUp, startTestServer, type TestServer } from '../../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { signUp, startTestServer, type TestServer } from '../../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 import { decodeAll } from '../workers/mediaFixtures.ts';
 
 const BUCKET = 'spyglass-recording';
@@ -23,7 +23,7 @@ const SEGMENT_SECONDS = 4;
  * ffmpeg has finished it, so when its workers host dies (kill -9) another one — with an
  * empty data directory and temporary directory of its own, sharing no disk — takes the
  * recording over and finalizes the replay from the bucket, with at most the segment in
- * flight lost. The broadcaster is synthetic (test/helpers/plainPeers.ts: the real socket.io
+ * flight lost. The broadcaster is synthetic (testkit/plainPeers.ts: the real socket.io
  * protocol and mediasoup, plain RTP instead of ICE/DTLS/SRTP).
  */
 describe('recording on S3 storage (Ceph RGW)', () => {

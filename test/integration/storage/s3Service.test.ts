@@ -9,8 +9,8 @@ import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import { S3Storage } from '../../../common/storage/S3Storage.ts';
 import { manifestSha256 } from '../../helpers/archiveChecksum.ts';
 import { rgwStorage, rgwStorageEnv, startRgw, type Rgw } from '../../helpers/rgw.ts';
-import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../helpers/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { connect, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 import { writeRun } from '../workers/mediaFixtures.ts';
 
 /**

@@ -10,7 +10,7 @@ import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Data
 import type { DialectName } from '../../../signaling/store/migrations.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const logger = createLogger({ level: 'silent' });

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../common/logger.ts';
 import { openDatabase } from '../../../signaling/store/Database.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
 
 /**
  * PostgreSQL drops a connection that Kysely holds checked out between two queries of a

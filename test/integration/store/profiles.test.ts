@@ -13,7 +13,7 @@ import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
 import { DELETED_USER_ID } from '../../../signaling/store/UserStore.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const logger = createLogger({ level: 'silent' });

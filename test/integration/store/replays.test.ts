@@ -13,7 +13,7 @@ import type { DialectName } from '../../../signaling/store/migrations.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { ReplayOutput } from '../../../common/jobs/results.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const logger = createLogger({ level: 'silent' });

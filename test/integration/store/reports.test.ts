@@ -12,7 +12,7 @@ import type { DialectName } from '../../../signaling/store/migrations.ts';
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const logger = createLogger({ level: 'silent' });

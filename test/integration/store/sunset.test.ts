@@ -8,7 +8,7 @@ import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Data
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { DialectName } from '../../../signaling/store/migrations.ts';
 import { SunsetService } from '../../../signaling/sunset/SunsetService.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
 
 const logger = createLogger({ level: 'silent' });
 const T0 = Date.parse('2031-05-01T12:00:00.000Z');

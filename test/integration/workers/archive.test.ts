@@ -10,7 +10,7 @@ import { buildTimeline } from '../../../common/replay/timeline.ts';
 import { ArchiveDiskFullError, buildArchive } from '../../../workers/archive/buildArchive.ts';
 import type { ArchiveInput } from '../../../common/jobs/archiveInput.ts';
 import { runFfmpeg } from '../../../workers/media/ffmpeg.ts';
-import { launchChromium, videoTimeWhenChatShows } from '../../helpers/browser.ts';
+import { launchChromium, videoTimeWhenChatShows } from '../../../testkit/browser.ts';
 import { tmpDir } from './mediaFixtures.ts';
 import { LocalDiskStorage } from '../../../common/storage/LocalDiskStorage.ts';
 

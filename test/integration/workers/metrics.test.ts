@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { freePort } from '../../helpers/supervisor.ts';
-import { spawnWorkers, type WorkersProcess } from '../../helpers/workers.ts';
+import { startTestServer, type TestServer } from '../../../testkit/server.ts';
+import { freePort } from '../../../testkit/supervisor.ts';
+import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 
 describe('workers process /metrics (metrics.workersPort)', () => {
   let server: TestServer;

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
  * dev dependency in product code, every import resolvable.
  */
 const root = path.join(import.meta.dirname, '..', '..', '..');
-const FOLDERS = ['common', 'sfu', 'signaling', 'workers', 'web', 'scripts', 'bench', 'test'];
+const FOLDERS = ['common', 'sfu', 'signaling', 'workers', 'web', 'scripts', 'bench', 'test', 'testkit'];
 const depcruise = path.join(root, 'node_modules', '.bin', 'depcruise');
 
 interface Result {

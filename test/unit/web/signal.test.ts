@@ -4,7 +4,7 @@ import { Server } from 'socket.io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../common/protocol/errors.ts';
 import { Signal } from '../../../web/src/signaling.ts';
-import { freePort } from '../../helpers/supervisor.ts';
+import { freePort } from '../../../testkit/supervisor.ts';
 
 /**
  * What the watch page needs of `Signal` to follow a join redirect and to come back from a node

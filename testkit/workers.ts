@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { Config } from '../../common/config.ts';
+import type { Config } from '../common/config.ts';
 
-const root = path.join(import.meta.dirname, '..', '..');
+const root = path.join(import.meta.dirname, '..');
 
 /** A real workers process (`node --import tsx workers/main.ts`) for the given server config. */
 export interface WorkersProcess {

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { io as connectSocket, type Socket } from 'socket.io-client';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config, type ConfigInput } from '../../common/config.ts';
-import { createLogger, type Logger } from '../../common/logger.ts';
-import type { Ack } from '../../common/protocol/errors.ts';
+import { loadConfig, type Config, type ConfigInput } from '../common/config.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import type { Ack } from '../common/protocol/errors.ts';
 import type {
   AuthResponse,
   ClientToServerEvents,
@@ -14,9 +14,9 @@ import type {
   RequestName,
   Responses,
   ServerToClientEvents,
-} from '../../common/protocol/events.ts';
-import { startSpyglass, type RunningSpyglass } from '../../signaling/server.ts';
-import type { Kdf } from '../../signaling/store/passwords.ts';
+} from '../common/protocol/events.ts';
+import { startSpyglass, type RunningSpyglass } from '../signaling/server.ts';
+import type { Kdf } from '../signaling/store/passwords.ts';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -48,11 +48,14 @@ export async function dropQueues(redisUrl: string, prefix: string): Promise<void
   }
 }
 
-export const webRoot = path.join(import.meta.dirname, '..', '..', 'web', 'dist');
+export const webRoot = path.join(import.meta.dirname, '..', 'web', 'dist');
 
 /**
  * Starts the real signalling process in-process: SQLite in a temp dir (or DATABASE_URL from
- * `overrides`), real mediasoup workers on random ports, HTTP on a free port.
+ * `overrides`), real mediasoup workers on random ports, HTTP on a free port. The one way tests
+ * and benchmarks start a server (a benchmark's child process too: bench/lib/spyglass.child.ts).
+ * The per-address and per-user limits are raised out of the way (every synthetic client comes
+ * from 127.0.0.1) and the no-media timeout is off, unless `overrides` set them.
  */
 export async function startTestServer(
   overrides: ConfigInput = {},
@@ -103,9 +106,13 @@ export async function startTestServer(
     async stop({ keepData = false } = {}) {
       await app.close();
       if (keepData) return;
-      // Job queues, and the rate-limit counters that every server keeps under the prefix.
-      await dropQueues(config.redisUrl, config.queuePrefix);
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        // Job queues, and the rate-limit counters that every server keeps under the prefix.
+        await dropQueues(config.redisUrl, config.queuePrefix);
+      } finally {
+        // Also when Redis is away (a benchmark's server without recording runs without it).
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { types as ms } from 'mediasoup';
+import type { RtpParameters } from '../common/protocol/media.ts';
 
 /**
  * The synthetic broadcaster of the benchmarks: ffmpeg encodes a short VP8 + Opus clip from
@@ -122,36 +123,40 @@ export function startRtpSender(clip: string, video: RtpEndpoint, audio: RtpEndpo
 }
 
 /** The producers' RTP parameters matching {@link startRtpSender} for an H.264 clip (ffmpeg's RTP muxer: packetization-mode 1). */
-export const h264VideoProducerRtpParameters: ms.RtpParameters = {
+export const h264VideoProducerRtpParameters = {
   codecs: [
     {
       mimeType: 'video/H264',
       payloadType: VIDEO_PT,
       clockRate: 90000,
       parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+      rtcpFeedback: [{ type: 'nack', parameter: '' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
     },
   ],
   encodings: [{ ssrc: VIDEO_SSRC }],
-};
+} satisfies ms.RtpParameters & RtpParameters;
 
-/** The producers' RTP parameters matching {@link startRtpSender}. */
-export const videoProducerRtpParameters: ms.RtpParameters = {
+/**
+ * The producers' RTP parameters matching {@link startRtpSender}: mediasoup's type (an ingest of
+ * its own) and the wire's (`Broadcast.produceRtp`); an absent feedback parameter is '', as
+ * mediasoup reads it.
+ */
+export const videoProducerRtpParameters = {
   codecs: [
     {
       mimeType: 'video/VP8',
       payloadType: VIDEO_PT,
       clockRate: 90000,
-      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+      rtcpFeedback: [{ type: 'nack', parameter: '' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
     },
   ],
   encodings: [{ ssrc: VIDEO_SSRC }],
-};
+} satisfies ms.RtpParameters & RtpParameters;
 
-export const audioProducerRtpParameters: ms.RtpParameters = {
+export const audioProducerRtpParameters = {
   codecs: [{ mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } }],
   encodings: [{ ssrc: AUDIO_SSRC }],
-};
+} satisfies ms.RtpParameters & RtpParameters;
 
 /** An ingest: two comedia PlainTransports (RTP and RTCP on separate ports, as ffmpeg sends) and their producers. */
 export interface Ingest {

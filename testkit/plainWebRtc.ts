@@ -6,7 +6,7 @@ import type { types as ms } from 'mediasoup';
  * transport the signalling process creates is replaced by a plain RTP leg.
  *
  * Installed in the signalling process (in-process with {@link installPlainWebRtc}, or in a
- * child process through `--import test/helpers/plainWebRtc.preload.mjs`), it wraps every
+ * child process through `--import testkit/plainWebRtc.preload.mjs`), it wraps every
  * mediasoup router's `createWebRtcTransport` so that it creates a PlainTransport on the same
  * router instead: 127.0.0.1, RTP and RTCP muxed on one port, `comedia` (mediasoup learns the
  * peer's address from its first datagram), no SRTP. The transport is dressed up with the

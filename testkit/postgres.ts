@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { adminQuery } from '../../scripts/cluster/adminQuery.ts';
+import { adminQuery } from '../scripts/cluster/adminQuery.ts';
 
 const run = promisify(execFile);
 

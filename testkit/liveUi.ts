@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import type { ReplayDetail } from '../../common/protocol/replays.ts';
+import type { ReplayDetail } from '../common/protocol/replays.ts';
 
 /** Signs up through the web page (the session cookie stays in the page's context). */
 export async function signUpInPage(page: Page, username: string): Promise<void> {

@@ -3,13 +3,13 @@ import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../scripts/cluster/freePort.ts';
-import { HostProcess } from '../../scripts/cluster/HostProcess.ts';
+import { freePort } from '../scripts/cluster/freePort.ts';
+import { HostProcess } from '../scripts/cluster/HostProcess.ts';
 import { dropQueues, testQueuePrefix } from './server.ts';
 
 export { freePort };
 
-const root = path.join(import.meta.dirname, '..', '..');
+const root = path.join(import.meta.dirname, '..');
 /** The plain-RTP stand-in for WebRTC, loaded into the signalling process (see plainWebRtc.ts). */
 export const PLAIN_WEBRTC_PRELOAD = path.join(import.meta.dirname, 'plainWebRtc.preload.mjs');
 

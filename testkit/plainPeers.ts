@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { io as connectSocket } from 'socket.io-client';
-import type { Ack } from '../../common/protocol/errors.ts';
-import type { RequestInput, RequestName, Responses } from '../../common/protocol/events.ts';
-import type { RtpCapabilities, RtpParameters, TransportOptions } from '../../common/protocol/media.ts';
-import { AUDIO_PT, AUDIO_SSRC, VIDEO_PT, VIDEO_SSRC, startRtpSender, type RtpEndpoint, type RtpSender } from '../../bench/lib/media.ts';
+import type { Ack } from '../common/protocol/errors.ts';
+import type { RequestInput, RequestName, Responses } from '../common/protocol/events.ts';
+import type { RtpCapabilities, RtpParameters, TransportOptions } from '../common/protocol/media.ts';
+import { AUDIO_PT, AUDIO_SSRC, VIDEO_PT, VIDEO_SSRC, startRtpSender, type RtpEndpoint, type RtpSender } from './media.ts';
 import type { ClientSocket } from './server.ts';
 
 /**
@@ -15,7 +15,7 @@ import type { ClientSocket } from './server.ts';
  * re-publishes, a viewer joins again from scratch (and on `producer:new` of a kind it lacks);
  * `broadcast:ended` is final.
  *
- * The broadcaster's media is ffmpeg replaying a clip as RTP (bench/lib/media.ts), relayed
+ * The broadcaster's media is ffmpeg replaying a clip as RTP (testkit/media.ts), relayed
  * from one local socket to its send transport's port. A viewer receives on one UDP socket
  * and sends RTCP as a browser does: an empty receiver report at once (which also tells the
  * comedia transport where to send), a PLI when its video consumer is resumed, then every
