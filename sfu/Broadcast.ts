@@ -73,7 +73,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly id: string;
   /** Events for watchers, not drivers: see {@link BroadcastObserverEvents}. */
   readonly observer: TypedEmitter<BroadcastObserverEvents>;
-  readonly #notify: <K extends keyof BroadcastObserverEvents & string>(event: K, ...args: BroadcastObserverEvents[K]) => void;
+  readonly #notify: <K extends Extract<keyof BroadcastObserverEvents, string>>(event: K, ...args: BroadcastObserverEvents[K]) => void;
   /** The origin router's RTP capabilities, for the broadcaster's and viewers' devices. */
   readonly rtpCapabilities: RtpCapabilities;
   readonly #pool: WorkerPool;
