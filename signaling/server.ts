@@ -1,3 +1,4 @@
+import { AppError } from '../common/errors.ts';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -337,9 +338,17 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       { points: config.limits.reportsPerUser, durationSeconds: config.limits.reportWindowSeconds },
       `you filed ${config.limits.reportsPerUser} reports within ${config.limits.reportWindowSeconds} s`,
     ),
-    // The seam for chat-message removal (docs/moderation.md): until it is built, removing a
-    // reported message answers NOT_SUPPORTED. Wire it here: (messageId, admin) => Promise<boolean>.
-    removeChatMessage: undefined,
+    // A reported chat message is removed as the broadcaster removes one (ChatModeration): gone
+    // live, from the replay and from every archive but its author's. False: it was gone already.
+    removeChatMessage: async (messageId, admin) => {
+      try {
+        await chatModeration.remove(messageId, admin);
+        return true;
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'NOT_FOUND') return false;
+        throw error;
+      }
+    },
   });
 
   const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });

@@ -44,6 +44,8 @@ export class Blocking {
     const user = userId === DELETED_USER_ID ? undefined : await this.#o.stores.users.findById(userId);
     if (!user) throw unknownUser();
     await this.#o.stores.moderation.block(owner.id, user.id);
+    // A blocked user does not follow the one who blocked them (Profiles refuses a new follow).
+    await this.#o.stores.follows.unfollow(user.id, owner.id);
     this.#o.reach.evictEverywhere(owner.id, user.id);
     this.#o.logger.info({ ownerId: owner.id, userId: user.id }, 'user blocked');
     return { user: { id: user.id, username: user.username } };

@@ -144,7 +144,7 @@ export class Profiles {
    */
   async follow(follower: UserRecord, username: string): Promise<FollowState> {
     const followee = await this.find(username);
-    this.#assertMayFollow(follower, followee);
+    await this.#assertMayFollow(follower, followee);
     await this.#o.stores.follows.follow(follower.id, followee.id);
     return this.#state(follower, followee);
   }
@@ -160,8 +160,16 @@ export class Profiles {
    * Who may follow whom: the one place for it. Today: anyone signed in, anyone but themselves.
    * Blocking and suspension (docs/security.md) add their refusals here.
    */
-  #assertMayFollow(follower: UserRecord, followee: ProfileRecord): void {
+  /**
+   * The one check before a follow: never oneself; a suspended account follows no one; a user
+   * the followee blocked cannot follow them (FORBIDDEN: their profile stays public).
+   */
+  async #assertMayFollow(follower: UserRecord, followee: ProfileRecord): Promise<void> {
     if (follower.id === followee.id) throw new AppError('VALIDATION_FAILED', 'you cannot follow yourself');
+    const { stores } = this.#o;
+    const suspension = await stores.suspensions.get(follower.id);
+    if (suspension) throw new AppError('SUSPENDED', `your account is suspended: ${suspension.reason}`);
+    if (await stores.moderation.isBlocked(followee.id, follower.id)) throw new AppError('FORBIDDEN', 'this user has blocked you: you cannot follow them');
   }
 
   async #state(follower: UserRecord, followee: ProfileRecord): Promise<FollowState> {
