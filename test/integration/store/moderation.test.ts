@@ -1,25 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../common/errors.ts';
-import { createLogger } from '../../../common/logger.ts';
 import { BroadcastIdSchema, ChatMessageIdSchema, UserIdSchema } from '../../../common/protocol/ids.ts';
-import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import type { DialectName } from '../../../signaling/store/migrations.ts';
-import { createStores, type Stores } from '../../../signaling/store/index.ts';
+import { type Stores } from '../../../signaling/store/index.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
-import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { storesOn } from '../../../testkit/storesOn.ts';
 
-const SECRET = 'test-secret-0123456789abcdef';
-const logger = createLogger({ level: 'silent' });
-
-/** A clock tests drive: every read advances 1 ms so timestamps are distinct and ordered. */
-class TestClock {
-  #t = Date.parse('2031-06-01T12:00:00.000Z');
-  readonly now = (): number => this.#t++;
-}
 
 const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toString('hex')}`;
 
@@ -32,39 +19,8 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 }
 
 describe.each(['sqlite', 'postgres'] as const)('moderation store on %s', (dialect: DialectName) => {
-  let handle: DatabaseHandle;
   let stores: Stores;
-  let tmpDir: string | undefined;
-  let pgDb: TestDatabase | undefined;
-
-  let setupError: unknown;
-  beforeEach(() => {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what beforeAll caught, thrown in each test as it was
-    if (setupError) throw setupError;
-  });
-
-  beforeAll(async () => {
-    try {
-      let opts: Parameters<typeof openDatabase>[0];
-      if (dialect === 'sqlite') {
-        tmpDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-moderation-'));
-        opts = { sqlitePath: path.join(tmpDir, 'spyglass.db'), logger };
-      } else {
-        pgDb = await createTestDatabase();
-        opts = { databaseUrl: pgDb.url, sqlitePath: '/nonexistent/ignored.db', logger };
-      }
-      handle = await openDatabase(opts);
-      stores = createStores(handle.db, SECRET, { clock: new TestClock().now });
-    } catch (err) {
-      setupError = err;
-    }
-  });
-
-  afterAll(async () => {
-    await handle?.close();
-    await pgDb?.drop();
-    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
-  });
+  storesOn(dialect, (t) => ({ stores } = t));
 
   const user = (prefix: string): Promise<UserRecord> => stores.users.create(uniqueName(prefix), 'scrypt$fake');
 

@@ -1,28 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../common/errors.ts';
-import { createLogger } from '../../../common/logger.ts';
 import { BroadcastIdSchema } from '../../../common/protocol/ids.ts';
 import type { Visibility } from '../../../common/protocol/events.ts';
-import { openDatabase, type DatabaseHandle } from '../../../signaling/store/Database.ts';
+import { type DatabaseHandle } from '../../../signaling/store/Database.ts';
 import type { DialectName } from '../../../signaling/store/migrations.ts';
-import { createStores, type Stores } from '../../../signaling/store/index.ts';
+import { type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { ReplayOutput } from '../../../common/jobs/results.ts';
-import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { storesOn } from '../../../testkit/storesOn.ts';
 
-const SECRET = 'test-secret-0123456789abcdef';
-const logger = createLogger({ level: 'silent' });
-
-/** A clock tests drive: every read advances 1 ms so timestamps are distinct and ordered. */
-class TestClock {
-  #t = Date.parse('2031-05-01T12:00:00.000Z');
-  readonly now = (): number => this.#t++;
-}
 
 function uniqueName(prefix = 'user'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
@@ -49,37 +37,7 @@ function output(over: Partial<ReplayOutput> = {}): ReplayOutput {
 describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: DialectName) => {
   let handle: DatabaseHandle;
   let stores: Stores;
-  let tmpDir: string | undefined;
-  let pgDb: TestDatabase | undefined;
-
-  let setupError: unknown;
-  beforeEach(() => {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what beforeAll caught, thrown in each test as it was
-    if (setupError) throw setupError;
-  });
-
-  beforeAll(async () => {
-    try {
-      let opts: Parameters<typeof openDatabase>[0];
-      if (dialect === 'sqlite') {
-        tmpDir = mkdtempSync(path.join(os.tmpdir(), 'spyglass-replays-'));
-        opts = { sqlitePath: path.join(tmpDir, 'spyglass.db'), logger };
-      } else {
-        pgDb = await createTestDatabase();
-        opts = { databaseUrl: pgDb.url, sqlitePath: '/nonexistent/ignored.db', logger };
-      }
-      handle = await openDatabase(opts);
-      stores = createStores(handle.db, SECRET, { clock: new TestClock().now });
-    } catch (err) {
-      setupError = err;
-    }
-  });
-
-  afterAll(async () => {
-    await handle?.close();
-    await pgDb?.drop();
-    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
-  });
+  storesOn(dialect, (t) => ({ handle, stores } = t));
 
   /** A broadcast of a new user; ended unless `live`. */
   async function broadcast(visibility: Visibility = 'public', live = false): Promise<BroadcastRecord> {
