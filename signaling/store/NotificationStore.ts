@@ -71,48 +71,7 @@ export class NotificationStore {
 
   /** The user's newest notifications first (at most `limit`, 1–100), those they may still see. */
   async list(userId: UserId, limit: number): Promise<NotificationRecord[]> {
-    const rows = await this.#db
-      .selectFrom('notifications')
-      .innerJoin('broadcasts', 'broadcasts.id', 'notifications.broadcast_id')
-      .innerJoin('users as actor', 'actor.id', 'notifications.actor_id')
-      .leftJoin('profiles', 'profiles.user_id', 'notifications.actor_id')
-      .select([
-        'notifications.id',
-        'notifications.kind',
-        'notifications.created_at',
-        'notifications.read_at',
-        'actor.id as actor_id',
-        'actor.username as actor_username',
-        'profiles.display_name as actor_display_name',
-        'profiles.avatar as actor_avatar',
-        'broadcasts.id as broadcast_id',
-        'broadcasts.title as broadcast_title',
-      ])
-      .where('notifications.user_id', '=', userId)
-      .where((eb) =>
-        eb.or([
-          eb('broadcasts.visibility', '=', 'public'),
-          eb('broadcasts.owner_id', '=', userId),
-          eb.exists(
-            eb
-              .selectFrom('broadcast_invitees')
-              .select('broadcast_invitees.user_id')
-              .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
-              .where('broadcast_invitees.user_id', '=', userId),
-          ),
-        ]))
-      .orderBy('notifications.created_at', 'desc')
-      .orderBy('notifications.id', 'desc')
-      .limit(Math.min(Math.max(Math.trunc(limit), 1), 100))
-      .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      kind: r.kind,
-      actor: { id: r.actor_id, username: r.actor_username, displayName: r.actor_display_name, avatar: r.actor_avatar },
-      broadcast: { id: r.broadcast_id, title: r.broadcast_title },
-      createdAt: toIso(r.created_at),
-      readAt: r.read_at === null ? null : toIso(r.read_at),
-    }));
+    return this.#visible(userId, Math.min(Math.max(Math.trunc(limit), 1), 100));
   }
 
   /** How many of the user's notifications (that they may still see) are unread. */
@@ -148,14 +107,18 @@ export class NotificationStore {
     return Number(r.numUpdatedRows);
   }
 
-  /** Every notification of the user that they may still see, newest first (their archive). */
+  /** Every notification of the user that they may still see, newest first (their archive; bounded so it never loads without limit). */
   async listAll(userId: UserId): Promise<NotificationRecord[]> {
-    const all: NotificationRecord[] = [];
-    // One query is enough for any real count; bounded so an archive never loads without limit.
+    return this.#visible(userId, 100_000);
+  }
+
+  /** The user's notifications whose broadcast they may still see (public, theirs, or invited to), newest first. */
+  async #visible(userId: UserId, limit: number): Promise<NotificationRecord[]> {
     const rows = await this.#db
       .selectFrom('notifications')
       .innerJoin('broadcasts', 'broadcasts.id', 'notifications.broadcast_id')
       .innerJoin('users as actor', 'actor.id', 'notifications.actor_id')
+      .leftJoin('profiles', 'profiles.user_id', 'notifications.actor_id')
       .select([
         'notifications.id',
         'notifications.kind',
@@ -163,6 +126,8 @@ export class NotificationStore {
         'notifications.read_at',
         'actor.id as actor_id',
         'actor.username as actor_username',
+        'profiles.display_name as actor_display_name',
+        'profiles.avatar as actor_avatar',
         'broadcasts.id as broadcast_id',
         'broadcasts.title as broadcast_title',
       ])
@@ -181,18 +146,15 @@ export class NotificationStore {
         ]))
       .orderBy('notifications.created_at', 'desc')
       .orderBy('notifications.id', 'desc')
-      .limit(100_000)
+      .limit(limit)
       .execute();
-    for (const r of rows) {
-      all.push({
-        id: r.id,
-        kind: r.kind,
-        actor: { id: r.actor_id, username: r.actor_username, displayName: null, avatar: null },
-        broadcast: { id: r.broadcast_id, title: r.broadcast_title },
-        createdAt: toIso(r.created_at),
-        readAt: r.read_at === null ? null : toIso(r.read_at),
-      });
-    }
-    return all;
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      actor: { id: r.actor_id, username: r.actor_username, displayName: r.actor_display_name, avatar: r.actor_avatar },
+      broadcast: { id: r.broadcast_id, title: r.broadcast_title },
+      createdAt: toIso(r.created_at),
+      readAt: r.read_at === null ? null : toIso(r.read_at),
+    }));
   }
 }
