@@ -46,7 +46,12 @@ export const RtpParametersSchema = z.object({
   mid: z.string().max(32).optional(),
   codecs: z.array(RtpCodecParametersSchema).min(1).max(16),
   headerExtensions: z.array(RtpHeaderExtensionParametersSchema).max(32).optional(),
-  encodings: z.array(RtpEncodingParametersSchema).max(4).optional(),
+  // The worker maps every encoding by its SSRC or its RID: one with neither is refused here, not by mediasoup.
+  encodings: z
+    .array(RtpEncodingParametersSchema)
+    .max(4)
+    .refine((es) => es.every((e) => e.ssrc !== undefined || e.rid !== undefined), 'every encoding needs an ssrc or a rid')
+    .optional(),
   rtcp: z
     .object({ cname: z.string().max(256).optional(), reducedSize: z.boolean().optional(), mux: z.boolean().optional() })
     .optional(),

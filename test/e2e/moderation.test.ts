@@ -1,9 +1,7 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, trackPeerConnections } from '../../testkit/browser.ts';
 import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../testkit/liveUi.ts';
-import { startTestServer, type TestServer } from '../../testkit/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
 
 /**
  * The broadcaster's moderation in Chromium, driven by role and name, on the real service (SFU,
@@ -13,30 +11,15 @@ import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
  * unblocks them from their account page.
  */
 describe('moderation in Chromium', () => {
-  let server: TestServer;
-  let workers: WorkersProcess;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let stage: E2eStage;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    workers = await spawnWorkers(server.config);
-    browser = await launchChromium();
+    stage = await startE2e({ workers: true });
   });
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await workers?.stop();
-    await server?.stop();
+    await stage?.close();
   });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => stage.newPage();
 
   const chatText = async (page: Page) => (await page.getByRole('log', { name: 'Chat' }).textContent()) ?? '';
 
@@ -100,7 +83,7 @@ describe('moderation in Chromium', () => {
     // The broadcast ends; its replay has the kept message and not the removed one.
     await host.getByRole('button', { name: 'End broadcast' }).click();
     const replay = await waitForReplay(lookout, id, 90_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\nworkers said:\n${workers.output().slice(-6000)}`);
+      throw new Error(`${(err as Error).message}\nworkers said:\n${stage.workers?.output().slice(-6000)}`);
     });
     expect(replay.state, replay.reason ?? '').toBe('ready');
     expect(replay.chat.map((m) => m.text)).toEqual(['kind words']);

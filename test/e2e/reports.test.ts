@@ -1,9 +1,9 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastIdSchema } from '../../common/protocol/ids.ts';
-import { launchChromium, trackPeerConnections } from '../../testkit/browser.ts';
 import { goLiveInPage, signUpInPage } from '../../testkit/liveUi.ts';
-import { connect, grantAdmin, request, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { connect, grantAdmin, request, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
 
 /**
  * Moderation in Chromium, driven by role and name (docs/moderation.md): a viewer reports a live
@@ -12,29 +12,19 @@ import { connect, grantAdmin, request, startTestServer, type ClientSocket, type 
  * why on /live and /account and cannot go live again (the page and the server refuse).
  */
 describe('reports and suspension in Chromium', () => {
+  let stage: E2eStage;
   let server: TestServer;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
   const sockets: ClientSocket[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ recording: { enabled: false } });
-    browser = await launchChromium();
+    stage = await startE2e({ server: { recording: { enabled: false } } });
+    server = stage.server;
   });
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
+    await stage?.close();
   });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => stage.newPage();
 
   it('a user reports a broadcast; an admin suspends the broadcaster from /admin; the broadcast ends and they cannot go live again, and see why', async () => {
     const broadcaster = await newPage();

@@ -1,10 +1,10 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import { inboundStats, launchChromium, trackPeerConnections, videoFramesByStream } from '../../testkit/browser.ts';
+import { inboundStats, videoFramesByStream } from '../../testkit/browser.ts';
 import { goLiveInPage, signUpInPage, waitForReplay, waitUntilSending } from '../../testkit/liveUi.ts';
-import { startTestServer, type TestServer } from '../../testkit/server.ts';
-import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
+import { type TestServer } from '../../testkit/server.ts';
+import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
 
 /**
  * Screen sharing on /live in real Chromium: headless Chromium with `--use-fake-ui-for-media-stream`
@@ -14,30 +14,17 @@ import { spawnWorkers, type WorkersProcess } from '../../testkit/workers.ts';
  * the recording keeps its one run.
  */
 describe('screen sharing on /live in Chromium', () => {
+  let stage: E2eStage;
   let server: TestServer;
-  let browser: Browser;
-  let workers: WorkersProcess | undefined;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer();
-    workers = await spawnWorkers(server.config);
-    browser = await launchChromium();
+    stage = await startE2e({ workers: true });
+    server = stage.server;
   });
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await workers?.stop();
-    await server?.stop();
+    await stage?.close();
   });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
-    const page = await context.newPage();
-    await trackPeerConnections(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => stage.newPage();
 
   /** What the broadcaster's video sender sends: a screen ('monitor', 'window', 'browser') or the camera (null). */
   const sentSurface = (page: Page): Promise<string | null> =>
