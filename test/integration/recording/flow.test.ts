@@ -106,6 +106,9 @@ describe('recording flow: finalize waits for its record job', () => {
     const replay = await waitForReplay(page, id, 90_000);
     expect(replay.state, replay.reason ?? '').toBe('ready');
     expect((await s.stores.replays.get(id))?.timeline).toHaveLength(2);
+    // The replay is 'ready' once the finalize job has reported; BullMQ marks the job completed
+    // a moment after its processor returns (seen 'active' here once in CI).
+    await expect.poll(() => stateOf(finalize, finalizeJobId(id)), { timeout: 10_000 }).toBe('completed');
     const recordJob = await record.getJob(recordJobId(id));
     const finalizeJob = await finalize.getJob(finalizeJobId(id));
     expect(await recordJob?.getState()).toBe('completed');
