@@ -1,0 +1,57 @@
+import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { Visibility } from '../../common/protocol/events.ts';
+import type { DtlsParameters, MediaKind, RtpParameters, TransportOptions } from '../../common/protocol/media.ts';
+import type { RtpIngestEndpoint } from '../../sfu/rtpIngest.ts';
+import type { UserRecord } from '../store/UserStore.ts';
+
+/**
+ * The ingest domain's contract (docs/ingest.md): how an encoder — OBS or any other, over WHIP
+ * (signaling/ingest/whip/) or RTMP (signaling/ingest/rtmp/) — goes live with a stream key, as
+ * the same broadcast a browser's go-live page makes (LiveService: chat, hearts, counts,
+ * recording, replay, archive).
+ */
+
+/** What a stream key lets its bearer do: go live as the key's owner, with the key's defaults. */
+export interface StreamKeyGrant {
+  readonly keyId: string;
+  readonly user: UserRecord;
+  /** The title and visibility of the broadcasts started with this key. */
+  readonly title: string;
+  readonly visibility: Visibility;
+}
+
+/** Stream keys as the ingest endpoints see them (signaling/ingest/StreamKeys.ts). */
+export interface StreamKeyAuthority {
+  /** The grant of a key, or undefined for an unknown or revoked one (the secret is looked up by its hash). */
+  authorise(secret: string): Promise<StreamKeyGrant | undefined>;
+}
+
+/**
+ * One encoder's connection, feeding one broadcast. Made by {@link IngestBroadcasts.open}; the
+ * protocol endpoint owns it and calls exactly one of `end` or `drop` when the encoder goes.
+ */
+export interface IngestSession {
+  readonly broadcastId: BroadcastId;
+  readonly keyId: string;
+  /** WebRTC (WHIP): the broadcaster's send transport, then its DTLS parameters, then a producer per track. */
+  createTransport(): Promise<TransportOptions>;
+  connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void>;
+  produce(transportId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string }>;
+  /** Plain RTP (RTMP through ffmpeg): a comedia RTP ingest per track. */
+  produceRtp(kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string; rtp: RtpIngestEndpoint }>;
+  /** The encoder ended the broadcast (WHIP DELETE, RTMP unpublish): it ends now. Idempotent. */
+  end(): Promise<void>;
+  /** The encoder vanished (connection lost): the broadcast waits out its grace period for `open` again. Idempotent. */
+  drop(): void;
+}
+
+/** Starts (or resumes within the grace period) the broadcast of a stream key. */
+export interface IngestBroadcasts {
+  /**
+   * The key's broadcast: a new one, or — when the key's broadcast is live and waiting for its
+   * encoder (grace period) — that one, resumed.
+   * @throws AppError UNAUTHENTICATED (unknown or revoked key), ALREADY_LIVE (the key's owner is
+   *   live with an encoder or a browser), SUSPENDED, SERVICE_SUNSET, RATE_LIMITED, UNAVAILABLE.
+   */
+  open(secret: string, address: string, via: 'whip' | 'rtmp'): Promise<IngestSession>;
+}
