@@ -52,6 +52,8 @@ import { PasswordPolicy } from './store/PasswordPolicy.ts';
 import { AuthLimits } from './throttle/AuthLimits.ts';
 import { IngestService } from './ingest/IngestService.ts';
 import { StreamKeys } from './ingest/StreamKeys.ts';
+import { WhipSessions } from './ingest/whip/WhipSessions.ts';
+import { routerRtpCapabilities } from '../sfu/routerCapabilities.ts';
 import type { IngestBroadcasts, StreamKeyAuthority } from './ingest/ports.ts';
 
 /** The socket.io room of every connection of one session. */
@@ -374,6 +376,10 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     }),
   };
 
+  // WHIP (docs/ingest.md, "WHIP"): offers are matched against the routers' capabilities, read once from a router of the pool.
+  const whip = new WhipSessions({ ingest: ingest.broadcasts, rtpCapabilities: () => routerRtpCapabilities(pool), logger: logger.child({ component: 'whip' }) });
+  closers.push('WHIP sessions', () => whip.close());
+
   const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
@@ -401,6 +407,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     archives,
     blocking,
     ingest,
+    whip,
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
       metricsRouter({ registry: metrics, stores }),
