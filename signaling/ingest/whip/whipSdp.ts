@@ -68,6 +68,12 @@ export interface OfferSection {
   rtcpReducedSize: boolean;
   /** The RIDs of a simulcast section, lowest layer first, as the answer's `a=rid:… recv` lines. */
   rids: string[];
+  /**
+   * Parameters the answer adds to the chosen format's `a=fmtp` and the producer does not carry:
+   * the router's `x-google-*` hints (`x-google-start-bitrate`: Chromium starts near 1 Mbit/s
+   * instead of ramping up from ~300 kbit/s, so simulcast's upper layers start at once).
+   */
+  answerHints: Record<string, string | number | boolean>;
 }
 
 /** What an offer gives the server: the encoder's ICE and DTLS side, and its tracks. */
@@ -117,6 +123,7 @@ export function parseWhipOffer(sdp: string, capabilities: RtpCapabilities): Whip
       firstFormat: String(m.payloads ?? '').split(' ')[0] || '0',
       rtcpReducedSize: m.rtcpRsize !== undefined,
       rids: [],
+      answerHints: {},
     };
     sections.push(section);
     if (!carriesMedia(m, session)) continue;
@@ -133,9 +140,10 @@ export function parseWhipOffer(sdp: string, capabilities: RtpCapabilities): Whip
     fingerprint = sectionFingerprint;
     assertSetup(m.setup ?? session.setup, where);
     if (m.rtcpMux === undefined) throw unsupported(`${where} has no a=rtcp-mux: RTP and RTCP must share the port`);
-    const { track, rids } = trackOf(m, kind, capabilities, where, section.mid);
+    const { track, rids, answerHints } = trackOf(m, kind, capabilities, where, section.mid);
     section.track = track;
     section.rids = rids;
+    section.answerHints = answerHints;
     tracks.push(track);
   }
   if (!ice || !fingerprint) throw unsupported('the offer sends no media: WHIP ingest takes a sendonly video section and optionally an audio one');
@@ -198,8 +206,15 @@ function bundleOf(session: SessionDescription, sections: OfferSection[]): string
 }
 
 /** The section's producer: its codec, header extensions, encodings and RTCP. */
-function trackOf(m: MediaAttributes, kind: MediaKind, capabilities: RtpCapabilities, where: string, mid: string | undefined): { track: WhipTrack; rids: string[] } {
-  const { codec, rtx } = pickCodec(m, kind, capabilities, where);
+function trackOf(
+  m: MediaAttributes,
+  kind: MediaKind,
+  capabilities: RtpCapabilities,
+  where: string,
+  mid: string | undefined,
+): { track: WhipTrack; rids: string[]; answerHints: OfferSection['answerHints'] } {
+  const { codec, rtx, capability } = pickCodec(m, kind, capabilities, where);
+  const answerHints = Object.fromEntries(Object.entries(capability.parameters ?? {}).filter(([k]) => k.startsWith('x-google-')));
   const rids = ridsOf(m, where);
   const headerExtensions = (m.ext ?? [])
     .filter((e) => KEPT_EXTENSIONS.has(e.uri) && (e.direction === undefined || e.direction === 'sendonly' || e.direction === 'sendrecv'))
@@ -225,11 +240,11 @@ function trackOf(m: MediaAttributes, kind: MediaKind, capabilities: RtpCapabilit
     encodings,
     rtcp: { ...(cname ? { cname } : {}), reducedSize: m.rtcpRsize !== undefined, mux: true },
   };
-  return { track: { kind, rtpParameters }, rids };
+  return { track: { kind, rtpParameters }, rids, answerHints };
 }
 
 /** The first offered codec (in the offer's order of preference) the router receives, with its RTX. */
-function pickCodec(m: MediaAttributes, kind: MediaKind, capabilities: RtpCapabilities, where: string): { codec: RtpCodec; rtx: RtpCodec | undefined } {
+function pickCodec(m: MediaAttributes, kind: MediaKind, capabilities: RtpCapabilities, where: string): { codec: RtpCodec; rtx: RtpCodec | undefined; capability: CodecCapability } {
   const offered: string[] = [];
   const payloads = String(m.payloads ?? '').split(' ').filter(Boolean).map(Number);
   for (const pt of payloads) {
@@ -253,7 +268,7 @@ function pickCodec(m: MediaAttributes, kind: MediaKind, capabilities: RtpCapabil
       parameters,
       rtcpFeedback,
     };
-    return { codec, rtx: rtxOf(m, kind, pt, capabilities) };
+    return { codec, rtx: rtxOf(m, kind, pt, capabilities), capability };
   }
   const accepted = [...new Set((capabilities.codecs ?? []).filter((c) => c.kind === kind && !/\/rtx$/i.test(c.mimeType)).map((c) => describe(c.mimeType.split('/')[1] ?? c.mimeType, c.parameters ?? {})))];
   throw unsupported(
@@ -390,11 +405,11 @@ export function writeWhipAnswer(offer: WhipOffer, transport: TransportOptions): 
     lines.push(...iceLines(transport));
     lines.push(`a=fingerprint:${fingerprint.algorithm} ${fingerprint.value}`, 'a=setup:passive', 'a=rtcp-mux');
     if (section.rtcpReducedSize) lines.push('a=rtcp-rsize');
-    for (const c of p.codecs) {
+    for (const [i, c] of p.codecs.entries()) {
       const name = c.mimeType.split('/')[1] ?? c.mimeType;
       lines.push(`a=rtpmap:${c.payloadType} ${name}/${c.clockRate}${c.channels !== undefined && c.channels > 1 ? `/${c.channels}` : ''}`);
       for (const f of c.rtcpFeedback ?? []) lines.push(`a=rtcp-fb:${c.payloadType} ${f.type}${f.parameter ? ` ${f.parameter}` : ''}`);
-      const fmtp = Object.entries(c.parameters ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+      const fmtp = Object.entries({ ...c.parameters, ...(i === 0 ? section.answerHints : {}) }).map(([k, v]) => `${k}=${String(v)}`);
       if (fmtp.length > 0) lines.push(`a=fmtp:${c.payloadType} ${fmtp.join(';')}`);
     }
     for (const h of p.headerExtensions ?? []) lines.push(`a=extmap:${h.id} ${h.uri}`);

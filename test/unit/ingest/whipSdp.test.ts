@@ -268,7 +268,7 @@ describe('writeWhipAnswer', () => {
       expect(m.endOfCandidates).toBe('end-of-candidates');
     }
     expect(answer.media[1]?.fmtp).toEqual([
-      { payload: 108, config: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
+      { payload: 108, config: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f;x-google-start-bitrate=1000' },
       { payload: 109, config: 'apt=108' },
     ]);
     expect(answer.media[1]?.ext?.map((e) => e.value)).toEqual([2, 13, 3, 4]);
