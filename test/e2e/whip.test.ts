@@ -108,6 +108,31 @@ describe('WHIP ingest in Chromium', () => {
     await publishWatchEnd({ username: 'whip_h264', title: 'WHIP in H.264', codec: 'H264', simulcast: false });
   }, 240_000);
 
+  it('an encoder that vanishes (its connection closed, no DELETE) leaves the broadcast reconnecting; its next POST resumes the same broadcast', async () => {
+    const title = 'WHIP that comes back';
+    const key = await keyOf('whip_back', title);
+    const encoder = await encoderPage();
+    const endpoint = `${e2e!.server.url}/whip`;
+    await publishWhip(encoder, { endpoint, key, codec: 'H264' });
+    const id = await broadcastOf(title);
+    await expect.poll(async () => (await videoStreams(encoder, 'outbound-rtp')).some((s) => s.frames > 10), { timeout: 20_000 }).toBe(true);
+
+    // Closing the connection sends DTLS close_notify: the transport is lost, the session dropped.
+    await encoder.evaluate(() => (window as unknown as { __whip: RTCPeerConnection }).__whip.close());
+    await expect.poll(async () => (await e2e!.server.stores.broadcasts.get(id))?.status, { timeout: 10_000 }).toBe('reconnecting');
+
+    const again = await publishWhip(encoder, { endpoint, key, codec: 'H264' });
+    await expect.poll(async () => (await e2e!.server.stores.broadcasts.get(id))?.status, { timeout: 10_000 }).toBe('live');
+    expect((await e2e!.server.stores.broadcasts.findLiveByOwner((await e2e!.server.stores.broadcasts.get(id))!.ownerId))?.id).toBe(id);
+    const viewer = await e2e!.newPage();
+    await viewer.goto(`/watch/${id}`);
+    await expect
+      .poll(async () => (await videoStreams(viewer, 'inbound-rtp')).find((s) => s.frames > 30), { timeout: 30_000, interval: 250 })
+      .toMatchObject({ mimeType: 'video/H264' });
+    expect(await unpublishWhip(encoder, again, key)).toBe(200);
+    expect((await e2e!.server.stores.broadcasts.get(id))?.status).toBe('ended');
+  }, 240_000);
+
   it('VP8 in three simulcast layers by RID: a viewer decodes VP8, DELETE ends it, the replay is produced', async () => {
     await publishWatchEnd({ username: 'whip_vp8', title: 'WHIP in VP8 simulcast', codec: 'VP8', simulcast: true });
   }, 240_000);
