@@ -230,4 +230,13 @@ describe('WHIP over HTTP (real server, mediasoup)', () => {
     const res = await whip(kim.secret, obs30H264OpusOffer, { origin: 'https://encoder.example' });
     expect(res.status).toBe(201);
   });
+
+  // Last: it closes the server's media workers.
+  it('503 UNAVAILABLE when no media worker can take the broadcast, and nothing stays live', async () => {
+    const leo = await person();
+    await server.pool.close();
+    const res = await errorOf(await whip(leo.secret));
+    expect([res.status, res.code]).toEqual([503, 'UNAVAILABLE']);
+    expect(await server.stores.broadcasts.findLiveByOwner(leo.userId)).toBeUndefined();
+  });
 });
