@@ -163,6 +163,16 @@ describe('ingest: encoders going live with a stream key (real server, mediasoup,
     expect(await server.stores.broadcasts.findLiveByOwner(frank.auth.user.id)).toBeUndefined();
   });
 
+  it('lets a broadcast live with a key go on when the key is revoked; it starts nothing more', async () => {
+    const hal = await person('ingest_hal');
+    const session = await open(hal.secret);
+    await server.stores.streamKeys.revoke(hal.auth.user.id, hal.key.id);
+    expect(await summary(session.broadcastId)).toMatchObject({ status: 'live' });
+    expect(server.live.onAir(session.broadcastId)?.broadcasterPeerId).toMatch(/^ingest:/);
+    await session.end();
+    await expect(server.ingest.broadcasts.open(hal.secret, '192.0.2.16', 'rtmp')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
   it('starts private broadcasts for a private key: only its owner sees them', async () => {
     const gina = await signUp(server.url, 'ingest_gina');
     const { secret } = await server.stores.streamKeys.create(gina.user.id, { name: 'Private', title: 'just me', visibility: 'private' });
