@@ -9,7 +9,7 @@ import { audioProducerRtpParameters, SMOKE_CLIP, startRtpSender, synthesiseClip,
 /**
  * Stream keys and an encoder's broadcast in Chromium (docs/ingest.md): a key made on /account,
  * an encoder going live with it (the ingest core fed by ffmpeg's synthetic RTP, as the RTMP
- * path feeds it), the go-live page showing that broadcast — title, count, chat — without the
+ * path feeds it), the go-live page showing that broadcast — title, count, chat, hearts — without the
  * camera and without taking its media, and its End button ending it.
  */
 describe('going live from an encoder with a stream key, seen on /account and /live', () => {
@@ -75,6 +75,9 @@ describe('going live from an encoder with a stream key, seen on /account and /li
     await host.getByRole('textbox', { name: 'Chat message' }).fill('thanks!');
     await host.getByRole('button', { name: 'Send', exact: true }).click();
     await expect.poll(async () => (await viewer.getByRole('log', { name: 'Chat' }).textContent()) ?? '', { timeout: 10_000 }).toContain('obs_owner: thanks!');
+
+    for (let i = 0; i < 2; i++) await viewer.getByRole('button', { name: 'Send a heart' }).click();
+    await expect.poll(async () => Number((await host.getByLabel('Hearts', { exact: true }).textContent())?.trim() ?? 0), { timeout: 10_000 }).toBe(2);
 
     // The page took nothing over: the encoder is still the broadcaster, with both its producers.
     expect(server.live.onAir(id)?.broadcasterPeerId).toMatch(/^ingest:/);
