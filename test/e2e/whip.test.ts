@@ -133,6 +133,62 @@ describe('WHIP ingest in Chromium', () => {
     expect((await e2e!.server.stores.broadcasts.get(id))?.status).toBe('ended');
   }, 240_000);
 
+  it('an ICE restart over PATCH (RFC 9725 §4.3.2): the connection moves to the new credentials and keeps sending', async () => {
+    const title = 'WHIP restarting ICE';
+    const key = await keyOf('whip_restart', title);
+    const encoder = await encoderPage();
+    const published = await publishWhip(encoder, { endpoint: `${e2e!.server.url}/whip`, key, codec: 'H264' });
+    await broadcastOf(title);
+    await expect.poll(async () => (await videoStreams(encoder, 'outbound-rtp')).some((s) => s.frames > 10), { timeout: 20_000 }).toBe(true);
+
+    const restart = await encoder.evaluate(
+      async ({ location, etag, key }) => {
+        const pc = (window as unknown as { __whip: RTCPeerConnection }).__whip;
+        const before = /a=ice-ufrag:(\S+)/.exec(pc.remoteDescription?.sdp ?? '')?.[1];
+        pc.restartIce();
+        const offer = await pc.createOffer();
+        await pc.setLocalDescription(offer);
+        const local = { ufrag: /a=ice-ufrag:(\S+)/.exec(offer.sdp ?? '')?.[1] ?? '', pwd: /a=ice-pwd:(\S+)/.exec(offer.sdp ?? '')?.[1] ?? '' };
+        const mid = /a=mid:(\S+)/.exec(offer.sdp ?? '')?.[1] ?? '0';
+        const res = await fetch(location, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/trickle-ice-sdpfrag', 'if-match': '*', authorization: `Bearer ${key}` },
+          body: `a=ice-ufrag:${local.ufrag}\r\na=ice-pwd:${local.pwd}\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:${mid}\r\n`,
+        });
+        const fragment = await res.text();
+        const remote = { ufrag: /a=ice-ufrag:(\S+)/.exec(fragment)?.[1] ?? '', pwd: /a=ice-pwd:(\S+)/.exec(fragment)?.[1] ?? '' };
+        // The previous answer with the server's new credentials (WHIP renegotiates nothing else).
+        const answer = (pc.remoteDescription?.sdp ?? '').replace(/a=ice-ufrag:\S+/g, `a=ice-ufrag:${remote.ufrag}`).replace(/a=ice-pwd:\S+/g, `a=ice-pwd:${remote.pwd}`);
+        await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+        return { status: res.status, etagChanged: res.headers.get('etag') !== etag && res.headers.get('etag') !== null, local: local.ufrag, remote: remote.ufrag, before };
+      },
+      { location: published.location, etag: published.etag, key },
+    );
+    expect(restart.status).toBe(200);
+    expect(restart.etagChanged).toBe(true);
+    expect(restart.remote).toMatch(/^[A-Za-z0-9+/]{4,}$/);
+    expect(restart.remote).not.toBe(restart.before);
+
+    // Chromium's transport reports the new local ufrag once a pair of the new ICE generation is selected:
+    // its checks were answered by the SFU under the new server credentials.
+    const state = () =>
+      encoder.evaluate(async () => {
+        const pc = (window as unknown as { __whip: RTCPeerConnection }).__whip;
+        let ufrag = '';
+        let sent = 0;
+        (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+          if (s.type === 'transport' && typeof s.iceLocalUsernameFragment === 'string') ufrag = s.iceLocalUsernameFragment;
+          if (s.type === 'outbound-rtp' && s.kind === 'video') sent += Number(s.bytesSent ?? 0);
+        });
+        return { ufrag, sent, connection: pc.connectionState };
+      });
+    await expect.poll(async () => (await state()).ufrag, { timeout: 20_000 }).toBe(restart.local);
+    const before = (await state()).sent;
+    await expect.poll(async () => (await state()).sent - before, { timeout: 10_000 }).toBeGreaterThan(50_000);
+    expect((await state()).connection).toBe('connected');
+    expect(await unpublishWhip(encoder, published, key)).toBe(200);
+  }, 240_000);
+
   it('VP8 in three simulcast layers by RID: a viewer decodes VP8, DELETE ends it, the replay is produced', async () => {
     await publishWatchEnd({ username: 'whip_vp8', title: 'WHIP in VP8 simulcast', codec: 'VP8', simulcast: true });
   }, 240_000);
