@@ -82,6 +82,8 @@ const ROUTES = [
   `/api/users/${USER}`,
   '/api/stream-keys',
   '/api/stream-keys/k_AAAAAAAAAAAA',
+  '/whip',
+  '/whip/AAAAAAAAAAAAAAAAAAAAAA',
   '/admin/queues',
   '/healthz',
 ];
@@ -177,6 +179,8 @@ const contentType = fc.constantFrom(
   '',
   'application/json; foo="',
   '*/*',
+  'application/sdp',
+  'application/trickle-ice-sdpfrag',
 );
 const contentEncoding = fc.constantFrom(undefined, undefined, undefined, 'gzip', 'deflate', 'br', 'identity', 'gzip, gzip', 'bogus', 'GZIP');
 const extraHeaders = fc.record(
