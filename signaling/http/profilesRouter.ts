@@ -7,7 +7,7 @@ import type { ReplayList } from '../../common/protocol/replays.ts';
 import { PROFILE_RULES } from '../../common/protocol/rules.ts';
 import { avatarKey } from '../../common/storage/storageKeys.ts';
 import { defaultAvatarSvg } from '../profiles/defaultAvatar.ts';
-import { AVATAR_VERSION, userNotFound, type Profiles } from '../profiles/Profiles.ts';
+import { AVATAR_VERSION, avatarUrl, userNotFound, type Profiles } from '../profiles/Profiles.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { requestUser } from './auth.ts';
@@ -55,7 +55,7 @@ function signedIn(req: Request, why: string): UserRecord {
 /**
  * Profiles, following and avatars (docs/http-api.md, "Profiles and following"):
  * `GET /api/users/:username`, `GET /api/users/:username/replays`, `PUT|DELETE
- * /api/users/:username/follow`, `GET /api/avatars/:userId/:file`, `PATCH /api/account/profile`,
+ * /api/users/:username/follow`, `GET /api/avatars/:userId` (a redirect), `GET /api/avatars/:userId/:file`, `PATCH /api/account/profile`,
  * `PUT|DELETE /api/account/avatar`. Mounted after the middleware that resolves the caller.
  */
 export function profilesRouter(o: ProfileRoutesOptions): express.Router {
@@ -90,6 +90,16 @@ export function profilesRouter(o: ProfileRoutesOptions): express.Router {
     const username = usernameOf(req);
     await o.profiles.find(username);
     res.json(await o.profiles.unfollow(signedIn(req, 'sign in to follow'), username));
+  });
+
+  // A person's current avatar by their id alone (lists that carry only { id, username }: chat
+  // lines, the viewer list, broadcast cards): a redirect to the versioned file or the generated
+  // one, cached for a minute (so a new upload shows in lists within a minute).
+  router.get('/api/avatars/:userId', async (req, res) => {
+    const id = UserIdSchema.safeParse(req.params.userId);
+    const profile = id.success ? await o.stores.profiles.get(id.data) : undefined;
+    if (!profile) throw new AppError('NOT_FOUND', 'avatar not found');
+    res.set('Cache-Control', 'public, max-age=60').redirect(302, avatarUrl(profile));
   });
 
   router.get('/api/avatars/:userId/:file', async (req, res) => {

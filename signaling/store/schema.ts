@@ -69,6 +69,8 @@ export interface BroadcastsTable {
   origin_node: string | null;
   /** Slow mode (migration 0010): one chat message per this many seconds per person; 0 is off. */
   slow_mode_seconds: Generated<number>;
+  /** Followers-only chat (migration 0012): 1 on, 0 off. */
+  followers_only_chat: Generated<number>;
 }
 
 export interface BroadcastInviteesTable {
