@@ -7,7 +7,8 @@ import { connect, grantAdmin, ok, request, type ClientSocket } from '../../testk
 /**
  * Issue 14 as one story in Chromium, driven by role and name, on the real service (SFU, Redis,
  * PostgreSQL or SQLite as configured, a workers process recording the broadcast): a user
- * follows a broadcaster and is notified when they go live; the broadcaster keeps the chat to
+ * follows a broadcaster and is notified when they go live (the broadcaster's profile then lists
+ * their followers, with avatars); the broadcaster keeps the chat to
  * followers for a while (a non-follower gets a Follow button in place of the chat box, and the
  * server refuses them too); a viewer reports a message from its chat line; the broadcaster
  * deletes a viewer's message and blocks them — the message vanishes for a third viewer and
@@ -164,6 +165,17 @@ describe('issue 14, end to end in Chromium', () => {
     });
     await expect.poll(() => chatText(witness), { timeout: 10_000 }).toContain('more noise');
     expect(await chatText(witness)).not.toContain('rude words');
+
+    // --- The broadcaster's profile lists their followers, newest first, with avatars.
+    await witness.goto('/u/skipper');
+    await witness.getByRole('button', { name: 'Show followers' }).click();
+    const followers = witness.getByRole('list', { name: 'Followers of skipper' });
+    await followers.getByRole('link', { name: 'deckhand' }).waitFor({ timeout: 10_000 });
+    expect(await followers.getByRole('link').allTextContents()).toEqual(['lookout', 'deckhand']);
+    const fanAvatar = followers.getByRole('listitem').filter({ hasText: 'deckhand' }).locator('img');
+    await expect.poll(() => fanAvatar.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 10_000 }).toBe(true);
+    await witness.getByRole('button', { name: 'Show following' }).click();
+    await witness.getByRole('list', { name: 'Followed by skipper' }).getByText('Not following anyone yet.').waitFor();
 
     // --- The broadcaster deletes the replay (after confirming), then their account.
     await skipper.goto(`/replay/${id}`);

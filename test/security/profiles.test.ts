@@ -213,6 +213,31 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     expect(await error(await call('DELETE', `/api/users/${NAMES.owner}/follow`, 'anonymous'))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
   });
 
+  it('follower and following lists: alike for everyone, newest first, paged; unknown names 404, bad paging 400', async () => {
+    for (const role of ['stranger', 'admin'] as const) expect((await call('PUT', `/api/users/${NAMES.owner}/follow`, role)).status).toBe(200);
+    type Page = { people: Array<{ username: string; displayName: string | null; avatarUrl: string; since: string }>; nextCursor: string | null };
+    const list = async (p: string, role: Role) => (await answer(await call('GET', p, role))) as { status: number; body: Page };
+    const first = await list(`/api/users/${NAMES.owner}/followers?limit=2`, 'anonymous');
+    expect(first.status).toBe(200);
+    expect(first.body.people.map((p) => p.username)).toEqual([NAMES.admin, NAMES.stranger]);
+    expect(first.body.people[0]).toEqual({ id: expect.any(String), username: NAMES.admin, displayName: null, avatarUrl: expect.stringMatching(/^\/api\/avatars\/u_[^/]+\/default\.svg$/), since: expect.any(String) });
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    for (const role of ['owner', 'fan', 'stranger', 'admin'] as const) expect(await list(`/api/users/${NAMES.owner}/followers?limit=2`, role), role).toEqual(first);
+    const second = await list(`/api/users/${NAMES.owner}/followers?limit=2&cursor=${first.body.nextCursor}`, 'fan');
+    expect(second.body).toEqual({ people: [expect.objectContaining({ username: NAMES.fan })], nextCursor: null });
+    expect((await list(`/api/users/${NAMES.fan}/following`, 'anonymous')).body.people.map((p) => p.username)).toEqual([NAMES.owner]);
+    expect((await list(`/api/users/${NAMES.owner}/following`, 'owner')).body).toEqual({ people: [], nextCursor: null });
+    // Unknown, malformed or deleted-user names: the one 404.
+    for (const name of ['nobody_at_all', 'bad%20name', 'deleted%20user']) {
+      for (const side of ['followers', 'following']) expect(await error(await call('GET', `/api/users/${name}/${side}`, 'fan'))).toEqual({ status: 404, code: 'NOT_FOUND' });
+    }
+    const garbage = Buffer.from('not.a-cursor').toString('base64url');
+    for (const qs of ['limit=0', 'limit=101', 'limit=x', 'cursor=bad!', `cursor=${garbage}`, 'cursor=']) {
+      expect(await error(await call('GET', `/api/users/${NAMES.owner}/followers?${qs}`, 'anonymous')), qs).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
+    }
+    for (const role of ['stranger', 'admin'] as const) expect((await call('DELETE', `/api/users/${NAMES.owner}/follow`, role)).status).toBe(200);
+  });
+
   it('going live notifies every open page of each follower who may watch it, and nobody else; the bell reads and marks them', async () => {
     // fan follows owner (above); stranger follows owner too, but is not invited to the private one.
     await call('PUT', `/api/users/${NAMES.owner}/follow`, 'stranger');
