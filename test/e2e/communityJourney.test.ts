@@ -165,6 +165,9 @@ describe('issue 14, end to end in Chromium', () => {
     });
     await expect.poll(() => chatText(witness), { timeout: 10_000 }).toContain('more noise');
     expect(await chatText(witness)).not.toContain('rude words');
+    // The replay's chat lines can be reported too (not one's own).
+    await line(witness, 'more noise').getByRole('button', { name: 'Report message from barnacle' }).waitFor();
+    expect(await line(witness, 'kind words').getByRole('button', { name: /^Report/ }).count()).toBe(0);
 
     // --- The broadcaster's profile lists their followers, newest first, with avatars.
     await witness.goto('/u/skipper');

@@ -158,6 +158,10 @@ describe('moderation: removing messages, blocking, the viewer list, slow mode an
       for (const who of [s.fan, s.other, s.rival, s.troll]) {
         expect(await request(who, 'chat:followers-only', { broadcastId: live, enabled: true })).toEqual(fails('FORBIDDEN', 'only the broadcaster or an admin can change the chat settings'));
       }
+      // A suspended viewer is refused as any viewer is.
+      await server.stores.suspensions.suspend(users.other.user.id, 'spam', users.admin.user.id);
+      expect(await request(s.other, 'chat:followers-only', { broadcastId: live, enabled: true })).toEqual(fails('FORBIDDEN', 'only the broadcaster or an admin can change the chat settings'));
+      await server.stores.suspensions.unsuspend(users.other.user.id);
       expect(await request(s.host, 'chat:followers-only', { broadcastId: UNKNOWN_BROADCAST, enabled: true })).toEqual(fails('NOT_FOUND', 'broadcast not found'));
       for (const enabled of ['yes', 1, null, 'true']) {
         expect(await rawRequest(s.host, 'chat:followers-only', { broadcastId: live, enabled }), String(enabled)).toEqual(fails('VALIDATION_FAILED'));

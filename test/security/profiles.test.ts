@@ -213,6 +213,12 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     expect(first.body.people[0]).toEqual({ id: expect.any(String), username: NAMES.admin, displayName: null, avatarUrl: expect.stringMatching(/^\/api\/avatars\/u_[^/]+\/default\.svg$/), since: expect.any(String) });
     expect(first.body.nextCursor).toEqual(expect.any(String));
     for (const role of ['owner', 'fan', 'stranger', 'admin'] as const) expect(await list(`/api/users/${NAMES.owner}/followers?limit=2`, role), role).toEqual(first);
+    // A suspended reader gets the same.
+    const strangerId = (await server.stores.users.findByUsername(NAMES.stranger))!.id;
+    const ownerId = (await server.stores.users.findByUsername(NAMES.owner))!.id;
+    await server.stores.suspensions.suspend(strangerId, 'testing', ownerId);
+    expect(await list(`/api/users/${NAMES.owner}/followers?limit=2`, 'stranger')).toEqual(first);
+    await server.stores.suspensions.unsuspend(strangerId);
     const second = await list(`/api/users/${NAMES.owner}/followers?limit=2&cursor=${first.body.nextCursor}`, 'fan');
     expect(second.body).toEqual({ people: [expect.objectContaining({ username: NAMES.fan })], nextCursor: null });
     expect((await list(`/api/users/${NAMES.fan}/following`, 'anonymous')).body.people.map((p) => p.username)).toEqual([NAMES.owner]);
