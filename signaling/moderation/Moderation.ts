@@ -35,8 +35,8 @@ export interface ModerationOptions {
   logger: Logger;
   /** Reports per user per window (docs/security.md); absent: unlimited. */
   reportLimit?: Throttle | undefined;
-  /** Absent until chat-message removal exists: removing a reported message answers NOT_SUPPORTED. */
-  removeChatMessage?: ChatMessageRemover | undefined;
+  /** Removes a reported chat message as its broadcaster would (signaling/moderation/ChatModeration.ts). */
+  removeChatMessage: ChatMessageRemover;
 }
 
 /** Lines shown before and after a reported chat message. */
@@ -111,8 +111,8 @@ export class Moderation {
   /**
    * An admin acts on a report's item; every open report of the item is resolved with it.
    * - `dismiss`: nothing is done to the item (WRONG_STATE when the report is resolved already).
-   * - `remove`: a chat message → NOT_SUPPORTED until chat-message removal is wired in; a
-   *   broadcast on air → ended; an ended broadcast or a replay → its replay deleted as its owner
+   * - `remove`: a chat message → removed for everyone, as its broadcaster would; a broadcast on
+   *   air → ended; an ended broadcast or a replay → its replay deleted as its owner
    *   would (ended first if still on air). An item already gone counts as removed.
    * - `end`: ends the broadcast the item belongs to (WRONG_STATE when it is not live).
    * - `suspend`: suspends the item's owner (the broadcaster, or the message's author).
@@ -203,7 +203,6 @@ export class Moderation {
 
   async #remove(admin: UserRecord, r: ReportRecord): Promise<string> {
     if (r.kind === 'message') {
-      if (!this.#o.removeChatMessage) throw new AppError('NOT_SUPPORTED', 'removing a chat message is not supported yet: dismiss the report, end the broadcast or suspend the author');
       const existed = await this.#o.removeChatMessage(ChatMessageIdSchema.parse(r.targetId), admin);
       return existed ? 'removed' : 'gone';
     }

@@ -9,23 +9,13 @@ import type { BroadcastSummary } from '../../common/protocol/events.ts';
 import type { FollowState, NotificationList, NotificationView, Profile } from '../../common/protocol/profiles.ts';
 import type { ReplaySummary } from '../../common/protocol/replays.ts';
 import { connect, grantAdmin, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { replayOutput } from '../../testkit/replayOutput.ts';
 
 const run = promisify(execFile);
 const H = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 type Role = 'anonymous' | 'owner' | 'fan' | 'stranger' | 'admin';
-const OUTPUT = {
-  durationMs: 2000,
-  width: 320,
-  height: 240,
-  timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
-  poster: 'poster.jpg',
-  webm: 'video.webm',
-  hls: 'hls/index.m3u8',
-  mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
-};
-
 /** Test images made by ffmpeg: real files of each kind the avatar check must tell apart. */
 async function makeFixtures(dir: string): Promise<Record<'png' | 'gif' | 'mp4' | 'svg' | 'text', Buffer>> {
   const ff = (args: string[]) => run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
@@ -261,7 +251,7 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
       const { broadcast } = await ok(owner, 'broadcast:start', { title, visibility, invitees: [...invitees] });
       await server.stores.replays.begin(broadcast.id);
       await ok(owner, 'broadcast:stop', { broadcastId: broadcast.id });
-      await server.stores.replays.applyOutput(broadcast.id, 'ready', OUTPUT);
+      await server.stores.replays.applyOutput(broadcast.id, 'ready', replayOutput());
       made.push(broadcast.id);
     }
     const titles = async (role: Role, q = '') => {

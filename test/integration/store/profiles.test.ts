@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import type { Visibility } from '../../../common/protocol/events.ts';
 import type { UserId } from '../../../common/protocol/ids.ts';
 import { type DatabaseHandle } from '../../../signaling/store/Database.ts';
@@ -9,32 +8,9 @@ import { type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
 import { DELETED_USER_ID } from '../../../signaling/store/UserStore.ts';
-import { storesOn } from '../../../testkit/storesOn.ts';
+import { expectAppError, storesOn, uniqueName } from '../../../testkit/storesOn.ts';
+import { replayOutput } from '../../../testkit/replayOutput.ts';
 
-
-function uniqueName(prefix = 'user'): string {
-  return `${prefix}_${randomBytes(5).toString('hex')}`;
-}
-
-async function expectAppError(p: Promise<unknown>, code: string): Promise<void> {
-  const err: unknown = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
-  expect((err as AppError).code).toBe(code);
-}
-
-const OUTPUT = {
-  durationMs: 2000,
-  width: 320,
-  height: 240,
-  timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
-  poster: 'poster.jpg',
-  webm: 'video.webm',
-  hls: 'hls/index.m3u8',
-  mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
-};
 
 /** Profiles, follows and notifications (migration 0009_profiles_follows), on both dialects. */
 describe.each(['sqlite', 'postgres'] as const)('profile, follow and notification stores on %s', (dialect: DialectName) => {
@@ -50,7 +26,7 @@ describe.each(['sqlite', 'postgres'] as const)('profile, follow and notification
     if (o.ended === false) return b;
     await stores.replays.begin(b.id);
     const ended = await stores.broadcasts.end(b.id, 'stopped');
-    await stores.replays.applyOutput(b.id, 'ready', OUTPUT);
+    await stores.replays.applyOutput(b.id, 'ready', replayOutput());
     return ended!;
   }
 
