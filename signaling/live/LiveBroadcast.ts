@@ -324,5 +324,6 @@ export function toSummary(r: BroadcastRecord, viewerCount: number): BroadcastSum
     startedAt: r.startedAt,
     endedAt: r.endedAt,
     viewerCount,
+    source: r.source,
   };
 }
