@@ -166,7 +166,16 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
     }
     if (this.#moved('authorising')) return;
     if (!grant) {
-      this.#refuse('NetStream.Publish.BadName', 'unknown or revoked stream key');
+      // Through the ingest core all the same, so that the attempt counts against the address
+      // (guessing keys is slow) and a limited address is told RATE_LIMITED.
+      const refusal = await this.#deps.broadcasts.open(key, this.#address, 'rtmp').then(
+        async (session) => {
+          await session.end(); // a key made between the two look-ups: not this connection's
+          return 'unknown or revoked stream key';
+        },
+        (error: unknown) => (error instanceof AppError && error.code !== 'UNAUTHENTICATED' ? `${error.code}: ${error.message}` : 'unknown or revoked stream key'),
+      );
+      this.#refuse('NetStream.Publish.BadName', refusal);
       return;
     }
     const taken = await this.#deps.claimKey(key, this);
@@ -277,6 +286,12 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
     }
     this.#session = session;
     const log = this.#log.child({ broadcastId: session.broadcastId });
+    // The broadcast ended elsewhere (End on the go-live page, an admin, a suspension, sunset, the grace period): the encoder goes.
+    void session.closed.then((reason) => {
+      if (this.#state === 'closed') return;
+      log.info({ reason }, 'the broadcast ended: the RTMP encoder is disconnected');
+      void this.#finish('none');
+    });
     try {
       const video = { payloadType: VIDEO_PT, ssrc: randomInt(1, 2 ** 31) };
       const videoParameters: RtpParameters = {
@@ -355,7 +370,8 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
     void this.#finish(this.#state === 'streaming' ? 'drop' : 'end');
   }
 
-  async #finish(how: 'end' | 'drop'): Promise<void> {
+  /** Closes everything, then lets the session go: `end` (unpublish), `drop` (lost), or `none` (it ended already). */
+  async #finish(how: 'end' | 'drop' | 'none'): Promise<void> {
     if (this.#state === 'closed') return this.#closed;
     this.#state = 'closed';
     this.#clear();
@@ -370,7 +386,7 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
       await this.#transcoder?.close();
       if (session) {
         if (how === 'end') await session.end();
-        else session.drop();
+        else if (how === 'drop') session.drop();
       }
     } catch (error) {
       this.#log.error({ err: error }, 'closing the RTMP ingest failed');

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../../common/errors.ts';
+import type { EndReason } from '../../../common/protocol/events.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
 import type { IngestBroadcasts, IngestSession, StreamKeyAuthority } from '../../../signaling/ingest/ports.ts';
@@ -25,7 +26,10 @@ class TestSession implements IngestSession {
   readonly keyId = 'key1';
   ended = false;
   dropped = false;
-  constructor(readonly media: Broadcast) {}
+  readonly closed: Promise<EndReason>;
+  constructor(readonly media: Broadcast) {
+    this.closed = new Promise((resolve) => media.once('close', () => resolve('stopped')));
+  }
   get broadcastId(): BroadcastId {
     return this.media.id as BroadcastId;
   }
@@ -144,7 +148,8 @@ describe('RTMP ingest: the listener with real encoders', () => {
     const { code, stderr } = await encoder.exited;
     expect(code).not.toBe(0);
     expect(stderr).toMatch(/unknown or revoked stream key/);
-    expect(opens).toBe(0);
+    // Refused through the ingest core all the same (where attempts count against the address).
+    expect(opens).toBe(1);
     expect(sessions).toEqual([]);
   });
 
@@ -227,5 +232,16 @@ describe('RTMP ingest: the listener with real encoders', () => {
     expect(warned).toMatchObject({ broadcastId: session.broadcastId, warning: { code: 'b-frames' } });
     const video = [...(session.media.routers[0]?.producers().values() ?? [])].find((p) => p.kind === 'video');
     expect(video?.rtpParameters.codecs[0]?.parameters).toMatchObject({ 'profile-level-id': '4d001f', 'packetization-mode': 1 });
+  }, 30_000);
+
+  it('a broadcast ended elsewhere (End on the go-live page) disconnects its encoder', async () => {
+    const encoder = startRtmpEncoder(url());
+    const session = await until('the broadcast opened', () => sessions[0]);
+    await until('two producers', () => session.media.producers.length === 2 || undefined);
+    session.media.close();
+    const { code } = await encoder.exited;
+    expect(code).not.toBe(0);
+    await until('no connection', () => rtmp.connectionCount === 0 || undefined);
+    expect(session.ended || session.dropped).toBe(false);
   }, 30_000);
 });
