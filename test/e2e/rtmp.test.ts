@@ -15,7 +15,7 @@ describe('RTMP broadcast in Chromium', () => {
   let e2e: E2eStage | undefined;
 
   beforeAll(async () => {
-    e2e = await startE2e({ workers: true });
+    e2e = await startE2e({ workers: true, server: { ingest: { rtmp: { enabled: true } } } });
   });
   afterAll(async () => {
     await killRtmpEncoders();

@@ -18,7 +18,7 @@ describe('RTMP ingest: encoders on the real server', () => {
   let people = 0;
 
   beforeAll(async () => {
-    server = await startTestServer({ live: { graceSeconds: 20 }, ingest: { rtmp: { mediaTimeoutSeconds: 3 } } });
+    server = await startTestServer({ live: { graceSeconds: 20 }, ingest: { rtmp: { enabled: true, mediaTimeoutSeconds: 3 } } });
   }, 120_000);
   afterEach(async () => {
     await killRtmpEncoders();
@@ -106,7 +106,7 @@ describe('RTMP ingest: encoders on the real server', () => {
   });
 
   it('wrong keys count against the address: past ingest.opensPerAddress the encoder is told RATE_LIMITED', async () => {
-    const limited = await startTestServer({ ingest: { opensPerAddress: 2, rtmp: { mediaTimeoutSeconds: 3 } } });
+    const limited = await startTestServer({ ingest: { opensPerAddress: 2, rtmp: { enabled: true, mediaTimeoutSeconds: 3 } } });
     try {
       const url = `rtmp://127.0.0.1:${String(limited.rtmp?.address.port)}/live/sk_guess`;
       const results = [];
