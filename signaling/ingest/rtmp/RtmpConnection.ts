@@ -46,8 +46,9 @@ const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 /** A publishing connection that sends nothing for this long is taken for lost (a half-open TCP connection sends nothing). */
 export const IDLE_TIMEOUT_MS = 5000;
-/** Audio and video messages held while the broadcast opens (a second or so of media). */
+/** Audio and video held while the broadcast opens (a second or so of media). */
 const MAX_HELD_MESSAGES = 600;
+const MAX_HELD_BYTES = 32 * 1024 * 1024;
 
 type State = 'connecting' | 'authorising' | 'probing' | 'opening' | 'streaming' | 'closed';
 type ConnectionEvents = { close: [] };
@@ -78,6 +79,7 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
   #audioConfig: { timestampMs: number; body: Buffer } | undefined;
   #sawAudio = false;
   #held: Array<{ type: number; timestampMs: number; body: Buffer }> = [];
+  #heldBytes = 0;
   readonly #keyframes: KeyframeWatch;
   readonly #warned = new Set<IngestWarning['code']>();
   readonly #closed: Promise<void>;
@@ -100,7 +102,10 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
         if (!socket.destroyed) socket.write(data);
       },
       publish: (app, streamName) => void this.#publish(app, streamName),
-      play: () => this.#refuse('NetStream.Publish.Denied', 'this server takes streams (publish), it does not play them'),
+      play: () => {
+        if (this.#state === 'connecting') this.#refuse('NetStream.Publish.Denied', 'this server takes streams (publish), it does not play them');
+        else this.#fail('play on a publishing connection');
+      },
       unpublish: () => this.#unpublish(),
       media: (type, timestampMs, body) => this.#media(type, timestampMs, body),
     });
@@ -146,7 +151,7 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
 
   async #publish(app: string, streamName: string): Promise<void> {
     if (this.#state !== 'connecting') {
-      this.#refuse('NetStream.Publish.Denied', 'one publish per connection');
+      this.#fail('a second publish on one connection');
       return;
     }
     const key = streamName.split('?')[0] ?? '';
@@ -203,7 +208,7 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
         return this.#probe(type, timestampMs, body);
       case 'opening':
         if (type === FLV_VIDEO && !this.#checkVideo(body)) return;
-        if (this.#held.length >= MAX_HELD_MESSAGES) return this.#fail('the broadcast took too long to open');
+        if (this.#held.length >= MAX_HELD_MESSAGES || (this.#heldBytes += body.length) > MAX_HELD_BYTES) return this.#fail('the broadcast took too long to open');
         this.#held.push({ type, timestampMs, body });
         return;
       case 'streaming':

@@ -15,21 +15,25 @@ export interface RtmpProtocolHooks {
   media(type: number, timestampMs: number, body: Buffer): void;
 }
 
-/** The largest RTMP message accepted (a 4K keyframe is a few hundred KiB). */
+/** The largest RTMP message accepted before `publish` is accepted (commands are a few hundred bytes). */
+const MAX_COMMAND_BYTES = 64 * 1024;
+/** The largest RTMP message accepted from a publishing encoder (a 4K keyframe is a few hundred KiB). */
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
-/** Chunk streams one connection may use (an encoder uses 3–6). */
-const MAX_CHUNK_STREAMS = 32;
+/** Chunk streams one connection may use (an encoder uses 3–6); each may hold one message being read. */
+const MAX_CHUNK_STREAMS = 16;
 
 /**
  * node-media-server's RTMP engine (handshake, chunk stream, AMF0 commands) for one connection,
  * with the changes the ingest needs (docs/ingest.md, "RTMP"): `publish` is answered only when
  * the owner has checked the stream key (the engine itself answers `NetStream.Publish.Start` at
- * once), `play` is refused, unpublishing is reported, and a message over 8 MiB or more than 32
- * chunk streams are errors rather than allocations. `feed` throws on malformed input.
+ * once), `play` is refused, unpublishing is reported, and a message over 64 KiB before the
+ * publish is accepted (8 MiB after) or more than 16 chunk streams are errors rather than
+ * allocations. `feed` throws on malformed input.
  */
 export class RtmpProtocol extends Rtmp {
   readonly #hooks: RtmpProtocolHooks;
   #publishStreamId = 0;
+  #publishing = false;
 
   constructor(hooks: RtmpProtocolHooks) {
     super();
@@ -49,7 +53,10 @@ export class RtmpProtocol extends Rtmp {
   }
 
   override packetAlloc(): void {
-    if (this.parserPacket.header.length > MAX_MESSAGE_BYTES) throw new Error(`an RTMP message of ${String(this.parserPacket.header.length)} bytes (at most ${String(MAX_MESSAGE_BYTES)})`);
+    // The engine allocates a message's whole length when its first chunk comes: before the key
+    // is accepted, a client may make it allocate no more than a command's size.
+    const max = this.#publishing ? MAX_MESSAGE_BYTES : MAX_COMMAND_BYTES;
+    if (this.parserPacket.header.length > max) throw new Error(`an RTMP message of ${String(this.parserPacket.header.length)} bytes (at most ${String(max)} now)`);
     if (this.inPackets.size > MAX_CHUNK_STREAMS) throw new Error(`more than ${String(MAX_CHUNK_STREAMS)} RTMP chunk streams`);
     super.packetAlloc();
   }
@@ -85,6 +92,7 @@ export class RtmpProtocol extends Rtmp {
 
   /** `NetStream.Publish.Start`: the encoder may send media. */
   acceptPublish(): void {
+    this.#publishing = true;
     this.sendStatusMessage(this.#publishStreamId, 'status', 'NetStream.Publish.Start', 'publishing');
   }
 

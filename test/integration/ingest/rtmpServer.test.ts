@@ -215,6 +215,33 @@ describe('RTMP ingest: the listener with real encoders', () => {
     expect(processAlive(encoder.pid)).toBe(true);
   }, 30_000);
 
+  it('closes a connection that declares a 1 MiB message before publishing (no allocation on a stranger’s word)', async () => {
+    // A listener of its own that would wait a minute for a publish: only the size check closes the connection.
+    const patient = await RtmpServer.open(
+      { host: '127.0.0.1', port: 0, maxConnections: 10, publishTimeoutMs: 60_000, mediaTimeoutMs: 3000, keyframeWarningMs: 4000 },
+      { authority, broadcasts, warnings: { warn: () => undefined }, logger: silentLogger() },
+    );
+    const socket = net.connect(patient.address.port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    let received = 0;
+    const handshakeDone = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        received += d.length;
+        if (received >= 1 + 1536 * 2) resolve();
+      });
+    });
+    socket.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536)])); // C0 + C1 (simple handshake)
+    await handshakeDone;
+    socket.write(Buffer.alloc(1536)); // C2
+    // A type-0 chunk on chunk stream 3: timestamp 0, length 1 MiB, type 20 (AMF0 command), stream 0.
+    socket.write(Buffer.from([0x03, 0, 0, 0, 0x10, 0x00, 0x00, 20, 0, 0, 0, 0, 1, 2, 3]));
+    await closed;
+    await until('no connection', () => patient.connectionCount === 0 || undefined);
+    await patient.close();
+    expect(opens).toBe(0);
+  });
+
   it('warns once when keyframes are more than 4 s apart (-g 300 at 30 fps)', async () => {
     startRtmpEncoder(url(), { gop: 300 });
     const session = await until('the broadcast opened', () => sessions[0]);
