@@ -290,6 +290,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const reach = new SocketModerationReach(io, {
     crossNode: config.socketAdapter === 'redis',
     evictHere: (ownerId, userId) => live.evict(ownerId, userId),
+    endHere: (broadcastId, reason) => live.endHere(broadcastId, reason),
     logger: moderationLog,
   });
   const chatModeration = new ChatModeration({ stores, notifier, logger: moderationLog });
@@ -339,6 +340,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const moderation = new Moderation({
     stores,
     live,
+    reach,
     replays: replayRemoval,
     logger: logger.child({ component: 'moderation' }),
     reportLimit: rateLimits.create(

@@ -148,7 +148,7 @@ export function createApp(o: AppOptions): express.Express {
   app.use('/api/notifications', notificationsRouter({ stores: o.stores }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
   app.use('/api/blocks', blocksRouter(o.blocking));
-  app.use('/api/stream-keys', streamKeysRouter({ stores: o.stores, rtmpPort: o.ingest?.rtmpPort ?? null }));
+  app.use('/api/stream-keys', streamKeysRouter({ stores: o.stores, live: o.live, rtmpPort: o.ingest?.rtmpPort ?? null }));
   for (const router of o.adminRouters ?? []) app.use(router);
 
   const noRoute = (req: Request) => {

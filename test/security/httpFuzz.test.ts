@@ -80,6 +80,8 @@ const ROUTES = [
   `/api/admin/users/${USER}/suspension`,
   '/api/admin/audit',
   `/api/users/${USER}`,
+  '/api/stream-keys',
+  '/api/stream-keys/k_AAAAAAAAAAAA',
   '/admin/queues',
   '/healthz',
 ];

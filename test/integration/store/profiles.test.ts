@@ -106,6 +106,34 @@ describe.each(['sqlite', 'postgres'] as const)('profile, follow and notification
     expect([...pages.flat()].sort()).toEqual([...fans].sort());
   });
 
+  it('a profile\'s follower and following lists come newest first, a page at a time, with what lists show of each person', async () => {
+    const star = await user('star');
+    const fans: UserRecord[] = [];
+    for (let i = 0; i < 5; i++) {
+      const f = await user('fan');
+      fans.push(f);
+      await stores.follows.follow(f.id, star.id);
+    }
+    await stores.profiles.update(fans[4]!.id, { displayName: 'Newest Fan' });
+    await stores.profiles.setAvatar(fans[4]!.id, 'AAAAAAAAAAAAAAAA');
+    const first = await stores.follows.page(star.id, 'followers', 2);
+    expect(first.map((p) => p.id)).toEqual([fans[4]!.id, fans[3]!.id]);
+    expect(first[0]).toEqual({ id: fans[4]!.id, username: fans[4]!.username, displayName: 'Newest Fan', avatar: 'AAAAAAAAAAAAAAAA', since: expect.any(Number) });
+    expect(first[1]).toMatchObject({ displayName: null, avatar: null });
+    const second = await stores.follows.page(star.id, 'followers', 2, { since: first[1]!.since, id: first[1]!.id });
+    expect(second.map((p) => p.id)).toEqual([fans[2]!.id, fans[1]!.id]);
+    const last = await stores.follows.page(star.id, 'followers', 2, { since: second[1]!.since, id: second[1]!.id });
+    expect(last.map((p) => p.id)).toEqual([fans[0]!.id]);
+    expect(await stores.follows.page(star.id, 'followers', 2, { since: last[0]!.since, id: last[0]!.id })).toEqual([]);
+    // The other side: whom a fan follows.
+    await stores.follows.follow(fans[0]!.id, fans[1]!.id);
+    expect((await stores.follows.page(fans[0]!.id, 'following', 10)).map((p) => p.id)).toEqual([fans[1]!.id, star.id]);
+    expect(await stores.follows.page(star.id, 'following', 10)).toEqual([]);
+    // A deleted account leaves both lists.
+    await stores.users.deleteAccount(fans[4]!.id);
+    expect((await stores.follows.page(star.id, 'followers', 10)).map((p) => p.id)).toEqual([fans[3]!.id, fans[2]!.id, fans[1]!.id, fans[0]!.id]);
+  });
+
   it('"following, live now": only live broadcasts of followed people the viewer may see', async () => {
     const viewer = await user('viewer');
     const [followedPub, followedPriv, followedPrivInvited, stranger] = [await user(), await user(), await user(), await user()];
