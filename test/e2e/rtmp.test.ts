@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboundStats } from '../../testkit/browser.ts';
 import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
-import { waitForReplay } from '../../testkit/liveUi.ts';
+import { signUpInPage, waitForReplay } from '../../testkit/liveUi.ts';
 import { killRtmpEncoders, startRtmpEncoder } from '../../testkit/media.ts';
 import { signUp } from '../../testkit/server.ts';
 
@@ -45,4 +45,26 @@ describe('RTMP broadcast in Chromium', () => {
     const replay = await waitForReplay(viewer, id!, 90_000);
     expect(replay.state, replay.reason ?? '').toBe('ready');
   }, 180_000);
+
+  it('the go-live page shows its owner the encoder’s keyframe warning; End there disconnects the encoder', async () => {
+    const stage = e2e!;
+    const { server } = stage;
+    const page = await stage.newPage();
+    await signUpInPage(page, 'obs_warned');
+    const user = await server.stores.users.findByUsername('obs_warned');
+    if (!user) throw new Error('no user');
+    const { secret } = await server.stores.streamKeys.create(user.id, { name: 'OBS', title: 'Long GOP', visibility: 'public' });
+    const url = `rtmp://127.0.0.1:${String(server.rtmp?.address.port)}/live/${secret}`;
+    const first = startRtmpEncoder(url);
+    await expect.poll(async () => (await server.stores.broadcasts.findLiveByOwner(user.id))?.status, { timeout: 20_000, interval: 200 }).toBe('live');
+    await page.goto('/live');
+    await page.getByRole('heading', { name: 'Live from your encoder (RTMP)' }).waitFor({ timeout: 15_000 });
+    // The page is in the broadcast's room: the encoder reconnects with keyframes 10 s apart (a new connection warns anew).
+    await first.kill();
+    await expect.poll(async () => (await server.stores.broadcasts.findLiveByOwner(user.id))?.status, { timeout: 10_000, interval: 200 }).toBe('reconnecting');
+    const second = startRtmpEncoder(url, { gop: 300 });
+    await page.getByRole('alert').filter({ hasText: /keyframe interval to 2 s/ }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'End broadcast' }).click();
+    expect((await second.exited).code).not.toBe(0);
+  }, 120_000);
 });
