@@ -59,9 +59,11 @@ export class RtmpServer {
       connection.on('close', () => rtmp.#connections.delete(connection));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new Error(`the RTMP ingest cannot listen on ${options.host}:${String(options.port)} (${error.code ?? error.message}): set ingest.rtmp.port (SPYGLASS_RTMP_PORT), or turn it off (SPYGLASS_RTMP=false)`, { cause: error })),
+      );
       server.listen(options.port, options.host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });

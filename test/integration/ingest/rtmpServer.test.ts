@@ -242,6 +242,16 @@ describe('RTMP ingest: the listener with real encoders', () => {
     expect(opens).toBe(0);
   });
 
+  it('says which setting to change when its port is taken', async () => {
+    const taken = rtmp.address.port;
+    await expect(
+      RtmpServer.open(
+        { host: '127.0.0.1', port: taken, maxConnections: 1, publishTimeoutMs: 1000, mediaTimeoutMs: 1000, keyframeWarningMs: 4000 },
+        { authority, broadcasts, warnings: { warn: () => undefined }, logger: silentLogger() },
+      ),
+    ).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\): set ingest\.rtmp\.port/);
+  });
+
   it('warns once when keyframes are more than 4 s apart (-g 300 at 30 fps)', async () => {
     startRtmpEncoder(url(), { gop: 300 });
     const session = await until('the broadcast opened', () => sessions[0]);
