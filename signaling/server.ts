@@ -52,6 +52,7 @@ import { PasswordPolicy } from './store/PasswordPolicy.ts';
 import { AuthLimits } from './throttle/AuthLimits.ts';
 import { IngestService } from './ingest/IngestService.ts';
 import { StreamKeys } from './ingest/StreamKeys.ts';
+import { RtmpServer } from './ingest/rtmp/RtmpServer.ts';
 import type { IngestBroadcasts, StreamKeyAuthority } from './ingest/ports.ts';
 
 /** The socket.io room of every connection of one session. */
@@ -78,6 +79,8 @@ export interface RunningSpyglass {
   moderation: { chat: ChatModeration; blocking: Blocking };
   /** Encoders going live with stream keys (docs/ingest.md): what the WHIP and RTMP endpoints use. */
   ingest: { broadcasts: IngestBroadcasts; keys: StreamKeyAuthority };
+  /** The RTMP listener (`ingest.rtmp.enabled`), else undefined. */
+  rtmp: RtmpServer | undefined;
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -376,6 +379,30 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     }),
   };
 
+  // RTMP ingest (docs/ingest.md, "RTMP"): the listener for encoders, feeding the same ingest core.
+  let rtmp: RtmpServer | undefined;
+  if (config.ingest.rtmp.enabled) {
+    const r = config.ingest.rtmp;
+    rtmp = await RtmpServer.open(
+      {
+        host: r.host,
+        port: r.port,
+        maxConnections: r.maxConnections,
+        publishTimeoutMs: r.publishTimeoutSeconds * 1000,
+        mediaTimeoutMs: r.mediaTimeoutSeconds * 1000,
+        keyframeWarningMs: r.keyframeWarningMs,
+      },
+      {
+        authority: ingest.keys,
+        broadcasts: ingest.broadcasts,
+        warnings: { warn: (broadcastId, w) => notifier.toBroadcast(broadcastId, 'broadcast:warning', { broadcastId, ...w }) },
+        logger,
+      },
+    );
+    const listener = rtmp;
+    closers.push('RTMP ingest', () => listener.close());
+  }
+
   const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
@@ -402,7 +429,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     },
     archives,
     blocking,
-    ingest,
+    ingest: { ...ingest, rtmpPort: rtmp?.address.port ?? null },
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
       metricsRouter({ registry: metrics, stores }),
@@ -503,5 +530,5 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   if (metricsServer) closers.push('metrics server', () => metricsServer.close());
   const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
-  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, ingest, close: () => closers.closeAll() };
+  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, ingest, rtmp, close: () => closers.closeAll() };
 }

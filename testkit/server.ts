@@ -92,6 +92,8 @@ export async function startTestServer(
         signUpsPerAddress: 100_000,
         ...overrides.limits,
       },
+      // The RTMP listener is off unless a test turns it on (`ingest.rtmp.enabled`), then on a free port (never 1935: tests run in parallel).
+      ingest: { ...overrides.ingest, rtmp: { enabled: false, port: 0, ...overrides.ingest?.rtmp } },
     },
   );
   const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });

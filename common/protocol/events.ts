@@ -277,6 +277,12 @@ export interface ServerToClientEvents {
    * with `redirected: true`) and leave this node once the video plays there.
    */
   'broadcast:move': (e: { broadcastId: BroadcastId; url: string }) => void;
+  /**
+   * To the broadcast's room: the encoder's stream (RTMP ingest, docs/ingest.md) is live but
+   * something in it hurts viewers — keyframes more than 4 s apart, or B-frames. The go-live page
+   * shows it to the broadcaster; viewers ignore it. Sent once per encoder connection and code.
+   */
+  'broadcast:warning': (e: { broadcastId: BroadcastId; code: 'keyframe-interval' | 'b-frames'; message: string }) => void;
   /** To the broadcast's room: the recording runs, or stopped before the end (with why, e.g. disk space). */
   'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;
   /** To the user (every connection of theirs): their archive's progress, readiness or failure. */

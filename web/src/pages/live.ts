@@ -373,6 +373,8 @@ export const mountLive: PageMount = (root, ctx) => {
         if (mine(e.broadcastId)) showRecording(e);
         else if (broadcastId === null && state === 'starting') earlyRecording = e;
       }),
+      // An encoder's stream (RTMP ingest) that hurts viewers: keyframes too far apart, B-frames.
+      s.on('broadcast:warning', (e) => mine(e.broadcastId) && ctx.alerts.show(new Error(e.message))),
       s.onDisconnect(() => {
         if (state === 'live') setState('reconnecting');
       }),
