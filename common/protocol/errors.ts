@@ -31,8 +31,8 @@ export const ERROR_CODES = {
   INSUFFICIENT_STORAGE: 507,
   /** The caller's account is suspended by an admin (the message carries the reason): no going live, no chat. */
   SUSPENDED: 403,
-  /** An action the server knows but cannot do yet (e.g. removing a reported chat message). */
-  NOT_SUPPORTED: 501,
+  /** The broadcast's chat is for the broadcaster's followers only, and the caller does not follow them. */
+  FOLLOWERS_ONLY: 403,
   /** The service is closing down (sunset mode): this action is no longer available. */
   SERVICE_SUNSET: 403,
   /**

@@ -5,7 +5,7 @@ import type { CreatedStreamKey, StreamKeyList, StreamKeyView } from '../../commo
 import { ProtocolError } from '../../common/protocol/errors.ts';
 import type { AdminReport, ReportKind, ReportReason, ReportSummary, SuspendedUser, Suspension } from '../../common/protocol/reports.ts';
 import type { ReplayChatMessage, ReplayDetail, ReplayDownload, ReplayHearts, ReplaySources, ReplaySummary } from '../../common/protocol/replays.ts';
-import type { FollowState, NotificationList, NotificationView, PersonSummary, Profile } from '../../common/protocol/profiles.ts';
+import type { FollowList, FollowState, NotificationList, NotificationView, PersonSummary, Profile } from '../../common/protocol/profiles.ts';
 import { ID_PATTERNS } from '../../common/protocol/rules.ts';
 import { isBroadcastId, isBroadcastSummary, isRecord, isUserSummary, isWireError } from './guards.ts';
 
@@ -247,6 +247,16 @@ export class Api {
     const next = isRecord(body) ? body['nextCursor'] : undefined;
     if (!Array.isArray(list) || (next !== null && typeof next !== 'string')) throw malformed('/api/users/:username/replays');
     return { replays: list.filter(isReplaySummary), nextCursor: next };
+  }
+
+  /** One page of a profile's followers or of whom it follows, newest follow first. */
+  async followList(username: string, side: 'followers' | 'following', cursor: string | null): Promise<FollowList> {
+    const qs = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+    const body = await this.#call('GET', `/api/users/${encodeURIComponent(username)}/${side}${qs}`);
+    const list = isRecord(body) ? body['people'] : undefined;
+    const next = isRecord(body) ? body['nextCursor'] : undefined;
+    if (!Array.isArray(list) || (next !== null && typeof next !== 'string')) throw malformed(`/api/users/:username/${side}`);
+    return { people: list.filter((p: unknown): p is FollowList['people'][number] => isPersonSummary(p) && typeof (p as unknown as Record<string, unknown>)['since'] === 'string'), nextCursor: next };
   }
 
   /** Follows (`true`) or unfollows a user; idempotent. */

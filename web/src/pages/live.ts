@@ -8,6 +8,7 @@ import { capture, captureCameraVideo, captureScreen, publish, type Publication }
 import type { PageMount } from '../page.ts';
 import { replayPath, watchPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
+import { avatarImage } from '../ui/Avatar.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
 import { Hearts } from '../ui/Hearts.ts';
 import { ViewerCount } from '../ui/ViewerCount.ts';
@@ -107,6 +108,8 @@ export const mountLive: PageMount = (root, ctx) => {
     ...[0, 5, 10, 30, 60, 120, 300].map((n) => h('option', { value: n }, n === 0 ? 'Off' : `One message every ${n} s`)),
   );
   const slowRow = h('div', { class: 'field' }, h('label', { for: slowId }, 'Slow mode'), slowSelect);
+  const followersOnlyBox = h('input', { type: 'checkbox', name: 'followers-only' });
+  const followersOnlyRow = h('div', { class: 'field' }, h('label', {}, followersOnlyBox, ' Followers-only chat'));
   const showViewers = h('button', { type: 'button', class: 'small', 'aria-expanded': 'false' }, 'Show viewers');
   const viewerList = h('ul', { class: 'viewer-list', 'aria-label': 'Viewers', hidden: true });
   const anonymousLine = h('p', { class: 'anonymous-viewers', hidden: true });
@@ -116,6 +119,7 @@ export const mountLive: PageMount = (root, ctx) => {
     { class: 'moderation', 'aria-label': 'Moderation' },
     h('h2', {}, 'Moderation'),
     slowRow,
+    followersOnlyRow,
     h('h3', {}, 'Viewers'),
     showViewers,
     viewerList,
@@ -342,7 +346,9 @@ export const mountLive: PageMount = (root, ctx) => {
       s.on('chat:message', (m) => mine(m.broadcastId) && chat?.add(m)),
       s.on('chat:removed', (e) => mine(e.broadcastId) && chat?.remove(e.messageId)),
       s.on('chat:settings', (e) => {
-        if (mine(e.broadcastId)) slowSelect.value = String(e.slowModeSeconds);
+        if (!mine(e.broadcastId)) return;
+        slowSelect.value = String(e.slowModeSeconds);
+        followersOnlyBox.checked = e.followersOnly;
       }),
       s.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
       s.on('broadcast:interrupted', (e) => {
@@ -367,6 +373,8 @@ export const mountLive: PageMount = (root, ctx) => {
         if (mine(e.broadcastId)) showRecording(e);
         else if (broadcastId === null && state === 'starting') earlyRecording = e;
       }),
+      // An encoder's stream (RTMP ingest) that hurts viewers: keyframes too far apart, B-frames.
+      s.on('broadcast:warning', (e) => mine(e.broadcastId) && ctx.alerts.show(new Error(e.message))),
       s.onDisconnect(() => {
         if (state === 'live') setState('reconnecting');
       }),
@@ -403,6 +411,7 @@ export const mountLive: PageMount = (root, ctx) => {
     });
     chatSlot.replaceChildren(chat.element);
     slowSelect.value = '0';
+    followersOnlyBox.checked = false;
     viewerList.hidden = true;
     anonymousLine.hidden = true;
     showViewers.textContent = 'Show viewers';
@@ -449,7 +458,7 @@ export const mountLive: PageMount = (root, ctx) => {
                   ctx.alerts.show(err);
                 });
               });
-              return h('li', {}, h('span', {}, v.username), button);
+              return h('li', {}, avatarImage(v), h('span', {}, v.username), button);
             })),
       );
       anonymousLine.hidden = false;
@@ -498,6 +507,35 @@ export const mountLive: PageMount = (root, ctx) => {
       )
       .finally(() => {
         slowSelect.disabled = false;
+      });
+  });
+
+  followersOnlyBox.addEventListener('change', () => {
+    const enabled = followersOnlyBox.checked;
+    let s: Signal;
+    try {
+      s = liveSignal();
+    } catch (err) {
+      followersOnlyBox.checked = !enabled;
+      ctx.alerts.show(err);
+      return;
+    }
+    const id = broadcastId;
+    if (!id) return;
+    followersOnlyBox.disabled = true;
+    s.request('chat:followers-only', { broadcastId: id, enabled })
+      .then(
+        (res) => {
+          followersOnlyBox.checked = res.followersOnly;
+          moderationStatus.textContent = res.followersOnly ? 'Followers-only chat on: only your followers can chat' : 'Followers-only chat off';
+        },
+        (err: unknown) => {
+          followersOnlyBox.checked = !enabled;
+          ctx.alerts.show(err);
+        },
+      )
+      .finally(() => {
+        followersOnlyBox.disabled = false;
       });
   });
 
