@@ -50,6 +50,7 @@ import { SunsetService } from './sunset/SunsetService.ts';
 import { PasswordHasher, type Kdf } from './store/passwords.ts';
 import { PasswordPolicy } from './store/PasswordPolicy.ts';
 import { AuthLimits } from './throttle/AuthLimits.ts';
+import { WhepService } from './ingest/whep/WhepService.ts';
 
 /** The socket.io room of every connection of one session. */
 const sessionRoom = (sessionId: string) => `s:${sessionId}`;
@@ -274,6 +275,17 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
+  // WHEP players (docs/ingest.md, "WHEP"): viewers of the live domain, ended before it.
+  const whepConfig = config.ingest.whep;
+  const whep = new WhepService({
+    live,
+    logger: logger.child({ component: 'whep' }),
+    maxSessions: whepConfig.maxSessions,
+    perAddress: rateLimits.create('whep-address', { points: whepConfig.postsPerAddress, durationSeconds: whepConfig.windowSeconds }, 'too many WHEP sessions were started from your address'),
+    connectTimeoutMs: whepConfig.connectTimeoutSeconds * 1000,
+    disconnectGraceMs: whepConfig.disconnectGraceSeconds * 1000,
+  });
+  closers.push('WHEP sessions', () => whep.close());
   // Results apply from now on: the live domain they notify exists.
   results?.start();
 
@@ -377,6 +389,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     },
     archives,
     blocking,
+    whep,
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
       metricsRouter({ registry: metrics, stores }),
@@ -445,6 +458,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     'session revocations',
     stores.sessions.onRevoked((ids) => {
       for (const id of ids) io.in(sessionRoom(id)).disconnectSockets(true);
+      // And the WHEP players it authorised.
+      whep.revoked(ids);
     }),
   );
   sweep?.start();

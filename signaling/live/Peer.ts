@@ -1,4 +1,5 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { RtpCapabilities } from '../../common/protocol/media.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
 /**
@@ -16,6 +17,11 @@ export class Peer {
   readonly watching = new Set<BroadcastId>();
   /** Broadcasts joined whose first frame the page has not reported yet: one report per join. */
   readonly firstFrameDue = new Set<BroadcastId>();
+  /**
+   * A connection whose device numbers payload types itself (a WHEP player: its offer's
+   * capabilities): its viewers are served from routers with those numbers (sfu/payloadNumbering.ts).
+   */
+  payloadNumbering: RtpCapabilities | undefined;
 
   constructor(id: string, user: UserRecord | undefined, address: string) {
     this.id = id;
