@@ -277,9 +277,15 @@ export const ConfigSchema = z.strictObject({
       removalSweepSeconds: z.number().int().min(1).max(3600).default(20),
     })
     .prefault({}),
-  /** Ingest from encoders (WHIP, RTMP) and WHEP playback (docs/ingest.md). */
+  /** Going live from an encoder with a stream key, and WHEP playback (docs/ingest.md). */
   ingest: z
     .strictObject({
+      /** Ingest starts (WHIP or RTMP, a resume too) allowed per stream key per `openWindowSeconds`. Default 20. */
+      opensPerKey: z.number().int().min(1).max(1_000_000).default(20),
+      /** Ingest attempts (any key, valid or not) allowed per client address per `openWindowSeconds`. Default 60. */
+      opensPerAddress: z.number().int().min(1).max(1_000_000).default(60),
+      /** The window of both, in seconds. Default 60. */
+      openWindowSeconds: z.number().int().min(1).max(86_400).default(60),
       /** `POST /whep/<broadcast id>` playback (docs/ingest.md, "WHEP"). */
       whep: z
         .strictObject({
@@ -358,6 +364,9 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_GO_LIVES_PER_ADDRESS: { path: ['limits', 'goLivesPerAddress'], type: 'number' },
   SPYGLASS_GO_LIVE_WINDOW_SECONDS: { path: ['limits', 'goLiveWindowSeconds'], type: 'number' },
   SPYGLASS_CONNECTIONS_PER_ADDRESS: { path: ['limits', 'connectionsPerAddress'], type: 'number' },
+  SPYGLASS_INGEST_OPENS_PER_KEY: { path: ['ingest', 'opensPerKey'], type: 'number' },
+  SPYGLASS_INGEST_OPENS_PER_ADDRESS: { path: ['ingest', 'opensPerAddress'], type: 'number' },
+  SPYGLASS_INGEST_OPEN_WINDOW_SECONDS: { path: ['ingest', 'openWindowSeconds'], type: 'number' },
   SPYGLASS_ARCHIVE_LINK_TTL_HOURS: { path: ['archives', 'linkTtlHours'], type: 'number' },
   SPYGLASS_ARCHIVE_MAX_MB: { path: ['archives', 'maxMb'], type: 'number' },
   SPYGLASS_ARCHIVE_SWEEP_GAP_SECONDS: { path: ['archives', 'sweepGapSeconds'], type: 'number' },

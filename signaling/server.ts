@@ -50,6 +50,9 @@ import { SunsetService } from './sunset/SunsetService.ts';
 import { PasswordHasher, type Kdf } from './store/passwords.ts';
 import { PasswordPolicy } from './store/PasswordPolicy.ts';
 import { AuthLimits } from './throttle/AuthLimits.ts';
+import { IngestService } from './ingest/IngestService.ts';
+import { StreamKeys } from './ingest/StreamKeys.ts';
+import type { IngestBroadcasts, StreamKeyAuthority } from './ingest/ports.ts';
 import { WhepService } from './ingest/whep/WhepService.ts';
 
 /** The socket.io room of every connection of one session. */
@@ -74,6 +77,8 @@ export interface RunningSpyglass {
   cluster: ClusterNode | undefined;
   /** Moderation (docs/moderation.md): removing chat messages (`chat.remove`), block lists (`blocking.isBlocked`, …). */
   moderation: { chat: ChatModeration; blocking: Blocking };
+  /** Encoders going live with stream keys (docs/ingest.md): what the WHIP and RTMP endpoints use. */
+  ingest: { broadcasts: IngestBroadcasts; keys: StreamKeyAuthority };
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -363,6 +368,24 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     },
   });
 
+  // Ingest (docs/ingest.md): encoders go live with a stream key as the same broadcasts as the go-live page's.
+  const ingestWindow = config.ingest.openWindowSeconds;
+  const streamKeys = new StreamKeys(stores);
+  const ingest = {
+    keys: streamKeys,
+    broadcasts: new IngestService({
+      live,
+      keys: streamKeys,
+      stores,
+      sunset,
+      limits: {
+        perAddress: rateLimits.create('ingest-address', { points: config.ingest.opensPerAddress, durationSeconds: ingestWindow }, 'too many ingest attempts from your address'),
+        perKey: rateLimits.create('ingest-key', { points: config.ingest.opensPerKey, durationSeconds: ingestWindow }, `this stream key started ${config.ingest.opensPerKey} times within ${ingestWindow} s`),
+      },
+      logger: logger.child({ component: 'ingest' }),
+    }),
+  };
+
   const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
@@ -389,6 +412,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     },
     archives,
     blocking,
+    ingest,
     whep,
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
@@ -492,5 +516,5 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   if (metricsServer) closers.push('metrics server', () => metricsServer.close());
   const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
-  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, close: () => closers.closeAll() };
+  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, ingest, close: () => closers.closeAll() };
 }

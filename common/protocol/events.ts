@@ -141,7 +141,12 @@ export interface BroadcastSummary {
   startedAt: string;
   endedAt: string | null;
   viewerCount: number;
+  /** Where its media comes from: the go-live page ('browser') or an encoder with a stream key ('whip', 'rtmp'; docs/ingest.md). */
+  source: BroadcastSource;
 }
+
+/** Where a broadcast's media comes from. */
+export type BroadcastSource = 'browser' | 'whip' | 'rtmp';
 
 /** `GET /api/broadcasts`: one page, newest first; `nextCursor` fetches the next (null on the last page). */
 export interface BroadcastList {

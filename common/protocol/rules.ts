@@ -14,6 +14,9 @@ export const LIMITS = {
   maxMessageBytes: 64 * 1024,
 } as const;
 
+/** Stream keys (docs/ingest.md): a key's name, and how many unrevoked keys one person may hold. */
+export const STREAM_KEY_LIMITS = { nameMax: 60, perUser: 20 } as const;
+
 /** Id formats: a prefix and 8–40 base64url characters. */
 export const ID_PATTERNS = {
   user: /^u_[A-Za-z0-9_-]{8,40}$/,

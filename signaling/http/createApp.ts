@@ -29,6 +29,8 @@ import { profilesRouter } from './profilesRouter.ts';
 import { notificationsRouter } from './notificationsRouter.ts';
 import type { Moderation } from '../moderation/Moderation.ts';
 import { reportsRouter } from './reportsRouter.ts';
+import type { IngestBroadcasts, StreamKeyAuthority } from '../ingest/ports.ts';
+import { streamKeysRouter } from './streamKeysRouter.ts';
 import type { WhepService } from '../ingest/whep/WhepService.ts';
 import { whepRouter } from '../ingest/whep/whepRouter.ts';
 
@@ -64,6 +66,8 @@ export interface AppOptions {
   isAllowedOrigin: (origin: string) => boolean;
   /** Sunset mode (docs/sunset.md): its gate runs before everything, its API beside the others. */
   sunset?: { service: SunsetService };
+  /** Going live from encoders with stream keys (docs/ingest.md); `/api/stream-keys` manages the keys. */
+  ingest?: { broadcasts: IngestBroadcasts; keys: StreamKeyAuthority; rtmpPort?: number | null };
   /** The auth routes' own dependencies (signaling/http/authRouter.ts). */
   auth: Omit<AuthRouterOptions, 'stores' | 'logger' | 'secureCookies'>;
   /** WHEP playback at `/whep` (docs/ingest.md, "WHEP"); absent: not served. */
@@ -153,6 +157,7 @@ export function createApp(o: AppOptions): express.Express {
   app.use('/api/notifications', notificationsRouter({ stores: o.stores }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
   app.use('/api/blocks', blocksRouter(o.blocking));
+  app.use('/api/stream-keys', streamKeysRouter({ stores: o.stores, rtmpPort: o.ingest?.rtmpPort ?? null }));
   for (const router of o.adminRouters ?? []) app.use(router);
 
   const noRoute = (req: Request) => {

@@ -1,5 +1,5 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { Visibility } from '../../common/protocol/events.ts';
+import type { EndReason, Visibility } from '../../common/protocol/events.ts';
 import type { DtlsParameters, MediaKind, RtpParameters, TransportOptions } from '../../common/protocol/media.ts';
 import type { RtpIngestEndpoint } from '../../sfu/rtpIngest.ts';
 import type { UserRecord } from '../store/UserStore.ts';
@@ -33,6 +33,12 @@ export interface StreamKeyAuthority {
 export interface IngestSession {
   readonly broadcastId: BroadcastId;
   readonly keyId: string;
+  /**
+   * Resolves, with the reason, when the broadcast ends however it ends (`end`, the End button of
+   * the go-live page, an admin, a suspension, the grace period, sunset, shutdown): the endpoint
+   * then closes the encoder's connection. Never rejects.
+   */
+  readonly closed: Promise<EndReason>;
   /** WebRTC (WHIP): the broadcaster's send transport, then its DTLS parameters, then a producer per track. */
   createTransport(): Promise<TransportOptions>;
   connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void>;

@@ -326,5 +326,6 @@ export function toSummary(r: BroadcastRecord, viewerCount: number): BroadcastSum
     startedAt: r.startedAt,
     endedAt: r.endedAt,
     viewerCount,
+    source: r.source,
   };
 }

@@ -2,7 +2,8 @@ import { AppError, RedirectError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import type { BroadcastSummary, EndReason, Request, Responses } from '../../common/protocol/events.ts';
-import type { ConsumerOptions, TransportOptions } from '../../common/protocol/media.ts';
+import type { ConsumerOptions, MediaKind, RtpParameters, TransportOptions } from '../../common/protocol/media.ts';
+import type { RtpIngestEndpoint } from '../../sfu/rtpIngest.ts';
 import { Broadcast } from '../../sfu/Broadcast.ts';
 import type { Viewer } from '../../sfu/Viewer.ts';
 import type { WorkerPool } from '../../sfu/WorkerPool.ts';
@@ -109,8 +110,9 @@ export class LiveService {
 
   // ------------------------------------------------------------ peers --
 
-  connect(peerId: string, user: UserRecord | undefined, address: string): Peer {
-    const peer = new Peer(peerId, user, address);
+  /** A connection: a socket, or an encoder's (`encoder`: signaling/ingest/IngestService.ts). */
+  connect(peerId: string, user: UserRecord | undefined, address: string, encoder?: 'whip' | 'rtmp'): Peer {
+    const peer = new Peer(peerId, user, address, encoder);
     this.#peers.set(peerId, peer);
     return peer;
   }
@@ -152,7 +154,11 @@ export class LiveService {
 
   // ------------------------------------------------------- broadcaster --
 
-  async start(peer: Peer, req: Request<'broadcast:start'>): Promise<Responses['broadcast:start']> {
+  /**
+   * Goes live. An encoder's connection (Peer.encoder) starts it with its stream key, which the
+   * broadcast keeps (a resumed ingest finds it by that).
+   */
+  async start(peer: Peer, req: Request<'broadcast:start'>, streamKeyId?: string): Promise<Responses['broadcast:start']> {
     this.#o.sunset.assertAllowed('broadcast');
     const user = this.#requireUser(peer, 'sign in to go live');
     await this.#assertNotSuspended(user, 'go live');
@@ -175,6 +181,8 @@ export class LiveService {
       visibility: req.visibility,
       inviteeIds,
       originNode: this.#o.relays ? this.#o.origin.nodeId : null,
+      source: peer.encoder ?? 'browser',
+      streamKeyId: peer.encoder ? (streamKeyId ?? null) : null,
     });
     let media: Broadcast;
     let lease: OriginLease | null = null;
@@ -208,7 +216,11 @@ export class LiveService {
   /** The broadcaster comes back (new connection, or after its media worker died). */
   async resume(peer: Peer, { broadcastId }: Request<'broadcast:resume'>): Promise<Responses['broadcast:resume']> {
     if (peer.user) await this.#assertNotSuspended(peer.user, 'go live');
-    const live = await this.#requireOwnedLive(peer, broadcastId, 'resume', (record) => this.#adopt(record, peer));
+    const live = await this.#requireOwnedLive(peer, broadcastId, 'resume', (record) => {
+      this.#assertSameSender(peer, record);
+      return this.#adopt(record, peer);
+    });
+    this.#assertSameSender(peer, live.record);
     const previous = live.broadcasterPeerId;
     if (previous && previous !== peer.id) {
       // The old connection has not been noticed as gone yet: the newest one wins.
@@ -236,6 +248,17 @@ export class LiveService {
     const { producerId } = await live.media.produce({ transportId: req.transportId, kind: req.kind, rtpParameters: req.rtpParameters });
     this.#log.info({ broadcastId: live.id, kind: req.kind, producerId }, 'producing');
     return { producerId };
+  }
+
+  /** Plain RTP into the broadcast from its broadcaster's connection (an encoder through ffmpeg: signaling/ingest/). */
+  async produceRtp(
+    peer: Peer,
+    req: { broadcastId: BroadcastId; kind: MediaKind; rtpParameters: RtpParameters },
+  ): Promise<{ producerId: string; rtp: RtpIngestEndpoint }> {
+    const live = await this.#requireBroadcasterOf(peer, req.broadcastId);
+    const produced = await live.media.produceRtp({ kind: req.kind, rtpParameters: req.rtpParameters });
+    this.#log.info({ broadcastId: live.id, kind: req.kind, producerId: produced.producerId }, 'producing plain RTP');
+    return produced;
   }
 
   // ------------------------------------------------------------ viewer --
@@ -475,6 +498,12 @@ export class LiveService {
   async #assertNotSuspended(user: UserRecord, action: 'go live' | 'chat'): Promise<void> {
     const suspension = await this.#o.stores.suspensions.get(user.id);
     if (suspension) throw new AppError('SUSPENDED', `your account is suspended, so you cannot ${action}: ${suspension.reason}`);
+  }
+
+  /** An encoder's broadcast is resumed by an encoder only (the go-live page shows it without taking its media), a browser's by a browser only. */
+  #assertSameSender(peer: Peer, record: BroadcastRecord): void {
+    if ((record.source === 'browser') === (peer.encoder === undefined)) return;
+    throw new AppError('WRONG_STATE', record.source === 'browser' ? 'this broadcast is sent from a browser' : 'this broadcast is sent by an encoder: reconnect the encoder, or end it');
   }
 
   #requireUser(peer: Peer, message: string): UserRecord {

@@ -17,16 +17,19 @@ export class Peer {
   readonly watching = new Set<BroadcastId>();
   /** Broadcasts joined whose first frame the page has not reported yet: one report per join. */
   readonly firstFrameDue = new Set<BroadcastId>();
+  /** An encoder's connection (signaling/ingest/): how it sends; undefined for a socket. */
+  readonly encoder: 'whip' | 'rtmp' | undefined;
   /**
    * A connection whose device numbers payload types itself (a WHEP player: its offer's
    * capabilities): its viewers are served from routers with those numbers (sfu/payloadNumbering.ts).
    */
   payloadNumbering: RtpCapabilities | undefined;
 
-  constructor(id: string, user: UserRecord | undefined, address: string) {
+  constructor(id: string, user: UserRecord | undefined, address: string, encoder?: 'whip' | 'rtmp') {
     this.id = id;
     this.user = user;
     this.address = address;
+    this.encoder = encoder;
   }
 
   /** Who this is for the viewer count: the user when signed in, else the address (one household behind NAT counts once). */

@@ -5,7 +5,7 @@ import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './dbErrors.ts';
 import { newBroadcastId } from './newIds.ts';
-import type { BroadcastsTable, BroadcastStatus, DB } from './schema.ts';
+import type { BroadcastSource, BroadcastsTable, BroadcastStatus, DB } from './schema.ts';
 
 /** A broadcast as stored: who, what, who may watch, and where it is in its lifecycle. */
 export interface BroadcastRecord {
@@ -24,6 +24,10 @@ export interface BroadcastRecord {
   originNode: string | null;
   /** Users who may watch a private broadcast besides its owner. */
   invitees: UserId[];
+  /** Where its media comes from: the go-live page ('browser') or an encoder ('whip', 'rtmp'). */
+  source: BroadcastSource;
+  /** The stream key an encoder started it with; null for the go-live page's. */
+  streamKeyId: string | null;
 }
 
 /** Options of `BroadcastStore.listLive`. */
@@ -68,6 +72,8 @@ function toRecord(row: BroadcastRow, invitees: UserId[]): BroadcastRecord {
     endReason: row.end_reason,
     originNode: row.origin_node,
     invitees,
+    source: row.source,
+    streamKeyId: row.stream_key_id,
   };
 }
 
@@ -120,14 +126,33 @@ export class BroadcastStore {
    * Throws AppError ALREADY_LIVE when the owner has a broadcast that has not ended, NOT_FOUND
    * when the owner or an invitee does not exist.
    */
-  async create(b: { ownerId: UserId; title: string; visibility: Visibility; inviteeIds: UserId[]; originNode?: string | null }): Promise<BroadcastRecord> {
+  async create(b: {
+    ownerId: UserId;
+    title: string;
+    visibility: Visibility;
+    inviteeIds: UserId[];
+    originNode?: string | null;
+    /** Default 'browser'; an encoder's broadcast names its stream key. */
+    source?: BroadcastSource;
+    streamKeyId?: string | null;
+  }): Promise<BroadcastRecord> {
     const id = newBroadcastId();
     const invitees = [...new Set(b.inviteeIds)].filter((u) => u !== b.ownerId);
     await this.#db.transaction().execute(async (trx) => {
       try {
         await trx
           .insertInto('broadcasts')
-          .values({ id, owner_id: b.ownerId, title: b.title, visibility: b.visibility, status: 'live', started_at: this.#clock(), origin_node: b.originNode ?? null })
+          .values({
+            id,
+            owner_id: b.ownerId,
+            title: b.title,
+            visibility: b.visibility,
+            status: 'live',
+            started_at: this.#clock(),
+            origin_node: b.originNode ?? null,
+            source: b.source ?? 'browser',
+            stream_key_id: b.streamKeyId ?? null,
+          })
           .execute();
         if (invitees.length > 0) {
           await trx

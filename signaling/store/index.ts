@@ -15,10 +15,11 @@ import { NotificationStore } from './NotificationStore.ts';
 import { ModerationStore } from './ModerationStore.ts';
 import { ReportStore } from './ReportStore.ts';
 import { SuspensionStore } from './SuspensionStore.ts';
+import { StreamKeyStore } from './StreamKeyStore.ts';
 
 export { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './Database.ts';
 export { migrateToLatest, migrations, type DialectName } from './migrations.ts';
-export type { DB, Role, BroadcastStatus } from './schema.ts';
+export type { DB, Role, BroadcastStatus, BroadcastSource } from './schema.ts';
 export { systemClock, type Clock, type StoreOptions } from './clock.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export { UserStore, type UserRecord } from './UserStore.ts';
@@ -34,6 +35,7 @@ export { NotificationStore, type NotificationRecord } from './NotificationStore.
 export { ModerationStore, SLOW_MODE_MAX_SECONDS, type BlockEntry, type ChatRemoval, type ModeratedMessage } from './ModerationStore.ts';
 export { ReportStore, type ReportRecord, type NewReport } from './ReportStore.ts';
 export { SuspensionStore } from './SuspensionStore.ts';
+export { StreamKeyStore, hashStreamKeySecret, type StreamKeyAuthorisation } from './StreamKeyStore.ts';
 export { ReplayStore, type ListReplaysOptions, type ReplayListItem, type ReplayRecord } from './ReplayStore.ts';
 
 /** Every store of the signalling process, over one database. */
@@ -52,6 +54,7 @@ export interface Stores {
   moderation: ModerationStore;
   reports: ReportStore;
   suspensions: SuspensionStore;
+  streamKeys: StreamKeyStore;
 }
 
 /**
@@ -75,5 +78,6 @@ export function createStores(db: Kysely<DB>, secret: string, options: StoreOptio
     moderation: new ModerationStore(db, options),
     reports: new ReportStore(db, options),
     suspensions: new SuspensionStore(db, options),
+    streamKeys: new StreamKeyStore(db, options),
   };
 }

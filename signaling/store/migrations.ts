@@ -406,6 +406,37 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('reports').execute();
       },
     },
+    '0012_stream_keys': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Stream keys (docs/ingest.md): an encoder goes live as the key's owner with the key's
+        // title and visibility. Only the SHA-256 of the secret is stored; a revoked key stays
+        // (revoked_at set) so a broadcast still names it, and goes with its owner's account.
+        await db.schema
+          .createTable('stream_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .addCheckConstraint('stream_keys_visibility_check', sql`visibility in ('public', 'private')`)
+          .execute();
+        await db.schema.createIndex('stream_keys_user_idx').on('stream_keys').columns(['user_id', 'created_at']).execute();
+        // Where a broadcast's media comes from, and the key an encoder started it with (a
+        // resumed ingest finds its broadcast by it). No foreign key: keys are never deleted
+        // while their owner exists, and both go with the account.
+        await db.schema.alterTable('broadcasts').addColumn('source', 'text', (c) => c.notNull().defaultTo('browser')).execute();
+        await db.schema.alterTable('broadcasts').addColumn('stream_key_id', 'text').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('broadcasts').dropColumn('stream_key_id').execute();
+        await db.schema.alterTable('broadcasts').dropColumn('source').execute();
+        await db.schema.dropTable('stream_keys').execute();
+      },
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Generated } from 'kysely';
 import type { BroadcastId, ChatMessageId, ReportId, UserId } from '../../common/protocol/ids.ts';
 import type { ReportKind, ReportReason, ReportState } from '../../common/protocol/reports.ts';
-import type { Visibility } from '../../common/protocol/events.ts';
+import type { BroadcastSource, Visibility } from '../../common/protocol/events.ts';
 import type { ReplayState } from '../../common/protocol/replays.ts';
 
 /**
@@ -28,6 +28,7 @@ export interface DB {
   user_blocks: UserBlocksTable;
   reports: ReportsTable;
   suspensions: SuspensionsTable;
+  stream_keys: StreamKeysTable;
 }
 
 /** A user's role. Default 'user'. */
@@ -69,6 +70,10 @@ export interface BroadcastsTable {
   origin_node: string | null;
   /** Slow mode (migration 0010): one chat message per this many seconds per person; 0 is off. */
   slow_mode_seconds: Generated<number>;
+  /** Where its media comes from (migration 0012): the go-live page, or an encoder over WHIP or RTMP. */
+  source: Generated<BroadcastSource>;
+  /** The stream key an encoder started it with (migration 0012); null for the go-live page's. */
+  stream_key_id: string | null;
 }
 
 export interface BroadcastInviteesTable {
@@ -263,4 +268,23 @@ export interface SuspensionsTable {
   /** The admin's user id (or 'cli'). */
   suspended_by: string;
   suspended_at: number;
+}
+
+/** Where a broadcast's media comes from. */
+export type { BroadcastSource };
+
+/** A user's stream key (migration 0012): only the SHA-256 of its secret is kept. */
+export interface StreamKeysTable {
+  id: string;
+  user_id: UserId;
+  name: string;
+  /** The title and visibility of the broadcasts started with it. */
+  title: string;
+  visibility: Visibility;
+  /** base64url SHA-256 of the secret (`sk_…`); unique. */
+  secret_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  /** When revoked; a revoked key authorises nothing. */
+  revoked_at: number | null;
 }

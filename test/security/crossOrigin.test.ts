@@ -100,6 +100,9 @@ describe('cross-origin requests (real server, real socket.io client)', () => {
     ['POST', '/api/no-such-route'],
     ['PATCH', '/api/broadcasts'],
     ['PUT', '/admin/queues/api/queues/pause'],
+    ['POST', '/api/stream-keys', { name: 'OBS', title: 'stolen', visibility: 'public' }],
+    ['PATCH', '/api/stream-keys/k_0123456789', { name: 'x' }],
+    ['DELETE', '/api/stream-keys/k_0123456789'],
   ];
 
   const send = (method: string, p: string, headers: Record<string, string>, body?: unknown) =>

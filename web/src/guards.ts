@@ -45,6 +45,7 @@ export function isUserSummary(x: unknown): x is UserSummary {
 }
 
 const STATUSES: ReadonlySet<unknown> = new Set(['live', 'reconnecting', 'ended']);
+const SOURCES: ReadonlySet<unknown> = new Set(['browser', 'whip', 'rtmp']);
 
 export function isBroadcastSummary(x: unknown): x is BroadcastSummary {
   return (
@@ -56,7 +57,8 @@ export function isBroadcastSummary(x: unknown): x is BroadcastSummary {
     STATUSES.has(x['status']) &&
     typeof x['startedAt'] === 'string' &&
     (x['endedAt'] === null || typeof x['endedAt'] === 'string') &&
-    typeof x['viewerCount'] === 'number'
+    typeof x['viewerCount'] === 'number' &&
+    SOURCES.has(x['source'])
   );
 }
 

@@ -48,12 +48,15 @@ describe('response guards', () => {
     startedAt: '2024-01-01T00:00:00.000Z',
     endedAt: null,
     viewerCount: 3,
+    source: 'browser',
   };
   it('accept a broadcast summary and reject broken ones', () => {
     expect(isBroadcastSummary(broadcast)).toBe(true);
     expect(isBroadcastSummary({ ...broadcast, status: 'paused' })).toBe(false);
     expect(isBroadcastSummary({ ...broadcast, owner: null })).toBe(false);
     expect(isBroadcastSummary({ ...broadcast, viewerCount: '3' })).toBe(false);
+    expect(isBroadcastSummary({ ...broadcast, source: 'rtmp' })).toBe(true);
+    expect(isBroadcastSummary({ ...broadcast, source: 'carrier pigeon' })).toBe(false);
   });
   it('accept only catalogued error codes', () => {
     expect(isErrorCode('NOT_FOUND')).toBe(true);
