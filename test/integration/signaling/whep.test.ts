@@ -15,12 +15,13 @@ interface Answer {
 }
 
 /** POSTs an offer to /whep/<id> (`token`: a bearer token; `init` overrides the rest). */
-async function post(server: TestServer, id: string, o: { token?: string; body?: string; type?: string; origin?: string } = {}): Promise<Answer> {
+async function post(server: TestServer, id: string, o: { token?: string; cookie?: string; body?: string; type?: string; origin?: string } = {}): Promise<Answer> {
   const res = await fetch(`${server.url}/whep/${id}`, {
     method: 'POST',
     headers: {
       'content-type': o.type ?? 'application/sdp',
       ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      ...(o.cookie ? { cookie: o.cookie } : {}),
       ...(o.origin ? { origin: o.origin } : {}),
     },
     body: o.body ?? chromiumRecvonlyOffer,
@@ -54,11 +55,16 @@ describe('WHEP over HTTP', () => {
   let server: TestServer;
   const sockets: ClientSocket[] = [];
   const tokens = {} as Record<'owner' | 'invitee' | 'stranger' | 'publisher', string>;
+  let inviteeCookie = '';
   const ids = {} as Record<'publicLive' | 'privateLive' | 'publicEnded' | 'privateEnded' | 'silent', BroadcastId>;
 
   beforeAll(async () => {
     server = await startTestServer({ recording: { enabled: false } });
-    for (const name of ['owner', 'invitee', 'stranger', 'publisher'] as const) tokens[name] = (await signUp(server.url, `whep_${name}`)).token;
+    for (const name of ['owner', 'invitee', 'stranger', 'publisher'] as const) {
+      const signedUp = await signUp(server.url, `whep_${name}`);
+      tokens[name] = signedUp.token;
+      if (name === 'invitee') inviteeCookie = signedUp.cookie;
+    }
     const open = async (token: string) => {
       const s = await connect(server.url, token);
       sockets.push(s);
@@ -124,6 +130,10 @@ describe('WHEP over HTTP', () => {
       const res = await post(server, ids.privateLive, token === undefined ? {} : { token });
       expect([res.status, res.body]).toEqual([404, unknown.body]);
     }
+    // The session cookie is never read here (docs/security.md): only the bearer token authorises.
+    expect(inviteeCookie).toMatch(/^spyglass_session=./);
+    const byCookie = await post(server, ids.privateLive, { cookie: inviteeCookie });
+    expect([byCookie.status, byCookie.body]).toEqual([404, unknown.body]);
     const invitee = await post(server, ids.privateLive, { token: tokens.invitee });
     expect(invitee.status).toBe(201);
     expect(server.live.viewerCount(ids.privateLive)).toBe(1);
