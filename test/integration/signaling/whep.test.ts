@@ -1,6 +1,7 @@
 import { parse as parseSdp } from 'sdp-transform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
+import type { BroadcastRouterView } from '../../../sfu/BroadcastRouter.ts';
 import { chromiumRecvonlyOffer } from '../../fixtures/chromiumWhepOffer.ts';
 import { goLiveFake } from '../../helpers/fakePeers.ts';
 import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
@@ -120,6 +121,35 @@ describe('WHEP over HTTP', () => {
     expect(await del(server, location)).toBe(200);
     expect(server.live.viewerCount(ids.publicLive)).toBe(0);
     expect(await del(server, location)).toBe(404);
+  });
+
+  it('simulcast: the player’s video consumer is a simulcast consumer starting at the top layer, on an edge of the player’s numbering shared by players alike', async () => {
+    const media = server.live.onAir(ids.publicLive)?.media;
+    if (!media) throw new Error('the broadcast is not on air');
+    const consumers: Array<{ kind: string; type: string; preferredLayers: unknown; payloadType: number | undefined }> = [];
+    const routers: string[] = [];
+    const watch = (view: BroadcastRouterView) => {
+      routers.push(view.router.id);
+      view.router.observer.on('newtransport', (t) =>
+        t.observer.on('newconsumer', (c) => consumers.push({ kind: c.kind, type: c.type, preferredLayers: c.preferredLayers, payloadType: c.rtpParameters.codecs[0]?.payloadType })),
+      );
+    };
+    media.observer.on('newrouter', watch);
+    const edgesBefore = media.edgeCount;
+    const first = await post(server, ids.publicLive);
+    const second = await post(server, ids.publicLive);
+    expect([first.status, second.status]).toEqual([201, 201]);
+    // One edge for both (the same numbering), none of the origin's viewers' routers.
+    expect(media.edgeCount).toBe(edgesBefore + 1);
+    expect(routers).toHaveLength(1);
+    expect(consumers.filter((c) => c.kind === 'video')).toEqual([
+      { kind: 'video', type: 'simulcast', preferredLayers: { spatialLayer: 2, temporalLayer: 2 }, payloadType: 96 },
+      { kind: 'video', type: 'simulcast', preferredLayers: { spatialLayer: 2, temporalLayer: 2 }, payloadType: 96 },
+    ]);
+    expect(consumers.filter((c) => c.kind === 'audio').map((c) => c.payloadType)).toEqual([111, 111]);
+    for (const r of [first, second]) expect(await del(server, r.headers.get('location') ?? '')).toBe(200);
+    // The edge closes with its last viewer.
+    expect(media.edgeCount).toBe(edgesBefore);
   });
 
   it('a private broadcast: the owner and an invitee play; anonymous, a stranger and a wrong token get the unknown id’s 404', async () => {
