@@ -6,6 +6,7 @@ import * as archive from './archive/index.ts';
 import * as cascade from './cascade/index.ts';
 import * as recording from './recording/index.ts';
 import * as soak from './soak/index.ts';
+import * as ingest from './ingest/index.ts';
 import type { BenchmarkModule, BenchResult } from './types.ts';
 
 /** Checks a module against the contract, then forgets its result type (the runner only passes results back). */
@@ -26,6 +27,7 @@ export const BENCHMARKS = {
   recording: entry<recording.RecordingResult>(recording),
   archive: entry<archive.ArchiveResult>(archive),
   cascade: entry<cascade.CascadeResult>(cascade),
+  ingest: entry<ingest.IngestResult>(ingest),
   soak: entry<soak.SoakResult>(soak),
 };
 

@@ -76,6 +76,15 @@ export interface LatestFigures {
     glassEdgeVsOneNodeP50: number | null;
     glassEdgeVsOneNodeP95: number | null;
   };
+  /** Going live from an encoder (docs/ingest.md): glass-to-glass p50 and time to first frame p95 by source, one viewer in Chromium. */
+  ingest?: {
+    glassBrowserP50Ms: number | null;
+    glassWhipP50Ms: number | null;
+    glassRtmpP50Ms: number | null;
+    ttffBrowserP95Ms: number | null;
+    ttffWhipP95Ms: number | null;
+    ttffRtmpP95Ms: number | null;
+  };
 }
 
 /** What a benchmark module exports (checked by the registry in bench/benchmarks.ts). */

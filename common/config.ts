@@ -286,6 +286,25 @@ export const ConfigSchema = z.strictObject({
       opensPerAddress: z.number().int().min(1).max(1_000_000).default(60),
       /** The window of both, in seconds. Default 60. */
       openWindowSeconds: z.number().int().min(1).max(86_400).default(60),
+      /** The RTMP listener, `rtmp://<host>:<port>/live/<stream key>` (docs/ingest.md, "RTMP"). */
+      rtmp: z
+        .strictObject({
+          /** Listen for RTMP encoders. Default true. */
+          enabled: z.boolean().default(true),
+          /** Address to listen on. Default 127.0.0.1; 0.0.0.0 (or a public address) for encoders elsewhere. */
+          host: z.string().min(1).default('127.0.0.1'),
+          /** TCP port. Default 1935 (RTMP's); 0 picks a free port. */
+          port: port.default(1935),
+          /** Encoder connections open at once (each publishing one runs an ffmpeg). Default 50. */
+          maxConnections: z.number().int().min(1).max(10_000).default(50),
+          /** A connection must publish within this many seconds of connecting. Default 10. */
+          publishTimeoutSeconds: z.number().min(0.1).max(300).default(10),
+          /** An accepted publish must bring an H.264 keyframe within this many seconds, or it is refused (e.g. audio only). Default 10. */
+          mediaTimeoutSeconds: z.number().min(0.1).max(300).default(10),
+          /** Keyframes further apart than this draw a `broadcast:warning` to the broadcaster (ms). Default 4000. */
+          keyframeWarningMs: z.number().int().min(100).max(60_000).default(4000),
+        })
+        .prefault({}),
       /** `POST /whep/<broadcast id>` playback (docs/ingest.md, "WHEP"). */
       whep: z
         .strictObject({
@@ -383,6 +402,9 @@ const ENV_KEYS: Record<string, { path: string[]; type: EnvType }> = {
   SPYGLASS_HASH_CONCURRENCY: { path: ['limits', 'hashConcurrency'], type: 'number' },
   SPYGLASS_HASH_QUEUE: { path: ['limits', 'hashQueue'], type: 'number' },
   SPYGLASS_RECORDING: { path: ['recording', 'enabled'], type: 'boolean' },
+  SPYGLASS_RTMP: { path: ['ingest', 'rtmp', 'enabled'], type: 'boolean' },
+  SPYGLASS_RTMP_HOST: { path: ['ingest', 'rtmp', 'host'], type: 'string' },
+  SPYGLASS_RTMP_PORT: { path: ['ingest', 'rtmp', 'port'], type: 'number' },
   SPYGLASS_MIN_FREE_MB: { path: ['recording', 'minFreeMb'], type: 'number' },
   SPYGLASS_RECORDING_RTP_HOST: { path: ['recording', 'rtpHost'], type: 'string' },
   SPYGLASS_RECORDING_MIN_PORT: { path: ['recording', 'rtpMinPort'], type: 'number' },

@@ -28,6 +28,14 @@ export type BroadcastEvents = {
   producersclosed: [];
 };
 
+/**
+ * How a send transport was lost: ICE consent expired (the sender went silent for the
+ * transport's consent timeout, 30 s) or ICE closed, DTLS failed or the sender closed it (a
+ * close_notify alert), or the transport was closed here (replaced by a new one, the
+ * broadcaster's send side closed, the broadcast ended).
+ */
+export type SendTransportLoss = 'ice-disconnected' | 'dtls-failed' | 'dtls-closed' | 'closed';
+
 /** Where a producer's media comes from: a browser (WebRTC), plain RTP ({@link Broadcast.produceRtp}), or the origin node's pipe. */
 export type ProducerSource = 'webrtc' | 'rtp' | 'feed';
 
@@ -225,6 +233,50 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       this.#connected.delete(transport);
       throw toAppError(error, 'connect send transport');
     }
+  }
+
+  /**
+   * New local ICE credentials for the broadcaster's send transport: an ICE restart (WHIP's
+   * PATCH, RFC 9725 §4.3.2; ICE-lite, so the other side's new credentials are not needed).
+   * @throws AppError('NOT_FOUND') unless `transportId` is the current send transport, ('MEDIA_ERROR') worker failures.
+   */
+  async restartSendIce(transportId: string): Promise<{ usernameFragment: string; password: string }> {
+    const transport = this.#sendTransportById(transportId);
+    try {
+      const ice = await transport.restartIce();
+      return { usernameFragment: ice.usernameFragment, password: ice.password };
+    } catch (error) {
+      throw toAppError(error, 'restart ICE');
+    }
+  }
+
+  /**
+   * Resolves once the send transport `transportId` is lost (see {@link SendTransportLoss}); at
+   * once with 'closed' when it is not the current send transport. Never rejects. For senders
+   * without a signalling connection (WHIP), whose presence is the transport itself.
+   */
+  sendTransportLost(transportId: string): Promise<SendTransportLoss> {
+    const transport = this.#sendTransport;
+    if (this.#closed || !transport || transport.id !== transportId || transport.closed) return Promise.resolve('closed');
+    return new Promise<SendTransportLoss>((resolve) => {
+      const onIce = (state: ms.IceState) => {
+        if (state === 'disconnected' || state === 'closed') done('ice-disconnected');
+      };
+      const onDtls = (state: ms.DtlsState) => {
+        if (state === 'failed') done('dtls-failed');
+        else if (state === 'closed') done('dtls-closed');
+      };
+      const onClose = () => done('closed');
+      const done = (loss: SendTransportLoss) => {
+        transport.off('icestatechange', onIce);
+        transport.off('dtlsstatechange', onDtls);
+        transport.observer.off('close', onClose);
+        resolve(loss);
+      };
+      transport.on('icestatechange', onIce);
+      transport.on('dtlsstatechange', onDtls);
+      transport.observer.once('close', onClose);
+    });
   }
 
   /**

@@ -9,6 +9,7 @@ export {
   type BroadcastObserverEvents,
   type BroadcastOptions,
   type ProducerSource,
+  type SendTransportLoss,
 } from './Broadcast.ts';
 export type { RtpIngestEndpoint } from './rtpIngest.ts';
 export type { BroadcastRouterView } from './BroadcastRouter.ts';

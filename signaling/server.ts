@@ -52,6 +52,9 @@ import { PasswordPolicy } from './store/PasswordPolicy.ts';
 import { AuthLimits } from './throttle/AuthLimits.ts';
 import { IngestService } from './ingest/IngestService.ts';
 import { StreamKeys } from './ingest/StreamKeys.ts';
+import { WhipSessions } from './ingest/whip/WhipSessions.ts';
+import { routerRtpCapabilities } from '../sfu/routerCapabilities.ts';
+import { RtmpServer } from './ingest/rtmp/RtmpServer.ts';
 import type { IngestBroadcasts, StreamKeyAuthority } from './ingest/ports.ts';
 import { WhepService } from './ingest/whep/WhepService.ts';
 
@@ -79,6 +82,8 @@ export interface RunningSpyglass {
   moderation: { chat: ChatModeration; blocking: Blocking };
   /** Encoders going live with stream keys (docs/ingest.md): what the WHIP and RTMP endpoints use. */
   ingest: { broadcasts: IngestBroadcasts; keys: StreamKeyAuthority };
+  /** The RTMP listener (`ingest.rtmp.enabled`), else undefined. */
+  rtmp: RtmpServer | undefined;
   /** Graceful shutdown: ends live broadcasts, closes sockets, workers and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -299,6 +304,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const reach = new SocketModerationReach(io, {
     crossNode: config.socketAdapter === 'redis',
     evictHere: (ownerId, userId) => live.evict(ownerId, userId),
+    endHere: (broadcastId, reason) => live.endHere(broadcastId, reason),
     logger: moderationLog,
   });
   const chatModeration = new ChatModeration({ stores, notifier, logger: moderationLog });
@@ -348,6 +354,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   const moderation = new Moderation({
     stores,
     live,
+    reach,
     replays: replayRemoval,
     logger: logger.child({ component: 'moderation' }),
     reportLimit: rateLimits.create(
@@ -386,6 +393,33 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     }),
   };
 
+  // WHIP (docs/ingest.md, "WHIP"): offers are matched against the routers' capabilities, read once from a router of the pool.
+  const whip = new WhipSessions({ ingest: ingest.broadcasts, rtpCapabilities: () => routerRtpCapabilities(pool), logger: logger.child({ component: 'whip' }) });
+  closers.push('WHIP sessions', () => whip.close());
+  // RTMP ingest (docs/ingest.md, "RTMP"): the listener for encoders, feeding the same ingest core.
+  let rtmp: RtmpServer | undefined;
+  if (config.ingest.rtmp.enabled) {
+    const r = config.ingest.rtmp;
+    rtmp = await RtmpServer.open(
+      {
+        host: r.host,
+        port: r.port,
+        maxConnections: r.maxConnections,
+        publishTimeoutMs: r.publishTimeoutSeconds * 1000,
+        mediaTimeoutMs: r.mediaTimeoutSeconds * 1000,
+        keyframeWarningMs: r.keyframeWarningMs,
+      },
+      {
+        authority: ingest.keys,
+        broadcasts: ingest.broadcasts,
+        warnings: { warn: (broadcastId, w) => notifier.toBroadcast(broadcastId, 'broadcast:warning', { broadcastId, ...w }) },
+        logger,
+      },
+    );
+    const listener = rtmp;
+    closers.push('RTMP ingest', () => listener.close());
+  }
+
   const profiles = new Profiles({ stores, storage, images: new AvatarImages(), viewerCount: (id) => live.viewerCount(id), logger: logger.child({ component: 'profiles' }) });
 
   const tls = config.http.tlsCertFile && config.http.tlsKeyFile;
@@ -412,7 +446,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     },
     archives,
     blocking,
-    ingest,
+    ingest: { ...ingest, rtmpPort: rtmp?.address.port ?? null },
+    whip,
     whep,
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
@@ -516,5 +551,5 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
       : await MetricsServer.start({ registry: metrics, host: config.metrics.host, port: config.metrics.port, logger: logger.child({ component: 'metrics' }) });
   if (metricsServer) closers.push('metrics server', () => metricsServer.close());
   const metricsUrl = metricsServer && `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsServer.port}/metrics`;
-  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, ingest, close: () => closers.closeAll() };
+  return { url, port, metricsUrl, pool, live, stores, sunset, cluster, moderation: { chat: chatModeration, blocking }, ingest, rtmp, close: () => closers.closeAll() };
 }

@@ -210,3 +210,80 @@ export async function producerPackets(producer: ms.Producer): Promise<number> {
   const stats = await producer.getStats();
   return stats.reduce((sum, s) => sum + (s.type === 'inbound-rtp' ? s.packetCount : 0), 0);
 }
+
+/** An ffmpeg RTMP encoder (OBS's part in the ingest tests and benchmarks): synthetic H.264 + AAC as FLV over RTMP. */
+export interface RtmpEncoder {
+  readonly pid: number;
+  /** Resolves when ffmpeg exits: its exit code (null when killed) and the last lines it wrote. */
+  readonly exited: Promise<{ code: number | null; stderr: string }>;
+  /** Stops the way OBS's "Stop Streaming" does: ffmpeg ends its output, unpublishing (SIGINT). */
+  unpublish(): Promise<void>;
+  /** Kills ffmpeg (a lost connection: no unpublish). Idempotent. */
+  kill(): Promise<void>;
+}
+
+export interface RtmpEncoderOptions {
+  /** Keyframe interval in frames at 30 fps (default 30: one a second). */
+  gop?: number;
+  /** Default 'h264' (x264 baseline, no B-frames); 'flv1': Sorenson H.263, a codec the ingest refuses. */
+  videoCodec?: 'h264' | 'flv1';
+  /** x264 profile (default baseline). */
+  profile?: 'baseline' | 'main' | 'high';
+  /** B-frames between references (default 0; needs a profile above baseline). */
+  bframes?: number;
+  /** No video track at all. */
+  audioOnly?: boolean;
+  size?: string;
+}
+
+/** Every RTMP encoder started and not yet exited: {@link killRtmpEncoders} ends them (test clean-up, even on failure). */
+const rtmpEncoders = new Set<RtmpEncoder>();
+
+/** Starts ffmpeg sending a live synthetic stream, in real time, to `url` (`rtmp://host:port/live/<key>`). */
+export function startRtmpEncoder(url: string, o: RtmpEncoderOptions = {}): RtmpEncoder {
+  const video =
+    o.videoCodec === 'flv1'
+      ? ['-c:v', 'flv', '-g', String(o.gop ?? 30)]
+      : ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', o.profile ?? 'baseline', '-pix_fmt', 'yuv420p', '-g', String(o.gop ?? 30), '-keyint_min', String(o.gop ?? 30), '-bf', String(o.bframes ?? 0), '-b:v', '600k'];
+  const child = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+      ...(o.audioOnly ? [] : ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x240'}:rate=30`]),
+      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+      ...(o.audioOnly ? ['-map', '0:a'] : ['-map', '0:v', '-map', '1:a', ...video]),
+      '-c:a', 'aac', '-b:a', '96k', '-ac', '2',
+      '-f', 'flv', url,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const tail: string[] = [];
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    tail.push(...chunk.split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 20));
+  });
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.once('close', (code) => {
+      rtmpEncoders.delete(encoder);
+      resolve({ code, stderr: tail.join('\n') });
+    });
+    child.once('error', (err) => tail.push(`spawn: ${err.message}`));
+  });
+  const signal = async (s: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(s);
+    await exited;
+  };
+  const encoder: RtmpEncoder = {
+    pid: child.pid ?? -1,
+    exited,
+    unpublish: () => signal('SIGINT'),
+    kill: () => signal('SIGKILL'),
+  };
+  rtmpEncoders.add(encoder);
+  return encoder;
+}
+
+/** Kills every RTMP encoder still running (afterEach/afterAll). */
+export async function killRtmpEncoders(): Promise<void> {
+  await Promise.all([...rtmpEncoders].map((e) => e.kill()));
+}

@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import { io as connectSocket } from 'socket.io-client';
 import type { Ack } from '../common/protocol/errors.ts';
 import type { RequestInput, RequestName, Responses } from '../common/protocol/events.ts';
-import type { RtpCapabilities, RtpParameters, TransportOptions } from '../common/protocol/media.ts';
+import type { RtpParameters, TransportOptions } from '../common/protocol/media.ts';
 import { AUDIO_PT, AUDIO_SSRC, VIDEO_PT, VIDEO_SSRC, startRtpSender, type RtpEndpoint, type RtpSender } from './media.ts';
 import type { ClientSocket } from './server.ts';
 
@@ -29,7 +29,6 @@ import type { ClientSocket } from './server.ts';
 
 /** A dummy DTLS fingerprint (the plain transports ignore it; the schema wants hex pairs). */
 const DUMMY_DTLS = { role: 'client' as const, fingerprints: [{ algorithm: 'sha-256' as const, value: Array(32).fill('AB').join(':') }] };
-const TRANSPORT_CC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
 
 function socketTo(url: string, token?: string): ClientSocket {
   return connectSocket(url, {
@@ -418,7 +417,7 @@ class PlainViewer {
       this.#port = portOf(transport);
       // An empty receiver report: the comedia transport learns where to send.
       this.#send(rtcpReceiverReport(this.#senderSsrc, []));
-      const { consumers } = await ask(this.#socket, 'consume', { broadcastId: id, transportId: transport.id, rtpCapabilities: withoutTransportCc(res.rtpCapabilities) });
+      const { consumers } = await ask(this.#socket, 'consume', { broadcastId: id, transportId: transport.id, rtpCapabilities: res.rtpCapabilities });
       this.#streams = new Map();
       this.#byRtx = new Map();
       for (const c of consumers) {
@@ -671,14 +670,6 @@ export class PlainViewers {
   close(): void {
     for (const v of this.#viewers) v.close();
   }
-}
-
-function withoutTransportCc(caps: RtpCapabilities): RtpCapabilities {
-  return {
-    ...caps,
-    codecs: caps.codecs?.map((c) => ({ ...c, rtcpFeedback: c.rtcpFeedback?.filter((f) => f.type !== 'transport-cc') })),
-    headerExtensions: caps.headerExtensions?.filter((h) => h.uri !== TRANSPORT_CC),
-  };
 }
 
 // --------------------------------------------------------------------- RTCP --

@@ -92,6 +92,8 @@ export async function startTestServer(
         signUpsPerAddress: 100_000,
         ...overrides.limits,
       },
+      // The RTMP listener is off unless a test turns it on (`ingest.rtmp.enabled`), then on a free port (never 1935: tests run in parallel).
+      ingest: { ...overrides.ingest, rtmp: { enabled: false, port: 0, ...overrides.ingest?.rtmp } },
     },
   );
   const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
@@ -163,20 +165,36 @@ export async function grantAdmin(server: RunningSpyglass, username: string): Pro
   if (!user || !(await server.stores.users.setRole(user.id, 'admin'))) throw new Error(`grantAdmin: no user named "${username}"`);
 }
 
-/** Connects a real socket.io client (with a bearer token, or anonymous; `origin`: the Origin header a page of that origin sends). */
-export async function connect(url: string, token?: string, o: { origin?: string } = {}): Promise<ClientSocket> {
+/**
+ * Connects a real socket.io client: with a bearer token, or anonymous; `cookie`: the session
+ * cookie a browser sends instead; `origin`: the Origin header a page of that origin sends.
+ */
+export async function connect(url: string, token?: string, o: { origin?: string; cookie?: string } = {}): Promise<ClientSocket> {
+  const headers = { ...(o.origin ? { origin: o.origin } : {}), ...(o.cookie ? { cookie: o.cookie } : {}) };
   const socket: ClientSocket = connectSocket(url, {
     transports: ['websocket'],
     auth: token ? { token } : {},
     reconnection: false,
     forceNew: true,
-    ...(o.origin ? { extraHeaders: { origin: o.origin } } : {}),
+    ...(Object.keys(headers).length > 0 ? { extraHeaders: headers } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
   return socket;
+}
+
+/** Resolves with the disconnect reason once `socket` is disconnected (rejects if it still is after `ms`). */
+export function disconnected(socket: ClientSocket, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (!socket.connected) return resolve('already disconnected');
+    const timer = setTimeout(() => reject(new Error(`socket still connected after ${ms} ms`)), ms);
+    socket.once('disconnect', (reason) => {
+      clearTimeout(timer);
+      resolve(reason);
+    });
+  });
 }
 
 /** Sends one request and resolves with its ack (never rejects on `{ ok: false }`). */

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { AppError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { openDatabase, type DatabaseHandle } from '../signaling/store/Database.ts';
 import type { DialectName } from '../signaling/store/migrations.ts';
@@ -53,4 +55,19 @@ export function storesOn(dialect: DialectName, onReady: (t: { stores: Stores; ha
     await pgDb?.drop();
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
   });
+}
+
+/** A username no other test uses (`prefix_` and 10 hex digits). */
+export function uniqueName(prefix = 'user'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** Expects `p` to reject with an AppError of `code`. */
+export async function expectAppError(p: Promise<unknown>, code: string): Promise<void> {
+  const err: unknown = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
+  expect((err as AppError).code).toBe(code);
 }

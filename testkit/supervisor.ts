@@ -57,6 +57,7 @@ export async function startSupervisor(env: Record<string, string> = {}, entry = 
       REDIS_URL: redisUrl,
       SPYGLASS_QUEUE_PREFIX: queuePrefix,
       SPYGLASS_MEDIA_PORT: '0',
+      SPYGLASS_RTMP_PORT: '0',
       SPYGLASS_RTC_MIN_PORT: String(rtc),
       SPYGLASS_RTC_MAX_PORT: String(rtc + 999),
       SPYGLASS_RECORDING_MIN_PORT: String(rec),

@@ -66,6 +66,12 @@ export interface PipelineMeans {
 
 type Log = (line: string) => void;
 
+/** The sender side's counters when the sender is no browser page: nothing encoded that WebRTC saw. */
+const NO_SENDER: RtpCounters = {
+  inbound: { framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0 },
+  outbound: { framesEncoded: 0, totalEncodeTime: 0, packetsSent: 0, totalPacketSendDelay: 0 },
+};
+
 /**
  * Signs up in a context of its own on `url` and goes live from `/live` with the stamped
  * camera; resolves with the page (its context closes with `context.close()`) and the broadcast's id.
@@ -99,14 +105,14 @@ export async function watchStamped(browser: Browser, url: string, id: string): P
 /**
  * Waits for the viewer's first decoded frames, then `warmupMs`, then collects `frames` stamps
  * from `page` with the sender's and viewer's WebRTC counters around them (and the CPU of
- * `pids`, if any). Several paths can be collected at once (the same sender, other viewers).
+ * `pids`, if any). A sender that is no browser page (`null`: ffmpeg over RTMP) has no counters. Several paths can be collected at once (the same sender, other viewers).
  */
-export async function collectPath(name: string, sender: Page, page: Page, config: CollectConfig, pids: Map<string, number>, log: Log): Promise<PathLatency> {
+export async function collectPath(name: string, sender: Page | null, page: Page, config: CollectConfig, pids: Map<string, number>, log: Log): Promise<PathLatency> {
   await waitForFrames(page, name, 5, 20_000);
   await sleep(config.warmupMs);
   log(`${name}: collecting ${config.frames} frames`);
   const cpu = pids.size > 0 ? new CpuWindow(pids) : null;
-  const counters = () => Promise.all([sender.evaluate(() => window.__bench.rtpStats()), page.evaluate(() => window.__bench.rtpStats())]);
+  const counters = () => Promise.all([sender ? sender.evaluate(() => window.__bench.rtpStats()) : NO_SENDER, page.evaluate(() => window.__bench.rtpStats())]);
   const before = await counters();
   cpu?.start();
   const started = performance.now();

@@ -204,8 +204,8 @@ interface JoinTrace {
   requests: RequestTiming[];
 }
 
-/** Spyglass: a click on a link to the watch page in the running app; leaves by a click on a link home. */
-async function joinSpyglass(page: Page, broadcastId: string, index: number, config: TtffConfig): Promise<JoinSample> {
+/** Spyglass: a click on a link to the watch page in the running app; leaves by a click on a link home (bench:ingest joins the same way). */
+export async function joinSpyglass(page: Page, broadcastId: string, index: number, config: Pick<TtffConfig, 'joinTimeoutMs' | 'pauseMs'>): Promise<JoinSample> {
   const trace = await page.evaluate(
     async ({ href, timeoutMs }) => {
       const a = document.createElement('a');

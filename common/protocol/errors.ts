@@ -31,8 +31,8 @@ export const ERROR_CODES = {
   INSUFFICIENT_STORAGE: 507,
   /** The caller's account is suspended by an admin (the message carries the reason): no going live, no chat. */
   SUSPENDED: 403,
-  /** An action the server knows but cannot do yet (e.g. removing a reported chat message). */
-  NOT_SUPPORTED: 501,
+  /** The broadcast's chat is for the broadcaster's followers only, and the caller does not follow them. */
+  FOLLOWERS_ONLY: 403,
   /** The service is closing down (sunset mode): this action is no longer available. */
   SERVICE_SUNSET: 403,
   /**
@@ -40,6 +40,14 @@ export const ERROR_CODES = {
    * carries `redirect` (where to join instead). Never an HTTP answer.
    */
   REDIRECT: 307,
+  /**
+   * WHIP (docs/ingest.md): an SDP offer that parses but cannot be taken — no codec the server
+   * receives, more media than one audio and one video, no video, no SSRC or RID — 422
+   * Unprocessable Content; the message names what was offered and what is accepted.
+   */
+  UNSUPPORTED_OFFER: 422,
+  /** HTTP: an `If-Match` that does not match the resource's current ETag (WHIP PATCH). */
+  PRECONDITION_FAILED: 412,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

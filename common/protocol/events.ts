@@ -94,6 +94,12 @@ export const SlowModeSchema = z.strictObject({
     .max(LIMITS.slowModeMaxSeconds, `slow mode must be a whole number of seconds from 0 to ${LIMITS.slowModeMaxSeconds}`),
 });
 
+/** `chat:followers-only`: only the broadcaster's followers may chat (true), or every signed-in viewer (false). */
+export const FollowersOnlySchema = z.strictObject({
+  broadcastId: BroadcastIdSchema,
+  enabled: z.boolean({ error: 'enabled must be true or false' }),
+});
+
 /** Request schemas by event name: the server validates every payload with these. */
 export const RequestSchemas = {
   'broadcast:start': StartBroadcastSchema,
@@ -111,6 +117,7 @@ export const RequestSchemas = {
   'stats:first-frame': FirstFrameSchema,
   'chat:remove': ChatRemoveSchema,
   'chat:slow-mode': SlowModeSchema,
+  'chat:followers-only': FollowersOnlySchema,
   'viewers:list': BroadcastRefSchema,
   'user:block': UserRefSchema,
   'user:unblock': UserRefSchema,
@@ -164,6 +171,14 @@ export interface ChatMessage {
   sentAt: string;
 }
 
+/** A broadcast's chat settings: `broadcast:join` answers them, `chat:settings` tells every change. */
+export interface ChatSettings {
+  /** Slow mode: one message per this many seconds per person; 0 is off. */
+  slowModeSeconds: number;
+  /** Followers-only: only the broadcaster's followers (and the broadcaster, and admins) may chat. */
+  followersOnly: boolean;
+}
+
 /** `viewers:list`: who watches a broadcast, over every node (the broadcaster's own connections left out). */
 export interface ViewerList {
   broadcastId: BroadcastId;
@@ -188,6 +203,8 @@ export interface Responses {
     recentChat: ChatMessage[];
     /** Slow mode: one chat message per this many seconds per person (0: off); `chat:settings` tells changes. */
     slowModeSeconds: number;
+    /** Followers-only chat (`chat:settings` tells changes). */
+    followersOnly: boolean;
     /** The receive transport, when asked for (`transport: true`) and the broadcast is not ended. */
     transport?: TransportOptions;
     /** The consumers on it, when the join brought `rtpCapabilities` (as `consume` answers them: paused). */
@@ -203,7 +220,8 @@ export interface Responses {
   'heart:send': Record<string, never>;
   'stats:first-frame': Record<string, never>;
   'chat:remove': { broadcastId: BroadcastId; messageId: ChatMessageId };
-  'chat:slow-mode': { broadcastId: BroadcastId; slowModeSeconds: number };
+  'chat:slow-mode': { broadcastId: BroadcastId } & ChatSettings;
+  'chat:followers-only': { broadcastId: BroadcastId } & ChatSettings;
   'viewers:list': ViewerList;
   'user:block': { user: UserSummary };
   'user:unblock': Record<string, never>;
@@ -238,8 +256,8 @@ export interface ServerToClientEvents {
   'chat:message': (e: ChatMessage) => void;
   /** The broadcaster or an admin removed a message: every client drops it from its chat. */
   'chat:removed': (e: { broadcastId: BroadcastId; messageId: ChatMessageId }) => void;
-  /** The broadcaster changed the chat's settings (slow mode: one message per N seconds per person; 0 is off). */
-  'chat:settings': (e: { broadcastId: BroadcastId; slowModeSeconds: number }) => void;
+  /** The broadcaster or an admin changed the chat's settings (slow mode, followers-only): all of them, as they are now. */
+  'chat:settings': (e: { broadcastId: BroadcastId } & ChatSettings) => void;
   /**
    * To a user the broadcaster blocked, on each of their connections: they no longer watch this
    * broadcast (the server removed them from it) and cannot join it again.
@@ -259,6 +277,12 @@ export interface ServerToClientEvents {
    * with `redirected: true`) and leave this node once the video plays there.
    */
   'broadcast:move': (e: { broadcastId: BroadcastId; url: string }) => void;
+  /**
+   * To the broadcast's room: the encoder's stream (RTMP ingest, docs/ingest.md) is live but
+   * something in it hurts viewers — keyframes more than 4 s apart, or B-frames. The go-live page
+   * shows it to the broadcaster; viewers ignore it. Sent once per encoder connection and code.
+   */
+  'broadcast:warning': (e: { broadcastId: BroadcastId; code: 'keyframe-interval' | 'b-frames'; message: string }) => void;
   /** To the broadcast's room: the recording runs, or stopped before the end (with why, e.g. disk space). */
   'recording:status': (e: { broadcastId: BroadcastId; state: 'recording' | 'stopped'; reason: string | null }) => void;
   /** To the user (every connection of theirs): their archive's progress, readiness or failure. */

@@ -35,6 +35,13 @@ export interface FollowState {
   followers: number;
 }
 
+/** `GET /api/users/:username/followers` and `…/following`: one page, newest follow first. */
+export interface FollowList {
+  people: Array<PersonSummary & { /** When the follow began (ISO-8601 UTC). */ since: string }>;
+  /** Fetches the next page (`?cursor=`); null on the last one. */
+  nextCursor: string | null;
+}
+
 /** One notification. `kind: 'live'`: `actor` went live in `broadcast` (watch at `/watch/<id>`). */
 export interface NotificationView {
   id: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { VisibilitySchema, withoutControls, type Visibility } from './events.ts';
+import { VisibilitySchema, withoutControls, type BroadcastSummary, type Visibility } from './events.ts';
 import { LIMITS, STREAM_KEY_LIMITS } from './rules.ts';
 
 /**
@@ -63,4 +63,6 @@ export interface StreamKeyList {
   keys: StreamKeyView[];
   /** The RTMP listener's port on this service's host (`rtmp://<host>:<port>/live/<secret>`); null when RTMP ingest is off. */
   rtmpPort: number | null;
+  /** The caller's broadcast that an encoder started and that has not ended, or null: the go-live page shows it. */
+  live: BroadcastSummary | null;
 }

@@ -22,6 +22,8 @@ import { FAREWELL_STYLE_HASH, sunsetGate, sunsetRouter } from './sunset.ts';
 import { securityHeaders } from './securityHeaders.ts';
 import { ADMIN_QUEUES_PATH } from './adminQueues.ts';
 import { originGuard } from './originCheck.ts';
+import { whipRouter } from '../ingest/whip/whipRouter.ts';
+import type { WhipSessions } from '../ingest/whip/WhipSessions.ts';
 import type { Storage } from '../../common/storage/Storage.ts';
 import type { ReplayRemoval } from '../replays/ReplayRemoval.ts';
 import type { Profiles } from '../profiles/Profiles.ts';
@@ -68,6 +70,8 @@ export interface AppOptions {
   sunset?: { service: SunsetService };
   /** Going live from encoders with stream keys (docs/ingest.md); `/api/stream-keys` manages the keys. */
   ingest?: { broadcasts: IngestBroadcasts; keys: StreamKeyAuthority; rtmpPort?: number | null };
+  /** WHIP ingest sessions (`/whip`, signaling/ingest/whip/); absent: no WHIP endpoint. */
+  whip?: WhipSessions | undefined;
   /** The auth routes' own dependencies (signaling/http/authRouter.ts). */
   auth: Omit<AuthRouterOptions, 'stores' | 'logger' | 'secureCookies'>;
   /** WHEP playback at `/whep` (docs/ingest.md, "WHEP"); absent: not served. */
@@ -111,6 +115,10 @@ export function createApp(o: AppOptions): express.Express {
     app.use('/whep', ...(o.sunset ? [sunsetGate(o.sunset.service)] : []), whepRouter({ whep: o.whep, stores: o.stores, proxyHops: o.proxyHops, logger: o.logger }));
   }
   // Before anything acts on a request: pages of other origins may not act as the user.
+  // WHIP before the Origin check: encoders and WHIP pages of other origins call it with the
+  // stream key as bearer token, never a cookie, so there is no ambient authority to protect
+  // (docs/security.md, "WHIP ingest").
+  if (o.whip) app.use(whipRouter({ sessions: o.whip }));
   app.use(originGuard(o.isAllowedOrigin));
   if (o.sunset) app.use(sunsetGate(o.sunset.service));
   // A number of hops, never `true`: with `true` express believes the leftmost X-Forwarded-For
@@ -157,7 +165,7 @@ export function createApp(o: AppOptions): express.Express {
   app.use('/api/notifications', notificationsRouter({ stores: o.stores }));
   if (o.archives) app.use('/api/archives', archivesRouter(o.archives, files));
   app.use('/api/blocks', blocksRouter(o.blocking));
-  app.use('/api/stream-keys', streamKeysRouter({ stores: o.stores, rtmpPort: o.ingest?.rtmpPort ?? null }));
+  app.use('/api/stream-keys', streamKeysRouter({ stores: o.stores, live: o.live, rtmpPort: o.ingest?.rtmpPort ?? null }));
   for (const router of o.adminRouters ?? []) app.use(router);
 
   const noRoute = (req: Request) => {

@@ -2,12 +2,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { AppError, parseOrThrow } from '../../common/errors.ts';
 import { UserIdSchema, UsernameSchema } from '../../common/protocol/ids.ts';
-import { ProfileChangeSchema } from '../../common/protocol/profiles.ts';
+import { ProfileChangeSchema, type FollowList } from '../../common/protocol/profiles.ts';
 import type { ReplayList } from '../../common/protocol/replays.ts';
 import { PROFILE_RULES } from '../../common/protocol/rules.ts';
 import { avatarKey } from '../../common/storage/storageKeys.ts';
 import { defaultAvatarSvg } from '../profiles/defaultAvatar.ts';
-import { AVATAR_VERSION, userNotFound, type Profiles } from '../profiles/Profiles.ts';
+import { AVATAR_VERSION, avatarUrl, personOf, userNotFound, type Profiles } from '../profiles/Profiles.ts';
+import type { FollowCursor } from '../store/FollowStore.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { requestUser } from './auth.ts';
@@ -35,6 +36,35 @@ const ReplayPageSchema = z.object({
   cursor: CursorSchema.optional(),
 });
 
+/** Page sizes of a profile's follower and following lists. */
+export const FOLLOW_PAGE = { default: 50, max: 100 } as const;
+const FOLLOW_LIMIT_RULE = `must be a whole number from 1 to ${FOLLOW_PAGE.max}`;
+const FOLLOW_CURSOR_RULE = 'must be a nextCursor from the previous page';
+const FollowPageSchema = z.object({
+  limit: z
+    .string({ error: FOLLOW_LIMIT_RULE })
+    .regex(/^[0-9]{1,3}$/, FOLLOW_LIMIT_RULE)
+    .transform(Number)
+    .pipe(z.number().min(1, FOLLOW_LIMIT_RULE).max(FOLLOW_PAGE.max, FOLLOW_LIMIT_RULE))
+    .default(FOLLOW_PAGE.default),
+  cursor: z
+    .string({ error: FOLLOW_CURSOR_RULE })
+    .max(200, FOLLOW_CURSOR_RULE)
+    .regex(/^[A-Za-z0-9_-]+$/, FOLLOW_CURSOR_RULE)
+    .transform((raw, ctx): FollowCursor => {
+      const m = /^(\d{1,16})\.(.+)$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+      const id = m ? UserIdSchema.safeParse(m[2]) : undefined;
+      const since = m ? Number(m[1]) : NaN;
+      if (!m || !id?.success || !Number.isSafeInteger(since)) {
+        ctx.addIssue({ code: 'custom', message: FOLLOW_CURSOR_RULE });
+        return z.NEVER;
+      }
+      return { since, id: id.data };
+    })
+    .optional(),
+});
+const encodeFollowCursor = (c: FollowCursor): string => Buffer.from(`${c.since}.${c.id}`).toString('base64url');
+
 /** An uploaded avatar's version in its URL (`<version>.jpg`), or the generated one. */
 const AVATAR_FILE = /^([A-Za-z0-9_-]{16})\.jpg$/;
 const MB = PROFILE_RULES.avatarMaxBytes / (1024 * 1024);
@@ -55,7 +85,7 @@ function signedIn(req: Request, why: string): UserRecord {
 /**
  * Profiles, following and avatars (docs/http-api.md, "Profiles and following"):
  * `GET /api/users/:username`, `GET /api/users/:username/replays`, `PUT|DELETE
- * /api/users/:username/follow`, `GET /api/avatars/:userId/:file`, `PATCH /api/account/profile`,
+ * /api/users/:username/follow`, `GET /api/users/:username/followers|following`, `GET /api/avatars/:userId` (a redirect), `GET /api/avatars/:userId/:file`, `PATCH /api/account/profile`,
  * `PUT|DELETE /api/account/avatar`. Mounted after the middleware that resolves the caller.
  */
 export function profilesRouter(o: ProfileRoutesOptions): express.Router {
@@ -80,6 +110,23 @@ export function profilesRouter(o: ProfileRoutesOptions): express.Router {
     res.json(body);
   });
 
+  // Who follows them, and whom they follow: public like the counts (a profile is public), newest first, paged.
+  for (const side of ['followers', 'following'] as const) {
+    router.get(`/api/users/:username/${side}`, async (req, res) => {
+      const owner = await o.profiles.find(usernameOf(req));
+      const query = parseOrThrow(FollowPageSchema, req.query);
+      // One more than asked tells whether another page follows.
+      const rows = await o.stores.follows.page(owner.id, side, query.limit + 1, query.cursor);
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      const body: FollowList = {
+        people: page.map((p) => ({ ...personOf(p), since: new Date(p.since).toISOString() })),
+        nextCursor: rows.length > query.limit && last ? encodeFollowCursor(last) : null,
+      };
+      res.json(body);
+    });
+  }
+
   // Following: the account must exist (else the one 404), then the caller be signed in.
   router.put('/api/users/:username/follow', async (req, res) => {
     const username = usernameOf(req);
@@ -90,6 +137,16 @@ export function profilesRouter(o: ProfileRoutesOptions): express.Router {
     const username = usernameOf(req);
     await o.profiles.find(username);
     res.json(await o.profiles.unfollow(signedIn(req, 'sign in to follow'), username));
+  });
+
+  // A person's current avatar by their id alone (lists that carry only { id, username }: chat
+  // lines, the viewer list, broadcast cards): a redirect to the versioned file or the generated
+  // one, cached for a minute (so a new upload shows in lists within a minute).
+  router.get('/api/avatars/:userId', async (req, res) => {
+    const id = UserIdSchema.safeParse(req.params.userId);
+    const profile = id.success ? await o.stores.profiles.get(id.data) : undefined;
+    if (!profile) throw new AppError('NOT_FOUND', 'avatar not found');
+    res.set('Cache-Control', 'public, max-age=60').redirect(302, avatarUrl(profile));
   });
 
   router.get('/api/avatars/:userId/:file', async (req, res) => {

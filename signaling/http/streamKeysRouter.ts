@@ -7,6 +7,8 @@ import {
   type CreatedStreamKey,
   type StreamKeyList,
 } from '../../common/protocol/streamKeys.ts';
+import type { LiveService } from '../live/LiveService.ts';
+import { toSummary } from '../live/LiveBroadcast.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import { requestUser } from './auth.ts';
@@ -29,16 +31,19 @@ function keyId(req: Request<{ id: string }>): string {
 
 /**
  * The caller's stream keys, mounted at /api/stream-keys (docs/http-api.md, docs/ingest.md):
- * `GET` lists them (never a secret), `POST` creates one and answers its secret — the only time
+ * `GET` lists them (never a secret) with the caller's broadcast an encoder started, if one is on air, `POST` creates one and answers its secret — the only time
  * it is shown —, `PATCH /:id` renames it or changes the title and visibility of its broadcasts,
  * `DELETE /:id` revokes it. Always the caller's own keys. A suspended account may list, change
  * and revoke its keys but not create one (SUSPENDED), as it may not go live.
  */
-export function streamKeysRouter(o: { stores: Stores; rtmpPort: number | null }): express.Router {
+export function streamKeysRouter(o: { stores: Stores; live: LiveService; rtmpPort: number | null }): express.Router {
   const router = express.Router();
 
   router.get('/', async (req, res) => {
-    const body: StreamKeyList = { keys: await o.stores.streamKeys.list(signedIn(req).id), rtmpPort: o.rtmpPort };
+    const user = signedIn(req);
+    const [keys, live] = await Promise.all([o.stores.streamKeys.list(user.id), o.stores.broadcasts.findLiveByOwner(user.id)]);
+    const fromEncoder = live && live.source !== 'browser' ? (o.live.liveSummary(live.id) ?? toSummary(live, 0)) : null;
+    const body: StreamKeyList = { keys, rtmpPort: o.rtmpPort, live: fromEncoder };
     res.json(body);
   });
 

@@ -6,6 +6,8 @@ import type { RtpIngestEndpoint } from '../../sfu/rtpIngest.ts';
 import type { LiveService } from '../live/LiveService.ts';
 import type { Peer } from '../live/Peer.ts';
 import type { IngestSession } from './ports.ts';
+import { AppError } from '../../common/errors.ts';
+import type { Broadcast, SendTransportLoss } from '../../sfu/Broadcast.ts';
 
 /**
  * One encoder's connection feeding one broadcast (ports.ts `IngestSession`): a Peer of the live
@@ -41,6 +43,24 @@ export class EncoderSession implements IngestSession {
 
   produce(transportId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string }> {
     return this.#live.produce(this.#peer, { broadcastId: this.broadcastId, transportId, kind, rtpParameters });
+  }
+
+  // WHIP (signaling/ingest/whip/): the send transport is the encoder's only presence. Only while
+  // this session's Peer is the broadcaster; a transport that is not the current one is unknown.
+  async restartIce(transportId: string): Promise<{ usernameFragment: string; password: string }> {
+    return this.#media('restart ICE').restartSendIce(transportId);
+  }
+
+  transportLost(transportId: string): Promise<SendTransportLoss> {
+    const live = this.#live.onAir(this.broadcastId);
+    if (!live || live.broadcasterPeerId !== this.#peer.id) return Promise.resolve('closed');
+    return live.media.sendTransportLost(transportId);
+  }
+
+  #media(what: string): Broadcast {
+    const live = this.#live.onAir(this.broadcastId);
+    if (!live || live.broadcasterPeerId !== this.#peer.id) throw new AppError('NOT_FOUND', `${what}: unknown transport`);
+    return live.media;
   }
 
   produceRtp(kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string; rtp: RtpIngestEndpoint }> {

@@ -3,6 +3,7 @@ import type { EndReason, Visibility } from '../../common/protocol/events.ts';
 import type { DtlsParameters, MediaKind, RtpParameters, TransportOptions } from '../../common/protocol/media.ts';
 import type { RtpIngestEndpoint } from '../../sfu/rtpIngest.ts';
 import type { UserRecord } from '../store/UserStore.ts';
+import type { SendTransportLoss } from '../../sfu/Broadcast.ts';
 
 /**
  * The ingest domain's contract (docs/ingest.md): how an encoder — OBS or any other, over WHIP
@@ -43,6 +44,17 @@ export interface IngestSession {
   createTransport(): Promise<TransportOptions>;
   connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void>;
   produce(transportId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string }>;
+  /**
+   * WHIP: new ICE credentials for the send transport (an ICE restart, RFC 9725 §4.3.2).
+   * @throws AppError NOT_FOUND when `transportId` is not the broadcast's current send transport.
+   */
+  restartIce(transportId: string): Promise<{ usernameFragment: string; password: string }>;
+  /**
+   * WHIP: resolves when the send transport is lost — ICE consent expired (the encoder went
+   * silent), DTLS failed or was closed, or the transport closed (a newer session of the key took
+   * over, the broadcast ended); the endpoint then calls `drop`. Never rejects.
+   */
+  transportLost(transportId: string): Promise<SendTransportLoss>;
   /** Plain RTP (RTMP through ffmpeg): a comedia RTP ingest per track. */
   produceRtp(kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string; rtp: RtpIngestEndpoint }>;
   /** The encoder ended the broadcast (WHIP DELETE, RTMP unpublish): it ends now. Idempotent. */

@@ -1,3 +1,4 @@
+import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { ChatMessage } from '../../common/protocol/events.ts';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
@@ -10,7 +11,7 @@ import type { Notifier } from './ports.ts';
 /** What chat and hearts need of a broadcast on air here (as its origin or as a relay). */
 export interface ChatRoom {
   readonly id: BroadcastId;
-  /** Its broadcaster, who is not held to the broadcast's slow mode. */
+  /** Its broadcaster, who is not held to the broadcast's slow mode or followers-only chat. */
   readonly record: { readonly ownerId: UserId };
   /** Milliseconds since the broadcast started (the replay's timeline). */
   offsetMs(): number;
@@ -44,6 +45,8 @@ export interface LiveChatOptions {
  * Slow mode (a broadcast's setting, read from the database so every node enforces the same):
  * one message per N seconds per person, on top of the chat limit; the broadcaster and admins
  * are not held to it. Each N is a limit of its own (`slow-<N>`: one point per N s).
+ * Followers-only (a setting stored the same way): only those who follow the broadcaster may
+ * chat; the broadcaster and admins always may.
  */
 export class LiveChat {
   readonly #o: LiveChatOptions;
@@ -64,11 +67,20 @@ export class LiveChat {
     this.#hearts = new HeartAggregator(o.heartFlushMs, (id, count) => this.#flushHearts(id, count));
   }
 
-  /** Stores and pushes a message; throws RateLimitedError (RATE_LIMITED) past the sender's allowance. */
+  /**
+   * Stores and pushes a message; throws RateLimitedError (RATE_LIMITED) past the sender's
+   * allowance, and FOLLOWERS_ONLY from someone who does not follow the broadcaster while the
+   * chat is for followers only.
+   */
   async send(live: ChatRoom, user: UserRecord, text: string): Promise<ChatMessage> {
     if (user.id !== live.record.ownerId && user.role !== 'admin') {
-      const slowSeconds = await this.#o.stores.moderation.slowMode(live.id);
-      if (slowSeconds > 0) await this.#slowLimit(slowSeconds).take(`${live.id}:${user.id}`);
+      const { stores } = this.#o;
+      const settings = await stores.moderation.chatSettings(live.id);
+      // Before slow mode: a refused message does not cost the sender their turn.
+      if (settings.followersOnly && !(await stores.follows.isFollowing(user.id, live.record.ownerId))) {
+        throw new AppError('FOLLOWERS_ONLY', 'this chat is for followers only: follow the broadcaster to chat');
+      }
+      if (settings.slowModeSeconds > 0) await this.#slowLimit(settings.slowModeSeconds).take(`${live.id}:${user.id}`);
     }
     await this.#chatLimit.take(`${live.id}:${user.id}`);
     const message = await this.#o.stores.chat.add({ broadcastId: live.id, userId: user.id, text, offsetMs: live.offsetMs() });

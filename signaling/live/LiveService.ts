@@ -292,10 +292,10 @@ export class LiveService {
       });
       return { options, consumers };
     };
-    const [{ options, consumers }, recentChat, slowModeSeconds] = await Promise.all([
+    const [{ options, consumers }, recentChat, { slowModeSeconds, followersOnly }] = await Promise.all([
       media(),
       this.#o.stores.chat.recent(broadcastId, RECENT_CHAT),
-      this.#o.stores.moderation.slowMode(broadcastId),
+      this.#o.stores.moderation.chatSettings(broadcastId),
     ]);
     // A relay's status is the origin's, as stored (fresher than the relay's copy).
     return {
@@ -303,6 +303,7 @@ export class LiveService {
       rtpCapabilities: here.media.rtpCapabilities,
       recentChat,
       slowModeSeconds,
+      followersOnly,
       ...(options ? { transport: this.#o.turn ? { ...options, ...this.#o.turn.grant() } : options } : {}),
       ...(consumers ? { consumers } : {}),
     };
@@ -420,17 +421,21 @@ export class LiveService {
 
   /**
    * Ends a broadcast for an admin (docs/moderation.md): closed at once when it is on air here
-   * (its viewers and broadcaster are told `reason`), else only ended in the database (left
-   * live by a crash; or on air on another node, which is not told yet: docs/moderation.md,
-   * "Limits"). Returns whether it was live.
+   * (its viewers and broadcaster are told `reason`), else ended in the database (left live by
+   * a crash, or on air on another node: the caller tells the other nodes, whose `endHere`
+   * closes it). Returns whether it was live.
    */
   async endBroadcast(id: BroadcastId, reason: 'ended-by-admin' | 'account-suspended'): Promise<boolean> {
-    const live = this.#live.get(id);
-    if (live) {
-      await live.close(reason);
-      return true;
-    }
+    if (await this.endHere(id, reason)) return true;
     return this.#o.stores.broadcasts.endIfLive(id, reason);
+  }
+
+  /** Closes the broadcast if it is on air on this node (an admin ended it; its clients are told `reason`); false if it is not. */
+  async endHere(id: BroadcastId, reason: 'ended-by-admin' | 'account-suspended'): Promise<boolean> {
+    const live = this.#live.get(id);
+    if (!live) return false;
+    await live.close(reason);
+    return true;
   }
 
   /** Ends the user's broadcast that is live, if any (their account was just suspended). Returns its id. */

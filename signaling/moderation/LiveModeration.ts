@@ -1,6 +1,6 @@
 import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { Request, Responses, UserSummary } from '../../common/protocol/events.ts';
+import type { ChatSettings, Request, Responses, UserSummary } from '../../common/protocol/events.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { Notifier } from '../live/ports.ts';
 import type { Peer } from '../live/Peer.ts';
@@ -25,7 +25,8 @@ const notFound = () => new AppError('NOT_FOUND', 'broadcast not found');
 
 /**
  * The moderation requests of the socket layer (one method per event; each authorises its
- * caller): removing a chat message, blocking and unblocking, the viewer list and slow mode.
+ * caller): removing a chat message, blocking and unblocking, the viewer list and the chat
+ * settings (slow mode, followers-only).
  * Authorisation runs in the live domain's order: signed in (UNAUTHENTICATED), then whether the
  * caller may see the broadcast (NOT_FOUND exactly as for an unknown id; admins see every
  * broadcast), then the broadcaster or an admin (FORBIDDEN), then its state (BROADCAST_ENDED).
@@ -75,9 +76,23 @@ export class LiveModeration {
   async slowMode(peer: Peer, { broadcastId, seconds }: Request<'chat:slow-mode'>): Promise<Responses['chat:slow-mode']> {
     await this.#moderated(peer, broadcastId, 'change the chat settings');
     if (!(await this.#o.stores.moderation.setSlowMode(broadcastId, seconds))) throw notFound();
-    this.#o.notifier.toBroadcast(broadcastId, 'chat:settings', { broadcastId, slowModeSeconds: seconds });
     this.#o.logger.info({ broadcastId, seconds, by: peer.user?.id }, 'slow mode set');
-    return { broadcastId, slowModeSeconds: seconds };
+    return this.#tellSettings(broadcastId);
+  }
+
+  /** Turns followers-only chat on or off, for every viewer at once. */
+  async followersOnly(peer: Peer, { broadcastId, enabled }: Request<'chat:followers-only'>): Promise<Responses['chat:followers-only']> {
+    await this.#moderated(peer, broadcastId, 'change the chat settings');
+    if (!(await this.#o.stores.moderation.setFollowersOnly(broadcastId, enabled))) throw notFound();
+    this.#o.logger.info({ broadcastId, enabled, by: peer.user?.id }, 'followers-only chat set');
+    return this.#tellSettings(broadcastId);
+  }
+
+  /** The chat settings as stored now, pushed to the broadcast's clients on every node (`chat:settings`) and answered. */
+  async #tellSettings(broadcastId: BroadcastId): Promise<{ broadcastId: BroadcastId } & ChatSettings> {
+    const settings = { broadcastId, ...(await this.#o.stores.moderation.chatSettings(broadcastId)) };
+    this.#o.notifier.toBroadcast(broadcastId, 'chat:settings', settings);
+    return settings;
   }
 
   /** The live broadcast if the caller moderates it (its owner, or an admin); else the errors in the class comment's order. */

@@ -7,6 +7,7 @@ import type { Stores } from '../store/index.ts';
 import type { ReportRecord } from '../store/ReportStore.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 import type { Throttle } from '../throttle/RateLimits.ts';
+import type { AdminEndReason, ModerationReach } from './ports.ts';
 
 /** What moderation needs of the live domain (LiveService). */
 export interface LiveModeration {
@@ -31,12 +32,14 @@ export type ChatMessageRemover = (messageId: ChatMessageId, admin: UserRecord) =
 export interface ModerationOptions {
   stores: Stores;
   live: LiveModeration;
+  /** Tells the other nodes to close a broadcast this node ended for an admin (absent: one node). */
+  reach?: Pick<ModerationReach, 'endEverywhere'> | undefined;
   replays: ReplayDeletion;
   logger: Logger;
   /** Reports per user per window (docs/security.md); absent: unlimited. */
   reportLimit?: Throttle | undefined;
-  /** Absent until chat-message removal exists: removing a reported message answers NOT_SUPPORTED. */
-  removeChatMessage?: ChatMessageRemover | undefined;
+  /** Removes a reported chat message as its broadcaster would (signaling/moderation/ChatModeration.ts). */
+  removeChatMessage: ChatMessageRemover;
 }
 
 /** Lines shown before and after a reported chat message. */
@@ -111,8 +114,8 @@ export class Moderation {
   /**
    * An admin acts on a report's item; every open report of the item is resolved with it.
    * - `dismiss`: nothing is done to the item (WRONG_STATE when the report is resolved already).
-   * - `remove`: a chat message → NOT_SUPPORTED until chat-message removal is wired in; a
-   *   broadcast on air → ended; an ended broadcast or a replay → its replay deleted as its owner
+   * - `remove`: a chat message → removed for everyone, as its broadcaster would; a broadcast on
+   *   air → ended; an ended broadcast or a replay → its replay deleted as its owner
    *   would (ended first if still on air). An item already gone counts as removed.
    * - `end`: ends the broadcast the item belongs to (WRONG_STATE when it is not live).
    * - `suspend`: suspends the item's owner (the broadcaster, or the message's author).
@@ -137,7 +140,7 @@ export class Moderation {
         break;
       }
       case 'end': {
-        if (!(await this.#o.live.endBroadcast(r.broadcastId, 'ended-by-admin'))) throw new AppError('WRONG_STATE', 'the broadcast is not live');
+        if (!(await this.#end(r.broadcastId, 'ended-by-admin'))) throw new AppError('WRONG_STATE', 'the broadcast is not live');
         const resolved = await resolve('actioned', 'ended');
         await this.#audit(admin, 'report.end', { ...item, resolved });
         break;
@@ -163,6 +166,7 @@ export class Moderation {
     if (!target || !(await stores.suspensions.suspend(userId, reason, admin.id))) throw new AppError('NOT_FOUND', 'user not found');
     // After the row exists: a go-live racing this sees it (LiveService re-checks after starting).
     const ended = await this.#o.live.endLiveOf(userId, 'account-suspended');
+    if (ended) this.#o.reach?.endEverywhere(ended, 'account-suspended');
     await this.#audit(admin, 'user.suspend', { user: { id: target.id, username: target.username }, reason, ...(reportId ? { reportId } : {}), ...(ended ? { endedBroadcast: ended } : {}) });
     this.#o.logger.warn({ userId, adminId: admin.id, endedBroadcast: ended }, 'account suspended');
     const suspension = await stores.suspensions.get(userId);
@@ -203,18 +207,24 @@ export class Moderation {
 
   async #remove(admin: UserRecord, r: ReportRecord): Promise<string> {
     if (r.kind === 'message') {
-      if (!this.#o.removeChatMessage) throw new AppError('NOT_SUPPORTED', 'removing a chat message is not supported yet: dismiss the report, end the broadcast or suspend the author');
       const existed = await this.#o.removeChatMessage(ChatMessageIdSchema.parse(r.targetId), admin);
       return existed ? 'removed' : 'gone';
     }
     const b = await this.#o.stores.broadcasts.get(r.broadcastId);
     if (!b) return 'gone';
     const onAir = b.status !== 'ended';
-    if (onAir) await this.#o.live.endBroadcast(b.id, 'ended-by-admin');
+    if (onAir) await this.#end(b.id, 'ended-by-admin');
     // A live broadcast reported as a broadcast is ended; anything else goes with its replay.
     if (r.kind === 'broadcast' && onAir) return 'ended';
     await this.#o.replays.delete(b.id);
     return onAir ? 'ended and deleted' : 'deleted';
+  }
+
+  /** Ends a live broadcast for an admin, here or in the database, and on whichever node it is on air. */
+  async #end(id: BroadcastId, reason: AdminEndReason): Promise<boolean> {
+    const wasLive = await this.#o.live.endBroadcast(id, reason);
+    if (wasLive) this.#o.reach?.endEverywhere(id, reason);
+    return wasLive;
   }
 
   async #audit(admin: UserRecord, action: string, details: Record<string, unknown>): Promise<void> {

@@ -14,4 +14,13 @@ export interface ModerationReach {
    * socket.io adapter.
    */
   evictEverywhere(ownerId: UserId, userId: UserId): void;
+  /**
+   * An admin ended the broadcast (or suspended its broadcaster) and it is marked ended: every
+   * other node closes it at once if it is on air there (LiveService.endHere), telling its
+   * viewers and broadcaster `reason`. The caller has dealt with this node.
+   */
+  endEverywhere(broadcastId: BroadcastId, reason: AdminEndReason): void;
 }
+
+/** Why an admin's action ended a broadcast. */
+export type AdminEndReason = 'ended-by-admin' | 'account-suspended';

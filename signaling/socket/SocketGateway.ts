@@ -32,6 +32,7 @@ export interface SocketData {
 export interface InterServerEvents {
   /** `userId` was blocked by `ownerId`: remove their connections from the owner's broadcasts. */
   'moderation:evict': (e: { ownerId: string; userId: string }) => void;
+  'moderation:end': (e: { broadcastId: string; reason: 'ended-by-admin' | 'account-suspended' }) => void;
 }
 
 export type SpyglassServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -67,6 +68,7 @@ export class SocketGateway {
       'stats:first-frame': (p, r) => live.firstFrame(p, r),
       'chat:remove': (p, r) => moderation.removeMessage(p, r),
       'chat:slow-mode': (p, r) => moderation.slowMode(p, r),
+      'chat:followers-only': (p, r) => moderation.followersOnly(p, r),
       'viewers:list': (p, r) => moderation.viewers(p, r),
       'user:block': (p, r) => moderation.block(p, r),
       'user:unblock': (p, r) => moderation.unblock(p, r),

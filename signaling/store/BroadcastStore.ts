@@ -6,6 +6,7 @@ import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './dbErrors.ts';
 import { newBroadcastId } from './newIds.ts';
 import type { BroadcastSource, BroadcastsTable, BroadcastStatus, DB } from './schema.ts';
+import { startedBefore, visibleTo } from './broadcastConditions.ts';
 
 /** A broadcast as stored: who, what, who may watch, and where it is in its lifecycle. */
 export interface BroadcastRecord {
@@ -215,28 +216,8 @@ export class BroadcastStore {
     const viewerId = opts.viewerId;
     const after = opts.after;
     let q = this.#select(this.#db).where('broadcasts.status', 'in', ['live', 'reconnecting']);
-    q = q.where((eb) => {
-      const visible = [eb('broadcasts.visibility', '=', 'public')];
-      if (viewerId !== undefined) {
-        visible.push(eb('broadcasts.owner_id', '=', viewerId));
-        visible.push(
-          eb.exists(
-            eb
-              .selectFrom('broadcast_invitees')
-              .select('broadcast_invitees.user_id')
-              .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
-              .where('broadcast_invitees.user_id', '=', viewerId),
-          ),
-        );
-      }
-      return eb.or(visible);
-    });
-    if (after) {
-      const at = Date.parse(after.startedAt);
-      q = q.where((eb) =>
-        eb.or([eb('broadcasts.started_at', '<', at), eb.and([eb('broadcasts.started_at', '=', at), eb('broadcasts.id', '<', after.id)])]),
-      );
-    }
+    q = q.where(visibleTo(viewerId));
+    if (after) q = q.where(startedBefore(after));
     const followedBy = opts.followedBy;
     if (followedBy !== undefined) {
       q = q.where((eb) => eb('broadcasts.owner_id', 'in', eb.selectFrom('follows').select('follows.followee_id').where('follows.follower_id', '=', followedBy)));

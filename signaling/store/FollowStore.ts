@@ -13,6 +13,23 @@ export interface FollowEntry {
   since: string;
 }
 
+/** One person of a profile's follower or following list, with what lists show of them. */
+export interface FollowPerson {
+  id: UserId;
+  username: string;
+  displayName: string | null;
+  /** The stored avatar's version; null: the generated one. */
+  avatar: string | null;
+  /** When the follow began (epoch ms). */
+  since: number;
+}
+
+/** Where a page of a follow list starts: after this follow (its time and the other person's id). */
+export interface FollowCursor {
+  since: number;
+  id: UserId;
+}
+
 /**
  * Who follows whom (table `follows`). Following is idempotent; nobody follows themselves (the
  * caller refuses it with a clear message; a check constraint holds it too). Both directions
@@ -83,6 +100,29 @@ export class FollowStore {
       .limit(Math.min(Math.max(Math.trunc(limit), 1), 5000));
     if (afterId !== null) q = q.where('follower_id', '>', afterId);
     return (await q.execute()).map((r) => r.follower_id);
+  }
+
+  /**
+   * One page of a profile's followers (`side: 'followers'`) or of whom it follows
+   * (`'following'`), newest follow first, ties by id; after `after` when given; at most `limit`
+   * (1–101).
+   */
+  async page(userId: UserId, side: 'followers' | 'following', limit: number, after?: FollowCursor): Promise<FollowPerson[]> {
+    const [self, other] = side === 'followers' ? (['followee_id', 'follower_id'] as const) : (['follower_id', 'followee_id'] as const);
+    let q = this.#db
+      .selectFrom('follows')
+      .innerJoin('users', 'users.id', `follows.${other}`)
+      .leftJoin('profiles', 'profiles.user_id', 'users.id')
+      .select(['users.id', 'users.username', 'profiles.display_name', 'profiles.avatar', 'follows.created_at'])
+      .where(`follows.${self}`, '=', userId)
+      .orderBy('follows.created_at', 'desc')
+      .orderBy('users.id', 'desc')
+      .limit(Math.min(Math.max(Math.trunc(limit), 1), 101));
+    if (after) {
+      q = q.where((eb) => eb.or([eb('follows.created_at', '<', after.since), eb.and([eb('follows.created_at', '=', after.since), eb('users.id', '<', after.id)])]));
+    }
+    const rows = await q.execute();
+    return rows.map((r) => ({ id: r.id, username: r.username, displayName: r.display_name, avatar: r.avatar, since: Number(r.created_at) }));
   }
 
   /** Everyone the user follows, oldest follow first (their archive). */

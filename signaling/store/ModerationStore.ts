@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../../common/errors.ts';
 import { LIMITS } from '../../common/protocol/rules.ts';
+import type { ChatSettings } from '../../common/protocol/events.ts';
 import type { BroadcastId, ChatMessageId, UserId } from '../../common/protocol/ids.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
@@ -38,7 +39,7 @@ export interface BlockEntry {
 /**
  * What broadcasters (and admins) decide about the people around a broadcast: chat messages
  * removed (a mark on the message, who and when; never a hard delete), users blocked by a
- * broadcaster, and each broadcast's slow mode. The callers authorise (signaling/moderation/).
+ * broadcaster, and each broadcast's chat settings (slow mode, followers-only). The callers authorise (signaling/moderation/).
  */
 export class ModerationStore {
   readonly #db: Kysely<DB>;
@@ -165,6 +166,20 @@ export class ModerationStore {
       throw new AppError('VALIDATION_FAILED', `slow mode must be a whole number of seconds from 0 to ${SLOW_MODE_MAX_SECONDS}`);
     }
     const res = await this.#db.updateTable('broadcasts').set({ slow_mode_seconds: seconds }).where('id', '=', broadcastId).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  // ------------------------------------------------------ chat settings --
+
+  /** A broadcast's chat settings: slow mode and followers-only (off, off for an unknown broadcast). */
+  async chatSettings(broadcastId: BroadcastId): Promise<ChatSettings> {
+    const row = await this.#db.selectFrom('broadcasts').select(['slow_mode_seconds', 'followers_only_chat']).where('id', '=', broadcastId).executeTakeFirst();
+    return row ? { slowModeSeconds: Number(row.slow_mode_seconds), followersOnly: Number(row.followers_only_chat) === 1 } : { slowModeSeconds: 0, followersOnly: false };
+  }
+
+  /** Turns a broadcast's followers-only chat on or off; false for an unknown broadcast. */
+  async setFollowersOnly(broadcastId: BroadcastId, on: boolean): Promise<boolean> {
+    const res = await this.#db.updateTable('broadcasts').set({ followers_only_chat: on ? 1 : 0 }).where('id', '=', broadcastId).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 }

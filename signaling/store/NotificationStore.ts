@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
+import { visibleTo } from './broadcastConditions.ts';
 import type { DB, NotificationKind } from './schema.ts';
 
 /** A notification as its user reads it: who did what, in which broadcast (current title and names). */
@@ -82,18 +83,7 @@ export class NotificationStore {
       .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
       .where('notifications.user_id', '=', userId)
       .where('notifications.read_at', 'is', null)
-      .where((eb) =>
-        eb.or([
-          eb('broadcasts.visibility', '=', 'public'),
-          eb('broadcasts.owner_id', '=', userId),
-          eb.exists(
-            eb
-              .selectFrom('broadcast_invitees')
-              .select('broadcast_invitees.user_id')
-              .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
-              .where('broadcast_invitees.user_id', '=', userId),
-          ),
-        ]))
+      .where(visibleTo(userId))
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -132,18 +122,7 @@ export class NotificationStore {
         'broadcasts.title as broadcast_title',
       ])
       .where('notifications.user_id', '=', userId)
-      .where((eb) =>
-        eb.or([
-          eb('broadcasts.visibility', '=', 'public'),
-          eb('broadcasts.owner_id', '=', userId),
-          eb.exists(
-            eb
-              .selectFrom('broadcast_invitees')
-              .select('broadcast_invitees.user_id')
-              .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
-              .where('broadcast_invitees.user_id', '=', userId),
-          ),
-        ]))
+      .where(visibleTo(userId))
       .orderBy('notifications.created_at', 'desc')
       .orderBy('notifications.id', 'desc')
       .limit(limit)

@@ -8,6 +8,7 @@ import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { systemClock, toIso, type Clock, type StoreOptions } from './clock.ts';
 import { isForeignKeyViolation } from './dbErrors.ts';
 import type { BroadcastStatus, DB, ReplaysTable, ReplayTombstonesTable } from './schema.ts';
+import { startedBefore, visibleTo } from './broadcastConditions.ts';
 
 /** A replay as stored. File names are relative to `<dataDir>/replays/<broadcastId>/`. */
 export interface ReplayRecord {
@@ -297,26 +298,9 @@ export class ReplayStore {
     const { ownerId, viewerId, after } = opts;
     let q = this.#selectListed().where('broadcasts.owner_id', '=', ownerId);
     if (viewerId !== ownerId) {
-      q = q.where('replays.state', '=', 'ready').where((eb) => {
-        const visible = [eb('broadcasts.visibility', '=', 'public')];
-        if (viewerId !== undefined) {
-          visible.push(
-            eb.exists(
-              eb
-                .selectFrom('broadcast_invitees')
-                .select('broadcast_invitees.user_id')
-                .whereRef('broadcast_invitees.broadcast_id', '=', 'broadcasts.id')
-                .where('broadcast_invitees.user_id', '=', viewerId),
-            ),
-          );
-        }
-        return eb.or(visible);
-      });
+      q = q.where('replays.state', '=', 'ready').where(visibleTo(viewerId));
     }
-    if (after) {
-      const at = Date.parse(after.startedAt);
-      q = q.where((eb) => eb.or([eb('broadcasts.started_at', '<', at), eb.and([eb('broadcasts.started_at', '=', at), eb('broadcasts.id', '<', after.id)])]));
-    }
+    if (after) q = q.where(startedBefore(after));
     const rows = await q.orderBy('broadcasts.started_at', 'desc').orderBy('broadcasts.id', 'desc').limit(limit).execute();
     return rows.map(toListItem);
   }

@@ -437,6 +437,19 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('stream_keys').execute();
       },
     },
+    '0013_followers_only_chat': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Followers-only chat (docs/moderation.md): 1 while only the broadcaster's followers
+        // (and the broadcaster, and admins) may chat; 0 (the default) lets every signed-in viewer.
+        await db.schema
+          .alterTable('broadcasts')
+          .addColumn('followers_only_chat', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('broadcasts').dropColumn('followers_only_chat').execute();
+      },
+    },
   };
 }
 

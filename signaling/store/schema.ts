@@ -74,6 +74,8 @@ export interface BroadcastsTable {
   source: Generated<BroadcastSource>;
   /** The stream key an encoder started it with (migration 0012); null for the go-live page's. */
   stream_key_id: string | null;
+  /** Followers-only chat (migration 0013): 1 on, 0 off. */
+  followers_only_chat: Generated<number>;
 }
 
 export interface BroadcastInviteesTable {

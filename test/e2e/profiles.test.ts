@@ -69,6 +69,10 @@ describe('follow a broadcaster and hear when they go live, in Chromium', () => {
       await bell.click();
       const panel = page.getByRole('region', { name: 'Notifications' });
       expect(await panel.getByRole('link', { name: 'e2e_star is live: Star show' }).getAttribute('href')).toBe(`/watch/${id}`);
+      // With the broadcaster's avatar beside it.
+      const avatar = panel.getByRole('listitem').filter({ hasText: 'e2e_star is live: Star show' }).locator('img');
+      expect(await avatar.getAttribute('src')).toMatch(/^\/api\/avatars\/u_[^/]+\/default\.svg$/);
+      await expect.poll(() => avatar.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 10_000 }).toBe(true);
     }
 
     // Home: the followed broadcaster first, under "Following — live now".

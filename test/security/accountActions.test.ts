@@ -1,30 +1,9 @@
-import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../common/protocol/events.ts';
-import { connect, grantAdmin, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { connect, disconnected, grantAdmin, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 const PASSWORD = 'correct horse battery';
 const NEW_PASSWORD = 'lighthouse keeper wanders north';
-
-async function connectWithCookie(url: string, cookie: string): Promise<ClientSocket> {
-  const socket: ClientSocket = connectSocket(url, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false, forceNew: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
-
-function disconnected(socket: ClientSocket, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!socket.connected) return resolve('already disconnected');
-    const timer = setTimeout(() => reject(new Error(`socket still connected after ${ms} ms`)), ms);
-    socket.once('disconnect', (reason) => {
-      clearTimeout(timer);
-      resolve(reason);
-    });
-  });
-}
 
 /**
  * Changing the password and signing out everywhere (docs/http-api.md), as every role: each acts
@@ -110,7 +89,7 @@ describe('account actions: password change and sign-out everywhere', () => {
       if (role === 'admin') await grantAdmin(server, name);
       const second = (await signIn(name, PASSWORD)).auth!;
       const bystander = await signUp(server.url, `${name}_other`);
-      const mine = await connectWithCookie(server.url, first.cookie);
+      const mine = await connect(server.url, undefined, { cookie: first.cookie });
       const other = await connect(server.url, second.token);
       const theirs = await connect(server.url, bystander.token);
       sockets.push(mine, other, theirs);
@@ -134,7 +113,7 @@ describe('account actions: password change and sign-out everywhere', () => {
     const a = await signUp(server.url, 'everywhere_a');
     const a2 = (await signIn('everywhere_a', PASSWORD)).auth!;
     const b = await signUp(server.url, 'everywhere_b');
-    const s1 = await connectWithCookie(server.url, a.cookie);
+    const s1 = await connect(server.url, undefined, { cookie: a.cookie });
     const s2 = await connect(server.url, a2.token);
     const s3 = await connect(server.url, b.token);
     sockets.push(s1, s2, s3);

@@ -23,6 +23,7 @@ const EVENTS = [
   'broadcast:leave',
   'viewers:list',
   'chat:slow-mode',
+  'chat:followers-only',
 ] as const satisfies readonly RequestName[];
 
 /** Requests that name no broadcast (a message, a user): test/security/moderation.test.ts tries them. */
@@ -68,6 +69,7 @@ describe('a private broadcast is indistinguishable from a missing one', () => {
       'broadcast:leave': { broadcastId },
       'viewers:list': { broadcastId },
       'chat:slow-mode': { broadcastId, seconds: 10 },
+      'chat:followers-only': { broadcastId, enabled: true },
     };
     return p[event] as RequestInput<E>;
   }
@@ -122,7 +124,7 @@ describe('a private broadcast is indistinguishable from a missing one', () => {
     // signed-in caller (that refusal does not depend on the id) or is a no-op (leave).
     for (const event of EVENTS) {
       if (event === 'broadcast:leave') expect(unknown[event]).toEqual({ ok: true });
-      else if (who === 'anonymous' && ['chat:send', 'produce', 'broadcast:resume', 'broadcast:stop', 'viewers:list', 'chat:slow-mode'].includes(event)) {
+      else if (who === 'anonymous' && ['chat:send', 'produce', 'broadcast:resume', 'broadcast:stop', 'viewers:list', 'chat:slow-mode', 'chat:followers-only'].includes(event)) {
         expect(unknown[event]).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
       } else expect(unknown[event]).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'broadcast not found' } });
     }

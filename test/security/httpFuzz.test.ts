@@ -81,6 +81,10 @@ const ROUTES = [
   `/api/admin/users/${USER}/suspension`,
   '/api/admin/audit',
   `/api/users/${USER}`,
+  '/api/stream-keys',
+  '/api/stream-keys/k_AAAAAAAAAAAA',
+  '/whip',
+  '/whip/AAAAAAAAAAAAAAAAAAAAAA',
   '/admin/queues',
   '/healthz',
   // WHEP (docs/ingest.md): SDP bodies, before the Origin check.

@@ -24,10 +24,10 @@ const fails = (code: string, message?: string) => ({ ok: false, error: message =
  * The broadcaster's moderation (docs/moderation.md), tried as every role over socket.io and
  * HTTP: anonymous, a viewer, another signed-in user, the broadcaster, a blocked user and an
  * admin; with bad input (unknown message or user, someone else's broadcast, blocking oneself,
- * bad slow-mode values). A blocked user finds the broadcaster's broadcasts and replays exactly
+ * bad slow-mode and followers-only values). A blocked user finds the broadcaster's broadcasts and replays exactly
  * as one finds a broadcast that does not exist.
  */
-describe('moderation: removing messages, blocking, the viewer list and slow mode', () => {
+describe('moderation: removing messages, blocking, the viewer list, slow mode and followers-only chat', () => {
   let server: TestServer;
   const sockets: ClientSocket[] = [];
   const users = {} as Record<'host' | 'fan' | 'other' | 'troll' | 'admin' | 'rival', Account>;
@@ -131,8 +131,8 @@ describe('moderation: removing messages, blocking, the viewer list and slow mode
 
     it('holds every viewer to one message per N seconds, but not the broadcaster or admins', async () => {
       const told = nextEvent(s.fan, 'chat:settings');
-      expect(await request(s.host, 'chat:slow-mode', { broadcastId: live, seconds: 10 })).toEqual({ ok: true, data: { broadcastId: live, slowModeSeconds: 10 } });
-      expect(await told).toEqual({ broadcastId: live, slowModeSeconds: 10 });
+      expect(await request(s.host, 'chat:slow-mode', { broadcastId: live, seconds: 10 })).toEqual({ ok: true, data: { broadcastId: live, slowModeSeconds: 10, followersOnly: false } });
+      expect(await told).toEqual({ broadcastId: live, slowModeSeconds: 10, followersOnly: false });
       expect((await ok(s.other, 'broadcast:join', { broadcastId: live })).slowModeSeconds).toBe(10);
 
       await ok(s.other, 'chat:send', { broadcastId: live, text: 'one' });
@@ -146,9 +146,64 @@ describe('moderation: removing messages, blocking, the viewer list and slow mode
       for (const who of [s.host, s.host, s.admin, s.admin]) await ok(who, 'chat:send', { broadcastId: live, text: 'unhurried' });
 
       // Off again (by an admin): the viewer chats at once.
-      expect(await request(s.admin, 'chat:slow-mode', { broadcastId: live, seconds: 0 })).toEqual({ ok: true, data: { broadcastId: live, slowModeSeconds: 0 } });
+      expect(await request(s.admin, 'chat:slow-mode', { broadcastId: live, seconds: 0 })).toEqual({ ok: true, data: { broadcastId: live, slowModeSeconds: 0, followersOnly: false } });
       await ok(s.other, 'chat:send', { broadcastId: live, text: 'three' });
       for (const who of [s.other, s.admin]) await ok(who, 'broadcast:leave', { broadcastId: live });
+    });
+  });
+
+  describe('chat:followers-only', () => {
+    it('only the broadcaster and admins switch it, with true or false', async () => {
+      expect(await request(s.anon, 'chat:followers-only', { broadcastId: live, enabled: true })).toEqual(fails('UNAUTHENTICATED'));
+      for (const who of [s.fan, s.other, s.rival, s.troll]) {
+        expect(await request(who, 'chat:followers-only', { broadcastId: live, enabled: true })).toEqual(fails('FORBIDDEN', 'only the broadcaster or an admin can change the chat settings'));
+      }
+      // A suspended viewer is refused as any viewer is.
+      await server.stores.suspensions.suspend(users.other.user.id, 'spam', users.admin.user.id);
+      expect(await request(s.other, 'chat:followers-only', { broadcastId: live, enabled: true })).toEqual(fails('FORBIDDEN', 'only the broadcaster or an admin can change the chat settings'));
+      await server.stores.suspensions.unsuspend(users.other.user.id);
+      expect(await request(s.host, 'chat:followers-only', { broadcastId: UNKNOWN_BROADCAST, enabled: true })).toEqual(fails('NOT_FOUND', 'broadcast not found'));
+      for (const enabled of ['yes', 1, null, 'true']) {
+        expect(await rawRequest(s.host, 'chat:followers-only', { broadcastId: live, enabled }), String(enabled)).toEqual(fails('VALIDATION_FAILED'));
+      }
+      expect(await rawRequest(s.host, 'chat:followers-only', { broadcastId: live })).toEqual(fails('VALIDATION_FAILED'));
+      expect(await rawRequest(s.host, 'chat:followers-only', { broadcastId: live, enabled: true, seconds: 3 })).toEqual(fails('VALIDATION_FAILED'));
+      expect(await server.stores.moderation.chatSettings(live)).toEqual({ slowModeSeconds: 0, followersOnly: false });
+    });
+
+    it('lets only the broadcaster’s followers chat; the broadcaster and admins always may', async () => {
+      const follow = (who: Account, method: 'PUT' | 'DELETE') => http(method, '/api/users/host/follow', who);
+      expect((await follow(users.fan, 'PUT')).status).toBe(200);
+      for (const who of [s.rival, s.admin]) await ok(who, 'broadcast:join', { broadcastId: live });
+
+      const told = nextEvent(s.troll, 'chat:settings');
+      expect(await request(s.host, 'chat:followers-only', { broadcastId: live, enabled: true })).toEqual({ ok: true, data: { broadcastId: live, slowModeSeconds: 0, followersOnly: true } });
+      expect(await told).toEqual({ broadcastId: live, slowModeSeconds: 0, followersOnly: true });
+      expect((await ok(s.other, 'broadcast:join', { broadcastId: live })).followersOnly).toBe(true);
+      await ok(s.other, 'broadcast:leave', { broadcastId: live });
+
+      const refused = fails('FOLLOWERS_ONLY', 'this chat is for followers only: follow the broadcaster to chat');
+      for (const who of [s.rival, s.troll]) expect(await request(who, 'chat:send', { broadcastId: live, text: 'let me talk' })).toEqual(refused);
+      expect(await request(s.anon, 'chat:send', { broadcastId: live, text: 'anyone?' })).toEqual(fails('UNAUTHENTICATED'));
+      await ok(s.fan, 'chat:send', { broadcastId: live, text: 'a follower' });
+      await ok(s.host, 'chat:send', { broadcastId: live, text: 'the broadcaster' });
+      await ok(s.admin, 'chat:send', { broadcastId: live, text: 'an admin, who follows no one' });
+      // A suspended follower is still refused for the suspension.
+      await server.stores.suspensions.suspend(users.fan.user.id, 'spam', users.admin.user.id);
+      expect(await request(s.fan, 'chat:send', { broadcastId: live, text: 'suspended' })).toEqual(fails('SUSPENDED'));
+      await server.stores.suspensions.unsuspend(users.fan.user.id);
+
+      // Following opens the chat at once; unfollowing closes it again.
+      expect((await follow(users.rival, 'PUT')).status).toBe(200);
+      await ok(s.rival, 'chat:send', { broadcastId: live, text: 'following now' });
+      expect((await follow(users.rival, 'DELETE')).status).toBe(200);
+      expect(await request(s.rival, 'chat:send', { broadcastId: live, text: 'and now not' })).toEqual(refused);
+
+      // Off again (by an admin): everyone signed in chats.
+      expect(await request(s.admin, 'chat:followers-only', { broadcastId: live, enabled: false })).toEqual({ ok: true, data: { broadcastId: live, slowModeSeconds: 0, followersOnly: false } });
+      await ok(s.troll, 'chat:send', { broadcastId: live, text: 'open again' });
+      expect((await follow(users.fan, 'DELETE')).status).toBe(200);
+      for (const who of [s.rival, s.admin]) await ok(who, 'broadcast:leave', { broadcastId: live });
     });
   });
 
@@ -214,6 +269,7 @@ describe('moderation: removing messages, blocking, the viewer list and slow mode
       { event: 'stats:first-frame', payload: (id) => ({ broadcastId: id, ms: 100 }) },
       { event: 'viewers:list', payload: (id) => ({ broadcastId: id }) },
       { event: 'chat:slow-mode', payload: (id) => ({ broadcastId: id, seconds: 5 }) },
+      { event: 'chat:followers-only', payload: (id) => ({ broadcastId: id, enabled: true }) },
       { event: 'broadcast:leave', payload: (id) => ({ broadcastId: id }) },
     ];
     async function answers(socket: ClientSocket, id: BroadcastId) {

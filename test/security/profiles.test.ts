@@ -9,23 +9,13 @@ import type { BroadcastSummary } from '../../common/protocol/events.ts';
 import type { FollowState, NotificationList, NotificationView, Profile } from '../../common/protocol/profiles.ts';
 import type { ReplaySummary } from '../../common/protocol/replays.ts';
 import { connect, grantAdmin, nextEvent, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { replayOutput } from '../../testkit/replayOutput.ts';
 
 const run = promisify(execFile);
 const H = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 type Role = 'anonymous' | 'owner' | 'fan' | 'stranger' | 'admin';
-const OUTPUT = {
-  durationMs: 2000,
-  width: 320,
-  height: 240,
-  timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
-  poster: 'poster.jpg',
-  webm: 'video.webm',
-  hls: 'hls/index.m3u8',
-  mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
-};
-
 /** Test images made by ffmpeg: real files of each kind the avatar check must tell apart. */
 async function makeFixtures(dir: string): Promise<Record<'png' | 'gif' | 'mp4' | 'svg' | 'text', Buffer>> {
   const ff = (args: string[]) => run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
@@ -66,6 +56,12 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
   };
   const answer = async (res: Response) => ({ status: res.status, body: res.status === 204 ? null : ((await res.json()) as unknown) });
   const error = async (res: Response) => ({ status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code });
+  /** Where `GET /api/avatars/:userId` (the lists' avatar) sends the browser: status, Location and Cache-Control. */
+  const avatarRedirect = async (userId: string, role: Role = 'anonymous') => {
+    const res = await fetch(`${server.url}/api/avatars/${userId}`, { redirect: 'manual', headers: role === 'anonymous' ? {} : { authorization: `Bearer ${tokens[role]}` } });
+    await res.arrayBuffer();
+    return { status: res.status, location: res.headers.get('location'), cache: res.headers.get('cache-control') };
+  };
   const profile = async (name: string, role: Role) => ((await (await call('GET', `/api/users/${name}`, role)).json()) as { profile: Profile }).profile;
 
   beforeAll(async () => {
@@ -100,6 +96,12 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     expect(svg.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
     expect(await svg.text()).toMatch(/^<svg [^]*>P<\/text><\/svg>$/);
     expect((await call('GET', '/api/avatars/u_doesnotexist0/default.svg', 'anonymous')).status).toBe(404);
+    // The lists' avatar by id alone: a short-lived redirect to the current one, alike for every role.
+    const ownerId = (await profile(NAMES.owner, 'anonymous')).id;
+    for (const role of ['anonymous', 'owner', 'fan', 'admin'] as const) {
+      expect(await avatarRedirect(ownerId, role)).toEqual({ status: 302, location: `/api/avatars/${ownerId}/default.svg`, cache: 'public, max-age=60' });
+    }
+    for (const id of ['u_doesnotexist0', 'nobody', '..%2Fsecret']) expect((await avatarRedirect(id)).status, id).toBe(404);
   });
 
   it('only its owner edits a profile; oversized or control-character text and foreign pages are refused', async () => {
@@ -141,6 +143,7 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     expect(first.status).toBe(200);
     const url1 = first.body.profile.avatarUrl;
     expect(url1).toMatch(new RegExp(`^/api/avatars/${first.body.profile.id}/[A-Za-z0-9_-]{16}\\.jpg$`));
+    expect((await avatarRedirect(first.body.profile.id)).location).toBe(url1);
     const got = await call('GET', url1, 'anonymous');
     expect(got.status).toBe(200);
     expect(got.headers.get('content-type')).toBe('image/jpeg');
@@ -175,6 +178,7 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     const removed = (await answer(await call('DELETE', '/api/account/avatar', 'fan'))) as { status: number; body: { profile: Profile } };
     expect(removed.status).toBe(200);
     expect(removed.body.profile.avatarUrl).toMatch(/\/default\.svg$/);
+    expect((await avatarRedirect(first.body.profile.id)).location).toBe(removed.body.profile.avatarUrl);
     expect((await call('GET', second.body.profile.avatarUrl, 'anonymous')).status).toBe(404);
     const version2 = /([A-Za-z0-9_-]{16})\.jpg$/.exec(second.body.profile.avatarUrl)![1]!;
     expect(existsSync(path.join(server.dataDir, 'avatars', first.body.profile.id, version2))).toBe(false);
@@ -197,6 +201,37 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     expect(un).toEqual({ following: false, followers: 1 });
     expect(await (await call('DELETE', `/api/users/${NAMES.owner}/follow`, 'admin')).json()).toEqual({ following: false, followers: 1 });
     expect(await error(await call('DELETE', `/api/users/${NAMES.owner}/follow`, 'anonymous'))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+  });
+
+  it('follower and following lists: alike for everyone, newest first, paged; unknown names 404, bad paging 400', async () => {
+    for (const role of ['stranger', 'admin'] as const) expect((await call('PUT', `/api/users/${NAMES.owner}/follow`, role)).status).toBe(200);
+    type Page = { people: Array<{ username: string; displayName: string | null; avatarUrl: string; since: string }>; nextCursor: string | null };
+    const list = async (p: string, role: Role) => (await answer(await call('GET', p, role))) as { status: number; body: Page };
+    const first = await list(`/api/users/${NAMES.owner}/followers?limit=2`, 'anonymous');
+    expect(first.status).toBe(200);
+    expect(first.body.people.map((p) => p.username)).toEqual([NAMES.admin, NAMES.stranger]);
+    expect(first.body.people[0]).toEqual({ id: expect.any(String), username: NAMES.admin, displayName: null, avatarUrl: expect.stringMatching(/^\/api\/avatars\/u_[^/]+\/default\.svg$/), since: expect.any(String) });
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    for (const role of ['owner', 'fan', 'stranger', 'admin'] as const) expect(await list(`/api/users/${NAMES.owner}/followers?limit=2`, role), role).toEqual(first);
+    // A suspended reader gets the same.
+    const strangerId = (await server.stores.users.findByUsername(NAMES.stranger))!.id;
+    const ownerId = (await server.stores.users.findByUsername(NAMES.owner))!.id;
+    await server.stores.suspensions.suspend(strangerId, 'testing', ownerId);
+    expect(await list(`/api/users/${NAMES.owner}/followers?limit=2`, 'stranger')).toEqual(first);
+    await server.stores.suspensions.unsuspend(strangerId);
+    const second = await list(`/api/users/${NAMES.owner}/followers?limit=2&cursor=${first.body.nextCursor}`, 'fan');
+    expect(second.body).toEqual({ people: [expect.objectContaining({ username: NAMES.fan })], nextCursor: null });
+    expect((await list(`/api/users/${NAMES.fan}/following`, 'anonymous')).body.people.map((p) => p.username)).toEqual([NAMES.owner]);
+    expect((await list(`/api/users/${NAMES.owner}/following`, 'owner')).body).toEqual({ people: [], nextCursor: null });
+    // Unknown, malformed or deleted-user names: the one 404.
+    for (const name of ['nobody_at_all', 'bad%20name', 'deleted%20user']) {
+      for (const side of ['followers', 'following']) expect(await error(await call('GET', `/api/users/${name}/${side}`, 'fan'))).toEqual({ status: 404, code: 'NOT_FOUND' });
+    }
+    const garbage = Buffer.from('not.a-cursor').toString('base64url');
+    for (const qs of ['limit=0', 'limit=101', 'limit=x', 'cursor=bad!', `cursor=${garbage}`, 'cursor=']) {
+      expect(await error(await call('GET', `/api/users/${NAMES.owner}/followers?${qs}`, 'anonymous')), qs).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
+    }
+    for (const role of ['stranger', 'admin'] as const) expect((await call('DELETE', `/api/users/${NAMES.owner}/follow`, role)).status).toBe(200);
   });
 
   it('going live notifies every open page of each follower who may watch it, and nobody else; the bell reads and marks them', async () => {
@@ -261,7 +296,7 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
       const { broadcast } = await ok(owner, 'broadcast:start', { title, visibility, invitees: [...invitees] });
       await server.stores.replays.begin(broadcast.id);
       await ok(owner, 'broadcast:stop', { broadcastId: broadcast.id });
-      await server.stores.replays.applyOutput(broadcast.id, 'ready', OUTPUT);
+      await server.stores.replays.applyOutput(broadcast.id, 'ready', replayOutput());
       made.push(broadcast.id);
     }
     const titles = async (role: Role, q = '') => {
@@ -301,6 +336,7 @@ describe('profiles, avatars, following, notifications: every role, bad input', (
     expect(await error(await call('GET', '/api/users/pf_gone', 'fan'))).toEqual({ status: 404, code: 'NOT_FOUND' });
     expect((await call('GET', avatarUrl, 'anonymous')).status).toBe(404);
     expect((await call('GET', `/api/avatars/${gone.user.id}/default.svg`, 'anonymous')).status).toBe(404);
+    expect((await avatarRedirect(gone.user.id)).status).toBe(404);
     expect(existsSync(path.join(server.dataDir, 'avatars', gone.user.id))).toBe(false);
     expect((await profile(NAMES.owner, 'anonymous')).followers).toBe(followersBefore - 1);
     expect((await profile(NAMES.fan, 'anonymous')).following).toBe(1);

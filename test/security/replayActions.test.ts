@@ -4,20 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { ReplayList } from '../../common/protocol/replays.ts';
 import { connect, grantAdmin, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
+import { replayOutput } from '../../testkit/replayOutput.ts';
 
 type Role = 'anonymous' | 'stranger' | 'invitee' | 'admin' | 'owner';
 const ROLES: Role[] = ['anonymous', 'stranger', 'invitee', 'admin', 'owner'];
-const OUTPUT = {
-  durationMs: 2000,
-  width: 320,
-  height: 240,
-  timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
-  poster: 'poster.jpg',
-  webm: 'video.webm',
-  hls: 'hls/index.m3u8',
-  mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
-};
-
 /**
  * Renaming, changing the visibility of and deleting a replay (docs/http-api.md), tried as every
  * role over HTTP and socket.io: only the owner may; whoever may not see a replay gets exactly
@@ -52,7 +42,7 @@ describe('replay actions: authorisation by role, tombstones, files', () => {
     if (!end) return broadcast.id;
     await ok(socket, 'broadcast:stop', { broadcastId: broadcast.id });
     await server.stores.replays.markProcessing(broadcast.id);
-    await server.stores.replays.applyOutput(broadcast.id, 'ready', OUTPUT);
+    await server.stores.replays.applyOutput(broadcast.id, 'ready', replayOutput());
     const dir = path.join(server.dataDir, 'replays', broadcast.id);
     mkdirSync(path.join(dir, 'hls'), { recursive: true });
     for (const f of ['poster.jpg', 'video.webm', 'replay.mp4', 'hls/index.m3u8', 'hls/seg-000.ts']) writeFileSync(path.join(dir, f), 'data');

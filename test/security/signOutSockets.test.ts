@@ -1,28 +1,6 @@
-import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../common/protocol/events.ts';
-import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
-
-/** A socket.io client that authenticates with the session cookie, as a browser does. */
-async function connectWithCookie(url: string, cookie: string): Promise<ClientSocket> {
-  const socket: ClientSocket = connectSocket(url, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false, forceNew: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
-
-function disconnected(socket: ClientSocket, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!socket.connected) return resolve('already disconnected');
-    const timer = setTimeout(() => reject(new Error(`socket still connected after ${ms} ms`)), ms);
-    socket.once('disconnect', (reason) => {
-      clearTimeout(timer);
-      resolve(reason);
-    });
-  });
-}
+import { connect, disconnected, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /**
  * Ending a session must end its open sockets: a socket opened before sign-out used to stay
@@ -50,7 +28,7 @@ describe('revoking a session disconnects its sockets', () => {
     expect(res.status).toBe(200);
     const second = (await res.json()) as AuthResponse;
 
-    const old = await connectWithCookie(server.url, first.cookie);
+    const old = await connect(server.url, undefined, { cookie: first.cookie });
     const other = await connect(server.url, second.token);
     sockets.push(old, other);
     const gone = disconnected(old, 1000);
@@ -83,7 +61,7 @@ describe('revoking a session disconnects its sockets', () => {
     const a = await signUp(server.url, 'everywhere');
     const b = await signUp(server.url, 'bystander');
     const s1 = await connect(server.url, a.token);
-    const s2 = await connectWithCookie(server.url, a.cookie);
+    const s2 = await connect(server.url, undefined, { cookie: a.cookie });
     const s3 = await connect(server.url, b.token);
     sockets.push(s1, s2, s3);
     const gone = Promise.all([disconnected(s1, 1000), disconnected(s2, 1000)]);

@@ -63,6 +63,8 @@ function validPayload(event: RequestName, text: string): unknown {
       return { broadcastId: live, consumerId: new Ref('consumer') };
     case 'chat:send':
       return { broadcastId: live, text: text || 'hello' };
+    case 'chat:followers-only':
+      return { broadcastId: text.length % 3 === 0 ? new Ref('own') : live, enabled: text.length % 2 === 0 };
     default:
       return { broadcastId: text.length % 3 === 0 ? new Ref('own') : live };
   }

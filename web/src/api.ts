@@ -1,10 +1,11 @@
 import type { ArchiveSummary } from '../../common/protocol/archives.ts';
 import type { BroadcastId, UserId } from '../../common/protocol/ids.ts';
-import type { BroadcastSummary, UserSummary } from '../../common/protocol/events.ts';
+import type { BroadcastSummary, UserSummary, Visibility } from '../../common/protocol/events.ts';
+import type { CreatedStreamKey, StreamKeyList, StreamKeyView } from '../../common/protocol/streamKeys.ts';
 import { ProtocolError } from '../../common/protocol/errors.ts';
 import type { AdminReport, ReportKind, ReportReason, ReportSummary, SuspendedUser, Suspension } from '../../common/protocol/reports.ts';
 import type { ReplayChatMessage, ReplayDetail, ReplayDownload, ReplayHearts, ReplaySources, ReplaySummary } from '../../common/protocol/replays.ts';
-import type { FollowState, NotificationList, NotificationView, PersonSummary, Profile } from '../../common/protocol/profiles.ts';
+import type { FollowList, FollowState, NotificationList, NotificationView, PersonSummary, Profile } from '../../common/protocol/profiles.ts';
 import { ID_PATTERNS } from '../../common/protocol/rules.ts';
 import { isBroadcastId, isBroadcastSummary, isRecord, isUserSummary, isWireError } from './guards.ts';
 
@@ -148,6 +149,30 @@ export class Api {
     await this.#call('DELETE', `/api/blocks/${encodeURIComponent(userId)}`);
   }
 
+  /** The caller's stream keys (never a secret), the RTMP port, and the broadcast an encoder started, if on air (docs/ingest.md). */
+  async streamKeys(): Promise<StreamKeyList> {
+    const body = await this.#call('GET', '/api/stream-keys');
+    const keys = isRecord(body) ? body['keys'] : undefined;
+    const port = isRecord(body) ? body['rtmpPort'] : undefined;
+    const live = isRecord(body) ? body['live'] : undefined;
+    if (!Array.isArray(keys) || (port !== null && typeof port !== 'number') || (live !== null && !isBroadcastSummary(live))) throw malformed('/api/stream-keys');
+    return { keys: keys.filter(isStreamKeyView), rtmpPort: port, live };
+  }
+
+  /** A new stream key: its secret is in this answer only. */
+  async createStreamKey(k: { name: string; title: string; visibility: Visibility }): Promise<CreatedStreamKey> {
+    const body = await this.#call('POST', '/api/stream-keys', k);
+    const key = isRecord(body) ? body['key'] : undefined;
+    const secret = isRecord(body) ? body['secret'] : undefined;
+    if (!isStreamKeyView(key) || typeof secret !== 'string') throw malformed('/api/stream-keys');
+    return { key, secret };
+  }
+
+  /** Revokes a stream key: it starts nothing from now on. */
+  async revokeStreamKey(id: string): Promise<void> {
+    await this.#call('DELETE', `/api/stream-keys/${encodeURIComponent(id)}`);
+  }
+
   /** The owner deletes a replay for good. */
   async deleteReplay(id: BroadcastId): Promise<void> {
     await this.#call('DELETE', `/api/replays/${encodeURIComponent(id)}`);
@@ -222,6 +247,16 @@ export class Api {
     const next = isRecord(body) ? body['nextCursor'] : undefined;
     if (!Array.isArray(list) || (next !== null && typeof next !== 'string')) throw malformed('/api/users/:username/replays');
     return { replays: list.filter(isReplaySummary), nextCursor: next };
+  }
+
+  /** One page of a profile's followers or of whom it follows, newest follow first. */
+  async followList(username: string, side: 'followers' | 'following', cursor: string | null): Promise<FollowList> {
+    const qs = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+    const body = await this.#call('GET', `/api/users/${encodeURIComponent(username)}/${side}${qs}`);
+    const list = isRecord(body) ? body['people'] : undefined;
+    const next = isRecord(body) ? body['nextCursor'] : undefined;
+    if (!Array.isArray(list) || (next !== null && typeof next !== 'string')) throw malformed(`/api/users/:username/${side}`);
+    return { people: list.filter((p: unknown): p is FollowList['people'][number] => isPersonSummary(p) && typeof (p as unknown as Record<string, unknown>)['since'] === 'string'), nextCursor: next };
   }
 
   /** Follows (`true`) or unfollows a user; idempotent. */
@@ -312,6 +347,18 @@ function readNames(body: unknown): string[] {
   const list = isRecord(body) ? body['invitees'] : undefined;
   if (!Array.isArray(list)) throw malformed('/api/replays/:id');
   return list.filter((n): n is string => typeof n === 'string');
+}
+
+function isStreamKeyView(x: unknown): x is StreamKeyView {
+  return (
+    isRecord(x) &&
+    typeof x['id'] === 'string' &&
+    typeof x['name'] === 'string' &&
+    typeof x['title'] === 'string' &&
+    (x['visibility'] === 'public' || x['visibility'] === 'private') &&
+    typeof x['createdAt'] === 'string' &&
+    isStringOrNull(x['lastUsedAt'])
+  );
 }
 
 function malformed(what: string): ProtocolError {

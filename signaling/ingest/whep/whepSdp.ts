@@ -88,7 +88,7 @@ export function parseWhepOffer(text: string): WhepOffer {
     const direction = m.direction ?? session.direction ?? 'sendrecv';
     const usable = (m.type === 'audio' || m.type === 'video') && (direction === 'recvonly' || direction === 'sendrecv') && m.port !== 0 && mid !== '' && bundle.has(mid);
     if (mid.length > 32 || !/^[A-Za-z0-9_.-]*$/.test(mid)) throw bad(`media section ${i}: a=mid must be up to 32 letters, digits, _ . -`);
-    return { type: m.type, mid, protocol: m.protocol, payloads: m.payloads ?? '', usable };
+    return { type: m.type, mid, protocol: m.protocol, payloads: asText(m.payloads), usable };
   });
   const mids = sections.map((s) => s.mid).filter((m) => m !== '');
   if (new Set(mids).size !== mids.length) throw bad('two media sections share a MID');
@@ -102,8 +102,8 @@ export function parseWhepOffer(text: string): WhepOffer {
   }
   // Bundled: the first used section's transport attributes are the transport's.
   const first = used[0];
-  const iceUfrag = first?.iceUfrag ?? session.iceUfrag;
-  const icePwd = first?.icePwd ?? session.icePwd;
+  const iceUfrag = asText(first?.iceUfrag ?? session.iceUfrag);
+  const icePwd = asText(first?.icePwd ?? session.icePwd);
   if (!iceUfrag || !icePwd) throw bad('no ICE credentials (a=ice-ufrag, a=ice-pwd)');
   const fingerprint = first?.fingerprint ?? session.fingerprint;
   if (!fingerprint) throw bad('no DTLS fingerprint (a=fingerprint)');
@@ -158,7 +158,7 @@ function capabilitiesOf(sections: MediaSection[]): RtpCapabilities {
         mimeType,
         preferredPayloadType: rtp.payload,
         clockRate: rtp.rate,
-        ...(kind === 'audio' ? { channels: rtp.encoding ?? 1 } : {}),
+        ...(kind === 'audio' ? { channels: Number(rtp.encoding ?? 1) } : {}),
         parameters: {},
         rtcpFeedback: [],
       };
@@ -170,12 +170,13 @@ function capabilitiesOf(sections: MediaSection[]): RtpCapabilities {
       const parameters: Record<string, string | number> = {};
       for (const [key, value] of Object.entries(parseParams(fmtp.config))) {
         // profile-level-id is hex: 42001f must not become a number.
-        parameters[key] = key === 'profile-level-id' ? String(value) : typeof value === 'number' ? value : String(value);
+        parameters[key] = key === 'profile-level-id' ? String(value) : value;
       }
       codec.parameters = parameters;
     }
     for (const fb of m.rtcpFb ?? []) {
-      const feedback = fb.subtype ? { type: fb.type, parameter: fb.subtype } : { type: fb.type };
+      const subtype = asText(fb.subtype);
+      const feedback = subtype ? { type: fb.type, parameter: subtype } : { type: fb.type };
       const targets = fb.payload === '*' ? [...mine.values()].filter((c) => !/\/rtx$/i.test(c.mimeType)) : [mine.get(Number(fb.payload))];
       for (const codec of targets) codec?.rtcpFeedback?.push(feedback);
     }

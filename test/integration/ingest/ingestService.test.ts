@@ -3,6 +3,7 @@ import type { BroadcastSummary } from '../../../common/protocol/events.ts';
 import type { IngestSession } from '../../../signaling/ingest/ports.ts';
 import { audioProducerRtpParameters, SMOKE_CLIP, startRtpSender, synthesiseClip, videoProducerRtpParameters, type RtpSender } from '../../../testkit/media.ts';
 import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
+import { audioRtpParameters, clientDtlsParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
 import { spawnWorkers, type WorkersProcess } from '../../../testkit/workers.ts';
 
 /**
@@ -161,6 +162,32 @@ describe('ingest: encoders going live with a stream key (real server, mediasoup,
     await server.stores.suspensions.suspend(frank.auth.user.id, 'spam', 'test');
     await expect(server.ingest.broadcasts.open(frank.secret, '192.0.2.15', 'rtmp')).rejects.toMatchObject({ code: 'SUSPENDED', message: /spam/ });
     expect(await server.stores.broadcasts.findLiveByOwner(frank.auth.user.id)).toBeUndefined();
+  });
+
+  it('lets a broadcast live with a key go on when the key is revoked; it starts nothing more', async () => {
+    const hal = await person('ingest_hal');
+    const session = await open(hal.secret);
+    await server.stores.streamKeys.revoke(hal.auth.user.id, hal.key.id);
+    expect(await summary(session.broadcastId)).toMatchObject({ status: 'live' });
+    expect(server.live.onAir(session.broadcastId)?.broadcasterPeerId).toMatch(/^ingest:/);
+    await session.end();
+    await expect(server.ingest.broadcasts.open(hal.secret, '192.0.2.16', 'rtmp')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('feeds a WHIP encoder’s WebRTC producers through the session (transport, DTLS, audio and simulcast video)', async () => {
+    const ivy = await person('ingest_ivy');
+    const session = await open(ivy.secret, 'whip');
+    const transport = await session.createTransport();
+    await session.connectTransport(transport.id, clientDtlsParameters);
+    const audio = await session.produce(transport.id, 'audio', audioRtpParameters);
+    const video = await session.produce(transport.id, 'video', videoSimulcastRtpParameters);
+    expect(server.live.onAir(session.broadcastId)?.media.producers.map((p) => p.id).sort()).toEqual([audio.producerId, video.producerId].sort());
+    // Another encoder's session cannot feed it: it is refused before it exists.
+    await expect(server.ingest.broadcasts.open(ivy.secret, '192.0.2.17', 'whip')).rejects.toMatchObject({ code: 'ALREADY_LIVE' });
+    await expect(session.produce(transport.id, 'video', videoSimulcastRtpParameters)).rejects.toMatchObject({ code: 'WRONG_STATE' });
+    session.drop();
+    await expect(session.produce(transport.id, 'audio', audioRtpParameters)).rejects.toMatchObject({ code: 'WRONG_STATE' });
+    await server.live.endBroadcast(session.broadcastId, 'ended-by-admin');
   });
 
   it('starts private broadcasts for a private key: only its owner sees them', async () => {

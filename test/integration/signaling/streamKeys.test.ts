@@ -44,7 +44,7 @@ describe('HTTP API: /api/stream-keys', () => {
     expect(key).toEqual({ id: expect.stringMatching(/^k_/), name: 'OBS at home', title: 'Evening show', visibility: 'private', createdAt: expect.any(String), lastUsedAt: null });
 
     const list = await call('GET', '', { cookie: alice.cookie });
-    expect(list).toEqual({ status: 200, body: { keys: [key], rtmpPort: null } satisfies StreamKeyList });
+    expect(list).toEqual({ status: 200, body: { keys: [key], rtmpPort: null, live: null } satisfies StreamKeyList });
     expect(JSON.stringify(list.body)).not.toContain(secret);
 
     const renamed = await call('PATCH', `/${key.id}`, { cookie: alice.cookie, body: { name: 'Studio', visibility: 'public' } });
@@ -53,7 +53,7 @@ describe('HTTP API: /api/stream-keys', () => {
 
     expect((await call('DELETE', `/${key.id}`, { cookie: alice.cookie })).status).toBe(204);
     expect(await server.ingest.keys.authorise(secret)).toBeUndefined();
-    expect((await call('GET', '', { token: alice.token })).body).toEqual({ keys: [], rtmpPort: null });
+    expect((await call('GET', '', { token: alice.token })).body).toEqual({ keys: [], rtmpPort: null, live: null });
     // Revoked: gone for every action.
     expect(errorOf(await call('DELETE', `/${key.id}`, { token: alice.token }))).toEqual({ status: 404, code: 'NOT_FOUND' });
     expect(errorOf(await call('PATCH', `/${key.id}`, { token: alice.token, body: { name: 'back' } }))).toEqual({ status: 404, code: 'NOT_FOUND' });
@@ -73,7 +73,7 @@ describe('HTTP API: /api/stream-keys', () => {
     expect(errorOf(theirs)).toEqual({ status: 404, code: 'NOT_FOUND' });
     expect(await call('DELETE', `/${key.id}`, { token: bob.token })).toEqual(await call('DELETE', '/k_doesnotexist0', { token: bob.token }));
     expect(await call('DELETE', '/not-a-key-id', { token: bob.token })).toEqual(await call('DELETE', '/k_doesnotexist0', { token: bob.token }));
-    expect((await call('GET', '', { token: bob.token })).body).toEqual({ keys: [], rtmpPort: null });
+    expect((await call('GET', '', { token: bob.token })).body).toEqual({ keys: [], rtmpPort: null, live: null });
     expect((await call('GET', '', { token: alice.token })).body).toMatchObject({ keys: [{ id: key.id, name: 'mine' }] });
     await call('DELETE', `/${key.id}`, { token: alice.token });
   });
@@ -124,6 +124,20 @@ describe('HTTP API: /api/stream-keys', () => {
     expect(errorOf(refused)).toEqual({ status: 409, code: 'WRONG_STATE' });
     expect((await call('DELETE', `/${ids[0] ?? ''}`, { token: dave.token })).status).toBe(204);
     expect((await call('POST', '', { token: dave.token, body: { name: 'k20', title: 't' } })).status).toBe(201);
+  });
+
+  it('lists the caller’s broadcast an encoder started (what the go-live page shows), not a browser’s', async () => {
+    const gil = await signUp(server.url, 'keys_gil');
+    const { secret } = (await call('POST', '', { token: gil.token, body: { name: 'OBS', title: 'from OBS' } })).body as CreatedStreamKey;
+    const session = await server.ingest.broadcasts.open(secret, '192.0.2.40', 'rtmp');
+    try {
+      expect(((await call('GET', '', { token: gil.token })).body as StreamKeyList).live).toMatchObject({ id: session.broadcastId, title: 'from OBS', source: 'rtmp', status: 'live' });
+      // Not to anyone else.
+      expect(((await call('GET', '', { token: bob.token })).body as StreamKeyList).live).toBeNull();
+    } finally {
+      await session.end();
+    }
+    expect(((await call('GET', '', { token: gil.token })).body as StreamKeyList).live).toBeNull();
   });
 
   it('deleting the account removes its keys', async () => {

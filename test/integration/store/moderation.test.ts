@@ -145,4 +145,23 @@ describe.each(['sqlite', 'postgres'] as const)('moderation store on %s', (dialec
     expect(await stores.moderation.setSlowMode(ghost, 10)).toBe(false);
     expect(await stores.moderation.slowMode(ghost)).toBe(0);
   });
+
+  it('keeps followers-only chat per broadcast, beside slow mode (migration 0013)', async () => {
+    const owner = await user('owner');
+    const b = await stores.broadcasts.create({ ownerId: owner.id, title: 'fans', visibility: 'public', inviteeIds: [] });
+    const other = await stores.broadcasts.create({ ownerId: (await user('other')).id, title: 'open', visibility: 'public', inviteeIds: [] });
+    expect(await stores.moderation.chatSettings(b.id)).toEqual({ slowModeSeconds: 0, followersOnly: false });
+    expect(await stores.moderation.setFollowersOnly(b.id, true)).toBe(true);
+    expect(await stores.moderation.setSlowMode(b.id, 10)).toBe(true);
+    expect(await stores.moderation.chatSettings(b.id)).toEqual({ slowModeSeconds: 10, followersOnly: true });
+    // Per broadcast: another one is untouched.
+    expect(await stores.moderation.chatSettings(other.id)).toEqual({ slowModeSeconds: 0, followersOnly: false });
+    // Idempotent, and off again.
+    expect(await stores.moderation.setFollowersOnly(b.id, true)).toBe(true);
+    expect(await stores.moderation.setFollowersOnly(b.id, false)).toBe(true);
+    expect(await stores.moderation.chatSettings(b.id)).toEqual({ slowModeSeconds: 10, followersOnly: false });
+    const ghost = BroadcastIdSchema.parse('b_doesnotexist00');
+    expect(await stores.moderation.setFollowersOnly(ghost, true)).toBe(false);
+    expect(await stores.moderation.chatSettings(ghost)).toEqual({ slowModeSeconds: 0, followersOnly: false });
+  });
 });

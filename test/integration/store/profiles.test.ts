@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import type { Visibility } from '../../../common/protocol/events.ts';
 import type { UserId } from '../../../common/protocol/ids.ts';
 import { type DatabaseHandle } from '../../../signaling/store/Database.ts';
@@ -9,32 +8,9 @@ import { type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
 import { DELETED_USER_ID } from '../../../signaling/store/UserStore.ts';
-import { storesOn } from '../../../testkit/storesOn.ts';
+import { expectAppError, storesOn, uniqueName } from '../../../testkit/storesOn.ts';
+import { replayOutput } from '../../../testkit/replayOutput.ts';
 
-
-function uniqueName(prefix = 'user'): string {
-  return `${prefix}_${randomBytes(5).toString('hex')}`;
-}
-
-async function expectAppError(p: Promise<unknown>, code: string): Promise<void> {
-  const err: unknown = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
-  expect((err as AppError).code).toBe(code);
-}
-
-const OUTPUT = {
-  durationMs: 2000,
-  width: 320,
-  height: 240,
-  timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
-  poster: 'poster.jpg',
-  webm: 'video.webm',
-  hls: 'hls/index.m3u8',
-  mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
-};
 
 /** Profiles, follows and notifications (migration 0009_profiles_follows), on both dialects. */
 describe.each(['sqlite', 'postgres'] as const)('profile, follow and notification stores on %s', (dialect: DialectName) => {
@@ -50,7 +26,7 @@ describe.each(['sqlite', 'postgres'] as const)('profile, follow and notification
     if (o.ended === false) return b;
     await stores.replays.begin(b.id);
     const ended = await stores.broadcasts.end(b.id, 'stopped');
-    await stores.replays.applyOutput(b.id, 'ready', OUTPUT);
+    await stores.replays.applyOutput(b.id, 'ready', replayOutput());
     return ended!;
   }
 
@@ -128,6 +104,34 @@ describe.each(['sqlite', 'postgres'] as const)('profile, follow and notification
     expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
     // Every follower once (the order is the database's collation of the ids).
     expect([...pages.flat()].sort()).toEqual([...fans].sort());
+  });
+
+  it('a profile\'s follower and following lists come newest first, a page at a time, with what lists show of each person', async () => {
+    const star = await user('star');
+    const fans: UserRecord[] = [];
+    for (let i = 0; i < 5; i++) {
+      const f = await user('fan');
+      fans.push(f);
+      await stores.follows.follow(f.id, star.id);
+    }
+    await stores.profiles.update(fans[4]!.id, { displayName: 'Newest Fan' });
+    await stores.profiles.setAvatar(fans[4]!.id, 'AAAAAAAAAAAAAAAA');
+    const first = await stores.follows.page(star.id, 'followers', 2);
+    expect(first.map((p) => p.id)).toEqual([fans[4]!.id, fans[3]!.id]);
+    expect(first[0]).toEqual({ id: fans[4]!.id, username: fans[4]!.username, displayName: 'Newest Fan', avatar: 'AAAAAAAAAAAAAAAA', since: expect.any(Number) });
+    expect(first[1]).toMatchObject({ displayName: null, avatar: null });
+    const second = await stores.follows.page(star.id, 'followers', 2, { since: first[1]!.since, id: first[1]!.id });
+    expect(second.map((p) => p.id)).toEqual([fans[2]!.id, fans[1]!.id]);
+    const last = await stores.follows.page(star.id, 'followers', 2, { since: second[1]!.since, id: second[1]!.id });
+    expect(last.map((p) => p.id)).toEqual([fans[0]!.id]);
+    expect(await stores.follows.page(star.id, 'followers', 2, { since: last[0]!.since, id: last[0]!.id })).toEqual([]);
+    // The other side: whom a fan follows.
+    await stores.follows.follow(fans[0]!.id, fans[1]!.id);
+    expect((await stores.follows.page(fans[0]!.id, 'following', 10)).map((p) => p.id)).toEqual([fans[1]!.id, star.id]);
+    expect(await stores.follows.page(star.id, 'following', 10)).toEqual([]);
+    // A deleted account leaves both lists.
+    await stores.users.deleteAccount(fans[4]!.id);
+    expect((await stores.follows.page(star.id, 'followers', 10)).map((p) => p.id)).toEqual([fans[3]!.id, fans[2]!.id, fans[1]!.id, fans[0]!.id]);
   });
 
   it('"following, live now": only live broadcasts of followed people the viewer may see', async () => {

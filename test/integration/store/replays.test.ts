@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../common/errors.ts';
@@ -9,12 +8,8 @@ import type { DialectName } from '../../../signaling/store/migrations.ts';
 import { type Stores } from '../../../signaling/store/index.ts';
 import type { BroadcastRecord } from '../../../signaling/store/BroadcastStore.ts';
 import type { ReplayOutput } from '../../../common/jobs/results.ts';
-import { storesOn } from '../../../testkit/storesOn.ts';
+import { storesOn, uniqueName } from '../../../testkit/storesOn.ts';
 
-
-function uniqueName(prefix = 'user'): string {
-  return `${prefix}_${randomBytes(5).toString('hex')}`;
-}
 
 /** What the finalize job reports, with a two-run timeline and an MP4 larger than 2^32 bytes (bigint columns). */
 function output(over: Partial<ReplayOutput> = {}): ReplayOutput {

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
@@ -15,6 +14,7 @@ import { migrateToLatest, migrations, type DialectName } from '../../../signalin
 import { createStores, type Stores } from '../../../signaling/store/index.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
 import { createTestDatabase, type TestDatabase } from '../../../testkit/postgres.ts';
+import { expectAppError, uniqueName } from '../../../testkit/storesOn.ts';
 
 const run = promisify(execFile);
 const SECRET = 'test-secret-0123456789abcdef';
@@ -27,19 +27,6 @@ class TestClock {
   advance(ms: number): void {
     this.#t += ms;
   }
-}
-
-function uniqueName(prefix = 'user'): string {
-  return `${prefix}_${randomBytes(5).toString('hex')}`;
-}
-
-async function expectAppError(p: Promise<unknown>, code: string): Promise<void> {
-  const err: unknown = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
-  expect((err as AppError).code).toBe(code);
 }
 
 describe.each(['sqlite', 'postgres'] as const)('stores on %s', (dialect: DialectName) => {

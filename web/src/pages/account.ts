@@ -8,10 +8,11 @@ import { profilePath } from '../router.ts';
 import { formatBytes } from '../format.ts';
 import type { PageMount } from '../page.ts';
 import { Signal } from '../signaling.ts';
+import { StreamKeysPanel } from '../ui/StreamKeysPanel.ts';
 
 /**
  * `/account`: your profile (display name, bio, avatar upload and removal), change the password,
- * the list of users you blocked (with "Unblock"), sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
+ * the list of users you blocked (with "Unblock"), stream keys for encoders (ui/StreamKeysPanel.ts), sign out everywhere, and "Download your data". Starts the archive job, shows its progress live (a
  * progressbar fed by the `archive:status` socket event) and the download link when ready.
  */
 export const mountAccount: PageMount = (root, ctx) => {
@@ -57,6 +58,8 @@ export const mountAccount: PageMount = (root, ctx) => {
     deleteYes,
     deleteNo,
   );
+  // Going live from OBS and other encoders (docs/ingest.md).
+  const streamKeys = new StreamKeysPanel(ctx.api, (err) => ctx.alerts.show(err instanceof ProtocolError ? `${err.message} (${err.code})` : (err as Error).message));
   // A suspended account sees why (docs/moderation.md); everything on this page still works.
   const suspendedNotice = h('div', { class: 'notice suspended', role: 'status', 'aria-label': 'Account suspended', hidden: true });
   replace(
@@ -93,6 +96,8 @@ export const mountAccount: PageMount = (root, ctx) => {
       h('p', {}, 'People you blocked cannot watch, chat in or send hearts to your broadcasts, nor watch your replays. Block someone from your live page (the chat or the viewer list).'),
       blockList,
       blockStatus,
+      h('h2', {}, 'Stream keys'),
+      streamKeys.element,
       h('h2', {}, 'Sessions'),
       h('p', {}, 'Signs you out on every device and tab, this one included.'),
       everywhere,
@@ -290,6 +295,7 @@ export const mountAccount: PageMount = (root, ctx) => {
       if (!closed) showProfile(p);
     }, showError);
     void loadBlocked();
+    void streamKeys.load();
     ctx.api.suspension().then(
       (s) => {
         if (closed || !s) return;
@@ -318,6 +324,7 @@ export const mountAccount: PageMount = (root, ctx) => {
   });
   return () => {
     closed = true;
+    streamKeys.close();
     signal?.close();
   };
 };

@@ -3,6 +3,7 @@ import { h, replace } from '../dom.ts';
 import { formatLiveFor, formatViewers } from '../format.ts';
 import type { PageMount } from '../page.ts';
 import { profilePath, watchPath } from '../router.ts';
+import { avatarImage } from '../ui/Avatar.ts';
 
 /** How often the list refreshes while the tab is visible. */
 const REFRESH_MS = 5_000;
@@ -54,6 +55,7 @@ export const mountHome: PageMount = (root, ctx) => {
           h(
             'p',
             { class: 'broadcast-meta' },
+            avatarImage(b.owner),
             h('a', { href: profilePath(b.owner.username), class: 'owner' }, b.owner.username),
             ' · ',
             h('span', {}, formatViewers(b.viewerCount)),

@@ -8,6 +8,7 @@ import { capture, captureCameraVideo, captureScreen, publish, type Publication }
 import type { PageMount } from '../page.ts';
 import { replayPath, watchPath } from '../router.ts';
 import { Signal } from '../signaling.ts';
+import { avatarImage } from '../ui/Avatar.ts';
 import { ChatPanel } from '../ui/ChatPanel.ts';
 import { Hearts } from '../ui/Hearts.ts';
 import { ViewerCount } from '../ui/ViewerCount.ts';
@@ -31,7 +32,8 @@ const MAX_RESUME_ATTEMPTS = 5;
 
 /**
  * `/live`: camera preview, broadcast settings, then the live controls, viewers, chat and
- * hearts. The video sent is the camera's or, after "Share screen", a screen, window or tab
+ * hearts; or, when an encoder is live with one of the user's stream keys, that broadcast's
+ * controls, viewers, chat and hearts without the camera (docs/ingest.md). The video sent is the camera's or, after "Share screen", a screen, window or tab
  * (with the microphone); switching while live replaces the video producer's track.
  */
 export const mountLive: PageMount = (root, ctx) => {
@@ -46,6 +48,12 @@ export const mountLive: PageMount = (root, ctx) => {
   let broadcastId: BroadcastId | null = null;
   let publication: Publication | null = null;
   let chat: ChatPanel | null = null;
+  /**
+   * The broadcast on this page is sent by an encoder with a stream key (docs/ingest.md): shown
+   * with its count, chat, hearts, moderation and End, without the camera; the page joins it as
+   * its owner and never takes its media (no `broadcast:resume`), nor ends it when left.
+   */
+  let fromEncoder = false;
   const offs: Array<() => void> = [];
   // H.264 where this browser encodes it, else VP8; `/live?codec=vp8` forces VP8 (videoCodec.ts).
   const videoCodec = videoCodecFromQuery(location.search);
@@ -79,6 +87,7 @@ export const mountLive: PageMount = (root, ctx) => {
   const visibility = h('fieldset', { class: 'visibility' }, h('legend', {}, 'Who can watch'), isPublic.row, isPrivate.row);
   const goLive = h('button', { type: 'submit', class: 'primary' }, 'Go live');
   const form = h('form', { class: 'live-form' }, title.wrapper, visibility, invitees.wrapper, goLive);
+  const encoderNotice = h('div', { class: 'notice encoder', role: 'region', 'aria-label': 'Live from your encoder', hidden: true });
 
   const stateStatus = h('div', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
   // Whether the broadcast is being recorded for its replay (from `recording:status`).
@@ -99,6 +108,8 @@ export const mountLive: PageMount = (root, ctx) => {
     ...[0, 5, 10, 30, 60, 120, 300].map((n) => h('option', { value: n }, n === 0 ? 'Off' : `One message every ${n} s`)),
   );
   const slowRow = h('div', { class: 'field' }, h('label', { for: slowId }, 'Slow mode'), slowSelect);
+  const followersOnlyBox = h('input', { type: 'checkbox', name: 'followers-only' });
+  const followersOnlyRow = h('div', { class: 'field' }, h('label', {}, followersOnlyBox, ' Followers-only chat'));
   const showViewers = h('button', { type: 'button', class: 'small', 'aria-expanded': 'false' }, 'Show viewers');
   const viewerList = h('ul', { class: 'viewer-list', 'aria-label': 'Viewers', hidden: true });
   const anonymousLine = h('p', { class: 'anonymous-viewers', hidden: true });
@@ -108,6 +119,7 @@ export const mountLive: PageMount = (root, ctx) => {
     { class: 'moderation', 'aria-label': 'Moderation' },
     h('h2', {}, 'Moderation'),
     slowRow,
+    followersOnlyRow,
     h('h3', {}, 'Viewers'),
     showViewers,
     viewerList,
@@ -178,6 +190,13 @@ export const mountLive: PageMount = (root, ctx) => {
     }
     stateStatus.className = `broadcast-state state-${state}`;
     controls.hidden = broadcastId === null && state === 'idle';
+    form.hidden = fromEncoder;
+    preview.hidden = fromEncoder;
+    encoderNotice.hidden = !fromEncoder;
+    if (fromEncoder) {
+      sourceRow.hidden = true;
+      retryCamera.hidden = true;
+    }
   };
 
   const setState = (next: State): void => {
@@ -327,11 +346,19 @@ export const mountLive: PageMount = (root, ctx) => {
       s.on('chat:message', (m) => mine(m.broadcastId) && chat?.add(m)),
       s.on('chat:removed', (e) => mine(e.broadcastId) && chat?.remove(e.messageId)),
       s.on('chat:settings', (e) => {
-        if (mine(e.broadcastId)) slowSelect.value = String(e.slowModeSeconds);
+        if (!mine(e.broadcastId)) return;
+        slowSelect.value = String(e.slowModeSeconds);
+        followersOnlyBox.checked = e.followersOnly;
       }),
       s.on('hearts', (e) => mine(e.broadcastId) && hearts.received(e.count)),
       s.on('broadcast:interrupted', (e) => {
-        if (mine(e.broadcastId) && (state === 'live' || state === 'reconnecting')) void resume();
+        if (!mine(e.broadcastId) || (state !== 'live' && state !== 'reconnecting')) return;
+        if (fromEncoder) void joinEncoder();
+        else void resume();
+      }),
+      // An encoder's broadcast waits for its encoder (reconnecting) and gets it back (live).
+      s.on('broadcast:status', (e) => {
+        if (mine(e.broadcastId) && fromEncoder && (state === 'live' || state === 'reconnecting')) setState(e.status);
       }),
       s.on('broadcast:ended', (e) => {
         if (!mine(e.broadcastId)) return;
@@ -346,11 +373,15 @@ export const mountLive: PageMount = (root, ctx) => {
         if (mine(e.broadcastId)) showRecording(e);
         else if (broadcastId === null && state === 'starting') earlyRecording = e;
       }),
+      // An encoder's stream (RTMP ingest) that hurts viewers: keyframes too far apart, B-frames.
+      s.on('broadcast:warning', (e) => mine(e.broadcastId) && ctx.alerts.show(new Error(e.message))),
       s.onDisconnect(() => {
         if (state === 'live') setState('reconnecting');
       }),
       s.onReconnect(() => {
-        if (state === 'live' || state === 'reconnecting') void resume();
+        if (state !== 'live' && state !== 'reconnecting') return;
+        if (fromEncoder) void joinEncoder();
+        else void resume();
       }),
     );
     return s;
@@ -380,6 +411,7 @@ export const mountLive: PageMount = (root, ctx) => {
     });
     chatSlot.replaceChildren(chat.element);
     slowSelect.value = '0';
+    followersOnlyBox.checked = false;
     viewerList.hidden = true;
     anonymousLine.hidden = true;
     showViewers.textContent = 'Show viewers';
@@ -426,7 +458,7 @@ export const mountLive: PageMount = (root, ctx) => {
                   ctx.alerts.show(err);
                 });
               });
-              return h('li', {}, h('span', {}, v.username), button);
+              return h('li', {}, avatarImage(v), h('span', {}, v.username), button);
             })),
       );
       anonymousLine.hidden = false;
@@ -475,6 +507,35 @@ export const mountLive: PageMount = (root, ctx) => {
       )
       .finally(() => {
         slowSelect.disabled = false;
+      });
+  });
+
+  followersOnlyBox.addEventListener('change', () => {
+    const enabled = followersOnlyBox.checked;
+    let s: Signal;
+    try {
+      s = liveSignal();
+    } catch (err) {
+      followersOnlyBox.checked = !enabled;
+      ctx.alerts.show(err);
+      return;
+    }
+    const id = broadcastId;
+    if (!id) return;
+    followersOnlyBox.disabled = true;
+    s.request('chat:followers-only', { broadcastId: id, enabled })
+      .then(
+        (res) => {
+          followersOnlyBox.checked = res.followersOnly;
+          moderationStatus.textContent = res.followersOnly ? 'Followers-only chat on: only your followers can chat' : 'Followers-only chat off';
+        },
+        (err: unknown) => {
+          followersOnlyBox.checked = !enabled;
+          ctx.alerts.show(err);
+        },
+      )
+      .finally(() => {
+        followersOnlyBox.disabled = false;
       });
   });
 
@@ -589,6 +650,41 @@ export const mountLive: PageMount = (root, ctx) => {
     }
   }
 
+  /** Shows the broadcast an encoder sends (docs/ingest.md) and joins it: its count, chat and hearts; End ends it. */
+  async function showEncoderBroadcast(b: BroadcastSummary): Promise<void> {
+    fromEncoder = true;
+    broadcastId = b.id;
+    hearts.reset();
+    showBroadcast(b);
+    replace(
+      encoderNotice,
+      h('h2', {}, `Live from your encoder (${b.source === 'whip' ? 'WHIP' : 'RTMP'})`),
+      h('p', { class: 'encoder-title' }, b.title),
+      h('p', {}, 'Your encoder sends the video; this page shows the chat and viewers. End it here, or stop streaming in your encoder.'),
+    );
+    setState(b.status === 'reconnecting' ? 'reconnecting' : 'live');
+    await joinEncoder();
+  }
+
+  /** Joins the encoder's broadcast as its owner (again after a reconnect): no media, the chat so far, the count and slow mode. */
+  async function joinEncoder(): Promise<void> {
+    const id = broadcastId;
+    if (!id || !fromEncoder) return;
+    const s = connect();
+    try {
+      const res = await s.request('broadcast:join', { broadcastId: id });
+      if (disposed || broadcastId !== id) return;
+      viewers.set(res.broadcast.viewerCount);
+      chat?.reset(res.recentChat);
+      slowSelect.value = String(res.slowModeSeconds);
+      setState(res.broadcast.status === 'reconnecting' ? 'reconnecting' : 'live');
+    } catch (err) {
+      if (disposed) return;
+      if (err instanceof ProtocolError && (FINAL_CODES.has(err.code) || err.code === 'BROADCAST_ENDED')) finish();
+      else ctx.alerts.show(err);
+    }
+  }
+
   async function end(): Promise<void> {
     const id = broadcastId;
     if (!id || !signal) return;
@@ -606,8 +702,12 @@ export const mountLive: PageMount = (root, ctx) => {
     publication?.close();
     publication = null;
     chat?.setEnabled(false);
+    const wasEncoder = fromEncoder;
+    fromEncoder = false;
     setState('ended');
     heading.focus();
+    // The encoder's broadcast is over: the page is the go-live page again (camera and form).
+    if (wasEncoder && !disposed) void startPreview();
   }
 
   form.addEventListener('submit', (event) => {
@@ -631,17 +731,27 @@ export const mountLive: PageMount = (root, ctx) => {
         'div',
         { class: 'live-layout' },
         h('div', { class: 'live-main' }, stage, retryCamera, sourceRow, controls),
-        h('div', { class: 'live-side' }, form, chatSlot),
+        h('div', { class: 'live-side' }, encoderNotice, form, chatSlot),
       ),
     );
     showSuspension();
-    void startPreview();
+    // A broadcast an encoder started is shown instead of the camera (docs/ingest.md).
+    ctx.api.streamKeys().then(
+      (k) => {
+        if (disposed) return;
+        if (k.live) void showEncoderBroadcast(k.live);
+        else void startPreview();
+      },
+      () => {
+        if (!disposed) void startPreview();
+      },
+    );
   });
 
   return () => {
     disposed = true;
     for (const off of offs) off();
-    if (broadcastId && (state === 'starting' || state === 'live' || state === 'reconnecting')) {
+    if (broadcastId && !fromEncoder && (state === 'starting' || state === 'live' || state === 'reconnecting')) {
       // Leaving the page ends the broadcast: its camera is about to stop.
       signal?.request('broadcast:stop', { broadcastId }).catch(() => undefined);
     }

@@ -4,6 +4,7 @@ import { h, replace } from '../dom.ts';
 import type { PageMount } from '../page.ts';
 import { watchPath } from '../router.ts';
 import { FollowButton } from '../ui/FollowButton.ts';
+import { FollowListPanel } from '../ui/FollowListPanel.ts';
 import { mountNotFound } from './notFound.ts';
 import { card } from './replays.ts';
 
@@ -38,13 +39,16 @@ export function profilePage(username: string): PageMount {
       },
     });
     const edit = h('p', { hidden: true }, h('a', { href: '/account' }, 'Edit your profile'));
+    // Who follows them and whom they follow, with avatars (loaded when shown).
+    const followerList = new FollowListPanel({ api: ctx.api, username, side: 'followers', onError: (err) => ctx.alerts.show(err) });
+    const followingList = new FollowListPanel({ api: ctx.api, username, side: 'following', onError: (err) => ctx.alerts.show(err) });
     const list = h('ul', { class: 'replay-list', 'aria-busy': 'true' });
     const empty = h('p', { class: 'empty', hidden: true }, 'No replays yet.');
     const more = h('button', { type: 'button', class: 'button', hidden: true }, 'More replays');
     const body = h(
       'section',
       { class: 'profile' },
-      h('div', { class: 'profile-head' }, avatar, h('div', {}, heading, handle, counts, follow.element)),
+      h('div', { class: 'profile-head' }, avatar, h('div', {}, heading, handle, counts, follow.element, h('div', { class: 'people' }, followerList.element, followingList.element))),
       bio,
       joined,
       live,

@@ -56,7 +56,8 @@ export function replayPage(replayId: BroadcastId): PageMount {
     const downloadLink = h('a', { class: 'button', href: '#' }, 'Download');
     const downloadInfo = h('small', { class: 'download-info' });
     const download = h('div', { class: 'download', hidden: true }, downloadLink, downloadInfo);
-    const chat = new ChatPanel({ maxLines: REPLAY_CHAT_LINES });
+    // "Report" on others' lines for signed-in viewers (the panel is told who is signed in with the replay).
+    const chat = new ChatPanel({ maxLines: REPLAY_CHAT_LINES, report: { api: ctx.api, me: () => ctx.session.user?.id ?? null } });
 
     // The owner's controls (shown once the broadcast has ended): rename, who may watch, delete.
     const title = field('Title', { type: 'text', maxlength: LIMITS.titleMax, required: true, autocomplete: 'off' });
@@ -135,6 +136,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
     report.setVisible(false);
     const renderOwner = (d: ReplayDetail): void => {
       report.setVisible(ctx.session.user !== null && ctx.session.user.id !== d.owner.id);
+      chat.setSignedIn(ctx.session.user !== null);
       owner.hidden = ctx.session.user?.id !== d.owner.id || d.state === 'recording';
       if (owner.hidden || ownerFilled) return;
       ownerFilled = true;

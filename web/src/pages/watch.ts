@@ -92,7 +92,16 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     // --------------------------------------------------------------- view --
     const heading = h('h1', { tabindex: -1 }, 'Loading broadcast…');
     const meta = h('p', { class: 'broadcast-meta' });
-    const follow = new FollowButton({ api: ctx.api, session: ctx.session, onError: (err) => ctx.alerts.show(err) });
+    const follow = new FollowButton({ api: ctx.api, session: ctx.session, onError: (err) => ctx.alerts.show(err), onChange: (_n, now) => followed(now) });
+    /** Followed or unfollowed from either button: both say so, and the chat box follows. */
+    const followed = (now: boolean): void => {
+      following = now;
+      if (followShownFor !== undefined) {
+        follow.show(followShownFor, now);
+        followToChat.show(followShownFor, now);
+      }
+      showCanChat();
+    };
     let followShownFor: string | undefined;
     const video = h('video', { autoplay: true, playsinline: true, 'aria-label': 'Live video', class: 'video' });
     const unmute = h('button', { type: 'button', class: 'unmute', hidden: true }, 'Unmute');
@@ -102,12 +111,25 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     const stateStatus = h('div', { role: 'status', 'aria-live': 'polite', class: 'broadcast-state' });
     const viewers = new ViewerCount(0);
     const heartButton = h('button', { type: 'button', class: 'heart-button' }, h('span', { 'aria-hidden': 'true' }, '♥ '), 'Send a heart');
+    // Followers-only chat: whether it is on (the join and `chat:settings`), and whether this
+    // viewer follows the broadcaster (their profile, then this page's Follow buttons).
+    let followersOnly = false;
+    let following: boolean | null = null;
+    const followToChat = new FollowButton({ api: ctx.api, session: ctx.session, onError: (err) => ctx.alerts.show(err), onChange: (_n, now) => followed(now) });
+    const gateText = h('p', {}, 'Only followers of the broadcaster can chat.');
     const chat = new ChatPanel({
       send: async (text) => (await signal.request('chat:send', { broadcastId, text })).message,
       onError: (err) => ctx.alerts.show(err),
       // Back to this broadcast after signing in (auth.ts keeps only same-site paths).
       signInHref: `/signin?next=${encodeURIComponent(`/watch/${broadcastId}`)}`,
+      report: { api: ctx.api, me: () => ctx.session.user?.id ?? null },
+      gate: h('div', {}, gateText, followToChat.element),
     });
+    /** The chat box, or (followers-only, not a follower, not the broadcaster) the Follow button in its place. */
+    const showCanChat = (): void => {
+      const me = ctx.session.user;
+      chat.setCanChat(!followersOnly || me === null || me.id === ownerId || following !== false);
+    };
     // Signed-in viewers who are not the broadcaster may report it (docs/moderation.md).
     const report = new ReportForm({ api: ctx.api, kind: 'broadcast', id: broadcastId, onError: (err) => ctx.alerts.show(err) });
     report.setVisible(false);
@@ -117,6 +139,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
     const showChatFor = (user: unknown): void => {
       chat.setSignedIn(user !== null);
       showReportFor();
+      showCanChat();
     };
     const offSession = ctx.session.subscribe(showChatFor);
     void ctx.sessionReady.then(() => showChatFor(ctx.session.user));
@@ -172,7 +195,12 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
           .then(() => ctx.api.getProfile(owner))
           .then(
             (p) => {
-              if (!disposed) follow.show(p.username, p.followedByYou);
+              if (disposed) return;
+              follow.show(p.username, p.followedByYou);
+              followToChat.show(p.username, p.followedByYou);
+              gateText.textContent = `Only followers of ${p.username} can chat.`;
+              following = p.followedByYou;
+              showCanChat();
             },
             () => undefined,
           );
@@ -180,6 +208,7 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
       viewers.set(b.viewerCount);
       ownerId = b.owner.id;
       showReportFor();
+      showCanChat();
     };
 
     // -------------------------------------------------------------- media --
@@ -279,7 +308,9 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         joinedOnce = true;
         showBroadcast(res.broadcast);
         chat.reset(res.recentChat);
-        chat.setSlowMode(res.slowModeSeconds);
+        chat.setSettings(res);
+        followersOnly = res.followersOnly;
+        showCanChat();
         if (res.broadcast.status === 'ended') {
           ended();
           return;
@@ -392,7 +423,12 @@ export function watchPage(broadcastId: BroadcastId): PageMount {
         signal.on('viewers:count', (e) => mine(e.broadcastId) && viewers.set(e.count)),
         signal.on('chat:message', (m) => mine(m.broadcastId) && chat.add(m)),
         signal.on('chat:removed', (e) => mine(e.broadcastId) && chat.remove(e.messageId)),
-        signal.on('chat:settings', (e) => mine(e.broadcastId) && chat.setSlowMode(e.slowModeSeconds)),
+        signal.on('chat:settings', (e) => {
+          if (!mine(e.broadcastId)) return;
+          chat.setSettings(e);
+          followersOnly = e.followersOnly;
+          showCanChat();
+        }),
         // The broadcaster blocked this viewer: the server removed them; the page says what a missing broadcast says.
         signal.on('broadcast:removed', (e) => {
           if (mine(e.broadcastId)) unavailable();

@@ -4,6 +4,7 @@ import { h, replace } from '../dom.ts';
 import { watchPath } from '../router.ts';
 import type { SignalHub } from '../signalHub.ts';
 import { Signal } from '../signaling.ts';
+import { avatarImage } from './Avatar.ts';
 
 /** Notifications shown in the bell's list. */
 const SHOWN = 20;
@@ -70,6 +71,7 @@ export function mountBell(o: { api: Api; signals: SignalHub; onError: (err: unkn
         return h(
           'li',
           { class: n.read ? 'read' : 'unread' },
+          avatarImage(n.actor),
           link,
           ' ',
           h('time', { datetime: n.createdAt }, new Date(n.createdAt).toLocaleString()),

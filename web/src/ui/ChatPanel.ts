@@ -1,6 +1,9 @@
-import type { ChatMessage } from '../../../common/protocol/events.ts';
+import type { ChatMessage, ChatSettings } from '../../../common/protocol/events.ts';
 import { h, field } from '../dom.ts';
 import { LIMITS } from '../../../common/protocol/rules.ts';
+import type { Api } from '../api.ts';
+import { avatarImage } from './Avatar.ts';
+import { ReportForm } from './ReportForm.ts';
 
 /** How many messages the log keeps in the DOM. */
 const MAX_LINES = 200;
@@ -35,6 +38,17 @@ export interface ChatPanelOptions {
     remove: (message: ChatLine) => Promise<unknown>;
     block: (user: ChatLine['user']) => Promise<unknown>;
   };
+  /**
+   * "Report" on each line of someone else's (watch and replay pages): opens the report form
+   * for that message under the line (`POST /api/reports`, kind `message`). `me()`: the
+   * signed-in user's id, or null (signed out: no button).
+   */
+  report?: { api: Api; me: () => string | null };
+  /**
+   * Shown in place of the form while `setCanChat(false)` (followers-only chat and the viewer
+   * does not follow the broadcaster): e.g. a Follow button.
+   */
+  gate?: HTMLElement;
 }
 
 /**
@@ -53,12 +67,18 @@ export class ChatPanel {
   readonly #signIn: HTMLParagraphElement | null = null;
   readonly #note: HTMLParagraphElement;
   readonly #moderate: ChatPanelOptions['moderate'];
+  readonly #report: ChatPanelOptions['report'];
+  readonly #gate: HTMLElement | null = null;
   readonly #onError: (err: unknown) => void;
+  #signedIn = true;
+  #canChat = true;
+  #settings: ChatSettings = { slowModeSeconds: 0, followersOnly: false };
 
   constructor(options: ChatPanelOptions) {
     this.#maxLines = Math.max(1, options.maxLines ?? MAX_LINES);
     this.#log = h('div', { role: 'log', 'aria-label': 'Chat', 'aria-live': 'polite', class: 'chat-log', tabindex: 0 });
     this.#moderate = options.moderate;
+    this.#report = options.report;
     const onError = options.onError ?? (() => undefined);
     this.#onError = onError;
     // The chat's settings (slow mode), said where the message is typed.
@@ -101,13 +121,32 @@ export class ChatPanel {
       // Hidden until the page knows nobody is signed in (the default is the form).
       this.#signIn = h('p', { class: 'chat-signin', hidden: true }, h('a', { href: options.signInHref }, 'Sign in to chat'));
     }
-    this.element = h('section', { class: 'chat', 'aria-label': 'Chat panel' }, heading, this.#log, this.#note, form, this.#signIn);
+    if (options.gate) {
+      this.#gate = h('div', { class: 'chat-gate', hidden: true }, options.gate);
+    }
+    this.element = h('section', { class: 'chat', 'aria-label': 'Chat panel' }, heading, this.#log, this.#note, form, this.#signIn, this.#gate);
   }
 
-  /** Shows the chat's slow mode (one message per `seconds` per person; 0 hides the note). */
+  /** Shows the chat's slow mode (one message per `seconds` per person; 0: off). */
   setSlowMode(seconds: number): void {
-    this.#note.hidden = seconds <= 0;
-    this.#note.textContent = seconds > 0 ? `Slow mode: one message every ${seconds} s` : '';
+    this.setSettings({ ...this.#settings, slowModeSeconds: seconds });
+  }
+
+  /** Shows the chat's settings (slow mode, followers-only) above the form; hidden when both are off. */
+  setSettings(settings: ChatSettings): void {
+    this.#settings = { slowModeSeconds: settings.slowModeSeconds, followersOnly: settings.followersOnly };
+    const parts = [
+      ...(settings.followersOnly ? ['Followers-only chat'] : []),
+      ...(settings.slowModeSeconds > 0 ? [`Slow mode: one message every ${settings.slowModeSeconds} s`] : []),
+    ];
+    this.#note.hidden = parts.length === 0;
+    this.#note.textContent = parts.join(' · ');
+  }
+
+  /** Whether the viewer may chat now (false: followers-only and they do not follow): the gate instead of the form. */
+  setCanChat(canChat: boolean): void {
+    this.#canChat = canChat;
+    this.#showForm();
   }
 
   /** Drops a message from the log (it was removed by the broadcaster or an admin); it will not come back. */
@@ -120,9 +159,18 @@ export class ChatPanel {
 
   /** Signed out: the "Sign in to chat" link instead of the form (when the panel has one). */
   setSignedIn(signedIn: boolean): void {
-    if (!this.#form || !this.#signIn) return;
-    this.#form.hidden = !signedIn;
-    this.#signIn.hidden = signedIn;
+    this.#signedIn = signedIn;
+    this.#showForm();
+    // The lines' "Report" buttons are for signed-in users.
+    for (const el of this.#log.querySelectorAll<HTMLElement>('.chat-line')) this.#reportTool(el);
+  }
+
+  #showForm(): void {
+    if (!this.#form) return;
+    const gated = this.#signedIn && !this.#canChat && this.#gate !== null;
+    this.#form.hidden = (this.#signIn !== null && !this.#signedIn) || gated;
+    if (this.#signIn) this.#signIn.hidden = this.#signedIn;
+    if (this.#gate) this.#gate.hidden = !gated;
   }
 
   /** Replaces the log with `messages` (e.g. the recent chat from `broadcast:join`), scrolled to the end. */
@@ -160,7 +208,9 @@ export class ChatPanel {
   }
 
   #line(message: ChatLine): HTMLParagraphElement {
-    const el = h('p', { class: 'chat-line', 'data-id': message.id }, h('strong', {}, message.user.username), `: ${message.text}`);
+    const el = h('p', { class: 'chat-line', 'data-id': message.id }, avatarImage(message.user, 20), h('strong', {}, message.user.username), `: ${message.text}`);
+    el.dataset['author'] = message.user.id;
+    this.#reportTool(el);
     const moderate = this.#moderate;
     if (!moderate) return el;
     const act = (button: HTMLButtonElement, action: () => Promise<unknown>) => {
@@ -182,5 +232,32 @@ export class ChatPanel {
     }
     el.append(tools);
     return el;
+  }
+
+  /** Adds (or, signed out and on one's own lines, leaves out) the line's "Report" button. */
+  #reportTool(el: HTMLElement): void {
+    const report = this.#report;
+    if (!report) return;
+    const me = report.me();
+    const existing = el.querySelector<HTMLElement>(':scope > .chat-report');
+    const wanted = me !== null && el.dataset['author'] !== me;
+    if (!wanted) {
+      existing?.remove();
+      return;
+    }
+    if (existing) return;
+    const id = el.dataset['id'] ?? '';
+    const author = el.querySelector('strong')?.textContent ?? '';
+    const button = h('button', { type: 'button', class: 'small', 'aria-label': `Report message from ${author}` }, 'Report');
+    const tool = h('span', { class: 'chat-report' }, ' ', button);
+    let form: ReportForm | null = null;
+    button.addEventListener('click', () => {
+      if (!form) {
+        form = new ReportForm({ api: report.api, kind: 'message', id, onError: this.#onError, opener: false });
+        tool.append(form.element);
+      }
+      form.open();
+    });
+    el.append(tool);
   }
 }

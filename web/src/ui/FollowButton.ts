@@ -9,11 +9,11 @@ import type { Session } from '../session.ts';
  */
 export class FollowButton {
   readonly element: HTMLSpanElement;
-  readonly #o: { api: Api; session: Session; onError: (err: unknown) => void; onChange?: (followers: number) => void };
+  readonly #o: { api: Api; session: Session; onError: (err: unknown) => void; onChange?: (followers: number, following: boolean) => void };
   #username: string | null = null;
   #following = false;
 
-  constructor(o: { api: Api; session: Session; onError: (err: unknown) => void; onChange?: (followers: number) => void }) {
+  constructor(o: { api: Api; session: Session; onError: (err: unknown) => void; onChange?: (followers: number, following: boolean) => void }) {
     this.#o = o;
     this.element = h('span', { class: 'follow' });
   }
@@ -47,7 +47,7 @@ export class FollowButton {
         (state) => {
           this.#following = state.following;
           this.#render();
-          this.#o.onChange?.(state.followers);
+          this.#o.onChange?.(state.followers, state.following);
         },
         (err: unknown) => {
           button.disabled = false;

@@ -24,7 +24,8 @@ export class ReportForm {
   readonly #send: HTMLButtonElement;
   readonly #status: HTMLParagraphElement;
 
-  constructor(o: { api: Api; kind: ReportKind; id: string; onError: (err: unknown) => void }) {
+  /** `opener: false`: no "Report this …" button of its own; whoever shows it calls `open()` (a chat line's "Report"). */
+  constructor(o: { api: Api; kind: ReportKind; id: string; onError: (err: unknown) => void; opener?: boolean }) {
     this.#api = o.api;
     this.#kind = o.kind;
     this.#id = o.id;
@@ -52,6 +53,7 @@ export class ReportForm {
       cancel,
     );
     this.#status = h('p', { role: 'status', class: 'hint' });
+    this.#button.hidden = o.opener === false;
     this.element = h('div', { class: 'report' }, this.#button, this.#form, this.#status);
     this.#button.addEventListener('click', () => this.#open());
     this.#form.addEventListener('submit', (event) => {
@@ -65,6 +67,11 @@ export class ReportForm {
     this.element.hidden = !visible;
   }
 
+  /** Opens the form (the reason first). */
+  open(): void {
+    this.#open();
+  }
+
   #open(): void {
     this.#form.hidden = false;
     this.#button.setAttribute('aria-expanded', 'true');
@@ -75,7 +82,7 @@ export class ReportForm {
   #close(): void {
     this.#form.hidden = true;
     this.#button.setAttribute('aria-expanded', 'false');
-    this.#button.focus();
+    if (!this.#button.hidden) this.#button.focus();
   }
 
   async #submit(): Promise<void> {
