@@ -277,7 +277,7 @@ export const ConfigSchema = z.strictObject({
       removalSweepSeconds: z.number().int().min(1).max(3600).default(20),
     })
     .prefault({}),
-  /** Going live from an encoder with a stream key (docs/ingest.md). */
+  /** Going live from an encoder with a stream key, and WHEP playback (docs/ingest.md). */
   ingest: z
     .strictObject({
       /** Ingest starts (WHIP or RTMP, a resume too) allowed per stream key per `openWindowSeconds`. Default 20. */
@@ -303,6 +303,21 @@ export const ConfigSchema = z.strictObject({
           mediaTimeoutSeconds: z.number().min(0.1).max(300).default(10),
           /** Keyframes further apart than this draw a `broadcast:warning` to the broadcaster (ms). Default 4000. */
           keyframeWarningMs: z.number().int().min(100).max(60_000).default(4000),
+        })
+        .prefault({}),
+      /** `POST /whep/<broadcast id>` playback (docs/ingest.md, "WHEP"). */
+      whep: z
+        .strictObject({
+          /** WHEP players this node serves at once; beyond, POST answers 503. Default 1000. */
+          maxSessions: z.number().int().min(0).max(1_000_000).default(1000),
+          /** WHEP POSTs allowed per client address per `windowSeconds` (then 429). Default 30. */
+          postsPerAddress: z.number().int().min(1).max(1_000_000).default(30),
+          /** The window of `postsPerAddress`, in whole seconds. Default 60. */
+          windowSeconds: z.number().int().min(1).max(86_400).default(60),
+          /** A session whose player has not connected (DTLS) this long after its POST ends, and its viewer leaves. Default 30. */
+          connectTimeoutSeconds: z.number().min(1).max(3600).default(30),
+          /** A session whose player ICE lost (consent expired) ends this long after, unless it comes back or restarts ICE. Default 15. */
+          disconnectGraceSeconds: z.number().min(0).max(3600).default(15),
         })
         .prefault({}),
     })

@@ -8,11 +8,12 @@ import { EdgeFeed } from './EdgeFeed.ts';
 import { OriginPipe } from './OriginPipe.ts';
 import type { MediaWorker } from './MediaWorker.ts';
 import { RecordingTap, type RecordingTarget } from './RecordingTap.ts';
+import { carries, payloadNumbering, type PayloadNumbering } from './payloadNumbering.ts';
 import { openRtpIngest, type RtpIngest, type RtpIngestEndpoint } from './rtpIngest.ts';
 import { createObserver, TypedEmitter } from './TypedEmitter.ts';
 import { Viewer, type ViewerCloseReason } from './Viewer.ts';
 import type { WorkerPool } from './WorkerPool.ts';
-import { toAppError, toMsDtlsParameters, toMsRtpParameters, toTransportOptions, toWireRtpCapabilities } from './wire.ts';
+import { toAppError, toMsDtlsParameters, toMsRtpCapabilities, toMsRtpParameters, toTransportOptions, toWireRtpCapabilities } from './wire.ts';
 
 /** Why a broadcast's media closed: the owner stopped it, or the origin router's worker died. */
 export type BroadcastCloseReason = 'stopped' | 'worker-died';
@@ -89,6 +90,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #logger: Logger;
   readonly #origin: BroadcastRouter;
   readonly #edges = new Set<BroadcastRouter>();
+  /** The codecs of each payload numbering's edges (sfu/payloadNumbering.ts), by key. */
+  readonly #numberings = new Map<string, PayloadNumbering>();
   readonly #viewers = new Map<string, { viewer: Viewer; route: BroadcastRouter }>();
   /** The broadcaster's producers on the origin router, by id. */
   readonly #producers = new Map<string, ms.Producer>();
@@ -369,7 +372,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     // Snapshot of the edges in the same tick as the producer was added: an edge created
     // later pipes every producer it finds (see #createEdge), so each pair is piped once.
     await Promise.all([
-      ...[...this.#edges].map((edge) => this.#pipeOrDrop(producer, edge)),
+      ...[...this.#edges].filter((edge) => this.#feeds(edge, producer)).map((edge) => this.#pipeOrDrop(producer, edge)),
       ...[...this.#pipes].map((pipe) => this.#feedPipe(pipe, producer)),
     ]);
     if (producer.closed) throw new AppError('WRONG_STATE', 'the producer closed while being set up');
@@ -489,22 +492,28 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * Attaches a viewer: to the origin router while it has room, else to an edge router on
    * another worker (on the same worker when there is no other). Joining again with the id
    * of an open viewer returns that viewer.
-   * @throws AppError('WRONG_STATE') if the broadcast has ended.
+   * A viewer whose device numbers payload types itself (`numberedBy`: its capabilities, a
+   * WHEP player's offer) is attached to an edge of that numbering instead
+   * (sfu/payloadNumbering.ts), shared with the viewers of the same numbering.
+   * @throws AppError('WRONG_STATE') if the broadcast has ended, ('UNAVAILABLE') with
+   *   `numberedBy` when nothing is produced yet, ('VALIDATION_FAILED') when the device
+   *   decodes none of it.
    */
-  async addViewer(viewerId: string): Promise<Viewer> {
+  async addViewer(viewerId: string, numberedBy?: RtpCapabilities): Promise<Viewer> {
     this.#assertOpen();
     const existing = this.#viewers.get(viewerId);
     if (existing) return existing.viewer;
-    let route = this.#routeWithRoom();
+    const numbering = numberedBy ? this.#numberingOf(numberedBy) : undefined;
+    let route = this.#routeWithRoom(numbering);
     while (!route) {
-      const next = this.#edgeQueue.then(() => this.#routeWithRoom() ?? this.#createEdge());
+      const next = this.#edgeQueue.then(() => this.#routeWithRoom(numbering) ?? this.#createEdge(numbering));
       this.#edgeQueue = next.catch(() => undefined);
       const created = await next;
       this.#assertOpen();
       const raced = this.#viewers.get(viewerId);
       if (raced) return raced.viewer;
       // Other joins may have filled (or a worker death closed) it while we were waiting.
-      route = !created.closed && created.viewerCount < this.#maxViewersPerRouter ? created : this.#routeWithRoom();
+      route = !created.closed && created.viewerCount < this.#maxViewersPerRouter ? created : this.#routeWithRoom(numbering);
     }
     // From here on, no await: the seat taken is counted before anyone else can look.
     const target = route;
@@ -558,14 +567,34 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   // ----------------------------------------------------------------- private --
 
-  #routeWithRoom(): BroadcastRouter | undefined {
-    if (this.#origin.viewerCount < this.#maxViewersPerRouter) return this.#origin;
-    for (const edge of this.#edges) if (edge.viewerCount < this.#maxViewersPerRouter) return edge;
+  #routeWithRoom(numbering?: PayloadNumbering): BroadcastRouter | undefined {
+    if (!numbering && this.#origin.viewerCount < this.#maxViewersPerRouter) return this.#origin;
+    for (const edge of this.#edges) if (edge.numbering === numbering?.key && edge.viewerCount < this.#maxViewersPerRouter) return edge;
     return undefined;
   }
 
-  /** Opens an edge router, preferably on a worker the broadcast does not use yet, and pipes every producer to it. */
-  async #createEdge(): Promise<BroadcastRouter> {
+  /** The numbering of a device's capabilities for the codecs produced now (sfu/payloadNumbering.ts). */
+  #numberingOf(device: RtpCapabilities): PayloadNumbering {
+    const inUse = [...this.#producers.values()].flatMap((p) => p.rtpParameters.codecs.filter((c) => !/\/rtx$/i.test(c.mimeType)).slice(0, 1));
+    if (inUse.length === 0) throw new AppError('UNAVAILABLE', 'this broadcast sends no media yet; try again in a few seconds');
+    const numbering = payloadNumbering(toMsRtpCapabilities(device), inUse);
+    if (!numbering) throw new AppError('VALIDATION_FAILED', `this device cannot decode any of the broadcast’s media (${inUse.map((c) => c.mimeType).join(', ')})`);
+    this.#numberings.set(numbering.key, numbering);
+    return numbering;
+  }
+
+  /** Whether `producer` goes to `edge`: every producer to a plain edge, those of its codecs to a numbering's. */
+  #feeds(edge: BroadcastRouter, producer: ms.Producer): boolean {
+    if (edge.numbering === undefined) return true;
+    const numbering = this.#numberings.get(edge.numbering);
+    return numbering !== undefined && carries(numbering.codecs, producer.rtpParameters.codecs[0]);
+  }
+
+  /**
+   * Opens an edge router (of a payload numbering: with its codecs), preferably on a worker
+   * the broadcast does not use yet, and pipes every producer it can take to it.
+   */
+  async #createEdge(numbering?: PayloadNumbering): Promise<BroadcastRouter> {
     this.#assertOpen();
     const used = new Set([this.#origin.workerIndex, ...[...this.#edges].map((e) => e.workerIndex)]);
     let worker: MediaWorker;
@@ -576,13 +605,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       // per-router work, and pipeToRouter works within a worker too.
       worker = this.#pool.pick();
     }
-    const router = await worker.createRouter();
+    const router = await worker.createRouter(numbering?.codecs);
     if (this.#closed) {
       router.close();
       throw new AppError('WRONG_STATE', 'the broadcast has ended');
     }
-    const edge = new BroadcastRouter('edge', worker, router, (event, error) =>
-      this.#logger.error({ err: error, event }, 'router listener threw'),
+    const edge = new BroadcastRouter(
+      'edge',
+      worker,
+      router,
+      (event, error) => this.#logger.error({ err: error, event }, 'router listener threw'),
+      numbering?.key,
     );
     edge.on('close', (reason) => {
       this.#onEdgeClosed(edge, reason);
@@ -592,7 +625,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#edges.add(edge);
     this.#logger.info({ workerIndex: worker.index, routerId: router.id, edges: this.#edges.size }, 'edge router opened');
     try {
-      await Promise.all([...this.#producers.values()].map((p) => this.#pipe(p, edge)));
+      await Promise.all([...this.#producers.values()].filter((p) => this.#feeds(edge, p)).map((p) => this.#pipe(p, edge)));
     } catch (error) {
       edge.close();
       throw toAppError(error, 'open edge router');

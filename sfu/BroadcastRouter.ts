@@ -48,9 +48,13 @@ export class BroadcastRouter extends TypedEmitter<BroadcastRouterEvents> impleme
   readonly #piping = new Set<string>();
   #closed = false;
 
-  constructor(role: 'origin' | 'edge', mediaWorker: MediaWorker, router: ms.Router, onListenerError: (event: string, error: unknown) => void) {
+  /** An edge for viewers that number payload types themselves (sfu/payloadNumbering.ts): the numbering's key; undefined for every other router. */
+  readonly numbering: string | undefined;
+
+  constructor(role: 'origin' | 'edge', mediaWorker: MediaWorker, router: ms.Router, onListenerError: (event: string, error: unknown) => void, numbering?: string) {
     super(onListenerError);
     this.role = role;
+    this.numbering = numbering;
     this.mediaWorker = mediaWorker;
     this.router = router;
     // mediasoup closes the router (and everything on it) when its worker dies.

@@ -94,12 +94,13 @@ export class MediaWorker {
   }
 
   /** Creates a router with the service's media codecs. AppError('UNAVAILABLE') if the worker is gone. */
-  async createRouter(): Promise<ms.Router> {
+  /** A router with the broadcast codecs (sfu/mediaCodecs.ts), or these (a payload numbering: sfu/payloadNumbering.ts). */
+  async createRouter(codecs: ms.RouterRtpCodecCapability[] = mediaCodecs): Promise<ms.Router> {
     if (!this.alive) throw new AppError('UNAVAILABLE', `media worker ${this.index} is not running`);
     // Counted while pending so that concurrent picks do not all land on this worker.
     this.#pendingRouters += 1;
     try {
-      return await this.worker.createRouter({ mediaCodecs });
+      return await this.worker.createRouter({ mediaCodecs: codecs });
     } catch (error) {
       throw new AppError('UNAVAILABLE', `media worker ${this.index} could not create a router`, { cause: error });
     } finally {

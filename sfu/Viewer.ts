@@ -1,7 +1,7 @@
 import { parseScalabilityMode, type types as ms } from 'mediasoup';
 import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { ConsumerOptions, DtlsParameters, RtpCapabilities, TransportOptions } from '../common/protocol/media.ts';
+import type { ConsumerOptions, DtlsParameters, MediaKind, RtpCapabilities, TransportOptions } from '../common/protocol/media.ts';
 import type { ViewerRoute } from './BroadcastRouter.ts';
 import { governLayers } from './LayerGovernor.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
@@ -14,7 +14,24 @@ export type ViewerCloseReason = 'left' | 'worker-died' | 'broadcast-closed';
 /** Events of {@link Viewer}. */
 export type ViewerEvents = {
   close: [reason: ViewerCloseReason];
+  /** The receive transport's connection: DTLS connected, ICE lost (consent expired), or DTLS failed or closed. */
+  transport: [state: ViewerTransportState];
+  /** One of the viewer's consumers closed (its producer is gone: the broadcaster left or replaced a track). */
+  consumerclose: [consumerId: string];
 };
+
+/** What a viewer's transport reports (`transport` event). */
+export type ViewerTransportState = 'connected' | 'disconnected' | 'reconnected' | 'failed' | 'closed';
+
+/**
+ * Media sections a client negotiated itself (WHEP, signaling/ingest/whep/): each producer goes into
+ * the first free section of its kind, its consumer carrying that section's MID; producers
+ * with no section left are not consumed.
+ */
+export interface ConsumerSlot {
+  kind: MediaKind;
+  mid: string;
+}
 
 /** What a Broadcast hands a Viewer: its router, a logger and a callback for when it closes. */
 export interface ViewerOptions {
@@ -110,6 +127,11 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
     this.#transport = transport;
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.#logger.warn({ transportId: transport.id, state }, 'viewer DTLS state');
+      if (state === 'connected' || state === 'failed' || state === 'closed') this.emit('transport', state);
+    });
+    transport.on('icestatechange', (state) => {
+      if (state === 'disconnected') this.emit('transport', 'disconnected');
+      else if (state === 'completed' || state === 'connected') this.emit('transport', 'reconnected');
     });
     return toTransportOptions(transport);
   }
@@ -130,26 +152,38 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
 
   /**
    * Creates a paused consumer for every producer this viewer does not consume yet and its
-   * device can decode; producers it cannot decode are skipped.
+   * device can decode; producers it cannot decode are skipped. With `slots`, only producers
+   * that find a free slot of their kind, in the slot's MID.
    * @returns [] when there is nothing new to consume (e.g. the broadcaster has not produced yet).
    * @throws AppError('VALIDATION_FAILED') if there were producers but none could be consumed with `rtpCapabilities`.
    */
-  async consume(transportId: string, rtpCapabilities: RtpCapabilities): Promise<ConsumerOptions[]> {
+  async consume(transportId: string, rtpCapabilities: RtpCapabilities, slots?: readonly ConsumerSlot[]): Promise<ConsumerOptions[]> {
     const transport = this.#transportById(transportId);
     const caps = viewerRtpCapabilities(toMsRtpCapabilities(rtpCapabilities));
     const consumed = new Set([...this.#consumers.values()].map((c) => c.producerId));
     const todo: Array<[string, ms.Producer]> = [];
     const refused: string[] = [];
+    const free = slots ? [...slots] : undefined;
+    const mids = new Map<string, string>();
     for (const [producerId, producer] of this.#route.producers()) {
       if (consumed.has(producerId) || this.#consuming.has(producerId)) continue;
+      const slot = free?.find((s) => s.kind === producer.kind);
+      if (free && !slot) continue;
       let ok = false;
       try {
         ok = this.#route.router.canConsume({ producerId: producer.id, rtpCapabilities: caps });
       } catch (error) {
         throw toAppError(error, 'rtpCapabilities');
       }
-      if (ok) todo.push([producerId, producer]);
-      else refused.push(producer.rtpParameters.codecs[0]?.mimeType ?? producer.kind);
+      if (!ok) {
+        refused.push(producer.rtpParameters.codecs[0]?.mimeType ?? producer.kind);
+        continue;
+      }
+      todo.push([producerId, producer]);
+      if (free && slot) {
+        free.splice(free.indexOf(slot), 1);
+        mids.set(producerId, slot.mid);
+      }
     }
     if (todo.length === 0 && refused.length > 0) {
       // mediasoup does not transcode: a broadcast sent in H.264 needs a viewer that decodes it
@@ -160,7 +194,7 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
     const out: ConsumerOptions[] = [];
     try {
       for (const [producerId, producer] of todo) {
-        const consumer = await this.#createConsumer(transport, producer, caps);
+        const consumer = await this.#createConsumer(transport, producer, caps, mids.get(producerId));
         this.#register(consumer, producerId);
         out.push(toConsumerOptions(consumer, producerId));
       }
@@ -189,6 +223,16 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
     }
   }
 
+  /** A new ICE username and password for the transport (the client restarts ICE); its candidates stay. */
+  async restartIce(transportId: string): Promise<TransportOptions['iceParameters']> {
+    const transport = this.#transportById(transportId);
+    try {
+      return await transport.restartIce();
+    } catch (error) {
+      throw toAppError(error, 'restart ICE');
+    }
+  }
+
   /** Closes the transport and consumers. Idempotent. */
   close(reason: ViewerCloseReason = 'left'): void {
     if (this.#closed) return;
@@ -201,11 +245,12 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
     this.removeAllListeners();
   }
 
-  async #createConsumer(transport: ms.WebRtcTransport, producer: ms.Producer, caps: ms.RtpCapabilities): Promise<ms.Consumer> {
+  async #createConsumer(transport: ms.WebRtcTransport, producer: ms.Producer, caps: ms.RtpCapabilities, mid: string | undefined): Promise<ms.Consumer> {
     const spatialLayers = spatialLayerCount(producer);
     const consumer = await transport.consume({
       producerId: producer.id,
       rtpCapabilities: caps,
+      ...(mid !== undefined ? { mid } : {}),
       // Paused until the client has its consumer ready: no packets (or key frames) are lost.
       paused: true,
       // Start at the top layer; the LayerGovernor steps down on loss (no bandwidth estimation: viewerCapabilities.ts).
@@ -224,7 +269,10 @@ export class Viewer extends TypedEmitter<ViewerEvents> {
   #register(consumer: ms.Consumer, producerId: string): void {
     this.#consumers.set(consumer.id, { consumer, producerId });
     // Closes with its producer (broadcaster left) or transport; either way forget it.
-    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
+    consumer.observer.once('close', () => {
+      this.#consumers.delete(consumer.id);
+      if (!this.#closed) this.emit('consumerclose', consumer.id);
+    });
   }
 
   #transportById(transportId: string): ms.WebRtcTransport {

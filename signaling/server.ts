@@ -56,6 +56,7 @@ import { WhipSessions } from './ingest/whip/WhipSessions.ts';
 import { routerRtpCapabilities } from '../sfu/routerCapabilities.ts';
 import { RtmpServer } from './ingest/rtmp/RtmpServer.ts';
 import type { IngestBroadcasts, StreamKeyAuthority } from './ingest/ports.ts';
+import { WhepService } from './ingest/whep/WhepService.ts';
 
 /** The socket.io room of every connection of one session. */
 const sessionRoom = (sessionId: string) => `s:${sessionId}`;
@@ -284,6 +285,17 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
   });
   // Broadcasts end before the services they record into and the sockets they notify close.
   closers.push('live broadcasts', () => live.close('server-shutdown'));
+  // WHEP players (docs/ingest.md, "WHEP"): viewers of the live domain, ended before it.
+  const whepConfig = config.ingest.whep;
+  const whep = new WhepService({
+    live,
+    logger: logger.child({ component: 'whep' }),
+    maxSessions: whepConfig.maxSessions,
+    perAddress: rateLimits.create('whep-address', { points: whepConfig.postsPerAddress, durationSeconds: whepConfig.windowSeconds }, 'too many WHEP sessions were started from your address'),
+    connectTimeoutMs: whepConfig.connectTimeoutSeconds * 1000,
+    disconnectGraceMs: whepConfig.disconnectGraceSeconds * 1000,
+  });
+  closers.push('WHEP sessions', () => whep.close());
   // Results apply from now on: the live domain they notify exists.
   results?.start();
 
@@ -436,6 +448,7 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     blocking,
     ingest: { ...ingest, rtmpPort: rtmp?.address.port ?? null },
     whip,
+    whep,
     adminRouters: [
       ...(recording ? [adminQueuesRouter({ queues, stores })] : []),
       metricsRouter({ registry: metrics, stores }),
@@ -504,6 +517,8 @@ async function open(config: Config, logger: Logger, webRoot: string, options: St
     'session revocations',
     stores.sessions.onRevoked((ids) => {
       for (const id of ids) io.in(sessionRoom(id)).disconnectSockets(true);
+      // And the WHEP players it authorised.
+      whep.revoked(ids);
     }),
   );
   sweep?.start();

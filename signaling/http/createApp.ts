@@ -33,6 +33,8 @@ import type { Moderation } from '../moderation/Moderation.ts';
 import { reportsRouter } from './reportsRouter.ts';
 import type { IngestBroadcasts, StreamKeyAuthority } from '../ingest/ports.ts';
 import { streamKeysRouter } from './streamKeysRouter.ts';
+import type { WhepService } from '../ingest/whep/WhepService.ts';
+import { whepRouter } from '../ingest/whep/whepRouter.ts';
 
 export interface AppOptions {
   stores: Stores;
@@ -72,6 +74,8 @@ export interface AppOptions {
   whip?: WhipSessions | undefined;
   /** The auth routes' own dependencies (signaling/http/authRouter.ts). */
   auth: Omit<AuthRouterOptions, 'stores' | 'logger' | 'secureCookies'>;
+  /** WHEP playback at `/whep` (docs/ingest.md, "WHEP"); absent: not served. */
+  whep?: WhepService | undefined;
 }
 
 type Async = (req: Request, res: Response) => Promise<unknown>;
@@ -105,6 +109,11 @@ export function createApp(o: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders({ secure: o.secureCookies, nodePorts: o.nodePorts ?? false, styleHashes: [FAREWELL_STYLE_HASH], inlineStylePaths: [ADMIN_QUEUES_PATH] }));
+  // WHEP (docs/ingest.md): players on any origin, authorised by a bearer token and never a
+  // cookie, so before the Origin check (docs/security.md); the sunset gate still applies.
+  if (o.whep) {
+    app.use('/whep', ...(o.sunset ? [sunsetGate(o.sunset.service)] : []), whepRouter({ whep: o.whep, stores: o.stores, proxyHops: o.proxyHops, logger: o.logger }));
+  }
   // Before anything acts on a request: pages of other origins may not act as the user.
   // WHIP before the Origin check: encoders and WHIP pages of other origins call it with the
   // stream key as bearer token, never a cookie, so there is no ambient authority to protect

@@ -275,7 +275,7 @@ export class LiveService {
     if (elsewhere) throw new RedirectError(elsewhere);
     const here: OnAir | undefined = live ?? (this.#o.relays ? await this.#o.relays.relay(record) : undefined);
     if (!here) throw new AppError('BROADCAST_ENDED', 'this broadcast has ended');
-    await here.addViewer(peer.id, peer.viewerKey, peer.user?.id);
+    await here.addViewer(peer.id, peer.viewerKey, peer.user?.id, peer.payloadNumbering);
     peer.watching.add(broadcastId);
     peer.firstFrameDue.add(broadcastId);
     // The transport and its consumers (worker requests) and the chat (a store read) at the same time.
@@ -324,6 +324,15 @@ export class LiveService {
   async resumeConsumer(peer: Peer, req: Request<'consumer:resume'>): Promise<Responses['consumer:resume']> {
     await (await this.#requireViewer(peer, req.broadcastId)).resumeConsumer(req.consumerId);
     return {};
+  }
+
+  /**
+   * The caller's viewer of a broadcast it joined, authorised as every request that names a
+   * broadcast: for WHEP (signaling/ingest/whep/), which negotiates its media in SDP instead of the
+   * socket.io requests and so drives its viewer itself.
+   */
+  viewerOf(peer: Peer, broadcastId: BroadcastId): Promise<Viewer> {
+    return this.#requireViewer(peer, broadcastId);
   }
 
   // --------------------------------------------------------- transports --

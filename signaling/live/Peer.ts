@@ -1,4 +1,5 @@
 import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { RtpCapabilities } from '../../common/protocol/media.ts';
 import type { UserRecord } from '../store/UserStore.ts';
 
 /**
@@ -18,6 +19,11 @@ export class Peer {
   readonly firstFrameDue = new Set<BroadcastId>();
   /** An encoder's connection (signaling/ingest/): how it sends; undefined for a socket. */
   readonly encoder: 'whip' | 'rtmp' | undefined;
+  /**
+   * A connection whose device numbers payload types itself (a WHEP player: its offer's
+   * capabilities): its viewers are served from routers with those numbers (sfu/payloadNumbering.ts).
+   */
+  payloadNumbering: RtpCapabilities | undefined;
 
   constructor(id: string, user: UserRecord | undefined, address: string, encoder?: 'whip' | 'rtmp') {
     this.id = id;

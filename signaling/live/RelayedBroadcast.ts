@@ -1,6 +1,7 @@
 import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
+import type { RtpCapabilities } from '../../common/protocol/media.ts';
 import type { BroadcastSummary } from '../../common/protocol/events.ts';
 import type { Broadcast } from '../../sfu/Broadcast.ts';
 import { TypedEmitter } from '../../sfu/TypedEmitter.ts';
@@ -96,9 +97,10 @@ export class RelayedBroadcast extends TypedEmitter<RelayedBroadcastEvents> {
     return toSummary(this.#o.record, this.viewerCount);
   }
 
-  async addViewer(peerId: string, key: string, userId: string | undefined): Promise<void> {
+  /** `numberedBy`: the viewer's device numbers payload types itself (a WHEP player: Broadcast.addViewer). */
+  async addViewer(peerId: string, key: string, userId: string | undefined, numberedBy?: RtpCapabilities): Promise<void> {
     if (this.#audience.has(peerId)) return;
-    const viewer = await this.#o.media.addViewer(peerId);
+    const viewer = await this.#o.media.addViewer(peerId, numberedBy);
     if (this.#closed) {
       viewer.close('left');
       throw new AppError('UNAVAILABLE', 'the broadcast moved; join again');

@@ -1,5 +1,5 @@
-// The parts of sdp-transform (a dependency of mediasoup-client; untyped) that WHIP ingest uses
-// (signaling/ingest/whip/). Values that look like integers are parsed as numbers: a mid "0",
+// The parts of sdp-transform (a dependency of mediasoup-client; untyped) that WHIP ingest
+// (signaling/ingest/whip/) and WHEP playback (signaling/ingest/whep/) use. Values that look like integers are parsed as numbers: a mid "0",
 // an ICE ufrag "1234" or an SSRC are numbers, so every field that is a token in SDP is typed
 // `string | number` here and read with String().
 declare module 'sdp-transform' {
@@ -69,4 +69,7 @@ declare module 'sdp-transform' {
 
   /** Parses an SDP blob; lines it does not understand are skipped, never an error. */
   export function parse(sdp: string): SessionDescription;
+
+  /** Parses an fmtp configuration (`a=1;b=x`) into its parameters (integers as numbers). */
+  export function parseParams(config: string): Record<string, Token>;
 }

@@ -16,9 +16,13 @@ export const FAKE_DTLS = {
   fingerprints: [{ algorithm: 'sha-256' as const, value: Array.from({ length: 32 }, () => 'AB').join(':') }],
 };
 
-/** Goes live on `socket` (signed in) with audio and simulcast video producers. */
-export async function goLiveFake(socket: ClientSocket, title: string): Promise<BroadcastSummary> {
-  const { broadcast } = await ok(socket, 'broadcast:start', { title, visibility: 'public', invitees: [] });
+/** Goes live on `socket` (signed in) with audio and simulcast video producers; public unless `o` says otherwise. */
+export async function goLiveFake(
+  socket: ClientSocket,
+  title: string,
+  o: { visibility?: 'public' | 'private'; invitees?: string[] } = {},
+): Promise<BroadcastSummary> {
+  const { broadcast } = await ok(socket, 'broadcast:start', { title, visibility: o.visibility ?? 'public', invitees: o.invitees ?? [] });
   const transport = await ok(socket, 'transport:create', { broadcastId: broadcast.id });
   await ok(socket, 'transport:connect', { broadcastId: broadcast.id, transportId: transport.id, dtlsParameters: FAKE_DTLS });
   await ok(socket, 'produce', { broadcastId: broadcast.id, transportId: transport.id, kind: 'audio', rtpParameters: audioRtpParameters });

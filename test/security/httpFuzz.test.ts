@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import { fuzzParameters, hostileValue, mutate, mutation, trickyString, unicodeString, WireErrorSchema } from '../helpers/fuzz.ts';
 import { createLogSink, type LogSink } from '../helpers/logSink.ts';
+import { chromiumRecvonlyOffer } from '../fixtures/chromiumWhepOffer.ts';
 import { connect, ok, signUp, startTestServer, type ClientSocket, type TestServer } from '../../testkit/server.ts';
 
 /**
@@ -86,6 +87,10 @@ const ROUTES = [
   '/whip/AAAAAAAAAAAAAAAAAAAAAA',
   '/admin/queues',
   '/healthz',
+  // WHEP (docs/ingest.md): SDP bodies, before the Origin check.
+  `/whep/${LIVE}`,
+  `/whep/${ENDED}`,
+  `/whep/${LIVE}/AAAAAAAAAAAAAAAAAAAAAA`,
 ];
 
 /** Ways to spell a path that a router, a static handler or a decoder may trip on. */
@@ -154,6 +159,14 @@ const body: fc.Arbitrary<Body> = fc.oneof(
     arbitrary: fc
       .oneof(
         fc.constantFrom('{', '{"a":', 'null', '"str"', '[1,2', '\u0000', '{"__proto__":{"admin":true}}', 'username=owner&password=x', '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--'),
+        // A WHEP player's offer, whole, cut short, with its MIDs and fingerprint mangled; a trickle fragment.
+        fc.constantFrom(
+          chromiumRecvonlyOffer,
+          chromiumRecvonlyOffer.slice(0, 1200),
+          chromiumRecvonlyOffer.replace(/a=mid:\d/g, `a=mid:${'x'.repeat(300)}`),
+          chromiumRecvonlyOffer.replace(/a=fingerprint:[^\r]*/g, 'a=fingerprint:sha-256 zz'),
+          'a=ice-ufrag:x\r\na=ice-pwd:y\r\n',
+        ),
         fc.string({ unit: 'binary', maxLength: 64 }),
       )
       .map((s) => ({ kind: 'raw' as const, bytes: Buffer.from(s) })),
@@ -284,8 +297,8 @@ describe('HTTP fuzz: hostile requests to /api from anonymous, a stranger and the
     const what = `${req.method} ${req.path.slice(0, 120)} → ${res.status}`;
     outcomes.set(`${res.status}`, (outcomes.get(`${res.status}`) ?? 0) + 1);
     expect(res.status, `${what}: ${res.body.toString('utf8', 0, 300)}`).toBeLessThan(500);
-    // What express routes as /api (it matches case-insensitively, and `//api//x` is a page path).
-    const underApi = /^\/api(\/|\?|$)/i.test(req.path);
+    // What express routes as /api (it matches case-insensitively, and `//api//x` is a page path); /whep's errors are JSON too.
+    const underApi = /^\/(api|whep)(\/|\?|$)/i.test(req.path);
     if (res.status >= 400 && underApi && req.method !== 'HEAD') {
       expect(String(res.headers['content-type']), what).toMatch(/^application\/json/);
       let parsed: unknown;
