@@ -282,6 +282,39 @@ describe('recorder: real ffmpeg receiving RTP', () => {
     await decodeAll(mp4File);
   }, 60_000);
 
+  it('with aac and an audio stream that never sends: the video is still recorded, and finalize encodes the audio', async () => {
+    const rec = await startRecorder(path.join('mute-recording', 'mute'), { wake: true, codec: 'h264', aac: true });
+    const { dir, recorder } = rec;
+    // The audio goes to a port the recorder does not listen on.
+    const sender = startSender({ videoPort: rec.base, audioPort: rec.base + 100, keys: rec.keys, codec: 'h264' });
+    cleanup.unshift(async () => {
+      if (sender.exitCode === null && sender.signalCode === null) {
+        sender.kill('SIGKILL');
+        await senderExited(sender);
+      }
+    });
+    await sleep(9000);
+    const result = await recorder.stop();
+    expect(result.signal).toBeNull();
+    expect([0, 255]).toContain(result.code);
+    const segments = await segmentsIn(dir);
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    for (const seg of segments) await decodeAll(seg);
+    const index = {
+      version: 1 as const,
+      segments: parseSegmentList(await readFile(path.join(dir, 'segments.csv'), 'utf8')),
+      aac: parseSegmentList(await readFile(path.join(dir, 'aac.csv'), 'utf8').catch(() => ''), 'aac'),
+    };
+    await writeRunIndex(dir, index);
+    await writeRunInfo(dir, { runId: 'mute', offsetMs: 0, startedAt: new Date().toISOString() });
+    let mp4Info: { video: string; audio: string } | undefined;
+    const out = await assembleReplay({ recordingDir: path.join(root, 'mute-recording'), replayDir: path.join(root, 'mute-replay'), onMp4: (info) => (mp4Info = info) });
+    // No AAC was recorded (its output holds no packet): the audio is encoded (silence), as before.
+    expect(mp4Info).toMatchObject({ video: 'copy', audio: 'encode' });
+    expect(out.durationMs).toBeGreaterThan(2000);
+    await decodeAll(path.join(root, 'mute-replay', 'replay.mp4'));
+  }, 60_000);
+
   it('stop() ends a recorder whose input went quiet at once (RTCP BYE), trailer written', async () => {
     const rec = await startRecorder('quiet', { wake: true });
     const { dir, recorder } = rec;
