@@ -3,7 +3,8 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { assembleReplay } from '../../workers/media/assemble.ts';
-import { RUN_INDEX, SEGMENT_LIST, parseSegmentList, writeRunIndex } from '../../workers/media/runIndex.ts';
+import { AAC_OUTPUT } from '../../workers/media/mp4Video.ts';
+import { AAC_SEGMENT_LIST, RUN_INDEX, SEGMENT_LIST, parseSegmentList, writeRunIndex } from '../../workers/media/runIndex.ts';
 import { writeRunInfo } from '../../workers/media/segments.ts';
 
 /**
@@ -94,6 +95,95 @@ export async function finalizeScaling(opts: { clip: string; clipSeconds: number;
       }
     }
     opts.log(`recording: finalize-only, ${seconds} s in ${segments} segments: preview with the index ${point.indexedPreviewMs.join(', ')} ms, probing ${point.probedPreviewMs.join(', ')} ms`);
+    points.push(point);
+    await rm(recordingDir, { recursive: true, force: true });
+  }
+  return points;
+}
+
+export interface H264FinalizePoint {
+  seconds: number;
+  segments: number;
+  aacSegments: number;
+  /** `assembleReplay` start → its MP4 written / → it returned (MP4, HLS, SHA-256: `ready`), the AAC recorded alongside copied, per repetition. */
+  aacCopiedMp4Ms: number[];
+  aacCopiedReadyMs: number[];
+  /** The same without the recorded AAC in the index: the audio encoded at finalize (recordings made before it). */
+  encodedMp4Ms: number[];
+  encodedReadyMs: number[];
+  /** What finalize reported for the MP4's audio in each mode ('copy' / 'encode': the check that each mode ran what it says). */
+  audio: { aacCopied: string; encoded: string };
+}
+
+/**
+ * H.264 finalize alone: a synthetic H.264 + Opus run of `seconds` (the H.264 clip looped with
+ * `-c copy` into the recorder's segments) with the recorder's second output beside it — the
+ * audio encoded to AAC segments (`aac-%05d.mka`, AAC_OUTPUT, `aresample=async=1`: recorderArgs
+ * with `aac`) — and the index from both of ffmpeg's lists, as SegmentUploader makes it. Then
+ * the whole of `assembleReplay` (MP4 and HLS by copy, SHA-256: the `ready` an H.264 replay
+ * becomes watchable at) with the AAC in the index (copied) and without (encoded, today's path
+ * for older recordings), alternating. Faster than real time; the AAC encode the recorder does
+ * while recording is in the writing, not in what is timed.
+ */
+export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: number; lengthsS: number[]; reps: number; workDir: string; log: (l: string) => void }): Promise<H264FinalizePoint[]> {
+  const points: H264FinalizePoint[] = [];
+  for (const seconds of opts.lengthsS) {
+    const recordingDir = path.join(opts.workDir, `finalize-h264-${seconds}`);
+    const runDir = path.join(recordingDir, 'r0000000001000-0000');
+    await mkdir(runDir, { recursive: true });
+    const segmentOptions = (list: string) => [
+      '-f', 'segment', '-segment_time', '4', '-segment_time_delta', '0.05', '-segment_format', 'matroska',
+      '-reset_timestamps', '0', '-segment_list', path.join(runDir, list), '-segment_list_type', 'csv',
+    ];
+    await execFileAsync(
+      'nice',
+      [
+        '-n', '10', 'ffmpeg', '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+        '-stream_loop', String(Math.ceil(seconds / opts.clipSeconds) - 1), '-i', opts.clip,
+        '-t', String(seconds), '-map', '0', '-c', 'copy', ...segmentOptions(SEGMENT_LIST), path.join(runDir, 'seg-%05d.mkv'),
+        '-t', String(seconds), '-map', '0:a:0', ...AAC_OUTPUT, '-af', 'aresample=async=1', ...segmentOptions(AAC_SEGMENT_LIST), path.join(runDir, 'aac-%05d.mka'),
+      ],
+      { timeout: 900_000 },
+    );
+    await writeRunInfo(runDir, { runId: path.basename(runDir), offsetMs: 1000, startedAt: new Date().toISOString() });
+    const segments = parseSegmentList(await readFile(path.join(runDir, SEGMENT_LIST), 'utf8'));
+    const aac = parseSegmentList(await readFile(path.join(runDir, AAC_SEGMENT_LIST), 'utf8'), 'aac');
+    const point: H264FinalizePoint = {
+      seconds, segments: segments.length, aacSegments: aac.length,
+      aacCopiedMp4Ms: [], aacCopiedReadyMs: [], encodedMp4Ms: [], encodedReadyMs: [], audio: { aacCopied: '', encoded: '' },
+    };
+    for (let rep = 0; rep < opts.reps; rep++) {
+      for (const copied of rep % 2 === 0 ? [true, false] : [false, true]) {
+        await writeRunIndex(runDir, { version: 1, segments, ...(copied ? { aac } : {}) });
+        const replayDir = path.join(opts.workDir, 'replay-h264');
+        const t0 = performance.now();
+        let mp4Ms = 0;
+        let audio = '';
+        await assembleReplay({
+          recordingDir,
+          replayDir,
+          onMp4: (i) => {
+            mp4Ms = Math.round(performance.now() - t0);
+            audio = i.audio;
+          },
+        });
+        const readyMs = Math.round(performance.now() - t0);
+        await rm(replayDir, { recursive: true, force: true });
+        if (copied) {
+          point.aacCopiedMp4Ms.push(mp4Ms);
+          point.aacCopiedReadyMs.push(readyMs);
+          point.audio.aacCopied = audio;
+        } else {
+          point.encodedMp4Ms.push(mp4Ms);
+          point.encodedReadyMs.push(readyMs);
+          point.audio.encoded = audio;
+        }
+      }
+    }
+    opts.log(
+      `recording: H.264 finalize-only, ${seconds} s in ${segments.length} segments: ready ${point.aacCopiedReadyMs.join(', ')} ms with the recorded AAC copied (${point.audio.aacCopied}), ` +
+        `${point.encodedReadyMs.join(', ')} ms encoding it (${point.audio.encoded})`,
+    );
     points.push(point);
     await rm(recordingDir, { recursive: true, force: true });
   }

@@ -22,7 +22,7 @@ import { round, udpReceiveErrors } from '../lib/proc.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
 import { FrameRelay, type SentFrame } from './frameRelay.ts';
-import { finalizeScaling, type FinalizeScalingPoint } from './finalizeScaling.ts';
+import { finalizeScaling, h264FinalizeScaling, type FinalizeScalingPoint, type H264FinalizePoint } from './finalizeScaling.ts';
 
 /**
  * Recording fidelity: a real Spyglass (signalling, mediasoup) and the real workers process
@@ -47,6 +47,11 @@ export interface RecordingConfig {
   finalizeS: number[];
   /** Repetitions of each (indexed and probed, alternating; full: 2, BENCH_RECORDING_FINALIZE_REPS). */
   finalizeReps: number;
+  /**
+   * H.264 finalize alone over synthetic recordings of these lengths, with the AAC recorded
+   * alongside and without it (full: 60, 600, 3600; BENCH_RECORDING_H264_FINALIZE_SECONDS, =0 for none; smoke: 6).
+   */
+  h264FinalizeS: number[];
   clip: ClipSpec;
   /** Pause between the last frame forwarded and `broadcast:stop` (lets the recorder write it). */
   drainMs: number;
@@ -111,6 +116,8 @@ export interface RecordingResult extends BenchResult<'recording', RecordingConfi
   targetsMet: { framesLost: boolean; previewReady: boolean; h264Ready: boolean | null };
   /** Finalize alone (finalizeScaling.ts): preview time with the recorder's index and without, by length. */
   finalizeScaling: FinalizeScalingPoint[];
+  /** H.264 finalize alone (finalizeScaling.ts): MP4 and `ready` with the recorded AAC copied and with the audio encoded, by length. */
+  h264FinalizeScaling: H264FinalizePoint[];
 }
 
 function recordingConfig(smoke: boolean): RecordingConfig {
@@ -123,6 +130,7 @@ function recordingConfig(smoke: boolean): RecordingConfig {
     broadcasts: [...vp8.map((seconds) => ({ codec: 'vp8' as const, seconds })), ...h264.map((seconds) => ({ codec: 'h264' as const, seconds }))],
     finalizeS: smoke ? [6] : (finalizeEnv ?? [60, 600, 3600]),
     finalizeReps: smoke ? 1 : Math.max(1, Number(process.env.BENCH_RECORDING_FINALIZE_REPS ?? 2) || 2),
+    h264FinalizeS: smoke ? [6] : (list(process.env.BENCH_RECORDING_H264_FINALIZE_SECONDS) ?? [60, 600, 3600]),
     clip: smoke ? SMOKE_CLIP : FULL_CLIP,
     drainMs: 300,
     targets: { framesLost: 0, previewReadyMs: 5000, h264ReadyMs: 10_000 },
@@ -174,6 +182,10 @@ export async function run(opts: RunOptions): Promise<BenchBody<RecordingResult>>
       );
     }
     const scaling = await finalizeScaling({ clip: clips.get('vp8') ?? (await synthesiseClip(config.clip)), clipSeconds: config.clip.seconds, lengthsS: config.finalizeS, reps: config.finalizeReps, workDir: dataDir, log });
+    const h264Clip = config.h264FinalizeS.length > 0 ? (clips.get('h264') ?? (await synthesiseClip({ ...config.clip, codec: 'h264' }))) : null;
+    const h264Scaling = h264Clip
+      ? await h264FinalizeScaling({ clip: h264Clip, clipSeconds: config.clip.seconds, lengthsS: config.h264FinalizeS, reps: config.finalizeReps, workDir: dataDir, log })
+      : [];
     const framesLost = broadcasts.reduce((n, b) => n + b.steady.framesLost, 0);
     const previewReadyMs = broadcasts.length > 0 ? Math.max(...broadcasts.map((b) => b.previewReadyMs)) : 0;
     const replayReadyMs = broadcasts.length > 0 ? Math.max(...broadcasts.map((b) => b.replayReadyMs)) : 0;
@@ -192,6 +204,7 @@ export async function run(opts: RunOptions): Promise<BenchBody<RecordingResult>>
         h264Ready: h264ReadyMs === null ? null : h264ReadyMs <= config.targets.h264ReadyMs,
       },
       finalizeScaling: scaling,
+      h264FinalizeScaling: h264Scaling,
     };
   } finally {
     await workers?.stop();
@@ -455,9 +468,15 @@ export function describe(r: RecordingResult): string[] {
       `finalize only, ${p.seconds} s in ${p.segments} segments: preview ${p.indexedPreviewMs.join(' / ')} ms with the recorder's index, ` +
       `${p.probedPreviewMs.join(' / ')} ms probing every segment (durations ${p.indexedDurationMs} / ${p.probedDurationMs} ms)`,
   );
+  const h264Scaling = r.h264FinalizeScaling.map(
+    (p) =>
+      `H.264 finalize only, ${p.seconds} s in ${p.segments} segments (+${p.aacSegments} AAC): MP4 ${p.aacCopiedMp4Ms.join(' / ')} ms, ready ${p.aacCopiedReadyMs.join(' / ')} ms with the AAC recorded alongside copied (${p.audio.aacCopied}); ` +
+      `MP4 ${p.encodedMp4Ms.join(' / ')} ms, ready ${p.encodedReadyMs.join(' / ')} ms encoding the audio at finalize (${p.audio.encoded})`,
+  );
   return [
     ...lines,
     ...scaling,
+    ...h264Scaling,
     `frames lost in steady state: ${r.framesLost} (target 0: ${r.targetsMet.framesLost ? 'met' : 'NOT met'}); ` +
       `watchable (preview) ≤ ${r.previewReadyMs} ms after the end (target ≤ ${r.config.targets.previewReadyMs} ms: ${r.targetsMet.previewReady ? 'met' : 'NOT met'}); ready ≤ ${r.replayReadyMs} ms` +
       (r.h264ReadyMs === null ? '' : `; H.264 MP4 ready ≤ ${r.h264ReadyMs} ms after the end (target ≤ ${r.config.targets.h264ReadyMs} ms: ${r.targetsMet.h264Ready ? 'met' : 'NOT met'})`),

@@ -43,6 +43,15 @@ describe('bench: recording fidelity (smoke)', () => {
     expect(f.probedPreviewMs[0]!).toBeGreaterThan(0);
     expect(f.indexedDurationMs).toBeGreaterThan(5000);
     expect(Math.abs(f.indexedDurationMs - f.probedDurationMs)).toBeLessThan(100);
+    // H.264 finalize alone over a synthetic 6 s recording: the recorded AAC copied in one mode, the audio encoded in the other.
+    expect(r.h264FinalizeScaling).toHaveLength(1);
+    const h = r.h264FinalizeScaling[0]!;
+    expect(h.segments).toBeGreaterThan(1);
+    expect(h.aacSegments).toBeGreaterThan(1);
+    expect(h.audio).toEqual({ aacCopied: 'copy', encoded: 'encode' });
+    for (const ms of [...h.aacCopiedMp4Ms, ...h.encodedMp4Ms]) expect(ms).toBeGreaterThan(0);
+    expect(h.aacCopiedReadyMs[0]!).toBeGreaterThanOrEqual(h.aacCopiedMp4Ms[0]!);
+    expect(h.encodedReadyMs[0]!).toBeGreaterThanOrEqual(h.encodedMp4Ms[0]!);
 
     expect(recording.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
     expect(r.h264ReadyMs).toBeNull();

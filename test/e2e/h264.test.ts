@@ -73,14 +73,22 @@ describe('H.264 broadcast in Chromium', () => {
     // The finalize job says how it made the MP4: copied, not transcoded.
     expect(workers.output()).toMatch(/"mp4Video":"copy"/);
     expect(workers.output()).not.toMatch(/"mp4Video":"transcode"/);
+    // The recorder encoded the audio to AAC while recording, so finalize encoded nothing: the
+    // MP4's audio was copied too (what finalize ran, as it logs it).
+    expect(workers.output()).toMatch(/"aac":true[^\n]*"recorder run started"/);
+    expect(workers.output()).toMatch(/"mp4Audio":"copy"/);
+    expect(workers.output()).not.toMatch(/"mp4Audio":"(encode|mixed)"/);
 
     const bytes = await (await host.request.get(replay.download!.url)).body();
     const file = path.join(tmp, 'replay.mp4');
     writeFileSync(file, bytes);
     const probe = JSON.parse(
       execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]).toString(),
-    ) as { format: { duration: string }; streams: Array<{ codec_type: string; codec_name: string; profile?: string }> };
+    ) as { format: { duration: string }; streams: Array<{ codec_type: string; codec_name: string; profile?: string; duration?: string }> };
     expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    // Audio as long as the video (the recorded AAC covers the run).
+    const duration = (type: string) => Number(probe.streams.find((s) => s.codec_type === type)?.duration);
+    expect(Math.abs(duration('audio') - duration('video')), `audio ${duration('audio')} s, video ${duration('video')} s`).toBeLessThanOrEqual(0.3);
     // Chromium's encoder (OpenH264) wrote these frames: a libx264 re-encode leaves its "x264 - core" SEI in the stream.
     expect(bytes.includes('x264 - core')).toBe(false);
     expect(probe.streams.find((s) => s.codec_type === 'video')?.profile).toMatch(/Baseline/);

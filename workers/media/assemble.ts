@@ -6,7 +6,7 @@ import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
 import { FfmpegError, probe, runFfmpeg } from './ffmpeg.ts';
-import { AAC_OUTPUT, mp4Video, remuxPartArgs, type Mp4Video } from './mp4Video.ts';
+import { AAC_OUTPUT, mp4Video, remuxPartArgs, type Mp4Audio, type Mp4Video } from './mp4Video.ts';
 import { readRunIndex, type RunIndex } from './runIndex.ts';
 import { listRuns, type RunListing } from './segments.ts';
 
@@ -36,6 +36,12 @@ interface RunMedia {
   hasAudio: boolean;
   /** Codec names in stream order, e.g. 'vp8,opus': runs with the same layout can be joined by copy. */
   layout: string;
+  /**
+   * The run's audio as the recorder encoded it to AAC (its `aac-NNNNN.mka` segments, complete in
+   * its index): ffmpeg input arguments that read it on the run's clock as `input` reads the run
+   * (an `-itsoffset` lines the two up). Null: none recorded, or not all of it indexed.
+   */
+  aacInput: string[] | null;
 }
 
 interface Size {
@@ -84,8 +90,11 @@ export async function assembleReplay(opts: {
   replayDir: string;
   signal?: AbortSignal;
   onPreview?: (o: ReplayOutput) => Promise<void>;
-  /** Called once the MP4 is written: whether its video was copied (H.264 runs) or transcoded, and how long the MP4 took. */
-  onMp4?: (info: { video: Mp4Video; ms: number }) => void;
+  /**
+   * Called once the MP4 is written: whether its video was copied (H.264 runs) or transcoded,
+   * whether its audio was copied from the AAC recorded with the runs or encoded here, and how long the MP4 took.
+   */
+  onMp4?: (info: { video: Mp4Video; audio: Mp4Audio; ms: number }) => void;
 }): Promise<ReplayOutput> {
   const { replayDir, signal } = opts;
   const at = (name: string) => path.join(replayDir, name);
@@ -143,17 +152,23 @@ export async function assembleReplay(opts: {
     // 4. MP4 (one H.264/AAC part per run: video copied or normalised; joined by copy), then HLS from it.
     const mp4Started = Date.now();
     const parts: Array<{ file: string; durationMs: number }> = [];
+    let audioCopied = 0;
     for (const [i, m] of media.entries()) {
       signal?.throwIfAborted();
       const file = path.join(work, `part-${i}.ts`);
-      if (video === 'copy') await run(remuxPartArgs(m.input, m, file), 60_000 + m.durationMs);
+      // The AAC recorded with an H.264 run is copied; without it (older recordings, a run
+      // without audio, an index cut by a crash) the audio is encoded as before.
+      const aac = video === 'copy' && m.hasAudio ? m.aacInput : null;
+      if (video === 'copy') await run(remuxPartArgs(m.input, m, file, aac), 60_000 + m.durationMs);
       else await run(transcodeArgs(m, size, file), 60_000 + 4 * m.durationMs);
+      if (aac) audioCopied++;
       parts.push({ file, durationMs: m.durationMs });
     }
+    const audio: Mp4Audio = audioCopied === 0 ? 'encode' : audioCopied === media.length ? 'copy' : 'mixed';
     const partsList = await writeConcatList(path.join(work, 'parts.txt'), parts);
     await run(['-f', 'concat', '-safe', '0', '-i', partsList, '-map', '0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', at(partial(MP4))], 60_000 + durationMs);
     await rename(at(partial(MP4)), at(MP4));
-    opts.onMp4?.({ video, ms: Date.now() - mp4Started });
+    opts.onMp4?.({ video, audio, ms: Date.now() - mp4Started });
 
     const hlsTmp = at(partial(HLS_DIR));
     await mkdir(hlsTmp, { recursive: true });
@@ -212,7 +227,32 @@ async function indexedRun(listing: RunListing, base: string, signal: AbortSignal
     video: v?.width && v.height ? { width: v.width, height: v.height } : null,
     hasAudio,
     layout: streams.map((s) => s.codecName).join(','),
+    aacInput: hasAudio ? await indexedAac(listing, read.index, `${base}-aac`, startMs, signal) : null,
   };
+}
+
+/**
+ * The run's recorded AAC (recorderArgs `aac`) as an ffmpeg input on the run's clock, when the
+ * index names exactly its AAC segments: a concat list placing each by its listed start (the
+ * first's from one probe, ffmpeg lists it at 0), and `-itsoffset` = its start − the run's, since
+ * each input starts at 0 in ffmpeg. Null otherwise (then finalize encodes the audio).
+ */
+async function indexedAac(listing: RunListing, index: RunIndex, base: string, runStartMs: number, signal: AbortSignal | undefined): Promise<string[] | null> {
+  const entries = index.aac ?? [];
+  const names = listing.aacSegments.map((f) => path.basename(f));
+  const first = entries[0];
+  if (!first || entries.length !== names.length || entries.some((e, k) => e.file !== names[k])) return null;
+  let startMs: number | null;
+  try {
+    const p = await probe(path.join(listing.dir, first.file), signal ? { signal } : {});
+    startMs = p.streams.length === 1 && p.streams[0]?.codecName === 'aac' ? p.startMs : null;
+  } catch (err) {
+    if (err instanceof FfmpegError && err.kind === 'exit') return null;
+    throw err;
+  }
+  if (startMs === null) return null;
+  const list = await writeConcatList(`${base}.txt`, indexPieces(listing.dir, entries, startMs));
+  return ['-itsoffset', ((startMs - runStartMs) / 1000).toFixed(3), '-f', 'concat', '-safe', '0', '-i', list];
 }
 
 /** The index's segments as pieces: each lasts until the next starts, the last until its end; the first starts at `firstStartMs`. */
@@ -262,6 +302,7 @@ async function remuxRun(listing: RunListing, base: string, run: Run, signal: Abo
     video: v?.width && v.height ? { width: v.width, height: v.height } : null,
     hasAudio,
     layout: p.streams.map((s) => s.codecName).join(','),
+    aacInput: null,
   };
 }
 

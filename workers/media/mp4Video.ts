@@ -23,6 +23,13 @@ export const AAC_OUTPUT: readonly string[] = ['-c:a', 'aac', '-aac_coder', 'fast
 
 /** 'copy': every run's video is H.264 and is copied; 'transcode': libx264 re-encodes it. */
 export type Mp4Video = 'copy' | 'transcode';
+/**
+ * The MP4's audio. 'copy': every run's audio is the AAC the recorder encoded while recording
+ * (recorderArgs `aac`, H.264 runs), copied; 'encode': encoded from the recorded Opus at
+ * finalize (VP8, recordings made before the recorder wrote AAC, runs without audio);
+ * 'mixed': some runs each way.
+ */
+export type Mp4Audio = 'copy' | 'encode' | 'mixed';
 
 /** A run as the assembler knows it: its stream codecs in order (e.g. 'h264,opus') and length. */
 export interface RunStreams {
@@ -51,14 +58,25 @@ export function mp4Video(runs: readonly RunStreams[]): Mp4Video {
 /**
  * ffmpeg argv that turns one H.264 run (read by `input`, e.g. `['-i', run.mkv]`) into an
  * MPEG-TS part of its duration with the video copied: the same part transcodeArgs writes
- * for other runs, so the parts are joined and cut into HLS the same way. Audio is AAC 48 kHz
- * stereo with gaps filled with silence (`aresample=async=1`, as for a transcode); a run
- * without audio gets silence.
+ * for other runs, so the parts are joined and cut into HLS the same way. With `aacInput` (the
+ * AAC the recorder encoded while recording, on the run's clock) the audio is copied too: no
+ * encode at all. Otherwise the audio is encoded to AAC 48 kHz stereo with gaps filled with
+ * silence (`aresample=async=1`, as for a transcode); a run without audio gets silence.
  */
-export function remuxPartArgs(input: readonly string[], run: Pick<RunStreams, 'durationMs' | 'hasAudio'>, out: string): string[] {
+export function remuxPartArgs(
+  input: readonly string[],
+  run: Pick<RunStreams, 'durationMs' | 'hasAudio'>,
+  out: string,
+  aacInput: readonly string[] | null = null,
+): string[] {
   if (!Number.isFinite(run.durationMs) || run.durationMs <= 0) throw new Error(`run duration must be > 0 ms, got ${run.durationMs}`);
   const inputs = [...input];
   const outputs = ['-map', '0:v:0', '-c:v', 'copy'];
+  if (aacInput) {
+    inputs.push(...aacInput);
+    outputs.push('-map', '1:a:0', '-c:a', 'copy');
+    return [...inputs, ...outputs, '-t', (run.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
+  }
   if (run.hasAudio) {
     outputs.push('-map', '0:a:0', '-af', 'aresample=async=1:first_pts=0,apad');
   } else {

@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { AAC_OUTPUT } from './mp4Video.ts';
+import { AAC_SEGMENT_LIST } from './runIndex.ts';
 
 /**
  * ffmpeg argv (for spawnRecorder) that receives the SRTP described by the SDP it reads on
@@ -32,6 +34,16 @@ import path from 'node:path';
  * - `-localaddr`: the SDP demuxer binds its RTP and RTCP sockets to this address instead
  *   of every address (`*`). `-protocol_whitelist pipe,udp,rtp`: no file is ever opened as
  *   input.
+ *
+ * With `aac` (an H.264 run with audio), a **second output** encodes the audio to AAC as it
+ * arrives (the MP4's audio, AAC_OUTPUT: ~1 % of a core) into segments of its own,
+ * `aac-00000.mka`, ... listed in `aac.csv`, on the same run clock; finalize then copies it into
+ * the MP4 instead of encoding the whole audio after the broadcast (docs/recording.md, "The MP4:
+ * remux or transcode"). A separate output, not a third stream in the segments: a muxer writes
+ * its header only once every stream's encoder has had a frame, so in one output the video
+ * would wait in memory (none on disk) until the first audio arrives — for ever, if it never
+ * does. As its own output the video segments are written exactly as without it.
+ * `aresample=async=1` fills gaps in the audio with silence, as finalize's encode does.
  */
 export function recorderArgs(opts: {
   /** The one local address ffmpeg binds its sockets to (`recording.rtpHost`). */
@@ -40,12 +52,27 @@ export function recorderArgs(opts: {
   segmentSeconds: number;
   /** Seconds without any packet after which ffmpeg ends on its own; default 30. */
   noPacketTimeoutSeconds?: number;
+  /** Also encode the (first) audio stream to AAC segments `aac-%05d.mka` (H.264 runs with audio). */
+  aac?: boolean;
 }): string[] {
   const { segmentSeconds } = opts;
   const noPacketTimeout = opts.noPacketTimeoutSeconds ?? 30;
   if (!Number.isFinite(segmentSeconds) || segmentSeconds <= 0) throw new Error(`segmentSeconds must be > 0, got ${segmentSeconds}`);
   if (isIP(opts.localAddress) === 0) throw new Error(`localAddress must be an IP address, got ${JSON.stringify(opts.localAddress)}`);
   if (!Number.isInteger(noPacketTimeout) || noPacketTimeout < 1) throw new Error(`noPacketTimeoutSeconds must be a positive integer`);
+  const segmentOptions = (list: string) => [
+    '-f', 'segment',
+    '-segment_time', String(segmentSeconds),
+    '-segment_time_delta', '0.05',
+    '-segment_format', 'matroska',
+    '-segment_format_options', 'flush_packets=1',
+    '-reset_timestamps', '0',
+    '-segment_list', path.join(opts.outDir, list),
+    '-segment_list_type', 'csv',
+  ];
+  const aac = opts.aac
+    ? ['-map', '0:a:0', ...AAC_OUTPUT, '-af', 'aresample=async=1', ...segmentOptions(AAC_SEGMENT_LIST), path.join(opts.outDir, 'aac-%05d.mka')]
+    : [];
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
     '-protocol_whitelist', 'pipe,udp,rtp',
@@ -59,14 +86,8 @@ export function recorderArgs(opts: {
     '-i', 'pipe:0',
     '-map', '0',
     '-c', 'copy',
-    '-f', 'segment',
-    '-segment_time', String(segmentSeconds),
-    '-segment_time_delta', '0.05',
-    '-segment_format', 'matroska',
-    '-segment_format_options', 'flush_packets=1',
-    '-reset_timestamps', '0',
-    '-segment_list', path.join(opts.outDir, 'segments.csv'),
-    '-segment_list_type', 'csv',
+    ...segmentOptions('segments.csv'),
     path.join(opts.outDir, 'seg-%05d.mkv'),
+    ...aac,
   ];
 }

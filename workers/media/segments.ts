@@ -10,6 +10,7 @@ import { writeAtomic } from './writeAtomic.ts';
  *   <recordingDir>/<runId>/run.json        RunInfo
  *   (no SDP: it holds the SRTP keys and reaches ffmpeg through its stdin)
  *   <recordingDir>/<runId>/seg-00000.mkv   ...
+ *   <recordingDir>/<runId>/aac-00000.mka   ...  the audio as AAC, H.264 runs only (recorderArgs `aac`)
  *   <recordingDir>/<runId>/index.json      the stored segments' start and end times (runIndex.ts)
  *   <recordingDir>/<runId>/segments.csv    ffmpeg's list (local disk only; may lack the last segment after a crash)
  */
@@ -26,10 +27,17 @@ export type RunInfo = z.infer<typeof RunInfoSchema>;
 /** The run's metadata file, beside its segments. */
 export const RUN_INFO = 'run.json';
 const SEGMENT_NAME = /^seg-(\d+)\.mkv$/;
+const AAC_SEGMENT_NAME = /^aac-(\d+)\.mka$/;
 
 /** The number of a segment file (`seg-00042.mkv` → 42); null for any other name. */
 export function segmentIndex(file: string): number | null {
   const m = SEGMENT_NAME.exec(file);
+  return m ? Number(m[1]) : null;
+}
+
+/** The number of an AAC segment file (`aac-00042.mka` → 42, recorderArgs with `aac`); null for any other name. */
+export function aacSegmentIndex(file: string): number | null {
+  const m = AAC_SEGMENT_NAME.exec(file);
   return m ? Number(m[1]) : null;
 }
 
@@ -52,6 +60,8 @@ export interface RunListing {
   startedAt: string;
   /** Absolute paths of the non-empty segments, in recording order. */
   segments: string[];
+  /** Absolute paths of the non-empty AAC segments (`aac-NNNNN.mka`), in recording order; empty when none were recorded. */
+  aacSegments: string[];
 }
 
 export interface SkippedRun {
@@ -106,14 +116,22 @@ async function readRun(dir: string, name: string): Promise<RunListing | SkippedR
   if (info.runId !== name) return { dir, reason: `run.json names run ${info.runId}, not ${name}` };
 
   const numbered: Array<{ index: number; file: string }> = [];
+  const aac: Array<{ index: number; file: string }> = [];
   for (const file of await readdir(dir)) {
     const index = segmentIndex(file);
-    if (index === null) continue;
+    const aacIndex = aacSegmentIndex(file);
+    if (index === null && aacIndex === null) continue;
     const full = path.join(dir, file);
     const st = await stat(full).catch(() => null); // removed meanwhile: not a segment any more
-    if (st?.isFile() && st.size > 0) numbered.push({ index, file: full });
+    if (!st?.isFile() || st.size === 0) continue;
+    if (index !== null) numbered.push({ index, file: full });
+    else if (aacIndex !== null) aac.push({ index: aacIndex, file: full });
   }
   if (numbered.length === 0) return { dir, reason: 'no segments' };
   numbered.sort((a, b) => a.index - b.index);
-  return { runId: info.runId, dir, offsetMs: info.offsetMs, startedAt: info.startedAt, segments: numbered.map((s) => s.file) };
+  aac.sort((a, b) => a.index - b.index);
+  return {
+    runId: info.runId, dir, offsetMs: info.offsetMs, startedAt: info.startedAt,
+    segments: numbered.map((s) => s.file), aacSegments: aac.map((s) => s.file),
+  };
 }

@@ -47,7 +47,7 @@ export function createFinalizeProcessor(deps: FinalizeProcessorDeps): JobProcess
           await deps.report({ type: 'replay', broadcastId, state: 'preview', output: preview });
         },
         // 'copy': an H.264 broadcast, remuxed; 'transcode': VP8 (or mixed) re-encoded.
-        onMp4: ({ video, ms }) => log.info({ mp4Video: video, ms: Date.now() - started, mp4Ms: ms }, 'replay mp4 written'),
+        onMp4: ({ video, audio, ms }) => log.info({ mp4Video: video, mp4Audio: audio, ms: Date.now() - started, mp4Ms: ms }, 'replay mp4 written'),
       });
       await replay.commit();
       await deps.report({ type: 'replay', broadcastId, state: 'ready', output });

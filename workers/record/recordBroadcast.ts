@@ -144,7 +144,10 @@ async function runOnce(
   const runDir = spool.path;
   const closed = deps.tapEvents.watch(tapId, broadcastId);
   const host = deps.recording.rtpHost;
-  const recorder = spawnRecorder(recorderArgs({ localAddress: host, outDir: runDir, segmentSeconds: deps.recording.segmentSeconds }), {
+  // An H.264 run's MP4 copies its video; its audio is encoded to AAC while recording, so
+  // finalize only remuxes (recorderArgs `aac`). VP8 runs are transcoded at finalize anyway.
+  const aac = streams.some((s) => s.kind === 'video' && s.mimeType.toLowerCase() === 'video/h264') && streams.some((s) => s.kind === 'audio');
+  const recorder = spawnRecorder(recorderArgs({ localAddress: host, outDir: runDir, segmentSeconds: deps.recording.segmentSeconds, aac }), {
     cwd: runDir,
     // The SDP holds the SRTP keys: through ffmpeg's stdin, never on disk.
     sdp: buildSdp({ host, streams }),
@@ -191,7 +194,7 @@ async function runOnce(
   try {
     await writeRunInfo(runDir, { runId, offsetMs: resumed.offsetMs, startedAt: new Date().toISOString() });
     await spool.store(RUN_INFO);
-    runLog.info({ offsetMs: resumed.offsetMs, kinds: streams.map((s) => s.kind) }, 'recorder run started');
+    runLog.info({ offsetMs: resumed.offsetMs, kinds: streams.map((s) => s.kind), aac }, 'recorder run started');
     if (!state.announced) {
       state.announced = true;
       await deps.report({ type: 'recording', broadcastId, state: 'started', reason: null });

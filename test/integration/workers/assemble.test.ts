@@ -323,7 +323,7 @@ describe('assembleReplay: an H.264 recording', () => {
   let recordingDir: string;
   let replayDir: string;
   let output: ReplayOutput;
-  let mp4Info: { video: string; ms: number } | undefined;
+  let mp4Info: { video: string; audio: string; ms: number } | undefined;
   let previewed = false;
 
   beforeAll(async () => {
@@ -342,6 +342,8 @@ describe('assembleReplay: an H.264 recording', () => {
 
   it('copies the video into the MP4 (remux): every decoded frame is the recorded one', async () => {
     expect(mp4Info?.video).toBe('copy');
+    // Recorded without AAC (before the recorder wrote it): the audio is encoded here, as before.
+    expect(mp4Info?.audio).toBe('encode');
     const recorded: string[] = [];
     for (const runId of ['r0000000001000-aaaa', 'r0000000006000-bbbb']) {
       const dir = path.join(recordingDir, runId);
@@ -369,5 +371,104 @@ describe('assembleReplay: an H.264 recording', () => {
     const total = playlist.split('\n').filter((l) => l.startsWith('#EXTINF:')).reduce((sum, l) => sum + Number.parseFloat(l.slice(8)), 0);
     expect(Math.abs(total * 1000 - output.durationMs)).toBeLessThanOrEqual(500);
     expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4']);
+  });
+});
+
+/** The MD5 of every packet of the input's first audio stream, not decoded (`-c copy -f framemd5`). */
+async function audioPacketHashes(input: string[]): Promise<string[]> {
+  const { stdout } = await runFfmpeg([...input, '-map', '0:a:0', '-c', 'copy', '-f', 'framemd5', '-'], { timeoutMs: 60_000 });
+  return stdout
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',').at(-1)!.trim());
+}
+
+/** A stream's first pts and its span (s) in a file, from its packets. */
+async function streamSpan(file: string, select: 'v:0' | 'a:0'): Promise<{ start: number; duration: number }> {
+  const { stdout } = await runFfmpeg(['-v', 'error', '-select_streams', select, '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], {
+    bin: 'ffprobe',
+    timeoutMs: 30_000,
+  });
+  const rows = stdout.split('\n').map((l) => l.split(',').map(Number)).filter(([pts]) => Number.isFinite(pts));
+  const start = Math.min(...rows.map(([pts]) => pts!));
+  const end = Math.max(...rows.map(([pts, dur]) => pts! + (Number.isFinite(dur) ? dur! : 0)));
+  return { start, duration: end - start };
+}
+
+describe('assembleReplay: an H.264 recording with its AAC recorded alongside (no encode at finalize)', () => {
+  let root: string;
+  let recordingDir: string;
+  const runIds = ['r0000000001000-aaaa', 'r0000000006000-bbbb'];
+
+  beforeAll(async () => {
+    root = await tmpDir('assemble-aac');
+    recordingDir = path.join(root, 'recordings', 'b1');
+    // Two runs as the recorder leaves them with `aac`: segments, AAC segments, both lists, the index.
+    for (const [k, runId] of runIds.entries()) {
+      const dir = await writeRun(recordingDir, runId, 1000 + 5000 * k, {
+        seconds: k === 0 ? 4 : 3, codec: 'h264', startSeconds: 1 + k, list: 'segments.csv', aacList: 'aac.csv', ...(k === 1 ? { size: '1280x720' } : {}),
+      });
+      const segments = parseSegmentList(await readFile(path.join(dir, 'segments.csv'), 'utf8'));
+      const aac = parseSegmentList(await readFile(path.join(dir, 'aac.csv'), 'utf8'), 'aac');
+      expect(aac.length).toBeGreaterThanOrEqual(2);
+      await writeRunIndex(dir, { version: 1, segments, aac });
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  const recordedAac = async (runId: string) => {
+    const dir = path.join(recordingDir, runId);
+    const files = (await readdir(dir)).filter((f) => /^aac-\d+\.mka$/.test(f)).sort();
+    const list = path.join(root, `${runId}-aac.txt`);
+    await writeFile(list, `ffconcat version 1.0\n${files.map((f) => `file '${path.join(dir, f)}'`).join('\n')}\n`);
+    return audioPacketHashes(['-f', 'concat', '-safe', '0', '-i', list]);
+  };
+
+  it('copies the recorded AAC: the MP4\'s audio packets are the recorded ones, and audio lasts as long as video', async () => {
+    const replayDir = path.join(root, 'replay-copy');
+    let info: { video: string; audio: string } | undefined;
+    const out = await assembleReplay({ recordingDir, replayDir, onMp4: (i) => (info = i) });
+    expect(info).toMatchObject({ video: 'copy', audio: 'copy' });
+    const mp4 = path.join(replayDir, 'replay.mp4');
+    const [first, second] = [await recordedAac(runIds[0]!), await recordedAac(runIds[1]!)];
+    const got = await audioPacketHashes(['-i', mp4]);
+    // Run 1's packets, then run 2's, each up to its run's end (the parts are cut at the run's
+    // duration, which may leave out run 1's last packet or two).
+    expect(first.length).toBeGreaterThan(150);
+    const same = (x: string[], y: string[]) => x.length === y.length && x.every((h, i) => h === y[i]);
+    const cut = [0, 1, 2, 3]
+      .map((d) => first.length - d)
+      .find((n) => same(got.slice(0, n), first.slice(0, n)) && same(got.slice(n), second.slice(0, got.length - n)));
+    expect(cut).toBeDefined();
+    expect(second.length - (got.length - cut!)).toBeLessThanOrEqual(3);
+    const [video, audio] = [await streamSpan(mp4, 'v:0'), await streamSpan(mp4, 'a:0')];
+    expect(Math.abs(audio.duration - video.duration)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(video.duration * 1000 - out.durationMs)).toBeLessThanOrEqual(100);
+    expect(ReplayOutputSchema.parse(out)).toEqual(out);
+    await decodeAll(mp4);
+  });
+
+  it('places the copied audio where the encode placed it (±1 AAC frame), and encodes a run whose AAC is not all indexed', async () => {
+    const copied = path.join(root, 'replay-copy', 'replay.mp4');
+    // The same recording without the AAC in the index: today's path for recordings made before it.
+    const dir0 = path.join(recordingDir, runIds[0]!);
+    const index = parseSegmentList(await readFile(path.join(dir0, 'segments.csv'), 'utf8'));
+    const aac = parseSegmentList(await readFile(path.join(dir0, 'aac.csv'), 'utf8'), 'aac');
+    await writeRunIndex(dir0, { version: 1, segments: index });
+    let info: { audio: string } | undefined;
+    await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-encoded'), onMp4: (i) => (info = i) });
+    expect(info?.audio).toBe('mixed');
+    // An AAC index that does not name every AAC segment (cut by a crash) is not trusted either.
+    await writeRunIndex(dir0, { version: 1, segments: index, aac: aac.slice(0, -1) });
+    await assembleReplay({ recordingDir, replayDir: path.join(root, 'replay-cut'), onMp4: (i) => (info = i) });
+    expect(info?.audio).toBe('mixed');
+    const encoded = path.join(root, 'replay-encoded', 'replay.mp4');
+    const [a, b] = [await streamSpan(copied, 'a:0'), await streamSpan(encoded, 'a:0')];
+    expect(Math.abs(a.start - b.start)).toBeLessThanOrEqual(0.022);
+    expect(Math.abs(a.duration - b.duration)).toBeLessThanOrEqual(0.1);
+    await writeRunIndex(dir0, { version: 1, segments: index, aac });
   });
 });

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runFfmpeg } from '../../../workers/media/ffmpeg.ts';
+import { AAC_OUTPUT } from '../../../workers/media/mp4Video.ts';
 import { writeRunInfo } from '../../../workers/media/segments.ts';
 
 /** Real media for the media-pipeline tests, made with ffmpeg's test sources. */
@@ -13,11 +14,16 @@ export const tmpDir = (prefix: string) => mkdtemp(path.join(os.tmpdir(), `spygla
  * Writes `seconds` of VP8 or H.264 (640x360 by default, a keyframe every second) + Opus as Matroska
  * segments `seg-%05d.mkv` in `dir`, the way the recorder does (run clock kept: the
  * timestamps start at `startSeconds`, segment numbers at `firstIndex`), and, with `list`,
- * ffmpeg's csv segment list under that name.
+ * ffmpeg's csv segment list under that name. With `aacList`, the audio also as AAC segments
+ * `aac-%05d.mka` listed under that name, as the recorder's second output writes them
+ * (recorderArgs `aac`).
  */
 export async function writeSegments(
   dir: string,
-  opts: { seconds: number; segmentSeconds?: number; size?: string; audio?: boolean; startSeconds?: number; firstIndex?: number; list?: string; codec?: 'vp8' | 'h264' },
+  opts: {
+    seconds: number; segmentSeconds?: number; size?: string; audio?: boolean; startSeconds?: number; firstIndex?: number; list?: string;
+    codec?: 'vp8' | 'h264'; aacList?: string;
+  },
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   const audio = opts.audio ?? true;
@@ -40,6 +46,16 @@ export async function writeSegments(
       // ffmpeg's csv segment list, as the recorder writes it (name, start, end).
       ...(opts.list ? ['-segment_list', path.join(dir, opts.list), '-segment_list_type', 'csv'] : []),
       path.join(dir, 'seg-%05d.mkv'),
+      ...(audio && opts.aacList
+        ? [
+          '-t', String(opts.seconds), '-map', '1:a', ...AAC_OUTPUT, '-af', 'aresample=async=1',
+          ...(opts.startSeconds ? ['-output_ts_offset', String(opts.startSeconds)] : []),
+          '-f', 'segment', '-segment_time', String(opts.segmentSeconds ?? 2), '-segment_format', 'matroska',
+          '-reset_timestamps', '0', '-segment_start_number', String(opts.firstIndex ?? 0),
+          '-segment_list', path.join(dir, opts.aacList), '-segment_list_type', 'csv',
+          path.join(dir, 'aac-%05d.mka'),
+        ]
+        : []),
     ],
     { timeoutMs: 60_000 },
   );

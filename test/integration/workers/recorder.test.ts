@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TapStream } from '../../../common/jobs/tap.ts';
 import { assembleReplay } from '../../../workers/media/assemble.ts';
-import { probe, spawnRecorder } from '../../../workers/media/ffmpeg.ts';
+import { probe, runFfmpeg, spawnRecorder } from '../../../workers/media/ffmpeg.ts';
+import { parseSegmentList, writeRunIndex } from '../../../workers/media/runIndex.ts';
 import { recorderArgs } from '../../../workers/media/recorderArgs.ts';
 import { buildSdp } from '../../../workers/media/sdp.ts';
 import { SRTP_CRYPTO_SUITE, newSrtpKey } from '../../../workers/media/srtp.ts';
@@ -68,6 +69,30 @@ async function segmentsIn(dir: string): Promise<string[]> {
   return out;
 }
 
+/** The MD5 of every AAC packet of the input's first audio stream (not decoded: `-c copy -f framemd5`). */
+async function packetHashes(input: string[]): Promise<string[]> {
+  const { stdout } = await runFfmpeg([...input, '-map', '0:a:0', '-c', 'copy', '-f', 'framemd5', '-'], { timeoutMs: 60_000 });
+  return stdout
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',').at(-1)!.trim());
+}
+
+/** Each stream's duration (s) in a file, from its packets: last pts + duration − first pts. */
+async function streamDurations(file: string): Promise<{ video: number; audio: number }> {
+  const span = async (select: string) => {
+    const { stdout } = await runFfmpeg(['-v', 'error', '-select_streams', select, '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], {
+      bin: 'ffprobe',
+      timeoutMs: 30_000,
+    });
+    const rows = stdout.split('\n').map((l) => l.split(',').map(Number)).filter(([pts]) => Number.isFinite(pts));
+    const starts = rows.map(([pts]) => pts!);
+    const ends = rows.map(([pts, dur]) => pts! + (Number.isFinite(dur) ? dur! : 0));
+    return Math.max(...ends) - Math.min(...starts);
+  };
+  return { video: await span('v:0'), audio: await span('a:0') };
+}
+
 const senderExited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null ? r() : p.once('exit', () => r())));
 
 describe('recorder: real ffmpeg receiving RTP', () => {
@@ -84,7 +109,7 @@ describe('recorder: real ffmpeg receiving RTP', () => {
   });
 
   /** A recorder on fresh ports in its own directory; killed after the test. */
-  async function startRecorder(name: string, opts: { wake?: boolean; noPacketTimeoutSeconds?: number; codec?: 'vp8' | 'h264' } = {}) {
+  async function startRecorder(name: string, opts: { wake?: boolean; noPacketTimeoutSeconds?: number; codec?: 'vp8' | 'h264'; aac?: boolean } = {}) {
     const dir = path.join(root, name);
     const base = await freePorts();
     await rm(dir, { recursive: true, force: true });
@@ -96,6 +121,7 @@ describe('recorder: real ffmpeg receiving RTP', () => {
       outDir: dir,
       segmentSeconds: SEGMENT_SECONDS,
       ...(opts.noPacketTimeoutSeconds ? { noPacketTimeoutSeconds: opts.noPacketTimeoutSeconds } : {}),
+      ...(opts.aac ? { aac: true } : {}),
     });
     const spawnedAt = Date.now();
     const recorder = spawnRecorder(args, {
@@ -192,16 +218,101 @@ describe('recorder: real ffmpeg receiving RTP', () => {
       expect((await probe(seg)).streams.map((s) => s.codecName).sort()).toEqual(['h264', 'opus']);
       await decodeAll(seg);
     }
+    expect((await readdir(dir)).filter((f) => f.startsWith('aac-'))).toEqual([]);
     await writeRunInfo(dir, { runId: 'h264', offsetMs: 2500, startedAt: new Date().toISOString() });
     const recordedMs = (await Promise.all(segments.map(packetSpanMs))).reduce((a, b) => a + b, 0);
     const replayDir = path.join(root, 'h264-replay');
-    const out = await assembleReplay({ recordingDir: path.join(root, 'h264-recording'), replayDir });
+    let mp4Info: { video: string; audio: string } | undefined;
+    const out = await assembleReplay({ recordingDir: path.join(root, 'h264-recording'), replayDir, onMp4: (info) => (mp4Info = info) });
     expect(out).toMatchObject({ webm: null, width: 640, height: 360, hls: 'hls/index.m3u8' });
     expect(out.timeline).toEqual([{ offsetMs: 2500, mediaStartMs: 0, durationMs: out.durationMs }]);
     expect(Math.abs(out.durationMs - recordedMs)).toBeLessThanOrEqual(500);
+    // Recorded without AAC (as before the recorder wrote it): finalize encodes the audio.
+    expect(mp4Info).toMatchObject({ video: 'copy', audio: 'encode' });
     const mp4 = await probe(path.join(replayDir, 'replay.mp4'));
     expect(mp4.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
     expect(Math.abs(mp4.durationMs! - out.durationMs)).toBeLessThanOrEqual(500);
+  }, 60_000);
+
+  it('with aac, also encodes the audio to AAC segments of its own while recording; finalize copies them into the MP4', async () => {
+    const rec = await startRecorder(path.join('aac-recording', 'aac'), { wake: true, codec: 'h264', aac: true });
+    const { dir, recorder } = rec;
+    send(rec, undefined, 'h264');
+    await sleep(6000);
+    const result = await recorder.stop();
+    expect(result.signal).toBeNull();
+    expect([0, 255]).toContain(result.code);
+    // The video segments are what they are without the AAC output: H.264 and Opus, copied.
+    const segments = await segmentsIn(dir);
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    for (const seg of segments) expect((await probe(seg)).streams.map((s) => s.codecName).sort()).toEqual(['h264', 'opus']);
+    const aacSegments = (await readdir(dir)).filter((f) => /^aac-\d+\.mka$/.test(f)).sort();
+    expect(aacSegments.length).toBeGreaterThanOrEqual(2);
+    for (const seg of aacSegments) {
+      const p = await probe(path.join(dir, seg));
+      expect(p.streams.map((s) => s.codecName)).toEqual(['aac']);
+      await decodeAll(path.join(dir, seg));
+    }
+    // The index, as SegmentUploader writes it from ffmpeg's two lists.
+    const list = async (name: string, kind: 'video' | 'aac') => parseSegmentList(await readFile(path.join(dir, name), 'utf8'), kind);
+    const index = { version: 1 as const, segments: await list('segments.csv', 'video'), aac: await list('aac.csv', 'aac') };
+    expect(index.segments.map((e) => path.join(dir, e.file))).toEqual(segments);
+    expect(index.aac.map((e) => e.file)).toEqual(aacSegments);
+    await writeRunIndex(dir, index);
+    await writeRunInfo(dir, { runId: 'aac', offsetMs: 1000, startedAt: new Date().toISOString() });
+
+    const replayDir = path.join(root, 'aac-replay');
+    let mp4Info: { video: string; audio: string } | undefined;
+    const out = await assembleReplay({ recordingDir: path.join(root, 'aac-recording'), replayDir, onMp4: (info) => (mp4Info = info) });
+    // Nothing was encoded at finalize: video and audio copied.
+    expect(mp4Info).toMatchObject({ video: 'copy', audio: 'copy' });
+    const mp4File = path.join(replayDir, 'replay.mp4');
+    // The MP4's audio frames are the recorded AAC frames, byte for byte (an encode would change them all).
+    const recordedList = path.join(root, 'aac-recorded.txt');
+    await writeFile(recordedList, `ffconcat version 1.0\n${aacSegments.map((f) => `file '${path.join(dir, f)}'`).join('\n')}\n`);
+    const recordedAac = await packetHashes(['-f', 'concat', '-safe', '0', '-i', recordedList]);
+    const mp4Aac = await packetHashes(['-i', mp4File]);
+    expect(mp4Aac.length).toBeGreaterThan(150);
+    expect(recordedAac.slice(0, mp4Aac.length)).toEqual(mp4Aac);
+    expect(recordedAac.length - mp4Aac.length).toBeLessThanOrEqual(25); // the tail past the video's end is cut (-t)
+    // Audio and video last as long as each other (±0.3 s) and as the run.
+    const streams = await streamDurations(mp4File);
+    expect(Math.abs(streams.audio - streams.video)).toBeLessThanOrEqual(0.3);
+    expect(Math.abs(streams.video * 1000 - out.durationMs)).toBeLessThanOrEqual(300);
+    await decodeAll(mp4File);
+  }, 60_000);
+
+  it('with aac and an audio stream that never sends: the video is still recorded, and finalize encodes the audio', async () => {
+    const rec = await startRecorder(path.join('mute-recording', 'mute'), { wake: true, codec: 'h264', aac: true });
+    const { dir, recorder } = rec;
+    // The audio goes to a port the recorder does not listen on.
+    const sender = startSender({ videoPort: rec.base, audioPort: rec.base + 100, keys: rec.keys, codec: 'h264' });
+    cleanup.unshift(async () => {
+      if (sender.exitCode === null && sender.signalCode === null) {
+        sender.kill('SIGKILL');
+        await senderExited(sender);
+      }
+    });
+    await sleep(9000);
+    const result = await recorder.stop();
+    expect(result.signal).toBeNull();
+    expect([0, 255]).toContain(result.code);
+    const segments = await segmentsIn(dir);
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    for (const seg of segments) await decodeAll(seg);
+    const index = {
+      version: 1 as const,
+      segments: parseSegmentList(await readFile(path.join(dir, 'segments.csv'), 'utf8')),
+      aac: parseSegmentList(await readFile(path.join(dir, 'aac.csv'), 'utf8').catch(() => ''), 'aac'),
+    };
+    await writeRunIndex(dir, index);
+    await writeRunInfo(dir, { runId: 'mute', offsetMs: 0, startedAt: new Date().toISOString() });
+    let mp4Info: { video: string; audio: string } | undefined;
+    const out = await assembleReplay({ recordingDir: path.join(root, 'mute-recording'), replayDir: path.join(root, 'mute-replay'), onMp4: (info) => (mp4Info = info) });
+    // No AAC was recorded (its output holds no packet): the audio is encoded (silence), as before.
+    expect(mp4Info).toMatchObject({ video: 'copy', audio: 'encode' });
+    expect(out.durationMs).toBeGreaterThan(2000);
+    await decodeAll(path.join(root, 'mute-replay', 'replay.mp4'));
   }, 60_000);
 
   it('stop() ends a recorder whose input went quiet at once (RTCP BYE), trailer written', async () => {

@@ -40,6 +40,22 @@ describe('recorderArgs', () => {
     for (const flag of ['-map', '-c', '-segment_time']) expect(args.indexOf(flag)).toBeGreaterThan(args.indexOf('-i'));
   });
 
+  it('with aac, adds a second output: the first audio stream encoded to AAC segments of its own, listed in aac.csv', () => {
+    const withAac = recorderArgs({ localAddress: '10.0.0.9', outDir: '/data/rec/b1/r1', segmentSeconds: 10, aac: true });
+    // The first output is exactly the one without aac: every stream copied into seg-%05d.mkv.
+    const first = withAac.indexOf('/data/rec/b1/r1/seg-%05d.mkv');
+    expect(withAac.slice(0, first + 1)).toEqual(args);
+    const second = withAac.slice(first + 1);
+    expect(second.slice(0, 2)).toEqual(['-map', '0:a:0']);
+    expect(second[second.indexOf('-c:a') + 1]).toBe('aac');
+    expect(second[second.indexOf('-af') + 1]).toBe('aresample=async=1');
+    expect(second[second.indexOf('-segment_format') + 1]).toBe('matroska');
+    expect(second[second.indexOf('-reset_timestamps') + 1]).toBe('0');
+    expect(second[second.indexOf('-segment_list') + 1]).toBe('/data/rec/b1/r1/aac.csv');
+    expect(second.at(-1)).toBe('/data/rec/b1/r1/aac-%05d.mka');
+    expect(second).not.toContain('copy');
+  });
+
   it('takes a custom no-packet timeout', () => {
     const custom = recorderArgs({ localAddress: '127.0.0.1', outDir: 'o', segmentSeconds: 2.5, noPacketTimeoutSeconds: 60 });
     expect(valueOf(custom, '-listen_timeout')).toBe('60');

@@ -20,6 +20,15 @@ describe('parseSegmentList', () => {
     ]);
     expect(parseSegmentList('')).toEqual([]);
   });
+
+  it("reads the AAC list (aac-NNNNN.mka names) with kind 'aac', and neither list takes the other's names", () => {
+    const csv = 'aac-00000.mka,0.000000,4.005000\nseg-00001.mkv,4.005,8\naac-00001.mka,4.005000,8.010000\n';
+    expect(parseSegmentList(csv, 'aac')).toEqual([
+      { file: 'aac-00000.mka', startMs: 0, endMs: 4005 },
+      { file: 'aac-00001.mka', startMs: 4005, endMs: 8010 },
+    ]);
+    expect(parseSegmentList(csv)).toEqual([{ file: 'seg-00001.mkv', startMs: 4005, endMs: 8000 }]);
+  });
 });
 
 describe('readRunIndex / writeRunIndex', () => {
@@ -33,6 +42,10 @@ describe('readRunIndex / writeRunIndex', () => {
 
   it('reads back what it wrote', async () => {
     const index = { version: 1 as const, segments: [{ file: 'seg-00000.mkv', startMs: 0, endMs: 4004 }] };
+    const withAac = { ...index, aac: [{ file: 'aac-00000.mka', startMs: 0, endMs: 4010 }] };
+    await writeRunIndex(dir, withAac);
+    expect(await readRunIndex(dir)).toEqual({ index: withAac });
+    await expect(writeRunIndex(dir, { ...index, aac: [{ file: 'seg-00000.mkv', startMs: 0, endMs: 1 }] })).rejects.toThrow();
     await writeRunIndex(dir, index);
     expect(await readRunIndex(dir)).toEqual({ index });
   });

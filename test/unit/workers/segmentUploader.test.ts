@@ -123,6 +123,37 @@ describe('SegmentUploader', () => {
     });
   });
 
+  it('stores the AAC segments as a second series (each once the next exists) and indexes them as aac', async () => {
+    const s = spool();
+    const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20 });
+    uploader.start();
+    const aac = (n: number) => writeFile(path.join(dir, `aac-${String(n).padStart(5, '0')}.mka`), Buffer.alloc(10, 1));
+    const aacListed = (n: number, start: number, end: number) => appendFile(path.join(dir, 'aac.csv'), `aac-${String(n).padStart(5, '0')}.mka,${start},${end}\n`);
+    await segment(0);
+    await aac(0);
+    await pause(100);
+    expect(s.stored).toEqual([]); // both still being written
+    await aac(1);
+    await aacListed(0, 0, 4.01);
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['aac-00000.mka']);
+    expect(s.stored).not.toContain('index.json'); // an index needs a video segment
+    await segment(1);
+    await listed(0, 0, 4.004);
+    await expect.poll(() => s.stored, { timeout: 2000, interval: 20 }).toEqual(['aac-00000.mka', 'seg-00000.mkv', 'index.json']);
+    expect(await index()).toEqual({
+      version: 1,
+      segments: [{ file: 'seg-00000.mkv', startMs: 0, endMs: 4004 }],
+      aac: [{ file: 'aac-00000.mka', startMs: 0, endMs: 4010 }],
+    });
+    await listed(1, 4.004, 6);
+    await aacListed(1, 4.01, 6.02);
+    expect(await uploader.finish()).toBe(4);
+    expect(await index()).toMatchObject({
+      segments: [{ file: 'seg-00000.mkv' }, { file: 'seg-00001.mkv' }],
+      aac: [{ file: 'aac-00000.mka' }, { file: 'aac-00001.mka', startMs: 4010, endMs: 6020 }],
+    });
+  });
+
   it('leaves empty segments out of the index and stops it at a segment that could not be stored', async () => {
     const s = spool({ 'seg-00002.mkv': 99 });
     const uploader = new SegmentUploader({ spool: s, logger, pollMs: 20, retryMs: 1 });

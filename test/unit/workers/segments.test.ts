@@ -70,6 +70,7 @@ describe('listRuns', () => {
       offsetMs: 1000,
       startedAt: '2024-11-22T10:00:00.000Z',
       segments: [path.join(root, 'rb', 'seg-00000.mkv')],
+      aacSegments: [],
     });
     expect(skipped).toEqual([]);
   });
@@ -88,6 +89,15 @@ describe('listRuns', () => {
     });
     const { runs } = await listRuns(root);
     expect(runs[0]!.segments.map((s) => path.relative(dir, s))).toEqual(['seg-0000.mkv', 'seg-2.mkv', 'seg-00003.mkv', 'seg-10.mkv']);
+  });
+
+  it('lists the AAC segments apart, sorted by index, empty ones skipped; a run of AAC segments alone has no segments', async () => {
+    const dir = await run('r1', info('r1', 0), { 'seg-00000.mkv': 5, 'aac-10.mka': 5, 'aac-2.mka': 5, 'aac-00003.mka': 0, 'aac-x.mka': 5, 'aac.csv': 5 });
+    const { runs } = await listRuns(root);
+    expect(runs[0]!.segments.map((s) => path.relative(dir, s))).toEqual(['seg-00000.mkv']);
+    expect(runs[0]!.aacSegments.map((s) => path.relative(dir, s))).toEqual(['aac-2.mka', 'aac-10.mka']);
+    await run('r2', info('r2', 0), { 'aac-00000.mka': 5 });
+    expect((await listRuns(root)).skipped).toEqual([{ dir: path.join(root, 'r2'), reason: 'no segments' }]);
   });
 
   it('returns the runs it cannot use in skipped, with why', async () => {
