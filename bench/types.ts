@@ -77,7 +77,7 @@ export interface LatestFigures {
     glassEdgeVsOneNodeP95: number | null;
   };
   /** Going live from an encoder (docs/ingest.md): glass-to-glass p50 and time to first frame p95 by source, one viewer in Chromium. */
-  ingest?: {
+  ingest: {
     glassBrowserP50Ms: number | null;
     glassWhipP50Ms: number | null;
     glassRtmpP50Ms: number | null;
@@ -146,5 +146,6 @@ export function emptyLatestFigures(): LatestFigures {
       glassEdgeVsOneNodeP50: null,
       glassEdgeVsOneNodeP95: null,
     },
+    ingest: { glassBrowserP50Ms: null, glassWhipP50Ms: null, glassRtmpP50Ms: null, ttffBrowserP95Ms: null, ttffWhipP95Ms: null, ttffRtmpP95Ms: null },
   };
 }

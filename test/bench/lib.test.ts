@@ -29,7 +29,7 @@ describe('bench helpers', () => {
     for (const m of Object.values(BENCHMARKS)) {
       for (const f of ['run', 'chart', 'summary', 'describe'] as const) expect(typeof m[f]).toBe('function');
     }
-    expect(Object.keys(emptyLatestFigures()).sort()).toEqual(['archive', 'cascade', 'fanout', 'join', 'latency', 'recording', 'ttff']);
+    expect(Object.keys(emptyLatestFigures()).sort()).toEqual(['archive', 'cascade', 'fanout', 'ingest', 'join', 'latency', 'recording', 'ttff']);
   });
 
   it('wraps every result in one envelope: name, smoke, start, duration, machine, then the benchmark’s own config and figures', async () => {
