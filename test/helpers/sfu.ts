@@ -1,5 +1,6 @@
 import type { types as ms } from 'mediasoup';
 import { pino } from 'pino';
+import { AppError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { Broadcast, WorkerPool, type EventMap, type TypedEmitter, type WorkerPoolOptions } from '../../sfu/index.ts';
 
@@ -74,4 +75,14 @@ export function captureConsumers(pool: WorkerPool): ms.Consumer[] {
     });
   }
   return consumers;
+}
+
+/** The AppError `p` rejects with (throws when it resolves or rejects with anything else). */
+export async function appError(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
+  return err;
 }

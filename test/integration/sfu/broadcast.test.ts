@@ -1,17 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
 import { audioRtpParameters, clientDtlsParameters, garbageRtpParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
-import { createTestBroadcast, createTestPool, waitFor } from '../../helpers/sfu.ts';
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
-  return err;
-}
+import { appError, createTestBroadcast, createTestPool, waitFor } from '../../helpers/sfu.ts';
 
 describe('Broadcast: broadcaster side', () => {
   let pool: WorkerPool;

@@ -1,26 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import type { RtpCapabilities } from '../../../common/protocol/media.ts';
 import { Broadcast, type WorkerPool } from '../../../sfu/index.ts';
 import { parseWhepOffer } from '../../../signaling/ingest/whep/whepSdp.ts';
 import { chromiumRecvonlyOffer } from '../../fixtures/chromiumWhepOffer.ts';
 import { audioRtpParameters, clientDtlsParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
-import { createTestPool, silentLogger } from '../../helpers/sfu.ts';
+import { appError, createTestPool, silentLogger } from '../../helpers/sfu.ts';
 
 /** A Chromium WHEP player's receive capabilities, without RTX (as signaling/ingest/whep/ passes them). */
 const offered = parseWhepOffer(chromiumRecvonlyOffer).rtpCapabilities;
 const chromium: RtpCapabilities = { ...offered, codecs: (offered.codecs ?? []).filter((c) => c.mimeType !== 'video/rtx') };
 /** The same player with Opus numbered otherwise. */
 const renumbered: RtpCapabilities = { ...chromium, codecs: (chromium.codecs ?? []).map((c) => (c.mimeType === 'audio/opus' ? { ...c, preferredPayloadType: 109 } : c)) };
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
-  return err;
-}
 
 /**
  * Viewers that number payload types themselves (sfu/payloadNumbering.ts) on a real mediasoup

@@ -12,23 +12,7 @@ import {
   type RtpSender,
 } from '../../../testkit/media.ts';
 import { audioRtpParameters, garbageRtpParameters } from '../../fixtures/rtp.ts';
-import { createTestBroadcast, createTestPool } from '../../helpers/sfu.ts';
-
-/**
- * `Broadcast.produceRtp` (the broadcaster's tracks as plain RTP, from a real ffmpeg) and
- * `Broadcast.observer` / `Broadcast.routers` (the read-only channel the benchmarks and tests
- * watch a broadcast through): the RTP producers are served like a browser's — piped to an edge
- * opened later, consumable by a WebRTC viewer, closed with the broadcaster's send side.
- */
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
-  return err;
-}
+import { appError, createTestBroadcast, createTestPool } from '../../helpers/sfu.ts';
 
 /** Bytes a producer has received so far. */
 async function bytesIn(producer: ms.Producer): Promise<number> {

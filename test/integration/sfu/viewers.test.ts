@@ -1,18 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import type { RtpCapabilities } from '../../../common/protocol/media.ts';
 import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
 import { audioRtpParameters, clientDtlsParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
-import { captureConsumers, createTestBroadcast, createTestPool } from '../../helpers/sfu.ts';
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
-  return err;
-}
+import { appError, captureConsumers, createTestBroadcast, createTestPool } from '../../helpers/sfu.ts';
 
 /** A live broadcast with the fixture's VP8 simulcast and Opus producers. */
 async function liveBroadcast(pool: WorkerPool, maxViewersPerRouter = 100): Promise<{ broadcast: Broadcast; video: string; audio: string }> {
