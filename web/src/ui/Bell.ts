@@ -1,3 +1,4 @@
+import { ProtocolError } from '../../../common/protocol/errors.ts';
 import type { NotificationView } from '../../../common/protocol/profiles.ts';
 import type { Api } from '../api.ts';
 import { h, replace } from '../dom.ts';
@@ -89,7 +90,12 @@ export function mountBell(o: { api: Api; signals: SignalHub; onError: (err: unkn
         unread = l.unread;
         render();
       },
-      (err: unknown) => o.onError(err),
+      (err: unknown) => {
+        // Signed out meanwhile (elsewhere, or the account deleted: its socket reconnects
+        // anonymous and asks again): the header drops the bell; nothing to tell.
+        if (closed || (err instanceof ProtocolError && err.code === 'UNAUTHENTICATED')) return;
+        o.onError(err);
+      },
     );
   };
 
