@@ -11,6 +11,7 @@ import {
   type RtpParameters,
   type TransportOptions,
 } from '../../../common/protocol/media.ts';
+import { candidateLines } from '../sdpLines.ts';
 
 /**
  * The SDP side of WHEP (docs/ingest.md, "WHEP"): mediasoup has no SDP, so a player's offer is
@@ -291,10 +292,7 @@ function trackSection(
   const rtx = encoding?.rtx?.ssrc;
   if (rtx !== undefined) lines.push(`a=ssrc-group:FID ${ssrc} ${rtx}`);
   for (const s of rtx !== undefined ? [ssrc, rtx] : [ssrc]) lines.push(`a=ssrc:${s} cname:${cname}`, `a=ssrc:${s} msid:${sessionId} ${trackId}`);
-  for (const c of transport.iceCandidates) {
-    lines.push(`a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${c.port} typ ${c.type}${c.tcpType ? ` tcptype ${c.tcpType}` : ''}`);
-  }
-  lines.push('a=end-of-candidates');
+  lines.push(...candidateLines(transport.iceCandidates));
   return lines;
 }
 
@@ -329,8 +327,7 @@ export function writeIceRestartFragment(iceParameters: TransportOptions['icePara
   const lines = ['a=ice-lite', `a=ice-ufrag:${iceParameters.usernameFragment}`, `a=ice-pwd:${iceParameters.password}`];
   for (const mid of mids) {
     lines.push(`m=audio 9 UDP/TLS/RTP/SAVPF 0`, `a=mid:${mid}`);
-    for (const c of candidates) lines.push(`a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${c.port} typ ${c.type}${c.tcpType ? ` tcptype ${c.tcpType}` : ''}`);
-    lines.push('a=end-of-candidates');
+    lines.push(...candidateLines(candidates));
   }
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -2,6 +2,7 @@ import { parse, type MediaAttributes, type SessionDescription } from 'sdp-transf
 import { AppError } from '../../../common/errors.ts';
 import type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters, TransportOptions } from '../../../common/protocol/media.ts';
 import { sameH264Profile } from './h264Profile.ts';
+import { candidateLines } from '../sdpLines.ts';
 
 /**
  * WHIP's SDP ⇄ mediasoup translation (docs/ingest.md, "WHIP"). mediasoup has no SDP layer: an
@@ -426,10 +427,7 @@ function iceLines(transport: TransportOptions): string[] {
   return [
     `a=ice-ufrag:${transport.iceParameters.usernameFragment}`,
     `a=ice-pwd:${transport.iceParameters.password}`,
-    ...transport.iceCandidates.map(
-      (c) => `a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${c.port} typ ${c.type}${c.protocol === 'tcp' ? ` tcptype ${c.tcpType ?? 'passive'}` : ''}`,
-    ),
-    'a=end-of-candidates',
+    ...candidateLines(transport.iceCandidates),
   ];
 }
 
