@@ -238,10 +238,14 @@ const SETPRIV = '/usr/bin/setpriv';
 
 /**
  * Starts a long-running ffmpeg (the recorder) with `args` (from recorderArgs). Through
- * `setpriv --pdeathsig SIGINT` when available: if this process dies (even kill -9), the
- * kernel sends ffmpeg SIGINT and it closes its segment cleanly instead of running on
- * orphaned. The death signal follows the *thread* that spawned it: call this from the
- * main thread, not from a worker thread that may end first.
+ * `setpriv --pdeathsig SIGKILL` when available: if this process dies (even kill -9), the
+ * kernel kills ffmpeg instead of letting it run on orphaned. Not SIGINT: ffmpeg reads a first
+ * SIGINT only between packets, and while RTCP keeps arriving (the SFU's sender reports go on
+ * after the media stops) it neither gets a packet nor reaches its no-packet timeout, so an
+ * orphan ran on for 48 minutes after a CI run (test/integration/workers/recorder.test.ts).
+ * What it loses is the crash's: the segment in progress has no trailer, readable up to its
+ * last flushed cluster. The death signal follows the *thread* that spawned it: call this
+ * from the main thread, not from a worker thread that may end first.
  * @param opts.sdp the SDP (with its SRTP keys), written to ffmpeg's stdin (recorderArgs reads `pipe:0`).
  * @param opts.wake where ffmpeg listens (the address it bound, the SDP's host) and, per
  *   stream, its RTP port and the SRTP key it decrypts with: stop() sends each an SRTCP BYE
@@ -257,7 +261,7 @@ export function spawnRecorder(
   } = {},
 ): RecorderProcess {
   const [command, argv] = existsSync(SETPRIV)
-    ? [SETPRIV, ['--pdeathsig', 'SIGINT', '--', 'ffmpeg', ...args]]
+    ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', 'ffmpeg', ...args]]
     : ['ffmpeg', args];
   const { child, done } = launch(command, argv, { cwd: opts.cwd, captureStdout: false, onStderrLine: opts.onStderrLine, stdin: opts.sdp });
   const pid = child.pid;
