@@ -22,6 +22,12 @@ export class NoMediaError extends Error {
 interface Piece {
   file: string;
   durationMs: number;
+  /**
+   * The time of the file's first packet on its run's clock, when the index gives it exactly (a
+   * segment after the run's first): the concat demuxer then places the file by it instead of
+   * probing it (writeConcatList).
+   */
+  startMs?: number;
 }
 
 /** One run: its segments as the index gives them, or (no usable index) remuxed into one file. */
@@ -72,13 +78,15 @@ const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
  *    decodable ones joined by copy into `work/run-<i>.mkv` (a segment cut short by a crash is
  *    read up to where it ends; a run with nothing decodable is skipped);
  * 2. the runs are laid back to back on the timeline (common/replay/timeline.ts);
- * 3. `poster.jpg` and, when every run is VP8/VP9 + Opus in the same layout, `video.webm`
- *    (every run's pieces joined by copy in one pass: watchable seconds after the broadcast);
- *    then `onPreview`;
+ * 3. `poster.jpg` and the preview, then `onPreview`: when every run is VP8/VP9 + Opus in the
+ *    same layout, `video.webm` (every run's pieces joined by copy in one pass); when every run
+ *    is H.264 with the AAC the recorder made beside it, `hls/index.m3u8` + `hls/seg-NNNNN.ts`,
+ *    cut from each run by copy, one pass per run (a discontinuity between runs). Either is
+ *    watchable seconds after the broadcast;
  * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
- *    frozen frame and silence) — or, when every run is H.264, its video copied and only its
- *    audio encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart), then
- *    `hls/index.m3u8` + `hls/seg-NNN.ts` by copy from it.
+ *    frozen frame and silence) — or, when every run is H.264, its video copied and its audio
+ *    copied or encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart);
+ *    then, unless step 3 made it, the HLS by copy from the MP4.
  *
  * Every output is written under a temporary name and renamed when complete, so running
  * it again (a retried job) is safe and gives the same output (and a byte-identical MP4).
@@ -120,7 +128,7 @@ export async function assembleReplay(opts: {
     const timeline = buildTimeline(media);
     const durationMs = timelineDurationMs(timeline);
 
-    // 3. Poster and quick WebM.
+    // 3. Poster and preview (WebM, or HLS from H.264 runs).
     signal?.throwIfAborted();
     const firstVideo = media.find((m) => m.video);
     const poster = firstVideo ? await makePoster(firstVideo, at(POSTER), run) : null;
@@ -138,14 +146,30 @@ export async function assembleReplay(opts: {
     } else {
       await rm(at(WEBM), { force: true });
     }
-    // The preview is the WebM as recorded: its size is the runs' (the largest stream); the
-    // MP4's size, which reads every keyframe (seconds for a long broadcast), comes after it.
-    if (webm && opts.onPreview) {
-      const largest = largestVideo(media);
-      await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, hls: null, mp4: null });
-    }
     // H.264 runs are copied (mp4Video.ts): the size is the largest the runs start with, as recorded.
     const video = mp4Video(media);
+    // With the AAC the recorder made for every run, an H.264 replay's HLS is cut from the runs
+    // themselves by copy, before the MP4: it is the preview (one pass), and stays the HLS.
+    const hlsFromRuns = video === 'copy' && media.every((m) => m.hasAudio && m.aacInput !== null);
+    if (hlsFromRuns) {
+      const hlsTmp = at(partial(HLS_DIR));
+      await mkdir(hlsTmp, { recursive: true });
+      for (const m of media) {
+        signal?.throwIfAborted();
+        await run(remuxPartArgs(m.input, m, hlsOutput(hlsTmp, { append: true }), m.aacInput), 60_000 + m.durationMs);
+      }
+      await replaceDir(hlsTmp, at(HLS_DIR));
+    }
+    // The preview is the WebM as recorded, or the HLS cut from the runs: its size is the runs'
+    // (the largest stream); the MP4's size, which reads every keyframe (seconds for a long
+    // broadcast), comes after it.
+    if ((webm || hlsFromRuns) && opts.onPreview) {
+      const largest = largestVideo(media);
+      await opts.onPreview({
+        durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm,
+        hls: hlsFromRuns ? HLS_PLAYLIST : null, mp4: null,
+      });
+    }
     const size = video === 'copy' ? largestVideo(media) : await replaySize(media, run);
     const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
 
@@ -159,7 +183,7 @@ export async function assembleReplay(opts: {
       // The AAC recorded with an H.264 run is copied; without it (older recordings, a run
       // without audio, an index cut by a crash) the audio is encoded as before.
       const aac = video === 'copy' && m.hasAudio ? m.aacInput : null;
-      if (video === 'copy') await run(remuxPartArgs(m.input, m, file, aac), 60_000 + m.durationMs);
+      if (video === 'copy') await run(remuxPartArgs(m.input, m, ['-f', 'mpegts', file], aac), 60_000 + m.durationMs);
       else await run(transcodeArgs(m, size, file), 60_000 + 4 * m.durationMs);
       if (aac) audioCopied++;
       parts.push({ file, durationMs: m.durationMs });
@@ -170,14 +194,12 @@ export async function assembleReplay(opts: {
     await rename(at(partial(MP4)), at(MP4));
     opts.onMp4?.({ video, audio, ms: Date.now() - mp4Started });
 
-    const hlsTmp = at(partial(HLS_DIR));
-    await mkdir(hlsTmp, { recursive: true });
-    await run(
-      ['-i', at(MP4), '-map', '0', '-c', 'copy', '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod',
-        '-hls_segment_filename', path.join(hlsTmp, 'seg-%03d.ts'), path.join(hlsTmp, 'index.m3u8')],
-      60_000 + durationMs,
-    );
-    await replaceDir(hlsTmp, at(HLS_DIR));
+    if (!hlsFromRuns) {
+      const hlsTmp = at(partial(HLS_DIR));
+      await mkdir(hlsTmp, { recursive: true });
+      await run(['-i', at(MP4), '-map', '0', '-c', 'copy', ...hlsOutput(hlsTmp, { append: false })], 60_000 + durationMs);
+      await replaceDir(hlsTmp, at(HLS_DIR));
+    }
 
     const { size: sizeBytes } = await stat(at(MP4));
     return { ...base, hls: HLS_PLAYLIST, mp4: { name: MP4, sizeBytes, ...(await hashFile(at(MP4))) } };
@@ -255,12 +277,15 @@ async function indexedAac(listing: RunListing, index: RunIndex, base: string, ru
   return ['-itsoffset', ((startMs - runStartMs) / 1000).toFixed(3), '-f', 'concat', '-safe', '0', '-i', list];
 }
 
-/** The index's segments as pieces: each lasts until the next starts, the last until its end; the first starts at `firstStartMs`. */
+/**
+ * The index's segments as pieces: each lasts until the next starts, the last until its end; the
+ * first starts at `firstStartMs` (probed: ffmpeg lists it at 0), the others where the index says.
+ */
 function indexPieces(dir: string, segments: RunIndex['segments'], firstStartMs: number): Piece[] {
   return segments.map((e, k) => {
     const start = k === 0 ? firstStartMs : e.startMs;
     const next = segments[k + 1];
-    return { file: path.join(dir, e.file), durationMs: Math.max(0, (next ? next.startMs : e.endMs) - start) };
+    return { file: path.join(dir, e.file), durationMs: Math.max(0, (next ? next.startMs : e.endMs) - start), ...(k === 0 ? {} : { startMs: e.startMs }) };
   });
 }
 
@@ -388,12 +413,35 @@ function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
   return [...inputs, ...outputs, '-t', (m.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
 }
 
-/** Writes an ffconcat list; `durationMs` places the next file (null: the file's own length). */
-async function writeConcatList(file: string, entries: Array<{ file: string; durationMs: number | null }>): Promise<string> {
+/**
+ * ffmpeg output arguments for the replay's HLS in `dir`: `index.m3u8` (VOD) and `seg-NNNNN.ts`,
+ * cut at the first keyframe after every 4 s. With `append`, each call adds its input to the
+ * playlist after a discontinuity, its segments numbered on (ffmpeg's `append_list`): one call per run.
+ */
+function hlsOutput(dir: string, opts: { append: boolean }): string[] {
+  return [
+    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', ...(opts.append ? ['-hls_flags', 'append_list'] : []),
+    '-hls_segment_filename', path.join(dir, 'seg-%05d.ts'), path.join(dir, 'index.m3u8'),
+  ];
+}
+
+/**
+ * Writes an ffconcat list; `durationMs` places the next file (null: the file's own length).
+ *
+ * A file with a known `startMs` is not probed: the concat demuxer runs ffmpeg's stream probe on
+ * every file it opens, which decodes ~7 frames of H.264 (to guess its reorder delay) with a
+ * fresh decoder each time: 13 ms per 4 s segment, 11.6 of the 14 s an hour of H.264 took to
+ * read (900 segments, docs/recording.md). `codec_whitelist none` lets no decoder open, and
+ * `inpoint` gives the start the probe would have found, so the packets come out exactly as with
+ * the probe (checked: byte-identical HLS for an hour), in 1.3 s. The stream parameters are the
+ * first file's, which is probed: the concat demuxer takes them from it alone.
+ */
+async function writeConcatList(file: string, entries: Array<{ file: string; durationMs: number | null; startMs?: number }>): Promise<string> {
   const quote = (p: string) => `'${path.resolve(p).replaceAll("'", "'\\''")}'`;
   const lines = ['ffconcat version 1.0'];
   for (const e of entries) {
     lines.push(`file ${quote(e.file)}`);
+    if (e.startMs !== undefined) lines.push('option codec_whitelist none', `inpoint ${(e.startMs / 1000).toFixed(3)}`);
     if (e.durationMs !== null) lines.push(`duration ${(e.durationMs / 1000).toFixed(3)}`);
   }
   await writeFile(file, `${lines.join('\n')}\n`);

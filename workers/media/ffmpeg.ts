@@ -45,6 +45,13 @@ interface Finished {
   spawnError: Error | null;
 }
 
+/**
+ * What ffmpeg says for every concat file opened without a decoder on purpose (assemble.ts,
+ * writeConcatList: `codec_whitelist none`), and its repeat notice: left out of the stderr tail,
+ * which would otherwise hold nothing else.
+ */
+const UNPROBED = /not on whitelist 'none'$|^\s*Last message repeated \d+ times?$/;
+
 /** Starts `command`, collects stdout (if asked) and the stderr tail, and resolves once it is gone. */
 function launch(
   command: string,
@@ -69,7 +76,7 @@ function launch(
   const tail: string[] = [];
   let partial = '';
   const addLine = (line: string) => {
-    if (!line) return;
+    if (!line || UNPROBED.test(line)) return;
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
     opts.onStderrLine?.(line);
