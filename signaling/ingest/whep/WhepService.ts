@@ -6,7 +6,8 @@ import type { IceServer, TransportOptions } from '../../../common/protocol/media
 import type { LiveService } from '../../live/LiveService.ts';
 import type { UserRecord } from '../../store/UserStore.ts';
 import type { Throttle } from '../../throttle/RateLimits.ts';
-import { offerSlots, parseWhepOffer, parseTrickleFragment, writeIceRestartFragment, writeWhepAnswer } from './whepSdp.ts';
+import { parseTrickleFragment, writeIceRestartFragment } from '../sdpLines.ts';
+import { offerSlots, parseWhepOffer, writeWhepAnswer } from './whepSdp.ts';
 import { WhepSession, type WhepCloseReason } from './WhepSession.ts';
 
 export interface WhepServiceOptions {
@@ -100,7 +101,7 @@ export class WhepService {
         authSessionId: caller.authSessionId,
         viewer,
         transport: stripTurn(transport),
-        consumers: tracks.map((t) => ({ id: t.id, mid: t.mid })),
+        consumers: tracks.map((t) => ({ id: t.id, kind: t.kind, mid: t.mid })),
         connectTimeoutMs: this.#o.connectTimeoutMs,
         disconnectGraceMs: this.#o.disconnectGraceMs,
         logger: this.#o.logger,
@@ -129,9 +130,8 @@ export class WhepService {
    */
   async patch(session: WhepSession, fragmentText: string): Promise<string | undefined> {
     const fragment = parseTrickleFragment(fragmentText);
-    if (fragment.iceUfrag === undefined) return undefined;
-    const { iceParameters, iceCandidates } = await session.restartIce();
-    return writeIceRestartFragment(iceParameters, iceCandidates, session.mids);
+    if (!fragment.restart) return undefined;
+    return writeIceRestartFragment(await session.restartIce(), session.firstSection);
   }
 
   /** Ends every session of these sign-in sessions (signed out: their players stop too). */

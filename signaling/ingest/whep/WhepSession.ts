@@ -25,7 +25,7 @@ export interface WhepSessionOptions {
   viewer: Viewer;
   transport: TransportOptions;
   /** The consumers of the answer, each filling the offer's section with that MID. */
-  consumers: Array<{ id: string; mid: string }>;
+  consumers: Array<{ id: string; kind: string; mid: string }>;
   /** Ends the session unless DTLS connects within this time (a POST that never plays holds no viewer). */
   connectTimeoutMs: number;
   /** Ends the session this long after ICE lost the player (consent expired) unless it comes back or restarts ICE. */
@@ -87,9 +87,11 @@ export class WhepSession {
     return this.#closed;
   }
 
-  /** The MIDs of the sections that carry a track. */
-  get mids(): string[] {
-    return this.#o.consumers.map((c) => c.mid);
+  /** The first section of the answer (all are bundled): where an ICE restart's answer puts the candidates. */
+  get firstSection(): { kind: string; mid: string } {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- WhepService opens a session only with a consumer
+    const { kind, mid } = this.#o.consumers[0]!;
+    return { kind, mid };
   }
 
   /** The player restarts ICE: new credentials (a new ETag), the same candidates. */

@@ -295,39 +295,3 @@ function trackSection(
   lines.push(...candidateLines(transport.iceCandidates));
   return lines;
 }
-
-/** What a PATCH (`application/trickle-ice-sdpfrag`, RFC 8840) carries. */
-export interface TrickleFragment {
-  /** The fragment's ICE credentials: different from the session's means an ICE restart. */
-  iceUfrag: string | undefined;
-  icePwd: string | undefined;
-  /** Candidates it trickles (ICE-lite learns the player's addresses from its checks: counted, not used). */
-  candidates: number;
-}
-
-/** Reads a trickle-ICE SDP fragment. @throws AppError('VALIDATION_FAILED') for anything that is not one. */
-export function parseTrickleFragment(text: string): TrickleFragment {
-  let iceUfrag: string | undefined;
-  let icePwd: string | undefined;
-  let candidates = 0;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '') continue;
-    if (!/^[a-z]=/.test(line)) throw new AppError('VALIDATION_FAILED', 'SDP fragment: every line is <letter>=<value>');
-    if (line.startsWith('a=ice-ufrag:')) iceUfrag = line.slice(12);
-    else if (line.startsWith('a=ice-pwd:')) icePwd = line.slice(10);
-    else if (line.startsWith('a=candidate:')) candidates += 1;
-  }
-  if ((iceUfrag === undefined) !== (icePwd === undefined)) throw new AppError('VALIDATION_FAILED', 'SDP fragment: a=ice-ufrag and a=ice-pwd go together');
-  return { iceUfrag, icePwd, candidates };
-}
-
-/** The answer to an ICE restart: the transport's new credentials and its candidates, for every section that carries a track. */
-export function writeIceRestartFragment(iceParameters: TransportOptions['iceParameters'], candidates: TransportOptions['iceCandidates'], mids: string[]): string {
-  const lines = ['a=ice-lite', `a=ice-ufrag:${iceParameters.usernameFragment}`, `a=ice-pwd:${iceParameters.password}`];
-  for (const mid of mids) {
-    lines.push(`m=audio 9 UDP/TLS/RTP/SAVPF 0`, `a=mid:${mid}`);
-    lines.push(...candidateLines(candidates));
-  }
-  return `${lines.join('\r\n')}\r\n`;
-}

@@ -3,7 +3,8 @@ import { AppError } from '../../../common/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
 import type { RtpCapabilities, TransportOptions } from '../../../common/protocol/media.ts';
 import type { IngestBroadcasts, IngestSession } from '../ports.ts';
-import { parseTrickleFragment, parseWhipOffer, writeIceRestartFragment, writeWhipAnswer } from './whipSdp.ts';
+import { parseTrickleFragment, writeIceRestartFragment } from '../sdpLines.ts';
+import { parseWhipOffer, writeWhipAnswer } from './whipSdp.ts';
 
 export interface WhipSessionsOptions {
   ingest: IngestBroadcasts;

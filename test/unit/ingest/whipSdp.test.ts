@@ -2,7 +2,7 @@ import { parse } from 'sdp-transform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../../common/errors.ts';
 import type { RtpCapabilities, TransportOptions } from '../../../common/protocol/media.ts';
-import { parseTrickleFragment, parseWhipOffer, writeIceRestartFragment, writeWhipAnswer, type WhipOffer } from '../../../signaling/ingest/whip/whipSdp.ts';
+import { parseWhipOffer, writeWhipAnswer, type WhipOffer } from '../../../signaling/ingest/whip/whipSdp.ts';
 import { sameH264Profile } from '../../../signaling/ingest/whip/h264Profile.ts';
 import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
 import { routerRtpCapabilities } from '../../../sfu/routerCapabilities.ts';
@@ -287,35 +287,6 @@ describe('writeWhipAnswer', () => {
     ]);
     expect(answer.media[1]?.simulcast).toEqual({ dir1: 'recv', list1: 'q;h;f' });
     expect(answer.media[2]).toMatchObject({ type: 'application', port: 0, direction: 'inactive' });
-  });
-});
-
-describe('trickle ICE fragments', () => {
-  it('candidates only: no restart; new credentials: a restart; malformed: 400', () => {
-    expect(parseTrickleFragment('a=ice-ufrag:Z6Qp\r\na=ice-pwd:UAzbUKiVEJky5SO9Ao0lTQSl\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2122194687 192.0.2.2 47243 typ host\r\n')).toEqual({
-      restart: { usernameFragment: 'Z6Qp', password: 'UAzbUKiVEJky5SO9Ao0lTQSl' },
-      candidates: 1,
-    });
-    expect(parseTrickleFragment('m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2122194687 192.0.2.2 47243 typ host\r\na=end-of-candidates\r\n')).toEqual({ candidates: 1 });
-    expect(refusal(() => parseTrickleFragment('hello')).status).toBe(400);
-    expect(refusal(() => parseTrickleFragment('a=ice-ufrag:abcd\r\n')).status).toBe(400);
-  });
-
-  it("the restart's answer carries the new credentials and the candidates under the first mid", () => {
-    const frag = writeIceRestartFragment(
-      { iceParameters: { usernameFragment: 'newufrag', password: 'newpasswordnewpassword' }, iceCandidates: [{ foundation: 'udpcandidate', priority: 1076302079, address: '127.0.0.1', protocol: 'udp', port: 40000, type: 'host' }] },
-      { kind: 'audio', mid: '0' },
-    );
-    expect(frag.split('\r\n')).toEqual([
-      'a=ice-lite',
-      'a=ice-ufrag:newufrag',
-      'a=ice-pwd:newpasswordnewpassword',
-      'm=audio 9 UDP/TLS/RTP/SAVPF 0',
-      'a=mid:0',
-      'a=candidate:udpcandidate 1 udp 1076302079 127.0.0.1 40000 typ host',
-      'a=end-of-candidates',
-      '',
-    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import { parse as parseSdp } from 'sdp-transform';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../common/errors.ts';
 import type { TransportOptions } from '../../../common/protocol/media.ts';
-import { offerSlots, parseTrickleFragment, parseWhepOffer, writeIceRestartFragment, writeWhepAnswer } from '../../../signaling/ingest/whep/whepSdp.ts';
+import { offerSlots, parseWhepOffer, writeWhepAnswer } from '../../../signaling/ingest/whep/whepSdp.ts';
 import { chromiumRecvonlyOffer } from '../../fixtures/chromiumWhepOffer.ts';
 
 /** A receive transport as mediasoup describes it (toTransportOptions), ICE-lite on a WebRtcServer. */
@@ -229,25 +229,5 @@ describe('whepSdp: offers it refuses, and how', () => {
       ['application', 0],
     ]);
     expect(answer.groups).toEqual([{ type: 'BUNDLE', mids: '0 1' }]);
-  });
-});
-
-describe('whepSdp: trickle and ICE restart fragments', () => {
-  it('reads trickled candidates, and new credentials as an ICE restart', () => {
-    expect(parseTrickleFragment('a=mid:0\r\na=candidate:1 1 udp 1 192.0.2.1 5000 typ host\r\na=end-of-candidates\r\n')).toEqual({ iceUfrag: undefined, icePwd: undefined, candidates: 1 });
-    expect(parseTrickleFragment('a=ice-ufrag:new1\r\na=ice-pwd:newpassword0000000000000\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n')).toEqual({
-      iceUfrag: 'new1',
-      icePwd: 'newpassword0000000000000',
-      candidates: 0,
-    });
-    expect(refusal(() => parseTrickleFragment('a=ice-ufrag:only\r\n'))).toContain('go together');
-    expect(refusal(() => parseTrickleFragment('not a fragment'))).toContain('<letter>=<value>');
-  });
-
-  it('answers a restart with the new credentials and the candidates, per section', () => {
-    const text = writeIceRestartFragment({ usernameFragment: 'u2', password: 'p2' }, transport.iceCandidates, ['0', '1']);
-    expect(text.split('\r\n').slice(0, 3)).toEqual(['a=ice-lite', 'a=ice-ufrag:u2', 'a=ice-pwd:p2']);
-    expect(text.match(/^a=mid:/gm)).toHaveLength(2);
-    expect(text.match(/^a=candidate:/gm)).toHaveLength(4);
   });
 });
