@@ -5,7 +5,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { RtpIngestEndpoint } from '../../sfu/rtpIngest.ts';
 import type { LiveService } from '../live/LiveService.ts';
 import type { Peer } from '../live/Peer.ts';
-import type { IngestSession } from './ports.ts';
+import type { RtpIngestSession, WebRtcIngestSession } from './ports.ts';
 import { AppError } from '../../common/errors.ts';
 import type { Broadcast, SendTransportLoss } from '../../sfu/Broadcast.ts';
 
@@ -15,7 +15,7 @@ import type { Broadcast, SendTransportLoss } from '../../sfu/Broadcast.ts';
  * same LiveService calls as a browser's. `end` stops the broadcast, `drop` leaves it to its grace
  * period; both let the Peer go, and either is idempotent (the first one wins).
  */
-export class EncoderSession implements IngestSession {
+export class EncoderSession implements WebRtcIngestSession, RtpIngestSession {
   readonly broadcastId: BroadcastId;
   readonly keyId: string;
   readonly closed: Promise<EndReason>;

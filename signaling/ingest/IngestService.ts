@@ -4,12 +4,11 @@ import type { Logger } from '../../common/logger.ts';
 import type { EndReason } from '../../common/protocol/events.ts';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
 import type { LiveService } from '../live/LiveService.ts';
-import type { Peer } from '../live/Peer.ts';
 import type { SunsetGate } from '../live/ports.ts';
 import type { Stores } from '../store/index.ts';
 import type { Throttle } from '../throttle/RateLimits.ts';
 import { EncoderSession } from './EncoderSession.ts';
-import type { IngestBroadcasts, IngestSession, StreamKeyAuthority } from './ports.ts';
+import type { IngestBroadcasts, IngestSessions, StreamKeyAuthority } from './ports.ts';
 
 export interface IngestServiceOptions {
   live: LiveService;
@@ -43,7 +42,7 @@ export class IngestService implements IngestBroadcasts {
     this.#log = options.logger;
   }
 
-  async open(secret: string, address: string, via: 'whip' | 'rtmp'): Promise<IngestSession> {
+  async open<V extends keyof IngestSessions>(secret: string, address: string, via: V): Promise<IngestSessions[V]> {
     this.#o.sunset.assertAllowed('broadcast');
     await this.#o.limits.perAddress.take(address);
     const grant = await this.#o.keys.authorise(secret);
@@ -83,10 +82,6 @@ export class IngestService implements IngestBroadcasts {
     await this.#o.stores.streamKeys.touch(grant.keyId).catch((err: unknown) => this.#log.warn({ err }, 'could not note the stream key’s use'));
     const log = this.#log.child({ broadcastId, keyId: grant.keyId, via });
     log.info({ resumed: existing !== undefined, address }, existing ? 'encoder resumed its broadcast' : 'encoder went live');
-    return this.#session(peer, broadcastId, grant.keyId, closed, log);
-  }
-
-  #session(peer: Peer, broadcastId: BroadcastId, keyId: string, closed: Promise<EndReason>, logger: Logger): EncoderSession {
-    return new EncoderSession({ live: this.#o.live, peer, broadcastId, keyId, closed, logger });
+    return new EncoderSession({ live: this.#o.live, peer, broadcastId, keyId: grant.keyId, closed, logger: log });
   }
 }

@@ -40,7 +40,15 @@ export interface IngestSession {
    * then closes the encoder's connection. Never rejects.
    */
   readonly closed: Promise<EndReason>;
-  /** WebRTC (WHIP): the broadcaster's send transport, then its DTLS parameters, then a producer per track. */
+  /** The encoder ended the broadcast (WHIP DELETE, RTMP unpublish): it ends now. Idempotent. */
+  end(): Promise<void>;
+  /** The encoder vanished (connection lost): the broadcast waits out its grace period for `open` again. Idempotent. */
+  drop(): void;
+}
+
+/** A WebRTC encoder's connection (WHIP). */
+export interface WebRtcIngestSession extends IngestSession {
+  /** The broadcaster's send transport, then its DTLS parameters, then a producer per track. */
   createTransport(): Promise<TransportOptions>;
   connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void>;
   produce(transportId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string }>;
@@ -55,12 +63,18 @@ export interface IngestSession {
    * over, the broadcast ended); the endpoint then calls `drop`. Never rejects.
    */
   transportLost(transportId: string): Promise<SendTransportLoss>;
-  /** Plain RTP (RTMP through ffmpeg): a comedia RTP ingest per track. */
+}
+
+/** A plain-RTP encoder's connection (RTMP, through ffmpeg). */
+export interface RtpIngestSession extends IngestSession {
+  /** A comedia RTP ingest per track. */
   produceRtp(kind: MediaKind, rtpParameters: RtpParameters): Promise<{ producerId: string; rtp: RtpIngestEndpoint }>;
-  /** The encoder ended the broadcast (WHIP DELETE, RTMP unpublish): it ends now. Idempotent. */
-  end(): Promise<void>;
-  /** The encoder vanished (connection lost): the broadcast waits out its grace period for `open` again. Idempotent. */
-  drop(): void;
+}
+
+/** The session each protocol gets from {@link IngestBroadcasts.open}. */
+export interface IngestSessions {
+  whip: WebRtcIngestSession;
+  rtmp: RtpIngestSession;
 }
 
 /** Starts (or resumes within the grace period) the broadcast of a stream key. */
@@ -71,5 +85,15 @@ export interface IngestBroadcasts {
    * @throws AppError UNAUTHENTICATED (unknown or revoked key), ALREADY_LIVE (the key's owner is
    *   live with an encoder or a browser), SUSPENDED, SERVICE_SUNSET, RATE_LIMITED, UNAVAILABLE.
    */
-  open(secret: string, address: string, via: 'whip' | 'rtmp'): Promise<IngestSession>;
+  open<V extends keyof IngestSessions>(secret: string, address: string, via: V): Promise<IngestSessions[V]>;
+}
+
+/** What the WHIP endpoint needs of {@link IngestBroadcasts}. */
+export interface WebRtcIngest {
+  open(secret: string, address: string, via: 'whip'): Promise<WebRtcIngestSession>;
+}
+
+/** What the RTMP endpoint needs of {@link IngestBroadcasts}. */
+export interface RtpIngest {
+  open(secret: string, address: string, via: 'rtmp'): Promise<RtpIngestSession>;
 }

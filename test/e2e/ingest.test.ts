@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastId } from '../../common/protocol/ids.ts';
-import type { IngestSession } from '../../signaling/ingest/ports.ts';
+import type { RtpIngestSession } from '../../signaling/ingest/ports.ts';
 import { inboundStats } from '../../testkit/browser.ts';
 import { startE2e, type E2eStage } from '../../testkit/e2e.ts';
 import { signUpInPage } from '../../testkit/liveUi.ts';
@@ -15,7 +15,7 @@ import { audioProducerRtpParameters, SMOKE_CLIP, startRtpSender, synthesiseClip,
 describe('going live from an encoder with a stream key, seen on /account and /live', () => {
   let stage: E2eStage;
   let sender: RtpSender | undefined;
-  let session: IngestSession | undefined;
+  let session: RtpIngestSession | undefined;
 
   beforeAll(async () => {
     stage = await startE2e();

@@ -5,7 +5,7 @@ import type { Logger } from '../../../common/logger.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import type { RtpParameters } from '../../../common/protocol/media.ts';
 import { TypedEmitter } from '../../../sfu/TypedEmitter.ts';
-import type { IngestBroadcasts, IngestSession, StreamKeyAuthority } from '../ports.ts';
+import type { RtpIngest, RtpIngestSession, StreamKeyAuthority } from '../ports.ts';
 import { FLV_AUDIO, FLV_VIDEO, flvHeader, flvTag, h264ProfileName, profileLevelIdFor, readVideoTag } from './flvTags.ts';
 import { KeyframeWatch } from './KeyframeWatch.ts';
 import { RtmpProtocol } from './RtmpProtocol.ts';
@@ -24,7 +24,7 @@ export interface IngestWarnings {
 
 export interface RtmpConnectionDeps {
   authority: StreamKeyAuthority;
-  broadcasts: IngestBroadcasts;
+  broadcasts: RtpIngest;
   warnings: IngestWarnings;
   logger: Logger;
   /** From the TCP connection to `publish`; past it the connection is closed (a stalled or truncated handshake). */
@@ -57,7 +57,7 @@ type ConnectionEvents = { close: [] };
  * One encoder's RTMP connection (docs/ingest.md, "RTMP"): the handshake and commands through
  * {@link RtmpProtocol}; at `publish`, the stream key checked before any media is accepted;
  * then the media checked (H.264 video within `mediaTimeoutMs`, a profile the SFU offers);
- * then the broadcast opened ({@link IngestBroadcasts.open}: new, or resumed within the grace
+ * then the broadcast opened ({@link RtpIngest.open}: new, or resumed within the grace
  * period) and its tracks fed to the SFU through an ffmpeg child ({@link RtmpTranscoder}). The
  * connection owns the session and ffmpeg: unpublishing ends the broadcast, a lost connection
  * (or ffmpeg dying) drops it into its grace period, a refusal leaves nothing open. `close` is
@@ -72,7 +72,7 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
   #state: State = 'connecting';
   #timer: NodeJS.Timeout | undefined;
   #key = '';
-  #session: IngestSession | undefined;
+  #session: RtpIngestSession | undefined;
   #transcoder: RtmpTranscoder | undefined;
   /** While probing: the decoder configurations, and the media from the first keyframe on. */
   #videoConfig: { timestampMs: number; body: Buffer; profileLevelId: string } | undefined;
@@ -275,7 +275,7 @@ export class RtmpConnection extends TypedEmitter<ConnectionEvents> {
     this.#clear();
     const videoConfig = this.#videoConfig;
     if (!videoConfig) return;
-    let session: IngestSession;
+    let session: RtpIngestSession;
     try {
       session = await this.#deps.broadcasts.open(this.#key, this.#address, 'rtmp');
     } catch (error) {

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Logger } from '../../../common/logger.ts';
-import type { IngestBroadcasts, StreamKeyAuthority } from '../ports.ts';
+import type { RtpIngest, StreamKeyAuthority } from '../ports.ts';
 import { RtmpConnection, type IngestWarnings } from './RtmpConnection.ts';
 
 export interface RtmpServerOptions {
@@ -33,7 +33,7 @@ export class RtmpServer {
   /** Listens on `options.host:options.port`. */
   static async open(
     options: RtmpServerOptions,
-    deps: { authority: StreamKeyAuthority; broadcasts: IngestBroadcasts; warnings: IngestWarnings; logger: Logger },
+    deps: { authority: StreamKeyAuthority; broadcasts: RtpIngest; warnings: IngestWarnings; logger: Logger },
   ): Promise<RtmpServer> {
     const log = deps.logger.child({ component: 'rtmp-ingest' });
     const server = net.createServer();

@@ -2,12 +2,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../../common/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
 import type { RtpCapabilities, TransportOptions } from '../../../common/protocol/media.ts';
-import type { IngestBroadcasts, IngestSession } from '../ports.ts';
+import type { WebRtcIngest, WebRtcIngestSession } from '../ports.ts';
 import { parseTrickleFragment, writeIceRestartFragment } from '../sdpLines.ts';
 import { parseWhipOffer, writeWhipAnswer } from './whipSdp.ts';
 
 export interface WhipSessionsOptions {
-  ingest: IngestBroadcasts;
+  ingest: WebRtcIngest;
   /** The RTP capabilities every broadcast router has (sfu/routerCapabilities.ts), read once, when the first offer comes. */
   rtpCapabilities: () => Promise<RtpCapabilities>;
   logger: Logger;
@@ -16,7 +16,7 @@ export interface WhipSessionsOptions {
 /** One WHIP session: an encoder's transport feeding its broadcast, at `/whip/<id>`. */
 interface Entry {
   readonly id: string;
-  readonly session: IngestSession;
+  readonly session: WebRtcIngestSession;
   /** SHA-256 of the stream key that opened it: only that key may PATCH or DELETE it. */
   readonly keyHash: Buffer;
   readonly transport: TransportOptions;

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BroadcastSummary } from '../../../common/protocol/events.ts';
-import type { IngestSession } from '../../../signaling/ingest/ports.ts';
+import type { IngestSession, IngestSessions, RtpIngestSession } from '../../../signaling/ingest/ports.ts';
 import { audioProducerRtpParameters, SMOKE_CLIP, startRtpSender, synthesiseClip, videoProducerRtpParameters, type RtpSender } from '../../../testkit/media.ts';
 import { connect, ok, request, signUp, startTestServer, type ClientSocket, type TestServer } from '../../../testkit/server.ts';
 import { audioRtpParameters, clientDtlsParameters, videoSimulcastRtpParameters } from '../../fixtures/rtp.ts';
@@ -38,7 +38,7 @@ describe('ingest: encoders going live with a stream key (real server, mediasoup,
     return { auth, secret, key };
   }
 
-  async function open(secret: string, via: 'whip' | 'rtmp' = 'rtmp', address = '192.0.2.10'): Promise<IngestSession> {
+  async function open<V extends keyof IngestSessions = 'rtmp'>(secret: string, via: V = 'rtmp' as V, address = '192.0.2.10'): Promise<IngestSessions[V]> {
     const session = await server.ingest.broadcasts.open(secret, address, via);
     sessions.push(session);
     return session;
@@ -51,7 +51,7 @@ describe('ingest: encoders going live with a stream key (real server, mediasoup,
   }
 
   /** ffmpeg sending the clip into the session's two plain RTP producers. */
-  async function sendMedia(session: IngestSession): Promise<RtpSender> {
+  async function sendMedia(session: RtpIngestSession): Promise<RtpSender> {
     const video = await session.produceRtp('video', videoProducerRtpParameters);
     const audio = await session.produceRtp('audio', audioProducerRtpParameters);
     const sender = startRtpSender(clip, video.rtp, audio.rtp);
@@ -77,11 +77,11 @@ describe('ingest: encoders going live with a stream key (real server, mediasoup,
 
   it('goes live as a broadcast like any: listed, joined with chat and its count, the page’s End ends it', async () => {
     const alice = await person('ingest_alice');
-    const session = await open(alice.secret, 'whip');
+    const session = await open(alice.secret);
     await sendMedia(session);
     await mediaFlows(session.broadcastId);
 
-    expect(await summary(session.broadcastId)).toMatchObject({ status: 'live', title: 'ingest_alice from OBS', visibility: 'public', source: 'whip', owner: { username: 'ingest_alice' } });
+    expect(await summary(session.broadcastId)).toMatchObject({ status: 'live', title: 'ingest_alice from OBS', visibility: 'public', source: 'rtmp', owner: { username: 'ingest_alice' } });
     const list = (await (await fetch(`${server.url}/api/broadcasts`)).json()) as { broadcasts: BroadcastSummary[] };
     expect(list.broadcasts.map((b) => b.id)).toContain(session.broadcastId);
     expect((await server.stores.streamKeys.list(alice.auth.user.id))[0]?.lastUsedAt).toEqual(expect.any(String));
@@ -89,7 +89,7 @@ describe('ingest: encoders going live with a stream key (real server, mediasoup,
     const bob = await signUp(server.url, 'ingest_bob');
     const viewer = await socketOf(bob.token);
     const joined = await ok(viewer, 'broadcast:join', { broadcastId: session.broadcastId });
-    expect(joined.broadcast).toMatchObject({ id: session.broadcastId, source: 'whip' });
+    expect(joined.broadcast).toMatchObject({ id: session.broadcastId, source: 'rtmp' });
     expect(server.live.onAir(session.broadcastId)?.media.producers.map((p) => p.kind).sort()).toEqual(['audio', 'video']);
 
     // The owner's go-live page: joins to see chat and counts, chats, cannot take the media, ends it.

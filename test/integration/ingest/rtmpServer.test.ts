@@ -4,7 +4,7 @@ import { AppError } from '../../../common/errors.ts';
 import type { EndReason } from '../../../common/protocol/events.ts';
 import type { BroadcastId } from '../../../common/protocol/ids.ts';
 import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
-import type { IngestBroadcasts, IngestSession, StreamKeyAuthority } from '../../../signaling/ingest/ports.ts';
+import type { RtpIngest, RtpIngestSession, StreamKeyAuthority } from '../../../signaling/ingest/ports.ts';
 import type { IngestWarning } from '../../../signaling/ingest/rtmp/RtmpConnection.ts';
 import { RtmpServer } from '../../../signaling/ingest/rtmp/RtmpServer.ts';
 import type { UserRecord } from '../../../signaling/store/UserStore.ts';
@@ -22,7 +22,7 @@ import { createTestBroadcast, createTestPool, processAlive, silentLogger } from 
 const KEY = 'sk_rtmp_module_test_key_0001';
 
 /** A session over one real broadcast; records how it was let go. */
-class TestSession implements IngestSession {
+class TestSession implements RtpIngestSession {
   readonly keyId = 'key1';
   ended = false;
   dropped = false;
@@ -32,21 +32,6 @@ class TestSession implements IngestSession {
   }
   get broadcastId(): BroadcastId {
     return this.media.id as BroadcastId;
-  }
-  createTransport(): never {
-    throw new Error('not WebRTC');
-  }
-  connectTransport(): never {
-    throw new Error('not WebRTC');
-  }
-  produce(): never {
-    throw new Error('not WebRTC');
-  }
-  restartIce(): never {
-    throw new Error('not WebRTC');
-  }
-  transportLost(): never {
-    throw new Error('not WebRTC');
   }
   produceRtp(kind: 'audio' | 'video', rtpParameters: Parameters<Broadcast['produceRtp']>[0]['rtpParameters']) {
     return this.media.produceRtp({ kind, rtpParameters });
@@ -74,7 +59,7 @@ const authority: StreamKeyAuthority = {
       secret === KEY ? { keyId: 'key1', user: { id: 'u_rtmp' } as unknown as UserRecord, title: 'From an encoder', visibility: 'public' as const } : undefined,
     ),
 };
-const broadcasts: IngestBroadcasts = {
+const broadcasts: RtpIngest = {
   async open(secret) {
     opens += 1;
     if (secret !== KEY) throw new AppError('UNAUTHENTICATED', 'unknown key');
