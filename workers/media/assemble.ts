@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
@@ -154,10 +154,13 @@ export async function assembleReplay(opts: {
     if (hlsFromRuns) {
       const hlsTmp = at(partial(HLS_DIR));
       await mkdir(hlsTmp, { recursive: true });
+      let offsetMs = 0;
       for (const m of media) {
         signal?.throwIfAborted();
-        await run(remuxPartArgs(m.input, m, hlsOutput(hlsTmp, { append: true }), m.aacInput), 60_000 + m.durationMs);
+        await run(remuxPartArgs(m.input, m, hlsOutput(hlsTmp, { appendAtMs: offsetMs === 0 ? null : offsetMs }), m.aacInput), 60_000 + m.durationMs);
+        offsetMs += m.durationMs;
       }
+      if (media.length > 1) await dropDiscontinuities(path.join(hlsTmp, 'index.m3u8'));
       await replaceDir(hlsTmp, at(HLS_DIR));
     }
     // The preview is the WebM as recorded, or the HLS cut from the runs: its size is the runs'
@@ -197,7 +200,7 @@ export async function assembleReplay(opts: {
     if (!hlsFromRuns) {
       const hlsTmp = at(partial(HLS_DIR));
       await mkdir(hlsTmp, { recursive: true });
-      await run(['-i', at(MP4), '-map', '0', '-c', 'copy', ...hlsOutput(hlsTmp, { append: false })], 60_000 + durationMs);
+      await run(['-i', at(MP4), '-map', '0', '-c', 'copy', ...hlsOutput(hlsTmp, { appendAtMs: null })], 60_000 + durationMs);
       await replaceDir(hlsTmp, at(HLS_DIR));
     }
 
@@ -415,14 +418,27 @@ function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
 
 /**
  * ffmpeg output arguments for the replay's HLS in `dir`: `index.m3u8` (VOD) and `seg-NNNNN.ts`,
- * cut at the first keyframe after every 4 s. With `append`, each call adds its input to the
- * playlist after a discontinuity, its segments numbered on (ffmpeg's `append_list`): one call per run.
+ * cut at the first keyframe after every 4 s. With `appendAtMs` (a run after the first), its
+ * segments are added to the playlist, numbered on (ffmpeg's `append_list`), with their
+ * timestamps moved on by that much, so that they continue the runs before them.
  */
-function hlsOutput(dir: string, opts: { append: boolean }): string[] {
+function hlsOutput(dir: string, opts: { appendAtMs: number | null }): string[] {
+  const append = opts.appendAtMs === null ? [] : ['-hls_flags', 'append_list', '-output_ts_offset', (opts.appendAtMs / 1000).toFixed(3)];
   return [
-    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', ...(opts.append ? ['-hls_flags', 'append_list'] : []),
+    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', ...append,
     '-hls_segment_filename', path.join(dir, 'seg-%05d.ts'), path.join(dir, 'index.m3u8'),
   ];
+}
+
+/**
+ * Removes the `#EXT-X-DISCONTINUITY` that ffmpeg's `append_list` writes before each appended
+ * run: their timestamps continue the run before (hlsOutput), so there is none, and players
+ * have stalled at discontinuities (hls.js issues 1096, 2376; a Chromium replay test here
+ * stalled on a playlist that began with one).
+ */
+async function dropDiscontinuities(playlist: string): Promise<void> {
+  const text = await readFile(playlist, 'utf8');
+  await writeFile(playlist, text.split('\n').filter((line) => line !== '#EXT-X-DISCONTINUITY').join('\n'));
 }
 
 /**
