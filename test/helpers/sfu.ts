@@ -86,3 +86,14 @@ export async function appError(p: Promise<unknown>): Promise<AppError> {
   if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
   return err;
 }
+
+/** The AppError `fn` throws (throws when it returns or throws anything else): appError's synchronous twin. */
+export function thrownAppError(fn: () => unknown): AppError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected an AppError');
+}

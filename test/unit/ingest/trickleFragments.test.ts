@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import { MAX_FRAGMENT_BYTES, parseTrickleFragment, writeIceRestartFragment } from '../../../signaling/ingest/sdpLines.ts';
+import { thrownAppError } from '../../helpers/sfu.ts';
 
 /** The PATCH bodies of WHIP and WHEP (RFC 8840 fragments), read and answered by one parser and one writer. */
 
-function refusal(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
+const refusal = thrownAppError;
 
 describe('parseTrickleFragment', () => {
   it('candidates only: no restart; new credentials: a restart', () => {

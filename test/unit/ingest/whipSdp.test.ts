@@ -1,6 +1,5 @@
 import { parse } from 'sdp-transform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../../common/errors.ts';
 import type { RtpCapabilities, TransportOptions } from '../../../common/protocol/media.ts';
 import { parseWhipOffer, writeWhipAnswer, type WhipOffer } from '../../../signaling/ingest/whip/whipSdp.ts';
 import { sameH264Profile } from '../../../signaling/ingest/whip/h264Profile.ts';
@@ -8,6 +7,7 @@ import type { Broadcast, WorkerPool } from '../../../sfu/index.ts';
 import { routerRtpCapabilities } from '../../../sfu/routerCapabilities.ts';
 import { chromiumH264Offer, chromiumVp8SimulcastOffer, obs30H264OpusOffer } from '../../fixtures/whipOffers.ts';
 import { createTestBroadcast, createTestPool } from '../../helpers/sfu.ts';
+import { thrownAppError } from '../../helpers/sfu.ts';
 
 /**
  * The WHIP SDP translation over real offers (test/fixtures/whipOffers.ts) and a real router's
@@ -39,15 +39,7 @@ async function produceAll(offer: WhipOffer): Promise<{ transport: TransportOptio
   return { transport, producers };
 }
 
-function refusal(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
+const refusal = thrownAppError;
 
 /** The offer's lines, CRLF-joined again after `edit`. */
 function edited(sdp: string, edit: (lines: string[]) => string[]): string {
