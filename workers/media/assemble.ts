@@ -157,7 +157,8 @@ export async function assembleReplay(opts: {
       let offsetMs = 0;
       for (const m of media) {
         signal?.throwIfAborted();
-        await run(remuxPartArgs(m.input, m, hlsOutput(hlsTmp, { appendAtMs: offsetMs === 0 ? null : offsetMs }), m.aacInput), 60_000 + m.durationMs);
+        const output = [...HLS_FROM_RECORDING, ...hlsOutput(hlsTmp, { appendAtMs: offsetMs === 0 ? null : offsetMs })];
+        await run(remuxPartArgs(m.input, m, output, m.aacInput), 60_000 + m.durationMs);
         offsetMs += m.durationMs;
       }
       if (media.length > 1) await dropDiscontinuities(path.join(hlsTmp, 'index.m3u8'));
@@ -415,6 +416,15 @@ function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
   outputs.push(...AAC_OUTPUT);
   return [...inputs, ...outputs, '-t', (m.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
 }
+
+/**
+ * Output options for HLS cut straight from the recorder's segments. Their video packets carry a
+ * duration on some packets and none on others (Matroska from RTP: 33 of 81 in a Chromium
+ * recording), and ffmpeg 5.1's HLS muxer then adds up only the durations it is given for a
+ * segment's `#EXTINF` (a 2 s last segment listed as 0.089 s; hls.js then ends the replay there).
+ * Without durations it takes each segment's length from the timestamps. `setts` clears them.
+ */
+const HLS_FROM_RECORDING: readonly string[] = ['-bsf:v', 'setts=duration=0'];
 
 /**
  * ffmpeg output arguments for the replay's HLS in `dir`: `index.m3u8` (VOD) and `seg-NNNNN.ts`,

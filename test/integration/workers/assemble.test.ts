@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayOutputSchema, type ReplayOutput } from '../../../common/jobs/results.ts';
@@ -520,5 +521,41 @@ describe('assembleReplay: an H.264 recording with its AAC recorded alongside (no
     expect(Math.abs(a.start - b.start)).toBeLessThanOrEqual(0.022);
     expect(Math.abs(a.duration - b.duration)).toBeLessThanOrEqual(0.1);
     await writeRunIndex(dir0, { version: 1, segments: index, aac });
+  });
+});
+
+describe('assembleReplay: an H.264 recording Chromium made (test/fixtures/chromium-h264-recording)', () => {
+  // The recorder's segments of a 6 s Chromium broadcast (the community e2e test's), with the AAC
+  // recorded alongside and the index: packet durations on some video packets and not others, as
+  // the recorder writes them from RTP.
+  let root: string;
+  beforeAll(async () => {
+    root = await tmpDir('assemble-chromium');
+  });
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('cuts an HLS whose segment lengths add up to the replay (hls.js plays to the end), and the MP4 as long', async () => {
+    const recordingDir = path.join(root, 'recording');
+    await cp(fileURLToPath(new URL('../../fixtures/chromium-h264-recording', import.meta.url)), recordingDir, { recursive: true });
+    const replayDir = path.join(root, 'replay');
+    let previewed = false;
+    const out = await assembleReplay({ recordingDir, replayDir, onPreview: async () => void (previewed = true) });
+    expect(previewed).toBe(true);
+    expect(out.durationMs).toBeGreaterThan(5500);
+    const playlist = await readFile(path.join(replayDir, 'hls', 'index.m3u8'), 'utf8');
+    const extinf = playlist.split('\n').filter((l) => l.startsWith('#EXTINF:')).map((l) => Number.parseFloat(l.slice(8)));
+    expect(extinf.length).toBeGreaterThanOrEqual(2);
+    expect(Math.abs(extinf.reduce((a, b) => a + b, 0) * 1000 - out.durationMs)).toBeLessThanOrEqual(100);
+    // Each segment lasts what its EXTINF says (±1 frame), the last included.
+    const names = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+    for (const [k, name] of names.entries()) {
+      const times = await videoPacketTimes(path.join(replayDir, 'hls', name));
+      const next = names[k + 1] ? (await videoPacketTimes(path.join(replayDir, 'hls', names[k + 1]!)))[0]! : times.at(-1)! + 0.05;
+      expect(Math.abs(next - times[0]! - extinf[k]!)).toBeLessThanOrEqual(0.06);
+    }
+    const mp4 = await streamSpan(path.join(replayDir, 'replay.mp4'), 'v:0');
+    expect(Math.abs(mp4.duration * 1000 - out.durationMs)).toBeLessThanOrEqual(100);
   });
 });
