@@ -105,11 +105,7 @@ export interface H264FinalizePoint {
   seconds: number;
   segments: number;
   aacSegments: number;
-  /**
-   * `assembleReplay` start → its preview (the HLS cut from the run: watchable) / → its MP4
-   * written / → it returned (`ready`: MP4, SHA-256), the AAC recorded alongside copied, per repetition.
-   */
-  aacCopiedPreviewMs: number[];
+  /** `assembleReplay` start → its MP4 written / → it returned (MP4, HLS, SHA-256: `ready`), the AAC recorded alongside copied, per repetition. */
   aacCopiedMp4Ms: number[];
   aacCopiedReadyMs: number[];
   /** The same without the recorded AAC in the index: the audio encoded at finalize (recordings made before it). */
@@ -124,9 +120,9 @@ export interface H264FinalizePoint {
  * `-c copy` into the recorder's segments) with the recorder's second output beside it — the
  * audio encoded to AAC segments (`aac-%05d.mka`, AAC_OUTPUT, `aresample=async=1`: recorderArgs
  * with `aac`) — and the index from both of ffmpeg's lists, as SegmentUploader makes it. Then
- * the whole of `assembleReplay` with the AAC in the index (copied: the HLS cut from the run is
- * the preview, then the MP4 by copy and its SHA-256: `ready`) and without (encoded, the path of
- * older recordings: no preview, the MP4 then the HLS from it), alternating. Faster than real time; the AAC encode the recorder does
+ * the whole of `assembleReplay` (MP4 and HLS by copy, SHA-256: the `ready` an H.264 replay
+ * becomes watchable at) with the AAC in the index (copied) and without (encoded, today's path
+ * for older recordings), alternating. Faster than real time; the AAC encode the recorder does
  * while recording is in the writing, not in what is timed.
  */
 export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: number; lengthsS: number[]; reps: number; workDir: string; log: (l: string) => void }): Promise<H264FinalizePoint[]> {
@@ -154,20 +150,18 @@ export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: num
     const aac = parseSegmentList(await readFile(path.join(runDir, AAC_SEGMENT_LIST), 'utf8'), 'aac');
     const point: H264FinalizePoint = {
       seconds, segments: segments.length, aacSegments: aac.length,
-      aacCopiedPreviewMs: [], aacCopiedMp4Ms: [], aacCopiedReadyMs: [], encodedMp4Ms: [], encodedReadyMs: [], audio: { aacCopied: '', encoded: '' },
+      aacCopiedMp4Ms: [], aacCopiedReadyMs: [], encodedMp4Ms: [], encodedReadyMs: [], audio: { aacCopied: '', encoded: '' },
     };
     for (let rep = 0; rep < opts.reps; rep++) {
       for (const copied of rep % 2 === 0 ? [true, false] : [false, true]) {
         await writeRunIndex(runDir, { version: 1, segments, ...(copied ? { aac } : {}) });
         const replayDir = path.join(opts.workDir, 'replay-h264');
         const t0 = performance.now();
-        let previewMs = 0;
         let mp4Ms = 0;
         let audio = '';
         await assembleReplay({
           recordingDir,
           replayDir,
-          onPreview: async () => void (previewMs = Math.round(performance.now() - t0)),
           onMp4: (i) => {
             mp4Ms = Math.round(performance.now() - t0);
             audio = i.audio;
@@ -176,7 +170,6 @@ export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: num
         const readyMs = Math.round(performance.now() - t0);
         await rm(replayDir, { recursive: true, force: true });
         if (copied) {
-          point.aacCopiedPreviewMs.push(previewMs);
           point.aacCopiedMp4Ms.push(mp4Ms);
           point.aacCopiedReadyMs.push(readyMs);
           point.audio.aacCopied = audio;
@@ -188,7 +181,7 @@ export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: num
       }
     }
     opts.log(
-      `recording: H.264 finalize-only, ${seconds} s in ${segments.length} segments: preview ${point.aacCopiedPreviewMs.join(', ')} ms, ready ${point.aacCopiedReadyMs.join(', ')} ms with the recorded AAC copied (${point.audio.aacCopied}), ` +
+      `recording: H.264 finalize-only, ${seconds} s in ${segments.length} segments: ready ${point.aacCopiedReadyMs.join(', ')} ms with the recorded AAC copied (${point.audio.aacCopied}), ` +
         `${point.encodedReadyMs.join(', ')} ms encoding it (${point.audio.encoded})`,
     );
     points.push(point);

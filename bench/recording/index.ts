@@ -470,7 +470,7 @@ export function describe(r: RecordingResult): string[] {
   );
   const h264Scaling = r.h264FinalizeScaling.map(
     (p) =>
-      `H.264 finalize only, ${p.seconds} s in ${p.segments} segments (+${p.aacSegments} AAC): preview (HLS) ${p.aacCopiedPreviewMs.join(' / ')} ms, MP4 ${p.aacCopiedMp4Ms.join(' / ')} ms, ready ${p.aacCopiedReadyMs.join(' / ')} ms with the AAC recorded alongside copied (${p.audio.aacCopied}); ` +
+      `H.264 finalize only, ${p.seconds} s in ${p.segments} segments (+${p.aacSegments} AAC): MP4 ${p.aacCopiedMp4Ms.join(' / ')} ms, ready ${p.aacCopiedReadyMs.join(' / ')} ms with the AAC recorded alongside copied (${p.audio.aacCopied}); ` +
       `MP4 ${p.encodedMp4Ms.join(' / ')} ms, ready ${p.encodedReadyMs.join(' / ')} ms encoding the audio at finalize (${p.audio.encoded})`,
   );
   return [

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildTimeline, timelineDurationMs } from '../../common/replay/timeline.ts';
 import type { ReplayOutput } from '../../common/jobs/results.ts';
@@ -78,15 +78,13 @@ const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
  *    decodable ones joined by copy into `work/run-<i>.mkv` (a segment cut short by a crash is
  *    read up to where it ends; a run with nothing decodable is skipped);
  * 2. the runs are laid back to back on the timeline (common/replay/timeline.ts);
- * 3. `poster.jpg` and the preview, then `onPreview`: when every run is VP8/VP9 + Opus in the
- *    same layout, `video.webm` (every run's pieces joined by copy in one pass); when every run
- *    is H.264 with the AAC the recorder made beside it, `hls/index.m3u8` + `hls/seg-NNNNN.ts`,
- *    cut from each run by copy, one pass per run (a discontinuity between runs). Either is
- *    watchable seconds after the broadcast;
+ * 3. `poster.jpg` and, when every run is VP8/VP9 + Opus in the same layout, `video.webm`
+ *    (every run's pieces joined by copy in one pass: watchable seconds after the broadcast);
+ *    then `onPreview`;
  * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
  *    frozen frame and silence) — or, when every run is H.264, its video copied and its audio
- *    copied or encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart);
- *    then, unless step 3 made it, the HLS by copy from the MP4.
+ *    copied or encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart),
+ *    then `hls/index.m3u8` + `hls/seg-NNNNN.ts` by copy from it.
  *
  * Every output is written under a temporary name and renamed when complete, so running
  * it again (a retried job) is safe and gives the same output (and a byte-identical MP4).
@@ -128,7 +126,7 @@ export async function assembleReplay(opts: {
     const timeline = buildTimeline(media);
     const durationMs = timelineDurationMs(timeline);
 
-    // 3. Poster and preview (WebM, or HLS from H.264 runs).
+    // 3. Poster and quick WebM.
     signal?.throwIfAborted();
     const firstVideo = media.find((m) => m.video);
     const poster = firstVideo ? await makePoster(firstVideo, at(POSTER), run) : null;
@@ -148,31 +146,12 @@ export async function assembleReplay(opts: {
     }
     // H.264 runs are copied (mp4Video.ts): the size is the largest the runs start with, as recorded.
     const video = mp4Video(media);
-    // With the AAC the recorder made for every run, an H.264 replay's HLS is cut from the runs
-    // themselves by copy, before the MP4: it is the preview (one pass), and stays the HLS.
-    const hlsFromRuns = video === 'copy' && media.every((m) => m.hasAudio && m.aacInput !== null);
-    if (hlsFromRuns) {
-      const hlsTmp = at(partial(HLS_DIR));
-      await mkdir(hlsTmp, { recursive: true });
-      let offsetMs = 0;
-      for (const m of media) {
-        signal?.throwIfAborted();
-        const output = [...HLS_FROM_RECORDING, ...hlsOutput(hlsTmp, { appendAtMs: offsetMs === 0 ? null : offsetMs })];
-        await run(remuxPartArgs(m.input, m, output, m.aacInput), 60_000 + m.durationMs);
-        offsetMs += m.durationMs;
-      }
-      if (media.length > 1) await dropDiscontinuities(path.join(hlsTmp, 'index.m3u8'));
-      await replaceDir(hlsTmp, at(HLS_DIR));
-    }
-    // The preview is the WebM as recorded, or the HLS cut from the runs: its size is the runs'
-    // (the largest stream); the MP4's size, which reads every keyframe (seconds for a long
-    // broadcast), comes after it.
-    if ((webm || hlsFromRuns) && opts.onPreview) {
+    // The preview is the WebM as recorded: its size is the runs' (the largest stream); the MP4's
+    // size, which reads every keyframe (seconds for a long broadcast), comes after it. An H.264
+    // replay has none: it is watchable at `ready` (docs/recording.md, "Why no HLS preview").
+    if (webm && opts.onPreview) {
       const largest = largestVideo(media);
-      await opts.onPreview({
-        durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm,
-        hls: hlsFromRuns ? HLS_PLAYLIST : null, mp4: null,
-      });
+      await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, hls: null, mp4: null });
     }
     const size = video === 'copy' ? largestVideo(media) : await replaySize(media, run);
     const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
@@ -198,12 +177,14 @@ export async function assembleReplay(opts: {
     await rename(at(partial(MP4)), at(MP4));
     opts.onMp4?.({ video, audio, ms: Date.now() - mp4Started });
 
-    if (!hlsFromRuns) {
-      const hlsTmp = at(partial(HLS_DIR));
-      await mkdir(hlsTmp, { recursive: true });
-      await run(['-i', at(MP4), '-map', '0', '-c', 'copy', ...hlsOutput(hlsTmp, { appendAtMs: null })], 60_000 + durationMs);
-      await replaceDir(hlsTmp, at(HLS_DIR));
-    }
+    const hlsTmp = at(partial(HLS_DIR));
+    await mkdir(hlsTmp, { recursive: true });
+    await run(
+      ['-i', at(MP4), '-map', '0', '-c', 'copy', '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod',
+        '-hls_segment_filename', path.join(hlsTmp, 'seg-%05d.ts'), path.join(hlsTmp, 'index.m3u8')],
+      60_000 + durationMs,
+    );
+    await replaceDir(hlsTmp, at(HLS_DIR));
 
     const { size: sizeBytes } = await stat(at(MP4));
     return { ...base, hls: HLS_PLAYLIST, mp4: { name: MP4, sizeBytes, ...(await hashFile(at(MP4))) } };
@@ -415,40 +396,6 @@ function transcodeArgs(m: RunMedia, size: Size | null, out: string): string[] {
   else outputs.push('-map', `${addSource('anullsrc=r=48000:cl=stereo')}:a:0`);
   outputs.push(...AAC_OUTPUT);
   return [...inputs, ...outputs, '-t', (m.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
-}
-
-/**
- * Output options for HLS cut straight from the recorder's segments. Their video packets carry a
- * duration on some packets and none on others (Matroska from RTP: 33 of 81 in a Chromium
- * recording), and ffmpeg 5.1's HLS muxer then adds up only the durations it is given for a
- * segment's `#EXTINF` (a 2 s last segment listed as 0.089 s; hls.js then ends the replay there).
- * Without durations it takes each segment's length from the timestamps. `setts` clears them.
- */
-const HLS_FROM_RECORDING: readonly string[] = ['-bsf:v', 'setts=duration=0'];
-
-/**
- * ffmpeg output arguments for the replay's HLS in `dir`: `index.m3u8` (VOD) and `seg-NNNNN.ts`,
- * cut at the first keyframe after every 4 s. With `appendAtMs` (a run after the first), its
- * segments are added to the playlist, numbered on (ffmpeg's `append_list`), with their
- * timestamps moved on by that much, so that they continue the runs before them.
- */
-function hlsOutput(dir: string, opts: { appendAtMs: number | null }): string[] {
-  const append = opts.appendAtMs === null ? [] : ['-hls_flags', 'append_list', '-output_ts_offset', (opts.appendAtMs / 1000).toFixed(3)];
-  return [
-    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', ...append,
-    '-hls_segment_filename', path.join(dir, 'seg-%05d.ts'), path.join(dir, 'index.m3u8'),
-  ];
-}
-
-/**
- * Removes the `#EXT-X-DISCONTINUITY` that ffmpeg's `append_list` writes before each appended
- * run: their timestamps continue the run before (hlsOutput), so there is none, and players
- * have stalled at discontinuities (hls.js issues 1096, 2376; a Chromium replay test here
- * stalled on a playlist that began with one).
- */
-async function dropDiscontinuities(playlist: string): Promise<void> {
-  const text = await readFile(playlist, 'utf8');
-  await writeFile(playlist, text.split('\n').filter((line) => line !== '#EXT-X-DISCONTINUITY').join('\n'));
 }
 
 /**

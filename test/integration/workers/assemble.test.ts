@@ -384,15 +384,6 @@ async function audioPacketHashes(input: string[]): Promise<string[]> {
     .map((l) => l.split(',').at(-1)!.trim());
 }
 
-/** The MD5 of every decoded frame of the input's first audio stream, in order. */
-async function decodedAudioHashes(input: string[]): Promise<string[]> {
-  const { stdout } = await runFfmpeg([...input, '-map', '0:a:0', '-f', 'framemd5', '-'], { timeoutMs: 60_000 });
-  return stdout
-    .split('\n')
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => l.split(',').at(-1)!.trim());
-}
-
 /** A stream's first pts and its span (s) in a file, from its packets. */
 async function streamSpan(file: string, select: 'v:0' | 'a:0'): Promise<{ start: number; duration: number }> {
   const { stdout } = await runFfmpeg(['-v', 'error', '-select_streams', select, '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], {
@@ -461,47 +452,6 @@ describe('assembleReplay: an H.264 recording with its AAC recorded alongside (no
     await decodeAll(mp4);
   });
 
-  it('is watchable before its MP4: onPreview gives the HLS cut from the runs by copy, which the ready replay keeps', async () => {
-    const replayDir = path.join(root, 'replay-preview');
-    const playlistFile = path.join(replayDir, 'hls', 'index.m3u8');
-    let atPreview: { output: ReplayOutput; mp4: boolean; playlist: string; segmentsThere: boolean } | undefined;
-    const out = await assembleReplay({
-      recordingDir,
-      replayDir,
-      onPreview: async (o) => {
-        const playlist = await readFile(playlistFile, 'utf8');
-        const names = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
-        atPreview = { output: o, mp4: existsSync(path.join(replayDir, 'replay.mp4')), playlist, segmentsThere: names.length > 0 && names.every((n) => existsSync(path.join(replayDir, 'hls', n))) };
-      },
-    });
-    expect(atPreview).toBeDefined();
-    const { output: preview, playlist } = atPreview!;
-    expect(atPreview!.mp4).toBe(false);
-    expect(atPreview!.segmentsThere).toBe(true);
-    expect(ReplayOutputSchema.parse(preview)).toEqual(preview);
-    expect(preview).toMatchObject({ hls: 'hls/index.m3u8', webm: null, mp4: null, poster: 'poster.jpg', durationMs: out.durationMs, timeline: out.timeline });
-    // The runs' segments one after the other, their timestamps continuing (no discontinuity), lasting the timeline.
-    const lines = playlist.split('\n');
-    expect(lines).toContain('#EXT-X-ENDLIST');
-    expect(lines).not.toContain('#EXT-X-DISCONTINUITY');
-    const segmentFiles = lines.filter((l) => l && !l.startsWith('#')).map((l) => path.join(replayDir, 'hls', l));
-    const starts: number[] = [];
-    for (const f of segmentFiles) starts.push((await videoPacketTimes(f))[0]!);
-    for (let k = 1; k < starts.length; k++) expect(starts[k]!).toBeGreaterThan(starts[k - 1]!);
-    const total = lines.filter((l) => l.startsWith('#EXTINF:')).reduce((sum, l) => sum + Number.parseFloat(l.slice(8)), 0);
-    expect(Math.abs(total * 1000 - out.durationMs)).toBeLessThanOrEqual(100);
-    // It plays what the MP4 plays: the recorded frames and the recorded AAC, nothing encoded.
-    const mp4 = path.join(replayDir, 'replay.mp4');
-    const frames = await decodedFrameHashes(['-i', mp4]);
-    expect(frames.length).toBeGreaterThan(150);
-    expect(await decodedFrameHashes(['-i', playlistFile])).toEqual(frames);
-    expect(await decodedAudioHashes(['-i', playlistFile])).toEqual(await decodedAudioHashes(['-i', mp4]));
-    // The ready replay keeps that HLS: not made again from the MP4.
-    expect(out.hls).toBe('hls/index.m3u8');
-    expect(await readFile(playlistFile, 'utf8')).toBe(playlist);
-    expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4']);
-  });
-
   it('places the copied audio where the encode placed it (±1 AAC frame), and encodes a run whose AAC is not all indexed', async () => {
     const copied = path.join(root, 'replay-copy', 'replay.mp4');
     // The same recording without the AAC in the index: today's path for recordings made before it.
@@ -540,9 +490,7 @@ describe('assembleReplay: an H.264 recording Chromium made (test/fixtures/chromi
     const recordingDir = path.join(root, 'recording');
     await cp(fileURLToPath(new URL('../../fixtures/chromium-h264-recording', import.meta.url)), recordingDir, { recursive: true });
     const replayDir = path.join(root, 'replay');
-    let previewed = false;
-    const out = await assembleReplay({ recordingDir, replayDir, onPreview: async () => void (previewed = true) });
-    expect(previewed).toBe(true);
+    const out = await assembleReplay({ recordingDir, replayDir });
     expect(out.durationMs).toBeGreaterThan(5500);
     const playlist = await readFile(path.join(replayDir, 'hls', 'index.m3u8'), 'utf8');
     const extinf = playlist.split('\n').filter((l) => l.startsWith('#EXTINF:')).map((l) => Number.parseFloat(l.slice(8)));
