@@ -187,9 +187,8 @@ export class ReplayStore {
   }
 
   /**
-   * Stores what the finalize job made. 'preview' (watchable: the quick WebM of a VP8 replay,
-   * or the HLS cut from an H.264 one's runs): duration, size, timeline, poster, WebM and HLS;
-   * the replay is 'processing'. 'ready': every file; the
+   * Stores what the finalize job made. 'preview' (watchable: the quick WebM of a VP8 replay):
+   * duration, size, timeline, poster, WebM and HLS as reported; the replay is 'processing'. 'ready': every file; the
    * replay is 'ready'. Ignored (false) when the replay is missing, ready or failed, so a
    * late preview never hides a finished replay.
    */

@@ -273,7 +273,8 @@ describe('replay HTTP API (real server)', () => {
       expect((await get(`/api/replays/${processing.id}/download`)).status).toBe(404);
       expect((await get(`/api/replays/${processing.id}/hls/index.m3u8`)).status).toBe(404);
 
-      // An H.264 replay's preview is its HLS (cut from the recording before the MP4): playable; the MP4 stays missing.
+      // A preview that carries an HLS (the store keeps what a preview reports; the workers send none
+      // today, docs/recording.md "Why no HLS preview") makes it playable; the MP4 stays missing.
       await stores.replays.applyOutput(processing.id, 'preview', output({ webm: null }));
       const h264 = (await (await get(`/api/replays/${processing.id}`)).json()) as ReplayDetail;
       expect(h264).toMatchObject({
