@@ -272,7 +272,7 @@ async function recordOne(
     for (;;) {
       const r = await app.stores.replays.get(id);
       if (r?.state === 'failed') throw new Error(`the replay failed: ${r.reason ?? '?'}`);
-      if (previewAt === null && (r?.webm || r?.hls)) previewAt = Date.now();
+      if (previewAt === null && r?.webm) previewAt = Date.now();
       if (r?.state === 'ready') {
         readyAt = Date.now();
         previewAt ??= readyAt;

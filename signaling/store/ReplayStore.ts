@@ -187,8 +187,8 @@ export class ReplayStore {
   }
 
   /**
-   * Stores what the finalize job made. 'preview' (watchable: the quick WebM of a VP8 replay):
-   * duration, size, timeline, poster, WebM and HLS as reported; the replay is 'processing'. 'ready': every file; the
+   * Stores what the finalize job made. 'preview' (the quick WebM is watchable): duration,
+   * size, timeline, poster and WebM; the replay is 'processing'. 'ready': every file; the
    * replay is 'ready'. Ignored (false) when the replay is missing, ready or failed, so a
    * late preview never hides a finished replay.
    */
@@ -202,7 +202,7 @@ export class ReplayStore {
       poster: output.poster,
       webm: output.webm,
     };
-    if (state === 'preview') return this.#update(broadcastId, OPEN, { ...common, hls: output.hls, state: 'processing' });
+    if (state === 'preview') return this.#update(broadcastId, OPEN, { ...common, state: 'processing' });
     return this.#update(broadcastId, OPEN, {
       ...common,
       state: 'ready',

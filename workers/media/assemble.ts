@@ -84,7 +84,7 @@ const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
  * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
  *    frozen frame and silence) — or, when every run is H.264, its video copied and its audio
  *    copied or encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart),
- *    then `hls/index.m3u8` + `hls/seg-NNNNN.ts` by copy from it.
+ *    then `hls/index.m3u8` + `hls/seg-NNN.ts` by copy from it.
  *
  * Every output is written under a temporary name and renamed when complete, so running
  * it again (a retried job) is safe and gives the same output (and a byte-identical MP4).
@@ -144,8 +144,6 @@ export async function assembleReplay(opts: {
     } else {
       await rm(at(WEBM), { force: true });
     }
-    // H.264 runs are copied (mp4Video.ts): the size is the largest the runs start with, as recorded.
-    const video = mp4Video(media);
     // The preview is the WebM as recorded: its size is the runs' (the largest stream); the MP4's
     // size, which reads every keyframe (seconds for a long broadcast), comes after it. An H.264
     // replay has none: it is watchable at `ready` (docs/recording.md, "Why no HLS preview").
@@ -153,6 +151,8 @@ export async function assembleReplay(opts: {
       const largest = largestVideo(media);
       await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, hls: null, mp4: null });
     }
+    // H.264 runs are copied (mp4Video.ts): the size is the largest the runs start with, as recorded.
+    const video = mp4Video(media);
     const size = video === 'copy' ? largestVideo(media) : await replaySize(media, run);
     const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
 
@@ -166,7 +166,7 @@ export async function assembleReplay(opts: {
       // The AAC recorded with an H.264 run is copied; without it (older recordings, a run
       // without audio, an index cut by a crash) the audio is encoded as before.
       const aac = video === 'copy' && m.hasAudio ? m.aacInput : null;
-      if (video === 'copy') await run(remuxPartArgs(m.input, m, ['-f', 'mpegts', file], aac), 60_000 + m.durationMs);
+      if (video === 'copy') await run(remuxPartArgs(m.input, m, file, aac), 60_000 + m.durationMs);
       else await run(transcodeArgs(m, size, file), 60_000 + 4 * m.durationMs);
       if (aac) audioCopied++;
       parts.push({ file, durationMs: m.durationMs });
@@ -181,7 +181,7 @@ export async function assembleReplay(opts: {
     await mkdir(hlsTmp, { recursive: true });
     await run(
       ['-i', at(MP4), '-map', '0', '-c', 'copy', '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod',
-        '-hls_segment_filename', path.join(hlsTmp, 'seg-%05d.ts'), path.join(hlsTmp, 'index.m3u8')],
+        '-hls_segment_filename', path.join(hlsTmp, 'seg-%03d.ts'), path.join(hlsTmp, 'index.m3u8')],
       60_000 + durationMs,
     );
     await replaceDir(hlsTmp, at(HLS_DIR));

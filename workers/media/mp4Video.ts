@@ -56,19 +56,17 @@ export function mp4Video(runs: readonly RunStreams[]): Mp4Video {
 }
 
 /**
- * ffmpeg argv that turns one H.264 run (read by `input`, e.g. `['-i', run.mkv]`) into `output`
- * (the muxer's arguments and target: an MPEG-TS part of the MP4, e.g. `['-f', 'mpegts', 'part.ts']`,
- * or the run's HLS segments), cut at the run's duration, with the video copied: the same part
- * transcodeArgs writes for other runs, so the parts are joined and cut into HLS the same way.
- * With `aacInput` (the AAC the recorder encoded while recording, on the run's clock) the audio
- * is copied too: no encode at all. Otherwise the audio is encoded to AAC 48 kHz stereo with
- * gaps filled with silence (`aresample=async=1`, as for a transcode); a run without audio gets
- * silence.
+ * ffmpeg argv that turns one H.264 run (read by `input`, e.g. `['-i', run.mkv]`) into an
+ * MPEG-TS part of its duration with the video copied: the same part transcodeArgs writes
+ * for other runs, so the parts are joined and cut into HLS the same way. With `aacInput` (the
+ * AAC the recorder encoded while recording, on the run's clock) the audio is copied too: no
+ * encode at all. Otherwise the audio is encoded to AAC 48 kHz stereo with gaps filled with
+ * silence (`aresample=async=1`, as for a transcode); a run without audio gets silence.
  */
 export function remuxPartArgs(
   input: readonly string[],
   run: Pick<RunStreams, 'durationMs' | 'hasAudio'>,
-  output: readonly string[],
+  out: string,
   aacInput: readonly string[] | null = null,
 ): string[] {
   if (!Number.isFinite(run.durationMs) || run.durationMs <= 0) throw new Error(`run duration must be > 0 ms, got ${run.durationMs}`);
@@ -77,7 +75,7 @@ export function remuxPartArgs(
   if (aacInput) {
     inputs.push(...aacInput);
     outputs.push('-map', '1:a:0', '-c:a', 'copy');
-    return [...inputs, ...outputs, '-t', (run.durationMs / 1000).toFixed(3), ...output];
+    return [...inputs, ...outputs, '-t', (run.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
   }
   if (run.hasAudio) {
     outputs.push('-map', '0:a:0', '-af', 'aresample=async=1:first_pts=0,apad');
@@ -86,5 +84,5 @@ export function remuxPartArgs(
     outputs.push('-map', '1:a:0');
   }
   outputs.push(...AAC_OUTPUT);
-  return [...inputs, ...outputs, '-t', (run.durationMs / 1000).toFixed(3), ...output];
+  return [...inputs, ...outputs, '-t', (run.durationMs / 1000).toFixed(3), '-f', 'mpegts', out];
 }

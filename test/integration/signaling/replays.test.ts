@@ -258,8 +258,8 @@ describe('replay HTTP API (real server)', () => {
         expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'replay file not found' } });
       }
 
-      // A VP8 replay's preview makes the WebM and poster playable; the MP4 and HLS stay missing.
-      await stores.replays.applyOutput(processing.id, 'preview', output({ hls: null }));
+      // The preview makes the WebM and poster playable; the MP4 and HLS stay missing.
+      await stores.replays.applyOutput(processing.id, 'preview', output());
       const preview = (await (await get(`/api/replays/${processing.id}`)).json()) as ReplayDetail;
       expect(preview).toMatchObject({
         state: 'processing',
@@ -272,18 +272,6 @@ describe('replay HTTP API (real server)', () => {
       expect((await get(`/api/replays/${processing.id}/replay.mp4`)).status).toBe(404);
       expect((await get(`/api/replays/${processing.id}/download`)).status).toBe(404);
       expect((await get(`/api/replays/${processing.id}/hls/index.m3u8`)).status).toBe(404);
-
-      // A preview that carries an HLS (the store keeps what a preview reports; the workers send none
-      // today, docs/recording.md "Why no HLS preview") makes it playable; the MP4 stays missing.
-      await stores.replays.applyOutput(processing.id, 'preview', output({ webm: null }));
-      const h264 = (await (await get(`/api/replays/${processing.id}`)).json()) as ReplayDetail;
-      expect(h264).toMatchObject({
-        state: 'processing',
-        sources: { hls: `/api/replays/${processing.id}/hls/index.m3u8`, mp4: null, webm: null },
-        download: null,
-      });
-      for (const file of ['hls/index.m3u8', 'hls/seg-000.ts']) expect((await get(`/api/replays/${processing.id}/${file}`)).status, file).toBe(200);
-      for (const file of ['video.webm', 'replay.mp4', 'download']) expect((await get(`/api/replays/${processing.id}/${file}`)).status, file).toBe(404);
     });
 
     it('answers NOT_FOUND for a reported file that is missing on disk', async () => {

@@ -82,7 +82,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
     expect(await stores.replays.markProcessing(b.id)).toBe(false);
     expect((await stores.replays.get(b.id))?.state).toBe('processing');
 
-    // The preview: playable WebM (VP8) or HLS (H.264) and poster; the MP4 still missing even if reported.
+    // The quick remux: playable WebM and poster, the rest still missing even if reported.
     expect(await stores.replays.applyOutput(b.id, 'preview', output())).toBe(true);
     expect(await stores.replays.get(b.id)).toMatchObject({
       state: 'processing',
@@ -92,7 +92,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
       timeline: output().timeline,
       poster: 'poster.jpg',
       webm: 'video.webm',
-      hls: 'hls/index.m3u8',
+      hls: null,
       mp4: null,
     });
 

@@ -18,19 +18,19 @@ describe('mp4Video', () => {
 
 describe('remuxPartArgs', () => {
   it('copies the video, encodes the audio to AAC, and cuts at the run duration', () => {
-    const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 2500, hasAudio: true }, ['-f', 'mpegts', 'part.ts']);
+    const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 2500, hasAudio: true }, 'part.ts');
     expect(args.join(' ')).toBe(
       '-i run.mkv -map 0:v:0 -c:v copy -map 0:a:0 -af aresample=async=1:first_pts=0,apad -c:a aac -aac_coder fast -b:a 128k -ar 48000 -ac 2 -t 2.500 -f mpegts part.ts',
     );
   });
   it('adds silence to a run without audio', () => {
-    const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 1000, hasAudio: false }, ['-f', 'mpegts', 'part.ts']);
+    const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 1000, hasAudio: false }, 'part.ts');
     expect(args).toEqual(expect.arrayContaining(['anullsrc=r=48000:cl=stereo', '1:a:0', 'copy']));
-    expect(() => remuxPartArgs(['-i', 'x'], { durationMs: 0, hasAudio: true }, ['-f', 'mpegts', 'p.ts'])).toThrow(/duration/);
+    expect(() => remuxPartArgs(['-i', 'x'], { durationMs: 0, hasAudio: true }, 'p.ts')).toThrow(/duration/);
   });
   it('copies the audio too when the AAC recorded with the run is given: nothing is encoded', () => {
     const aac = ['-itsoffset', '-0.021', '-f', 'concat', '-safe', '0', '-i', 'aac.txt'];
-    const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 2500, hasAudio: true }, ['-f', 'mpegts', 'part.ts'], aac);
+    const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 2500, hasAudio: true }, 'part.ts', aac);
     expect(args.join(' ')).toBe('-i run.mkv -itsoffset -0.021 -f concat -safe 0 -i aac.txt -map 0:v:0 -c:v copy -map 1:a:0 -c:a copy -t 2.500 -f mpegts part.ts');
   });
 });

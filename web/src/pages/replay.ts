@@ -330,7 +330,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
           replace(
             status,
             h('p', {}, 'Processing the replay…'),
-            d.sources.webm !== null || d.sources.hls !== null || d.sources.mp4 !== null ? h('p', { class: 'hint' }, 'A first version can already be played.') : null,
+            d.sources.webm !== null || d.sources.mp4 !== null ? h('p', { class: 'hint' }, 'A first version can already be played.') : null,
           );
           break;
         case 'ready':
