@@ -239,6 +239,13 @@ describe('WHEP over HTTP', () => {
     const trickle = await patch(server, location, 'a=mid:0\r\na=candidate:1 1 udp 2113937151 192.0.2.1 50000 typ host\r\n');
     expect(trickle.status).toBe(204);
     expect((await patch(server, location, 'a=candidate:1', { 'content-type': 'text/plain' })).status).toBe(415);
+    // Not a fragment, and a restart with malformed credentials: 400 as WHIP answers it, nothing restarted.
+    const malformed = await patch(server, location, 'hello\r\n');
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body)).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringMatching(/not an SDP fragment/) as unknown } });
+    const badCredentials = await patch(server, location, 'a=ice-ufrag:abcd\r\na=ice-pwd:short\r\n', { 'if-match': etag });
+    expect(badCredentials.status).toBe(400);
+    expect(JSON.parse(badCredentials.body)).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringMatching(/malformed/) as unknown } });
     const restartBody = 'a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n';
     expect((await patch(server, location, restartBody)).status).toBe(428);
     expect((await patch(server, location, restartBody, { 'if-match': '"stale"' })).status).toBe(412);
