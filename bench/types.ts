@@ -44,12 +44,14 @@ export interface LatestFigures {
   recording: {
     /** Frames sent in steady state (from the first recorded keyframe to the end) missing from the replay, over the broadcasts (VP8 1 and 10 min, H.264 10 min). */
     framesLost: number | null;
-    /** Broadcast end (`broadcast:stop`) → replay watchable (`preview`: the WebM), worst of the broadcasts. */
+    /** Broadcast end (`broadcast:stop`) → replay watchable (`preview`: the WebM, or for H.264 the MP4 with Opus), worst of the broadcasts. */
     previewReadyMs: number | null;
     /** Broadcast end → replay `ready` (MP4 and HLS), worst of the broadcasts. */
     replayReadyMs: number | null;
     /** Broadcast end → replay `ready` for the H.264 broadcast (10 min; the MP4 is a remux). */
     h264ReadyMs?: number | null;
+    /** Finalize alone over the longest synthetic recording (an hour in a full run): its seconds and the worst time to the preview, VP8 (WebM) and H.264 (MP4 with Opus). */
+    longestFinalizePreview?: { seconds: number; vp8Ms: number | null; h264Ms: number | null } | null;
   };
   archive: { ratioVsCp: number | null };
   /** Many hosts: a broadcast relayed from its origin node to an edge node over a pipe (docs/scale.md). */

@@ -12,6 +12,7 @@ export function replayOutput(over: Partial<ReplayOutput> = {}): ReplayOutput {
     timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
     poster: 'poster.jpg',
     webm: 'video.webm',
+    videoMp4: null,
     hls: 'hls/index.m3u8',
     mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
     ...over,

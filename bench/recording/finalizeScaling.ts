@@ -105,6 +105,8 @@ export interface H264FinalizePoint {
   seconds: number;
   segments: number;
   aacSegments: number;
+  /** `assembleReplay` start → its preview (the H.264 and Opus copied into `video.mp4`: watchable), per run (both modes: it does not depend on the AAC). */
+  previewMs: number[];
   /** `assembleReplay` start → its MP4 written / → it returned (MP4, HLS, SHA-256: `ready`), the AAC recorded alongside copied, per repetition. */
   aacCopiedMp4Ms: number[];
   aacCopiedReadyMs: number[];
@@ -120,9 +122,9 @@ export interface H264FinalizePoint {
  * `-c copy` into the recorder's segments) with the recorder's second output beside it — the
  * audio encoded to AAC segments (`aac-%05d.mka`, AAC_OUTPUT, `aresample=async=1`: recorderArgs
  * with `aac`) — and the index from both of ffmpeg's lists, as SegmentUploader makes it. Then
- * the whole of `assembleReplay` (MP4 and HLS by copy, SHA-256: the `ready` an H.264 replay
- * becomes watchable at) with the AAC in the index (copied) and without (encoded, today's path
- * for older recordings), alternating. Faster than real time; the AAC encode the recorder does
+ * the whole of `assembleReplay` (the preview, `video.mp4`: watchable; then the MP4 and HLS by
+ * copy, SHA-256: `ready`) with the AAC in the index (copied) and without (encoded, the path for
+ * older recordings), alternating. Faster than real time; the AAC encode the recorder does
  * while recording is in the writing, not in what is timed.
  */
 export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: number; lengthsS: number[]; reps: number; workDir: string; log: (l: string) => void }): Promise<H264FinalizePoint[]> {
@@ -150,7 +152,7 @@ export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: num
     const aac = parseSegmentList(await readFile(path.join(runDir, AAC_SEGMENT_LIST), 'utf8'), 'aac');
     const point: H264FinalizePoint = {
       seconds, segments: segments.length, aacSegments: aac.length,
-      aacCopiedMp4Ms: [], aacCopiedReadyMs: [], encodedMp4Ms: [], encodedReadyMs: [], audio: { aacCopied: '', encoded: '' },
+      previewMs: [], aacCopiedMp4Ms: [], aacCopiedReadyMs: [], encodedMp4Ms: [], encodedReadyMs: [], audio: { aacCopied: '', encoded: '' },
     };
     for (let rep = 0; rep < opts.reps; rep++) {
       for (const copied of rep % 2 === 0 ? [true, false] : [false, true]) {
@@ -162,6 +164,10 @@ export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: num
         await assembleReplay({
           recordingDir,
           replayDir,
+          onPreview: async (o) => {
+            if (o.videoMp4 !== 'video.mp4') throw new Error(`the preview is ${o.videoMp4 ?? o.webm ?? 'nothing'}, not video.mp4`);
+            point.previewMs.push(Math.round(performance.now() - t0));
+          },
           onMp4: (i) => {
             mp4Ms = Math.round(performance.now() - t0);
             audio = i.audio;
@@ -181,7 +187,7 @@ export async function h264FinalizeScaling(opts: { clip: string; clipSeconds: num
       }
     }
     opts.log(
-      `recording: H.264 finalize-only, ${seconds} s in ${segments.length} segments: ready ${point.aacCopiedReadyMs.join(', ')} ms with the recorded AAC copied (${point.audio.aacCopied}), ` +
+      `recording: H.264 finalize-only, ${seconds} s in ${segments.length} segments: preview ${point.previewMs.join(', ')} ms; ready ${point.aacCopiedReadyMs.join(', ')} ms with the recorded AAC copied (${point.audio.aacCopied}), ` +
         `${point.encodedReadyMs.join(', ')} ms encoding it (${point.audio.encoded})`,
     );
     points.push(point);

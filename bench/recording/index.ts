@@ -30,7 +30,7 @@ import { finalizeScaling, h264FinalizeScaling, type FinalizeScalingPoint, type H
  * VP8 frame sent is counted on the way in and matched, by size and order, against the frames
  * of the replay's WebM (the recording, copied without transcoding); the MP4's frames are
  * counted too. Then how long after the broadcast ends the replay is watchable (`preview`: the
- * WebM) and complete (`ready`: MP4 and HLS). See docs/benchmarks.md.
+ * WebM of a VP8 broadcast, the MP4 with Opus of an H.264 one) and complete (`ready`: MP4 and HLS). See docs/benchmarks.md.
  */
 
 const execFileAsync = promisify(execFile);
@@ -98,7 +98,7 @@ export interface BroadcastFidelity {
   runs: number;
   /** Kernel UDP receive-buffer drops over the broadcast (machine-wide). */
   udpRcvbufErrors: number | null;
-  /** `broadcast:stop` → the replay watchable (WebM and poster: state `processing` with a WebM). */
+  /** `broadcast:stop` → the replay watchable (its preview and poster: state `processing` with a WebM or an MP4 with Opus). */
   previewReadyMs: number;
   /** `broadcast:stop` → the replay `ready` (MP4, HLS). */
   replayReadyMs: number;
@@ -108,7 +108,7 @@ export interface RecordingResult extends BenchResult<'recording', RecordingConfi
   broadcasts: BroadcastFidelity[];
   /** Steady-state frames lost, summed over the broadcasts. */
   framesLost: number;
-  /** Worst over the broadcasts (an H.264 replay has no preview step: watchable when ready). */
+  /** Worst over the broadcasts (VP8: the WebM; H.264: the MP4 with Opus). */
   previewReadyMs: number;
   replayReadyMs: number;
   /** Worst `ready` (the MP4, a remux) over the H.264 broadcasts; null without one. */
@@ -272,7 +272,7 @@ async function recordOne(
     for (;;) {
       const r = await app.stores.replays.get(id);
       if (r?.state === 'failed') throw new Error(`the replay failed: ${r.reason ?? '?'}`);
-      if (previewAt === null && r?.webm) previewAt = Date.now();
+      if (previewAt === null && (r?.webm || r?.videoMp4)) previewAt = Date.now();
       if (r?.state === 'ready') {
         readyAt = Date.now();
         previewAt ??= readyAt;
@@ -452,7 +452,17 @@ function countFrames(
 }
 
 export function summary(r: RecordingResult): Partial<LatestFigures> {
-  return { recording: { framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs, h264ReadyMs: r.h264ReadyMs } };
+  const seconds = Math.max(0, ...r.finalizeScaling.map((p) => p.seconds), ...r.h264FinalizeScaling.map((p) => p.seconds));
+  const worst = (ms: number[] | undefined) => (ms && ms.length > 0 ? Math.max(...ms) : null);
+  const longestFinalizePreview =
+    seconds > 0
+      ? {
+          seconds,
+          vp8Ms: worst(r.finalizeScaling.find((p) => p.seconds === seconds)?.indexedPreviewMs),
+          h264Ms: worst(r.h264FinalizeScaling.find((p) => p.seconds === seconds)?.previewMs),
+        }
+      : null;
+  return { recording: { framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs, h264ReadyMs: r.h264ReadyMs, longestFinalizePreview } };
 }
 
 export function describe(r: RecordingResult): string[] {
@@ -470,7 +480,7 @@ export function describe(r: RecordingResult): string[] {
   );
   const h264Scaling = r.h264FinalizeScaling.map(
     (p) =>
-      `H.264 finalize only, ${p.seconds} s in ${p.segments} segments (+${p.aacSegments} AAC): MP4 ${p.aacCopiedMp4Ms.join(' / ')} ms, ready ${p.aacCopiedReadyMs.join(' / ')} ms with the AAC recorded alongside copied (${p.audio.aacCopied}); ` +
+      `H.264 finalize only, ${p.seconds} s in ${p.segments} segments (+${p.aacSegments} AAC): preview ${p.previewMs.join(' / ')} ms, MP4 ${p.aacCopiedMp4Ms.join(' / ')} ms, ready ${p.aacCopiedReadyMs.join(' / ')} ms with the AAC recorded alongside copied (${p.audio.aacCopied}); ` +
       `MP4 ${p.encodedMp4Ms.join(' / ')} ms, ready ${p.encodedReadyMs.join(' / ')} ms encoding the audio at finalize (${p.audio.encoded})`,
   );
   return [
@@ -509,6 +519,7 @@ export function chart(r: RecordingResult): string {
         series: [
           { name: 'VP8: preview (watchable)', points: vp8.map((b) => [x(b), b.previewReadyMs] as const), style: 'dots' },
           { name: 'VP8: ready (MP4 transcoded, HLS)', points: vp8.map((b) => [x(b), b.replayReadyMs] as const), style: 'dots' },
+          { name: 'H.264: preview (watchable)', points: h264.map((b) => [x(b), b.previewReadyMs] as const), style: 'dots' },
           { name: 'H.264: ready (MP4 remuxed, HLS)', points: h264.map((b) => [x(b), b.replayReadyMs] as const), style: 'dots' },
         ],
         hLines: [
@@ -523,6 +534,7 @@ export function chart(r: RecordingResult): string {
         series: [
           { name: 'with the recorder\'s index', points: r.finalizeScaling.flatMap((p) => p.indexedPreviewMs.map((ms) => [p.seconds, ms] as const)), style: 'dots' },
           { name: 'probing every segment', points: r.finalizeScaling.flatMap((p) => p.probedPreviewMs.map((ms) => [p.seconds, ms] as const)), style: 'dots' },
+          { name: 'H.264 (MP4 with Opus), with the index', points: r.h264FinalizeScaling.flatMap((p) => p.previewMs.map((ms) => [p.seconds, ms] as const)), style: 'dots' },
         ],
         hLines: [{ y: r.config.targets.previewReadyMs, label: 'target: watchable ≤ 5 s' }],
       },

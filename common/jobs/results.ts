@@ -29,9 +29,12 @@ export const ReplayOutputSchema = z.strictObject({
   width: z.number().int().min(0).nullable(),
   height: z.number().int().min(0).nullable(),
   timeline: z.array(TimelineSpanSchema),
-  /** Relative to the replay directory: 'poster.jpg', 'video.webm', 'replay.mp4', 'hls/index.m3u8'. */
+  /** Relative to the replay directory: 'poster.jpg', 'video.webm', 'video.mp4', 'replay.mp4', 'hls/index.m3u8'. */
   poster: z.string().nullable(),
+  /** The preview of a VP8/VP9 recording: its streams as recorded, in WebM. */
   webm: z.string().nullable(),
+  /** The preview of an H.264 recording: its H.264 and Opus as recorded, in MP4; absent from workers of older versions. */
+  videoMp4: z.string().nullable().default(null),
   hls: z.string().nullable(),
   mp4: FileInfoSchema.nullable(),
 });

@@ -5,8 +5,8 @@ import type { UserSummary, Visibility } from './events.ts';
  * The replay HTTP API's wire shapes (docs/http-api.md). Browser-safe: no zod, no Node.
  *
  * A replay goes 'recording' (the broadcast is live) → 'processing' (the broadcast ended,
- * the finalize job runs) → 'ready' | 'failed'. While processing, `sources.webm` may already
- * play (the quick remux); the MP4 download and the HLS VOD follow.
+ * the finalize job runs) → 'ready' | 'failed'. While processing, a preview may already play
+ * (`sources.webm` or `sources.videoMp4`, the recording copied); the MP4 download and the HLS VOD follow.
  */
 export type ReplayState = 'recording' | 'processing' | 'ready' | 'failed';
 
@@ -31,7 +31,9 @@ export interface ReplaySources {
   hls: string | null;
   /** The downloadable MP4 (H.264/AAC, faststart), served inline (Range requests work). */
   mp4: string | null;
-  /** The quick VP8/Opus WebM remux, ready first; also seekable. */
+  /** An H.264 replay's preview: its H.264 and Opus as recorded, in MP4 (faststart), ready first; also seekable. */
+  videoMp4: string | null;
+  /** A VP8/VP9 replay's preview: its streams as recorded, in WebM, ready first; also seekable. */
   webm: string | null;
 }
 

@@ -10,7 +10,7 @@ export const recordingPrefix = (broadcastId: string): string => `recordings/${br
 export const recordingRunPrefix = (broadcastId: string, runId: string): string => `${recordingPrefix(broadcastId)}/${runId}`;
 export const recordingRunKey = (broadcastId: string, runId: string, file: string): string => `${recordingRunPrefix(broadcastId, runId)}/${file}`;
 
-/** The replay of a broadcast: 'replay.mp4', 'poster.jpg', 'video.webm', 'hls/…'. */
+/** The replay of a broadcast: 'replay.mp4', 'poster.jpg', 'video.webm' or 'video.mp4', 'hls/…'. */
 export const replayPrefix = (broadcastId: string): string => `replays/${broadcastId}`;
 export const replayKey = (broadcastId: string, file: string): string => `${replayPrefix(broadcastId)}/${file}`;
 

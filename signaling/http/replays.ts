@@ -34,6 +34,7 @@ export interface ReplayRoutesOptions {
 const FILES = {
   poster: { name: 'poster.jpg', type: 'image/jpeg' },
   webm: { name: 'video.webm', type: 'video/webm' },
+  videoMp4: { name: 'video.mp4', type: 'video/mp4' },
   mp4: { name: 'replay.mp4', type: 'video/mp4' },
   hls: { name: 'hls/index.m3u8', type: 'application/vnd.apple.mpegurl' },
 } as const;
@@ -74,6 +75,7 @@ function filesOf(b: BroadcastView, r: ReplayRecord): Record<FileKind, boolean> {
   return {
     poster: ended && r.poster === FILES.poster.name,
     webm: ended && r.webm === FILES.webm.name,
+    videoMp4: ended && r.videoMp4 === FILES.videoMp4.name,
     mp4: ended && r.mp4?.name === FILES.mp4.name,
     hls: ended && r.hls === FILES.hls.name,
   };
@@ -228,6 +230,7 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
       sources: {
         hls: files.hls ? urlOf(b.id, FILES.hls.name) : null,
         mp4: files.mp4 ? urlOf(b.id, FILES.mp4.name) : null,
+        videoMp4: files.videoMp4 ? urlOf(b.id, FILES.videoMp4.name) : null,
         webm: files.webm ? urlOf(b.id, FILES.webm.name) : null,
       },
       download:
@@ -279,7 +282,7 @@ export function replaysRouter(o: ReplayRoutesOptions): express.Router {
     res.json({ invitees: await usernamesOf(b.invitees) });
   });
 
-  for (const kind of ['poster', 'webm', 'mp4'] as const) {
+  for (const kind of ['poster', 'webm', 'videoMp4', 'mp4'] as const) {
     router.get(`/:id/${FILES[kind].name}`, async (req, res) => {
       const { b, r } = await visible(req);
       if (!filesOf(b, r)[kind]) throw new AppError('NOT_FOUND', 'replay file not found');

@@ -23,6 +23,7 @@ export interface ReplayRecord {
   timeline: TimelineSpan[];
   poster: string | null;
   webm: string | null;
+  videoMp4: string | null;
   hls: string | null;
   /** `crc32` when finalize recorded it (replays finalized before migration 0007 have none). */
   mp4: { name: string; sizeBytes: number; sha256: string; crc32?: number } | null;
@@ -105,6 +106,7 @@ function toRecord(row: Selectable<ReplaysTable>): ReplayRecord {
     timeline: parseTimeline(row.timeline),
     poster: row.poster,
     webm: row.webm,
+    videoMp4: row.video_mp4,
     hls: row.hls,
     mp4:
       row.mp4_name !== null && row.mp4_size !== null && row.mp4_sha256 !== null
@@ -187,8 +189,8 @@ export class ReplayStore {
   }
 
   /**
-   * Stores what the finalize job made. 'preview' (the quick WebM is watchable): duration,
-   * size, timeline, poster and WebM; the replay is 'processing'. 'ready': every file; the
+   * Stores what the finalize job made. 'preview' (the WebM or MP4 copied from the recording is
+   * watchable): duration, size, timeline, poster and that file; the replay is 'processing'. 'ready': every file; the
    * replay is 'ready'. Ignored (false) when the replay is missing, ready or failed, so a
    * late preview never hides a finished replay.
    */
@@ -201,6 +203,7 @@ export class ReplayStore {
       timeline,
       poster: output.poster,
       webm: output.webm,
+      video_mp4: output.videoMp4,
     };
     if (state === 'preview') return this.#update(broadcastId, OPEN, { ...common, state: 'processing' });
     return this.#update(broadcastId, OPEN, {

@@ -450,6 +450,15 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('broadcasts').dropColumn('followers_only_chat').execute();
       },
     },
+    '0014_replay_video_mp4': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // The preview of an H.264 replay (docs/recording.md): its H.264 and Opus as recorded, in MP4.
+        await db.schema.alterTable('replays').addColumn('video_mp4', 'text').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('replays').dropColumn('video_mp4').execute();
+      },
+    },
   };
 }
 

@@ -131,6 +131,8 @@ export interface ReplaysTable {
   /** File names relative to `<dataDir>/replays/<broadcast_id>/`; null until reported. */
   poster: string | null;
   webm: string | null;
+  /** The preview of an H.264 replay (migration 0014). */
+  video_mp4: string | null;
   hls: string | null;
   mp4_name: string | null;
   mp4_size: number | null;

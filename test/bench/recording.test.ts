@@ -52,10 +52,21 @@ describe('bench: recording fidelity (smoke)', () => {
     for (const ms of [...h.aacCopiedMp4Ms, ...h.encodedMp4Ms]) expect(ms).toBeGreaterThan(0);
     expect(h.aacCopiedReadyMs[0]!).toBeGreaterThanOrEqual(h.aacCopiedMp4Ms[0]!);
     expect(h.encodedReadyMs[0]!).toBeGreaterThanOrEqual(h.encodedMp4Ms[0]!);
+    // The preview (video.mp4) in each run (the copied mode first), made before that run's MP4.
+    expect(h.previewMs).toHaveLength(2);
+    expect(h.previewMs[0]!).toBeGreaterThan(0);
+    expect(h.previewMs[0]!).toBeLessThanOrEqual(h.aacCopiedMp4Ms[0]!);
+    expect(h.previewMs[1]!).toBeLessThanOrEqual(h.encodedMp4Ms[0]!);
 
     expect(recording.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
     expect(r.h264ReadyMs).toBeNull();
-    expect(recording.summary(r).recording).toEqual({ framesLost: r.framesLost, previewReadyMs: r.previewReadyMs, replayReadyMs: r.replayReadyMs, h264ReadyMs: null });
+    expect(recording.summary(r).recording).toEqual({
+      framesLost: r.framesLost,
+      previewReadyMs: r.previewReadyMs,
+      replayReadyMs: r.replayReadyMs,
+      h264ReadyMs: null,
+      longestFinalizePreview: { seconds: 6, vp8Ms: f.indexedPreviewMs[0], h264Ms: Math.max(...h.previewMs) },
+    });
     expect(recording.describe(r).length).toBeGreaterThan(1);
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });

@@ -48,6 +48,7 @@ describe('replay deletion and sign-in to chat in Chromium', () => {
       timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
       poster: 'poster.jpg',
       webm: null,
+      videoMp4: null,
       hls: null,
       mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
     });

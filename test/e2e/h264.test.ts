@@ -93,6 +93,23 @@ describe('H.264 broadcast in Chromium', () => {
     expect(bytes.includes('x264 - core')).toBe(false);
     expect(probe.streams.find((s) => s.codec_type === 'video')?.profile).toMatch(/Baseline/);
     execFileSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
+
+    // Before the MP4, the preview: the recorded H.264 and Opus in MP4 (video.mp4), which Chromium plays as it is.
+    expect(workers.output()).toMatch(/replay preview ready/);
+    expect(replay.sources.videoMp4).toBe(`/api/replays/${id}/video.mp4`);
+    const played = await viewer.evaluate(async (url) => {
+      const v = document.createElement('video') as HTMLVideoElement & { webkitAudioDecodedByteCount: number; webkitVideoDecodedByteCount: number };
+      v.muted = true;
+      v.src = url;
+      document.body.append(v);
+      await v.play();
+      await new Promise((r) => setTimeout(r, 1500));
+      return { time: v.currentTime, audioBytes: v.webkitAudioDecodedByteCount, videoBytes: v.webkitVideoDecodedByteCount, error: v.error?.code ?? null };
+    }, replay.sources.videoMp4!);
+    expect(played.error).toBeNull();
+    expect(played.time).toBeGreaterThan(0.5);
+    expect(played.videoBytes).toBeGreaterThan(0);
+    expect(played.audioBytes).toBeGreaterThan(0);
     console.info(`H.264 e2e: replay ready ${readyAfterMs} ms after the end of a ${Number(probe.format.duration).toFixed(1)} s broadcast`);
   }, 180_000);
 });

@@ -330,6 +330,7 @@ describe('moderation: removing messages, blocking, the viewer list, slow mode an
           timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
           poster: 'poster.jpg',
           webm: null,
+          videoMp4: null,
           hls: null,
           mp4: { name: 'replay.mp4', sizeBytes: 4, sha256: 'ab'.repeat(32) },
         }),

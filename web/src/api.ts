@@ -390,7 +390,7 @@ export function isReplaySummary(x: unknown): x is ReplaySummary {
 }
 
 function isReplaySources(x: unknown): x is ReplaySources {
-  return isRecord(x) && isStringOrNull(x['hls']) && isStringOrNull(x['mp4']) && isStringOrNull(x['webm']);
+  return isRecord(x) && isStringOrNull(x['hls']) && isStringOrNull(x['mp4']) && isStringOrNull(x['videoMp4']) && isStringOrNull(x['webm']);
 }
 
 function isReplayDownload(x: unknown): x is ReplayDownload {
@@ -434,7 +434,7 @@ export function readReplayDetail(body: unknown): ReplayDetail | null {
   return {
     ...r,
     reason,
-    sources: { hls: sources.hls, mp4: sources.mp4, webm: sources.webm },
+    sources: { hls: sources.hls, mp4: sources.mp4, videoMp4: sources.videoMp4, webm: sources.webm },
     download,
     chat: chat.filter(isReplayChatMessage),
     hearts: hearts.filter(isReplayHearts),

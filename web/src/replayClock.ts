@@ -125,7 +125,7 @@ export class ReplayCursor {
 // ------------------------------------------------------------------ sources --
 
 /** How the replay video is played: HLS natively (Safari), HLS through hls.js, or a file. */
-export type SourceKind = 'hls-native' | 'hls.js' | 'mp4' | 'webm';
+export type SourceKind = 'hls-native' | 'hls.js' | 'mp4' | 'video-mp4' | 'webm';
 
 export interface SourceChoice {
   kind: SourceKind;
@@ -143,12 +143,15 @@ export interface PlaybackSupport {
   hlsJs: boolean | undefined;
   /** `video.canPlayType` of H.264/AAC MP4 is not '' (some Chromium builds have no H.264). */
   mp4: boolean;
+  /** `video.canPlayType` of H.264/Opus MP4 (an H.264 replay's preview) is not ''. */
+  mp4Opus: boolean;
   /** `video.canPlayType` of VP8/Opus WebM is not ''. */
   webm: boolean;
 }
 
 /**
- * The sources to try, best first: HLS (native, else hls.js), then the MP4, then the WebM.
+ * The sources to try, best first: HLS (native, else hls.js), then the MP4, then the preview
+ * (an H.264 replay's MP4 with Opus, or a VP8 replay's WebM).
  * Sources that do not exist yet (null) or that this browser cannot play are left out.
  */
 export function sourceCandidates(sources: ReplaySources, support: PlaybackSupport): SourceChoice[] {
@@ -158,11 +161,12 @@ export function sourceCandidates(sources: ReplaySources, support: PlaybackSuppor
     else if (support.hlsJs !== false) out.push({ kind: 'hls.js', url: sources.hls });
   }
   if (sources.mp4 !== null && support.mp4) out.push({ kind: 'mp4', url: sources.mp4 });
+  if (sources.videoMp4 !== null && support.mp4Opus) out.push({ kind: 'video-mp4', url: sources.videoMp4 });
   if (sources.webm !== null && support.webm) out.push({ kind: 'webm', url: sources.webm });
   return out;
 }
 
-/** Lower is better: HLS seeks best, the MP4 is complete, the WebM is the quick first version. */
+/** Lower is better: HLS seeks best, the MP4 is complete, a preview (WebM or MP4 with Opus) is the quick first version. */
 export function sourceRank(kind: SourceKind): number {
   return kind === 'hls-native' || kind === 'hls.js' ? 0 : kind === 'mp4' ? 1 : 2;
 }

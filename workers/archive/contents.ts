@@ -6,7 +6,7 @@ import type { ArchiveInput } from '../../common/jobs/archiveInput.ts';
  * data the offline viewer embeds. No file system here (see buildArchive.ts for the zip).
  */
 
-/** Replay files copied into the archive, in this order. Anything else (video.webm, hls/) is skipped. */
+/** Replay files copied into the archive, in this order. Anything else (the preview, video.webm or video.mp4, and hls/) is skipped. */
 export const ARCHIVE_REPLAY_FILES = ['replay.mp4', 'poster.jpg'] as const;
 export type ArchiveReplayFile = (typeof ARCHIVE_REPLAY_FILES)[number];
 

@@ -57,6 +57,7 @@ interface Size {
 
 const POSTER = 'poster.jpg';
 const WEBM = 'video.webm';
+const VIDEO_MP4 = 'video.mp4';
 const MP4 = 'replay.mp4';
 const HLS_DIR = 'hls';
 const HLS_PLAYLIST = `${HLS_DIR}/index.m3u8`;
@@ -78,9 +79,9 @@ const partial = (name: string) => name.replace(/(\.[^.]+)?$/, '.partial$1');
  *    decodable ones joined by copy into `work/run-<i>.mkv` (a segment cut short by a crash is
  *    read up to where it ends; a run with nothing decodable is skipped);
  * 2. the runs are laid back to back on the timeline (common/replay/timeline.ts);
- * 3. `poster.jpg` and, when every run is VP8/VP9 + Opus in the same layout, `video.webm`
- *    (every run's pieces joined by copy in one pass: watchable seconds after the broadcast);
- *    then `onPreview`;
+ * 3. `poster.jpg` and the preview, when every run has the same streams: `video.webm` for
+ *    VP8/VP9 + Opus, `video.mp4` for H.264 (+ Opus) (every run's pieces joined by copy in one
+ *    pass: watchable seconds after the broadcast); then `onPreview`;
  * 4. each run is transcoded to H.264/AAC at one common size (pauses inside a run become a
  *    frozen frame and silence) — or, when every run is H.264, its video copied and its audio
  *    copied or encoded (mp4Video.ts) — and the parts are joined into `replay.mp4` (faststart),
@@ -126,35 +127,32 @@ export async function assembleReplay(opts: {
     const timeline = buildTimeline(media);
     const durationMs = timelineDurationMs(timeline);
 
-    // 3. Poster and quick WebM.
+    // 3. Poster and the preview: the recorded streams joined by copy in a container browsers play.
     signal?.throwIfAborted();
     const firstVideo = media.find((m) => m.video);
     const poster = firstVideo ? await makePoster(firstVideo, at(POSTER), run) : null;
     if (!poster) await rm(at(POSTER), { force: true });
-    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- media is not empty (NoMediaError above)
-    const layout = media[0]!.layout;
-    const webmFits = media.every((m) => m.layout === layout) && layout.split(',').every((c) => ['vp8', 'vp9', 'opus'].includes(c));
-    let webm: string | null = null;
-    if (webmFits) {
+    const preview = previewFile(media);
+    for (const name of [WEBM, VIDEO_MP4]) if (name !== preview) await rm(at(name), { force: true });
+    if (preview) {
       // One pass over every run's pieces (segments or remux), each placed by its duration.
       const list = await writeConcatList(path.join(work, 'runs.txt'), media.flatMap((m) => m.pieces));
-      await run(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', '-f', 'webm', at(partial(WEBM))], 60_000 + durationMs);
-      await rename(at(partial(WEBM)), at(WEBM));
-      webm = WEBM;
-    } else {
-      await rm(at(WEBM), { force: true });
+      const format = preview === WEBM ? ['-f', 'webm'] : ['-movflags', '+faststart', '-f', 'mp4'];
+      await run(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', ...format, at(partial(preview))], 60_000 + durationMs);
+      await rename(at(partial(preview)), at(preview));
     }
-    // The preview is the WebM as recorded: its size is the runs' (the largest stream); the MP4's
-    // size, which reads every keyframe (seconds for a long broadcast), comes after it. An H.264
-    // replay has none: it is watchable at `ready` (docs/recording.md, "Why no HLS preview").
-    if (webm && opts.onPreview) {
+    const webm = preview === WEBM ? WEBM : null;
+    const videoMp4 = preview === VIDEO_MP4 ? VIDEO_MP4 : null;
+    // The preview's size is the runs' (the largest stream); the MP4's size, which reads every
+    // keyframe (seconds for a long broadcast), comes after it.
+    if (preview && opts.onPreview) {
       const largest = largestVideo(media);
-      await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, hls: null, mp4: null });
+      await opts.onPreview({ durationMs, width: largest?.width ?? null, height: largest?.height ?? null, timeline, poster, webm, videoMp4, hls: null, mp4: null });
     }
     // H.264 runs are copied (mp4Video.ts): the size is the largest the runs start with, as recorded.
     const video = mp4Video(media);
     const size = video === 'copy' ? largestVideo(media) : await replaySize(media, run);
-    const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm };
+    const base = { durationMs, width: size?.width ?? null, height: size?.height ?? null, timeline, poster, webm, videoMp4 };
 
     // 4. MP4 (one H.264/AAC part per run: video copied or normalised; joined by copy), then HLS from it.
     const mp4Started = Date.now();
@@ -342,6 +340,20 @@ async function replaySize(media: RunMedia[], run: Run): Promise<Size | null> {
 }
 
 /** The largest frame size the runs were probed with (copied video keeps its sizes); null without video. */
+/**
+ * The preview's file, when every run has the same streams and a browser plays them as recorded:
+ * VP8/VP9 + Opus in WebM (`video.webm`), H.264 (+ Opus) in MP4 (`video.mp4`, faststart). Null
+ * otherwise (runs that differ, a run without video): such a replay is watchable at `ready`.
+ */
+function previewFile(media: RunMedia[]): typeof WEBM | typeof VIDEO_MP4 | null {
+  const layout = media[0]?.layout;
+  if (layout === undefined || media.some((m) => m.layout !== layout)) return null;
+  const codecs = layout.split(',');
+  if (codecs.every((c) => ['vp8', 'vp9', 'opus'].includes(c))) return WEBM;
+  if (codecs.includes('h264') && codecs.every((c) => ['h264', 'opus'].includes(c))) return VIDEO_MP4;
+  return null;
+}
+
 function largestVideo(media: RunMedia[]): Size | null {
   return media.reduce<Size | null>((b, m) => (m.video && (!b || m.video.width * m.video.height > b.width * b.height) ? m.video : b), null);
 }
@@ -434,7 +446,7 @@ async function replaceDir(src: string, dest: string): Promise<void> {
 
 /** Removes `work/` and anything a previous attempt left under a temporary name. */
 async function cleanUp(replayDir: string): Promise<void> {
-  for (const name of ['work', partial(POSTER), partial(WEBM), partial(MP4), partial(HLS_DIR), `${HLS_DIR}.old`]) {
+  for (const name of ['work', partial(POSTER), partial(WEBM), partial(VIDEO_MP4), partial(MP4), partial(HLS_DIR), `${HLS_DIR}.old`]) {
     await rm(path.join(replayDir, name), { recursive: true, force: true });
   }
 }

@@ -64,6 +64,7 @@ describe('archives', () => {
       timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
       poster: 'poster.jpg',
       webm: null,
+      videoMp4: null,
       hls: null,
       mp4: { name: 'replay.mp4', sizeBytes: 1, sha256: mp4 },
     });

@@ -56,6 +56,7 @@ describe('archive faults', () => {
       timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 60_000 }],
       poster: null,
       webm: null,
+      videoMp4: null,
       hls: null,
       mp4: { name: 'replay.mp4', sizeBytes: sizeMb * MiB, sha256 },
     });

@@ -85,7 +85,7 @@ describe('deleted replays: files and pending archives', () => {
       // A finalize job that was running writes its output late: its result marks it to remove again.
       mkdirSync(path.join(server.dataDir, 'replays', id), { recursive: true });
       writeFileSync(path.join(server.dataDir, 'replays', id, 'poster.jpg'), 'late');
-      expect(await server.stores.replays.applyOutput(id, 'ready', { durationMs: 1, width: 1, height: 1, timeline: [], poster: 'poster.jpg', webm: null, hls: null, mp4: null })).toBe(false);
+      expect(await server.stores.replays.applyOutput(id, 'ready', { durationMs: 1, width: 1, height: 1, timeline: [], poster: 'poster.jpg', webm: null, videoMp4: null, hls: null, mp4: null })).toBe(false);
       expect(await server.stores.replays.markUnpurged(id)).toBe(true);
       expect(await removal.sweep()).toBeGreaterThanOrEqual(1);
       expect(existsSync(path.join(server.dataDir, 'replays', id))).toBe(false);

@@ -31,6 +31,11 @@ async function makeFixtures(dir: string): Promise<void> {
   );
   await ff('-f', 'lavfi', '-i', 'testsrc2=size=320x240', '-frames:v', '1', 'poster.jpg');
   await ff('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '1', '-c:v', 'libvpx', '-b:v', '300k', 'video.webm');
+  // An H.264 replay's preview: H.264 and Opus in MP4.
+  await ff(
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+    ...['-t', '1', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-movflags', '+faststart', 'video.mp4'],
+  );
   mkdirSync(path.join(dir, 'hls'));
   await ff(
     ...['-i', 'replay.mp4', '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_playlist_type', 'vod'],
@@ -98,6 +103,7 @@ describe('replay HTTP API (real server)', () => {
       timeline: TIMELINE,
       poster: 'poster.jpg',
       webm: 'video.webm',
+      videoMp4: null,
       hls: 'hls/index.m3u8',
       mp4: { name: 'replay.mp4', sizeBytes: mp4.length, sha256: mp4Sha256 },
       ...over,
@@ -131,7 +137,7 @@ describe('replay HTTP API (real server)', () => {
 
     priv = await broadcast(users.alice.token, 'secret stream', 'private', ['bob']);
     writeFiles(priv.id);
-    await stores.replays.applyOutput(priv.id, 'ready', output());
+    await stores.replays.applyOutput(priv.id, 'ready', output({ videoMp4: 'video.mp4' })); // every kind of file, for the privacy checks
 
     processing = await broadcast(users.alice.token, 'still processing', 'public');
     live = await broadcast(users.dave.token, 'on air', 'public', [], false);
@@ -231,7 +237,7 @@ describe('replay HTTP API (real server)', () => {
         reason: null,
         durationMs: 5000,
         posterUrl: `${base}/poster.jpg`,
-        sources: { hls: `${base}/hls/index.m3u8`, mp4: `${base}/replay.mp4`, webm: `${base}/video.webm` },
+        sources: { hls: `${base}/hls/index.m3u8`, mp4: `${base}/replay.mp4`, videoMp4: null, webm: `${base}/video.webm` },
         download: { url: `${base}/download`, fileName: `Café — ünïcode 🎥 test-${date}.mp4`, sizeBytes: mp4.length, sha256: mp4Sha256 },
       });
       expect(d.endedAt).not.toBeNull();
@@ -249,10 +255,10 @@ describe('replay HTTP API (real server)', () => {
 
     it('shows a processing replay without files, even when some are already on disk', async () => {
       const before = (await (await get(`/api/replays/${processing.id}`)).json()) as ReplayDetail;
-      expect(before).toMatchObject({ state: 'processing', posterUrl: null, durationMs: null, sources: { hls: null, mp4: null, webm: null }, download: null });
+      expect(before).toMatchObject({ state: 'processing', posterUrl: null, durationMs: null, sources: { hls: null, mp4: null, videoMp4: null, webm: null }, download: null });
       // Files the worker has not reported yet (half written, say) are not served.
       writeFiles(processing.id);
-      for (const file of ['poster.jpg', 'video.webm', 'replay.mp4', 'download', 'hls/index.m3u8', 'hls/seg-000.ts']) {
+      for (const file of ['poster.jpg', 'video.webm', 'video.mp4', 'replay.mp4', 'download', 'hls/index.m3u8', 'hls/seg-000.ts']) {
         const res = await get(`/api/replays/${processing.id}/${file}`);
         expect(res.status, file).toBe(404);
         expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'replay file not found' } });
@@ -265,13 +271,33 @@ describe('replay HTTP API (real server)', () => {
         state: 'processing',
         durationMs: 5000,
         posterUrl: `/api/replays/${processing.id}/poster.jpg`,
-        sources: { hls: null, mp4: null, webm: `/api/replays/${processing.id}/video.webm` },
+        sources: { hls: null, mp4: null, videoMp4: null, webm: `/api/replays/${processing.id}/video.webm` },
         download: null,
       });
       expect((await get(`/api/replays/${processing.id}/video.webm`)).status).toBe(200);
+      // Only the file the worker reported: this preview was a WebM.
+      expect((await get(`/api/replays/${processing.id}/video.mp4`)).status).toBe(404);
       expect((await get(`/api/replays/${processing.id}/replay.mp4`)).status).toBe(404);
       expect((await get(`/api/replays/${processing.id}/download`)).status).toBe(404);
       expect((await get(`/api/replays/${processing.id}/hls/index.m3u8`)).status).toBe(404);
+    });
+
+    it("shows an H.264 replay's preview, its MP4 with Opus (video.mp4), until the MP4 and HLS are ready", async () => {
+      const b = await broadcast(users.carol.token, 'h264 preview', 'public');
+      writeFiles(b.id);
+      const base = `/api/replays/${b.id}`;
+      await stores.replays.applyOutput(b.id, 'preview', output({ webm: null, videoMp4: 'video.mp4' }));
+      const preview = (await (await get(base)).json()) as ReplayDetail;
+      expect(preview).toMatchObject({ state: 'processing', sources: { hls: null, mp4: null, videoMp4: `${base}/video.mp4`, webm: null }, download: null });
+      const res = await get(`${base}/video.mp4`, { headers: { Range: 'bytes=0-99' } });
+      expect(res.status).toBe(206);
+      expect(res.headers.get('content-type')).toBe('video/mp4');
+      expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(path.join(fixtures, 'video.mp4')).subarray(0, 100))).toBe(true);
+      for (const file of ['video.webm', 'replay.mp4', 'download']) expect((await get(`${base}/${file}`)).status, file).toBe(404);
+      // Ready: the preview stays a source (a viewer may be playing it), below the MP4 and HLS.
+      await stores.replays.applyOutput(b.id, 'ready', output({ webm: null, videoMp4: 'video.mp4' }));
+      const ready = (await (await get(base)).json()) as ReplayDetail;
+      expect(ready.sources).toEqual({ hls: `${base}/hls/index.m3u8`, mp4: `${base}/replay.mp4`, videoMp4: `${base}/video.mp4`, webm: null });
     });
 
     it('answers NOT_FOUND for a reported file that is missing on disk', async () => {
@@ -288,7 +314,7 @@ describe('replay HTTP API (real server)', () => {
     it('shows the replay of a live broadcast as recording, without sources', async () => {
       const d = (await (await get(`/api/replays/${live.id}`)).json()) as ReplayDetail;
       expect(d).toMatchObject({ id: live.id, state: 'recording', endedAt: null, durationMs: null, posterUrl: null, download: null });
-      expect(d.sources).toEqual({ hls: null, mp4: null, webm: null });
+      expect(d.sources).toEqual({ hls: null, mp4: null, videoMp4: null, webm: null });
       expect((await get(`/api/replays/${live.id}/poster.jpg`)).status).toBe(404);
 
       // Even files reported while it is still on air are not shown before it ends.
@@ -296,7 +322,7 @@ describe('replay HTTP API (real server)', () => {
       await stores.replays.applyOutput(live.id, 'preview', output());
       const early = (await (await get(`/api/replays/${live.id}`)).json()) as ReplayDetail;
       expect(early).toMatchObject({ state: 'recording', durationMs: null, posterUrl: null, download: null });
-      expect(early.sources).toEqual({ hls: null, mp4: null, webm: null });
+      expect(early.sources).toEqual({ hls: null, mp4: null, videoMp4: null, webm: null });
       for (const file of ['poster.jpg', 'video.webm']) expect((await get(`/api/replays/${live.id}/${file}`)).status, file).toBe(404);
     });
 
@@ -304,7 +330,7 @@ describe('replay HTTP API (real server)', () => {
       const b = await broadcast(users.carol.token, 'broken', 'public');
       await stores.replays.markFailed(b.id, 'no media was recorded');
       const d = (await (await get(`/api/replays/${b.id}`)).json()) as ReplayDetail;
-      expect(d).toMatchObject({ state: 'failed', reason: 'no media was recorded', sources: { hls: null, mp4: null, webm: null }, download: null });
+      expect(d).toMatchObject({ state: 'failed', reason: 'no media was recorded', sources: { hls: null, mp4: null, videoMp4: null, webm: null }, download: null });
     });
   });
 
@@ -405,6 +431,7 @@ describe('replay HTTP API (real server)', () => {
       `/api/replays/${id}`,
       `/api/replays/${id}/poster.jpg`,
       `/api/replays/${id}/video.webm`,
+      `/api/replays/${id}/video.mp4`,
       `/api/replays/${id}/replay.mp4`,
       `/api/replays/${id}/download`,
       `/api/replays/${id}/hls/index.m3u8`,

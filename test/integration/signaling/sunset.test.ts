@@ -160,6 +160,7 @@ describe('sunset mode (real server, controlled clock)', () => {
       timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 1000 }],
       poster: null,
       webm: null,
+      videoMp4: null,
       hls: null,
       mp4: { name: 'replay.mp4', sizeBytes: mp4.length, sha256: createHash('sha256').update(mp4).digest('hex') },
     });

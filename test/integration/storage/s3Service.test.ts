@@ -53,6 +53,7 @@ describe('the service on S3 storage (Ceph RGW)', () => {
       timeline: [{ offsetMs: 0, mediaStartMs: 0, durationMs: 2000 }],
       poster: 'poster.jpg',
       webm: null,
+      videoMp4: null,
       hls: null,
       mp4: { name: 'replay.mp4', sizeBytes: mp4.length, sha256: createHash('sha256').update(mp4).digest('hex') },
     });

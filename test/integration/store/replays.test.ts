@@ -23,6 +23,7 @@ function output(over: Partial<ReplayOutput> = {}): ReplayOutput {
     ],
     poster: 'poster.jpg',
     webm: 'video.webm',
+    videoMp4: null,
     hls: 'hls/index.m3u8',
     mp4: { name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'ab'.repeat(32) },
     ...over,
@@ -56,6 +57,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
       timeline: [],
       poster: null,
       webm: null,
+      videoMp4: null,
       hls: null,
       mp4: null,
       createdAt: expect.any(String),
@@ -92,6 +94,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
       timeline: output().timeline,
       poster: 'poster.jpg',
       webm: 'video.webm',
+      videoMp4: null,
       hls: null,
       mp4: null,
     });
@@ -105,6 +108,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
       timeline: output().timeline,
       poster: 'poster.jpg',
       webm: 'video.webm',
+      videoMp4: null,
       hls: 'hls/index.m3u8',
       mp4: { name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'ab'.repeat(32) },
     });

@@ -325,7 +325,8 @@ describe('assembleReplay: an H.264 recording', () => {
   let replayDir: string;
   let output: ReplayOutput;
   let mp4Info: { video: string; audio: string; ms: number } | undefined;
-  let previewed = false;
+  let preview: { output: ReplayOutput; mp4Existed: boolean } | undefined;
+  const recorded: string[] = [];
 
   beforeAll(async () => {
     root = await tmpDir('assemble-h264');
@@ -334,7 +335,19 @@ describe('assembleReplay: an H.264 recording', () => {
     // Two runs, as a browser broadcasting H.264 would leave them: ~3 s at 1000, ~2 s at 6000.
     await writeRun(recordingDir, 'r0000000001000-aaaa', 1000, { seconds: 3, codec: 'h264' });
     await writeRun(recordingDir, 'r0000000006000-bbbb', 6000, { seconds: 2, codec: 'h264', size: '1280x720' });
-    output = await assembleReplay({ recordingDir, replayDir, onPreview: async () => void (previewed = true), onMp4: (info) => (mp4Info = info) });
+    output = await assembleReplay({
+      recordingDir,
+      replayDir,
+      onPreview: async (o) => void (preview = { output: o, mp4Existed: existsSync(path.join(replayDir, 'replay.mp4')) }),
+      onMp4: (info) => (mp4Info = info),
+    });
+    for (const runId of ['r0000000001000-aaaa', 'r0000000006000-bbbb']) {
+      const dir = path.join(recordingDir, runId);
+      const segments = (await readdir(dir)).filter((f) => f.endsWith('.mkv')).sort();
+      const list = path.join(root, `${runId}.txt`);
+      await writeFile(list, `ffconcat version 1.0\n${segments.map((f) => `file '${path.join(dir, f)}'`).join('\n')}\n`);
+      recorded.push(...(await decodedFrameHashes(['-f', 'concat', '-safe', '0', '-i', list])));
+    }
   }, 180_000);
 
   afterAll(async () => {
@@ -345,14 +358,6 @@ describe('assembleReplay: an H.264 recording', () => {
     expect(mp4Info?.video).toBe('copy');
     // Recorded without AAC (before the recorder wrote it): the audio is encoded here, as before.
     expect(mp4Info?.audio).toBe('encode');
-    const recorded: string[] = [];
-    for (const runId of ['r0000000001000-aaaa', 'r0000000006000-bbbb']) {
-      const dir = path.join(recordingDir, runId);
-      const segments = (await readdir(dir)).filter((f) => f.endsWith('.mkv')).sort();
-      const list = path.join(root, `${runId}.txt`);
-      await writeFile(list, `ffconcat version 1.0\n${segments.map((f) => `file '${path.join(dir, f)}'`).join('\n')}\n`);
-      recorded.push(...(await decodedFrameHashes(['-f', 'concat', '-safe', '0', '-i', list])));
-    }
     const mp4 = path.join(replayDir, 'replay.mp4');
     expect(recorded.length).toBeGreaterThan(100);
     // A re-encode (lossy, at another size or frame rate) would change every frame.
@@ -363,15 +368,27 @@ describe('assembleReplay: an H.264 recording', () => {
     await decodeAll(mp4);
   });
 
-  it('reports the largest recorded size, a poster, HLS, and no WebM or preview (WebM cannot hold H.264)', async () => {
+  it('calls onPreview with the recorded H.264 and Opus in MP4 (video.mp4) before replay.mp4 exists', async () => {
+    expect(preview).toBeDefined();
+    expect(preview!.mp4Existed).toBe(false);
+    expect(preview!.output).toEqual({ ...output, hls: null, mp4: null });
+    const file = path.join(replayDir, 'video.mp4');
+    const p = await probe(file);
+    expect(p.formatName).toContain('mp4');
+    expect(p.streams.map((s) => s.codecName).sort()).toEqual(['h264', 'opus']);
+    expect(Math.abs(p.durationMs! - output.durationMs)).toBeLessThanOrEqual(500);
+    // Copied, not encoded: every decoded frame is the recorded one, across both runs' sizes.
+    expect(await decodedFrameHashes(['-i', file])).toEqual(recorded);
+  });
+
+  it('reports the largest recorded size, a poster, the preview, HLS, and no WebM (WebM cannot hold H.264)', async () => {
     expect(ReplayOutputSchema.parse(output)).toEqual(output);
-    expect(output).toMatchObject({ width: 1280, height: 720, poster: 'poster.jpg', webm: null, hls: 'hls/index.m3u8' });
+    expect(output).toMatchObject({ width: 1280, height: 720, poster: 'poster.jpg', webm: null, videoMp4: 'video.mp4', hls: 'hls/index.m3u8' });
     expect(output.timeline.map((s) => s.offsetMs)).toEqual([1000, 6000]);
-    expect(previewed).toBe(false);
     const playlist = await readFile(path.join(replayDir, 'hls', 'index.m3u8'), 'utf8');
     const total = playlist.split('\n').filter((l) => l.startsWith('#EXTINF:')).reduce((sum, l) => sum + Number.parseFloat(l.slice(8)), 0);
     expect(Math.abs(total * 1000 - output.durationMs)).toBeLessThanOrEqual(500);
-    expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4']);
+    expect((await readdir(replayDir)).sort()).toEqual(['hls', 'poster.jpg', 'replay.mp4', 'video.mp4']);
   });
 });
 

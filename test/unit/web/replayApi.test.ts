@@ -21,7 +21,7 @@ const summary: ReplaySummary = {
 const detail: ReplayDetail = {
   ...summary,
   reason: null,
-  sources: { hls: '/api/replays/b_0123456789/hls/index.m3u8', mp4: '/api/replays/b_0123456789/replay.mp4', webm: null },
+  sources: { hls: '/api/replays/b_0123456789/hls/index.m3u8', mp4: '/api/replays/b_0123456789/replay.mp4', videoMp4: null, webm: null },
   download: { url: '/api/replays/b_0123456789/download', fileName: 'morning-run.mp4', sizeBytes: 12_345_678, sha256: 'ab'.repeat(32) },
   chat: [
     { id: 'm_0123456789' as ReplayDetail['chat'][number]['id'], user: summary.owner, text: 'hi', offsetMs: 5200, atMs: 5000 },
@@ -78,7 +78,8 @@ describe('replay guards', () => {
     expect(isReplaySummary({ ...summary, durationMs: null, posterUrl: null, endedAt: null, state: 'recording' })).toBe(true);
     expect(readReplayDetail(detail)).toEqual(detail);
     expect(readReplayDetail({ replay: detail })).toEqual(detail);
-    expect(readReplayDetail({ ...detail, state: 'processing', download: null, sources: { hls: null, mp4: null, webm: '/q.webm' } })?.download).toBeNull();
+    expect(readReplayDetail({ ...detail, state: 'processing', download: null, sources: { hls: null, mp4: null, videoMp4: null, webm: '/q.webm' } })?.download).toBeNull();
+    expect(readReplayDetail({ ...detail, state: 'processing', download: null, sources: { hls: null, mp4: null, videoMp4: '/v.mp4', webm: null } })?.sources.videoMp4).toBe('/v.mp4');
   });
 
   it('reject broken envelopes', () => {

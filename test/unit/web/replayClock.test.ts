@@ -186,21 +186,34 @@ describe('ReplayCursor', () => {
 });
 
 describe('source choice', () => {
-  const all: ReplaySources = { hls: '/r/x/index.m3u8', mp4: '/r/x/replay.mp4', webm: '/r/x/quick.webm' };
-  const everything: PlaybackSupport = { nativeHls: false, hlsJs: true, mp4: true, webm: true };
+  const all: ReplaySources = { hls: '/r/x/index.m3u8', mp4: '/r/x/replay.mp4', videoMp4: null, webm: '/r/x/quick.webm' };
+  const everything: PlaybackSupport = { nativeHls: false, hlsJs: true, mp4: true, mp4Opus: true, webm: true };
+  const h264: ReplaySources = { hls: '/r/x/index.m3u8', mp4: '/r/x/replay.mp4', videoMp4: '/r/x/video.mp4', webm: null };
 
-  it('prefers native HLS, then hls.js, then the MP4, then the WebM', () => {
+  it('prefers native HLS, then hls.js, then the MP4, then the preview (WebM or MP4 with Opus)', () => {
     expect(sourceCandidates(all, { ...everything, nativeHls: true }).map((c) => c.kind)).toEqual(['hls-native', 'mp4', 'webm']);
     expect(sourceCandidates(all, everything).map((c) => c.kind)).toEqual(['hls.js', 'mp4', 'webm']);
     expect(sourceCandidates(all, { ...everything, hlsJs: undefined })[0]?.kind).toBe('hls.js');
     expect(sourceCandidates(all, { ...everything, hlsJs: false }).map((c) => c.kind)).toEqual(['mp4', 'webm']);
-    expect(sourceCandidates({ hls: null, mp4: null, webm: '/w.webm' }, everything)).toEqual([{ kind: 'webm', url: '/w.webm' }]);
-    expect(sourceCandidates({ hls: null, mp4: null, webm: null }, everything)).toEqual([]);
+    expect(sourceCandidates({ hls: null, mp4: null, videoMp4: null, webm: '/w.webm' }, everything)).toEqual([{ kind: 'webm', url: '/w.webm' }]);
+    expect(sourceCandidates(h264, everything).map((c) => c.kind)).toEqual(['hls.js', 'mp4', 'video-mp4']);
+    expect(sourceCandidates({ hls: null, mp4: null, videoMp4: '/v.mp4', webm: null }, everything)).toEqual([{ kind: 'video-mp4', url: '/v.mp4' }]);
+    expect(sourceCandidates({ hls: null, mp4: null, videoMp4: null, webm: null }, everything)).toEqual([]);
   });
 
   it('leaves out what the browser cannot play', () => {
-    const noH264: PlaybackSupport = { nativeHls: false, hlsJs: false, mp4: false, webm: true };
+    const noH264: PlaybackSupport = { nativeHls: false, hlsJs: false, mp4: false, mp4Opus: false, webm: true };
     expect(sourceCandidates(all, noH264).map((c) => c.kind)).toEqual(['webm']);
+    expect(sourceCandidates(h264, noH264)).toEqual([]);
+    const noOpusInMp4: PlaybackSupport = { ...everything, hlsJs: false, mp4Opus: false };
+    expect(sourceCandidates(h264, noOpusInMp4).map((c) => c.kind)).toEqual(['mp4']);
+  });
+
+  it('ranks the MP4 preview like the WebM: below the finished MP4 and HLS', () => {
+    const preview = { kind: 'video-mp4' as const, url: '/r/x/video.mp4' };
+    expect(shouldSwitchSource(preview, { kind: 'mp4', url: '/r/x/replay.mp4' }, false)).toBe(true);
+    expect(shouldSwitchSource(preview, { kind: 'hls.js', url: '/r/x/index.m3u8' }, true)).toBe(false);
+    expect(sourceRank('video-mp4')).toBe(sourceRank('webm'));
   });
 
   it('switches to a better source only before the viewer starts playing', () => {

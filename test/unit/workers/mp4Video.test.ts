@@ -31,6 +31,6 @@ describe('remuxPartArgs', () => {
   it('copies the audio too when the AAC recorded with the run is given: nothing is encoded', () => {
     const aac = ['-itsoffset', '-0.021', '-f', 'concat', '-safe', '0', '-i', 'aac.txt'];
     const args = remuxPartArgs(['-i', 'run.mkv'], { durationMs: 2500, hasAudio: true }, 'part.ts', aac);
-    expect(args.join(' ')).toBe('-i run.mkv -itsoffset -0.021 -f concat -safe 0 -i aac.txt -map 0:v:0 -c:v copy -map 1:a:0 -c:a copy -t 2.500 -f mpegts part.ts');
+    expect(args.join(' ')).toBe('-thread_queue_size 1024 -i run.mkv -thread_queue_size 1024 -itsoffset -0.021 -f concat -safe 0 -i aac.txt -map 0:v:0 -c:v copy -map 1:a:0 -c:a copy -t 2.500 -f mpegts part.ts');
   });
 });

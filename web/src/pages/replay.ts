@@ -211,6 +211,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
     const canPlay = (type: string): boolean => video.canPlayType(type) !== '';
     const nativeHls = canPlay('application/vnd.apple.mpegurl');
     const mp4 = canPlay('video/mp4; codecs="avc1.42E01E, mp4a.40.2"');
+    const mp4Opus = canPlay('video/mp4; codecs="avc1.42E01E, opus"');
     const webm = canPlay('video/webm; codecs="vp8, opus"');
     let hlsJs: boolean | undefined;
     let Hls: HlsConstructor | null = null;
@@ -268,7 +269,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
     const chooseSource = async (sources: ReplaySources, resume?: { at: number; playing: boolean }): Promise<void> => {
       for (;;) {
         if (disposed) return;
-        const best = sourceCandidates(sources, { nativeHls, hlsJs, mp4, webm }).find((c) => !broken.has(keyOf(c)));
+        const best = sourceCandidates(sources, { nativeHls, hlsJs, mp4, mp4Opus, webm }).find((c) => !broken.has(keyOf(c)));
         if (best?.kind === 'hls.js' && hlsJs === undefined && (current === null || !started)) {
           try {
             Hls = await loadHls();
@@ -279,7 +280,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
           continue; // choose again, knowing whether hls.js works here
         }
         if (best === undefined) {
-          const any = sources.hls !== null || sources.mp4 !== null || sources.webm !== null;
+          const any = sources.hls !== null || sources.mp4 !== null || sources.videoMp4 !== null || sources.webm !== null;
           if (current === null && any && !unplayableShown) {
             unplayableShown = true;
             ctx.alerts.show(new Error('This browser cannot play the replay video.'));
@@ -330,7 +331,7 @@ export function replayPage(replayId: BroadcastId): PageMount {
           replace(
             status,
             h('p', {}, 'Processing the replay…'),
-            d.sources.webm !== null || d.sources.mp4 !== null ? h('p', { class: 'hint' }, 'A first version can already be played.') : null,
+            d.sources.webm !== null || d.sources.videoMp4 !== null || d.sources.mp4 !== null ? h('p', { class: 'hint' }, 'A first version can already be played.') : null,
           );
           break;
         case 'ready':
