@@ -32,7 +32,8 @@ export interface LatestFigures {
     /** Spyglass's viewers (= packets) per core of worker CPU ÷ raw mediasoup's, over the steps both kept loss ≤ 1 %. */
     ratioVsRawMediasoup: number | null;
   };
-  join: { p50Ms: number | null; p99Ms: number | null };
+  /** `heapPerWatchingViewerKiB`: the signalling server's Node heap per viewer that joined with its transport and consumers (after a full GC). */
+  join: { p50Ms: number | null; p99Ms: number | null; heapPerWatchingViewerKiB?: number | null };
   latency: { p50Ms: number | null; p95Ms: number | null; floorP95Ms: number | null };
   ttff: {
     /** Spyglass's time to first frame (viewer join → first presented frame), p95 and p50. */
@@ -125,7 +126,7 @@ export type BenchBody<R extends BenchResult> = Omit<R, EnvelopeField>;
 export function emptyLatestFigures(): LatestFigures {
   return {
     fanout: { viewersPerCore: null, ratioVsRawMediasoup: null },
-    join: { p50Ms: null, p99Ms: null },
+    join: { p50Ms: null, p99Ms: null, heapPerWatchingViewerKiB: null },
     latency: { p50Ms: null, p95Ms: null, floorP95Ms: null },
     ttff: { p95Ms: null, p50Ms: null, rawP95Ms: null },
     recording: { framesLost: null, previewReadyMs: null, replayReadyMs: null, h264ReadyMs: null },

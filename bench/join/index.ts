@@ -11,13 +11,16 @@ import { CpuWindow, round, type CpuReading } from '../lib/proc.ts';
 import { distribution, type Distribution } from '../lib/stats.ts';
 import { chartDocument } from '../lib/svg.ts';
 import type { BenchBody, BenchResult, LatestFigures, RunOptions } from '../types.ts';
-import type { MonitorReport, ServerReady, ServerRequest } from './server.child.ts';
+import type { HeapReading, MonitorReport, ServerReady, ServerRequest } from './server.child.ts';
 
 /**
  * Join storm: N socket.io viewers join one live broadcast within a few seconds, against the
  * real signalling server (own process, one mediasoup worker per core, recording off). Measures
  * the `broadcast:join` ack latency, and whether the broadcast keeps flowing meanwhile (the
- * synthetic broadcaster's producers keep receiving packets). See docs/benchmarks.md.
+ * synthetic broadcaster's producers keep receiving packets). Then the server's Node memory per
+ * viewer: its heap after a full collection before the storm, after it, and after more viewers
+ * joined as the web app's do (the join carrying their receive transport and paused consumers),
+ * then again after a steady minute. See docs/benchmarks.md.
  */
 
 export interface JoinConfig {
@@ -31,11 +34,17 @@ export interface JoinConfig {
   targetP99Ms: number;
   /** Per-client limit for connecting and for the ack. */
   clientTimeoutMs: number;
+  /** Viewers that then join as the web app does (transport and consumers in the join), for the memory per watching viewer. */
+  mediaViewers: number;
+  /** How long the memory is watched at steady state after they joined. */
+  steadyMs: number;
+  /** Node heap per watching viewer (issue 12). */
+  targetHeapPerViewerKiB: number;
 }
 
 export function joinConfig(smoke: boolean): JoinConfig {
   return smoke
-    ? { viewers: 5, spreadMs: 1000, burstViewers: 5, burstSpreadMs: 200, numWorkers: 1, targetP99Ms: 200, clientTimeoutMs: 15_000 }
+    ? { viewers: 5, spreadMs: 1000, burstViewers: 5, burstSpreadMs: 200, numWorkers: 1, targetP99Ms: 200, clientTimeoutMs: 15_000, mediaViewers: 3, steadyMs: 500, targetHeapPerViewerKiB: 50 }
     : {
         viewers: 500,
         spreadMs: 10_000,
@@ -44,6 +53,9 @@ export function joinConfig(smoke: boolean): JoinConfig {
         numWorkers: os.availableParallelism(),
         targetP99Ms: 200,
         clientTimeoutMs: 20_000,
+        mediaViewers: 200,
+        steadyMs: 60_000,
+        targetHeapPerViewerKiB: 50,
       };
 }
 
@@ -89,6 +101,22 @@ export interface JoinResult extends BenchResult<'join', JoinConfig> {
     healthzMs: Distribution;
     cpu: CpuReading | null;
   };
+  /**
+   * The server's Node memory (after a full collection, KiB) per viewer. `joinedKiB`: (after the
+   * storm and burst − before) ÷ their viewers (socket.io connection and join, no media).
+   * `watchingKiB`: (after the media viewers joined − after the storm) ÷ media viewers (also the
+   * receive transport and two consumers). `steadyDriftKiB`: how much the heap moved over
+   * `steadyMs` afterwards, per viewer (all of them). External memory (Buffers) beside each.
+   */
+  memory: {
+    readings: { before: HeapReading; afterStorm: HeapReading; afterMedia: HeapReading; steady: HeapReading };
+    mediaJoined: number;
+    mediaErrors: string[];
+    joinedKiB: { heap: number; external: number };
+    watchingKiB: { heap: number; external: number };
+    steadyDriftKiB: number;
+    targetMet: boolean;
+  };
   /** For the chart: per-client points and the ingest rate over time (s since the storm began). */
   timeline: { joins: Array<[number, number]>; burstJoins: Array<[number, number]>; ingestPps: Array<[number, number]> };
   targetMet: boolean | null;
@@ -132,7 +160,7 @@ export async function run(opts: RunOptions): Promise<BenchBody<JoinResult>> {
     const auth = await signUp(ready.url, `bench${Date.now().toString(36)}`);
     const caster = await connect(ready.url, auth.token);
     sockets.push(caster);
-    const { broadcast } = await ok(caster, 'broadcast:start', { title: 'Join storm', visibility: 'public' });
+    const { broadcast, rtpCapabilities } = await ok(caster, 'broadcast:start', { title: 'Join storm', visibility: 'public' });
     const transport = await ok(caster, 'transport:create', { broadcastId: broadcast.id });
     for (const [kind, rtpParameters] of [['video', videoRtpParameters], ['audio', audioRtpParameters]] as const) {
       await ok(caster, 'produce', { broadcastId: broadcast.id, transportId: transport.id, kind, rtpParameters });
@@ -141,6 +169,9 @@ export async function run(opts: RunOptions): Promise<BenchBody<JoinResult>> {
     const endpoints = await server.request<{ video: RtpEndpoint; audio: RtpEndpoint }>({ type: 'ingest' } satisfies ServerRequest);
     sender = startRtpSender(clip, endpoints.video, endpoints.audio);
     await waitForPackets(server, sender);
+
+    const heap = () => server.request<HeapReading>({ type: 'heap' } satisfies ServerRequest);
+    const heapBefore = await heap();
 
     const pids = new Map<string, number>([['server', server.pid], ...ready.workerPids.map((pid, i) => [`worker${i}`, pid] as const)]);
     const cpu = new CpuWindow(pids);
@@ -167,6 +198,26 @@ export async function run(opts: RunOptions): Promise<BenchBody<JoinResult>> {
 
     const okSamples = samples.filter((s) => s.error === null);
     const okBurst = burst.filter((s) => s.error === null);
+
+    // Memory: after the storm, then with viewers that watch (as the web app joins: transport and consumers in one ack).
+    const heapAfterStorm = await heap();
+    log(`join: ${config.mediaViewers} more viewers join with their transport and consumers, then ${config.steadyMs / 1000} s at steady state`);
+    const media = await mediaViewers(ready.url, broadcast.id, config.mediaViewers, rtpCapabilities, config.clientTimeoutMs, sockets);
+    const heapAfterMedia = await heap();
+    await sleep(config.steadyMs);
+    const heapSteady = await heap();
+    const kib = (bytes: number, n: number) => (n > 0 ? round(bytes / 1024 / n, 1) : 0);
+    const joinedViewers = okSamples.length + okBurst.length;
+    const memory: JoinResult['memory'] = {
+      readings: { before: heapBefore, afterStorm: heapAfterStorm, afterMedia: heapAfterMedia, steady: heapSteady },
+      mediaJoined: media.joined,
+      mediaErrors: media.errors,
+      joinedKiB: { heap: kib(heapAfterStorm.heapUsed - heapBefore.heapUsed, joinedViewers), external: kib(heapAfterStorm.external - heapBefore.external, joinedViewers) },
+      watchingKiB: { heap: kib(heapAfterMedia.heapUsed - heapAfterStorm.heapUsed, media.joined), external: kib(heapAfterMedia.external - heapAfterStorm.external, media.joined) },
+      steadyDriftKiB: kib(heapSteady.heapUsed - heapAfterMedia.heapUsed, joinedViewers + media.joined),
+      targetMet: false,
+    };
+    memory.targetMet = media.joined === config.mediaViewers && memory.watchingKiB.heap <= config.targetHeapPerViewerKiB;
     const joinAck = distribution(okSamples.map((s) => s.joinAckMs!));
     const errors = [...new Set([...samples, ...burst].flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 10);
     return {
@@ -184,6 +235,7 @@ export async function run(opts: RunOptions): Promise<BenchBody<JoinResult>> {
         connectMs: distribution(okBurst.map((s) => s.connectMs!)),
         ms: Math.round(burstEnd - stormEnd),
       },
+      memory,
       serverViewers: status.viewers,
       serverEdges: status.edges,
       ingest: ingestFigures(report, stormStart, burstEnd),
@@ -233,6 +285,41 @@ async function storm(
       }
     }),
   );
+}
+
+/**
+ * `viewers` more clients join as the web app does (`transport: true` and the router's
+ * capabilities as the device's: the ack carries the receive transport and the paused
+ * consumers), 10 at a time. No ICE follows: what is measured is what the server holds per viewer.
+ */
+async function mediaViewers(
+  url: string,
+  broadcastId: string,
+  viewers: number,
+  rtpCapabilities: Responses['broadcast:start']['rtpCapabilities'],
+  clientTimeoutMs: number,
+  sockets: ClientSocket[],
+): Promise<{ joined: number; errors: string[] }> {
+  let next = 0;
+  let joined = 0;
+  const errors = new Set<string>();
+  const one = async () => {
+    while (next < viewers) {
+      next++;
+      try {
+        const socket = await connect(url, undefined, clientTimeoutMs);
+        sockets.push(socket);
+        const res = await request(socket, 'broadcast:join', { broadcastId, transport: true, rtpCapabilities }, clientTimeoutMs);
+        if (!res.ok) errors.add(`${res.error.code}: ${res.error.message}`);
+        else if (!res.data.transport || (res.data.consumers?.length ?? 0) !== 2) errors.add(`joined without a transport and 2 consumers (${res.data.consumers?.length ?? 0})`);
+        else joined++;
+      } catch (error) {
+        errors.add(error instanceof Error ? error.message : String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(10, viewers) }, one));
+  return { joined, errors: [...errors].slice(0, 10) };
 }
 
 async function waitForPackets(server: ChildHandle, sender: RtpSender): Promise<void> {
@@ -360,7 +447,7 @@ async function ok<E extends RequestName>(socket: ClientSocket, event: E, payload
 // ------------------------------------------------------------------ output --
 
 export function summary(r: JoinResult): Partial<LatestFigures> {
-  return { join: { p50Ms: r.joinAckMs.p50, p99Ms: r.joinAckMs.p99 } };
+  return { join: { p50Ms: r.joinAckMs.p50, p99Ms: r.joinAckMs.p99, heapPerWatchingViewerKiB: r.memory.watchingKiB.heap } };
 }
 
 export function describe(r: JoinResult): string[] {
@@ -374,6 +461,10 @@ export function describe(r: JoinResult): string[] {
     `broadcast kept flowing: ingest ${r.ingest.ppsDuring} packets/s during storm and burst vs ${r.ingest.ppsBefore} before (×${r.ingest.ratio}), ` +
       `longest stall ${r.ingest.maxStallMs} ms; server event loop delay p99 ${r.server.eventLoopDelayMs.p99} ms, ` +
       `max ${r.server.eventLoopDelayMs.max} ms; /healthz p99 ${r.server.healthzMs.p99} ms`,
+    `server Node memory per viewer (after a full GC): joined ${r.memory.joinedKiB.heap} KiB heap + ${r.memory.joinedKiB.external} KiB external; ` +
+      `watching (${r.memory.mediaJoined}/${r.config.mediaViewers} joined with transport and consumers${r.memory.mediaErrors.length ? `: ${r.memory.mediaErrors.join('; ')}` : ''}) ` +
+      `${r.memory.watchingKiB.heap} KiB heap + ${r.memory.watchingKiB.external} KiB external (target ≤ ${r.config.targetHeapPerViewerKiB} KiB heap: ${r.memory.targetMet ? 'met' : 'missed'}); ` +
+      `heap drift over ${r.config.steadyMs / 1000} s after: ${r.memory.steadyDriftKiB} KiB per viewer`,
   ];
 }
 

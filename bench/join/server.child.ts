@@ -1,6 +1,8 @@
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { types as ms } from 'mediasoup';
 import { createLogger } from '../../common/logger.ts';
 import { startTestServer } from '../../testkit/server.ts';
@@ -14,7 +16,8 @@ import { openIngest, producerPackets, type Ingest, type RtpEndpoint } from '../.
  *
  * It also hosts the synthetic broadcaster's ingest: two PlainTransport producers on the
  * broadcast's origin router (found through mediasoup's observer), which ffmpeg feeds, and a
- * monitor that samples their packet counters and the event loop's delay during the storm.
+ * monitor that samples their packet counters and the event loop's delay during the storm, and
+ * its own memory after a full garbage collection (`heap`: `--expose-gc` set at run time).
  */
 
 export type ServerRequest =
@@ -22,7 +25,14 @@ export type ServerRequest =
   | { type: 'packets' }
   | { type: 'monitorStart' }
   | { type: 'monitorStop' }
-  | { type: 'status'; broadcastId: string };
+  | { type: 'status'; broadcastId: string }
+  | { type: 'heap' };
+
+/** The server process's memory after a full collection, in bytes: V8's heap in use, and memory outside it (Buffers, native objects' JS-owned parts). */
+export interface HeapReading {
+  heapUsed: number;
+  external: number;
+}
 
 export interface ServerReady {
   url: string;
@@ -41,6 +51,9 @@ export interface MonitorReport {
   samples: IngestSample[];
   eventLoopDelayMs: { p50: number; p99: number; max: number };
 }
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 
 const numWorkers = Number(process.env.BENCH_NUM_WORKERS) || os.availableParallelism();
 const app = await startTestServer(
@@ -121,6 +134,13 @@ serveParent({ url: app.url, workerPids: app.pool.workers.map((w) => w.pid) } sat
       const report = await monitor.stop();
       monitor = undefined;
       return report;
+    }
+    case 'heap': {
+      // Twice: the first collection's finalizers may free more on the second.
+      gc();
+      gc();
+      const m = process.memoryUsage();
+      return { heapUsed: m.heapUsed, external: m.external } satisfies HeapReading;
     }
     case 'status': {
       const live = app.live.onAir(req.broadcastId as Parameters<typeof app.live.onAir>[0]);

@@ -62,13 +62,23 @@ export interface PipelineMeans {
   processingMs: number | null;
   framesDecoded: number;
   framesDropped: number;
+  /** The viewer's jitter-buffer target (mean per frame, ms), and over the collection: video packets received and lost, NACKs and PLIs it sent, freezes. */
+  jitterTargetMs?: number | null;
+  packetsReceived?: number;
+  packetsLost?: number;
+  nacks?: number;
+  plis?: number;
+  freezes?: number;
 }
 
 type Log = (line: string) => void;
 
 /** The sender side's counters when the sender is no browser page: nothing encoded that WebRTC saw. */
 const NO_SENDER: RtpCounters = {
-  inbound: { framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0 },
+  inbound: {
+    framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
+    jitterBufferTargetDelay: 0, packetsReceived: 0, packetsLost: 0, nackCount: 0, pliCount: 0, freezeCount: 0,
+  },
   outbound: { framesEncoded: 0, totalEncodeTime: 0, packetsSent: 0, totalPacketSendDelay: 0 },
 };
 
@@ -138,6 +148,12 @@ export function pipelineMeans([s0, v0]: [RtpCounters, RtpCounters], [s1, v1]: [R
     processingMs: per(i1.totalProcessingDelay - i0.totalProcessingDelay, decoded),
     framesDecoded: decoded,
     framesDropped: i1.framesDropped - i0.framesDropped,
+    jitterTargetMs: per(i1.jitterBufferTargetDelay - i0.jitterBufferTargetDelay, i1.jitterBufferEmittedCount - i0.jitterBufferEmittedCount),
+    packetsReceived: i1.packetsReceived - i0.packetsReceived,
+    packetsLost: i1.packetsLost - i0.packetsLost,
+    nacks: i1.nackCount - i0.nackCount,
+    plis: i1.pliCount - i0.pliCount,
+    freezes: i1.freezeCount - i0.freezeCount,
   };
 }
 
@@ -187,7 +203,8 @@ export function describePath(p: PathLatency, label: string): string {
 /** Where a path's time goes, in words. */
 export function describePipeline(p: PathLatency, label: string): string {
   return (
-    `${label} per frame: encode ${p.pipeline?.encodeMs} ms, pacer ${p.pipeline?.packetSendDelayMs} ms/packet, jitter buffer ${p.pipeline?.jitterBufferMs} ms, ` +
-    `decode ${p.pipeline?.decodeMs} ms, first packet → decoded ${p.pipeline?.processingMs} ms`
+    `${label} per frame: encode ${p.pipeline?.encodeMs} ms, pacer ${p.pipeline?.packetSendDelayMs} ms/packet, jitter buffer ${p.pipeline?.jitterBufferMs} ms (target ${p.pipeline?.jitterTargetMs} ms), ` +
+    `decode ${p.pipeline?.decodeMs} ms, first packet → decoded ${p.pipeline?.processingMs} ms; over the collection ${p.pipeline?.packetsReceived} video packets in, ` +
+    `${p.pipeline?.packetsLost} lost, ${p.pipeline?.nacks} NACKs, ${p.pipeline?.plis} PLIs, ${p.pipeline?.freezes} freezes`
   );
 }

@@ -86,6 +86,13 @@ export interface RtpCounters {
     totalAssemblyTime: number;
     jitterBufferDelay: number;
     jitterBufferEmittedCount: number;
+    /** What the jitter buffer aimed at (it grows with the jitter and the losses it sees). */
+    jitterBufferTargetDelay: number;
+    packetsReceived: number;
+    packetsLost: number;
+    nackCount: number;
+    pliCount: number;
+    freezeCount: number;
   };
   /** Over every simulcast layer. */
   outbound: { framesEncoded: number; totalEncodeTime: number; packetsSent: number; totalPacketSendDelay: number };
@@ -280,7 +287,10 @@ function install(): BenchApi {
   const api: BenchApi = {
     async rtpStats() {
       const c: RtpCounters = {
-        inbound: { framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0 },
+        inbound: {
+          framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
+          jitterBufferTargetDelay: 0, packetsReceived: 0, packetsLost: 0, nackCount: 0, pliCount: 0, freezeCount: 0,
+        },
         outbound: { framesEncoded: 0, totalEncodeTime: 0, packetsSent: 0, totalPacketSendDelay: 0 },
       };
       for (const pc of pcs) {

@@ -25,8 +25,16 @@ describe('bench: join storm (smoke)', () => {
     expect(r.ingest.packetsMonitored).toBeGreaterThan(0);
     expect(r.server.eventLoopDelayMs.max).toBeGreaterThan(0);
 
+    // Then 3 viewers join as the web app does, each with its transport and 2 consumers in the ack,
+    // and the server's heap is read after a full collection at each step (no size thresholds:
+    // 3 viewers are within the noise of a collection).
+    expect(r.memory.mediaErrors).toEqual([]);
+    expect(r.memory.mediaJoined).toBe(3);
+    for (const reading of Object.values(r.memory.readings)) expect(reading.heapUsed).toBeGreaterThan(0);
+
     expect(join.chart(r)).toMatch(/^<svg [^]*<\/svg>\n$/);
     expect(join.summary(r).join?.p99Ms).toBe(r.joinAckMs.p99);
+    expect(join.summary(r).join?.heapPerWatchingViewerKiB).toBe(r.memory.watchingKiB.heap);
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
 });
