@@ -93,7 +93,7 @@ describe('LayerGovernor with a real mediasoup consumer', () => {
     expect(consumer.rtpParameters.headerExtensions?.map((h) => h.uri).filter((u) => /transport-wide-cc|abs-send-time/.test(u))).toEqual([]);
     expect(consumer.rtpParameters.codecs[0]?.rtcpFeedback?.map((f) => f.type)).not.toContain('transport-cc');
     const errors: unknown[] = [];
-    const governor = governLayers(consumer, 3, (e) => errors.push(e), { downBelow: 7, downEveryMs: 1_000, holdMs: 2_000, maxHoldMs: 8_000 });
+    const governor = governLayers(consumer, 3, (e) => errors.push(e), { downBelow: 7, downAfterMs: 600, downEveryMs: 1_000, holdMs: 2_000, maxHoldMs: 8_000 });
 
     // The broadcaster: 3 layers, 50 packets/s each.
     const sender = dgram.createSocket('udp4');
@@ -138,7 +138,7 @@ describe('LayerGovernor with a real mediasoup consumer', () => {
     expect(governor.layer).toBe(2);
     await until('the top layer forwarded', () => consumer.currentLayers?.spatialLayer === 2);
 
-    // 40 % loss reported: the score falls, the governor steps down, mediasoup forwards a lower layer.
+    // 40 % loss reported, for longer than downAfterMs: the score stays low, the governor steps down, mediasoup forwards a lower layer.
     fraction = 102;
     await until('a step down', () => governor.layer < 2);
     await until('a lower preferred layer in the worker', () => (consumer.preferredLayers?.spatialLayer ?? 2) < 2);

@@ -32,7 +32,8 @@ function fakeTimers(): GovernorTimers & { advance(ms: number): void; pending(): 
   };
 }
 
-const policy = { downBelow: 7, downEveryMs: 2_000, holdMs: 10_000, maxHoldMs: 40_000 };
+/** Steps down at the first low score (`downAfterMs` 0), to test the ladder; the wait has its own test. */
+const policy = { downBelow: 7, downAfterMs: 0, downEveryMs: 2_000, holdMs: 10_000, maxHoldMs: 40_000 };
 
 describe('LayerGovernor: the spatial layer of a simulcast viewer from its score', () => {
   it('starts at the top, steps down one layer per bad score (spaced), and climbs back one step per hold once the score is good', () => {
@@ -111,6 +112,50 @@ describe('LayerGovernor: the spatial layer of a simulcast viewer from its score'
     g.onScore(1);
     t.advance(100_000);
     expect(applied).toEqual([0, 1, 0]);
+  });
+});
+
+describe('LayerGovernor: a low score must last downAfterMs', () => {
+  const waiting = { ...policy, downAfterMs: 2_500 };
+
+  it('lets a low score that recovers within the wait pass (an isolated, repaired loss), and steps down when it lasts', () => {
+    const t = fakeTimers();
+    const applied: number[] = [];
+    const g = new LayerGovernor(3, (l) => applied.push(l), waiting, t);
+    // One bad report, then the next one good again: nothing changes, nothing is left pending.
+    g.onScore(2);
+    t.advance(1_000);
+    g.onScore(8);
+    t.advance(10_000);
+    expect(applied).toEqual([]);
+    expect(t.pending()).toBe(0);
+    // A low score that lasts (mediasoup reports changes only: still low) steps down once the wait is over.
+    g.onScore(5);
+    t.advance(1_000);
+    g.onScore(4);
+    t.advance(1_499);
+    expect(g.layer).toBe(2);
+    t.advance(1);
+    expect(g.layer).toBe(1);
+    // Still low: the next step waits for a new low report and its own wait.
+    t.advance(5_000);
+    expect(g.layer).toBe(1);
+    g.onScore(3);
+    t.advance(2_500);
+    expect(g.layer).toBe(0);
+    expect(applied).toEqual([1, 0]);
+  });
+
+  it('close cancels a pending wait', () => {
+    const t = fakeTimers();
+    const applied: number[] = [];
+    const g = new LayerGovernor(2, (l) => applied.push(l), waiting, t);
+    g.onScore(1);
+    expect(t.pending()).toBe(1);
+    g.close();
+    expect(t.pending()).toBe(0);
+    t.advance(10_000);
+    expect(applied).toEqual([]);
   });
 });
 
