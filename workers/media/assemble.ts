@@ -339,11 +339,10 @@ async function replaySize(media: RunMedia[], run: Run): Promise<Size | null> {
   return { width: even(best.width), height: even(best.height) };
 }
 
-/** The largest frame size the runs were probed with (copied video keeps its sizes); null without video. */
 /**
  * The preview's file, when every run has the same streams and a browser plays them as recorded:
  * VP8/VP9 + Opus in WebM (`video.webm`), H.264 (+ Opus) in MP4 (`video.mp4`, faststart). Null
- * otherwise (runs that differ, a run without video): such a replay is watchable at `ready`.
+ * otherwise (runs with different streams, other codecs): such a replay is watchable at `ready`.
  */
 function previewFile(media: RunMedia[]): typeof WEBM | typeof VIDEO_MP4 | null {
   const layout = media[0]?.layout;
@@ -354,6 +353,7 @@ function previewFile(media: RunMedia[]): typeof WEBM | typeof VIDEO_MP4 | null {
   return null;
 }
 
+/** The largest frame size the runs were probed with (copied video keeps its sizes); null without video. */
 function largestVideo(media: RunMedia[]): Size | null {
   return media.reduce<Size | null>((b, m) => (m.video && (!b || m.video.width * m.video.height > b.width * b.height) ? m.video : b), null);
 }
