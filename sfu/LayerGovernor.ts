@@ -14,8 +14,10 @@ import type { types as ms } from 'mediasoup';
  *   last one (one lost of three: a score of 2 for that report), and its weighted history gives
  *   that report enough weight early in a stream to drop the score below 8 until the next
  *   report, ~1 s later — while the retransmission already repaired the loss. In the full
- *   benchmark run 2026-12-04T23-23-21Z, 4 lost packets (4 NACKs, no freeze) sent a viewer on
- *   a loopback link to the middle layer for ~20 s;
+ *   benchmark run 2026-12-04T23-23-21Z a viewer on a loopback link spent ~20 s on the middle
+ *   layer with 4 packets lost and repaired (4 NACKs, no freeze), most likely this way (no
+ *   governor log in that run; 0.5 % of UDP dropped at random on loopback did not reproduce it,
+ *   with or without the wait: docs/sfu.md);
  * - after {@link GovernorPolicy.holdMs} at a layer, one step up if the last score is good
  *   again (mediasoup emits a score only when it changes, so the last one still holds);
  * - a step up that is followed by loss within its hold doubles the hold (up to
