@@ -128,6 +128,15 @@ describe.each(['sqlite', 'postgres'] as const)('replay store on %s', (dialect: D
     expect((await stores.replays.get(b.id))?.mp4).toEqual({ name: 'replay.mp4', sizeBytes: 5_000_000_123, sha256: 'ab'.repeat(32) });
   });
 
+  it("stores an H.264 replay's preview (video.mp4) and keeps it at ready", async () => {
+    const a = await broadcast();
+    await stores.replays.begin(a.id);
+    expect(await stores.replays.applyOutput(a.id, 'preview', output({ webm: null, videoMp4: 'video.mp4', hls: null, mp4: null }))).toBe(true);
+    expect(await stores.replays.get(a.id)).toMatchObject({ state: 'processing', webm: null, videoMp4: 'video.mp4', hls: null, mp4: null });
+    expect(await stores.replays.applyOutput(a.id, 'ready', output({ webm: null, videoMp4: 'video.mp4' }))).toBe(true);
+    expect(await stores.replays.get(a.id)).toMatchObject({ state: 'ready', webm: null, videoMp4: 'video.mp4', hls: 'hls/index.m3u8' });
+  });
+
   it('accepts a ready output straight from recording, and a preview from recording', async () => {
     const a = await broadcast();
     await stores.replays.begin(a.id);

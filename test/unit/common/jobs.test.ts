@@ -28,6 +28,7 @@ describe('job contract', () => {
       { type: 'recording', broadcastId: b, state: 'started', reason: null },
       { type: 'recording', broadcastId: b, state: 'stopped', reason: 'disk' },
       { type: 'replay', broadcastId: b, state: 'preview', output: { ...output, mp4: null, hls: null } },
+      { type: 'replay', broadcastId: b, state: 'preview', output: { ...output, webm: null, videoMp4: 'video.mp4', mp4: null, hls: null } },
       { type: 'replay', broadcastId: b, state: 'ready', output },
       { type: 'replay', broadcastId: b, state: 'failed', reason: 'no media was recorded' },
     ]) {
@@ -39,9 +40,15 @@ describe('job contract', () => {
       { type: 'replay', broadcastId: '../x', state: 'failed', reason: 'x' },
       { type: 'recording', broadcastId: b, state: 'paused', reason: null },
       { type: 'other', broadcastId: b },
+      { type: 'replay', broadcastId: b, state: 'preview', output: { ...output, videoMp4: 4 } },
     ]) {
       expect(ResultJobSchema.safeParse(r).success, JSON.stringify(r)).toBe(false);
     }
+  });
+
+  it("reads a worker of an older version's output, which has no videoMp4, as having no MP4 preview", () => {
+    const parsed = ResultJobSchema.parse({ type: 'replay', broadcastId: 'b_12345678', state: 'ready', output });
+    expect(parsed).toMatchObject({ output: { videoMp4: null, webm: 'video.webm' } });
   });
 
   it('validates job payloads and tap requests', () => {
