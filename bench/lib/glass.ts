@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { goLiveInPage } from '../../testkit/liveUi.ts';
 import { benchPage, collectStamps, signUpInContext, waitForFrames } from './browser.ts';
 import { CpuWindow, round, type CpuReading } from './proc.ts';
-import type { CameraOptions, RtpCounters, StampSample } from './stamp.browser.ts';
+import { zeroCounters, type CameraOptions, type RtpCounters, type StampSample } from './stamp.browser.ts';
 import { percentiles, type Percentiles } from './stats.ts';
 
 /**
@@ -63,24 +63,18 @@ export interface PipelineMeans {
   framesDecoded: number;
   framesDropped: number;
   /** The viewer's jitter-buffer target (mean per frame, ms), and over the collection: video packets received and lost, NACKs and PLIs it sent, freezes. */
-  jitterTargetMs?: number | null;
-  packetsReceived?: number;
-  packetsLost?: number;
-  nacks?: number;
-  plis?: number;
-  freezes?: number;
+  jitterTargetMs: number | null;
+  packetsReceived: number;
+  packetsLost: number;
+  nacks: number;
+  plis: number;
+  freezes: number;
 }
 
 type Log = (line: string) => void;
 
 /** The sender side's counters when the sender is no browser page: nothing encoded that WebRTC saw. */
-const NO_SENDER: RtpCounters = {
-  inbound: {
-    framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
-    jitterBufferTargetDelay: 0, packetsReceived: 0, packetsLost: 0, nackCount: 0, pliCount: 0, freezeCount: 0,
-  },
-  outbound: { framesEncoded: 0, totalEncodeTime: 0, packetsSent: 0, totalPacketSendDelay: 0 },
-};
+const NO_SENDER: RtpCounters = zeroCounters();
 
 /**
  * Signs up in a context of its own on `url` and goes live from `/live` with the stamped

@@ -98,6 +98,17 @@ export interface RtpCounters {
   outbound: { framesEncoded: number; totalEncodeTime: number; packetsSent: number; totalPacketSendDelay: number };
 }
 
+/** Every counter at zero (a page without peer connections; the sum's start). */
+export function zeroCounters(): RtpCounters {
+  return {
+    inbound: {
+      framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
+      jitterBufferTargetDelay: 0, packetsReceived: 0, packetsLost: 0, nackCount: 0, pliCount: 0, freezeCount: 0,
+    },
+    outbound: { framesEncoded: 0, totalEncodeTime: 0, packetsSent: 0, totalPacketSendDelay: 0 },
+  };
+}
+
 export interface BenchApi {
   /** Video counters of every peer connection of this page that is still open. */
   rtpStats(): Promise<RtpCounters>;
@@ -286,13 +297,7 @@ function install(): BenchApi {
 
   const api: BenchApi = {
     async rtpStats() {
-      const c: RtpCounters = {
-        inbound: {
-          framesReceived: 0, framesDecoded: 0, framesDropped: 0, totalDecodeTime: 0, totalProcessingDelay: 0, totalAssemblyTime: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
-          jitterBufferTargetDelay: 0, packetsReceived: 0, packetsLost: 0, nackCount: 0, pliCount: 0, freezeCount: 0,
-        },
-        outbound: { framesEncoded: 0, totalEncodeTime: 0, packetsSent: 0, totalPacketSendDelay: 0 },
-      };
+      const c = zeroCounters();
       for (const pc of pcs) {
         if (pc.connectionState === 'closed') continue;
         (await pc.getStats()).forEach((st: Record<string, unknown>) => {
